@@ -1,0 +1,1 @@
+"""migcompat: live-migration compatibility for OpenStack nova."""

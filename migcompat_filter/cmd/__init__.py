@@ -1,0 +1,1 @@
+"""The migcompat CLI: one cliff command per verb."""

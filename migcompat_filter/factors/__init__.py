@@ -1,0 +1,1 @@
+"""Factor plugins; see base.py for the API."""

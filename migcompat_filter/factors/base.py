@@ -1,0 +1,35 @@
+"""The factor plugin API.
+
+A factor is one thing about a hypervisor host that can make a live
+migration fail (see doc/source/factors.rst). Each factor is a small class
+registered as a stevedore extension in the ``migcompat.factors`` entry-point
+namespace, so a third party adds a factor (say, a GPU driver version) with
+an entry point of its own and no change to migcompat::
+
+    [entry_points]
+    migcompat.factors =
+        gpu_driver = mypkg.factors:GpuDriverFactor
+
+``read(host)`` gets a :class:`migcompat_filter.hostsource.HostSource` (the
+live host or an offline snapshot: the same code serves both) and returns a
+JSON-able value, or raises :class:`FactorUnknown` with a reason an operator
+can act on. Any other exception is a bug in the factor; the profile reader
+still reports it as unknown (with the exception) rather than crash.
+"""
+
+import abc
+
+
+class FactorUnknown(Exception):
+    """The factor cannot be read on this host; str(exc) says why."""
+
+
+class Factor(metaclass=abc.ABCMeta):
+    #: The profile key. Defaults to the entry point name.
+    name = None
+    #: One line for ``migcompat factors`` and the docs.
+    description = ''
+
+    @abc.abstractmethod
+    def read(self, host):
+        """Return the factor's value on ``host`` or raise FactorUnknown."""
