@@ -1,0 +1,48 @@
+#!/bin/bash
+# Prepare a fresh Debian machine for migcompat's tests and demo: the system
+# packages of bindep.txt, a running libvirtd with QEMU, and tox. Idempotent:
+# what is already there is left alone. Needs root (as on CI).
+set -euo pipefail
+
+PACKAGES="libvirt-dev pkg-config gcc python3-dev libvirt-daemon \
+libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86"
+
+log() { echo "setup-host: $*" >&2; }
+
+missing=""
+for p in $PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" \
+        || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    log "installing$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+# libvirtd's QEMU driver wants these users, groups and folders (Debian's
+# postinst creates them under systemd; containers skip that).
+getent group kvm >/dev/null || groupadd -r kvm
+getent group libvirt >/dev/null || groupadd -r libvirt
+getent group libvirt-qemu >/dev/null || groupadd -r libvirt-qemu
+getent passwd libvirt-qemu >/dev/null || useradd -r -g kvm -G libvirt-qemu \
+    -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu
+mkdir -p /var/log/libvirt /var/run/libvirt /var/lib/libvirt
+
+if ! virsh -c qemu:///system version >/dev/null 2>&1; then
+    log "starting libvirtd"
+    libvirtd -d
+    for _ in $(seq 1 60); do
+        virsh -c qemu:///system version >/dev/null 2>&1 && break
+        sleep 1
+    done
+fi
+virsh -c qemu:///system version >/dev/null \
+    || { log "libvirtd did not answer on qemu:///system"; exit 1; }
+# The first capabilities query probes QEMU and takes seconds; do it once
+# here so that tests and the demo see libvirt warm.
+virsh -c qemu:///system capabilities >/dev/null
+
+command -v tox >/dev/null 2>&1 || python3 -m pip install -q "tox>=4"
+log "ready: libvirt $(virsh -c qemu:///system version | sed -n 's/Using library: //p')"
