@@ -1,0 +1,241 @@
+"""``migcompat compare SRC DST``: can a guest live-migrate from SRC to DST?
+
+SRC and DST may each be a snapshot directory, a profile JSON file written by
+``migcompat profile -f json``, or a trait list (one CUSTOM_MIGCOMPAT_* trait
+a line, as ``migcompat traits -f value`` prints them). Exit status follows
+``diff``: 0 compatible, 1 not compatible, 2 bad input or usage.
+"""
+
+import os
+import textwrap
+
+from cliff import columns
+from cliff import show
+from oslo_config import cfg
+
+from migcompat_filter.conf import policy as policy_conf
+from migcompat_filter import exception
+from migcompat_filter.profile import is_unknown
+from migcompat_filter.profile import Profile
+from migcompat_filter import rules
+
+#: The largest profile or trait list we read (a profile is a few KiB).
+MAX_INPUT_BYTES = 16 * 1024 * 1024
+
+# Top-level entries of the snapshot layout; a directory with none of them
+# is not a snapshot.
+_SNAPSHOT_ENTRIES = ('libvirt', 'proc', 'sys', 'nova', 'etc')
+
+#: Findings are wrapped to this width in the table, so that a table reads
+#: on a terminal and in a ticket.
+TEXT_WIDTH = 96
+
+EXIT_COMPATIBLE = 0
+EXIT_INCOMPATIBLE = 1
+
+
+def load_profile(path):
+    """(Profile, description) from a snapshot, profile JSON or trait list.
+
+    Raises InputError naming the path and what is wrong with it.
+    """
+    if not os.path.exists(path):
+        raise exception.InputError('%s: does not exist' % path)
+    if os.path.isdir(path):
+        return _from_snapshot(path), 'snapshot %s' % path
+    try:
+        with open(path, 'rb') as f:
+            data = f.read(MAX_INPUT_BYTES + 1)
+    except OSError as e:
+        raise exception.InputError('%s: cannot be read: %s'
+                                   % (path, e.strerror or e))
+    if len(data) > MAX_INPUT_BYTES:
+        raise exception.InputError(
+            '%s: larger than %d bytes; not a profile or a trait list'
+            % (path, MAX_INPUT_BYTES))
+    try:
+        text = data.decode('utf-8')
+    except UnicodeDecodeError:
+        raise exception.InputError(
+            '%s: not text; expected a snapshot directory, a profile JSON '
+            'file ("migcompat profile -f json") or a trait list' % path)
+    stripped = text.lstrip()
+    if stripped.startswith('{'):
+        return (Profile.from_json(text, origin=path),
+                'profile %s' % path)
+    first = next((line.strip() for line in text.splitlines()
+                  if line.strip() and not line.strip().startswith('#')), '')
+    if first.startswith('CUSTOM_'):
+        return _from_trait_list(text, path), 'trait list %s' % path
+    raise exception.InputError(
+        '%s: neither a snapshot directory, a profile JSON file ("migcompat '
+        'profile -f json") nor a trait list (one CUSTOM_MIGCOMPAT_* trait '
+        'a line)' % path)
+
+
+def _from_snapshot(path):
+    if not any(os.path.exists(os.path.join(path, entry))
+               for entry in _SNAPSHOT_ENTRIES):
+        raise exception.InputError(
+            '%s: a directory, but not a snapshot: it has none of %s (see '
+            '"migcompat snapshot")'
+            % (path, ', '.join(e + '/' for e in _SNAPSHOT_ENTRIES)))
+    try:
+        from migcompat_filter import hostsource
+        from migcompat_filter import reader
+    except ImportError as e:
+        raise exception.InputError(
+            '%s: this migcompat cannot read snapshots (%s)' % (path, e))
+    try:
+        source = hostsource.SnapshotSource(path)
+    except hostsource.SourceError as e:
+        raise exception.InputError(str(e))
+    try:
+        return reader.read_profile(source)
+    finally:
+        source.close()
+
+
+def _from_trait_list(text, path):
+    try:
+        from migcompat_filter import traits
+    except ImportError as e:
+        raise exception.InputError(
+            '%s: looks like a trait list, but this migcompat cannot decode '
+            'traits (%s)' % (path, e))
+    loader = getattr(traits, 'load_trait_list', None)
+    if loader is not None:
+        return loader(text, origin=path)
+    lines = [line.strip() for line in text.splitlines()
+             if line.strip() and not line.strip().startswith('#')]
+    return traits.decode(lines)
+
+
+def load_policy(config_files, strict=None):
+    """The [migcompat] policy from oslo.config files (InputError if bad)."""
+    conf = cfg.ConfigOpts()
+    from migcompat_filter import conf as conf_mod
+    conf_mod.register_opts(conf)
+    for path in config_files or ():
+        if not os.path.isfile(path):
+            raise exception.InputError('%s: configuration file does not '
+                                       'exist' % path)
+    try:
+        conf(args=[], project='migcompat',
+             default_config_files=list(config_files or ()))
+        return policy_conf.Policy.from_conf(conf, strict=strict)
+    except (cfg.Error, ValueError) as e:
+        raise exception.InputError('configuration: %s' % e)
+
+
+def _arch(profile):
+    value = profile['arch']
+    return None if is_unknown(value) else value
+
+
+class VerdictColumn(columns.FormattableColumn):
+    """true/false for machines; a sentence for people."""
+
+    def human_readable(self):
+        compatible, blocking, warnings = self._value
+        if compatible:
+            return 'COMPATIBLE%s' % (
+                ' (%d warning%s)' % (warnings, 's' if warnings != 1 else '')
+                if warnings else '')
+        return 'NOT COMPATIBLE (%d blocking finding%s, %d warning%s)' % (
+            blocking, 's' if blocking != 1 else '', warnings,
+            's' if warnings != 1 else '')
+
+    def machine_readable(self):
+        return self._value[0]
+
+
+class FindingsColumn(columns.FormattableColumn):
+    """The findings as dicts for machines; block, then warn, as text."""
+
+    def human_readable(self):
+        if not self._value:
+            return 'none: every factor compared equal or compatible'
+        lines = []
+        for f in self._value:
+            lines.extend(textwrap.wrap(
+                '%s: %s' % (f.factor, f.message), TEXT_WIDTH,
+                initial_indent='%-6s' % f.severity.upper(),
+                subsequent_indent=' ' * 6, break_on_hyphens=False))
+            if f.hint:
+                lines.extend(textwrap.wrap(
+                    f.hint, TEXT_WIDTH, initial_indent=' ' * 6 + 'hint: ',
+                    subsequent_indent=' ' * 12, break_on_hyphens=False))
+        return '\n'.join(lines)
+
+    def machine_readable(self):
+        return [f.to_dict() for f in self._value]
+
+
+class Compare(show.ShowOne):
+    """Judge a live migration from SRC to DST, with reasons.
+
+    SRC and DST are each a snapshot directory, a profile JSON file
+    ("migcompat profile -f json") or a trait list. The guest CPU mode is
+    --mode, else the source's nova cpu_mode, else host-model. Hosts of
+    different CPU architectures are refused as bad input (exit 2): the
+    rules compare CPUs of one architecture. Exit status: 0 compatible,
+    1 not compatible, 2 bad input or usage.
+    """
+
+    def get_parser(self, prog_name):
+        parser = super(Compare, self).get_parser(prog_name)
+        parser.add_argument(
+            'source', metavar='SRC',
+            help='source host: snapshot directory, profile JSON or trait '
+                 'list')
+        parser.add_argument(
+            'destination', metavar='DST',
+            help='destination host: snapshot directory, profile JSON or '
+                 'trait list')
+        parser.add_argument(
+            '--mode', choices=policy_conf.MODES,
+            help='guest CPU mode to judge (default: the source\'s nova '
+                 'cpu_mode, else host-model)')
+        parser.add_argument(
+            '--strict', action='store_true', default=None,
+            help='every recommendation blocks (overrides [migcompat] '
+                 'strict)')
+        parser.add_argument(
+            '--cpu-model', metavar='NAME', action='append', dest='cpu_models',
+            help='a named CPU model of the guest (custom mode; may be '
+                 'repeated; default: the source\'s nova cpu_models)')
+        return parser
+
+    def take_action(self, parsed_args):
+        policy = load_policy(
+            getattr(self.app.options, 'config_file', None),
+            strict=parsed_args.strict)
+        src, src_desc = load_profile(parsed_args.source)
+        dst, dst_desc = load_profile(parsed_args.destination)
+        src_arch, dst_arch = _arch(src), _arch(dst)
+        if src_arch and dst_arch and src_arch != dst_arch:
+            raise exception.InputError(
+                'cannot compare %s (%s) with %s (%s): hosts of different CPU '
+                'architectures; a guest never live-migrates between them'
+                % (parsed_args.source, src_arch, parsed_args.destination,
+                   dst_arch))
+        verdict = rules.evaluate(src, dst, mode=parsed_args.mode,
+                                 policy=policy,
+                                 cpu_models=parsed_args.cpu_models)
+        self._exit_status = (EXIT_COMPATIBLE if verdict.compatible
+                             else EXIT_INCOMPATIBLE)
+        return (
+            ('compatible', 'mode', 'source', 'destination', 'findings'),
+            (VerdictColumn((verdict.compatible, len(verdict.blocking),
+                            len(verdict.warnings))),
+             verdict.mode, src_desc, dst_desc,
+             FindingsColumn(verdict.findings)),
+        )
+
+    def run(self, parsed_args):
+        # cliff's display commands always return 0; the verdict is the
+        # exit status (like diff).
+        self._exit_status = EXIT_COMPATIBLE
+        super(Compare, self).run(parsed_args)
+        return self._exit_status

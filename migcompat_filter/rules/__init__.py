@@ -1,0 +1,18 @@
+"""Live-migration compatibility rules.
+
+``evaluate(source, destination, mode, policy)`` judges a pair of host
+profiles for a guest CPU mode and returns a :class:`Verdict` (compatible,
+findings with reasons and hints); ``similarity(source, destination)``
+scores how alike two hosts are for the scheduler weigher. Both are pure
+functions of profiles, however they were read.
+"""
+
+from migcompat_filter.rules.engine import BLOCK  # noqa: F401
+from migcompat_filter.rules.engine import choose_mode  # noqa: F401
+from migcompat_filter.rules.engine import evaluate  # noqa: F401
+from migcompat_filter.rules.engine import Finding  # noqa: F401
+from migcompat_filter.rules.engine import INFO  # noqa: F401
+from migcompat_filter.rules.engine import SEVERITIES  # noqa: F401
+from migcompat_filter.rules.engine import similarity  # noqa: F401
+from migcompat_filter.rules.engine import Verdict  # noqa: F401
+from migcompat_filter.rules.engine import WARN  # noqa: F401

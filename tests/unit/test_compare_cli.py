@@ -1,0 +1,262 @@
+"""``migcompat compare`` as a user runs it: the installed console script.
+
+Every test runs the real ``migcompat`` executable in a subprocess and
+checks what a user sees: stdout, stderr (a message, never a traceback) and
+the exit status (0 compatible, 1 not compatible, 2 bad input or usage).
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import fixtures
+import testtools
+
+from migcompat_filter import profile as profile_mod
+from tests.unit import test_rules_hosts as hosts
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SNAPSHOTS = os.path.join(os.path.dirname(HERE), 'fixtures', 'hosts')
+
+
+def _migcompat():
+    # The console script next to this interpreter (the venv's), else PATH.
+    local = os.path.join(os.path.dirname(sys.executable), 'migcompat')
+    return local if os.path.exists(local) else 'migcompat'
+
+
+class CompareCLITest(testtools.TestCase):
+
+    def setUp(self):
+        super(CompareCLITest, self).setUp()
+        self.tmp = self.useFixture(fixtures.TempDir()).path
+
+    def write(self, name, text):
+        path = os.path.join(self.tmp, name)
+        with open(path, 'w') as f:
+            f.write(text)
+        return path
+
+    def profile_file(self, name, profile):
+        return self.write(name + '.json', profile.to_json())
+
+    def run_cli(self, *args):
+        env = dict(os.environ, COLUMNS='120')
+        proc = subprocess.run([_migcompat(), 'compare'] + list(args),
+                              capture_output=True, text=True, env=env,
+                              cwd=self.tmp, timeout=300)
+        self.assertNotIn('Traceback', proc.stderr)
+        self.assertNotIn('Traceback', proc.stdout)
+        return proc
+
+    def compare_json(self, *args):
+        proc = self.run_cli(*(args + ('-f', 'json')))
+        return proc, (json.loads(proc.stdout) if proc.stdout else None)
+
+    # -- verdicts ------------------------------------------------------------
+
+    def test_compatible_pair_exits_0(self):
+        src = self.profile_file('src', hosts.xeon_6148())
+        dst = self.profile_file('dst', hosts.xeon_9242())
+        proc, out = self.compare_json(src, dst)
+        self.assertEqual(0, proc.returncode, proc.stderr)
+        self.assertIs(True, out['compatible'])
+        self.assertEqual('host-model', out['mode'])
+        self.assertEqual([], out['findings'])
+        self.assertIn('src.json', out['source'])
+        self.assertIn('dst.json', out['destination'])
+
+    def test_tsx_off_destination_exits_1_with_reason(self):
+        src = self.profile_file('src', hosts.xeon_9242())
+        dst = self.profile_file('dst', hosts.with_tsx_off(hosts.xeon_9242()))
+        proc, out = self.compare_json(src, dst)
+        self.assertEqual(1, proc.returncode, proc.stderr)
+        self.assertIs(False, out['compatible'])
+        first = out['findings'][0]
+        self.assertEqual('block', first['severity'])
+        self.assertEqual('host_model', first['factor'])
+        self.assertIn('hle, rtm', first['message'])
+        self.assertIn('tsx=off', first['hint'])
+        for key in ('source', 'destination'):
+            self.assertIn(key, first)
+
+    def test_table_reads_verdict_then_blocks_then_warnings(self):
+        src = self.profile_file('src', hosts.xeon_9242())
+        dst = hosts.with_tsx_off(hosts.xeon_9242())
+        dst = self.profile_file('dst', hosts.variant(
+            dst, kernel_version='6.12.9-amd64'))
+        proc = self.run_cli(src, dst, '--mode', 'host-passthrough')
+        self.assertEqual(1, proc.returncode, proc.stderr)
+        text = proc.stdout
+        verdict = text.index('NOT COMPATIBLE')
+        block = text.index('BLOCK cpu_features')
+        warn = text.index('WARN  kernel_settings')
+        self.assertLess(verdict, block)
+        self.assertLess(block, warn)
+        self.assertIn('WARN  kernel_version', text)
+        self.assertIn('tsx=off', text)
+        # Wrapped for people: no line much wider than a terminal.
+        self.assertLess(max(len(line) for line in text.splitlines()), 130)
+
+    def test_yaml_and_value_formats(self):
+        src = self.profile_file('src', hosts.epyc_7713())
+        dst = self.profile_file('dst', hosts.milan_l1())
+        proc = self.run_cli(src, dst, '-f', 'yaml')
+        self.assertEqual(1, proc.returncode, proc.stderr)
+        self.assertIn('compatible: false', proc.stdout)
+        self.assertIn('factor: host_model', proc.stdout)
+        proc = self.run_cli(src, dst, '-f', 'value', '-c', 'compatible')
+        self.assertEqual(1, proc.returncode, proc.stderr)
+        self.assertEqual('False', proc.stdout.strip())
+
+    def test_strict_turns_a_warning_into_a_block(self):
+        src = self.profile_file('src', hosts.xeon_9242())
+        dst = self.profile_file('dst', hosts.variant(
+            hosts.xeon_9242(), microcode_version='0x5003707'))
+        proc, out = self.compare_json(src, dst, '--mode', 'host-passthrough')
+        self.assertEqual(0, proc.returncode, proc.stderr)
+        self.assertEqual(['warn'], [f['severity'] for f in out['findings']])
+        proc, out = self.compare_json(src, dst, '--mode', 'host-passthrough',
+                                      '--strict')
+        self.assertEqual(1, proc.returncode, proc.stderr)
+        self.assertEqual('microcode_version', out['findings'][0]['factor'])
+
+    def test_config_file_policy(self):
+        src = self.profile_file('src', hosts.xeon_9242())
+        dst = self.profile_file('dst', hosts.variant(
+            hosts.xeon_9242(), microcode_version='0x5003707'))
+        conf = self.write('migcompat.conf', '[migcompat]\n'
+                          'passthrough_blocking_factors = microcode_version\n')
+        proc = subprocess.run(
+            [_migcompat(), '--config-file', conf, 'compare', src, dst,
+             '--mode', 'host-passthrough', '-f', 'json'],
+            capture_output=True, text=True, timeout=300)
+        self.assertEqual(1, proc.returncode, proc.stderr)
+        self.assertEqual('block',
+                         json.loads(proc.stdout)['findings'][0]['severity'])
+        bad = self.write('bad.conf', '[migcompat]\n'
+                         'unknown_action_host_model = maybe\n')
+        proc = subprocess.run(
+            [_migcompat(), '--config-file', bad, 'compare', src, dst],
+            capture_output=True, text=True, timeout=300)
+        self.assertEqual(2, proc.returncode)
+        self.assertIn('unknown_action_host_model', proc.stderr)
+        self.assertNotIn('Traceback', proc.stderr)
+
+    def test_mode_defaults_to_source_cpu_mode(self):
+        src = self.profile_file('src', hosts.variant(
+            hosts.xeon_9242(), cpu_mode='host-passthrough'))
+        dst = self.profile_file('dst', hosts.xeon_4214r())
+        proc, out = self.compare_json(src, dst)
+        self.assertEqual('host-passthrough', out['mode'])
+        self.assertEqual(1, proc.returncode)
+        self.assertEqual('cpu_features', out['findings'][0]['factor'])
+
+    def test_custom_mode_with_cpu_models(self):
+        src = self.profile_file('src', hosts.epyc_7713())
+        dst = self.profile_file('dst', hosts.milan_l1())
+        proc, out = self.compare_json(src, dst, '--mode', 'custom',
+                                      '--cpu-model', 'EPYC-Milan')
+        self.assertEqual(1, proc.returncode, proc.stderr)
+        self.assertEqual('usable_models', out['findings'][0]['factor'])
+        self.assertIn('EPYC-Milan', out['findings'][0]['message'])
+        proc, out = self.compare_json(src, dst, '--mode', 'custom',
+                                      '--cpu-model', 'pentium3')
+        self.assertEqual(0, proc.returncode, proc.stderr)
+
+    def test_trait_list_input(self):
+        from migcompat_filter import traits
+        src_profile = hosts.xeon_9242()
+        dst_profile = hosts.with_tsx_off(hosts.xeon_9242())
+        src = self.write('src.traits',
+                         '\n'.join(traits.encode(src_profile)) + '\n')
+        dst = self.profile_file('dst', dst_profile)
+        proc, out = self.compare_json(src, dst)
+        self.assertEqual(1, proc.returncode, proc.stderr)
+        self.assertIn('trait list', out['source'])
+        self.assertEqual('host_model', out['findings'][0]['factor'])
+        self.assertIn('hle, rtm', out['findings'][0]['message'])
+
+    def test_snapshot_directories(self):
+        nested = os.path.join(SNAPSHOTS, 'epyc-milan-nested-l1')
+        proc, out = self.compare_json(nested, nested)
+        self.assertEqual(0, proc.returncode, proc.stderr)
+        self.assertIs(True, out['compatible'])
+        self.assertIn('snapshot', out['source'])
+        # Bare-metal EPYC 7713 (host-model CPU as our profile of it) to
+        # the nested host: avx, avx2, aes are gone there.
+        src = self.profile_file('src', hosts.epyc_7713())
+        proc, out = self.compare_json(src, nested)
+        self.assertEqual(1, proc.returncode, proc.stderr)
+        blocking = [f for f in out['findings'] if f['severity'] == 'block']
+        self.assertEqual(['host_model'], [f['factor'] for f in blocking])
+        for feature in ('avx', 'avx2', 'aes'):
+            self.assertIn(' %s,' % feature, blocking[0]['message'])
+        self.assertIn('virtual machine', blocking[0]['hint'])
+
+    def test_profile_written_by_migcompat_profile(self):
+        nested = os.path.join(SNAPSHOTS, 'epyc-milan-nested-l1')
+        written = subprocess.run(
+            [_migcompat(), 'profile', '--root', nested, '-f', 'json'],
+            capture_output=True, text=True, timeout=300)
+        self.assertEqual(0, written.returncode, written.stderr)
+        path = self.write('nested.json', written.stdout)
+        proc = self.run_cli(path, nested, '--mode', 'host-passthrough')
+        # Compatible with itself, with warnings for what is unknown there
+        # (no DMI data), which do not change the exit status.
+        self.assertEqual(0, proc.returncode, proc.stderr)
+        self.assertIn('COMPATIBLE (', proc.stdout)
+        self.assertIn('WARN  firmware_version', proc.stdout)
+        self.assertNotIn('BLOCK', proc.stdout)
+
+    # -- bad input -----------------------------------------------------------
+
+    def assert_bad_input(self, proc, *words):
+        self.assertEqual(2, proc.returncode, proc.stdout + proc.stderr)
+        self.assertEqual('', proc.stdout)
+        for word in words:
+            self.assertIn(word, proc.stderr)
+
+    def test_path_that_is_no_snapshot_profile_or_trait_list(self):
+        good = self.profile_file('good', hosts.xeon_9242())
+        text = self.write('notes.txt', 'hello, this is not a host\n')
+        self.assert_bad_input(self.run_cli(text, good), 'notes.txt',
+                              'neither a snapshot directory')
+        self.assert_bad_input(self.run_cli(good, text), 'notes.txt')
+        empty_dir = os.path.join(self.tmp, 'emptydir')
+        os.mkdir(empty_dir)
+        self.assert_bad_input(self.run_cli(empty_dir, good), 'emptydir',
+                              'not a snapshot')
+        self.assert_bad_input(self.run_cli(good, 'no-such-file'),
+                              'no-such-file', 'does not exist')
+        binary = os.path.join(self.tmp, 'blob.bin')
+        with open(binary, 'wb') as f:
+            f.write(b'\x00\xff\xfe' * 10)
+        self.assert_bad_input(self.run_cli(binary, good), 'blob.bin')
+        broken = self.write('broken.json', '{"schema_version": 1,')
+        self.assert_bad_input(self.run_cli(broken, good), 'broken.json',
+                              'not valid JSON')
+
+    def test_profile_of_a_newer_schema(self):
+        data = hosts.xeon_9242().to_dict()
+        data['schema_version'] = profile_mod.SCHEMA_VERSION + 1
+        newer = self.write('newer.json', json.dumps(data))
+        good = self.profile_file('good', hosts.xeon_9242())
+        self.assert_bad_input(self.run_cli(newer, good), 'newer.json',
+                              'newer', 'upgrade migcompat')
+
+    def test_mismatched_architectures(self):
+        arm = self.profile_file('arm', hosts.variant(hosts.xeon_9242(),
+                                                     arch='aarch64'))
+        x86 = self.profile_file('x86', hosts.xeon_9242())
+        self.assert_bad_input(self.run_cli(x86, arm), 'aarch64', 'x86_64',
+                              'architectures')
+
+    def test_usage_errors_exit_2(self):
+        good = self.profile_file('good', hosts.xeon_9242())
+        proc = self.run_cli(good)
+        self.assertEqual(2, proc.returncode)
+        proc = self.run_cli(good, good, '--mode', 'maximum')
+        self.assertEqual(2, proc.returncode)
+        self.assertIn('maximum', proc.stderr)

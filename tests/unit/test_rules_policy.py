@@ -1,0 +1,116 @@
+"""The [migcompat] policy options and their effect on verdicts."""
+
+import os
+import subprocess
+import sys
+
+import fixtures
+from oslo_config import cfg
+import testtools
+
+from migcompat_filter import conf as conf_mod
+from migcompat_filter.conf import policy
+from migcompat_filter import rules
+from tests.unit import test_rules_hosts as hosts
+
+
+def _conf(test, text):
+    path = os.path.join(test.useFixture(fixtures.TempDir()).path, 'm.conf')
+    with open(path, 'w') as f:
+        f.write(text)
+    conf = cfg.ConfigOpts()
+    conf_mod.register_opts(conf)
+    conf(args=[], default_config_files=[path])
+    return conf
+
+
+class TestPolicyOptions(testtools.TestCase):
+
+    def test_every_option_is_listed_and_documented(self):
+        groups = dict((g.name, opts) for g, opts in conf_mod.list_opts())
+        names = {o.name for o in groups['migcompat']}
+        for opt in policy.ALL_OPTS:
+            self.assertIn(opt.name, names)
+            self.assertGreater(len(opt.help), 80, opt.name)
+        self.assertEqual([('migcompat', policy.ALL_OPTS)],
+                         policy.list_opts())
+
+    def test_defaults(self):
+        conf = _conf(self, '')
+        p = policy.Policy.from_conf(conf)
+        self.assertFalse(p.strict)
+        self.assertEqual(frozenset(), p.passthrough_blocking_factors)
+        self.assertEqual('warn', p.unknown_severity('host-model'))
+        self.assertEqual('block', p.unknown_severity('host-passthrough'))
+        self.assertEqual('warn', p.unknown_severity('custom'))
+        self.assertEqual('block', p.unknown_severity('host-model',
+                                                     'version'))
+        self.assertEqual(250, p.tsc_tolerance_ppm)
+
+    def test_config_file_values(self):
+        conf = _conf(self, '[migcompat]\nstrict = true\n'
+                     'passthrough_blocking_factors = kernel_version,'
+                     'microcode_version\n'
+                     'unknown_action_host_model = block\n'
+                     'unknown_action_host_passthrough = warn\n'
+                     'unknown_version_action = warn\n'
+                     'tsc_tolerance_ppm = 100\n')
+        p = policy.Policy.from_conf(conf)
+        self.assertTrue(p.strict)
+        self.assertEqual({'kernel_version', 'microcode_version'},
+                         p.passthrough_blocking_factors)
+        self.assertEqual('block', p.unknown_action['host-model'])
+        self.assertEqual('warn', p.unknown_action['host-passthrough'])
+        self.assertEqual('warn', p.unknown_version_action)
+        self.assertEqual(100, p.tsc_tolerance_ppm)
+        # The CLI's --strict overrides the file either way.
+        self.assertFalse(policy.Policy.from_conf(conf, strict=False).strict)
+
+    def test_from_conf_registers_options_when_needed(self):
+        conf = cfg.ConfigOpts()
+        conf(args=[], default_config_files=[])
+        self.assertFalse(policy.Policy.from_conf(conf).strict)
+
+    def test_bad_values_are_refused(self):
+        conf = _conf(self, '[migcompat]\n'
+                     'passthrough_blocking_factors = cpu_flavour\n')
+        self.assertRaises(ValueError, policy.Policy.from_conf, conf)
+        conf = _conf(self, '[migcompat]\nunknown_version_action = maybe\n')
+        self.assertRaises(ValueError, policy.Policy.from_conf, conf)
+        self.assertRaises(ValueError, policy.Policy,
+                          unknown_action={'host-model': 'shrug'})
+
+    def test_config_generator_lists_our_options(self):
+        gen = os.path.join(os.path.dirname(sys.executable),
+                           'oslo-config-generator')
+        if not os.path.exists(gen):
+            self.skipTest('oslo-config-generator is not installed')
+        out = subprocess.run([gen, '--namespace', 'migcompat'],
+                             capture_output=True, text=True, timeout=120)
+        self.assertEqual(0, out.returncode, out.stderr)
+        self.assertIn('[migcompat]', out.stdout)
+        for opt in policy.ALL_OPTS:
+            self.assertIn('\n#%s =' % opt.name, out.stdout)
+
+
+class TestPolicyDecides(testtools.TestCase):
+    """The same pair, different policies, different verdicts."""
+
+    def test_tolerance_decides_tsc(self):
+        src = hosts.epyc_7713()
+        dst = hosts.variant(src, tsc={'frequency': 2445426000 + 733000,
+                                      'scaling': False})  # ~300 ppm
+        tight = rules.evaluate(src, dst, 'host-model',
+                               policy.Policy(tsc_tolerance_ppm=250))
+        loose = rules.evaluate(src, dst, 'host-model',
+                               policy.Policy(tsc_tolerance_ppm=400))
+        self.assertEqual(['tsc'], tight.factors('block'))
+        self.assertTrue(loose.compatible)
+
+    def test_named_factor_blocks_only_in_passthrough(self):
+        src = hosts.xeon_9242()
+        dst = hosts.variant(src, kernel_version='6.12.9-amd64')
+        p = policy.Policy(passthrough_blocking_factors=['kernel_version'])
+        self.assertEqual(['kernel_version'], rules.evaluate(
+            src, dst, 'host-passthrough', p).factors('block'))
+        self.assertTrue(rules.evaluate(src, dst, 'host-model', p).compatible)
