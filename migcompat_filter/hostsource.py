@@ -13,6 +13,7 @@ The snapshot layout is the host's own paths (see doc/source/snapshot.rst);
 libvirt dumps live under ``libvirt/``.
 """
 
+import atexit
 import errno
 import os
 import re
@@ -135,8 +136,17 @@ class HostSource(object):
             if os.path.isdir(full):
                 raise SourceError('%s: is a directory, expected a file'
                                   % relpath)
+            # Read in chunks: procfs sysctl files allocate a buffer of the
+            # requested size and fail with ENOMEM on one huge read().
+            chunks, size = [], 0
             with open(full, 'rb') as f:
-                data = f.read(max_bytes + 1)
+                while size <= max_bytes:
+                    chunk = f.read(min(65536, max_bytes + 1 - size))
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    size += len(chunk)
+            data = b''.join(chunks)
         except SourceError:
             raise
         except OSError as e:
@@ -234,11 +244,22 @@ class HostSource(object):
 _CPU_MAP_CONN = []
 
 
+def _close_cpu_map_connection():
+    # Closed before interpreter shutdown: a virConnect collected during
+    # shutdown prints "Exception ignored in virConnect.__del__".
+    while _CPU_MAP_CONN:
+        try:
+            _CPU_MAP_CONN.pop().close()
+        except Exception:
+            pass
+
+
 def _cpu_map_connection():
     libvirt = import_libvirt()
     if not _CPU_MAP_CONN:
         try:
             _CPU_MAP_CONN.append(libvirt.open('test:///default'))
+            atexit.register(_close_cpu_map_connection)
         except libvirt.libvirtError as e:
             raise SourceError('cannot open libvirt test driver for CPU map '
                               'look-ups: %s' % e.get_error_message())
@@ -298,7 +319,8 @@ class LiveSource(HostSource):
             except SourceError as e:
                 self._cache['conn'] = e
             except Exception as e:  # libvirtError, or a bad URI
-                msg = getattr(e, 'get_error_message', lambda: str(e))()
+                msg = (e.get_error_message()
+                       if hasattr(e, 'get_error_message') else str(e))
                 self._cache['conn'] = SourceError(
                     'cannot connect to libvirt at %s: %s' % (self.uri, msg))
         conn = self._cache['conn']

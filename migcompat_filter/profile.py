@@ -37,7 +37,8 @@ FACTOR_SCHEMA = {
         'dict: source ("cpuinfo", "libvirt" or "libvirt-unexpanded"), '
         'model (libvirt model name or null), features (sorted feature '
         'names in libvirt spelling; with "libvirt-unexpanded" only the '
-        'features beyond the named model)'),
+        'features beyond the named model, and note: why the model could '
+        'not be expanded)'),
     'firmware_version': 'dict: vendor, version, date (DMI bios_* strings)',
     'firmware_settings': (
         'dict: smt (sysfs smt/control: on, off, forceoff, notsupported, '
@@ -64,7 +65,7 @@ FACTOR_SCHEMA = {
         'dict: model, vendor, features (sorted enabled features of the '
         'host-model CPU, libvirt spelling), disabled (sorted), expanded '
         '(bool: features is the complete list, not only the require list '
-        'on top of the named model)'),
+        'on top of the named model; when false, note says why)'),
     'usable_models': 'list: named CPU models libvirt reports usable',
     'tsc': 'dict: frequency (int Hz), scaling (bool or null)',
     'phys_bits': 'int: physical address bits',

@@ -1,0 +1,171 @@
+"""``migcompat profile``, ``migcompat snapshot`` and ``migcompat factors``."""
+
+import os
+import textwrap
+
+from cliff import columns
+from cliff import command
+from cliff import lister
+from cliff import show
+
+from migcompat_filter import exception
+from migcompat_filter import hostsource
+from migcompat_filter import profile as profile_mod
+
+
+class FastEpilog(object):
+    """cliff's default epilog looks up which distribution provides the
+    command (importlib.metadata.packages_distributions: ~170 ms per run);
+    ours are all in migcompat itself, so there is nothing to say."""
+
+    def get_epilog(self):
+        return self._epilog or ''
+
+
+class FactorColumn(columns.FormattableColumn):
+    """A factor value: raw JSON data for json/yaml, readable text for
+    table/value (an unknown as "unknown: reason")."""
+
+    def human_readable(self):
+        return _human(self._value)
+
+    def machine_readable(self):
+        return self._value
+
+
+def _human(value, indent=''):
+    if isinstance(value, dict):
+        if (value.get('unknown') is True
+                and set(value) <= {'unknown', 'reason'}):
+            return 'unknown: %s' % value.get('reason')
+        lines = []
+        for key in sorted(value):
+            sub = value[key]
+            if isinstance(sub, dict) and not (sub.get('unknown') is True):
+                lines.append('%s%s:' % (indent, key))
+                lines.append(_human(sub, indent + '  '))
+            else:
+                lines.append('%s%s: %s' % (indent, key, _human(sub)))
+        return '\n'.join(lines) if lines else '%s(none)' % indent
+    if isinstance(value, list):
+        text = ', '.join(_human(v) for v in value) or '(none)'
+        lines = textwrap.wrap(text, 72, subsequent_indent=indent + '  ')
+        return '\n'.join(lines) or text
+    if value is None:
+        return '-'
+    if value is True:
+        return 'true'
+    if value is False:
+        return 'false'
+    return str(value)
+
+
+def _add_source_args(parser):
+    parser.add_argument(
+        '--connect', metavar='URI', default=None,
+        help='libvirt URI of the live host (default %s)'
+             % hostsource.DEFAULT_URI)
+    parser.add_argument(
+        '--nova-config', metavar='FILE', default=None,
+        help='nova-compute config to read [libvirt] cpu_mode/cpu_models '
+             'from (default /etc/nova/nova.conf when present); only those '
+             'two options are read')
+
+
+def _check_nova_config(path):
+    if path is not None and not os.path.isfile(path):
+        raise exception.InputError('--nova-config %s: no such file' % path)
+
+
+def open_host(root=None, uri=None, nova_config=None):
+    """The host source the options name (InputError when unusable)."""
+    if root is not None:
+        if uri is not None:
+            raise exception.InputError(
+                '--connect applies to the live host, not to a snapshot '
+                '(--root %s)' % root)
+        if nova_config is not None:
+            raise exception.InputError(
+                '--nova-config applies to the live host; a snapshot '
+                'carries nova/cpu_mode itself (--root %s)' % root)
+        if not os.path.isdir(root):
+            raise exception.InputError(
+                '--root %s: %s; a snapshot is a directory written by '
+                '"migcompat snapshot"'
+                % (root, 'does not exist' if not os.path.lexists(root)
+                   else 'is not a directory'))
+        return hostsource.SnapshotSource(root)
+    _check_nova_config(nova_config)
+    source = hostsource.LiveSource('/', uri or hostsource.DEFAULT_URI)
+    source.nova_config = nova_config
+    return source
+
+
+class ShowProfile(FastEpilog, show.ShowOne):
+    """Show the factor profile of this host or of a snapshot."""
+
+    def get_parser(self, prog_name):
+        parser = super(ShowProfile, self).get_parser(prog_name)
+        parser.add_argument(
+            '--root', metavar='DIR', default=None,
+            help='read an offline snapshot directory instead of the live '
+                 'host')
+        _add_source_args(parser)
+        return parser
+
+    def take_action(self, parsed_args):
+        from migcompat_filter import reader
+        source = open_host(parsed_args.root, parsed_args.connect,
+                           parsed_args.nova_config)
+        try:
+            data = reader.read_profile(source).to_dict()
+        finally:
+            source.close()
+        names = list(data)
+        return names, [FactorColumn(data[n]) if isinstance(data[n], (
+            dict, list)) or data[n] is None else data[n] for n in names]
+
+
+class WriteSnapshot(FastEpilog, command.Command):
+    """Write an offline snapshot of this host to a directory."""
+
+    def get_parser(self, prog_name):
+        parser = super(WriteSnapshot, self).get_parser(prog_name)
+        parser.add_argument('directory', metavar='DIR',
+                            help='where to write the snapshot (created; '
+                                 'must be empty or an older snapshot)')
+        _add_source_args(parser)
+        return parser
+
+    def take_action(self, parsed_args):
+        from migcompat_filter import snapshot
+        source = open_host(None, parsed_args.connect,
+                           parsed_args.nova_config)
+        try:
+            notes = snapshot.write_snapshot(source, parsed_args.directory,
+                                            parsed_args.nova_config)
+        finally:
+            source.close()
+        for note in notes:
+            self.app.stderr.write('not captured: %s\n' % note)
+        self.app.stdout.write('snapshot of %s written to %s\n'
+                              % (source.description,
+                                 os.path.abspath(parsed_args.directory)))
+        return 0
+
+
+class ListFactors(FastEpilog, lister.Lister):
+    """List the factors a profile is made of (plugins included)."""
+
+    def take_action(self, parsed_args):
+        from migcompat_filter import reader
+        rows = []
+        for name, factor in reader.load_factors():
+            if isinstance(factor, profile_mod.Unknown):
+                description = factor.reason
+            else:
+                description = factor.description or factor.__doc__ or ''
+            rows.append((name, description.strip(),
+                         profile_mod.FACTOR_SCHEMA.get(
+                             name, 'plugin factor (JSON data)')))
+        return ('Name', 'Description', 'Value'), rows

@@ -1,0 +1,78 @@
+"""Firmware factors: BIOS revision (DMI) and firmware settings."""
+
+from migcompat_filter.factors import base
+from migcompat_filter.factors import cpu as cpu_factors
+from migcompat_filter.profile import Unknown
+
+SMT_CONTROL = 'sys/devices/system/cpu/smt/control'
+
+
+class FirmwareVersionFactor(base.Factor):
+    description = 'firmware (BIOS) vendor, version and date from DMI'
+
+    def read(self, host):
+        value, errors = {}, []
+        for key in ('vendor', 'version', 'date'):
+            try:
+                value[key] = cpu_factors.dmi(host, 'bios_%s' % key)
+            except base.FactorUnknown as e:
+                value[key] = Unknown(str(e))
+                errors.append(str(e))
+        if len(errors) == 3:
+            raise base.FactorUnknown('no DMI data: %s' % '; '.join(errors))
+        return value
+
+
+def _threads_per_core(host):
+    try:
+        topo = cpu_factors.host_cpu(host).find('topology')
+        if topo is not None and topo.get('threads'):
+            return int(topo.get('threads'))
+        caps_error = 'capabilities host CPU has no <topology threads=>'
+    except (base.FactorUnknown, ValueError) as e:
+        caps_error = str(e)
+    try:
+        info = cpu_factors.cpuinfo(host)
+        siblings = int(info['siblings'])
+        cores = int(info['cpu cores'])
+        if cores > 0 and siblings % cores == 0:
+            return siblings // cores
+    except base.FactorUnknown as e:
+        return Unknown('%s; %s' % (caps_error, e))
+    except (KeyError, ValueError):
+        pass
+    return Unknown('%s; %s has no usable "siblings"/"cpu cores"'
+                   % (caps_error, cpu_factors.CPUINFO))
+
+
+def _virtualization(host):
+    try:
+        flags = set(cpu_factors.cpuinfo_flags(host))
+    except base.FactorUnknown as e:
+        try:
+            cpu = cpu_factors.host_cpu(host)
+        except base.FactorUnknown as e2:
+            return Unknown('%s; %s' % (e, e2))
+        flags = {f.get('name') for f in cpu.findall('feature')}
+    for name in ('vmx', 'svm'):
+        if name in flags:
+            return name
+    return 'none'
+
+
+class FirmwareSettingsFactor(base.Factor):
+    description = ('firmware settings: SMT control, threads per core, '
+                   'VT-x/AMD-V exposed')
+
+    def read(self, host):
+        try:
+            smt = host.read_value(SMT_CONTROL)
+        except base.FactorUnknown as e:
+            smt = Unknown(str(e))
+        value = {'smt': smt,
+                 'threads_per_core': _threads_per_core(host),
+                 'virtualization': _virtualization(host)}
+        if all(isinstance(v, Unknown) for v in value.values()):
+            raise base.FactorUnknown('; '.join(v.reason
+                                               for v in value.values()))
+        return value

@@ -1,0 +1,261 @@
+"""Hypervisor factors: QEMU/libvirt versions, nesting, the host-model CPU
+libvirt offers, usable models, TSC, phys-bits and machine types."""
+
+import re
+
+from migcompat_filter import cpufeatures
+from migcompat_filter.factors import base
+from migcompat_filter.factors import cpu as cpu_factors
+from migcompat_filter.profile import Unknown
+
+#: Features every libvirt x86 CPU model includes: libvirt never lists them
+#: on top of a named model, so finding them listed means the list is the
+#: complete (expanded) one.
+BASE_X86_FEATURES = frozenset(['fpu', 'cx8', 'cmov', 'mmx', 'fxsr', 'sse',
+                               'sse2', 'pae', 'msr', 'tsc'])
+
+#: DMI sys_vendor / product_name patterns of virtual machines.
+VM_DMI = re.compile(r'qemu|kvm|vmware|virtualbox|innotek|xen|bochs|'
+                    r'microsoft corporation|hyper-v|parallels|'
+                    r'openstack|amazon ec2|google compute|cloud hypervisor|'
+                    r'firecracker', re.I)
+
+
+def _version(host, key, what):
+    versions = host.versions()
+    if not versions.get(key):
+        raise base.FactorUnknown('%s: does not say the %s version'
+                                 % (host.libvirt_origin('version'), what))
+    return versions[key]
+
+
+class QemuVersionFactor(base.Factor):
+    description = 'QEMU version (virsh version "Running hypervisor")'
+
+    def read(self, host):
+        version = _version(host, 'qemu', 'QEMU')
+        hypervisor = host.versions().get('hypervisor', 'QEMU')
+        if hypervisor.upper() != 'QEMU':
+            raise base.FactorUnknown('%s: the hypervisor is %s %s, not QEMU'
+                                     % (host.libvirt_origin('version'),
+                                        hypervisor, version))
+        return version
+
+
+class LibvirtVersionFactor(base.Factor):
+    description = 'libvirt version (virsh version "Using library")'
+
+    def read(self, host):
+        return _version(host, 'libvirt', 'libvirt')
+
+
+def _dmi_vm(host):
+    """(vm description or None, reason) from DMI sys_vendor/product_name."""
+    found, errors = [], []
+    for name in ('sys_vendor', 'product_name'):
+        try:
+            found.append(cpu_factors.dmi(host, name))
+        except base.FactorUnknown as e:
+            errors.append(str(e))
+    if not found:
+        return None, 'no DMI data: %s' % '; '.join(errors)
+    text = ' '.join(found)
+    return (text if VM_DMI.search(text) else None), None
+
+
+def _nested_enabled(host):
+    errors = []
+    for module in ('kvm_intel', 'kvm_amd'):
+        path = 'sys/module/%s/parameters/nested' % module
+        if not host.exists(path):
+            errors.append(path)
+            continue
+        value = host.read_value(path).upper()
+        if value in ('Y', '1'):
+            return True
+        if value in ('N', '0'):
+            return False
+        return Unknown('%s: unexpected value %r' % (path, value))
+    return Unknown('%s do not exist (neither kvm_intel nor kvm_amd is '
+                   'loaded)' % ' and '.join(errors))
+
+
+class NestedVirtFactor(base.Factor):
+    description = ('nested virtualization: is this host a VM, on what, and '
+                   'does its KVM offer nesting')
+
+    def read(self, host):
+        dmi_vm, dmi_error = _dmi_vm(host)
+        try:
+            flags = set(cpu_factors.cpuinfo_flags(host))
+        except base.FactorUnknown as e:
+            try:
+                flags = {f.get('name') for f in
+                         cpu_factors.host_cpu(host).findall('feature')}
+            except base.FactorUnknown as e2:
+                flags = None
+                flag_error = '%s; %s' % (e, e2)
+        if flags is not None:
+            nested = 'hypervisor' in flags or dmi_vm is not None
+        elif dmi_vm is not None:
+            nested = True
+        elif dmi_error is None:
+            nested = False
+        else:
+            raise base.FactorUnknown('%s; %s' % (flag_error, dmi_error))
+        if not nested:
+            hypervisor = None
+        elif dmi_vm is not None:
+            hypervisor = dmi_vm
+        else:
+            hypervisor = Unknown(dmi_error or 'DMI does not name a '
+                                              'hypervisor')
+        return {'nested': nested, 'hypervisor': hypervisor,
+                'nested_enabled': _nested_enabled(host)}
+
+
+def _domcaps_mode(host, name):
+    doc = host.libvirt_xml('domcapabilities')
+    mode = doc.find("cpu/mode[@name='%s']" % name)
+    origin = host.libvirt_origin('domcapabilities')
+    if mode is None:
+        raise base.FactorUnknown('%s: has no CPU mode %s' % (origin, name))
+    if mode.get('supported') != 'yes':
+        raise base.FactorUnknown('%s: CPU mode %s is not supported on this '
+                                 'host' % (origin, name))
+    return mode
+
+
+class HostModelFactor(base.Factor):
+    description = ('the host-model CPU libvirt offers guests, expanded to '
+                   'an explicit feature list')
+
+    def read(self, host):
+        mode = _domcaps_mode(host, 'host-model')
+        model = (mode.findtext('model') or '').strip() or None
+        vendor = mode.findtext('vendor')
+        vendor = cpu_factors.normalise_vendor(vendor.strip()) if vendor \
+            else None
+        listed = [f.get('name') for f in mode.findall('feature')
+                  if f.get('policy') in ('require', 'force', None)]
+        disabled = [f.get('name') for f in mode.findall('feature')
+                    if f.get('policy') in ('disable', 'forbid')]
+        listed = cpufeatures.canonical_features(listed, 'libvirt')
+        disabled = cpufeatures.canonical_features(disabled, 'libvirt')
+        value = {'model': model, 'vendor': vendor, 'disabled': disabled}
+        named = None
+        named_error = None
+        if model:
+            cpu = _cpu_element(host, model, vendor)
+            try:
+                named = set(cpu_factors.expand_named_cpu(host, cpu))
+            except base.FactorUnknown as e:
+                named_error = e
+        if (mode.get('expanded') == 'yes'
+                or (named is not None and named <= set(listed))
+                or BASE_X86_FEATURES <= set(listed) or not model):
+            value.update(features=listed, expanded=True)
+            return value
+        if named is None:
+            value.update(features=listed, expanded=False,
+                         note='only the features listed on top of model %s:'
+                              ' %s' % (model, named_error))
+            return value
+        value.update(features=sorted((named | set(listed)) - set(disabled)),
+                     expanded=True)
+        return value
+
+
+def _cpu_element(host, model, vendor):
+    import xml.etree.ElementTree as ET  # building XML only
+    cpu = ET.Element('cpu')
+    arch = None
+    try:
+        arch = host.libvirt_xml('domcapabilities').findtext('arch')
+    except base.FactorUnknown:
+        pass
+    ET.SubElement(cpu, 'arch').text = arch or 'x86_64'
+    ET.SubElement(cpu, 'model').text = model
+    if vendor:
+        ET.SubElement(cpu, 'vendor').text = vendor
+    return cpu
+
+
+class UsableModelsFactor(base.Factor):
+    description = 'named CPU models libvirt reports usable on this host'
+
+    def read(self, host):
+        mode = _domcaps_mode(host, 'custom')
+        return sorted({(m.text or '').strip() for m in mode.findall('model')
+                       if m.get('usable') == 'yes' and (m.text or '').strip()})
+
+
+class TscFactor(base.Factor):
+    description = 'TSC frequency and whether it can be scaled'
+
+    def read(self, host):
+        counter = cpu_factors.host_cpu(host).find("counter[@name='tsc']")
+        if counter is None or not counter.get('frequency'):
+            raise base.FactorUnknown(
+                '%s: host CPU has no <counter name="tsc" frequency=>'
+                % host.libvirt_origin('capabilities'))
+        try:
+            freq = int(counter.get('frequency'))
+        except ValueError:
+            raise base.FactorUnknown('%s: TSC frequency %r is not an integer'
+                                     % (host.libvirt_origin('capabilities'),
+                                        counter.get('frequency')))
+        scaling = {'yes': True, 'no': False}.get(counter.get('scaling'))
+        return {'frequency': freq, 'scaling': scaling}
+
+
+class PhysBitsFactor(base.Factor):
+    description = 'physical address bits (libvirt, else cpuinfo)'
+
+    def read(self, host):
+        try:
+            el = cpu_factors.host_cpu(host).find('maxphysaddr')
+            if el is not None and el.get('bits'):
+                return int(el.get('bits'))
+            caps_error = 'capabilities host CPU has no <maxphysaddr bits=>'
+        except base.FactorUnknown as e:
+            caps_error = str(e)
+        except ValueError:
+            caps_error = 'capabilities maxphysaddr bits is not an integer'
+        try:
+            info = cpu_factors.cpuinfo(host)
+        except base.FactorUnknown as e:
+            raise base.FactorUnknown('%s; %s' % (caps_error, e))
+        m = re.match(r'\s*(\d+) bits physical', info.get('address sizes', ''))
+        if not m:
+            raise base.FactorUnknown('%s; %s has no "address sizes"'
+                                     % (caps_error, cpu_factors.CPUINFO))
+        return int(m.group(1))
+
+
+class MachineTypesFactor(base.Factor):
+    description = 'QEMU machine types for KVM guests (with aliases)'
+
+    def read(self, host):
+        caps = host.libvirt_xml('capabilities')
+        origin = host.libvirt_origin('capabilities')
+        arch = caps.findtext('host/cpu/arch')
+        names = set()
+        for guest in caps.findall('guest'):
+            arch_el = guest.find('arch')
+            if arch_el is None or (arch and arch_el.get('name') != arch):
+                continue
+            kvm = arch_el.find("domain[@type='kvm']")
+            machines = []
+            if kvm is not None:
+                machines = kvm.findall('machine')
+            if not machines:
+                machines = arch_el.findall('machine')
+            for m in machines:
+                for name in ((m.text or '').strip(), m.get('canonical')):
+                    if name:
+                        names.add(name)
+        if not names:
+            raise base.FactorUnknown('%s: lists no machine types for %s '
+                                     'guests' % (origin, arch or 'host'))
+        return sorted(names)

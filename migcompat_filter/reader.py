@@ -1,0 +1,73 @@
+"""Read a host profile: every factor plugin against one host source.
+
+The factors are stevedore extensions in the ``migcompat.factors``
+namespace (a third party adds one with an entry point). A factor that
+cannot be read is Unknown with its reason; a plugin that fails in any
+other way is a bug in the plugin, logged and reported as Unknown too, so
+that one broken plugin never hides the other factors.
+"""
+
+import logging
+
+from migcompat_filter.factors import base
+from migcompat_filter import profile as profile_mod
+
+LOG = logging.getLogger(__name__)
+
+NAMESPACE = 'migcompat.factors'
+
+
+def load_factors(names=None):
+    """[(name, factor object or Unknown)] of the installed factor plugins."""
+    from stevedore import extension  # deferred: keeps imports light
+
+    failed = []
+
+    def on_failure(manager, entrypoint, exc):
+        LOG.warning('factor plugin %s (%s) cannot be loaded: %s',
+                    entrypoint.name, entrypoint.value, exc)
+        failed.append((entrypoint.name, profile_mod.Unknown(
+            'factor plugin %s cannot be loaded: %s: %s'
+            % (entrypoint.name, type(exc).__name__, exc))))
+
+    mgr = extension.ExtensionManager(
+        NAMESPACE, invoke_on_load=True,
+        on_load_failure_callback=on_failure)
+    loaded = [(getattr(ext.obj, 'name', None) or ext.name, ext.obj)
+              for ext in mgr.extensions]
+    result = sorted(loaded + failed, key=lambda item: item[0])
+    if names is not None:
+        wanted = set(names)
+        result = [item for item in result if item[0] in wanted]
+    return result
+
+
+def read_factor(factor, name, source):
+    """One factor's value on source, or Unknown; never raises."""
+    try:
+        return factor.read(source)
+    except base.FactorUnknown as e:
+        return profile_mod.Unknown(str(e))
+    except Exception as e:
+        LOG.exception('factor %s failed on %s', name,
+                      getattr(source, 'description', source))
+        return profile_mod.Unknown('factor %s failed: %s: %s'
+                                   % (name, type(e).__name__, e))
+
+
+def read_profile(source, names=None):
+    """The :class:`Profile` of a host source (live host or snapshot).
+
+    ``names`` limits the profile to those factors; a requested name with
+    no plugin is Unknown.
+    """
+    factors = {}
+    for name, factor in load_factors(names):
+        if isinstance(factor, profile_mod.Unknown):
+            factors[name] = factor
+        else:
+            factors[name] = read_factor(factor, name, source)
+    for name in names or ():
+        factors.setdefault(name, profile_mod.Unknown(
+            'no factor plugin named %s is installed' % name))
+    return profile_mod.Profile(factors)

@@ -1,0 +1,186 @@
+"""The migcompat profile / snapshot / factors commands, run for real."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import testtools
+
+from migcompat_filter import hostsource
+from migcompat_filter import profile as profile_mod
+from migcompat_filter import reader
+
+HOSTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..',
+                     'fixtures', 'hosts')
+MILAN = os.path.join(HOSTS, 'epyc-milan-nested-l1')
+
+
+def migcompat_command():
+    script = os.path.join(os.path.dirname(sys.executable), 'migcompat')
+    if os.path.exists(script):
+        return [script]
+    return [sys.executable, '-m', 'migcompat_filter.cmd.shell']
+
+
+def run(*args):
+    proc = subprocess.run(migcompat_command() + list(args),
+                          capture_output=True, text=True, timeout=120)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+class CliTestCase(testtools.TestCase):
+
+    def setUp(self):
+        super(CliTestCase, self).setUp()
+        self.tmp = tempfile.mkdtemp(prefix='migcompat-cli-')
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def assertUserError(self, result, *needles):
+        rc, out, err = result
+        self.assertEqual(2, rc, err)
+        self.assertNotIn('Traceback', err)
+        for needle in needles:
+            self.assertIn(needle, err)
+
+
+class TestProfileCommand(CliTestCase):
+
+    def test_json_is_the_profile(self):
+        rc, out, err = run('profile', '--root', MILAN, '-f', 'json')
+        self.assertEqual(0, rc, err)
+        expected = reader.read_profile(
+            hostsource.SnapshotSource(MILAN)).to_dict()
+        self.assertEqual(expected, json.loads(out))
+        for key in ('cpu_model', 'firmware_version', 'firmware_settings',
+                    'kernel_version', 'kernel_settings',
+                    'microcode_version', 'qemu_version', 'libvirt_version',
+                    'nested_virt', 'cpu_mode', 'cpu_features'):
+            self.assertIn(key, expected)
+        self.assertEqual('0x1000065', expected['microcode_version'])
+
+    def test_table_shows_unknown_with_reason(self):
+        rc, out, err = run('profile', '--root', MILAN)
+        self.assertEqual(0, rc, err)
+        line = [ln for ln in out.splitlines() if 'firmware_version' in ln]
+        self.assertIn('unknown: no DMI data', line[0])
+        self.assertIn('7.2.22', out)
+
+    def test_root_missing_or_not_a_directory(self):
+        self.assertUserError(
+            run('profile', '--root', os.path.join(self.tmp, 'nope')),
+            'does not exist')
+        path = os.path.join(self.tmp, 'file')
+        open(path, 'w').close()
+        self.assertUserError(run('profile', '--root', path),
+                             'is not a directory')
+
+    def test_connect_with_root_refused(self):
+        self.assertUserError(
+            run('profile', '--root', MILAN, '--connect', 'test:///default'),
+            '--connect applies to the live host')
+
+    def test_bad_snapshot_files_are_unknown_not_tracebacks(self):
+        os.makedirs(os.path.join(self.tmp, 'snap/libvirt'))
+        with open(os.path.join(self.tmp, 'snap/libvirt/capabilities.xml'),
+                  'w') as f:
+            f.write('<!DOCTYPE x [<!ENTITY a "aaaa">]><capabilities>&a;'
+                    '</capabilities>')
+        rc, out, err = run('profile', '--root',
+                           os.path.join(self.tmp, 'snap'), '-f', 'json')
+        self.assertEqual(0, rc, err)
+        self.assertNotIn('Traceback', err)
+        data = json.loads(out)
+        self.assertIn('refused unsafe XML', data['tsc']['reason'])
+
+    def test_unreachable_libvirt_rest_still_read(self):
+        rc, out, err = run(
+            'profile', '-f', 'json', '--connect',
+            'qemu+unix:///system?socket=/nonexistent/sock')
+        self.assertEqual(0, rc, err)
+        data = json.loads(out)
+        for name in ('qemu_version', 'libvirt_version', 'host_model',
+                     'usable_models', 'machine_types'):
+            self.assertTrue(data[name].get('unknown'), name)
+            self.assertIn('cannot connect to libvirt', data[name]['reason'])
+        with open('/proc/sys/kernel/osrelease') as f:
+            self.assertEqual(f.read().strip(), data['kernel_version'])
+
+    def test_missing_nova_config(self):
+        self.assertUserError(
+            run('profile', '--connect', 'test:///default', '--nova-config',
+                os.path.join(self.tmp, 'nova.conf')),
+            'nova.conf: no such file')
+
+
+class TestSnapshotCommand(CliTestCase):
+
+    def nova_conf(self):
+        path = os.path.join(self.tmp, 'nova.conf')
+        with open(path, 'w') as f:
+            f.write('[DEFAULT]\ntransport_url = rabbit://nova:S3CRET@mq\n'
+                    '[libvirt]\ncpu_mode = custom\n'
+                    'cpu_models = Cascadelake-Server, Skylake-Server\n'
+                    '[database]\nconnection = mysql://nova:S3CRET@db/nova\n')
+        return path
+
+    def test_round_trip_through_test_driver(self):
+        nova = self.nova_conf()
+        snap = os.path.join(self.tmp, 'snap')
+        rc, out, err = run('snapshot', snap, '--connect', 'test:///default',
+                           '--nova-config', nova)
+        self.assertEqual(0, rc, err)
+        rc, live, err = run('profile', '-f', 'json', '--connect',
+                            'test:///default', '--nova-config', nova)
+        self.assertEqual(0, rc, err)
+        rc, offline, err = run('profile', '-f', 'json', '--root', snap)
+        self.assertEqual(0, rc, err)
+        live, data = json.loads(live), json.loads(offline)
+        # The test driver has no domain capabilities: those factors are
+        # unknown on both sides (the reason names the live URI or the
+        # snapshot file); every other value is equal.
+        self.assertEqual(sorted(live), sorted(data))
+        for name in live:
+            if isinstance(live[name], dict) and live[name].get('unknown'):
+                self.assertTrue(data[name].get('unknown'), name)
+            else:
+                self.assertEqual(live[name], data[name], name)
+        self.assertIn('not QEMU', data['qemu_version']['reason'])
+        self.assertEqual('custom', data['cpu_mode'])
+        self.assertEqual(['Cascadelake-Server', 'Skylake-Server'],
+                         data['cpu_models'])
+        for dirpath, _, files in os.walk(snap):
+            for name in files:
+                with open(os.path.join(dirpath, name), 'rb') as f:
+                    self.assertNotIn(b'S3CRET', f.read(), name)
+        self.assertFalse(os.path.exists(os.path.join(snap, 'nova',
+                                                     'nova.conf')))
+
+    def test_refuses_non_empty_non_snapshot_dir(self):
+        with open(os.path.join(self.tmp, 'precious.txt'), 'w') as f:
+            f.write('keep me')
+        self.assertUserError(
+            run('snapshot', self.tmp, '--connect', 'test:///default'),
+            'is not a migcompat snapshot')
+        self.assertEqual(['precious.txt'], os.listdir(self.tmp))
+
+    def test_failed_snapshot_leaves_nothing(self):
+        snap = os.path.join(self.tmp, 'snap')
+        broken = os.path.join(self.tmp, 'broken.conf')
+        with open(broken, 'wb') as f:
+            f.write(b'[libvirt\ncpu_mode = \xff\n')
+        self.assertUserError(
+            run('snapshot', snap, '--connect', 'test:///default',
+                '--nova-config', broken), 'broken.conf')
+        self.assertEqual(['broken.conf'], os.listdir(self.tmp))
+
+
+class TestFactorsCommand(CliTestCase):
+
+    def test_lists_every_factor(self):
+        rc, out, err = run('factors', '-f', 'json')
+        self.assertEqual(0, rc, err)
+        names = {row['Name'] for row in json.loads(out)}
+        self.assertTrue(set(profile_mod.FACTOR_SCHEMA) <= names)
