@@ -29,6 +29,12 @@ getent group libvirt-qemu >/dev/null || groupadd -r libvirt-qemu
 getent passwd libvirt-qemu >/dev/null || useradd -r -g kvm -G libvirt-qemu \
     -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu
 mkdir -p /var/log/libvirt /var/run/libvirt /var/lib/libvirt
+# Without udev (containers), /dev/kvm stays root-only: libvirt then sees KVM
+# as "not available now", discards its QEMU capabilities cache and re-probes
+# QEMU on every call (seconds each). Debian's udev rule sets this.
+if [ -c /dev/kvm ]; then
+    chgrp kvm /dev/kvm && chmod 0660 /dev/kvm
+fi
 
 if ! virsh -c qemu:///system version >/dev/null 2>&1; then
     log "starting libvirtd"
