@@ -1,0 +1,194 @@
+"""``migcompat report``: publish this host's traits in Placement."""
+
+import logging
+import random
+import socket
+import time
+
+from cliff import command
+from oslo_config import cfg
+
+from migcompat_filter import conf as conf_pkg
+from migcompat_filter.cmd import traits as traits_cmd
+from migcompat_filter import exception
+from migcompat_filter import placement
+from migcompat_filter import reporter
+from migcompat_filter import traits
+
+LOG = logging.getLogger(__name__)
+
+#: Read when no --config-file is given (on a compute node, nova.conf has
+#: the [placement] credentials; they are used, never printed).
+DEFAULT_CONFIG_FILES = ('/etc/nova/nova.conf', '/etc/migcompat/migcompat.conf')
+
+_NOVA_HOST = cfg.StrOpt('host', sample_default='<current hostname>',
+                        help='nova\'s [DEFAULT] host (read, not owned).')
+
+
+def load_conf(config_files):
+    """A private ConfigOpts with [migcompat], [placement] and nova's host."""
+    import os
+    conf = cfg.ConfigOpts()
+    conf_pkg.register_opts(conf)
+    placement.register_placement_opts(conf)
+    conf.register_opt(_NOVA_HOST)
+    if not config_files:
+        config_files = [f for f in DEFAULT_CONFIG_FILES if os.path.exists(f)]
+    for f in config_files:
+        if not os.path.isfile(f):
+            raise exception.InputError('--config-file %s: no such file' % f)
+    try:
+        conf([], project='migcompat', default_config_files=config_files,
+             use_env=False)
+    except (cfg.Error, ValueError) as e:
+        raise exception.InputError('config file(s) %s: %s'
+                                   % (', '.join(config_files), e))
+    return conf
+
+
+class Report(command.Command):
+    """Publish this host's migcompat traits on its resource provider.
+
+    Reads the host (or a snapshot or profile), encodes its factors as
+    CUSTOM_MIGCOMPAT_* traits and makes the compute node's resource
+    provider carry exactly those of ours, leaving every other trait alone.
+    Prints the change ("+ TRAIT", "- TRAIT") or "unchanged". Placement is
+    reached with nova's [placement] options from --config-file (default
+    /etc/nova/nova.conf), a clouds.yaml cloud (--os-cloud) or, for tests,
+    --placement-url without auth. With --provider-config DIR it writes
+    nova's provider config file instead of talking to Placement.
+    """
+
+    def get_parser(self, prog_name):
+        parser = super(Report, self).get_parser(prog_name)
+        traits_cmd.add_profile_arguments(parser)
+        parser.add_argument(
+            '--provider', metavar='UUID|NAME',
+            help='The resource provider to update (default: [migcompat] '
+                 'provider_name, else nova\'s [DEFAULT] host, else this '
+                 'machine\'s FQDN).')
+        parser.add_argument(
+            '--dry-run', action='store_true',
+            help='Print the change without writing anything.')
+        parser.add_argument(
+            '--interval', metavar='SECONDS', type=int, default=None,
+            help='Keep running and report every SECONDS (plus up to '
+                 '[migcompat] report_jitter seconds); a failed report is '
+                 'logged and retried next time. Default: [migcompat] '
+                 'report_interval (0: report once).')
+        where = parser.add_mutually_exclusive_group()
+        where.add_argument(
+            '--provider-config', metavar='DIR',
+            help='Write nova\'s provider config file into DIR (its [compute] '
+                 'provider_config_location) instead of calling Placement; '
+                 'nova-compute must then be restarted to read it.')
+        where.add_argument(
+            '--os-cloud', metavar='NAME',
+            help='Authenticate with this clouds.yaml cloud instead of the '
+                 '[placement] options.')
+        where.add_argument(
+            '--placement-url', metavar='URL',
+            help='Talk to a Placement at URL with no authentication (token '
+                 '"admin"; for a placement running with auth_strategy = '
+                 'noauth2, e.g. in tests).')
+        return parser
+
+    def take_action(self, parsed_args):
+        conf = load_conf(self.app.options.config_file)
+        interval = parsed_args.interval
+        if interval is None:
+            interval = conf.migcompat.report_interval
+        if interval < 0:
+            raise exception.InputError('--interval must be 0 or more '
+                                       'seconds, not %d' % interval)
+        if not interval:
+            self._report(conf, parsed_args, {})
+            return 0
+        jitter = conf.migcompat.report_jitter
+        state = {}
+        time.sleep(random.uniform(0, jitter))
+        while True:
+            try:
+                self._report(conf, parsed_args, state)
+            except placement.PlacementError as e:
+                # Includes a provider not found: at boot nova-compute may
+                # not have registered the node yet, and a re-registered
+                # node gets a new UUID, so look it up again next time.
+                state.pop('rp_uuid', None)
+                LOG.error('report failed (will retry in %d s): %s',
+                          interval, e)
+            except exception.InputError:
+                raise  # bad usage does not get better by waiting
+            except Exception as e:
+                LOG.error('report failed (will retry in %d s): %s',
+                          interval, e)
+            self.app.stdout.flush()
+            time.sleep(interval + random.uniform(0, jitter))
+
+    def _report(self, conf, parsed_args, state):
+        wanted = traits.encode(traits_cmd.load_profile(parsed_args))
+        out = self.app.stdout
+        if parsed_args.provider_config:
+            path, changed = reporter.write_provider_config(
+                parsed_args.provider_config, wanted,
+                filename=conf.migcompat.provider_config_file,
+                dry_run=parsed_args.dry_run)
+            if not changed:
+                out.write('unchanged: %s\n' % path)
+            elif parsed_args.dry_run:
+                out.write('would write %s (%d traits)\n'
+                          % (path, len(wanted)))
+            else:
+                out.write('wrote %s (%d traits); %s\n'
+                          % (path, len(wanted), reporter.RESTART_MESSAGE))
+            return
+        client = state.get('client')
+        if client is None:
+            client = placement.PlacementClient(self._adapter(conf,
+                                                             parsed_args))
+            state['client'] = client
+        rp_uuid = state.get('rp_uuid')
+        if rp_uuid is None:
+            rp_uuid = self._find_provider(client, conf, parsed_args)
+            state['rp_uuid'] = rp_uuid
+        result = reporter.sync(
+            client, rp_uuid, wanted, dry_run=parsed_args.dry_run,
+            max_retries=conf.migcompat.max_conflict_retries)
+        for line in result.lines():
+            out.write(line + '\n')
+        if not result.changed:
+            out.write('unchanged: %d traits of ours on provider %s\n'
+                      % (len(wanted), rp_uuid))
+        elif result.dry_run:
+            out.write('dry run: nothing written to provider %s\n' % rp_uuid)
+        else:
+            out.write('updated provider %s (generation %d)\n'
+                      % (rp_uuid, result.generation))
+
+    def _adapter(self, conf, parsed_args):
+        timeout = conf.migcompat.request_timeout
+        if parsed_args.placement_url:
+            return placement.adapter_noauth(parsed_args.placement_url,
+                                            timeout=timeout)
+        if parsed_args.os_cloud:
+            return placement.adapter_from_cloud(parsed_args.os_cloud,
+                                                timeout=timeout)
+        return placement.adapter_from_conf(conf, timeout=timeout)
+
+    def _find_provider(self, client, conf, parsed_args):
+        given = parsed_args.provider or conf.migcompat.provider_name
+        if given:
+            return client.find_provider(given)['uuid']
+        candidates = []
+        for name in (conf.host, socket.gethostname(), socket.getfqdn()):
+            if name and name not in candidates:
+                candidates.append(name)
+        for name in candidates:
+            try:
+                return client.find_provider(name)['uuid']
+            except placement.ProviderNotFound:
+                continue
+        raise placement.ProviderNotFound(
+            'no resource provider named %s in placement; give the compute '
+            'node\'s provider with --provider or [migcompat] provider_name'
+            % ' or '.join(repr(c) for c in candidates))

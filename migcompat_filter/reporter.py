@@ -1,0 +1,189 @@
+"""Keep a compute node's migcompat traits current in Placement.
+
+Placement's ``PUT /resource_providers/{uuid}/traits`` replaces *all* of a
+provider's traits, and nova-compute writes the same provider for traits of
+its own. So :func:`sync` reads the traits and generation, changes only the
+traits under our prefix (``CUSTOM_MIGCOMPAT_``), writes once with that
+generation, and on 409 Conflict re-reads and tries again. A trait without
+our prefix is copied through untouched, whoever set it; a trait *with* our
+prefix that we did not compute (stale, or set by hand) is removed, since
+the prefix is ours. An unchanged host costs one GET and no write.
+
+:func:`write_provider_config` is the alternative for sites that do not let
+anything but nova write Placement: nova's provider config file, which
+nova-compute reads when it starts.
+"""
+
+import logging
+import os
+import tempfile
+
+import yaml
+
+from migcompat_filter import placement
+from migcompat_filter import traits as traits_mod
+from migcompat_filter.exception import InputError
+
+LOG = logging.getLogger(__name__)
+
+DEFAULT_MAX_RETRIES = 5
+
+
+class SyncResult(object):
+    """What a sync found and did."""
+
+    def __init__(self, provider, added, removed, created, generation,
+                 attempts, dry_run, written):
+        self.provider = provider
+        self.added = sorted(added)
+        self.removed = sorted(removed)
+        #: Trait names that did not exist in Placement and were created.
+        self.created = sorted(created)
+        self.generation = generation
+        #: Reads of the provider (1 + conflicts retried).
+        self.attempts = attempts
+        self.dry_run = dry_run
+        self.written = written
+
+    @property
+    def changed(self):
+        return bool(self.added or self.removed)
+
+    def lines(self):
+        """Human-readable change, one trait per line (``+``/``-``)."""
+        out = ['+ %s' % t for t in self.added]
+        out += ['- %s' % t for t in self.removed]
+        return out
+
+    def __repr__(self):
+        return ('SyncResult(+%d -%d created=%d attempts=%d written=%s)'
+                % (len(self.added), len(self.removed), len(self.created),
+                   self.attempts, self.written))
+
+
+def _check_wanted(wanted):
+    wanted = set(wanted)
+    for t in wanted:
+        if not traits_mod.is_ours(t):
+            raise InputError('refusing to publish %r: only traits under '
+                             '%s are ours to set' % (t, traits_mod.PREFIX))
+        if not traits_mod.is_valid_name(t):
+            raise InputError('refusing to publish %r: not a valid trait '
+                             'name' % t)
+    return wanted
+
+
+def sync(client, provider_uuid, wanted, dry_run=False,
+         max_retries=DEFAULT_MAX_RETRIES):
+    """Make our traits on the provider exactly ``wanted``.
+
+    Traits without our prefix are never removed or altered. Trait names
+    that are new to Placement are created before the one write. Raises
+    :class:`~migcompat_filter.placement.PlacementError` when Placement
+    fails or the conflicts outlast ``max_retries``; nothing is half-written
+    then (the provider write is a single request).
+    """
+    wanted = _check_wanted(wanted)
+    created = set()
+    ensured = set()
+    attempts = 0
+    while True:
+        attempts += 1
+        current, generation = client.get_traits(provider_uuid)
+        ours = {t for t in current if traits_mod.is_ours(t)}
+        added = wanted - current
+        removed = ours - wanted
+        if not added and not removed or dry_run:
+            return SyncResult(provider_uuid, added, removed, created,
+                              generation, attempts, dry_run, False)
+        for name in sorted(added - ensured):
+            if client.create_trait(name):
+                created.add(name)
+            ensured.add(name)
+        new = (current - removed) | added
+        try:
+            generation = client.put_traits(provider_uuid, new, generation)
+        except placement.Conflict:
+            if attempts > max_retries:
+                raise placement.PlacementError(
+                    'resource provider %s changed under us %d times in a '
+                    'row (another writer, normally nova-compute); gave up '
+                    'without writing; the next report will try again'
+                    % (provider_uuid, attempts))
+            LOG.debug('conflict writing traits of %s; re-reading',
+                      provider_uuid)
+            continue
+        return SyncResult(provider_uuid, added, removed, created,
+                          generation, attempts, dry_run, True)
+
+
+# -- nova provider config ---------------------------------------------------
+
+PROVIDER_CONFIG_SCHEMA_VERSION = '1.0'
+RESTART_MESSAGE = ('nova-compute reads provider config files only when it '
+                   'starts: restart nova-compute to publish these traits')
+
+
+def provider_config_document(wanted):
+    """nova's provider config (schema 1.0) adding ``wanted`` to this
+    compute node's provider."""
+    wanted = _check_wanted(wanted)
+    return {
+        'meta': {'schema_version': PROVIDER_CONFIG_SCHEMA_VERSION},
+        'providers': [{
+            'identification': {'uuid': '$COMPUTE_NODE'},
+            'traits': {'additional': sorted(wanted)},
+        }],
+    }
+
+
+def write_provider_config(directory, wanted, filename='migcompat.yaml',
+                          dry_run=False):
+    """Write the provider config file atomically; (path, changed).
+
+    The file is written to a temporary name in the same directory and
+    renamed over the old one, so nova-compute never reads half a file. An
+    identical file is left alone (no restart needed).
+    """
+    if not filename.endswith('.yaml') or os.sep in filename:
+        raise InputError('provider config file name %r: must be a plain '
+                         'name ending in .yaml (nova reads only *.yaml)'
+                         % filename)
+    if not os.path.isdir(directory):
+        raise InputError('%s: is not a directory (nova\'s [compute] '
+                         'provider_config_location)' % directory)
+    path = os.path.join(directory, filename)
+    header = ('# Written by "migcompat report --provider-config"; do not '
+              'edit.\n# %s.\n' % RESTART_MESSAGE)
+    text = header + yaml.safe_dump(provider_config_document(wanted),
+                                   default_flow_style=False, sort_keys=True)
+    try:
+        with open(path) as f:
+            if f.read() == text:
+                return path, False
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        raise InputError('%s: cannot be read: %s' % (path, e.strerror))
+    if dry_run:
+        return path, True
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix='.%s.' % filename,
+                                   suffix='.tmp')
+    except OSError as e:
+        raise InputError('%s: cannot write there: %s'
+                         % (directory, e.strerror))
+    try:
+        with os.fdopen(fd, 'w') as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise InputError('%s: cannot be written: %s' % (path, e.strerror))
+    return path, True

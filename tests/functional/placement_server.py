@@ -1,0 +1,168 @@
+"""Real Placement for tests: a server process, or an in-process one.
+
+``PlacementServer`` runs the real ``placement.wsgi.api:application`` under
+gunicorn on a free loopback port with a private sqlite database and
+``auth_strategy = noauth2`` (clients send ``X-Auth-Token: admin``).
+
+``direct_adapter()`` is placement's own in-process ``PlacementDirect``
+(wsgi-intercept, no socket). Placement configures its database engine once
+per process, so all in-process tests share one sqlite file; tests use
+fresh provider names to stay independent.
+"""
+
+import atexit
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+import fixtures
+import requests
+
+HEADERS = {'X-Auth-Token': 'admin',
+           'OpenStack-API-Version': 'placement 1.39'}
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def _gunicorn():
+    path = os.path.join(os.path.dirname(sys.executable), 'gunicorn')
+    if not os.path.exists(path):
+        raise RuntimeError('gunicorn is not installed in %s (it is in '
+                           'test-requirements.txt)' % sys.prefix)
+    return path
+
+
+class PlacementServer(fixtures.Fixture):
+    """A real placement API process on 127.0.0.1 with sqlite."""
+
+    def __init__(self, start_timeout=90):
+        super(PlacementServer, self).__init__()
+        self.start_timeout = start_timeout
+
+    def _setUp(self):
+        self.tmp = self.useFixture(fixtures.TempDir()).path
+        self.db = os.path.join(self.tmp, 'placement.sqlite')
+        self.log = os.path.join(self.tmp, 'placement.log')
+        self.port = free_port()
+        self.url = 'http://127.0.0.1:%d' % self.port
+        self.start()
+        self.addCleanup(self.stop)
+
+    def start(self):
+        env = dict(os.environ)
+        env.update({
+            'OS_PLACEMENT_DATABASE__CONNECTION': 'sqlite:///' + self.db,
+            'OS_PLACEMENT_DATABASE__SYNC_ON_STARTUP': 'True',
+            'OS_API__AUTH_STRATEGY': 'noauth2',
+        })
+        with open(self.log, 'ab') as log:
+            self.process = subprocess.Popen(
+                [_gunicorn(), '--bind', '127.0.0.1:%d' % self.port,
+                 # One worker, one thread: sqlite refuses concurrent
+                 # writers ("database is locked"); clients still race
+                 # between their read and their write, as with MySQL.
+                 '--workers', '1', '--threads', '1', '--timeout', '60',
+                 'placement.wsgi.api:application'],
+                env=env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True)
+        deadline = time.time() + self.start_timeout
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError('placement server exited with %s:\n%s'
+                                   % (self.process.returncode,
+                                      self.log_tail()))
+            try:
+                if requests.get(self.url + '/', headers=HEADERS,
+                                timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError('placement server did not start in %d s:\n%s'
+                           % (self.start_timeout, self.log_tail()))
+
+    def stop(self):
+        proc = getattr(self, 'process', None)
+        if proc is None or proc.poll() is not None:
+            return
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+    def log_tail(self, lines=30):
+        try:
+            with open(self.log, errors='replace') as f:
+                return ''.join(f.readlines()[-lines:])
+        except OSError:
+            return ''
+
+    # -- direct HTTP helpers (the "other writer" in tests) ---------------
+
+    def request(self, method, path, **kwargs):
+        return requests.request(method, self.url + path, headers=HEADERS,
+                                timeout=30, **kwargs)
+
+    def create_provider(self, name=None):
+        name = name or 'host-%s' % uuid.uuid4().hex[:12]
+        resp = self.request('POST', '/resource_providers',
+                            json={'name': name})
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+    def traits(self, rp_uuid):
+        resp = self.request('GET', '/resource_providers/%s/traits' % rp_uuid)
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        return set(body['traits']), body['resource_provider_generation']
+
+
+_DIRECT = {}
+
+
+def _direct_cleanup():
+    ctx = _DIRECT.pop('ctx', None)
+    if ctx is not None:
+        ctx.__exit__(None, None, None)
+    if 'tmp' in _DIRECT:
+        shutil.rmtree(_DIRECT.pop('tmp'), ignore_errors=True)
+
+
+def direct_adapter():
+    """A keystoneauth Adapter on an in-process placement (shared)."""
+    if 'adapter' not in _DIRECT:
+        from oslo_config import cfg
+        from placement import conf as placement_conf
+        from placement import direct
+
+        tmp = tempfile.mkdtemp(prefix='migcompat-placement-')
+        _DIRECT['tmp'] = tmp
+        conf = cfg.ConfigOpts()
+        placement_conf.register_opts(conf)
+        conf.set_override('connection',
+                          'sqlite:///' + os.path.join(tmp, 'db.sqlite'),
+                          group='placement_database')
+        conf.set_override('sync_on_startup', True,
+                          group='placement_database')
+        conf([], default_config_files=[])
+        ctx = direct.PlacementDirect(conf, latest_microversion=True)
+        adapter = ctx.__enter__()
+        _DIRECT['ctx'] = ctx
+        _DIRECT['adapter'] = adapter
+        atexit.register(_direct_cleanup)
+    adapter = _DIRECT['adapter']
+    adapter.default_microversion = '1.39'
+    return adapter

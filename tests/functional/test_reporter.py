@@ -1,0 +1,607 @@
+"""The trait reporter against real Placement.
+
+In-process placement (placement.direct) for the sync logic, and a real
+placement server process (gunicorn on loopback, sqlite, noauth2) for the
+``migcompat report`` and ``migcompat traits`` commands end to end, the
+failure modes, and a concurrent writer playing nova-compute.
+"""
+
+import http.server
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import testtools
+import yaml
+
+from migcompat_filter import hostsource
+from migcompat_filter import placement
+from migcompat_filter.profile import Profile
+from migcompat_filter.profile import Unknown
+from migcompat_filter import reader
+from migcompat_filter import reporter
+from migcompat_filter import traits
+from tests.functional import placement_server
+
+HOSTS = os.path.join(os.path.dirname(__file__), '..', 'fixtures', 'hosts')
+HOST_A = os.path.join(HOSTS, 'epyc-milan-nested-l1')
+HOST_B = os.path.join(HOSTS, 'this-host-epyc-nested-l1-20261125')
+
+FOREIGN = ['HW_CPU_X86_AVX2', 'COMPUTE_STATUS_DISABLED', 'CUSTOM_GOLD',
+           'CUSTOM_MIGCOMPATIBLE']  # not ours, despite the look-alike
+
+
+def read_host(path):
+    return reader.read_profile(hostsource.SnapshotSource(path))
+
+
+def with_microcode(profile, microcode):
+    data = profile.to_dict()
+    data['microcode_version'] = microcode
+    return Profile.from_dict(data)
+
+
+class _Client(placement.PlacementClient):
+    """A client whose writes can be preceded by another writer's."""
+
+    def __init__(self, adapter, before_put=None):
+        super(_Client, self).__init__(adapter)
+        self.before_put = before_put
+
+    def put_traits(self, rp_uuid, traits_, generation):
+        if self.before_put:
+            self.before_put()
+        return super(_Client, self).put_traits(rp_uuid, traits_, generation)
+
+
+class TestSyncInProcess(testtools.TestCase):
+    """sync() against placement's in-process WSGI app."""
+
+    @classmethod
+    def setUpClass(cls):
+        super(TestSyncInProcess, cls).setUpClass()
+        cls.host_a = read_host(HOST_A)
+        cls.host_b = read_host(HOST_B)
+
+    def setUp(self):
+        super(TestSyncInProcess, self).setUp()
+        self.adapter = placement_server.direct_adapter()
+        self.client = placement.PlacementClient(self.adapter)
+        resp = self.adapter.post('/resource_providers',
+                                 json={'name': 'cn-%s' % uuid.uuid4().hex})
+        self.assertEqual(200, resp.status_code, resp.text)
+        self.rp = resp.json()['uuid']
+        for name in FOREIGN:
+            if name.startswith('CUSTOM_'):
+                self.client.create_trait(name)
+        self.client.put_traits(self.rp, FOREIGN, 0)
+
+    def traits(self):
+        return self.client.get_traits(self.rp)[0]
+
+    def test_first_report_then_unchanged_then_changed(self):
+        wanted = traits.encode(self.host_a)
+        before = self.client.requests
+        result = reporter.sync(self.client, self.rp, wanted)
+        # one read + one create per new name + one write
+        self.assertEqual(1 + len(wanted) + 1,
+                         self.client.requests - before)
+        self.assertTrue(result.written)
+        self.assertEqual(sorted(wanted), result.added)
+        self.assertEqual(set(FOREIGN) | set(wanted), self.traits())
+
+        before = self.client.requests
+        result = reporter.sync(self.client, self.rp, wanted)
+        self.assertFalse(result.changed)
+        self.assertFalse(result.written)
+        self.assertEqual(1, self.client.requests - before)
+
+        # A microcode update: the stale trait goes, the new one comes.
+        updated = traits.encode(with_microcode(self.host_a, '0x1000999'))
+        before = self.client.requests
+        result = reporter.sync(self.client, self.rp, updated)
+        self.assertEqual(['CUSTOM_MIGCOMPAT_UCODE_0X1000999'], result.added)
+        self.assertEqual(['CUSTOM_MIGCOMPAT_UCODE_0X1000065'],
+                         result.removed)
+        # one read, one trait creation, one write
+        self.assertEqual(3, self.client.requests - before)
+        self.assertEqual(set(FOREIGN) | set(updated), self.traits())
+        decoded = traits.decode(self.traits())
+        self.assertEqual('0x1000999', decoded['microcode_version'])
+
+    def test_traits_from_placement_decode_to_the_profile(self):
+        reporter.sync(self.client, self.rp, traits.encode(self.host_b))
+        decoded, problems = traits.parse(self.traits())
+        self.assertEqual([], problems)
+        self.assertEqual(traits.decode(traits.encode(self.host_b)), decoded)
+        self.assertEqual(self.host_b['kernel_version'],
+                         decoded['kernel_version'])
+
+    def test_dry_run_writes_nothing(self):
+        wanted = traits.encode(self.host_a)
+        result = reporter.sync(self.client, self.rp, wanted, dry_run=True)
+        self.assertTrue(result.changed)
+        self.assertFalse(result.written)
+        self.assertEqual(set(FOREIGN), self.traits())
+        self.assertIn('+ CUSTOM_MIGCOMPAT_SCHEMA_1', result.lines())
+
+    def test_hand_set_malformed_trait_of_ours_is_replaced(self):
+        wanted = traits.encode(self.host_a)
+        reporter.sync(self.client, self.rp, wanted)
+        bad = 'CUSTOM_MIGCOMPAT_QEMU_8_'
+        self.client.create_trait(bad)
+        current, gen = self.client.get_traits(self.rp)
+        self.client.put_traits(self.rp, current | {bad}, gen)
+        decoded, problems = traits.parse(self.traits())
+        self.assertEqual(sorted([bad, 'CUSTOM_MIGCOMPAT_QEMU_7_02_022']),
+                         sorted(p.trait for p in problems))
+        self.assertIsInstance(decoded['qemu_version'], Unknown)
+        result = reporter.sync(self.client, self.rp, wanted)
+        self.assertEqual([bad], result.removed)
+        self.assertEqual(set(FOREIGN) | set(wanted), self.traits())
+
+    def test_conflict_is_retried_and_keeps_the_other_writers_trait(self):
+        self.client.create_trait('CUSTOM_NOVA_LATE')
+
+        def nova_writes():
+            cur, gen = placement.PlacementClient(
+                self.adapter).get_traits(self.rp)
+            placement.PlacementClient(self.adapter).put_traits(
+                self.rp, cur | {'CUSTOM_NOVA_LATE'}, gen)
+            client.before_put = None  # only once
+
+        client = _Client(self.adapter, before_put=nova_writes)
+        wanted = traits.encode(self.host_a)
+        result = reporter.sync(client, self.rp, wanted)
+        self.assertEqual(2, result.attempts)
+        self.assertEqual(set(FOREIGN) | {'CUSTOM_NOVA_LATE'} | set(wanted),
+                         self.traits())
+
+    def test_endless_conflicts_give_up_without_writing(self):
+        self.client.create_trait('CUSTOM_NOVA_TOGGLE')
+
+        def other_writer():
+            cur, gen = placement.PlacementClient(
+                self.adapter).get_traits(self.rp)
+            placement.PlacementClient(self.adapter).put_traits(
+                self.rp, cur ^ {'CUSTOM_NOVA_TOGGLE'}, gen)
+
+        client = _Client(self.adapter, before_put=other_writer)
+        e = self.assertRaises(placement.PlacementError, reporter.sync,
+                              client, self.rp, traits.encode(self.host_a),
+                              max_retries=2)
+        self.assertIn('changed under us 3 times', str(e))
+        self.assertIn('gave up without writing', str(e))
+        # three toggles by the other writer, nothing of ours
+        self.assertEqual(set(FOREIGN) | {'CUSTOM_NOVA_TOGGLE'},
+                         self.traits())
+
+    def test_missing_provider(self):
+        missing = str(uuid.uuid4())
+        self.assertRaises(placement.ProviderNotFound, reporter.sync,
+                          self.client, missing, traits.encode(self.host_a))
+        self.assertRaises(placement.ProviderNotFound,
+                          self.client.find_provider, 'no-such-host')
+        self.assertRaises(placement.ProviderNotFound,
+                          self.client.find_provider, missing)
+
+    def test_only_our_traits_may_be_wanted(self):
+        e = self.assertRaises(Exception, reporter.sync, self.client,
+                              self.rp, ['CUSTOM_GOLD'])
+        self.assertIn('only traits under CUSTOM_MIGCOMPAT_', str(e))
+        self.assertEqual(set(FOREIGN), self.traits())
+
+
+class TestProviderConfig(testtools.TestCase):
+
+    def test_written_atomically_and_accepted_by_nova(self):
+        from nova.compute import provider_config
+        tmp = self.useFixture(__import__('fixtures').TempDir()).path
+        wanted = traits.encode(read_host(HOST_A))
+        path, changed = reporter.write_provider_config(tmp, wanted)
+        self.assertTrue(changed)
+        self.assertEqual(['migcompat.yaml'], os.listdir(tmp))  # no temp
+        # nova's own loader validates the file against its schema.
+        configs = provider_config.get_provider_configs(tmp)
+        self.assertEqual(['$COMPUTE_NODE'], list(configs))
+        self.assertEqual(set(wanted), set(
+            configs['$COMPUTE_NODE']['traits']['additional']))
+        with open(path) as f:
+            self.assertIn('restart nova-compute', f.read())
+        self.assertEqual((path, False),
+                         reporter.write_provider_config(tmp, wanted))
+
+
+def migcompat(*args, env=None, timeout=120):
+    """Run the real CLI; (rc, stdout, stderr)."""
+    proc = subprocess.run(
+        [sys.executable, '-m', 'migcompat_filter.cmd.shell'] + list(args),
+        capture_output=True, text=True, timeout=timeout,
+        env=dict(os.environ, **(env or {})))
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+class ServerTestCase(testtools.TestCase):
+    """Shares one real placement server per class (it takes seconds)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super(ServerTestCase, cls).setUpClass()
+        cls.server = placement_server.PlacementServer()
+        cls.server.setUp()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.cleanUp()
+        super(ServerTestCase, cls).tearDownClass()
+
+    def setUp(self):
+        super(ServerTestCase, self).setUp()
+        self.tmp = self.useFixture(__import__('fixtures').TempDir()).path
+        self.rp = self.server.create_provider()
+        self.client = placement.PlacementClient(
+            placement.adapter_noauth(self.server.url))
+        for name in FOREIGN:
+            if name.startswith('CUSTOM_'):
+                self.client.create_trait(name)
+        self.client.put_traits(self.rp['uuid'], FOREIGN,
+                               self.rp['generation'])
+
+    def ours(self):
+        return {t for t in self.server.traits(self.rp['uuid'])[0]
+                if traits.is_ours(t)}
+
+    def foreign(self):
+        return {t for t in self.server.traits(self.rp['uuid'])[0]
+                if not traits.is_ours(t)}
+
+    def write_conf(self, text):
+        path = os.path.join(self.tmp, 'nova.conf')
+        with open(path, 'w') as f:
+            f.write(text)
+        return path
+
+
+class TestReportCommand(ServerTestCase):
+
+    def test_traits_command_matches_the_codec(self):
+        rc, out, err = migcompat('traits', '--root', HOST_A, '-f', 'value')
+        self.assertEqual(0, rc, err)
+        self.assertEqual(traits.encode(read_host(HOST_A)), out.split())
+
+    def test_report_with_nova_style_placement_options(self):
+        conf = self.write_conf(
+            '[placement]\nauth_type = admin_token\nendpoint = %s\n'
+            'token = admin\n[DEFAULT]\nhost = %s\n'
+            % (self.server.url, self.rp['name']))
+        wanted = set(traits.encode(read_host(HOST_A)))
+        rc, out, err = migcompat('--config-file', conf, 'report', '--root',
+                                 HOST_A, '--dry-run')
+        self.assertEqual(0, rc, err)
+        self.assertIn('dry run', out)
+        self.assertEqual(set(), self.ours())
+
+        rc, out, err = migcompat('--config-file', conf, 'report', '--root',
+                                 HOST_A)
+        self.assertEqual(0, rc, err)
+        self.assertEqual(wanted, self.ours())
+        self.assertEqual(set(FOREIGN), self.foreign())
+        self.assertEqual(len(wanted), out.count('\n+ ') + 1)
+
+        rc, out, err = migcompat('--config-file', conf, 'report', '--root',
+                                 HOST_A)
+        self.assertEqual(0, rc, err)
+        self.assertIn('unchanged', out)
+
+        # The host changed (another snapshot): stale traits of ours go.
+        rc, out, err = migcompat('--config-file', conf, 'report', '--root',
+                                 HOST_B, '--provider', self.rp['uuid'])
+        self.assertEqual(0, rc, err)
+        self.assertEqual(set(traits.encode(read_host(HOST_B))), self.ours())
+        self.assertEqual(set(FOREIGN), self.foreign())
+        self.assertIn('- CUSTOM_MIGCOMPAT_KVER_6_018_044_1FC_1V595', out)
+
+    def test_report_with_clouds_yaml(self):
+        clouds = os.path.join(self.tmp, 'clouds.yaml')
+        with open(clouds, 'w') as f:
+            yaml.safe_dump({'clouds': {'lab': {
+                'auth_type': 'admin_token',
+                'auth': {'endpoint': self.server.url, 'token': 'admin'}}}},
+                f)
+        rc, out, err = migcompat(
+            'report', '--root', HOST_A, '--os-cloud', 'lab', '--provider',
+            self.rp['name'], env={'OS_CLIENT_CONFIG_FILE': clouds})
+        self.assertEqual(0, rc, err)
+        self.assertEqual(set(traits.encode(read_host(HOST_A))), self.ours())
+
+    def test_missing_provider_is_an_input_error(self):
+        rc, out, err = migcompat('report', '--root', HOST_A,
+                                 '--placement-url', self.server.url,
+                                 '--provider', 'no-such-compute')
+        self.assertEqual(2, rc)
+        self.assertIn("no resource provider named 'no-such-compute'", err)
+        self.assertNotIn('Traceback', err)
+
+    def test_missing_auth_config_is_an_input_error(self):
+        conf = self.write_conf('[placement]\n')
+        rc, out, err = migcompat('--config-file', conf, 'report', '--root',
+                                 HOST_A, '--provider', self.rp['uuid'])
+        self.assertEqual(2, rc)
+        self.assertIn('[placement] auth_type is not set', err)
+
+    def test_provider_config_mode_writes_no_placement(self):
+        rc, out, err = migcompat('report', '--root', HOST_A,
+                                 '--provider-config', self.tmp)
+        self.assertEqual(0, rc, err)
+        self.assertIn('restart nova-compute', out)
+        with open(os.path.join(self.tmp, 'migcompat.yaml')) as f:
+            doc = yaml.safe_load(f)
+        self.assertEqual(traits.encode(read_host(HOST_A)),
+                         doc['providers'][0]['traits']['additional'])
+
+    def test_interval_keeps_reporting(self):
+        conf = self.write_conf('[migcompat]\nreport_jitter = 0\n')
+        proc = subprocess.Popen(
+            [sys.executable, '-m', 'migcompat_filter.cmd.shell',
+             '--config-file', conf, 'report', '--root', HOST_A,
+             '--placement-url', self.server.url, '--provider',
+             self.rp['uuid'], '--interval', '1'],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.time() + 60
+            while time.time() < deadline and not self.ours():
+                time.sleep(0.2)
+            self.assertEqual(set(traits.encode(read_host(HOST_A))),
+                             self.ours())
+            # A human removes one of ours: the next round puts it back.
+            cur, gen = self.server.traits(self.rp['uuid'])
+            victim = 'CUSTOM_MIGCOMPAT_QEMU_7_02_022'
+            self.client.put_traits(self.rp['uuid'], cur - {victim}, gen)
+            deadline = time.time() + 30
+            while time.time() < deadline and victim not in self.ours():
+                time.sleep(0.2)
+            self.assertIn(victim, self.ours())
+        finally:
+            proc.terminate()
+            proc.communicate(timeout=30)
+
+    def test_interval_waits_for_the_provider_to_appear(self):
+        # At boot the reporter may start before nova-compute registers
+        # its node: it must keep trying, not exit.
+        conf = self.write_conf('[migcompat]\nreport_jitter = 0\n')
+        name = 'late-%s' % uuid.uuid4().hex[:8]
+        proc = subprocess.Popen(
+            [sys.executable, '-m', 'migcompat_filter.cmd.shell',
+             '--config-file', conf, 'report', '--root', HOST_A,
+             '--placement-url', self.server.url, '--provider', name,
+             '--interval', '1'],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            time.sleep(2.5)
+            self.assertIsNone(proc.poll())
+            rp = self.server.create_provider(name)['uuid']
+            deadline = time.time() + 30
+            while time.time() < deadline and not self.server.traits(rp)[0]:
+                time.sleep(0.2)
+            self.assertEqual(set(traits.encode(read_host(HOST_A))),
+                             self.server.traits(rp)[0])
+        finally:
+            proc.terminate()
+            out, err = proc.communicate(timeout=30)
+        self.assertIn("no resource provider named '%s'" % name, err)
+
+    def test_bad_usage(self):
+        rc, out, err = migcompat('--config-file', '/nonexistent.conf',
+                                 'report', '--root', HOST_A)
+        self.assertEqual(2, rc)
+        self.assertIn('/nonexistent.conf', err)
+        rc, out, err = migcompat('report', '--root', HOST_A,
+                                 '--placement-url', self.server.url,
+                                 '--interval', '-5')
+        self.assertEqual(2, rc)
+        self.assertIn('--interval', err)
+        rc, out, err = migcompat('report', '--profile', '/nonexistent.json',
+                                 '--placement-url', self.server.url)
+        self.assertEqual(2, rc)
+        self.assertIn('/nonexistent.json', err)
+
+
+class _StubHandler(http.server.BaseHTTPRequestHandler):
+    """Answers every request with a fixed status (a failing service)."""
+
+    status = 503
+
+    def _answer(self):
+        body = json.dumps({'errors': [{'status': self.status,
+                                       'title': 'stub',
+                                       'detail': 'stub says %d'
+                                       % self.status}]}).encode()
+        self.send_response(self.status)
+        self.send_header('Content-Type', 'application/json')
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_PUT = do_POST = _answer
+
+    def log_message(self, *args):
+        pass
+
+
+def _serve(status):
+    handler = type('Handler', (_StubHandler,), {'status': status})
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, 'http://127.0.0.1:%d' % server.server_address[1]
+
+
+class TestFailures(ServerTestCase):
+    """Each failure: clear error, non-zero exit, nothing written, and the
+    next run against a healthy placement recovers."""
+
+    def assert_failed_cleanly(self, rc, err, expected):
+        self.assertEqual(1, rc, err)
+        self.assertIn(expected, err)
+        self.assertNotIn('Traceback', err)
+        self.assertEqual(set(), self.ours())
+        self.assertEqual(set(FOREIGN), self.foreign())
+
+    def recover(self):
+        rc, out, err = migcompat('report', '--root', HOST_A,
+                                 '--placement-url', self.server.url,
+                                 '--provider', self.rp['uuid'])
+        self.assertEqual(0, rc, err)
+        self.assertEqual(set(traits.encode(read_host(HOST_A))), self.ours())
+        self.assertEqual(set(FOREIGN), self.foreign())
+
+    def test_placement_down(self):
+        rc, out, err = migcompat(
+            'report', '--root', HOST_A, '--placement-url',
+            'http://127.0.0.1:%d' % placement_server.free_port(),
+            '--provider', self.rp['uuid'])
+        self.assert_failed_cleanly(rc, err, 'cannot connect to placement')
+        self.recover()
+
+    def test_placement_slow(self):
+        listener = socket.socket()
+        listener.bind(('127.0.0.1', 0))
+        listener.listen(8)  # accepts, never answers
+        self.addCleanup(listener.close)
+        conf = self.write_conf('[migcompat]\nrequest_timeout = 1\n')
+        start = time.time()
+        rc, out, err = migcompat(
+            '--config-file', conf, 'report', '--root', HOST_A,
+            '--placement-url',
+            'http://127.0.0.1:%d' % listener.getsockname()[1],
+            '--provider', self.rp['uuid'])
+        self.assertLess(time.time() - start, 30)
+        self.assert_failed_cleanly(rc, err, 'did not answer in time')
+        self.recover()
+
+    def test_placement_5xx(self):
+        stub, url = _serve(503)
+        self.addCleanup(stub.shutdown)
+        rc, out, err = migcompat('report', '--root', HOST_A,
+                                 '--placement-url', url,
+                                 '--provider', self.rp['uuid'])
+        self.assert_failed_cleanly(rc, err, 'HTTP 503')
+        self.assertIn('stub says 503', err)
+        self.recover()
+
+    def test_placement_4xx(self):
+        stub, url = _serve(400)
+        self.addCleanup(stub.shutdown)
+        rc, out, err = migcompat('report', '--root', HOST_A,
+                                 '--placement-url', url,
+                                 '--provider', self.rp['uuid'])
+        self.assert_failed_cleanly(rc, err, 'HTTP 400')
+        self.recover()
+
+    def test_bad_credentials(self):
+        # Keystone cannot run here: a stub identity service refuses the
+        # password as keystone does (401), through keystoneauth's real
+        # password plugin loaded from nova-style [placement] options.
+        stub, url = _serve(401)
+        self.addCleanup(stub.shutdown)
+        conf = self.write_conf(
+            '[placement]\nauth_type = v3password\nauth_url = %s/v3\n'
+            'username = nova\npassword = s3cr3t-pw\nproject_name = service\n'
+            'user_domain_name = Default\nproject_domain_name = Default\n'
+            % url)
+        rc, out, err = migcompat('--config-file', conf, 'report', '--root',
+                                 HOST_A, '--provider', self.rp['uuid'])
+        self.assert_failed_cleanly(rc, err, 'authentication failed')
+        self.assertNotIn('s3cr3t-pw', out + err)
+        self.recover()
+
+    def test_placement_restarted_mid_life(self):
+        self.server.stop()
+        try:
+            rc, out, err = migcompat('report', '--root', HOST_A,
+                                     '--placement-url', self.server.url,
+                                     '--provider', self.rp['uuid'])
+            self.assertEqual(1, rc)
+            self.assertIn('cannot connect to placement', err)
+        finally:
+            self.server.start()
+        self.recover()
+
+
+class TestConcurrentNovaCompute(ServerTestCase):
+    """The reporter and a nova-compute-like writer share one provider."""
+
+    ROUNDS = 40
+
+    def test_no_foreign_trait_lost(self):
+        rp = self.rp['uuid']
+        nova_traits = ['CUSTOM_NOVA_T%d' % i for i in range(8)]
+        for name in nova_traits:
+            self.client.create_trait(name)
+        expected_foreign = set(FOREIGN)
+        stop = threading.Event()
+        errors = []
+        nova_rounds = [0]
+
+        def nova_compute():
+            client = placement.PlacementClient(
+                placement.adapter_noauth(self.server.url))
+            i = 0
+            try:
+                while not stop.is_set():
+                    name = nova_traits[i % len(nova_traits)]
+                    i += 1
+                    while True:  # nova retries its own writes on 409
+                        cur, gen = client.get_traits(rp)
+                        new = set(cur)
+                        if name in new:
+                            new.discard(name)
+                        else:
+                            new.add(name)
+                        try:
+                            client.put_traits(rp, new, gen)
+                        except placement.Conflict:
+                            continue
+                        break
+                    if name in expected_foreign:
+                        expected_foreign.discard(name)
+                    else:
+                        expected_foreign.add(name)
+                    nova_rounds[0] += 1
+            except Exception as e:  # reported below
+                errors.append(e)
+
+        host = read_host(HOST_A)
+        profiles = [traits.encode(with_microcode(host, hex(0x1000065 + i)))
+                    for i in range(4)]
+        thread = threading.Thread(target=nova_compute)
+        thread.start()
+        written = []
+        conflicts = 0
+        try:
+            for i in range(self.ROUNDS):
+                wanted = profiles[i % len(profiles)]
+                try:
+                    result = reporter.sync(self.client, rp, wanted,
+                                           max_retries=10)
+                except placement.PlacementError:
+                    conflicts += 1
+                    continue
+                conflicts += result.attempts - 1
+                written.append(wanted)
+                # Between our rounds nova may have written, never ours.
+                self.assertEqual(set(wanted), self.ours())
+        finally:
+            stop.set()
+            thread.join(60)
+        self.assertEqual([], errors)
+        self.assertGreater(nova_rounds[0], self.ROUNDS // 2)
+        self.assertGreater(len(written), self.ROUNDS // 2)
+        self.assertEqual(expected_foreign, self.foreign())
+        self.assertEqual(set(written[-1]), self.ours())
+        # The two writers did race, or the test proved nothing.
+        self.assertGreater(conflicts, 0)

@@ -1,0 +1,467 @@
+"""The trait codec: profile -> CUSTOM_MIGCOMPAT_* traits -> profile."""
+
+import os
+import re
+
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
+import testtools
+
+from migcompat_filter.exception import InputError
+from migcompat_filter import hostsource
+from migcompat_filter.profile import Profile
+from migcompat_filter.profile import Unknown
+from migcompat_filter import reader
+from migcompat_filter.rules import engine
+from migcompat_filter import traits
+
+HOSTS = os.path.join(os.path.dirname(__file__), '..', 'fixtures', 'hosts')
+TRAIT_RE = re.compile(r'^CUSTOM_[A-Z0-9_]+$')
+MODES = ('host-model', 'host-passthrough', 'custom')
+
+
+def fixture_profiles():
+    out = {}
+    for name in sorted(os.listdir(HOSTS)):
+        source = hostsource.SnapshotSource(os.path.join(HOSTS, name))
+        out[name] = reader.read_profile(source)
+    return out
+
+
+_PROFILES = []
+
+
+def real_profiles():
+    if not _PROFILES:
+        _PROFILES.append(fixture_profiles())
+    return _PROFILES[0]
+
+
+def canonical(value):
+    """What the codec promises to keep: feature lists become sorted sets,
+    tuples lists; an Unknown stays unknown (its reason may be shortened)."""
+    if isinstance(value, Unknown):
+        return 'UNKNOWN'
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if k in ('features', 'disabled') and isinstance(v, list):
+                out[k] = sorted(set(v))
+            else:
+                out[k] = canonical(v)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    return value
+
+
+def assert_valid_names(case, names):
+    case.assertEqual(sorted(set(names)), names)
+    for name in names:
+        case.assertRegex(name, TRAIT_RE)
+        case.assertLessEqual(len(name), 255, name)
+        case.assertTrue(name.startswith(traits.PREFIX), name)
+
+
+def verdict_key(verdict):
+    return verdict.compatible, sorted(set(verdict.factors()))
+
+
+class TestTextEscaping(testtools.TestCase):
+
+    def test_values_normalize_name_merges_stay_apart(self):
+        # os_traits.normalize_name maps all of these to one name.
+        values = ['8.2.0', '8-2-0', '8_2_0', '8 2 0', '8/2/0', '8:2:0',
+                  '8+2+0', '8,2,0', '8=2=0', '8~2~0', '8@2@0', '8.2.0 ',
+                  'abc', 'ABC', 'aBc', 'é', 'e']
+        encoded = [traits.escape_text(v) for v in values]
+        self.assertEqual(len(values), len(set(encoded)))
+        for value, payload in zip(values, encoded):
+            self.assertRegex(payload, r'^[A-Z0-9_]*$')
+            self.assertEqual(value, traits.unescape_text(payload))
+
+    @given(st.text(max_size=60))
+    @settings(max_examples=300, deadline=None)
+    def test_any_text_round_trips(self, text):
+        payload = traits.escape_text(text)
+        self.assertRegex(payload, r'^[A-Z0-9_]*$')
+        self.assertEqual(text, traits.unescape_text(payload))
+
+    @given(st.text(max_size=20), st.text(max_size=20))
+    @settings(max_examples=300, deadline=None)
+    def test_distinct_texts_never_share_a_trait(self, a, b):
+        if a != b:
+            self.assertNotEqual(
+                traits.encode_factor('kernel_version', a),
+                traits.encode_factor('kernel_version', b))
+
+    def test_versions_stay_readable(self):
+        self.assertEqual(['CUSTOM_MIGCOMPAT_QEMU_7_02_022'],
+                         traits.encode_factor('qemu_version', '7.2.22'))
+        self.assertEqual(['CUSTOM_MIGCOMPAT_UCODE_0X1000065'],
+                         traits.encode_factor('microcode_version',
+                                              '0x1000065'))
+
+
+class TestRealHosts(testtools.TestCase):
+    """Every real-host fixture survives the trip through traits."""
+
+    def test_names_valid_and_few(self):
+        for name, profile in real_profiles().items():
+            names = traits.encode(profile)
+            assert_valid_names(self, names)
+            self.assertIn('CUSTOM_MIGCOMPAT_SCHEMA_%d' % traits.SCHEMA,
+                          names)
+            # nova's libvirt driver already sets about 60 traits; ours
+            # must not dwarf them (one trait per CPU feature would).
+            self.assertLess(len(names), 40, name)
+            self.assertEqual(names, traits.encode(profile))  # deterministic
+
+    def test_factors_round_trip(self):
+        for name, profile in real_profiles().items():
+            decoded, problems = traits.parse(traits.encode(profile))
+            self.assertEqual([], problems, name)
+            self.assertEqual(sorted(profile.factors),
+                             sorted(decoded.factors), name)
+            for factor, value in profile.factors.items():
+                self.assertEqual(canonical(value),
+                                 canonical(decoded.factors[factor]),
+                                 '%s: %s' % (name, factor))
+                if isinstance(value, Unknown):
+                    self.assertIsInstance(decoded.factors[factor], Unknown)
+
+    def test_verdicts_from_traits_equal_verdicts_from_profiles(self):
+        profiles = real_profiles()
+        decoded = {n: traits.decode(traits.encode(p))
+                   for n, p in profiles.items()}
+        pairs = 0
+        blocked = 0
+        for src in profiles:
+            for dst in profiles:
+                for mode in MODES:
+                    want = engine.evaluate(profiles[src], profiles[dst],
+                                           mode)
+                    got = engine.evaluate(decoded[src], decoded[dst], mode)
+                    self.assertEqual(verdict_key(want), verdict_key(got),
+                                     '%s -> %s (%s)' % (src, dst, mode))
+                    pairs += 1
+                    blocked += not want.compatible
+        # The fixtures must exercise both outcomes for this to mean much.
+        self.assertGreater(blocked, 0)
+        self.assertLess(blocked, pairs)
+
+    def test_feature_bitmap_keeps_trait_count_low(self):
+        profile = real_profiles()['libvirt-domcaps-genoa-qemu-10.0.0-expanded']
+        features = profile['host_model']['features']
+        self.assertGreater(len(features), 100)
+        names = traits.encode_factor('host_model', profile['host_model'])
+        self.assertLessEqual(len(names), 2)
+
+
+# -- generated profiles ------------------------------------------------------
+
+_names = st.text(alphabet='abcdefghijklmnopqrstuvwxyz0123456789-_.',
+                 min_size=1, max_size=12)
+_features = st.lists(st.one_of(st.sampled_from(traits.FEATURE_CATALOGUE),
+                               _names), max_size=60, unique=True).map(sorted)
+_unknown = st.builds(Unknown, st.text(max_size=40))
+_version = st.lists(st.integers(0, 30), min_size=1, max_size=4).map(
+    lambda parts: '.'.join(map(str, parts)))
+_scalar = st.one_of(st.none(), st.booleans(), st.integers(-2 ** 40, 2 ** 40),
+                    st.text(max_size=20))
+
+
+def _maybe(strategy):
+    return st.one_of(strategy, _unknown)
+
+
+FACTOR_STRATEGIES = {
+    'arch': st.sampled_from(['x86_64', 'aarch64', 's390x']),
+    'cpu_model': st.fixed_dictionaries({
+        'vendor': st.sampled_from(['Intel', 'AMD']),
+        'family': st.integers(0, 30), 'model': st.integers(0, 255),
+        'stepping': _maybe(st.integers(0, 15)),
+        'model_name': st.text(max_size=40),
+        'libvirt_model': st.one_of(st.none(), _names)}),
+    'cpu_features': st.fixed_dictionaries({
+        'source': st.sampled_from(['cpuinfo', 'libvirt',
+                                   'libvirt-unexpanded']),
+        'model': st.one_of(st.none(), _names), 'features': _features}),
+    'firmware_version': st.fixed_dictionaries({
+        'vendor': st.text(max_size=20), 'version': st.text(max_size=20),
+        'date': st.text(max_size=10)}),
+    'firmware_settings': st.fixed_dictionaries({
+        'smt': st.sampled_from(['on', 'off', 'forceoff', 'notsupported']),
+        'threads_per_core': _maybe(st.integers(1, 8)),
+        'virtualization': st.sampled_from(['vmx', 'svm', 'none'])}),
+    'kernel_version': st.text(max_size=40),
+    'kernel_settings': st.fixed_dictionaries({
+        'cmdline': st.dictionaries(_names, st.one_of(st.just(True),
+                                                     st.text(max_size=20)),
+                                   max_size=6),
+        'modprobe': st.dictionaries(_names, st.dictionaries(
+            _names, st.text(max_size=8), max_size=3), max_size=3),
+        'module_parameters': st.dictionaries(_names, st.dictionaries(
+            _names, st.text(max_size=8), max_size=3), max_size=3),
+        'vulnerabilities': st.dictionaries(_names, st.text(max_size=80),
+                                           max_size=8)}),
+    'microcode_version': st.integers(0, 2 ** 32).map(hex),
+    'qemu_version': _version,
+    'libvirt_version': _version,
+    'nested_virt': st.fixed_dictionaries({
+        'nested': st.booleans(), 'hypervisor': st.one_of(st.none(), _names),
+        'nested_enabled': _maybe(st.booleans())}),
+    'cpu_mode': st.sampled_from(['host-model', 'host-passthrough', 'custom',
+                                 'none']),
+    'cpu_models': st.lists(_names, max_size=3),
+    'host_model': st.fixed_dictionaries({
+        'model': _names, 'vendor': st.sampled_from(['Intel', 'AMD']),
+        'features': _maybe(_features), 'disabled': _features,
+        'expanded': st.booleans()}),
+    'usable_models': st.lists(_names, max_size=20, unique=True),
+    'tsc': st.fixed_dictionaries({
+        'frequency': st.integers(0, 5 * 10 ** 9),
+        'scaling': st.one_of(st.none(), st.booleans())}),
+    'phys_bits': st.integers(32, 64),
+    'machine_types': st.lists(_names, max_size=30, unique=True),
+}
+
+
+@st.composite
+def profiles(draw):
+    factors = {}
+    for name in sorted(FACTOR_STRATEGIES):
+        choice = draw(st.integers(0, 9))
+        if choice == 0:
+            continue  # not reported
+        if choice == 1:
+            factors[name] = draw(_unknown)
+        else:
+            factors[name] = draw(FACTOR_STRATEGIES[name])
+    return Profile(factors)
+
+
+class TestGeneratedProfiles(testtools.TestCase):
+
+    @given(profiles())
+    @settings(max_examples=150, deadline=None)
+    def test_round_trip(self, profile):
+        names = traits.encode(profile)
+        assert_valid_names(self, names)
+        decoded, problems = traits.parse(names)
+        self.assertEqual([], problems)
+        self.assertEqual(sorted(profile.factors), sorted(decoded.factors))
+        for factor, value in profile.factors.items():
+            self.assertEqual(canonical(value),
+                             canonical(decoded.factors[factor]), factor)
+
+    @given(profiles(), profiles(), st.sampled_from(MODES))
+    @settings(max_examples=150, deadline=None)
+    def test_same_verdict_and_blocking_factors(self, src, dst, mode):
+        want = engine.evaluate(src, dst, mode)
+        got = engine.evaluate(traits.decode(traits.encode(src)),
+                              traits.decode(traits.encode(dst)), mode)
+        self.assertEqual(verdict_key(want), verdict_key(got))
+
+    @given(st.dictionaries(
+        st.text(min_size=1, max_size=15).filter(
+            lambda n: n not in traits.FACTOR_CODECS),
+        st.one_of(_scalar, st.lists(_scalar, max_size=4)), max_size=3))
+    @settings(max_examples=100, deadline=None)
+    def test_plugin_factors_round_trip(self, factors):
+        names = traits.encode(Profile(factors))
+        assert_valid_names(self, names)
+        decoded, problems = traits.parse(names)
+        self.assertEqual([], problems)
+        self.assertEqual(factors, decoded.factors)
+
+
+class TestUnknownAndLimits(testtools.TestCase):
+
+    def test_unknown_factor_keeps_a_reason(self):
+        profile = Profile({'firmware_version': Unknown(
+            'no DMI data: sys/class/dmi/id/bios_vendor: does not exist')})
+        names = traits.encode(profile)
+        self.assertIn('CUSTOM_MIGCOMPAT_UNKNOWN_FWVER_NO_DMI_DATA_SYS_CLASS_'
+                      'DMI_ID_BIOS_VENDOR_DOES_NOT_EXIST', names)
+        value = traits.decode(names)['firmware_version']
+        self.assertIsInstance(value, Unknown)
+        self.assertIn('no dmi data', value.reason)
+
+    def test_unknown_inside_a_value_keeps_its_reason(self):
+        value = {'smt': 'on', 'threads_per_core': Unknown('no topology'),
+                 'virtualization': 'vmx'}
+        decoded = traits.decode(traits.encode(
+            Profile({'firmware_settings': value})))['firmware_settings']
+        self.assertEqual('on', decoded['smt'])
+        self.assertIsInstance(decoded['threads_per_core'], Unknown)
+        self.assertEqual('no topology', decoded['threads_per_core'].reason)
+
+    def test_long_value_is_split_and_reassembled(self):
+        cmdline = {'p%d' % i: 'value-%d' % (i * 7919) for i in range(150)}
+        value = {'cmdline': cmdline, 'modprobe': {},
+                 'module_parameters': {}, 'vulnerabilities': {}}
+        names = traits.encode_factor('kernel_settings', value)
+        self.assertGreater(len(names), 1)
+        self.assertLessEqual(len(names), traits.MAX_PARTS)
+        assert_valid_names(self, names)
+        self.assertEqual(value, traits.decode(
+            traits.encode(Profile({'kernel_settings': value})))
+            ['kernel_settings'])
+
+    def test_over_long_value_is_published_as_unknown(self):
+        # Incompressible text far beyond MAX_PARTS traits.
+        import random
+        rnd = random.Random(4)
+        text = ''.join(rnd.choice('abcdefghijklmnopqrstuvwxyz.-')
+                       for _ in range(5000))
+        names = traits.encode(Profile({'kernel_version': text}))
+        assert_valid_names(self, names)
+        self.assertEqual(2, len(names))  # schema + the unknown marker
+        value = traits.decode(names)['kernel_version']
+        self.assertIsInstance(value, Unknown)
+        self.assertIn('value too large', value.reason)
+
+    def test_value_of_the_wrong_shape_is_an_input_error(self):
+        e = self.assertRaises(InputError, traits.encode,
+                              Profile({'qemu_version': 7002022}))
+        self.assertIn('qemu_version', str(e))
+        self.assertIn('expected a string', str(e))
+        e = self.assertRaises(InputError, traits.encode,
+                              Profile({'tsc': {'frequency': {1, 2}}}))
+        self.assertIn('tsc', str(e))
+        e = self.assertRaises(InputError, traits.encode,
+                              Profile({'phys_bits': True}))
+        self.assertIn('phys_bits', str(e))
+
+
+class TestDecodingWhatPlacementHolds(testtools.TestCase):
+
+    def setUp(self):
+        super(TestDecodingWhatPlacementHolds, self).setUp()
+        self.profile = real_profiles()['epyc-milan-nested-l1']
+        self.names = traits.encode(self.profile)
+
+    def test_traits_of_others_are_ignored(self):
+        names = self.names + ['HW_CPU_X86_AVX2', 'CUSTOM_MIGCOMPATX',
+                              'CUSTOM_OTHER_7_02_022', 'COMPUTE_STATUS']
+        decoded, problems = traits.parse(names)
+        self.assertEqual([], problems)
+        self.assertEqual(traits.decode(self.names), decoded)
+
+    def test_hand_set_malformed_trait_makes_only_its_factor_unknown(self):
+        bad = 'CUSTOM_MIGCOMPAT_QEMU_8_'  # a lone "_" escape
+        names = [n for n in self.names if '_QEMU_' not in n] + [bad]
+        decoded, problems = traits.parse(names)
+        self.assertEqual([bad], [p.trait for p in problems])
+        self.assertIsInstance(decoded['qemu_version'], Unknown)
+        self.assertIn(bad, decoded['qemu_version'].reason)
+        self.assertEqual(self.profile['kernel_version'],
+                         decoded['kernel_version'])
+
+    def test_second_value_for_a_factor_is_a_conflict(self):
+        names = self.names + ['CUSTOM_MIGCOMPAT_QEMU_9_00_00']
+        decoded, problems = traits.parse(names)
+        self.assertIsInstance(decoded['qemu_version'], Unknown)
+        self.assertEqual(2, len(problems))
+        self.assertEqual(self.profile['libvirt_version'],
+                         decoded['libvirt_version'])
+
+    def test_missing_part_makes_the_factor_unknown(self):
+        part = [n for n in self.names if re.match(
+            r'^CUSTOM_MIGCOMPAT_[A-Z]+2OF', n)][0]
+        names = [n for n in self.names if n != part]
+        decoded, problems = traits.parse(names)
+        factor = problems[0].factor
+        self.assertIsInstance(decoded[factor], Unknown)
+        self.assertIn('do not make a whole', decoded[factor].reason)
+
+    def test_corrupt_payloads_never_raise(self):
+        for name in self.names:
+            for i in range(len(traits.PREFIX), len(name)):
+                for repl in ('A', '_', '2', '9'):
+                    if name[i] == repl:
+                        continue
+                    mutated = name[:i] + repl + name[i + 1:]
+                    # Must not raise; a changed trait gives a value or an
+                    # Unknown naming the trait.
+                    traits.parse([n for n in self.names if n != name]
+                                 + [mutated])
+
+    def test_unparseable_names_are_reported(self):
+        for bad in ('CUSTOM_MIGCOMPAT_', 'CUSTOM_MIGCOMPAT_QEMU',
+                    'CUSTOM_MIGCOMPAT_1OF2_AA', 'CUSTOM_MIGCOMPAT_NOSUCH_X',
+                    'CUSTOM_MIGCOMPAT_SCHEMA_X', 'CUSTOM_MIGCOMPAT_UNKNOWN_'):
+            decoded, problems = traits.parse(self.names + [bad])
+            self.assertEqual([bad], [p.trait for p in problems], bad)
+            self.assertEqual(traits.decode(self.names).to_dict(),
+                             decoded.to_dict())
+
+    def test_newer_schema_makes_everything_unknown(self):
+        names = [n for n in self.names if 'SCHEMA' not in n]
+        newer = names + ['CUSTOM_MIGCOMPAT_SCHEMA_%d' % (traits.SCHEMA + 1)]
+        decoded, problems = traits.parse(newer)
+        self.assertTrue(problems)
+        for factor in self.profile.factors:
+            self.assertIsInstance(decoded[factor], Unknown)
+            self.assertIn('upgrade migcompat', decoded[factor].reason)
+        decoded, problems = traits.parse(names)  # no schema at all
+        self.assertIsInstance(decoded['qemu_version'], Unknown)
+
+    def test_newer_feature_catalogue_is_unknown_not_wrong(self):
+        name = [n for n in self.names if n.startswith(
+            'CUSTOM_MIGCOMPAT_FEAT_')][0]
+        payload = name[len('CUSTOM_MIGCOMPAT_FEAT_'):]
+        data = traits._unb32(payload)
+        newer = 'CUSTOM_MIGCOMPAT_FEAT_' + traits._b32(bytes([99]) + data[1:])
+        decoded = traits.decode(
+            [n for n in self.names if n != name] + [newer])
+        self.assertIsInstance(decoded['cpu_features'], Unknown)
+        self.assertIn('upgrade migcompat', decoded['cpu_features'].reason)
+
+    def test_decoded_values_are_independent(self):
+        # Decoding is cached; a caller changing its profile must not
+        # change what the next decode returns.
+        first = traits.decode(self.names)
+        first['host_model']['features'].append('not-a-feature')
+        first['kernel_settings']['cmdline']['injected'] = True
+        second = traits.decode(self.names)
+        self.assertNotIn('not-a-feature', second['host_model']['features'])
+        self.assertNotIn('injected', second['kernel_settings']['cmdline'])
+
+    def test_trait_list_file(self):
+        text = '# traits\n\n' + '\n'.join(self.names) + '\n'
+        self.assertTrue(traits.looks_like_trait_list(text))
+        self.assertEqual(traits.decode(self.names),
+                         traits.load_trait_list(text))
+        e = self.assertRaises(InputError, traits.load_trait_list,
+                              'HW_CPU_X86_AVX\n', 'f.txt')
+        self.assertIn('f.txt', str(e))
+        e = self.assertRaises(InputError, traits.load_trait_list,
+                              'CUSTOM_MIGCOMPAT_SCHEMA_1\nnot a trait\n',
+                              'f.txt')
+        self.assertIn('line 2', str(e))
+
+
+class TestCatalogue(testtools.TestCase):
+
+    def test_catalogue_is_plain_unique_and_versioned(self):
+        self.assertEqual(len(traits.FEATURE_CATALOGUE),
+                         len(set(traits.FEATURE_CATALOGUE)))
+        sizes = [traits.CATALOGUE_SIZES[v]
+                 for v in sorted(traits.CATALOGUE_SIZES)]
+        self.assertEqual(sorted(sizes), sizes)  # append-only
+        self.assertEqual(len(traits.FEATURE_CATALOGUE), sizes[-1])
+
+    def test_libvirt_feature_names_are_in_the_catalogue(self):
+        # Every feature named in the real host fixtures has a bit.
+        missing = set()
+        for profile in real_profiles().values():
+            for factor in ('host_model', 'cpu_features'):
+                value = profile[factor]
+                if isinstance(value, dict) and value.get('source') != \
+                        'cpuinfo':
+                    missing.update(set(value.get('features') or ()) -
+                                   set(traits.FEATURE_CATALOGUE))
+        self.assertEqual(set(), missing)
