@@ -8,3 +8,5 @@ extensions = [
 master_doc = 'index'
 exclude_patterns = []
 html_theme = 'alabaster'
+# Keep "--option" as typed in command help (no en dashes).
+smartquotes = False

@@ -1,0 +1,189 @@
+"""``migcompat demo`` end to end, as a newcomer runs it.
+
+Each test runs the installed command in a subprocess: an in-process
+Placement on sqlite, the bundled fleet plus this machine, the reporter, and
+nova's HostManager with our filter and weigher. The assertions are what
+the user reads: which host was chosen, which were refused and for which
+factor, and that an unreadable machine is shown as unknown, not a crash.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import fixtures
+import testtools
+
+from migcompat_filter import demo
+
+TIMEOUT = 300
+
+
+def run_demo(*args, **env_extra):
+    """(exit status, stdout, stderr) of ``migcompat demo ARGS``."""
+    env = dict(os.environ, PYTHONWARNINGS='ignore', **env_extra)
+    proc = subprocess.run(
+        [sys.executable, '-m', 'migcompat_filter.cmd.shell', 'demo'] +
+        list(args),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        timeout=TIMEOUT, universal_newlines=True)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+class DemoJsonTest(testtools.TestCase):
+    """One full run (every mode, every host, this machine included)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super(DemoJsonTest, cls).setUpClass()
+        cls.status, out, cls.err = run_demo('-f', 'json')
+        cls.rows = json.loads(out) if cls.status == 0 else []
+
+    def setUp(self):
+        super(DemoJsonTest, self).setUp()
+        self.assertEqual(0, self.status, self.err)
+
+    def row(self, mode, source):
+        found = [r for r in self.rows
+                 if r['mode'].split(' ')[0] == mode and
+                 r['source'] == source]
+        self.assertEqual(1, len(found), (mode, source))
+        return found[0]
+
+    def refused(self, row):
+        return {r['host']: r for r in row['refused']}
+
+    def accepted(self, row):
+        return [a['host'] for a in row['accepted']]
+
+    def test_every_host_in_every_mode_is_a_source(self):
+        fleet = [h.name for h in demo.load_fleet()]
+        sources = {r['source'] for r in self.rows}
+        self.assertTrue(set(fleet) <= sources, sources)
+        live = sources - set(fleet)
+        self.assertEqual(1, len(live), sources)  # this machine
+        self.assertEqual(len(sources) * 3, len(self.rows))
+        self.assertEqual({'host-model', 'host-passthrough', 'custom'},
+                         {r['mode'].split(' ')[0] for r in self.rows})
+
+    def test_each_candidate_is_accepted_or_refused_once(self):
+        sources = {r['source'] for r in self.rows}
+        for row in self.rows:
+            accepted = self.accepted(row)
+            refused = list(self.refused(row))
+            self.assertEqual(sorted(sources - {row['source']}),
+                             sorted(accepted + refused), row['source'])
+            if accepted:
+                self.assertEqual(accepted[0], row['chosen'])
+            else:
+                self.assertEqual('(no valid host)', row['chosen'])
+            for r in row['refused']:
+                # A refused host always comes with the factor and words.
+                self.assertTrue(r['factors'], r)
+                self.assertTrue(all(x['message'] for x in r['reasons']), r)
+
+    def test_identical_twin_chosen_for_host_model(self):
+        row = self.row('host-model', 'milan-a')
+        self.assertEqual('milan-b', row['chosen'])
+        sims = {a['host']: a['similarity'] for a in row['accepted']}
+        self.assertGreater(sims['milan-b'], sims['milan-c'])
+
+    def test_older_qemu_refused_with_its_factor(self):
+        row = self.row('host-model', 'milan-a')
+        old = self.refused(row)['milan-old']
+        self.assertIn('qemu_version', old['factors'])
+        self.assertIn('libvirt_version', old['factors'])
+        text = ' '.join(x['message'] for x in old['reasons'])
+        self.assertIn('6.2.0', text)
+        # The other way round the older host's guest may move up.
+        self.assertIn('milan-a', self.accepted(
+            self.row('host-model', 'milan-old')))
+
+    def test_other_vendor_refused(self):
+        row = self.row('host-model', 'milan-a')
+        for intel in ('clx-8268', 'clx-4214r'):
+            self.assertIn('cpu_model', self.refused(row)[intel]['factors'])
+
+    def test_tsx_off_host_refused_for_passthrough_with_hint(self):
+        row = self.row('host-passthrough', 'clx-8268')
+        tsxoff = self.refused(row)['clx-8268-tsxoff']
+        self.assertIn('cpu_features', tsxoff['factors'])
+        reason = [x for x in tsxoff['reasons']
+                  if x['factor'] == 'cpu_features'][0]
+        self.assertIn('hle', reason['message'])
+        self.assertIn('rtm', reason['message'])
+        self.assertIn('tsx=off', reason['hint'])
+
+    def test_passthrough_prefers_identical_over_updated_host(self):
+        row = self.row('host-passthrough', 'milan-a')
+        accepted = self.accepted(row)
+        self.assertEqual('milan-b', row['chosen'])
+        # The microcode/kernel update only warns, so milan-c is accepted,
+        # but ranked below the identical host.
+        self.assertIn('milan-c', accepted)
+        self.assertLess(accepted.index('milan-b'), accepted.index('milan-c'))
+
+    def test_custom_model_not_usable_is_refused(self):
+        row = self.row('custom', 'clx-8268')
+        self.assertIn('Skylake-Server-noTSX-IBRS', row['mode'])
+        self.assertIn('usable_models',
+                      self.refused(row)['rome-q82']['factors'])
+        row = self.row('custom', 'rome-q82')
+        self.assertEqual('rome-q90', row['chosen'])
+
+    def test_progress_names_the_pieces(self):
+        self.assertIn('placement: in process', self.err)
+        self.assertIn('MigrationCompatibilityFilter', self.err)
+        self.assertIn('MigrationSimilarityWeigher', self.err)
+        self.assertIn('reporter: cpu_mode = host-passthrough', self.err)
+        # The reporter rewrote the traits three times and left nova's.
+        n = len({r['source'] for r in self.rows})
+        self.assertIn("nova's own COMPUTE_NODE kept on %d of %d providers"
+                      % (n, n), self.err)
+
+
+class DemoTableTest(testtools.TestCase):
+
+    def test_table_shows_choice_and_reasons(self):
+        status, out, err = run_demo('--no-live', '--mode', 'host-model',
+                                    '--source', 'milan-a', '--long')
+        self.assertEqual(0, status, err)
+        self.assertIn('| host-model', out)
+        self.assertIn('milan-b', out)
+        self.assertIn('milan-old: libvirt_version, qemu_version', out)
+        self.assertIn('QEMU on the destination (6.2.0) is older', out)
+        self.assertNotIn('(live)', out)
+
+    def test_unreachable_libvirt_shows_unknown_and_carries_on(self):
+        status, out, err = run_demo(
+            '--connect', 'qemu+unix:///system?socket=/nonexistent/sock',
+            '--mode', 'host-model', '-f', 'json')
+        self.assertEqual(0, status, err)
+        self.assertIn('unknown qemu_version', err)
+        rows = json.loads(out)
+        live = [r for r in rows if r['source'].endswith('(live)')]
+        self.assertEqual(1, len(live))
+        # Bundled hosts are still judged normally.
+        milan = [r for r in rows if r['source'] == 'milan-a'][0]
+        self.assertEqual('milan-b', milan['chosen'])
+
+    def test_unknown_source_is_an_input_error(self):
+        status, out, err = run_demo('--no-live', '--source', 'nosuchhost')
+        self.assertEqual(2, status)
+        self.assertIn('nosuchhost', err)
+        self.assertNotIn('Traceback', err)
+
+    def test_without_nova_says_what_to_install(self):
+        # A machine without nova: a package named nova that cannot be
+        # imported shadows the real one.
+        tmp = self.useFixture(fixtures.TempDir()).path
+        os.mkdir(os.path.join(tmp, 'nova'))
+        with open(os.path.join(tmp, 'nova', '__init__.py'), 'w') as f:
+            f.write('raise ImportError("No module named nova")\n')
+        status, out, err = run_demo('--no-live', PYTHONPATH=tmp)
+        self.assertEqual(1, status, err)
+        self.assertIn('not installed here', err)
+        self.assertIn('tox -e demo', err)
+        self.assertNotIn('Traceback', err)
+        self.assertEqual('', out)

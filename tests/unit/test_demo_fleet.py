@@ -1,0 +1,99 @@
+"""The demo fleet bundled in migcompat_filter/data.
+
+``migcompat demo`` reads these files on a machine with nothing but the
+installed package, so they must load, be what tools/make_demo_fleet.py
+writes from the real snapshots today (a reader change must regenerate
+them), and encode as traits the filter can decode back.
+"""
+
+import importlib.util
+import os
+
+import testtools
+
+from migcompat_filter import demo
+from migcompat_filter import profile as profile_mod
+from migcompat_filter import traits
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location(
+        'make_demo_fleet', os.path.join(ROOT, 'tools', 'make_demo_fleet.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class BundledFleetTest(testtools.TestCase):
+
+    def test_fleet_loads_with_unique_names_and_descriptions(self):
+        hosts = demo.load_fleet()
+        names = [h.name for h in hosts]
+        self.assertEqual(len(names), len(set(names)))
+        self.assertGreaterEqual(len(hosts), 5)
+        for host in hosts:
+            self.assertTrue(host.description, host.name)
+            # The demo sets the guest CPU mode itself.
+            self.assertNotIn('cpu_mode', host.profile)
+
+    def test_bundled_files_are_what_the_generator_writes(self):
+        # Fails when the reader (or a fixture) changed and the bundled
+        # profiles were not regenerated: python tools/make_demo_fleet.py
+        files = _generator().build()
+        stale = []
+        for rel, text in sorted(files.items()):
+            path = os.path.join(demo.DATA, rel)
+            with open(path) as f:
+                if f.read() != text:
+                    stale.append(rel)
+        self.assertEqual([], stale, 'run python tools/make_demo_fleet.py')
+
+    def test_every_host_survives_the_trait_round_trip(self):
+        for host in demo.load_fleet():
+            for mode in demo.MODES:
+                prof = host.in_mode(mode)
+                decoded = traits.decode(traits.encode(prof))
+                self.assertEqual(mode, decoded['cpu_mode'], host.name)
+                self.assertEqual(prof['qemu_version'],
+                                 decoded['qemu_version'], host.name)
+
+    def test_custom_mode_models_follow_the_vendor(self):
+        by_name = {h.name: h for h in demo.load_fleet()}
+        self.assertEqual(['EPYC'],
+                         by_name['milan-a'].in_mode('custom')['cpu_models'])
+        self.assertEqual(
+            [demo.DEFAULT_CPU_MODELS['Intel']],
+            by_name['clx-8268'].in_mode('custom')['cpu_models'])
+        self.assertEqual(
+            ['Westmere'],
+            by_name['clx-8268'].in_mode('custom', 'Westmere')['cpu_models'])
+        self.assertEqual([], by_name['clx-8268'].in_mode(
+            'host-model')['cpu_models'])
+
+    def test_variants_differ_from_their_base_only_where_described(self):
+        by_name = {h.name: h.profile for h in demo.load_fleet()}
+        base, twin = by_name['milan-a'], by_name['milan-b']
+        self.assertEqual(base, twin)
+        updated = by_name['milan-c']
+        differs = sorted(f for f in base.factors
+                         if base.to_dict()[f] != updated.to_dict()[f])
+        self.assertEqual(['kernel_version', 'microcode_version'], differs)
+        tsx_on = by_name['clx-8268']['cpu_features']['features']
+        tsx_off = by_name['clx-8268-tsxoff']['cpu_features']['features']
+        self.assertEqual({'hle', 'rtm'}, set(tsx_on) - set(tsx_off))
+
+    def test_missing_fleet_file_is_a_clear_error(self):
+        from migcompat_filter.exception import InputError
+        e = self.assertRaises(InputError, demo.load_fleet,
+                              '/nonexistent/fleet.json')
+        self.assertIn('/nonexistent/fleet.json', str(e))
+
+    def test_unreadable_host_is_unknown_not_a_crash(self):
+        host = demo.live_host('qemu+unix:///system?socket=/nonexistent/s')
+        unknown = dict(host.unknown_factors())
+        self.assertIn('qemu_version', unknown)
+        self.assertTrue(host.name.endswith(demo.LIVE_NAME_SUFFIX))
+        self.assertIsInstance(host.profile, profile_mod.Profile)
