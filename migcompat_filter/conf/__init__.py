@@ -2,7 +2,8 @@
 
 All options live in the ``[migcompat]`` group, so the same config file (or
 nova.conf itself) serves the CLI, the reporter and the scheduler filter.
-``list_opts()`` feeds oslo-config-generator (etc/migcompat-config-generator.conf).
+``list_opts()`` feeds oslo-config-generator
+(etc/migcompat-config-generator.conf).
 """
 
 from oslo_config import cfg

@@ -1,0 +1,45 @@
+"""nova scheduler plugins: MigrationCompatibilityFilter and
+MigrationSimilarityWeigher.
+
+nova loads filters and weighers by class path or by a function returning
+classes. These functions return every class registered in the stevedore
+namespaces ``migcompat.scheduler.filters`` and
+``migcompat.scheduler.weighers`` (setup.cfg), so that::
+
+    [filter_scheduler]
+    available_filters = nova.scheduler.filters.all_filters
+    available_filters = migcompat_filter.scheduler.all_filters
+    # a list option: one line, comma-separated, nova's default first
+    weight_classes = nova.scheduler.weights.all_weighers,<see below>
+
+with ``migcompat_filter.scheduler.all_weighers`` in place of
+``<see below>``, make them (and any plugin a third party registers
+there) available.
+This package is the only part of migcompat that imports nova.
+"""
+
+from stevedore import extension
+
+FILTER_NAMESPACE = 'migcompat.scheduler.filters'
+WEIGHER_NAMESPACE = 'migcompat.scheduler.weighers'
+
+
+def _classes(namespace):
+    def _failed(manager, entrypoint, exc):
+        raise ImportError('cannot load %s from %s: %s'
+                          % (entrypoint, namespace, exc))
+
+    mgr = extension.ExtensionManager(
+        namespace, invoke_on_load=False,
+        on_load_failure_callback=_failed)
+    return [ext.plugin for ext in sorted(mgr, key=lambda e: e.name)]
+
+
+def all_filters():
+    """Every migcompat scheduler filter class (for available_filters)."""
+    return _classes(FILTER_NAMESPACE)
+
+
+def all_weighers():
+    """Every migcompat scheduler weigher class (for weight_classes)."""
+    return _classes(WEIGHER_NAMESPACE)

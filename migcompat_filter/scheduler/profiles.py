@@ -1,0 +1,349 @@
+"""Host profiles as Placement traits say them, cached for the scheduler.
+
+Placement is the only place the scheduler learns a host's profile: the
+reporter (``migcompat report``) writes each compute node's profile as
+``CUSTOM_MIGCOMPAT_*`` traits on its resource provider (migcompat_filter.
+traits), plus one digest trait ``CUSTOM_MIGCOMPAT_DIGEST_<hash>`` of those
+traits (:func:`digest_trait`). Many hosts share one profile, so the cache
+reads Placement per *profile*, not per host:
+
+1. ``GET /traits?associated=true&name=startswith:CUSTOM_MIGCOMPAT_DIGEST_``
+   - every profile digest some provider carries (1 call);
+2. ``GET /resource_providers?required=CUSTOM_MIGCOMPAT_SCHEMA_<n>`` - every
+   provider with our traits at all (1 call), so the others are known to be
+   untraited without asking;
+3. per digest, ``GET /resource_providers?required=<digest>`` - the hosts
+   that have that profile (1 call per distinct profile);
+4. per digest never seen before, the traits of one of its hosts, decoded
+   into a Profile (1 call per new profile). A digest names its content, so
+   a decoded profile never goes stale and is kept (bounded LRU).
+
+A process that starts cold thus costs 2 + 2 x profiles calls, every later
+refresh 2 + profiles (+1 per profile new to it). A host whose traits carry
+no digest (or a digest that does not match them) is read on its own.
+
+A refresh happens at most every ``profile_cache_ttl`` seconds; between
+refreshes a scheduling request costs no Placement call at all, except one
+for a live-migration source the last refresh did not know. Every read is
+bounded by a deadline; on error or timeout the previous mapping stays in
+use and the hosts it does not cover are "unjudged".
+
+This module talks to Placement only through the object given to it (in
+nova: ``nova.scheduler.client.report.report_client_singleton()``), with
+its ``get(url, version=...)`` method, so it has no nova import itself.
+"""
+
+import collections
+import threading
+import time
+import urllib.parse
+
+from oslo_log import log as logging
+
+from migcompat_filter import traits as traits_codec
+
+
+LOG = logging.getLogger(__name__)
+
+#: The namespace of every trait migcompat writes, and the per-profile
+#: digest trait (both the codec's: migcompat_filter.traits).
+TRAIT_PREFIX = traits_codec.PREFIX
+DIGEST_PREFIX = traits_codec.DIGEST_PREFIX
+#: The codec's schema traits; any provider with one has our traits.
+SCHEMA_PREFIX = TRAIT_PREFIX + 'SCHEMA_'
+
+# What a host is, as far as the filter can tell.
+TRAITED = 'traited'          # has our traits, decoded into a Profile
+UNTRAITED = 'untraited'      # has none of our traits
+NEWER_SCHEMA = 'newer-schema'  # our traits, of a schema we cannot read
+UNREADABLE = 'unreadable'    # our traits, but they do not decode
+UNJUDGED = 'unjudged'        # Placement failed or the time ran out
+
+
+class PlacementFailure(Exception):
+    """Placement answered with an error, not at all, or too late."""
+
+
+class HostProfile(object):
+    """A host's state and (when TRAITED) its profile and profile key."""
+
+    __slots__ = ('state', 'profile', 'key', 'reason')
+
+    def __init__(self, state, profile=None, key=None, reason=None):
+        self.state = state
+        self.profile = profile
+        self.key = key
+        self.reason = reason
+
+    def __repr__(self):
+        return 'HostProfile(%s, %s)' % (self.state, self.key)
+
+
+def ours(trait_names):
+    return sorted(t for t in trait_names if t.startswith(TRAIT_PREFIX))
+
+
+digest_trait = traits_codec.digest_trait
+
+
+def decode(trait_names):
+    """Our traits -> HostProfile (never raises).
+
+    The key is computed from the profile traits themselves, so a stale
+    or hand-set digest trait can never make two profiles share a key.
+    """
+    mine = [t for t in ours(trait_names)
+            if not t.startswith(DIGEST_PREFIX)]
+    if not mine:
+        return HostProfile(UNTRAITED, reason='no %s* traits'
+                           % TRAIT_PREFIX)
+    try:
+        prof, problems = traits_codec.parse(mine)
+    except Exception as e:  # decoding promises not to raise; be safe
+        return HostProfile(UNREADABLE, reason='cannot decode: %s' % e)
+    schema_trait = TRAIT_PREFIX + traits_codec.SCHEMA_CODE
+    for problem in problems:
+        if getattr(problem, 'trait', None) == schema_trait:
+            text = str(problem)
+            state = NEWER_SCHEMA if 'newer' in text else UNREADABLE
+            return HostProfile(state, reason=text)
+    if problems:
+        LOG.debug('migcompat: trait problems: %s',
+                  '; '.join(str(p) for p in problems))
+    return HostProfile(TRAITED, profile=prof, key=digest_trait(mine))
+
+
+class CallCounter(object):
+    """Wraps a Placement client to count calls (tests and the benchmark)."""
+
+    def __init__(self, client):
+        self.client = client
+        self.calls = 0
+        self.urls = []
+
+    def get(self, url, version=None, **kwargs):
+        self.calls += 1
+        self.urls.append(url)
+        return self.client.get(url, version=version, **kwargs)
+
+
+class ProfileCache(object):
+    """rp_uuid -> HostProfile, refreshed from Placement per profile."""
+
+    #: Seconds between refresh attempts while Placement fails.
+    RETRY_AFTER = 30.0
+
+    def __init__(self, client_factory, ttl=300, max_profiles=10000,
+                 clock=time.monotonic):
+        self._client_factory = client_factory
+        self._client = None
+        self.ttl = ttl
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._by_key = collections.OrderedDict()  # key -> HostProfile
+        self._max_profiles = max_profiles
+        self._host_key = {}          # rp_uuid -> profile key
+        self._loaded_at = None       # clock() of the last full refresh
+        self._complete = False       # the mapping covers every traited host
+        self._extra = {}             # rp_uuid -> HostProfile read one by one
+        self._traited = set()        # providers with our schema trait
+        self._failure = None         # the last refresh's PlacementFailure
+        self._failed_at = None
+
+    # -- Placement --------------------------------------------------------
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = self._client_factory()
+        return self._client
+
+    def _get(self, url, version, deadline, request_id=None):
+        if self.clock() > deadline:
+            raise PlacementFailure('time budget exhausted before GET %s'
+                                   % url)
+        try:
+            resp = self.client.get(url, version=version,
+                                   global_request_id=request_id)
+        except Exception as e:
+            raise PlacementFailure('GET %s failed: %s' % (url, e))
+        status = getattr(resp, 'status_code', None)
+        if status != 200:
+            raise PlacementFailure('GET %s returned HTTP %s' % (url, status))
+        try:
+            return resp.json()
+        except Exception as e:
+            raise PlacementFailure('GET %s returned no JSON: %s' % (url, e))
+
+    def _provider_traits(self, rp_uuid, deadline, request_id=None):
+        body = self._get('/resource_providers/%s/traits' % rp_uuid, '1.6',
+                         deadline, request_id)
+        return body.get('traits', [])
+
+    # -- refresh ----------------------------------------------------------
+
+    def fresh(self):
+        return (self._loaded_at is not None and
+                self.clock() - self._loaded_at < self.ttl)
+
+    def refresh(self, deadline, request_id=None):
+        """Re-read the host -> profile mapping (see module docstring).
+
+        Raises PlacementFailure; the previous mapping then stays in use.
+        """
+        prefix = DIGEST_PREFIX
+        # associated: only digests some provider still carries.
+        body = self._get('/traits?associated=true&name=startswith:%s'
+                         % urllib.parse.quote(prefix), '1.6', deadline,
+                         request_id)
+        digests = sorted(body.get('traits', []))
+        # Which providers carry our traits at all: the rest are untraited
+        # without asking, and those among them without a digest trait
+        # (a reporter that does not publish one) are read one by one.
+        schema = '%s%d' % (SCHEMA_PREFIX, traits_codec.SCHEMA)
+        traited = set(self._members(schema, deadline, request_id))
+        host_key = {}
+        for digest in digests:
+            uuids = self._members(digest, deadline, request_id)
+            if not uuids:
+                continue  # a digest trait nobody carries any more
+            if digest not in self._by_key:
+                self._learn(uuids, digest, deadline, request_id)
+            for rp_uuid in uuids:
+                host_key[rp_uuid] = digest
+        undigested = traited.difference(host_key)
+        if undigested:
+            LOG.info('migcompat: %d hosts carry migcompat traits but no '
+                     '%s* trait; they are read one by one (run a newer '
+                     '"migcompat report" on them)', len(undigested), prefix)
+        self._host_key = host_key
+        self._traited = traited
+        self._extra = {}
+        self._complete = True
+        self._loaded_at = self.clock()
+
+    def _members(self, trait, deadline, request_id):
+        """UUIDs of the providers that have the trait ([] if no such)."""
+        url = '/resource_providers?required=%s' % urllib.parse.quote(trait)
+        try:
+            body = self._get(url, '1.18', deadline, request_id)
+        except PlacementFailure as e:
+            if 'HTTP 400' in str(e):
+                return []  # the trait does not exist (yet): no provider
+            raise
+        return [rp['uuid'] for rp in body.get('resource_providers', [])]
+
+    def _learn(self, uuids, digest, deadline, request_id):
+        names = self._provider_traits(uuids[0], deadline, request_id)
+        hp = decode(names)
+        if hp.state == TRAITED and hp.key != digest:
+            # A stale or hand-set digest trait, or the host changed
+            # between the two reads: do not file it under this digest
+            # (its hosts are then read one by one).
+            LOG.info('migcompat: host %s carries %s but its traits hash '
+                     'to %s', uuids[0], digest, hp.key)
+            return
+        self._remember(digest, hp)
+
+    def _remember(self, key, hp):
+        self._by_key[key] = hp
+        self._by_key.move_to_end(key)
+        while len(self._by_key) > self._max_profiles:
+            self._by_key.popitem(last=False)
+
+    # -- lookups ----------------------------------------------------------
+
+    def ensure_fresh(self, deadline, request_id=None):
+        """Refresh when the TTL ran out. Returns the failure or None.
+
+        After a failure, requests within RETRY_AFTER seconds (at most the
+        TTL) do not try again: while Placement is sick, live migrations
+        do not each wait for it.
+        """
+        with self._lock:
+            if self.fresh():
+                return None
+            if (self._failure is not None and self.clock() - self._failed_at
+                    < min(self.RETRY_AFTER, self.ttl)):
+                return self._failure
+            try:
+                self.refresh(deadline, request_id)
+                self._failure = None
+            except PlacementFailure as e:
+                self._failure, self._failed_at = e, self.clock()
+                LOG.warning('migcompat: could not refresh host profiles from '
+                            'Placement (%s); using the %s', e,
+                            'previous ones' if self._loaded_at is not None
+                            else 'source host only')
+                return e
+            return None
+
+    def cached(self, rp_uuid):
+        """The HostProfile known without a Placement call, or None."""
+        hp = self._extra.get(rp_uuid)
+        if hp is not None:
+            return hp
+        key = self._host_key.get(rp_uuid)
+        if key is not None:
+            return self._by_key.get(key)
+        if (self._complete and rp_uuid not in self._traited and
+                self.fresh()):
+            return HostProfile(UNTRAITED, reason='no %s* traits'
+                               % TRAIT_PREFIX)
+        return None
+
+    def host(self, rp_uuid, deadline, request_id=None):
+        """The HostProfile of one host, reading Placement if needed.
+
+        Never raises: a failed read is an UNJUDGED HostProfile.
+        """
+        hp = self.cached(rp_uuid)
+        if hp is not None:
+            return hp
+        return self.read_host(rp_uuid, deadline, request_id)
+
+    def read_host(self, rp_uuid, deadline, request_id=None):
+        """Read one host's traits now (1 call) and remember them."""
+        try:
+            names = self._provider_traits(rp_uuid, deadline, request_id)
+        except PlacementFailure as e:
+            return HostProfile(UNJUDGED, reason=str(e))
+        hp = decode(names)
+        if hp.state == TRAITED:
+            if hp.key in self._by_key:
+                hp = self._by_key[hp.key]  # share one Profile per key
+            else:
+                self._remember(hp.key, hp)
+        self._extra[rp_uuid] = hp
+        return hp
+
+    def stats(self):
+        return {'hosts': len(self._host_key) + len(self._extra),
+                'profiles': len(self._by_key)}
+
+
+class VerdictCache(object):
+    """(source key, destination key, mode) -> Verdict, bounded LRU."""
+
+    def __init__(self, size=100000):
+        self.size = size
+        self._data = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_compute(self, key, compute):
+        if self.size <= 0:
+            return compute()
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+                return value
+        value = compute()
+        with self._lock:
+            self._data[key] = value
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+        return value
+
+    def __len__(self):
+        return len(self._data)

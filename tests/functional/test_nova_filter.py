@@ -1,0 +1,370 @@
+"""The filter and weigher inside a real nova (nova 34's functional harness).
+
+Fake libvirt computes, the real nova API, conductor and scheduler, and a
+real placement (in process). Each compute's traits come from a real host
+snapshot under tests/fixtures/hosts, read with the reader and published
+with the reporter, as ``migcompat report`` does it.
+
+Run with stestr (or python -m testtools.run), not pytest.
+"""
+
+from unittest import mock
+
+from nova.tests.functional.api import client as api_client
+from nova.tests.functional import integrated_helpers
+from nova.tests.functional.libvirt import base as libvirt_base
+
+from migcompat_filter.scheduler import filter as mc_filter
+from tests.functional import nova_fixtures as mc
+
+MILAN = 'epyc-milan-nested-l1'
+INTEL = 'libvirt-cpuid-xeon-gold-6148-host'
+
+
+class _Base(libvirt_base.LibvirtMigrationMixin,
+            libvirt_base.ServersTestBase,
+            integrated_helpers.InstanceHelperMixin):
+    microversion = 'latest'
+    ADMIN_API = True
+    ADDITIONAL_FILTERS = [mc.FILTER]
+
+    def setUp(self):
+        mc.nova_flags(self)
+        super().setUp()
+        mc_filter.reset_shared()
+
+    def _start(self, hostname, prof=None, digest=True):
+        self.start_compute(hostname)
+        if prof is not None:
+            mc.publish(self, hostname, prof, digest=digest)
+
+    def _boot_on(self, hostname):
+        return self._create_server(host=hostname, networks='none')
+
+    def _host_of(self, server):
+        return self.api.get_server(server['id'])['OS-EXT-SRV-ATTR:host']
+
+    def _migrate_live(self, server, src, dest=None):
+        """Live-migrate; the LibvirtMigrationMixin stub needs src/dest."""
+        self.src = self.computes[src]
+        if dest is not None:
+            self.dest = self.computes[dest]
+        else:
+            # The stub creates the domain on self.dest; find out where the
+            # scheduler sent it through a wrapper that resolves lazily.
+            self.dest = _LazyDest(self, server)
+        return self._live_migrate(server, host=dest)
+
+    def _post_live_migration_expect_no_valid_host(self, host=None):
+        # CAST_AS_CALL (nova's harness default) turns the conductor's
+        # NoValidHost into an API error; in a real cloud the API returns
+        # 202 and the migration goes to "error".
+        try:
+            self.api.post_server_action(
+                self.server['id'],
+                {'os-migrateLive': {'host': host,
+                                    'block_migration': 'auto'}})
+        except api_client.OpenStackApiException as e:
+            self.assertIn('NoValidHost', str(e))
+        self._wait_for_migration_status(self.server, ['error'])
+        server = self._wait_for_state_change(self.server, 'ACTIVE')
+        self.assertEqual('src', server['OS-EXT-SRV-ATTR:host'])
+
+    def _log(self):
+        return self.stdlog.logger.output
+
+    def _filter_lines(self):
+        return [line for line in self._log().splitlines()
+                if 'migcompat: live migration of instance' in line]
+
+
+class _LazyDest(object):
+    """self.dest for the migrate stub when no target is given: the
+    compute the instance is being migrated to, read from the migration."""
+
+    def __init__(self, test, server):
+        self.test = test
+        self.server = server
+
+    @property
+    def driver(self):
+        migs = self.test.api.api_get(
+            '/os-migrations?instance_uuid=%s' % self.server['id']
+        ).body['migrations']
+        live = [m for m in migs if m['migration_type'] == 'live-migration']
+        dest = sorted(live, key=lambda m: m['id'])[-1]['dest_compute']
+        return self.test.computes[dest].driver
+
+
+class HostModelLiveMigrationTest(_Base):
+    """host-model source; a twin, an Intel host and an untraited host."""
+
+    def setUp(self):
+        super().setUp()
+        self.milan = mc.real_profile(MILAN)
+        self._start('src', self.milan)
+        self._start('twin', self.milan)
+        self._start('intel', mc.real_profile(INTEL))
+        self.server = self._boot_on('src')
+
+    def test_no_target_lands_on_compatible_host(self):
+        self._migrate_live(self.server, 'src')
+        self.assertEqual('twin', self._host_of(self.server))
+        lines = self._filter_lines()
+        self.assertEqual(1, len(lines), lines)
+        self.assertIn('from src (host-model)', lines[0])
+        self.assertIn('2 candidates, 1 passed, 1 refused: intel (cpu_model',
+                      lines[0])
+
+    def test_incompatible_requested_target_is_refused(self):
+        self._post_live_migration_expect_no_valid_host(host='intel')
+        lines = self._filter_lines()
+        self.assertEqual(1, len(lines), lines)
+        self.assertIn('1 candidates, 0 passed, 1 refused: intel (cpu_model',
+                      lines[0])
+
+    def test_compatible_requested_target_passes(self):
+        self._migrate_live(self.server, 'src', dest='twin')
+        self.assertEqual('twin', self._host_of(self.server))
+        self.assertIn('1 candidates, 1 passed, 0 refused',
+                      self._filter_lines()[0])
+
+    def test_boot_and_cold_migration_are_not_filtered(self):
+        # Only the Intel host is left: a live migration would be refused,
+        # a boot and a cold migration must not be.
+        self.api.put_service(
+            self.api.get_services(host='twin',
+                                  binary='nova-compute')[0]['id'],
+            {'status': 'disabled'})
+        booted = self._create_server(networks='none')
+        self.assertIn(self._host_of(booted), ('src', 'intel'))
+        # The fake libvirt has no disks to move (as in nova's own tests).
+        with mock.patch('nova.virt.libvirt.driver.LibvirtDriver'
+                        '.migrate_disk_and_power_off', return_value='{}'):
+            self._migrate_server(self.server)
+        self.assertEqual('intel', self._host_of(self.server))
+        self.assertEqual([], self._filter_lines())
+
+    def test_periodics_and_service_disable_keep_our_traits(self):
+        before = {h: mc.our_traits(self, h) for h in ('src', 'twin')}
+        self.assertTrue(before['src'])
+        self._run_periodics()
+        service = self.api.get_services(host='twin',
+                                        binary='nova-compute')[0]
+        self.api.put_service(service['id'], {'status': 'disabled'})
+        self._run_periodics()
+        self.api.put_service(service['id'], {'status': 'enabled'})
+        self._run_periodics()
+        after = {h: mc.our_traits(self, h) for h in ('src', 'twin')}
+        self.assertEqual(before, after)
+        # ... and the filter still finds the twin from those traits.
+        self._migrate_live(self.server, 'src')
+        self.assertEqual('twin', self._host_of(self.server))
+
+
+class UntraitedAndPlacementErrorTest(_Base):
+    """Hosts the filter cannot judge follow the [migcompat] options."""
+
+    def setUp(self):
+        super().setUp()
+        self.milan = mc.real_profile(MILAN)
+        self._start('src', self.milan)
+        self._start('bare')        # the reporter never ran there
+        self.server = self._boot_on('src')
+
+    def _live_migrate_expect_error(self):
+        self._post_live_migration_expect_no_valid_host()
+
+    def test_untraited_host_passes_by_default(self):
+        self._migrate_live(self.server, 'src', dest=None)
+        self.assertEqual('bare', self._host_of(self.server))
+        self.assertIn('1 untraited', self._filter_lines()[0])
+
+    def test_untraited_host_refused_when_configured(self):
+        self.flags(untraited_host_action='refuse', group='migcompat')
+        self._live_migrate_expect_error()
+        self.assertIn('refused: bare (untraited)', self._filter_lines()[0])
+
+    def _break_placement_for_migcompat(self):
+        # Placement itself must keep working for nova (claims); only the
+        # filter's reads fail, as when they time out.
+        from nova.scheduler.client import report
+        real_get = report.SchedulerReportClient.get
+
+        def get(client, url, *args, **kwargs):
+            if ('startswith:CUSTOM_MIGCOMPAT' in url or
+                    'required=CUSTOM_MIGCOMPAT' in url or
+                    url.endswith('/traits')):
+                raise report.ks_exc.ConnectFailure('injected failure')
+            return real_get(client, url, *args, **kwargs)
+        self.useFixture(mc_fixtures_monkeypatch(
+            'nova.scheduler.client.report.SchedulerReportClient.get', get))
+
+    def test_placement_error_passes_by_default(self):
+        self._break_placement_for_migcompat()
+        self._migrate_live(self.server, 'src')
+        self.assertEqual('bare', self._host_of(self.server))
+        self.assertIn('injected failure', self._log())
+
+    def test_placement_error_refuses_when_configured(self):
+        self.flags(placement_error_action='refuse', group='migcompat')
+        self._break_placement_for_migcompat()
+        self._live_migrate_expect_error()
+        self.assertIn('injected failure', self._log())
+        self.assertIn('refusing all 1 candidate hosts',
+                      self._filter_lines()[0])
+
+
+def mc_fixtures_monkeypatch(name, new):
+    import fixtures
+    return fixtures.MonkeyPatch(name, new)
+
+
+class PassthroughWeigherTest(_Base):
+    """A host-passthrough source goes to the identical host when one is
+    free, even when nova's own weighers prefer another compatible one."""
+
+    def setUp(self):
+        super().setUp()
+        passthrough = mc.real_profile(MILAN, cpu_mode='host-passthrough')
+        self._start('src', passthrough)
+        self._start('twin', passthrough)
+        # The same machine after a kernel update: compatible (a warning
+        # for host-passthrough), but not identical.
+        updated = mc.real_profile(MILAN, cpu_mode='host-passthrough',
+                                  kernel_version='6.18.45-fc-v700')
+        self._start('updated', updated)
+        self._start('intel', mc.real_profile(INTEL,
+                                             cpu_mode='host-passthrough'))
+        self.server = self._boot_on('src')
+        # Make the twin the least attractive host to nova's RAM and CPU
+        # weighers, so only our weigher can pick it.
+        self._boot_on('twin')
+        self._boot_on('twin')
+
+    def test_identical_host_preferred(self):
+        self._migrate_live(self.server, 'src')
+        self.assertEqual('twin', self._host_of(self.server))
+        line = self._filter_lines()[0]
+        self.assertIn('(host-passthrough)', line)
+        self.assertIn('3 candidates, 2 passed, 1 refused: intel', line)
+
+    def test_without_weigher_multiplier_ram_wins(self):
+        # The control: the same cloud with the weigher off goes elsewhere,
+        # so the test above shows the weigher's effect, not chance.
+        self.flags(similarity_weight_multiplier=0.0, group='migcompat')
+        self._migrate_live(self.server, 'src')
+        self.assertEqual('updated', self._host_of(self.server))
+
+
+class NoDigestTest(_Base):
+    """Hosts published without the digest trait are read one by one."""
+
+    def setUp(self):
+        super().setUp()
+        self.milan = mc.real_profile(MILAN)
+        self._start('src', self.milan, digest=False)
+        self._start('twin', self.milan, digest=False)
+        self._start('intel', mc.real_profile(INTEL), digest=False)
+        self.server = self._boot_on('src')
+
+    def test_lands_on_compatible_host(self):
+        self._migrate_live(self.server, 'src')
+        self.assertEqual('twin', self._host_of(self.server))
+        self.assertIn('refused: intel (cpu_model', self._filter_lines()[0])
+
+
+class PlacementCallsTest(_Base):
+    """A warm cache costs a live migration no Placement call of ours;
+    a newer trait schema follows newer_schema_action."""
+
+    def setUp(self):
+        super().setUp()
+        self.milan = mc.real_profile(MILAN)
+        self._start('src', self.milan)
+        self._start('twin', self.milan)
+        self._start('intel', mc.real_profile(INTEL))
+        self.server = self._boot_on('src')
+        from nova.scheduler.client import report
+        real_get = report.SchedulerReportClient.get
+        self.ours = []
+
+        def get(client, url, *args, **kwargs):
+            if 'MIGCOMPAT' in url or url.endswith('/traits'):
+                self.ours.append(url)
+            return real_get(client, url, *args, **kwargs)
+        self.useFixture(mc_fixtures_monkeypatch(
+            'nova.scheduler.client.report.SchedulerReportClient.get', get))
+
+    def test_warm_request_costs_no_placement_call(self):
+        self._migrate_live(self.server, 'src')
+        self.assertEqual('twin', self._host_of(self.server))
+        # Cold: digest list, schema members, then per distinct profile
+        # (src and twin share one) its members and one decode.
+        cold = len(self.ours)
+        self.assertEqual(2 + 2 * 2, cold, self.ours)
+        self._migrate_live(self.server, 'twin')
+        self.assertEqual('src', self._host_of(self.server))
+        self.assertEqual(cold, len(self.ours), self.ours[cold:])
+
+    def test_ttl_refresh_sees_a_changed_host(self):
+        self._migrate_live(self.server, 'src')
+        self.assertEqual('twin', self._host_of(self.server))
+        # The intel host is re-imaged as a Milan twin; with the TTL at 0
+        # the next request reads the mapping again (not the profiles,
+        # which are known by their digest).
+        self.flags(profile_cache_ttl=0, group='migcompat')
+        mc.publish(self, 'intel', self.milan)
+        self.ours[:] = []
+        self._migrate_live(self.server, 'twin')
+        self.assertEqual(2 + 1, len(self.ours), self.ours)
+        self.assertIn('2 candidates, 2 passed, 0 refused',
+                      self._filter_lines()[-1])
+
+    def _publish_newer_schema(self, hostname):
+        from migcompat_filter import reporter
+        from migcompat_filter import traits
+        names = [t.replace('SCHEMA_%d' % traits.SCHEMA,
+                           'SCHEMA_%d' % (traits.SCHEMA + 1))
+                 for t in traits.encode(self.milan)
+                 if not t.startswith(traits.DIGEST_PREFIX)]
+        # A newer reporter publishes the digest too (its contract does not
+        # depend on the schema).
+        names.append(traits.digest_trait(names))
+        reporter.sync(mc.reporter_client(self),
+                      self._get_provider_uuid_by_host(hostname), names)
+
+    def test_newer_schema_host_passes_by_default(self):
+        self._publish_newer_schema('intel')
+        self._migrate_live(self.server, 'src', dest='intel')
+        self.assertEqual('intel', self._host_of(self.server))
+        self.assertIn('1 newer-schema', self._filter_lines()[0])
+
+    def test_newer_schema_host_refused_when_configured(self):
+        self.flags(newer_schema_action='refuse', group='migcompat')
+        self._publish_newer_schema('intel')
+        self._post_live_migration_expect_no_valid_host(host='intel')
+        self.assertIn('refused: intel (newer-schema)',
+                      self._filter_lines()[0])
+
+
+class UntraitedSourceTest(_Base):
+    """A source without traits follows untraited_source_action."""
+
+    def setUp(self):
+        super().setUp()
+        self._start('src')        # the reporter never ran on the source
+        self._start('twin', mc.real_profile(MILAN))
+        self.server = self._boot_on('src')
+
+    def test_passes_by_default(self):
+        self._migrate_live(self.server, 'src')
+        self.assertEqual('twin', self._host_of(self.server))
+        self.assertIn('the source cannot be judged',
+                      self._filter_lines()[0])
+
+    def test_refused_when_configured(self):
+        self.flags(untraited_source_action='refuse', group='migcompat')
+        self._post_live_migration_expect_no_valid_host()
+        self.assertIn('refusing all 1 candidate hosts',
+                      self._filter_lines()[0])

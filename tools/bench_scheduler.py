@@ -1,0 +1,375 @@
+#!/usr/bin/env python3
+"""Benchmark MigrationCompatibilityFilter/-Weigher in nova's scheduler path.
+
+Runs nova's own HostManager.get_filtered_hosts + get_weighed_hosts (the
+filter and weigher handlers nova-scheduler uses) over 1,000 and 10,000
+HostState objects, with nova's default filters and weighers alone and with
+ours added, for a live migration (warm and cold profile cache) and for a
+boot. Prints the time per scheduling request, the ratio with/without ours,
+microseconds per host, and the Placement calls per request.
+
+What is real and what is not:
+
+* nova's HostManager filtering and weighing code, nova's default filters
+  and weighers, our filter, weigher, cache, trait codec and rules engine;
+* host profiles: real snapshots from tests/fixtures/hosts plus the
+  variants a real fleet has (kernel, microcode, QEMU updates rolled out to
+  part of it), encoded with the real codec;
+* Placement is an in-memory stand-in answering the same URLs the cache
+  sends (it counts calls; its speed is not what is measured);
+* the one database read that tells a live migration (the Instance's
+  task_state and the source ComputeNode) is stubbed: it costs the same at
+  any number of hosts.
+
+Usage: python tools/bench_scheduler.py [--hosts 1000,10000] [--requests N]
+"""
+
+import argparse
+import collections
+import os
+import statistics
+import sys
+import time
+import urllib.parse
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
+FIXTURES = os.path.join(ROOT, 'tests', 'fixtures', 'hosts')
+
+DEFAULT_FILTERS = ['ComputeFilter', 'ComputeCapabilitiesFilter',
+                   'ImagePropertiesFilter', 'ServerGroupAntiAffinityFilter',
+                   'ServerGroupAffinityFilter']
+
+
+class FakeResponse(object):
+    def __init__(self, status, body):
+        self.status_code = status
+        self._body = body
+
+    def json(self):
+        return self._body
+
+
+class FakePlacement(object):
+    """The Placement GETs the profile cache sends, over a dict; counts."""
+
+    def __init__(self, provider_traits):
+        self.traits = provider_traits  # rp uuid -> set of trait names
+        self.by_trait = collections.defaultdict(list)
+        for rp, names in provider_traits.items():
+            for name in names:
+                self.by_trait[name].append(rp)
+        self.calls = 0
+
+    def get(self, url, version=None, global_request_id=None):
+        self.calls += 1
+        parsed = urllib.parse.urlsplit(url)
+        query = urllib.parse.parse_qs(parsed.query)
+        path = parsed.path
+        if path == '/traits':
+            prefix = query['name'][0].split(':', 1)[1]
+            # associated=true: only traits some provider carries.
+            return FakeResponse(200, {'traits': sorted(
+                t for t, rps in self.by_trait.items()
+                if rps and t.startswith(prefix))})
+        if path == '/resource_providers':
+            trait = query['required'][0]
+            if trait not in self.by_trait:
+                return FakeResponse(400, {})
+            return FakeResponse(200, {'resource_providers': [
+                {'uuid': rp} for rp in self.by_trait[trait]]})
+        if path.startswith('/resource_providers/') and \
+                path.endswith('/traits'):
+            rp = path.split('/')[2]
+            return FakeResponse(200, {'traits': sorted(
+                self.traits.get(rp, ())),
+                'resource_provider_generation': 1})
+        return FakeResponse(404, {})
+
+
+def fleet_profiles():
+    """(name, Profile, share) of a realistic fleet."""
+    from migcompat_filter import hostsource
+    from migcompat_filter import profile as profile_mod
+    from migcompat_filter import reader
+
+    def read(name):
+        return reader.read_profile(hostsource.SnapshotSource(
+            os.path.join(FIXTURES, name)))
+
+    def variant(prof, **changes):
+        factors = dict(prof.factors)
+        factors.update(changes)
+        return profile_mod.Profile(factors)
+
+    out = []
+    milan = read('epyc-milan-nested-l1')
+    # The main AMD generation: a rolling kernel and microcode update.
+    for i, (kernel, micro) in enumerate([
+            ('6.18.44-fc-v595', '0x1000065'),
+            ('6.18.44-fc-v669', '0x1000065'),
+            ('6.18.44-fc-v669', '0x1000066'),
+            ('6.19.2-fc-v700', '0x1000066')]):
+        for mode in ('host-model', 'host-passthrough'):
+            out.append(('milan-%d-%s' % (i, mode),
+                        variant(milan, kernel_version=kernel,
+                                microcode_version=micro, cpu_mode=mode),
+                        0.12))
+    out.append(('this-host', read('this-host-epyc-nested-l1-20261125'),
+                0.04))
+    for name in ('libvirt-cpuid-xeon-gold-6148-host',
+                 'libvirt-cpuid-xeon-platinum-8268-host',
+                 'libvirt-cpuid-xeon-silver-4214r-host',
+                 'libvirt-cpuid-ice-lake-server-host',
+                 'libvirt-cpuid-epyc-7713-64-core-host',
+                 'libvirt-caps-zen5-full'):
+        out.append((name, read(name), 0.02))
+    return out
+
+
+def build(n_hosts, with_digest=True):
+    """HostStates and Placement data for n_hosts; the source's uuid."""
+    from nova.scheduler import host_manager
+    from oslo_utils import timeutils
+
+    from migcompat_filter import traits
+
+    fleet = fleet_profiles()
+    encoded = []
+    for name, prof, share in fleet:
+        names = traits.encode(prof)  # the digest trait included
+        if not with_digest:
+            names = [t for t in names
+                     if not t.startswith(traits.DIGEST_PREFIX)]
+        encoded.append((name, set(names), share))
+    total = sum(share for _n, _t, share in encoded)
+    provider_traits = {}
+    host_states = []
+    now = timeutils.utcnow()
+    cell = str(uuid.uuid4())
+    counts = collections.Counter()
+    i = 0
+    for name, names, share in encoded:
+        k = int(round(n_hosts * share / total))
+        for _ in range(k):
+            if len(host_states) >= n_hosts:
+                break
+            i += 1
+            hs = host_manager.HostState('host%05d' % i, 'node%05d' % i,
+                                        cell)
+            hs.uuid = str(uuid.uuid4())
+            hs.free_ram_mb = 65536 - (i % 97) * 256
+            hs.total_usable_ram_mb = 65536
+            hs.free_disk_mb = 1024 * 1024
+            hs.total_usable_disk_gb = 1024
+            hs.disk_mb_used = 0
+            hs.vcpus_total = 64
+            hs.vcpus_used = i % 31
+            hs.num_instances = i % 17
+            hs.num_io_ops = i % 5
+            hs.hypervisor_type = 'QEMU'
+            hs.hypervisor_version = 7002022
+            hs.supported_instances = [('x86_64', 'kvm', 'hvm')]
+            hs.service = {'disabled': False, 'forced_down': False,
+                          'updated_at': now, 'created_at': now,
+                          'last_seen_up': now,
+                          'host': hs.host, 'binary': 'nova-compute'}
+            hs.updated = now
+            hs.cpu_allocation_ratio = 4.0
+            hs.ram_allocation_ratio = 1.0
+            hs.disk_allocation_ratio = 1.0
+            hs.failed_builds = 0
+            hs.instances = {}
+            hs.aggregates = []
+            hs.metrics = None
+            hs.stats = {}
+            host_states.append(hs)
+            provider_traits[hs.uuid] = names
+            counts[name] += 1
+    source = host_states[0]
+    return host_states, provider_traits, source, counts
+
+
+def make_host_manager(enabled_filters, weight_classes):
+    import nova.conf
+    from nova.scheduler import filters
+    from nova.scheduler import host_manager
+    from nova.scheduler import weights
+
+    conf = nova.conf.CONF
+    conf.set_override('enabled_filters', enabled_filters, 'filter_scheduler')
+    conf.set_override('available_filters',
+                      ['nova.scheduler.filters.all_filters',
+                       'migcompat_filter.scheduler.all_filters'],
+                      'filter_scheduler')
+    conf.set_override('weight_classes', weight_classes, 'filter_scheduler')
+    # HostManager.__init__ reads cells, aggregates and instances from the
+    # database; build one the same way without them.
+    hm = host_manager.HostManager.__new__(host_manager.HostManager)
+    hm.cells = {}
+    hm.enabled_cells = []
+    hm.filter_handler = filters.HostFilterHandler()
+    classes = hm.filter_handler.get_matching_classes(
+        conf.filter_scheduler.available_filters)
+    hm.filter_cls_map = {cls.__name__: cls for cls in classes}
+    hm.filter_obj_map = {}
+    hm.enabled_filters = hm._choose_host_filters(hm._load_filters())
+    hm.weight_handler = weights.HostWeightHandler()
+    hm.weighers = [cls() for cls in hm.weight_handler.get_matching_classes(
+        conf.filter_scheduler.weight_classes)]
+    hm.aggs_by_id = {}
+    hm.host_aggregates_map = collections.defaultdict(set)
+    hm.track_instance_changes = False
+    hm._instance_info = {}
+    return hm
+
+
+def request_spec(live_migration, source):
+    from nova import objects
+    flavor = objects.Flavor(memory_mb=2048, vcpus=2, root_gb=20,
+                            ephemeral_gb=0, swap=0, extra_specs={},
+                            name='m1.small', flavorid='2')
+    spec = objects.RequestSpec(
+        instance_uuid=str(uuid.uuid4()), flavor=flavor,
+        image=objects.ImageMeta.from_dict({'properties': {}}),
+        num_instances=1, force_hosts=[], force_nodes=[],
+        instance_group=None, scheduler_hints={}, is_bfv=False,
+        project_id='p', user_id='u', availability_zone=None,
+        ignore_hosts=[source.host] if live_migration else None,
+        requested_destination=None, retry=None, limits=None,
+        numa_topology=None, pci_requests=None,
+        request_level_params=objects.RequestLevelParams())
+    return spec
+
+
+class OwnTime(object):
+    """Times our filter's and weigher's own methods inside a HostManager:
+    a second, low-noise measure of what they add to a request."""
+
+    def __init__(self, hm):
+        self.total = 0.0
+        for obj in list(hm.enabled_filters) + list(hm.weighers):
+            if obj.__class__.__module__.startswith('migcompat_filter'):
+                for name in ('filter_all', 'weigh_objects'):
+                    if hasattr(obj, name):
+                        setattr(obj, name, self._wrap(getattr(obj, name)))
+
+    def _wrap(self, method):
+        def timed(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                self.total += time.perf_counter() - t0
+        return timed
+
+
+def run_once(hm, hosts, spec):
+    from oslo_utils import timeutils
+    # nova's ComputeFilter refuses a host whose service has not reported
+    # for service_down_time (60 s); the benchmark runs longer than that.
+    now = timeutils.utcnow()
+    for hs in hosts:
+        hs.service['last_seen_up'] = now
+    t0 = time.perf_counter()
+    passed = hm.get_filtered_hosts(list(hosts), spec)
+    weighed = hm.get_weighed_hosts(passed, spec)
+    elapsed = time.perf_counter() - t0
+    return elapsed, len(passed), weighed[0].obj.host if weighed else None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--hosts', default='1000,10000')
+    parser.add_argument('--requests', type=int, default=15)
+    args = parser.parse_args()
+
+    import logging
+    logging.disable(logging.INFO)  # the filter's INFO line is not timed
+    from nova import objects
+    objects.register_all()
+    import nova.conf
+    nova.conf.CONF([], project='nova', default_config_files=[])
+
+    from migcompat_filter.scheduler import filter as mc_filter
+
+    all_weighers = ['nova.scheduler.weights.all_weighers']
+    ours_w = all_weighers + ['migcompat_filter.scheduler.all_weighers']
+    base = make_host_manager(DEFAULT_FILTERS, all_weighers)
+    ours = make_host_manager(
+        DEFAULT_FILTERS + ['MigrationCompatibilityFilter'], ours_w)
+    own = OwnTime(ours)
+
+    print('Times are medians over %d requests; "own ms" is the time spent '
+          'in our filter and weigher themselves (low noise), "ratio own" '
+          '= (base + own) / base.' % args.requests)
+    print('%-6s %-9s %-5s %9s %9s %6s %8s %10s %8s %6s %s' % (
+        'hosts', 'request', 'cache', 'base ms', 'ours ms', 'ratio',
+        'own ms', 'ratio own', 'us/host', 'calls', 'passed/top'))
+    for n in [int(x) for x in args.hosts.split(',')]:
+        hosts, provider_traits, source, counts = build(n)
+        placement = FakePlacement(provider_traits)
+        distinct = len(counts)
+
+        def stub_live(spec, _src=source):
+            return mc_filter.LiveMigration(spec.instance_uuid, _src.host,
+                                           _src.nodename, _src.uuid)
+
+        def measure(live, cache):
+            base_t, ours_t, own_t, calls = [], [], [], []
+            shared = mc_filter.reset_shared(lambda: placement)
+            result = None
+            for i in range(args.requests + 1):
+                spec = request_spec(live, source)
+                bt, _np, _top = run_once(base, hosts, spec)
+                if cache == 'cold':
+                    # A scheduler that just started: nothing cached.
+                    shared = mc_filter.reset_shared(lambda: placement)
+                elif cache == 'ttl' and i > 0:
+                    # The TTL ran out: the host -> profile mapping is
+                    # re-read; decoded profiles (content-addressed by
+                    # their digest) and verdicts are kept.
+                    shared.profiles._loaded_at = None
+                before = placement.calls
+                own_before = own.total
+                spec = request_spec(live, source)
+                ot, npassed, top = run_once(ours, hosts, spec)
+                if i == 0 and cache != 'cold':
+                    continue  # the first request fills the cache
+                base_t.append(bt)
+                ours_t.append(ot)
+                own_t.append(own.total - own_before)
+                calls.append(placement.calls - before)
+                result = (npassed, top)
+            del shared
+            b = statistics.median(base_t)
+            o = statistics.median(ours_t)
+            return (b, o, statistics.median(own_t), statistics.mean(calls),
+                    result)
+
+        orig = mc_filter.live_migration
+        try:
+            for label, live, cache in (('live-migr', True, 'warm'),
+                                       ('live-migr', True, 'ttl'),
+                                       ('live-migr', True, 'cold'),
+                                       ('boot', False, 'warm')):
+                if live:
+                    mc_filter.live_migration = stub_live
+                else:
+                    mc_filter.live_migration = orig
+                b, o, w, c, result = measure(live, cache)
+                print('%-6d %-9s %-5s %9.1f %9.1f %6.3f %8.2f %10.3f %8.2f '
+                      '%6.1f %s' % (n, label, cache, b * 1e3, o * 1e3, o / b,
+                                    w * 1e3, (b + w) / b, w / n * 1e6, c,
+                                    '%s/%s' % result))
+        finally:
+            mc_filter.live_migration = orig
+        print('%-7d distinct profiles: %d; target <= %d calls; cold start '
+              'costs 2 + 2 x profiles (membership + one decode each), a '
+              'TTL refresh 2 + profiles' % (n, distinct, distinct + 2))
+
+
+if __name__ == '__main__':
+    main()
