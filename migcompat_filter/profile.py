@@ -34,11 +34,17 @@ FACTOR_SCHEMA = {
         '(ints), model_name (the /proc/cpuinfo string), libvirt_model '
         '(the model libvirt names the host CPU with)'),
     'cpu_features': (
-        'dict: source ("cpuinfo", "libvirt" or "libvirt-unexpanded"), '
-        'model (libvirt model name or null), features (sorted feature '
-        'names in libvirt spelling; with "libvirt-unexpanded" only the '
-        'features beyond the named model, and note: why the model could '
-        'not be expanded)'),
+        'dict: source ("cpuinfo", "libvirt", "qemu" or '
+        '"libvirt-unexpanded"), model (libvirt model name or null), '
+        'features (sorted feature names in libvirt spelling; with '
+        '"libvirt-unexpanded" only the features beyond the named model, '
+        'and note: why the model could not be expanded), expanded_by '
+        '(when a named model was expanded: "libvirt" for libvirt\'s CPU '
+        'map, "libvirt+qemu" for libvirt\'s base model plus the changes '
+        'the local QEMU defines for a model version the map does not '
+        'know (both give source "libvirt"), "qemu" for the local QEMU\'s '
+        'own model definition (source "qemu": QEMU\'s model lists differ '
+        'from libvirt\'s in places); note says how)'),
     'firmware_version': 'dict: vendor, version, date (DMI bios_* strings)',
     'firmware_settings': (
         'dict: smt (sysfs smt/control: on, off, forceoff, notsupported, '
@@ -65,7 +71,9 @@ FACTOR_SCHEMA = {
         'dict: model, vendor, features (sorted enabled features of the '
         'host-model CPU, libvirt spelling), disabled (sorted), expanded '
         '(bool: features is the complete list, not only the require list '
-        'on top of the named model; when false, note says why)'),
+        'on top of the named model; when false, note says why), '
+        'expanded_by (present when migcompat expanded the named model: '
+        '"libvirt" or "libvirt+qemu" as for cpu_features)'),
     'usable_models': 'list: named CPU models libvirt reports usable',
     'tsc': 'dict: frequency (int Hz), scaling (bool or null)',
     'phys_bits': 'int: physical address bits',
@@ -119,11 +127,16 @@ def to_jsonable(value):
     return value
 
 
+def is_unknown_json(value):
+    """True for the JSON form of an Unknown: {"unknown": true, ...}."""
+    return (isinstance(value, dict) and value.get('unknown') is True
+            and set(value) <= {'unknown', 'reason'})
+
+
 def from_jsonable(value):
     """Inverse of :func:`to_jsonable`."""
     if isinstance(value, dict):
-        if value.get('unknown') is True and set(value) <= {'unknown',
-                                                          'reason'}:
+        if is_unknown_json(value):
             return Unknown(value.get('reason', 'no reason given'))
         return {k: from_jsonable(v) for k, v in value.items()}
     if isinstance(value, list):

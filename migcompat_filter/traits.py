@@ -51,6 +51,7 @@ unknown ("upgrade migcompat"). Traits without our prefix are ignored.
 
 import base64
 import functools
+import hashlib
 import json
 import re
 import zlib
@@ -65,6 +66,13 @@ PREFIX = 'CUSTOM_MIGCOMPAT_'
 SCHEMA = 1
 SCHEMA_CODE = 'SCHEMA'
 UNKNOWN_CODE = 'UNKNOWN'
+#: One trait naming the whole profile: CUSTOM_MIGCOMPAT_DIGEST_<sha256>.
+#: Hosts with the same profile carry the same digest, so the scheduler's
+#: cache finds every host of a profile with one Placement query and reads
+#: each distinct profile once (see migcompat_filter.scheduler.profiles).
+DIGEST_CODE = 'DIGEST'
+DIGEST_PREFIX = PREFIX + DIGEST_CODE + '_'
+DIGEST_LENGTH = 40
 MAX_TRAIT_LENGTH = 255
 #: A factor needing more traits than this is published as unknown.
 MAX_PARTS = 8
@@ -490,14 +498,28 @@ def encode_factor(name, value):
     return sorted(names)
 
 
+def digest_trait(trait_names):
+    """The digest trait of a host's migcompat traits (any digest ignored).
+
+    Two hosts carry the same digest exactly when they carry the same
+    migcompat traits, i.e. the same profile. It does not depend on the
+    schema, so a scheduler groups hosts of a newer reporter too.
+    """
+    names = sorted(t for t in trait_names
+                   if is_ours(t) and not t.startswith(DIGEST_PREFIX))
+    return DIGEST_PREFIX + hashlib.sha256(
+        '\n'.join(names).encode()).hexdigest()[:DIGEST_LENGTH].upper()
+
+
 def encode(profile):
-    """The sorted trait names of a profile, schema trait included.
+    """The sorted trait names of a profile: schema, factors and digest.
 
     Raises InputError (naming the factor) for a value of the wrong shape.
     """
     traits = {'%s%s_%d' % (PREFIX, SCHEMA_CODE, SCHEMA)}
     for name, value in profile.factors.items():
         traits.update(encode_factor(name, value))
+    traits.add(digest_trait(traits))
     for trait in traits:  # the grammar guarantees it; never publish junk
         assert _NAME_RE.match(trait) and len(trait) <= MAX_TRAIT_LENGTH, \
             trait
@@ -576,6 +598,8 @@ def parse(traits):
                 '%s<CODE>_<value>)' % PREFIX))
             continue
         code = m.group('code')
+        if code == DIGEST_CODE:
+            continue  # names the profile; carries no factor
         if code == SCHEMA_CODE and m.group('part') is None:
             if re.match(r'^[1-9][0-9]{0,5}$', m.group('payload')):
                 schemas.append(int(m.group('payload')))

@@ -35,13 +35,12 @@ class FactorColumn(columns.FormattableColumn):
 
 def _human(value, indent=''):
     if isinstance(value, dict):
-        if (value.get('unknown') is True
-                and set(value) <= {'unknown', 'reason'}):
+        if profile_mod.is_unknown_json(value):
             return 'unknown: %s' % value.get('reason')
         lines = []
         for key in sorted(value):
             sub = value[key]
-            if isinstance(sub, dict) and not (sub.get('unknown') is True):
+            if isinstance(sub, dict) and not profile_mod.is_unknown_json(sub):
                 lines.append('%s%s:' % (indent, key))
                 lines.append(_human(sub, indent + '  '))
             else:

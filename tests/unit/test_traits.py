@@ -318,7 +318,8 @@ class TestUnknownAndLimits(testtools.TestCase):
                        for _ in range(5000))
         names = traits.encode(Profile({'kernel_version': text}))
         assert_valid_names(self, names)
-        self.assertEqual(2, len(names))  # schema + the unknown marker
+        # schema + the unknown marker + the profile digest
+        self.assertEqual(3, len(names))
         value = traits.decode(names)['kernel_version']
         self.assertIsInstance(value, Unknown)
         self.assertIn('value too large', value.reason)
@@ -334,6 +335,44 @@ class TestUnknownAndLimits(testtools.TestCase):
         e = self.assertRaises(InputError, traits.encode,
                               Profile({'phys_bits': True}))
         self.assertIn('phys_bits', str(e))
+
+
+class TestDigest(testtools.TestCase):
+    """One trait names the whole profile, so the scheduler groups hosts."""
+
+    def setUp(self):
+        super(TestDigest, self).setUp()
+        self.profiles = real_profiles()
+
+    def digest(self, names):
+        found = [t for t in names if t.startswith(traits.DIGEST_PREFIX)]
+        self.assertEqual(1, len(found), names)
+        return found[0]
+
+    def test_same_profile_same_digest_different_profile_different(self):
+        digests = {}
+        for name, prof in sorted(self.profiles.items()):
+            digests.setdefault(self.digest(traits.encode(prof)),
+                               set()).add(name)
+            # Encoding is deterministic: a second encode agrees.
+            self.assertEqual(self.digest(traits.encode(prof)),
+                             self.digest(traits.encode(prof)))
+        encoded = {name: traits.encode(prof)
+                   for name, prof in self.profiles.items()}
+        for digest, names in digests.items():
+            bodies = {tuple(t for t in encoded[n]
+                            if not t.startswith(traits.DIGEST_PREFIX))
+                      for n in names}
+            self.assertEqual(1, len(bodies), names)
+
+    def test_digest_is_not_a_factor(self):
+        prof = self.profiles['epyc-milan-nested-l1']
+        names = traits.encode(prof)
+        decoded, problems = traits.parse(names)
+        self.assertEqual([], [str(p) for p in problems])
+        self.assertEqual(traits.decode(
+            [t for t in names if not t.startswith(traits.DIGEST_PREFIX)]),
+            decoded)
 
 
 class TestDecodingWhatPlacementHolds(testtools.TestCase):
