@@ -1,0 +1,622 @@
+"""Fleet commands against a real placement server process.
+
+The fleet is built from real host profiles (tests/fixtures/hosts/*): each
+snapshot is read with the reader, encoded with the codec and published by
+the reporter on its own resource provider of a real placement server
+(gunicorn on loopback, sqlite, noauth2).
+
+A nova API cannot run here, so a small fake nova (a WSGI app on loopback
+serving the four read-only calls the fleet makes: hypervisors, servers,
+aggregates) stands in for it where nova is unavoidable: ``check SERVER``,
+host-name lookups by service host and nova aggregates. Everything else
+is tested without it, from Placement alone.
+"""
+
+import atexit
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+import wsgiref.simple_server
+
+from defusedxml import ElementTree
+import testtools
+
+from migcompat_filter.cmd import shell
+from migcompat_filter import hostsource
+from migcompat_filter import placement
+from migcompat_filter import reader
+from migcompat_filter import reporter
+from migcompat_filter import rules
+from migcompat_filter import traits
+from tests.functional import placement_server
+
+HOSTS = os.path.join(os.path.dirname(__file__), '..', 'fixtures', 'hosts')
+
+#: provider name -> fixture snapshot (two identical hosts form a group).
+FLEET = {
+    'milan-1': 'epyc-milan-nested-l1',
+    'milan-2': 'epyc-milan-nested-l1',
+    'this-host': 'this-host-epyc-nested-l1-20261125',
+    'rome-82': 'libvirt-domcaps-rome-qemu-8.2.0',
+    'rome-90': 'libvirt-domcaps-rome-qemu-9.0.0',
+    'genoa': 'libvirt-domcaps-genoa-qemu-10.0.0-expanded',
+    'gold-6148': 'libvirt-cpuid-xeon-gold-6148-host',
+}
+UNTRAITED = 'fresh-node'  # a compute node the reporter never ran on
+SVG_NS = '{http://www.w3.org/2000/svg}'
+
+
+def read_host(name):
+    source = hostsource.SnapshotSource(os.path.join(HOSTS, name))
+    try:
+        return reader.read_profile(source)
+    finally:
+        source.close()
+
+
+class FakeNova(object):
+    """nova's read-only admin API, as much as the fleet uses (loopback)."""
+
+    def __init__(self, hypervisors, servers, aggregates):
+        self.hypervisors = hypervisors
+        self.servers = servers
+        self.aggregates = aggregates
+        self.calls = []
+
+    def __call__(self, environ, start_response):
+        path = environ['PATH_INFO']
+        query = environ.get('QUERY_STRING', '')
+        self.calls.append(path)
+        body, status = None, '200 OK'
+        if path == '/os-hypervisors/detail':
+            body = {'hypervisors': self.hypervisors}
+        elif path == '/os-aggregates':
+            body = {'aggregates': self.aggregates}
+        elif path == '/servers/detail':
+            from urllib.parse import parse_qs
+            import re
+            pattern = parse_qs(query).get('name', ['.*'])[0]
+            body = {'servers': [s for s in self.servers
+                                if re.search(pattern, s['name'])]}
+        elif path.startswith('/servers/'):
+            sid = path.split('/')[2]
+            found = [s for s in self.servers if s['id'] == sid]
+            if found:
+                body = {'server': found[0]}
+            else:
+                status, body = '404 Not Found', {'itemNotFound': {}}
+        else:
+            status, body = '404 Not Found', {}
+        data = json.dumps(body).encode()
+        start_response(status, [('Content-Type', 'application/json'),
+                                ('Content-Length', str(len(data)))])
+        return [data]
+
+    def start(self):
+        """Serve in a child process: under stestr the nova tests' eventlet
+        monkey-patching makes a server thread here never run."""
+        self.tmp = tempfile.mkdtemp(prefix='migcompat-fake-nova-')
+        data = os.path.join(self.tmp, 'nova.json')
+        with open(data, 'w') as f:
+            json.dump({'hypervisors': self.hypervisors,
+                       'servers': self.servers,
+                       'aggregates': self.aggregates}, f)
+        port = placement_server.free_port()
+        self.url = 'http://127.0.0.1:%d' % port
+        root = os.path.join(os.path.dirname(__file__), '..', '..')
+        self.process = subprocess.Popen(
+            [sys.executable, '-m', 'tests.functional.test_fleet',
+             'fake-nova', data, str(port)], cwd=root,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        import requests
+        import time
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                requests.get(self.url + '/os-aggregates', timeout=2)
+                return self
+            except requests.RequestException:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError('fake nova did not start')
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(10)
+        import shutil
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def serve_fake_nova(data_path, port):
+    with open(data_path) as f:
+        data = json.load(f)
+    app = FakeNova(data['hypervisors'], data['servers'], data['aggregates'])
+
+    class Quiet(wsgiref.simple_server.WSGIRequestHandler):
+        def log_message(self, *args):
+            pass
+    server = wsgiref.simple_server.make_server('127.0.0.1', port, app,
+                                               handler_class=Quiet)
+    server.serve_forever()
+
+
+_SHARED = {}
+
+
+def _shared_fleet():
+    """One placement server with the published fleet, for every class
+    (a server start and 8 reports are the slow part)."""
+    if _SHARED:
+        return _SHARED
+    server = placement_server.PlacementServer()
+    server.setUp()
+    atexit.register(server.cleanUp)
+    client = placement.PlacementClient(
+        placement.adapter_noauth(server.url))
+    profiles, uuids, cache = {}, {}, {}
+    client.create_trait('CUSTOM_GOLD')
+    for name, fixture in sorted(FLEET.items()):
+        if fixture not in cache:
+            cache[fixture] = read_host(fixture)
+        profiles[name] = cache[fixture]
+        rp = server.create_provider(name)
+        uuids[name] = rp['uuid']
+        # nova-compute's own traits, which must be left alone
+        client.put_traits(rp['uuid'], {'COMPUTE_NODE', 'CUSTOM_GOLD'}, 0)
+        reporter.sync(client, rp['uuid'], traits.encode(profiles[name]))
+    rp = server.create_provider(UNTRAITED)
+    uuids[UNTRAITED] = rp['uuid']
+    client.put_traits(rp['uuid'], {'COMPUTE_NODE'}, 0)
+    # A root provider that is not a compute node (shared storage).
+    server.create_provider('shared-storage-%s' % uuid.uuid4().hex[:6])
+    _SHARED.update(placement=server, client=client, profiles=profiles,
+                   uuids=uuids)
+    return _SHARED
+
+
+class FleetTestBase(testtools.TestCase):
+    """One placement server and one published fleet for the whole class."""
+
+    @classmethod
+    def setUpClass(cls):
+        super(FleetTestBase, cls).setUpClass()
+        shared = _shared_fleet()
+        cls.placement = shared['placement']
+        cls.client = shared['client']
+        cls.profiles = shared['profiles']
+        cls.uuids = shared['uuids']
+
+    def run_cli(self, *argv, env=None):
+        """(exit status, stdout, stderr) of migcompat in this process."""
+        app = shell.MigcompatApp()
+        app.stdout, app.stderr = io.StringIO(), io.StringIO()
+        old = {}
+        for key, value in (env or {}).items():
+            old[key] = os.environ.get(key)
+            os.environ[key] = value
+        try:
+            status = app.run(list(argv))
+        finally:
+            for key, value in old.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+        return status, app.stdout.getvalue(), app.stderr.getvalue()
+
+    def cli_json(self, *argv):
+        status, out, err = self.run_cli(*argv + ('-f', 'json',
+                                                 '--placement-url',
+                                                 self.placement.url))
+        self.assertEqual(0, status, err)
+        return json.loads(out)
+
+
+class TestHostCommands(FleetTestBase):
+
+    def test_host_list_shows_every_compute_node(self):
+        rows = {r['name']: r for r in self.cli_json('host', 'list')}
+        self.assertEqual(set(FLEET) | {UNTRAITED}, set(rows))
+        milan = self.profiles['milan-1']
+        self.assertEqual(milan['microcode_version'],
+                         rows['milan-1']['microcode'])
+        self.assertEqual(milan['kernel_version'], rows['milan-1']['kernel'])
+        self.assertEqual(milan['qemu_version'], rows['milan-1']['qemu'])
+        self.assertEqual(milan['libvirt_version'],
+                         rows['milan-1']['libvirt'])
+        self.assertEqual(milan['cpu_mode'], rows['milan-1']['mode'])
+        self.assertTrue(rows['milan-1']['nested'].startswith('yes'))
+        self.assertIn(milan['cpu_model']['model_name'],
+                      rows['milan-1']['cpu'])
+        self.assertEqual('reported', rows['milan-1']['profile'])
+        # A factor the host could not read says so, not a blank.
+        self.assertEqual('unknown', rows['gold-6148']['microcode'])
+        self.assertEqual('no migcompat traits',
+                         rows[UNTRAITED]['profile'])
+        self.assertIsNone(rows[UNTRAITED]['cpu'])
+        # When the traits last changed: a timestamp from Placement.
+        self.assertRegex(rows['milan-1']['changed'], r'20\d\d-\d\d-\d\dT')
+        self.assertIsNotNone(rows[UNTRAITED]['changed'])
+
+    def test_host_list_table_and_csv(self):
+        status, out, err = self.run_cli('host', 'list', '--placement-url',
+                                        self.placement.url, '-f', 'csv')
+        self.assertEqual(0, status, err)
+        self.assertEqual(len(FLEET) + 2, len(out.strip().splitlines()))
+        status, out, err = self.run_cli('host', 'list', '--placement-url',
+                                        self.placement.url)
+        self.assertEqual(0, status, err)
+        self.assertIn('no migcompat traits', out)
+
+    def test_host_list_progress_on_request(self):
+        status, out, err = self.run_cli('host', 'list', '--placement-url',
+                                        self.placement.url, '--progress',
+                                        '-f', 'value')
+        self.assertEqual(0, status, err)
+        self.assertIn('reading traits:', err)
+        self.assertIn('100%', err)
+        status, out, err = self.run_cli('host', 'list', '--placement-url',
+                                        self.placement.url, '-f', 'value')
+        self.assertNotIn('reading traits', err)  # not a terminal
+
+    def test_host_show_decodes_factors_and_keeps_raw_traits(self):
+        data = self.cli_json('host', 'show', 'rome-90')
+        self.assertEqual(self.uuids['rome-90'], data['uuid'])
+        expected = self.profiles['rome-90']
+        self.assertEqual(expected['host_model'],
+                         data['factor:host_model'])
+        self.assertEqual(expected['qemu_version'],
+                         data['factor:qemu_version'])
+        self.assertEqual(traits.encode(expected), data['migcompat_traits'])
+        self.assertEqual(['COMPUTE_NODE', 'CUSTOM_GOLD'],
+                         data['other_traits'])
+        # Unknown factors keep their reason.
+        self.assertTrue(data['factor:kernel_version']['unknown'])
+
+    def test_host_show_by_uuid_and_unknown_host(self):
+        data = self.cli_json('host', 'show', self.uuids['genoa'])
+        self.assertEqual('genoa', data['name'])
+        status, out, err = self.run_cli('host', 'show', 'no-such-host',
+                                        '--placement-url',
+                                        self.placement.url)
+        self.assertEqual(2, status)
+        self.assertIn("no compute node named 'no-such-host'", err)
+        self.assertNotIn('Traceback', err)
+
+    def test_unreachable_nova_falls_back_to_placement_names(self):
+        port = placement_server.free_port()
+        status, out, err = self.run_cli(
+            'host', 'list', '-f', 'json', '--placement-url',
+            self.placement.url, '--nova-url', 'http://127.0.0.1:%d' % port)
+        self.assertEqual(0, status, err)
+        self.assertEqual(set(FLEET) | {UNTRAITED},
+                         {r['name'] for r in json.loads(out)})
+        self.assertIn('nova\'s API is not usable', err)
+
+    def test_unreachable_placement_is_a_clear_error(self):
+        port = placement_server.free_port()
+        status, out, err = self.run_cli(
+            'host', 'list', '--placement-url', 'http://127.0.0.1:%d' % port)
+        self.assertEqual(1, status)
+        self.assertIn('cannot connect to placement', err)
+        self.assertNotIn('Traceback', err)
+
+
+class TestMatrix(FleetTestBase):
+
+    def expected(self, src, dst, mode=None):
+        return rules.evaluate(self.profiles[src], self.profiles[dst],
+                              mode=mode)
+
+    def test_pairs_match_the_rules_engine_for_every_host_pair(self):
+        for mode in (None, 'host-passthrough'):
+            argv = ('matrix', '--pairs') + (('--mode', mode) if mode else ())
+            pairs = self.cli_json(*argv)
+            by_host = {}
+            for row in pairs:
+                for s in row['source_hosts']:
+                    for d in row['destination_hosts']:
+                        by_host[(s, d)] = row
+            traited = sorted(FLEET)
+            self.assertEqual(len(traited) ** 2, len(by_host))
+            for s in traited:
+                for d in traited:
+                    verdict = self.expected(s, d, mode)
+                    row = by_host[(s, d)]
+                    self.assertEqual(verdict.compatible, row['compatible'],
+                                     (s, d, mode))
+                    self.assertEqual(verdict.factors('block'),
+                                     row['blocking'], (s, d, mode))
+
+    def test_identical_hosts_collapse_into_one_group(self):
+        rows = self.cli_json('matrix')
+        groups = {r['group']: r['hosts'] for r in rows}
+        self.assertIn(['milan-1', 'milan-2'], groups.values())
+        self.assertEqual(len(FLEET) - 1, len(groups))
+        self.assertNotIn(UNTRAITED, sum(groups.values(), []))
+        # A refused pair names its blocking factor in the grid.
+        cells = [v for r in rows for k, v in r.items()
+                 if k.startswith('to ')]
+        self.assertTrue(any(c.startswith('NO: ') for c in cells))
+        self.assertTrue(any(c.startswith('yes') for c in cells))
+
+    def test_placement_aggregate_without_nova(self):
+        agg = str(uuid.uuid4())
+        for name in ('rome-82', 'rome-90'):
+            rp = self.uuids[name]
+            gen = self.placement.request(
+                'GET', '/resource_providers/%s' % rp).json()[
+                    'generation']
+            resp = self.placement.request(
+                'PUT', '/resource_providers/%s/aggregates' % rp,
+                json={'aggregates': [agg],
+                      'resource_provider_generation': gen})
+            self.assertEqual(200, resp.status_code, resp.text)
+        rows = self.cli_json('matrix', '--aggregate', agg)
+        self.assertEqual({'rome-82', 'rome-90'},
+                         set(sum((r['hosts'] for r in rows), [])))
+        status, out, err = self.run_cli(
+            'matrix', '--aggregate', 'by-name', '--placement-url',
+            self.placement.url)
+        self.assertEqual(2, status)
+        self.assertIn('only a Placement aggregate UUID', err)
+
+    def test_left_out_hosts_are_named(self):
+        status, out, err = self.run_cli('matrix', '--placement-url',
+                                        self.placement.url)
+        self.assertEqual(0, status, err)
+        self.assertIn('not in the matrix: %s: no migcompat traits'
+                      % UNTRAITED, err)
+
+    def test_svg_is_valid_and_its_cells_match_the_table(self):
+        path = os.path.join(self.useFixture(
+            __import__('fixtures').TempDir()).path, 'm.svg')
+        status, out, err = self.run_cli(
+            'matrix', '--pairs', '--output', path, '-f', 'json',
+            '--placement-url', self.placement.url)
+        self.assertEqual(0, status, err)
+        pairs = json.loads(out)
+        with open(path, 'rb') as f:
+            root = ElementTree.parse(f).getroot()
+        self.assertEqual(SVG_NS + 'svg', root.tag)
+        cells = {(r.get('data-source'), r.get('data-destination')): r
+                 for r in root.iter(SVG_NS + 'rect')
+                 if r.get('class') == 'cell'}
+        self.assertEqual(len(pairs), len(cells))
+        for row in pairs:
+            rect = cells[(row['source'], row['destination'])]
+            self.assertEqual(row['status'], rect.get('data-status'))
+            self.assertEqual(','.join(row['blocking']),
+                             rect.get('data-blocking'))
+        legend = {t.get('data-group'): t.text
+                  for t in root.iter(SVG_NS + 'text')
+                  if t.get('class') == 'group'}
+        for row in pairs:
+            self.assertIn(', '.join(row['source_hosts']),
+                          legend[row['source']])
+
+    def test_png_without_cairosvg_is_a_clear_error(self):
+        try:
+            import cairosvg  # noqa
+            self.skipTest('cairosvg is installed')
+        except ImportError:
+            pass
+        status, out, err = self.run_cli(
+            'matrix', '--output', '/tmp/x-%s.png' % uuid.uuid4().hex,
+            '--placement-url', self.placement.url)
+        self.assertEqual(2, status)
+        self.assertIn('cairosvg', err)
+
+
+class TestBaseline(FleetTestBase):
+
+    def test_baseline_of_amd_hosts(self):
+        data = self.cli_json('baseline', 'rome-82', 'rome-90', 'genoa')
+        common = set(data['common_features'])
+        for name in ('rome-82', 'rome-90', 'genoa'):
+            hm = self.profiles[name]['host_model']
+            offered = set(hm['features']) - set(hm.get('disabled') or ())
+            self.assertTrue(common <= offered, name)
+        self.assertEqual('AMD', data['vendor'])
+        # The model is usable on every host, and the lines use it.
+        for name in ('rome-82', 'rome-90', 'genoa'):
+            self.assertIn(data['cpu_model'],
+                          self.profiles[name]['usable_models'])
+        self.assertIn('cpu_mode = custom', data['nova_conf'])
+        self.assertIn('cpu_models = %s' % data['cpu_model'],
+                      data['nova_conf'])
+        self.assertTrue(set(data['extra_flags']) <= common)
+        self.assertTrue(data['libvirt_check'].startswith('test:///default'),
+                        data['libvirt_check'])
+
+    def test_baseline_across_vendors_is_refused(self):
+        status, out, err = self.run_cli(
+            'baseline', 'rome-90', 'gold-6148', '--placement-url',
+            self.placement.url)
+        self.assertEqual(2, status)
+        self.assertIn('gold-6148', err)
+        self.assertNotIn('Traceback', err)
+
+    def test_baseline_needs_hosts(self):
+        status, out, err = self.run_cli('baseline', '--placement-url',
+                                        self.placement.url)
+        self.assertEqual(2, status)
+        self.assertIn('HOST... or --aggregate', err)
+
+
+class TestCompareByHostName(FleetTestBase):
+
+    def test_compare_two_hosts_by_name(self):
+        env = {'MIGCOMPAT_PLACEMENT_URL': self.placement.url}
+        verdict = self.expected = rules.evaluate(self.profiles['rome-82'],
+                                                 self.profiles['rome-90'])
+        status, out, err = self.run_cli('compare', 'rome-82', 'rome-90',
+                                        '-f', 'json', env=env)
+        self.assertEqual(0 if verdict.compatible else 1, status, err)
+        data = json.loads(out)
+        self.assertEqual(verdict.compatible, data['compatible'])
+        self.assertIn('host rome-82', data['source'])
+        status, out, err = self.run_cli('compare', 'rome-82', UNTRAITED,
+                                        env=env)
+        self.assertEqual(2, status)
+        self.assertIn('no migcompat traits', err)
+
+
+class TestWithNova(FleetTestBase):
+    """The parts that need nova's API, against a fake nova on loopback."""
+
+    @classmethod
+    def setUpClass(cls):
+        super(TestWithNova, cls).setUpClass()
+        hyps = []
+        for name in sorted(FLEET) + [UNTRAITED]:
+            hyps.append({'id': cls.uuids[name], 'hypervisor_hostname': name,
+                         'state': 'up', 'status': 'enabled',
+                         'service': {'host': 'svc-' + name,
+                                     'disabled_reason': None}})
+        hyps[[h['hypervisor_hostname'] for h in hyps].index('rome-90')][
+            'status'] = 'disabled'
+        cls.server_id = str(uuid.uuid4())
+        servers = [{'id': cls.server_id, 'name': 'web-1',
+                    'status': 'ACTIVE',
+                    'OS-EXT-SRV-ATTR:host': 'svc-milan-1',
+                    'OS-EXT-SRV-ATTR:hypervisor_hostname': 'milan-1'}]
+        aggs = [{'id': 1, 'name': 'amd-rome', 'uuid': str(uuid.uuid4()),
+                 'hosts': ['svc-rome-82', 'svc-rome-90']}]
+        cls.nova = FakeNova(hyps, servers, aggs).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.nova.stop()
+        super(TestWithNova, cls).tearDownClass()
+
+    def nova_json(self, *argv):
+        return self.cli_json(*argv + ('--nova-url', self.nova.url))
+
+    def test_check_server_lists_accepted_and_refused_hosts(self):
+        for server in ('web-1', self.server_id):
+            rows = {r['host']: r for r in self.nova_json('check', server)}
+            self.assertNotIn('milan-1', rows)  # the source itself
+            self.assertEqual((set(FLEET) | {UNTRAITED}) - {'milan-1'},
+                             set(rows))
+            src = self.profiles['milan-1']
+            for name in FLEET:
+                if name in ('milan-1', 'rome-90'):
+                    continue
+                verdict = rules.evaluate(src, self.profiles[name])
+                self.assertEqual(verdict.compatible,
+                                 rows[name]['accepted'], name)
+                if not verdict.compatible:
+                    for factor in verdict.factors():
+                        self.assertIn(factor, rows[name]['reason'])
+            self.assertTrue(rows['milan-2']['accepted'])
+            self.assertFalse(rows['rome-90']['accepted'])
+            self.assertIn('disabled', rows['rome-90']['reason'])
+            self.assertIn('no migcompat traits', rows[UNTRAITED]['reason'])
+
+    def test_check_follows_the_filter_options(self):
+        conf = os.path.join(self.useFixture(
+            __import__('fixtures').TempDir()).path, 'migcompat.conf')
+        with open(conf, 'w') as f:
+            f.write('[migcompat]\nuntraited_host_action = refuse\n'
+                    'strict = true\n')
+        status, out, err = self.run_cli(
+            '--config-file', conf, 'check', 'web-1', '-f', 'json',
+            '--placement-url', self.placement.url, '--nova-url',
+            self.nova.url)
+        self.assertEqual(0, status, err)
+        rows = {r['host']: r for r in json.loads(out)}
+        self.assertFalse(rows[UNTRAITED]['accepted'])
+        self.assertIn('refuses', rows[UNTRAITED]['reason'])
+        from migcompat_filter.conf.policy import Policy
+        for name in ('milan-2', 'this-host'):
+            verdict = rules.evaluate(self.profiles['milan-1'],
+                                     self.profiles[name],
+                                     policy=Policy(strict=True))
+            self.assertEqual(verdict.compatible, rows[name]['accepted'])
+
+    def test_check_unknown_server(self):
+        status, out, err = self.run_cli(
+            'check', 'nope', '--placement-url', self.placement.url,
+            '--nova-url', self.nova.url)
+        self.assertEqual(2, status)
+        self.assertIn("no server named or with ID 'nope'", err)
+
+    def test_check_without_nova_says_it_needs_nova(self):
+        status, out, err = self.run_cli('check', 'web-1', '--placement-url',
+                                        self.placement.url)
+        self.assertEqual(2, status)
+        self.assertIn('needs nova', err)
+
+    def test_service_host_names_and_nova_aggregates(self):
+        data = self.nova_json('host', 'show', 'svc-genoa')
+        self.assertEqual('genoa', data['name'])
+        self.assertEqual('svc-genoa', data['service_host'])
+        rows = self.nova_json('host', 'list', '--aggregate', 'amd-rome',
+                              '--long')
+        self.assertEqual(['rome-82', 'rome-90'],
+                         sorted(r['name'] for r in rows))
+        status, out, err = self.run_cli(
+            'matrix', '--aggregate', 'no-such-agg', '--placement-url',
+            self.placement.url, '--nova-url', self.nova.url)
+        self.assertEqual(2, status)
+        self.assertIn('amd-rome', err)  # the known aggregates are named
+
+
+class TestOpenStackClientPlugin(FleetTestBase):
+    """``openstack migcompat ...`` loads the plugin and its commands."""
+
+    def setUp(self):
+        super(TestOpenStackClientPlugin, self).setUp()
+        self.openstack = os.path.join(os.path.dirname(sys.executable),
+                                      'openstack')
+        if not os.path.exists(self.openstack):
+            self.skipTest('python-openstackclient is not installed')
+
+    def test_commands_are_listed_and_have_help(self):
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith('OS_')}
+        env['HOME'] = tempfile.mkdtemp()  # no clouds.yaml
+        out = subprocess.run([self.openstack, 'command', 'list', '--group',
+                              'migcompat', '-f', 'json'],
+                             capture_output=True, text=True, env=env,
+                             timeout=120)
+        self.assertEqual(0, out.returncode, out.stderr)
+        commands = sum((g['Commands'] for g in json.loads(out.stdout)), [])
+        for cmd in ('migcompat host list', 'migcompat host show',
+                    'migcompat matrix', 'migcompat check',
+                    'migcompat baseline'):
+            self.assertIn(cmd, commands)
+        out = subprocess.run([self.openstack, 'help', 'migcompat', 'matrix'],
+                             capture_output=True, text=True, env=env,
+                             timeout=120)
+        self.assertEqual(0, out.returncode, out.stderr)
+        self.assertIn('--aggregate', out.stdout)
+        # Inside openstack the OSC session is used: no own connection
+        # options.
+        self.assertNotIn('--placement-url', out.stdout)
+
+    def test_openstack_session_reaches_placement(self):
+        # OSC's own auth (here its admin_token plugin on the noauth2
+        # placement); its endpoint answers nova's calls with 404, so the
+        # commands fall back to Placement's names, and say so.
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith('OS_')}
+        env['HOME'] = tempfile.mkdtemp()
+        out = subprocess.run(
+            [self.openstack, '--os-auth-type', 'admin_token',
+             '--os-endpoint', self.placement.url, '--os-token', 'admin',
+             'migcompat', 'matrix', '--pairs', '-f', 'json'],
+            capture_output=True, text=True, env=env, timeout=120)
+        self.assertEqual(0, out.returncode, out.stderr)
+        self.assertIn('nova\'s API is not usable', out.stderr)
+        self.assertEqual(self.cli_json('matrix', '--pairs'),
+                         json.loads(out.stdout))
+
+
+if __name__ == '__main__' and sys.argv[1:2] == ['fake-nova']:
+    serve_fake_nova(sys.argv[2], int(sys.argv[3]))

@@ -1,0 +1,242 @@
+"""The fleet model: grouping, the matrix, check and baseline logic.
+
+Profiles here are plain data (the shapes of profile.FACTOR_SCHEMA), sent
+through the real codec, as Placement would hand them back. The baseline
+uses libvirt's test:///default driver (in-process, no daemon) when
+libvirt-python is installed.
+"""
+
+import testtools
+
+from migcompat_filter import fleet
+from migcompat_filter.conf.policy import Policy
+from migcompat_filter.profile import Profile
+from migcompat_filter.profile import Unknown
+from migcompat_filter import rules
+from migcompat_filter import traits
+
+BASE = ['apic', 'clflush', 'cmov', 'cx8', 'de', 'fpu', 'fxsr', 'lm', 'mca',
+        'mce', 'mmx', 'msr', 'mtrr', 'nx', 'pae', 'pat', 'pge', 'pni',
+        'pse', 'pse36', 'sep', 'sse', 'sse2', 'syscall', 'tsc', 'vme']
+
+
+def profile(qemu='8.2.0', extra=(), microcode='0x10', vendor='Intel',
+            usable=('486', 'pentium', 'qemu64'), expanded=True):
+    feats = sorted(set(BASE) | set(extra))
+    return Profile({
+        'arch': 'x86_64',
+        'cpu_model': {'vendor': vendor, 'family': 6, 'model': 85,
+                      'stepping': 4, 'model_name': 'Test CPU',
+                      'libvirt_model': 'qemu64'},
+        'cpu_features': {'source': 'libvirt', 'model': None,
+                         'features': feats},
+        'host_model': {'model': 'qemu64', 'vendor': vendor,
+                       'features': feats, 'disabled': [],
+                       'expanded': expanded},
+        'usable_models': list(usable),
+        'microcode_version': microcode,
+        'kernel_version': '6.1.0',
+        'qemu_version': qemu,
+        'libvirt_version': '9.0.0',
+        'cpu_mode': 'host-model',
+        'cpu_models': [],
+        'nested_virt': {'nested': False, 'hypervisor': None,
+                        'nested_enabled': True},
+        'tsc': {'frequency': 2000000000, 'scaling': True},
+        'phys_bits': 46,
+        'machine_types': ['pc', 'pc-q35-8.2', 'q35'],
+        'firmware_version': {'vendor': 'ACME', 'version': '1.0',
+                             'date': '01/01/2026'},
+        'firmware_settings': {'smt': 'on', 'threads_per_core': 2,
+                              'virtualization': 'vmx'},
+        'kernel_settings': {'cmdline': {}, 'modprobe': {},
+                            'module_parameters': {}, 'vulnerabilities': {}},
+    })
+
+
+def host(name, prof, extra_traits=('COMPUTE_NODE',), hypervisor=None):
+    h = fleet.Host(name, 'uuid-' + name, hypervisor=hypervisor)
+    h.traits = set(extra_traits) | (set(traits.encode(prof)) if prof
+                                    else set())
+    if prof is not None:
+        h.profile, h.problems = traits.parse(h.ours)
+        h.state = fleet.TRAITED
+    return h
+
+
+class TestGroupsAndMatrix(testtools.TestCase):
+
+    def setUp(self):
+        super(TestGroupsAndMatrix, self).setUp()
+        self.old = profile(qemu='7.2.0')
+        self.new = profile(qemu='8.2.0', extra=['avx', 'avx2'])
+        self.hosts = [host('a1', self.old), host('a2', self.old),
+                      host('a3', self.old), host('b1', self.new),
+                      host('bare', None)]
+
+    def test_identical_traits_make_one_group_biggest_first(self):
+        groups = fleet.group_hosts(self.hosts)
+        self.assertEqual([['a1', 'a2', 'a3'], ['b1']],
+                         [g.names for g in groups])
+        self.assertEqual(['G1', 'G2'], [g.label for g in groups])
+
+    def test_one_evaluation_per_group_pair(self):
+        m = fleet.matrix(self.hosts)
+        self.assertEqual(4, m.evaluations)  # 2 groups, not 4 hosts
+        self.assertEqual([('bare', 'no migcompat traits')],
+                         [(h.name, why) for h, why in m.left_out])
+
+    def test_cells_are_the_rules_engine_verdicts(self):
+        m = fleet.matrix(self.hosts)
+        g_old, g_new = m.groups
+        up = m.cell(g_old, g_new)
+        down = m.cell(g_new, g_old)
+        self.assertEqual(rules.evaluate(self.old, self.new).compatible,
+                         up.verdict.compatible)
+        # Newer QEMU and more features -> older host: refused, and why.
+        self.assertFalse(down.verdict.compatible)
+        self.assertEqual('refused', down.status)
+        self.assertIn('qemu_version', down.blocking)
+        self.assertTrue(down.text().startswith('NO: '))
+        self.assertIn('qemu_version', down.text())
+        self.assertTrue(down.reason())
+
+    def test_mode_and_policy_reach_the_engine(self):
+        other_ucode = profile(qemu='7.2.0', microcode='0x20')
+        hosts = [host('a', self.old), host('b', other_ucode)]
+        lenient = fleet.matrix(hosts, mode='host-passthrough')
+        strict = fleet.matrix(hosts, mode='host-passthrough',
+                              policy=Policy(strict=True))
+        ga, gb = lenient.groups
+        self.assertTrue(lenient.cell(ga, gb).verdict.compatible)
+        self.assertEqual('warn', lenient.cell(ga, gb).status)
+        ga, gb = strict.groups
+        self.assertIn('microcode_version', strict.cell(ga, gb).blocking)
+
+
+class TestSummary(testtools.TestCase):
+
+    def test_summary_of_a_reported_host(self):
+        s = fleet.summary(host('h', profile(microcode='0xabc')))
+        self.assertEqual('reported', s['profile'])
+        self.assertEqual('0xabc', s['microcode'])
+        self.assertEqual('8.2.0', s['qemu'])
+        self.assertEqual('no', s['nested'])
+        self.assertEqual('Test CPU [6/85/4]', s['cpu'])
+
+    def test_unknown_factor_says_unknown(self):
+        data = profile().to_dict()
+        data['kernel_version'] = Unknown('no /proc').to_json()
+        s = fleet.summary(host('h', Profile.from_dict(data)))
+        self.assertEqual('unknown', s['kernel'])
+
+    def test_host_without_our_traits(self):
+        s = fleet.summary(host('h', None))
+        self.assertEqual('no migcompat traits', s['profile'])
+        self.assertIsNone(s['cpu'])
+
+    def test_changed_window(self):
+        h = host('h', profile())
+        h.updated = '2026-01-02T00:00:00Z'
+        self.assertEqual(h.updated, fleet.summary(h)['changed'])
+        h.traits_created = '2026-01-01T00:00:00Z'
+        self.assertEqual('between 2026-01-01T00:00:00Z and '
+                         '2026-01-02T00:00:00Z', fleet.summary(h)['changed'])
+
+    def test_http_date(self):
+        self.assertEqual('2026-11-25T19:00:01Z', fleet._http_date(
+            'Wed, 25 Nov 2026 19:00:01 GMT'))
+        self.assertIsNone(fleet._http_date('garbage'))
+        self.assertIsNone(fleet._http_date(None))
+
+
+class TestAccepts(testtools.TestCase):
+
+    def test_targets_and_reasons(self):
+        old, new = profile(qemu='7.2.0'), profile(qemu='8.2.0')
+        up = {'state': 'up', 'status': 'enabled', 'service': {'host': 's'}}
+        disabled = dict(up, status='disabled',
+                        service={'host': 's', 'disabled_reason': 'maint'})
+        src = host('src', new, hypervisor=up)
+        hosts = [src, host('same', new, hypervisor=up),
+                 host('older', old, hypervisor=up),
+                 host('off', new, hypervisor=disabled),
+                 host('bare', None, hypervisor=up)]
+        result = {h.name: (ok, why) for h, ok, why, _v in
+                  fleet.accepts(hosts, src)}
+        self.assertNotIn('src', result)
+        self.assertEqual((True, 'compatible'), result['same'])
+        self.assertFalse(result['older'][0])
+        self.assertIn('qemu_version', result['older'][1])
+        self.assertEqual((False, 'nova: nova-compute service is disabled '
+                                 '(maint)'), result['off'])
+        self.assertTrue(result['bare'][0])  # untraited_host_action default
+        refused = fleet.accepts(hosts, src,
+                                conf_actions={fleet.UNTRAITED: 'refuse'})
+        self.assertFalse({h.name: ok for h, ok, _w, _v in refused}['bare'])
+
+
+class TestBaseline(testtools.TestCase):
+
+    def setUp(self):
+        super(TestBaseline, self).setUp()
+        self.cpu_map = fleet.LibvirtCPUMap('test:///default')
+        if not self.cpu_map.available:
+            self.skipTest('libvirt test driver: %s' % self.cpu_map.error)
+
+    def test_common_features_model_and_nova_lines(self):
+        a = profile(extra=['ssse3', 'sse4.1', 'avx', 'invtsc'],
+                    usable=['qemu64', 'Nehalem', 'pentium'])
+        b = profile(extra=['ssse3', 'sse4.1', 'sse4.2', 'invtsc'],
+                    usable=['qemu64', 'pentium', 'Westmere'])
+        b_ = host('b', b)
+        result = fleet.baseline([host('a', a), b_], self.cpu_map)
+        common = set(BASE) | {'ssse3', 'sse4.1', 'invtsc'}
+        self.assertEqual(sorted(common), result.common)
+        # A model usable on both hosts whose features are all common.
+        self.assertIn(result.model, ('qemu64', 'pentium'))
+        self.assertTrue(set(result.model_features) <= common)
+        self.assertEqual(sorted(common - set(result.model_features)
+                                - {'invtsc'}), result.extra_flags)
+        self.assertNotIn('invtsc', result.extra_flags)
+        self.assertTrue(any('invtsc' in n for n in result.notes))
+        lines = result.nova_conf().splitlines()
+        self.assertEqual(['[libvirt]', 'cpu_mode = custom',
+                          'cpu_models = %s' % result.model], lines[:3])
+        self.assertEqual('cpu_model_extra_flags = %s'
+                         % ', '.join(result.extra_flags), lines[3])
+        self.assertTrue(result.libvirt_check['checked'])
+
+    def test_libvirt_agrees_on_features_it_knows(self):
+        a = profile(extra=['ssse3', 'sse4.1'])
+        result = fleet.baseline([host('a', a), host('b', a)], self.cpu_map)
+        check = result.libvirt_check
+        self.assertTrue(check['checked'])
+        self.assertEqual([], check['only_ours'])
+
+    def test_different_vendors_have_no_baseline(self):
+        e = self.assertRaises(
+            fleet.BaselineError, fleet.baseline,
+            [host('i', profile()), host('a', profile(vendor='AMD'))],
+            self.cpu_map)
+        self.assertIn('different CPU vendors', str(e))
+
+    def test_unknown_host_model_is_named(self):
+        data = profile().to_dict()
+        data['host_model'] = Unknown('no domcapabilities').to_json()
+        e = self.assertRaises(
+            fleet.BaselineError, fleet.baseline,
+            [host('x', profile()), host('y', Profile.from_dict(data))],
+            self.cpu_map)
+        self.assertIn('y:', str(e))
+        self.assertIn('no domcapabilities', str(e))
+
+    def test_unexpanded_host_model_is_expanded_by_libvirt(self):
+        a = profile(extra=['ssse3'], expanded=False)
+        data = a.to_dict()
+        data['host_model']['features'] = ['ssse3']  # only the extras
+        result = fleet.baseline([host('a', Profile.from_dict(data)),
+                                 host('b', a)], self.cpu_map)
+        qemu64 = self.cpu_map.expand('qemu64', 'Intel')
+        self.assertTrue(qemu64 <= set(result.common))
+        self.assertIn('ssse3', result.common)
