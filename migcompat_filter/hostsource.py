@@ -7,13 +7,15 @@ Both sources expose the same small API, so every factor reader serves both:
   and every failure a :class:`SourceError` that names the file;
 * the three libvirt documents (``capabilities``, ``domcapabilities``,
   ``version``) parsed with defusedxml (entity expansion refused);
-* CPU-model expansion through libvirt's own CPU map.
+* CPU-model expansion through libvirt's own CPU map, and through the
+  local QEMU's model definitions for models the map does not know.
 
 The snapshot layout is the host's own paths (see doc/source/snapshot.rst);
 libvirt dumps live under ``libvirt/``.
 """
 
 import atexit
+import collections
 import errno
 import os
 import re
@@ -23,6 +25,7 @@ from defusedxml import ElementTree as SafeET
 import defusedxml
 
 from migcompat_filter.factors.base import FactorUnknown
+from migcompat_filter import qemu_cpu_models
 
 #: Refuse to read more than this from any one file. The largest legitimate
 #: input is /proc/cpuinfo of a many-core host (about 2 KiB per CPU) or a
@@ -224,18 +227,95 @@ class HostSource(object):
     def expand_cpu(self, cpu_xml):
         """Expand a host-CPU XML (model + features) into all its features.
 
-        Uses libvirt's own CPU map through the daemon-less test driver, so
-        the live host and a snapshot read on the same machine expand alike.
-        Returns a sorted list of feature names; SourceError (naming the
-        model) when this libvirt's CPU map does not know the model.
+        Returns an :class:`Expansion` (features, how, detail). ``how``
+        says which definitions expanded the named model:
+
+        ``'libvirt'``
+            libvirt's own CPU map, through the daemon-less test driver (so
+            the live host and a snapshot read on the same machine expand
+            alike);
+        ``'libvirt+qemu'``
+            a model version this CPU map does not know (``X-v3``): libvirt's
+            map for the base model ``X``, plus what the local QEMU's
+            definitions of ``X-v1`` and ``X-v3`` say the version changes.
+            The list is in the same terms as libvirt's own expansions;
+        ``'qemu'``
+            a model libvirt's map does not know at all: the local QEMU's
+            definition of it. QEMU's model lists differ from libvirt's in
+            places, so this is another reader's view.
+
+        The features listed beside the model (policy require) are added.
+        SourceError (naming the model and why each way failed) when none
+        of them can expand it.
         """
         key = ('expand', cpu_xml)
         if key not in self._cache:
-            self._cache[key] = _expand_with_cpu_map(cpu_xml)
+            try:
+                self._cache[key] = self._expand_cpu(cpu_xml)
+            except SourceError as e:
+                self._cache[key] = e
         value = self._cache[key]
         if isinstance(value, SourceError):
             raise value
         return value
+
+    def _expand_cpu(self, cpu_xml):
+        cpu = _CpuSpec.parse(cpu_xml)
+        try:
+            return Expansion(_expand_with_cpu_map(cpu), 'libvirt', '')
+        except SourceError as e:
+            libvirt_error = e
+        if not cpu.model:
+            raise libvirt_error
+        try:
+            return self._expand_with_qemu(cpu)
+        except (SourceError, qemu_cpu_models.QemuCpuModelError) as e:
+            raise SourceError('%s; %s' % (libvirt_error, e))
+
+    def qemu_binary(self, arch):
+        """The QEMU emulator to ask for CPU model definitions.
+
+        The emulator the host's domain capabilities name, when it exists
+        on this machine, else qemu-system-<arch> on $PATH.
+        """
+        preferred = None
+        try:
+            preferred = (self.libvirt_xml('domcapabilities')
+                         .findtext('path') or '').strip() or None
+        except SourceError:
+            pass
+        return qemu_cpu_models.find_binary(arch, preferred)
+
+    def _expand_with_qemu(self, cpu):
+        binary = self.qemu_binary(cpu.arch)
+        version = re.match(r'^(.+)-v([0-9]+)$', cpu.model)
+        base_features = None
+        if version and version.group(2) != '1':
+            base = version.group(1)
+            try:
+                base_features = set(_expand_with_cpu_map(
+                    _CpuSpec(cpu.arch, base, cpu.vendor, [])))
+            except SourceError:
+                pass  # libvirt does not know the base model either
+        if base_features is not None:
+            first = '%s-v1' % version.group(1)
+            found = qemu_cpu_models.expand_models([cpu.model, first], binary)
+            if not any(isinstance(v, qemu_cpu_models.QemuCpuModelError)
+                       for v in found.values()):
+                qemu, new = found[cpu.model]
+                old = found[first][1]
+                added, removed = new - old, old - new
+                features = (base_features - removed) | added | set(cpu.extra)
+                changes = ['-%s' % f for f in sorted(removed)] + \
+                    ['+%s' % f for f in sorted(added)]
+                return Expansion(sorted(features), 'libvirt+qemu', (
+                    "libvirt's %s plus what QEMU %s defines %s to change: "
+                    '%s' % (version.group(1), qemu, cpu.model,
+                            ' '.join(changes) or 'nothing')))
+        qemu, features = qemu_cpu_models.expand_model(cpu.model, binary)
+        return Expansion(sorted(set(features) | set(cpu.extra)), 'qemu',
+                         "QEMU %s's definition of %s (%s)"
+                         % (qemu, cpu.model, binary))
 
     def close(self):
         pass
@@ -266,22 +346,73 @@ def _cpu_map_connection():
     return libvirt, _CPU_MAP_CONN[0]
 
 
-def _expand_with_cpu_map(cpu_xml):
-    try:
-        libvirt, conn = _cpu_map_connection()
-    except SourceError as e:
-        return e
-    try:
-        out = conn.baselineCPU(
-            [cpu_xml], libvirt.VIR_CONNECT_BASELINE_CPU_EXPAND_FEATURES)
-    except libvirt.libvirtError as e:
-        return SourceError(
-            'this libvirt (%s) cannot expand the CPU: %s'
-            % (version_int_to_str(libvirt.getVersion()),
-               e.get_error_message()))
-    root = parse_xml(out, 'expanded CPU')
-    return sorted(f.get('name') for f in root.findall('feature')
-                  if f.get('policy', 'require') == 'require')
+class Expansion(collections.namedtuple('Expansion',
+                                       'features how detail')):
+    """A named CPU expanded: sorted feature names, which definitions
+    expanded it (``'libvirt'``, ``'libvirt+qemu'`` or ``'qemu'``, see
+    :meth:`HostSource.expand_cpu`) and a sentence saying how."""
+
+
+class _CpuSpec(collections.namedtuple('_CpuSpec',
+                                      'arch model vendor extra')):
+    """The parts of a <cpu> that name a CPU: a model plus features."""
+
+    @classmethod
+    def parse(cls, cpu_xml):
+        root = parse_xml(cpu_xml, 'CPU to expand')
+
+        def text(tag):
+            return (root.findtext(tag) or '').strip() or None
+
+        extra = [f.get('name') for f in root.findall('feature')
+                 if f.get('policy', 'require') in ('require', 'force')
+                 and f.get('name')]
+        return cls(text('arch') or 'x86_64', text('model'), text('vendor'),
+                   extra)
+
+    def xml(self, model=None, extra=None):
+        cpu = ET.Element('cpu')
+        ET.SubElement(cpu, 'arch').text = self.arch
+        if model or self.model:
+            ET.SubElement(cpu, 'model').text = model or self.model
+        if self.vendor:
+            ET.SubElement(cpu, 'vendor').text = self.vendor
+        for name in (self.extra if extra is None else extra):
+            ET.SubElement(cpu, 'feature', name=name, policy='require')
+        return ET.tostring(cpu, encoding='unicode')
+
+
+def _expand_with_cpu_map(cpu):
+    """Expand a _CpuSpec with libvirt's CPU map; sorted list or raises.
+
+    When the map does not know an extra feature (the dump came from a
+    newer libvirt), the model is expanded alone and the extra features
+    added. A model "X-v1" is the same CPU as "X" in libvirt's CPU map, so
+    an older map that knows only "X" still expands it.
+    """
+    libvirt, conn = _cpu_map_connection()
+    attempts = [(cpu.xml(), [])]
+    if cpu.extra:
+        attempts.append((cpu.xml(extra=[]), cpu.extra))
+    if cpu.model and cpu.model.endswith('-v1'):
+        attempts.append((cpu.xml(model=cpu.model[:-len('-v1')], extra=[]),
+                         cpu.extra))
+    first = None
+    for xml, added in attempts:
+        try:
+            out = conn.baselineCPU(
+                [xml], libvirt.VIR_CONNECT_BASELINE_CPU_EXPAND_FEATURES)
+        except libvirt.libvirtError as e:
+            first = first or SourceError(
+                'this libvirt (%s) cannot expand the CPU: %s'
+                % (version_int_to_str(libvirt.getVersion()),
+                   e.get_error_message()))
+            continue
+        root = parse_xml(out, 'expanded CPU')
+        features = {f.get('name') for f in root.findall('feature')
+                    if f.get('policy', 'require') == 'require'}
+        return sorted(features | set(added))
+    raise first
 
 
 class SnapshotSource(HostSource):

@@ -40,7 +40,15 @@ def load_profile(path):
     Raises InputError naming the path and what is wrong with it.
     """
     if not os.path.exists(path):
-        raise exception.InputError('%s: does not exist' % path)
+        # Not a file: a compute node's name, when a cloud is configured
+        # (OS_CLOUD / OS_AUTH_URL, or MIGCOMPAT_PLACEMENT_URL).
+        from migcompat_filter.cmd import fleet
+        found = fleet.lookup_profile(path)
+        if found is not None:
+            return found
+        raise exception.InputError(
+            '%s: does not exist (neither a file nor, with no cloud '
+            'configured in OS_CLOUD or OS_AUTH_URL, a host name)' % path)
     if os.path.isdir(path):
         return _from_snapshot(path), 'snapshot %s' % path
     try:

@@ -85,40 +85,21 @@ def _int(text, what):
 
 
 def expand_named_cpu(host, cpu):
-    """Expand a libvirt <cpu> (model + extra features) with the CPU map.
+    """Expand a libvirt <cpu> (model + extra features) into all features.
 
-    Returns the sorted feature list. When this CPU map does not know an
-    extra feature (the dump came from a newer libvirt), the model is
-    expanded alone and the extra features added. A model "X-v1" is the
-    same CPU as "X" in libvirt's CPU map, so an older map that knows only
-    "X" still expands it; later versions ("-v3") may add or remove
-    features and are not guessed.
+    Returns the :class:`migcompat_filter.hostsource.Expansion` of
+    ``host.expand_cpu``: libvirt's CPU map first, then the local QEMU's
+    model definitions for models the map does not know; its ``how`` says
+    which. FactorUnknown when neither can expand it.
     """
-    base_cpu = ET.Element('cpu')
+    spec = ET.Element('cpu')
     for tag in ('arch', 'model', 'vendor'):
         for child in cpu.findall(tag):
-            ET.SubElement(base_cpu, tag).text = (child.text or '').strip()
-    extra = [f.get('name') for f in cpu.findall('feature')
-             if f.get('policy', 'require') == 'require' and f.get('name')]
-    full = ET.fromstring(ET.tostring(base_cpu))
-    for name in extra:
-        ET.SubElement(full, 'feature', name=name)
-    attempts = [(full, []), (base_cpu, extra)]
-    model = base_cpu.find('model')
-    if model is not None and model.text.endswith('-v1'):
-        alias = ET.fromstring(ET.tostring(base_cpu))
-        alias.find('model').text = model.text[:-len('-v1')]
-        attempts.append((alias, extra))
-    first = None
-    for candidate, added in attempts:
-        try:
-            features = host.expand_cpu(
-                ET.tostring(candidate, encoding='unicode'))
-        except base.FactorUnknown as e:
-            first = first or e
-            continue
-        return sorted(set(features) | set(added))
-    raise first
+            ET.SubElement(spec, tag).text = (child.text or '').strip()
+    for f in cpu.findall('feature'):
+        if f.get('policy', 'require') == 'require' and f.get('name'):
+            ET.SubElement(spec, 'feature', name=f.get('name'))
+    return host.expand_cpu(ET.tostring(spec, encoding='unicode'))
 
 
 class ArchFactor(base.Factor):
@@ -204,7 +185,8 @@ class CpuModelFactor(base.Factor):
 
 class CpuFeaturesFactor(base.Factor):
     description = ('host CPU features in libvirt spelling (cpuinfo flags, '
-                   'else libvirt capabilities expanded with the CPU map)')
+                   'else libvirt capabilities expanded with the CPU map '
+                   'or QEMU\'s model definitions)')
 
     def read(self, host):
         try:
@@ -229,14 +211,23 @@ class CpuFeaturesFactor(base.Factor):
         if model is None:
             return {'source': 'libvirt', 'model': None, 'features': extra}
         try:
-            features = expand_named_cpu(host, cpu)
+            expansion = expand_named_cpu(host, cpu)
         except base.FactorUnknown as e:
             return {'source': 'libvirt-unexpanded', 'model': model,
                     'features': extra,
                     'note': 'model %s not expanded: %s' % (model, e)}
-        return {'source': 'libvirt', 'model': model,
-                'features': cpufeatures.canonical_features(features,
-                                                           'libvirt')}
+        # libvirt's map, alone or with QEMU's version changes on top of
+        # it, gives libvirt's view; QEMU's own model lists differ from
+        # libvirt's in places, so they are another reader's view.
+        value = {'source': 'qemu' if expansion.how == 'qemu' else 'libvirt',
+                 'model': model,
+                 'features': cpufeatures.canonical_features(
+                     expansion.features, 'libvirt'),
+                 'expanded_by': expansion.how}
+        if expansion.detail:
+            value['note'] = 'model %s expanded with %s' % (model,
+                                                           expansion.detail)
+        return value
 
 
 class MicrocodeFactor(base.Factor):

@@ -145,12 +145,24 @@ class HostModelFactor(base.Factor):
         value = {'model': model, 'vendor': vendor, 'disabled': disabled}
         named = None
         named_error = None
+        expanded_by = None
         if model:
             cpu = _cpu_element(host, model, vendor)
             try:
-                named = set(cpu_factors.expand_named_cpu(host, cpu))
+                expansion = cpu_factors.expand_named_cpu(host, cpu)
             except base.FactorUnknown as e:
                 named_error = e
+            else:
+                if expansion.how == 'qemu':
+                    # QEMU's own model lists differ from libvirt's, and
+                    # host-model CPUs are libvirt's: not comparable.
+                    named_error = base.FactorUnknown(
+                        "libvirt's CPU map does not know it, and %s "
+                        "lists features differently from libvirt's map"
+                        % expansion.detail)
+                else:
+                    named = set(expansion.features)
+                    expanded_by = expansion.how
         if (mode.get('expanded') == 'yes'
                 or (named is not None and named <= set(listed))
                 or BASE_X86_FEATURES <= set(listed) or not model):
@@ -162,7 +174,7 @@ class HostModelFactor(base.Factor):
                               ' %s' % (model, named_error))
             return value
         value.update(features=sorted((named | set(listed)) - set(disabled)),
-                     expanded=True)
+                     expanded=True, expanded_by=expanded_by)
         return value
 
 
