@@ -370,7 +370,10 @@ def compare_cpu_features(src, dst):
         missing = src_e - dst_e
     else:
         missing = frozenset()
-        if not (src_e - dst_e):
+        if src_x and not (src_e - dst_e):
+            # Every source feature is among those the destination lists.
+            # Only a complete source list allows this: the features of an
+            # unexpanded source model are not in src_e at all.
             return missing, True, ''
     return missing, False, (
         'the host CPUs are named models (%s, %s) without expanded feature '
