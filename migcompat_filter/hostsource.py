@@ -202,19 +202,24 @@ class HostSource(object):
         """Raw text of 'capabilities', 'domcapabilities' or 'version'."""
         raise NotImplementedError
 
-    def libvirt_xml(self, name):
-        """Parsed libvirt document (cached); SourceError if unavailable."""
-        key = ('xml', name)
+    def _cached(self, key, compute):
+        """compute() once per source; a SourceError is remembered too, so
+        that every factor needing a missing document gets the same reason
+        without asking again."""
         if key not in self._cache:
             try:
-                self._cache[key] = parse_xml(self.libvirt_text(name),
-                                             self.libvirt_origin(name))
+                self._cache[key] = compute()
             except SourceError as e:
                 self._cache[key] = e
         value = self._cache[key]
         if isinstance(value, SourceError):
             raise value
         return value
+
+    def libvirt_xml(self, name):
+        """Parsed libvirt document (cached); SourceError if unavailable."""
+        return self._cached(('xml', name), lambda: parse_xml(
+            self.libvirt_text(name), self.libvirt_origin(name)))
 
     def libvirt_origin(self, name):
         return LIBVIRT_FILES[name]
@@ -248,16 +253,8 @@ class HostSource(object):
         SourceError (naming the model and why each way failed) when none
         of them can expand it.
         """
-        key = ('expand', cpu_xml)
-        if key not in self._cache:
-            try:
-                self._cache[key] = self._expand_cpu(cpu_xml)
-            except SourceError as e:
-                self._cache[key] = e
-        value = self._cache[key]
-        if isinstance(value, SourceError):
-            raise value
-        return value
+        return self._cached(('expand', cpu_xml),
+                            lambda: self._expand_cpu(cpu_xml))
 
     def _expand_cpu(self, cpu_xml):
         cpu = _CpuSpec.parse(cpu_xml)
@@ -437,27 +434,22 @@ class LiveSource(HostSource):
         super(LiveSource, self).__init__(root)
         self.uri = uri
         self.description = 'live host (libvirt %s)' % uri
-        self._conn = None
 
     def connection(self):
-        if 'conn' not in self._cache:
-            try:
-                libvirt = import_libvirt()
-                # Read-write: libvirt refuses domain capabilities and
-                # baselineHypervisorCPU on a read-only connection. Only
-                # queries are issued.
-                self._cache['conn'] = libvirt.open(self.uri)
-            except SourceError as e:
-                self._cache['conn'] = e
-            except Exception as e:  # libvirtError, or a bad URI
-                msg = (e.get_error_message()
-                       if hasattr(e, 'get_error_message') else str(e))
-                self._cache['conn'] = SourceError(
-                    'cannot connect to libvirt at %s: %s' % (self.uri, msg))
-        conn = self._cache['conn']
-        if isinstance(conn, SourceError):
-            raise conn
-        return conn
+        return self._cached('conn', self._connect)
+
+    def _connect(self):
+        libvirt = import_libvirt()
+        try:
+            # Read-write: libvirt refuses domain capabilities and
+            # baselineHypervisorCPU on a read-only connection. Only
+            # queries are issued.
+            return libvirt.open(self.uri)
+        except Exception as e:  # libvirtError, or a bad URI
+            msg = (e.get_error_message()
+                   if hasattr(e, 'get_error_message') else str(e))
+            raise SourceError(
+                'cannot connect to libvirt at %s: %s' % (self.uri, msg))
 
     def libvirt_origin(self, name):
         return '%s of %s' % (name, self.uri)
@@ -466,16 +458,7 @@ class LiveSource(HostSource):
         return 'kvm' if os.path.exists('/dev/kvm') else 'qemu'
 
     def libvirt_text(self, name):
-        key = ('text', name)
-        if key not in self._cache:
-            try:
-                self._cache[key] = self._query(name)
-            except SourceError as e:
-                self._cache[key] = e
-        value = self._cache[key]
-        if isinstance(value, SourceError):
-            raise value
-        return value
+        return self._cached(('text', name), lambda: self._query(name))
 
     def _query(self, name):
         libvirt = import_libvirt()

@@ -16,7 +16,9 @@ nova-compute reads when it starts.
 
 import logging
 import os
+import random
 import tempfile
+import time
 
 import yaml
 
@@ -73,6 +75,12 @@ def _check_wanted(wanted):
     return wanted
 
 
+def _backoff(attempt):
+    """Wait a random moment before re-reading after a 409: two writers
+    that retry at once would otherwise collide again in lock step."""
+    time.sleep(random.uniform(0, min(1.0, 0.01 * 2 ** attempt)))
+
+
 def sync(client, provider_uuid, wanted, dry_run=False,
          max_retries=DEFAULT_MAX_RETRIES):
     """Make our traits on the provider exactly ``wanted``.
@@ -112,6 +120,7 @@ def sync(client, provider_uuid, wanted, dry_run=False,
                     % (provider_uuid, attempts))
             LOG.debug('conflict writing traits of %s; re-reading',
                       provider_uuid)
+            _backoff(attempts)
             continue
         return SyncResult(provider_uuid, added, removed, created,
                           generation, attempts, dry_run, True)

@@ -10,26 +10,17 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import xml.etree.ElementTree as ET
 
 import testtools
 
+from tests import cli
+
 URI = 'qemu:///system'
 
 
-def migcompat_command():
-    script = os.path.join(os.path.dirname(sys.executable), 'migcompat')
-    if os.path.exists(script):
-        return [script]
-    return [sys.executable, '-m', 'migcompat_filter.cmd.shell']
-
-
-def run(*args):
-    proc = subprocess.run(migcompat_command() + list(args),
-                          capture_output=True, text=True, timeout=300)
-    return proc.returncode, proc.stdout, proc.stderr
+run = cli.run
 
 
 def virsh(*args):

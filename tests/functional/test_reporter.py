@@ -6,13 +6,11 @@ placement server process (gunicorn on loopback, sqlite, noauth2) for the
 failure modes, and a concurrent writer playing nova-compute.
 """
 
-import http.server
 import json
 import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 
@@ -26,7 +24,9 @@ from migcompat_filter.profile import Unknown
 from migcompat_filter import reader
 from migcompat_filter import reporter
 from migcompat_filter import traits
+from tests import cli
 from tests.functional import placement_server
+from tests.functional import stub_service
 
 HOSTS = os.path.join(os.path.dirname(__file__), '..', 'fixtures', 'hosts')
 HOST_A = os.path.join(HOSTS, 'epyc-milan-nested-l1')
@@ -105,11 +105,15 @@ class TestSyncInProcess(testtools.TestCase):
         updated = traits.encode(with_microcode(self.host_a, '0x1000999'))
         before = self.client.requests
         result = reporter.sync(self.client, self.rp, updated)
-        self.assertEqual(['CUSTOM_MIGCOMPAT_UCODE_0X1000999'], result.added)
-        self.assertEqual(['CUSTOM_MIGCOMPAT_UCODE_0X1000065'],
-                         result.removed)
-        # one read, one trait creation, one write
-        self.assertEqual(3, self.client.requests - before)
+        old_digest = traits.digest_trait(wanted)
+        new_digest = traits.digest_trait(updated)
+        self.assertEqual(sorted(['CUSTOM_MIGCOMPAT_UCODE_0X1000999',
+                                 new_digest]), result.added)
+        self.assertEqual(sorted(['CUSTOM_MIGCOMPAT_UCODE_0X1000065',
+                                 old_digest]), result.removed)
+        # one read, two trait creations (the new value, the new profile
+        # digest), one write
+        self.assertEqual(4, self.client.requests - before)
         self.assertEqual(set(FOREIGN) | set(updated), self.traits())
         decoded = traits.decode(self.traits())
         self.assertEqual('0x1000999', decoded['microcode_version'])
@@ -217,13 +221,7 @@ class TestProviderConfig(testtools.TestCase):
                          reporter.write_provider_config(tmp, wanted))
 
 
-def migcompat(*args, env=None, timeout=120):
-    """Run the real CLI; (rc, stdout, stderr)."""
-    proc = subprocess.run(
-        [sys.executable, '-m', 'migcompat_filter.cmd.shell'] + list(args),
-        capture_output=True, text=True, timeout=timeout,
-        env=dict(os.environ, **(env or {})))
-    return proc.returncode, proc.stdout, proc.stderr
+migcompat = cli.run
 
 
 class ServerTestCase(testtools.TestCase):
@@ -411,35 +409,6 @@ class TestReportCommand(ServerTestCase):
         self.assertIn('/nonexistent.json', err)
 
 
-class _StubHandler(http.server.BaseHTTPRequestHandler):
-    """Answers every request with a fixed status (a failing service)."""
-
-    status = 503
-
-    def _answer(self):
-        body = json.dumps({'errors': [{'status': self.status,
-                                       'title': 'stub',
-                                       'detail': 'stub says %d'
-                                       % self.status}]}).encode()
-        self.send_response(self.status)
-        self.send_header('Content-Type', 'application/json')
-        self.send_header('Content-Length', str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_PUT = do_POST = _answer
-
-    def log_message(self, *args):
-        pass
-
-
-def _serve(status):
-    handler = type('Handler', (_StubHandler,), {'status': status})
-    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, 'http://127.0.0.1:%d' % server.server_address[1]
-
-
 class TestFailures(ServerTestCase):
     """Each failure: clear error, non-zero exit, nothing written, and the
     next run against a healthy placement recovers."""
@@ -484,8 +453,7 @@ class TestFailures(ServerTestCase):
         self.recover()
 
     def test_placement_5xx(self):
-        stub, url = _serve(503)
-        self.addCleanup(stub.shutdown)
+        url = self.useFixture(stub_service.StubService(503)).url
         rc, out, err = migcompat('report', '--root', HOST_A,
                                  '--placement-url', url,
                                  '--provider', self.rp['uuid'])
@@ -494,8 +462,7 @@ class TestFailures(ServerTestCase):
         self.recover()
 
     def test_placement_4xx(self):
-        stub, url = _serve(400)
-        self.addCleanup(stub.shutdown)
+        url = self.useFixture(stub_service.StubService(400)).url
         rc, out, err = migcompat('report', '--root', HOST_A,
                                  '--placement-url', url,
                                  '--provider', self.rp['uuid'])
@@ -506,8 +473,7 @@ class TestFailures(ServerTestCase):
         # Keystone cannot run here: a stub identity service refuses the
         # password as keystone does (401), through keystoneauth's real
         # password plugin loaded from nova-style [placement] options.
-        stub, url = _serve(401)
-        self.addCleanup(stub.shutdown)
+        url = self.useFixture(stub_service.StubService(401)).url
         conf = self.write_conf(
             '[placement]\nauth_type = v3password\nauth_url = %s/v3\n'
             'username = nova\npassword = s3cr3t-pw\nproject_name = service\n'
@@ -542,66 +508,37 @@ class TestConcurrentNovaCompute(ServerTestCase):
         nova_traits = ['CUSTOM_NOVA_T%d' % i for i in range(8)]
         for name in nova_traits:
             self.client.create_trait(name)
-        expected_foreign = set(FOREIGN)
-        stop = threading.Event()
-        errors = []
-        nova_rounds = [0]
-
-        def nova_compute():
-            client = placement.PlacementClient(
-                placement.adapter_noauth(self.server.url))
-            i = 0
-            try:
-                while not stop.is_set():
-                    name = nova_traits[i % len(nova_traits)]
-                    i += 1
-                    while True:  # nova retries its own writes on 409
-                        cur, gen = client.get_traits(rp)
-                        new = set(cur)
-                        if name in new:
-                            new.discard(name)
-                        else:
-                            new.add(name)
-                        try:
-                            client.put_traits(rp, new, gen)
-                        except placement.Conflict:
-                            continue
-                        break
-                    if name in expected_foreign:
-                        expected_foreign.discard(name)
-                    else:
-                        expected_foreign.add(name)
-                    nova_rounds[0] += 1
-            except Exception as e:  # reported below
-                errors.append(e)
-
         host = read_host(HOST_A)
         profiles = [traits.encode(with_microcode(host, hex(0x1000065 + i)))
                     for i in range(4)]
-        thread = threading.Thread(target=nova_compute)
-        thread.start()
+        nova = subprocess.Popen(
+            [sys.executable, '-m', 'tests.functional.nova_compute_writer',
+             self.server.url, rp] + nova_traits,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(nova.kill)
         written = []
         conflicts = 0
-        try:
-            for i in range(self.ROUNDS):
-                wanted = profiles[i % len(profiles)]
-                try:
-                    result = reporter.sync(self.client, rp, wanted,
-                                           max_retries=10)
-                except placement.PlacementError:
-                    conflicts += 1
-                    continue
-                conflicts += result.attempts - 1
-                written.append(wanted)
-                # Between our rounds nova may have written, never ours.
-                self.assertEqual(set(wanted), self.ours())
-        finally:
-            stop.set()
-            thread.join(60)
-        self.assertEqual([], errors)
-        self.assertGreater(nova_rounds[0], self.ROUNDS // 2)
+        for i in range(self.ROUNDS):
+            wanted = profiles[i % len(profiles)]
+            try:
+                result = reporter.sync(self.client, rp, wanted,
+                                       max_retries=10)
+            except placement.PlacementError:
+                conflicts += 1
+                continue
+            conflicts += result.attempts - 1
+            written.append(wanted)
+            # Between our rounds nova may have written, never ours.
+            self.assertEqual(set(wanted), self.ours())
+        out, _err = nova.communicate('', timeout=60)
+        self.assertEqual(0, nova.returncode)
+        nova_result = json.loads(out)
+        self.assertGreater(nova_result['rounds'], self.ROUNDS // 2)
         self.assertGreater(len(written), self.ROUNDS // 2)
-        self.assertEqual(expected_foreign, self.foreign())
+        # Every foreign trait is as its writer left it: the human-set ones
+        # untouched, nova-compute's exactly those it last set.
+        self.assertEqual(set(FOREIGN) | set(nova_result['present']),
+                         self.foreign())
         self.assertEqual(set(written[-1]), self.ours())
         # The two writers did race, or the test proved nothing.
         self.assertGreater(conflicts, 0)

@@ -8,22 +8,16 @@ the exit status (0 compatible, 1 not compatible, 2 bad input or usage).
 import json
 import os
 import subprocess
-import sys
 
 import fixtures
 import testtools
 
 from migcompat_filter import profile as profile_mod
+from tests import cli
 from tests.unit import test_rules_hosts as hosts
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SNAPSHOTS = os.path.join(os.path.dirname(HERE), 'fixtures', 'hosts')
-
-
-def _migcompat():
-    # The console script next to this interpreter (the venv's), else PATH.
-    local = os.path.join(os.path.dirname(sys.executable), 'migcompat')
-    return local if os.path.exists(local) else 'migcompat'
 
 
 class CompareCLITest(testtools.TestCase):
@@ -43,7 +37,7 @@ class CompareCLITest(testtools.TestCase):
 
     def run_cli(self, *args):
         env = dict(os.environ, COLUMNS='120')
-        proc = subprocess.run([_migcompat(), 'compare'] + list(args),
+        proc = subprocess.run(cli.command() + ['compare'] + list(args),
                               capture_output=True, text=True, env=env,
                               cwd=self.tmp, timeout=300)
         self.assertNotIn('Traceback', proc.stderr)
@@ -129,8 +123,8 @@ class CompareCLITest(testtools.TestCase):
         conf = self.write('migcompat.conf', '[migcompat]\n'
                           'passthrough_blocking_factors = microcode_version\n')
         proc = subprocess.run(
-            [_migcompat(), '--config-file', conf, 'compare', src, dst,
-             '--mode', 'host-passthrough', '-f', 'json'],
+            cli.command() + ['--config-file', conf, 'compare', src, dst,
+                             '--mode', 'host-passthrough', '-f', 'json'],
             capture_output=True, text=True, timeout=300)
         self.assertEqual(1, proc.returncode, proc.stderr)
         self.assertEqual('block',
@@ -138,7 +132,7 @@ class CompareCLITest(testtools.TestCase):
         bad = self.write('bad.conf', '[migcompat]\n'
                          'unknown_action_host_model = maybe\n')
         proc = subprocess.run(
-            [_migcompat(), '--config-file', bad, 'compare', src, dst],
+            cli.command() + ['--config-file', bad, 'compare', src, dst],
             capture_output=True, text=True, timeout=300)
         self.assertEqual(2, proc.returncode)
         self.assertIn('unknown_action_host_model', proc.stderr)
@@ -198,7 +192,7 @@ class CompareCLITest(testtools.TestCase):
     def test_profile_written_by_migcompat_profile(self):
         nested = os.path.join(SNAPSHOTS, 'epyc-milan-nested-l1')
         written = subprocess.run(
-            [_migcompat(), 'profile', '--root', nested, '-f', 'json'],
+            cli.command() + ['profile', '--root', nested, '-f', 'json'],
             capture_output=True, text=True, timeout=300)
         self.assertEqual(0, written.returncode, written.stderr)
         path = self.write('nested.json', written.stdout)

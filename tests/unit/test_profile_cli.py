@@ -3,11 +3,11 @@
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 
 import testtools
+
+from tests import cli
 
 from migcompat_filter import hostsource
 from migcompat_filter import profile as profile_mod
@@ -18,17 +18,7 @@ HOSTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..',
 MILAN = os.path.join(HOSTS, 'epyc-milan-nested-l1')
 
 
-def migcompat_command():
-    script = os.path.join(os.path.dirname(sys.executable), 'migcompat')
-    if os.path.exists(script):
-        return [script]
-    return [sys.executable, '-m', 'migcompat_filter.cmd.shell']
-
-
-def run(*args):
-    proc = subprocess.run(migcompat_command() + list(args),
-                          capture_output=True, text=True, timeout=120)
-    return proc.returncode, proc.stdout, proc.stderr
+run = cli.run
 
 
 class CliTestCase(testtools.TestCase):
