@@ -5,4 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup-host.sh
-exec tox -q -e py3 -- "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+tox -q -e py3 -- "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# tox prints its own verdict after the runner's count; end with the count.
+grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1 \
+    || echo "0 passed, 1 failed: the test run printed no count"
+exit "$status"

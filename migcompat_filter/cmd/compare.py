@@ -13,6 +13,7 @@ from cliff import columns
 from cliff import show
 from oslo_config import cfg
 
+from migcompat_filter.cmd import FastEpilog
 from migcompat_filter.conf import policy as policy_conf
 from migcompat_filter import exception
 from migcompat_filter.profile import is_unknown
@@ -180,7 +181,7 @@ class FindingsColumn(columns.FormattableColumn):
         return [f.to_dict() for f in self._value]
 
 
-class Compare(show.ShowOne):
+class Compare(FastEpilog, show.ShowOne):
     """Judge a live migration from SRC to DST, with reasons.
 
     SRC and DST are each a snapshot directory, a profile JSON file

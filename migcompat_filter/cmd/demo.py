@@ -8,6 +8,7 @@ import warnings
 from cliff import columns
 from cliff import lister
 
+from migcompat_filter.cmd import FastEpilog
 from migcompat_filter import demo
 
 #: Column names (also the keys of -f json/yaml): the guest CPU mode (with
@@ -78,7 +79,7 @@ def _summary(mode, decisions):
             'none')
 
 
-class Demo(lister.Lister):
+class Demo(FastEpilog, lister.Lister):
     """Run the whole flow on this machine, with no OpenStack cloud.
 
     Starts an in-process Placement (sqlite), registers a fleet of real

@@ -17,6 +17,7 @@ from cliff import columns
 from cliff import lister
 from cliff import show
 
+from migcompat_filter.cmd import FastEpilog
 from migcompat_filter.conf import policy as policy_conf
 from migcompat_filter import exception
 from migcompat_filter import fleet
@@ -150,7 +151,7 @@ def lookup_profile(name):
     return host.profile, 'host %s (%s)' % (host.name, host.uuid)
 
 
-class FleetCommand(object):
+class FleetCommand(FastEpilog):
     """Mixin: connection options (unless inside openstack) and helpers."""
 
     def _in_osc(self):

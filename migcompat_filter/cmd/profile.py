@@ -8,18 +8,10 @@ from cliff import command
 from cliff import lister
 from cliff import show
 
+from migcompat_filter.cmd import FastEpilog
 from migcompat_filter import exception
 from migcompat_filter import hostsource
 from migcompat_filter import profile as profile_mod
-
-
-class FastEpilog(object):
-    """cliff's default epilog looks up which distribution provides the
-    command (importlib.metadata.packages_distributions: ~170 ms per run);
-    ours are all in migcompat itself, so there is nothing to say."""
-
-    def get_epilog(self):
-        return self._epilog or ''
 
 
 class FactorColumn(columns.FormattableColumn):

@@ -8,6 +8,7 @@ import time
 from cliff import command
 from oslo_config import cfg
 
+from migcompat_filter.cmd import FastEpilog
 from migcompat_filter import conf as conf_pkg
 from migcompat_filter.cmd import traits as traits_cmd
 from migcompat_filter import exception
@@ -46,7 +47,7 @@ def load_conf(config_files):
     return conf
 
 
-class Report(command.Command):
+class Report(FastEpilog, command.Command):
     """Publish this host's migcompat traits on its resource provider.
 
     Reads the host (or a snapshot or profile), encodes its factors as

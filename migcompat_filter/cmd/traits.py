@@ -2,6 +2,7 @@
 
 from cliff import lister
 
+from migcompat_filter.cmd import FastEpilog
 from migcompat_filter import exception
 from migcompat_filter import hostsource
 from migcompat_filter import profile as profile_mod
@@ -45,7 +46,7 @@ def load_profile(parsed_args):
         source.close()
 
 
-class ShowTraits(lister.Lister):
+class ShowTraits(FastEpilog, lister.Lister):
     """Show the CUSTOM_MIGCOMPAT_* Placement traits of a host.
 
     These are what "migcompat report" publishes on the compute node's

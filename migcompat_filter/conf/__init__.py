@@ -14,22 +14,14 @@ GROUP = cfg.OptGroup(
     help='Options of the migcompat live-migration compatibility policy, '
          'reporter and nova scheduler filter.')
 
-# Modules that define options; each has register_opts(conf) and list_opts().
-_MODULES = []
+# Modules that define options; each has ALL_OPTS and list_opts().
+_MODULES = ('policy', 'reporter', 'scheduler')
 
 
 def _modules():
-    if not _MODULES:
-        import importlib
-        for name in ('policy', 'reporter', 'scheduler'):
-            try:
-                _MODULES.append(importlib.import_module(
-                    'migcompat_filter.conf.' + name))
-            except ImportError:
-                # A module that is not written yet; every option module
-                # that exists is registered.
-                pass
-    return _MODULES
+    import importlib
+    return [importlib.import_module('migcompat_filter.conf.' + name)
+            for name in _MODULES]
 
 
 def register_opts(conf):
