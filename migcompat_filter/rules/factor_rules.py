@@ -65,14 +65,17 @@ def vendor_of(profile):
 
 
 class VendorRule(Rule):
-    """host-model and host-passthrough: the CPU vendor must be the same.
+    """Every mode: the host CPU vendor must be the same.
 
-    An Intel guest CPU cannot run on AMD or the reverse. (Custom guests are
-    judged by the destination's usable models instead.)
+    An Intel guest CPU cannot run on AMD or the reverse. That holds for
+    custom (named model) guests too: under KVM, QEMU gives a guest the
+    host's CPUID vendor whatever the model's, so a guest started on Intel
+    would find itself on AMD mid-flight even where the destination lists
+    the model as usable.
     """
 
     factor = 'cpu_model'
-    modes = (HOST_MODEL, PASSTHROUGH)
+    modes = (HOST_MODEL, PASSTHROUGH, CUSTOM)
 
     def check(self, ctx):
         src, dst = vendor_of(ctx.source), vendor_of(ctx.destination)

@@ -272,6 +272,11 @@ SCENARIOS = [
          hosts.edit(hosts.xeon_9242(), 'cpu_features', source='cpuinfo'),
          'vmx'), HP, {'unknown_action': {HP: 'warn'}}, None, True, [],
      ['cpu_features']),
+    ('Intel to AMD, custom model usable on both: the vendor still moves',
+     hosts.xeon_9242,
+     lambda: hosts.variant(hosts.epyc_7713(), usable_models=sorted(
+         set(hosts.epyc_7713()['usable_models']) | {'IvyBridge'})),
+     CU, {}, ['IvyBridge'], False, ['cpu_model'], None),
     ('different architecture', hosts.xeon_9242,
      lambda: hosts.variant(hosts.xeon_9242(), arch='aarch64'), HM, {},
      None, False, ['arch'], None),
