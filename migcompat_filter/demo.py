@@ -289,38 +289,6 @@ def _nova_conf(config_files):
     return conf
 
 
-def _host_manager(conf):
-    """nova's HostManager with its filter and weigher handlers.
-
-    HostManager.__init__ also loads cells, aggregates and instances from
-    nova's database, which the demo does not have; this sets up the same
-    handlers and lists the way __init__ does, without that.
-    """
-    import collections
-
-    from nova.scheduler import filters
-    from nova.scheduler import host_manager
-    from nova.scheduler import weights
-
-    hm = host_manager.HostManager.__new__(host_manager.HostManager)
-    hm.cells = {}
-    hm.enabled_cells = []
-    hm.filter_handler = filters.HostFilterHandler()
-    classes = hm.filter_handler.get_matching_classes(
-        conf.filter_scheduler.available_filters)
-    hm.filter_cls_map = {cls.__name__: cls for cls in classes}
-    hm.filter_obj_map = {}
-    hm.enabled_filters = hm._choose_host_filters(hm._load_filters())
-    hm.weight_handler = weights.HostWeightHandler()
-    hm.weighers = [cls() for cls in hm.weight_handler.get_matching_classes(
-        conf.filter_scheduler.weight_classes)]
-    hm.aggs_by_id = {}
-    hm.host_aggregates_map = collections.defaultdict(set)
-    hm.track_instance_changes = False
-    hm._instance_info = {}
-    return hm
-
-
 def _hypervisor_version(qemu_version):
     """nova's integer form of the QEMU version (7.2.22 -> 7002022)."""
     try:
@@ -515,13 +483,14 @@ class Demo(object):
         from migcompat_filter import reporter
         from migcompat_filter import traits
         from migcompat_filter.scheduler import filter as mc_filter
+        from migcompat_filter.scheduler import offline
 
         client = placement_mod.PlacementClient(embedded.adapter)
         cell = uuidutils.generate_uuid()
         for host in self.hosts:
             host.rp_uuid = embedded.create_provider(host.name)
             host.host_state = _host_state(host, cell)
-        hm = _host_manager(conf)
+        hm = offline.make_host_manager(conf)
         self.progress('scheduler: nova %s HostManager; filters: %s; '
                       'weighers: %s' % (
                           _nova_version(),

@@ -194,9 +194,8 @@ def build(n_hosts, with_digest=True):
 
 def make_host_manager(enabled_filters, weight_classes):
     import nova.conf
-    from nova.scheduler import filters
-    from nova.scheduler import host_manager
-    from nova.scheduler import weights
+
+    from migcompat_filter.scheduler import offline
 
     conf = nova.conf.CONF
     conf.set_override('enabled_filters', enabled_filters, 'filter_scheduler')
@@ -205,25 +204,7 @@ def make_host_manager(enabled_filters, weight_classes):
                        'migcompat_filter.scheduler.all_filters'],
                       'filter_scheduler')
     conf.set_override('weight_classes', weight_classes, 'filter_scheduler')
-    # HostManager.__init__ reads cells, aggregates and instances from the
-    # database; build one the same way without them.
-    hm = host_manager.HostManager.__new__(host_manager.HostManager)
-    hm.cells = {}
-    hm.enabled_cells = []
-    hm.filter_handler = filters.HostFilterHandler()
-    classes = hm.filter_handler.get_matching_classes(
-        conf.filter_scheduler.available_filters)
-    hm.filter_cls_map = {cls.__name__: cls for cls in classes}
-    hm.filter_obj_map = {}
-    hm.enabled_filters = hm._choose_host_filters(hm._load_filters())
-    hm.weight_handler = weights.HostWeightHandler()
-    hm.weighers = [cls() for cls in hm.weight_handler.get_matching_classes(
-        conf.filter_scheduler.weight_classes)]
-    hm.aggs_by_id = {}
-    hm.host_aggregates_map = collections.defaultdict(set)
-    hm.track_instance_changes = False
-    hm._instance_info = {}
-    return hm
+    return offline.make_host_manager(conf)
 
 
 def request_spec(live_migration, source):
