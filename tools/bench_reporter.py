@@ -95,9 +95,11 @@ def main():
             res = reporter.sync(client, rp, variants[(i + 1) % 2])
             writes[0] += res.written
         n, elapsed = timed_runs(args.seconds, changed)
-        print('changed host (names exist; 1 read + 1 create-if-missing '
-              'PUT /traits/NAME + 1 write): %.1f runs/s, %.2f requests/run, '
-              '%.2f writes/run'
+        # Each changed run: 1 read, a create-if-missing PUT /traits/NAME
+        # per added name (the new value and the new profile digest), and
+        # 1 write.
+        print('changed host (trait names exist already): %.1f runs/s, '
+              '%.2f requests/run, %.2f writes/run'
               % (n / elapsed, (client.requests - before) / n,
                  writes[0] / n))
 
