@@ -12,8 +12,9 @@ The rule: for a live migration, a destination passes when the rules engine
 source host's profile and the destination's, both read from the
 ``CUSTOM_MIGCOMPAT_*`` traits of their resource providers, in the guest CPU
 mode the source reports and under the ``[migcompat]`` policy options.
-Every other request (boot, rebuild, resize, cold migration, evacuate,
-unshelve) passes untouched, without a Placement or database call.
+Every other request passes untouched and without a Placement call (boot,
+rebuild and unshelve without a database call either; resize, cold
+migration and evacuate cost one instance read to be told apart).
 """
 
 from nova import context as nova_context
