@@ -29,6 +29,7 @@ import uuid
 
 from migcompat_filter.exception import InputError
 from migcompat_filter import profile as profile_mod
+from migcompat_filter.rules import values
 
 LOG = logging.getLogger(__name__)
 
@@ -290,50 +291,12 @@ def _nova_conf(config_files):
 
 
 def _hypervisor_version(qemu_version):
-    """nova's integer form of the QEMU version (7.2.22 -> 7002022)."""
-    try:
-        parts = [int(p) for p in str(qemu_version).split('.')[:3]]
-    except ValueError:
+    """nova's integer form of the QEMU version (7.2.22 -> 7002022); 0 when
+    unknown."""
+    parts = values.parse_version(qemu_version, 'qemu_version')
+    if profile_mod.is_unknown(parts):
         return 0
-    parts += [0] * (3 - len(parts))
     return parts[0] * 1000000 + parts[1] * 1000 + parts[2]
-
-
-def _host_state(host, cell_uuid):
-    """A HostState as nova-scheduler builds it from a compute node: the
-    same size and load for every host, so that only our filter and weigher
-    tell them apart."""
-    from nova.scheduler import host_manager
-    from oslo_utils import timeutils
-
-    now = timeutils.utcnow()
-    hs = host_manager.HostState(host.name, host.name, cell_uuid)
-    hs.uuid = host.rp_uuid
-    hs.free_ram_mb = 65536
-    hs.total_usable_ram_mb = 65536
-    hs.free_disk_mb = 1024 * 1024
-    hs.total_usable_disk_gb = 1024
-    hs.disk_mb_used = 0
-    hs.vcpus_total = 64
-    hs.vcpus_used = 8
-    hs.num_instances = 4
-    hs.num_io_ops = 0
-    hs.hypervisor_type = 'QEMU'
-    hs.hypervisor_version = _hypervisor_version(host.profile['qemu_version'])
-    hs.supported_instances = [('x86_64', 'kvm', 'hvm')]
-    hs.service = {'disabled': False, 'forced_down': False,
-                  'updated_at': now, 'created_at': now, 'host': host.name,
-                  'binary': 'nova-compute'}
-    hs.updated = now
-    hs.cpu_allocation_ratio = 4.0
-    hs.ram_allocation_ratio = 1.0
-    hs.disk_allocation_ratio = 1.0
-    hs.failed_builds = 0
-    hs.instances = {}
-    hs.aggregates = []
-    hs.metrics = None
-    hs.stats = {}
-    return hs
 
 
 def _request_spec(source):
@@ -489,7 +452,11 @@ class Demo(object):
         cell = uuidutils.generate_uuid()
         for host in self.hosts:
             host.rp_uuid = embedded.create_provider(host.name)
-            host.host_state = _host_state(host, cell)
+            # The same size and load for every host, so that only our
+            # filter and weigher tell them apart.
+            host.host_state = offline.make_host_state(
+                host.name, host.name, cell, host.rp_uuid,
+                _hypervisor_version(host.profile['qemu_version']))
         hm = offline.make_host_manager(conf)
         self.progress('scheduler: nova %s HostManager; filters: %s; '
                       'weighers: %s' % (

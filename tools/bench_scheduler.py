@@ -30,7 +30,6 @@ import os
 import statistics
 import sys
 import time
-import urllib.parse
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -41,52 +40,6 @@ FIXTURES = os.path.join(ROOT, 'tests', 'fixtures', 'hosts')
 DEFAULT_FILTERS = ['ComputeFilter', 'ComputeCapabilitiesFilter',
                    'ImagePropertiesFilter', 'ServerGroupAntiAffinityFilter',
                    'ServerGroupAffinityFilter']
-
-
-class FakeResponse(object):
-    def __init__(self, status, body):
-        self.status_code = status
-        self._body = body
-
-    def json(self):
-        return self._body
-
-
-class FakePlacement(object):
-    """The Placement GETs the profile cache sends, over a dict; counts."""
-
-    def __init__(self, provider_traits):
-        self.traits = provider_traits  # rp uuid -> set of trait names
-        self.by_trait = collections.defaultdict(list)
-        for rp, names in provider_traits.items():
-            for name in names:
-                self.by_trait[name].append(rp)
-        self.calls = 0
-
-    def get(self, url, version=None, global_request_id=None):
-        self.calls += 1
-        parsed = urllib.parse.urlsplit(url)
-        query = urllib.parse.parse_qs(parsed.query)
-        path = parsed.path
-        if path == '/traits':
-            prefix = query['name'][0].split(':', 1)[1]
-            # associated=true: only traits some provider carries.
-            return FakeResponse(200, {'traits': sorted(
-                t for t, rps in self.by_trait.items()
-                if rps and t.startswith(prefix))})
-        if path == '/resource_providers':
-            trait = query['required'][0]
-            if trait not in self.by_trait:
-                return FakeResponse(400, {})
-            return FakeResponse(200, {'resource_providers': [
-                {'uuid': rp} for rp in self.by_trait[trait]]})
-        if path.startswith('/resource_providers/') and \
-                path.endswith('/traits'):
-            rp = path.split('/')[2]
-            return FakeResponse(200, {'traits': sorted(
-                self.traits.get(rp, ())),
-                'resource_provider_generation': 1})
-        return FakeResponse(404, {})
 
 
 def fleet_profiles():
@@ -131,9 +84,9 @@ def fleet_profiles():
 
 def build(n_hosts, with_digest=True):
     """HostStates and Placement data for n_hosts; the source's uuid."""
-    from nova.scheduler import host_manager
     from oslo_utils import timeutils
 
+    from migcompat_filter.scheduler import offline
     from migcompat_filter import traits
 
     fleet = fleet_profiles()
@@ -157,34 +110,11 @@ def build(n_hosts, with_digest=True):
             if len(host_states) >= n_hosts:
                 break
             i += 1
-            hs = host_manager.HostState('host%05d' % i, 'node%05d' % i,
-                                        cell)
-            hs.uuid = str(uuid.uuid4())
-            hs.free_ram_mb = 65536 - (i % 97) * 256
-            hs.total_usable_ram_mb = 65536
-            hs.free_disk_mb = 1024 * 1024
-            hs.total_usable_disk_gb = 1024
-            hs.disk_mb_used = 0
-            hs.vcpus_total = 64
-            hs.vcpus_used = i % 31
-            hs.num_instances = i % 17
-            hs.num_io_ops = i % 5
-            hs.hypervisor_type = 'QEMU'
-            hs.hypervisor_version = 7002022
-            hs.supported_instances = [('x86_64', 'kvm', 'hvm')]
-            hs.service = {'disabled': False, 'forced_down': False,
-                          'updated_at': now, 'created_at': now,
-                          'last_seen_up': now,
-                          'host': hs.host, 'binary': 'nova-compute'}
-            hs.updated = now
-            hs.cpu_allocation_ratio = 4.0
-            hs.ram_allocation_ratio = 1.0
-            hs.disk_allocation_ratio = 1.0
-            hs.failed_builds = 0
-            hs.instances = {}
-            hs.aggregates = []
-            hs.metrics = None
-            hs.stats = {}
+            hs = offline.make_host_state(
+                'host%05d' % i, 'node%05d' % i, cell, str(uuid.uuid4()),
+                7002022, vcpus_used=i % 31,
+                free_ram_mb=65536 - (i % 97) * 256, num_instances=i % 17,
+                num_io_ops=i % 5, now=now)
             host_states.append(hs)
             provider_traits[hs.uuid] = names
             counts[name] += 1
@@ -275,6 +205,7 @@ def main():
     nova.conf.CONF([], project='nova', default_config_files=[])
 
     from migcompat_filter.scheduler import filter as mc_filter
+    from tests.fake_placement import FakePlacement
 
     all_weighers = ['nova.scheduler.weights.all_weighers']
     ours_w = all_weighers + ['migcompat_filter.scheduler.all_weighers']

@@ -7,7 +7,6 @@ profiles are real snapshots encoded with the real codec.
 
 import collections
 import os
-import urllib.parse
 import uuid
 
 import testtools
@@ -17,54 +16,10 @@ from migcompat_filter import profile as profile_mod
 from migcompat_filter import reader
 from migcompat_filter import traits
 from migcompat_filter.scheduler import profiles
+from tests.fake_placement import FakePlacement
 
 HOSTS = os.path.join(os.path.dirname(os.path.dirname(__file__)),
                      'fixtures', 'hosts')
-
-
-class Response(object):
-    def __init__(self, status, body):
-        self.status_code = status
-        self._body = body
-
-    def json(self):
-        return self._body
-
-
-class FakePlacement(object):
-    def __init__(self):
-        self.traits = {}
-        self.urls = []
-        self.fail = None
-
-    def set(self, rp, names):
-        self.traits[rp] = set(names)
-
-    def get(self, url, version=None, global_request_id=None):
-        self.urls.append(url)
-        if self.fail:
-            raise self.fail
-        parsed = urllib.parse.urlsplit(url)
-        query = urllib.parse.parse_qs(parsed.query)
-        by_trait = collections.defaultdict(list)
-        for rp, names in sorted(self.traits.items()):
-            for name in names:
-                by_trait[name].append(rp)
-        if parsed.path == '/traits':
-            prefix = query['name'][0].split(':', 1)[1]
-            return Response(200, {'traits': sorted(
-                t for t in by_trait if t.startswith(prefix))})
-        if parsed.path == '/resource_providers':
-            trait = query['required'][0]
-            if trait not in by_trait:
-                return Response(400, {})
-            return Response(200, {'resource_providers': [
-                {'uuid': rp} for rp in by_trait[trait]]})
-        rp = parsed.path.split('/')[2]
-        if rp not in self.traits:
-            return Response(404, {})
-        return Response(200, {'traits': sorted(self.traits[rp]),
-                              'resource_provider_generation': 1})
 
 
 _PROFILES = {}

@@ -1,0 +1,78 @@
+"""The Placement GETs the scheduler's profile cache sends, over a dict.
+
+Answers as Placement does (400 for a trait nobody has created, 404 for an
+unknown provider) and records every URL, so tests and the scheduler
+benchmark can count calls. It stands in for nova's report client, whose
+``get`` it mimics; the real Placement is exercised by the functional tests.
+"""
+
+import collections
+import urllib.parse
+
+
+class Response(object):
+    def __init__(self, status, body):
+        self.status_code = status
+        self._body = body
+
+    def json(self):
+        return self._body
+
+
+class FakePlacement(object):
+
+    def __init__(self, provider_traits=None):
+        self.urls = []
+        self.fail = None  # an exception every get() raises, when set
+        self.traits = dict(provider_traits or {})
+
+    @property
+    def traits(self):
+        """Provider uuid -> set of trait names."""
+        return self._traits
+
+    @traits.setter
+    def traits(self, provider_traits):
+        self._traits = provider_traits
+        self._by_trait = None
+
+    def set(self, rp, names):
+        self._traits[rp] = set(names)
+        self._by_trait = None
+
+    @property
+    def calls(self):
+        return len(self.urls)
+
+    def _index(self):
+        # Built once per change: the benchmark asks with 10,000 providers.
+        if self._by_trait is None:
+            self._by_trait = collections.defaultdict(list)
+            for rp, names in sorted(self._traits.items()):
+                for name in names:
+                    self._by_trait[name].append(rp)
+        return self._by_trait
+
+    def get(self, url, version=None, global_request_id=None):
+        self.urls.append(url)
+        if self.fail:
+            raise self.fail
+        parsed = urllib.parse.urlsplit(url)
+        query = urllib.parse.parse_qs(parsed.query)
+        by_trait = self._index()
+        if parsed.path == '/traits':
+            # associated=true: only traits some provider carries.
+            prefix = query['name'][0].split(':', 1)[1]
+            return Response(200, {'traits': sorted(
+                t for t in by_trait if t.startswith(prefix))})
+        if parsed.path == '/resource_providers':
+            trait = query['required'][0]
+            if trait not in by_trait:
+                return Response(400, {})
+            return Response(200, {'resource_providers': [
+                {'uuid': rp} for rp in by_trait[trait]]})
+        rp = parsed.path.split('/')[2]
+        if rp not in self._traits:
+            return Response(404, {})
+        return Response(200, {'traits': sorted(self._traits[rp]),
+                              'resource_provider_generation': 1})
