@@ -202,23 +202,24 @@ class HostSource(object):
         """Raw text of 'capabilities', 'domcapabilities' or 'version'."""
         raise NotImplementedError
 
-    def _cached(self, key, compute):
-        """compute() once per source; a SourceError is remembered too, so
-        that every factor needing a missing document gets the same reason
-        without asking again."""
+    def cached(self, key, compute):
+        """compute() once per source; a FactorUnknown is remembered too,
+        so that every factor needing a missing document gets the same
+        reason without reading it again. Factors use it for what several
+        of them parse (e.g. /proc/cpuinfo)."""
         if key not in self._cache:
             try:
                 self._cache[key] = compute()
-            except SourceError as e:
+            except FactorUnknown as e:
                 self._cache[key] = e
         value = self._cache[key]
-        if isinstance(value, SourceError):
+        if isinstance(value, FactorUnknown):
             raise value
         return value
 
     def libvirt_xml(self, name):
         """Parsed libvirt document (cached); SourceError if unavailable."""
-        return self._cached(('xml', name), lambda: parse_xml(
+        return self.cached(('xml', name), lambda: parse_xml(
             self.libvirt_text(name), self.libvirt_origin(name)))
 
     def libvirt_origin(self, name):
@@ -253,8 +254,8 @@ class HostSource(object):
         SourceError (naming the model and why each way failed) when none
         of them can expand it.
         """
-        return self._cached(('expand', cpu_xml),
-                            lambda: self._expand_cpu(cpu_xml))
+        return self.cached(('expand', cpu_xml),
+                           lambda: self._expand_cpu(cpu_xml))
 
     def _expand_cpu(self, cpu_xml):
         cpu = _CpuSpec.parse(cpu_xml)
@@ -436,7 +437,7 @@ class LiveSource(HostSource):
         self.description = 'live host (libvirt %s)' % uri
 
     def connection(self):
-        return self._cached('conn', self._connect)
+        return self.cached('conn', self._connect)
 
     def _connect(self):
         libvirt = import_libvirt()
@@ -458,7 +459,7 @@ class LiveSource(HostSource):
         return 'kvm' if os.path.exists('/dev/kvm') else 'qemu'
 
     def libvirt_text(self, name):
-        return self._cached(('text', name), lambda: self._query(name))
+        return self.cached(('text', name), lambda: self._query(name))
 
     def _query(self, name):
         libvirt = import_libvirt()

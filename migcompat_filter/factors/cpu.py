@@ -33,29 +33,22 @@ def normalise_vendor(vendor):
 
 def cpuinfo(host):
     """First processor block of /proc/cpuinfo as {key: value} (cached)."""
-    key = ('cpuinfo',)
-    cache = host._cache
-    if key not in cache:
-        try:
-            text = host.read_text(CPUINFO)
-            fields = {}
-            for line in text.splitlines():
-                if not line.strip():
-                    if fields:
-                        break
-                    continue
-                name, sep, value = line.partition(':')
-                if sep:
-                    fields.setdefault(name.strip(), value.strip())
-            if not fields:
-                raise base.FactorUnknown('%s: is empty' % CPUINFO)
-            cache[key] = fields
-        except base.FactorUnknown as e:
-            cache[key] = e
-    value = cache[key]
-    if isinstance(value, Exception):
-        raise value
-    return value
+    return host.cached(('cpuinfo',), lambda: _parse_cpuinfo(host))
+
+
+def _parse_cpuinfo(host):
+    fields = {}
+    for line in host.read_text(CPUINFO).splitlines():
+        if not line.strip():
+            if fields:
+                break
+            continue
+        name, sep, value = line.partition(':')
+        if sep:
+            fields.setdefault(name.strip(), value.strip())
+    if not fields:
+        raise base.FactorUnknown('%s: is empty' % CPUINFO)
+    return fields
 
 
 def cpuinfo_flags(host):
