@@ -493,7 +493,7 @@ class Demo(object):
         return decisions
 
     def _schedule(self, conf, hm, mode, source):
-        from migcompat_filter.conf.policy import Policy
+        from migcompat_filter.conf.policy import policy_from_conf
         from migcompat_filter.rules import engine
         from migcompat_filter.scheduler import filter as mc_filter
 
@@ -504,7 +504,7 @@ class Demo(object):
                 [h.host_state for h in self.hosts], spec)
             weighed = hm.get_weighed_hosts(passed, spec)
         judgement = mc_filter.stashed(spec)
-        policy = Policy.from_conf(conf)
+        policy = policy_from_conf(conf)
         passed_names = {hs.host for hs in passed}
         accepted = []
         for w in weighed:

@@ -7,3 +7,15 @@ class InputError(ValueError):
     The message names the input and what is wrong with it; the CLI exits
     with status 2.
     """
+
+
+class FactorUnknown(Exception):
+    """A factor cannot be read on this host; str(exc) says why.
+
+    Part of the factor plugin API (also importable as
+    ``migcompat_filter.factors.base.FactorUnknown``).
+    """
+
+
+class SourceError(FactorUnknown):
+    """A file or libvirt document could not be read; says which and why."""

@@ -24,7 +24,8 @@ import xml.etree.ElementTree as ET  # only for building XML; parsing is defused
 from defusedxml import ElementTree as SafeET
 import defusedxml
 
-from migcompat_filter.factors.base import FactorUnknown
+from migcompat_filter.exception import FactorUnknown
+from migcompat_filter.exception import SourceError  # noqa: F401
 from migcompat_filter import qemu_cpu_models
 
 #: Refuse to read more than this from any one file. The largest legitimate
@@ -39,10 +40,6 @@ LIBVIRT_FILES = {
 }
 
 DEFAULT_URI = 'qemu:///system'
-
-
-class SourceError(FactorUnknown):
-    """A file or libvirt document could not be read; says which and why."""
 
 
 def _silence_libvirt(libvirt):

@@ -50,6 +50,7 @@ unknown ("upgrade migcompat"). Traits without our prefix are ignored.
 """
 
 import base64
+import collections
 import functools
 import hashlib
 import json
@@ -124,6 +125,27 @@ _TRAIT_RE = re.compile(
     r'_(?P<payload>[A-Z0-9_]*)$')
 _UNKNOWN_RE = re.compile(r'^(?P<code>[A-Z]+)_(?P<reason>[A-Z0-9_]*)$')
 _NAME_RE = re.compile(r'^CUSTOM_[A-Z0-9_]+$')
+
+
+#: What a host's schema trait says (Parsed.schema).
+SCHEMA_OK = 'ok'            # one schema trait, one this codec reads
+SCHEMA_MISSING = 'missing'  # traits of ours but no (valid) schema trait
+SCHEMA_NEWER = 'newer'      # written by a newer migcompat
+SCHEMA_MIXED = 'mixed'      # several schema traits
+SCHEMA_NONE = 'none'        # no trait of ours at all
+
+
+class Parsed(collections.namedtuple('Parsed', 'profile problems')):
+    """What :func:`parse` returns: unpacks as (profile, problems).
+
+    ``schema`` is one of the SCHEMA_* statuses, so callers need not read
+    problem texts to tell a newer schema from a broken one.
+    """
+
+    def __new__(cls, profile, problems, schema=SCHEMA_OK):
+        self = super(Parsed, cls).__new__(cls, profile, problems)
+        self.schema = schema
+        return self
 
 
 class TraitProblem(object):
@@ -579,7 +601,8 @@ def _decode_group(name, entries):
 
 
 def parse(traits):
-    """(Profile, [TraitProblem]) from trait names; never raises on content.
+    """Parsed (Profile, [TraitProblem]) from trait names; never raises on
+    content. ``.schema`` says what the schema trait says (SCHEMA_*).
 
     Traits without our prefix are ignored. Each problem names the trait
     and what is wrong; the affected factor is Unknown with that reason.
@@ -627,18 +650,22 @@ def parse(traits):
     factors = {}
     if len(set(schemas)) != 1 or schemas[0] > SCHEMA:
         if not schemas and not groups:
-            return Profile({}), problems
+            return Parsed(Profile({}), problems,
+                          SCHEMA_MISSING if problems else SCHEMA_NONE)
         if not schemas:
+            status = SCHEMA_MISSING
             why = 'no %s%s_N trait' % (PREFIX, SCHEMA_CODE)
         elif len(set(schemas)) > 1:
+            status = SCHEMA_MIXED
             why = 'several schema traits %s' % sorted(set(schemas))
         else:
+            status = SCHEMA_NEWER
             why = ('traits written by a newer migcompat (schema %d; this '
                    'one reads %d): upgrade migcompat' % (schemas[0], SCHEMA))
         problems.append(TraitProblem(PREFIX + SCHEMA_CODE, why))
         for name in groups:
             factors[name] = Unknown('cannot decode traits: %s' % why)
-        return Profile(factors), problems
+        return Parsed(Profile(factors), problems, status)
 
     for name, entries in sorted(groups.items()):
         names = [e[-1] for e in entries]
@@ -648,7 +675,7 @@ def parse(traits):
             problems.extend(TraitProblem(t, str(e), name) for t in names)
             factors[name] = Unknown('malformed trait %s: %s'
                                     % (', '.join(names), e))
-    return Profile(factors), problems
+    return Parsed(Profile(factors), problems)
 
 
 def decode(traits):

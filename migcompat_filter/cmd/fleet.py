@@ -181,7 +181,7 @@ class FleetCommand(FastEpilog):
         return self._conf
 
     def policy(self, strict=None):
-        return policy_conf.Policy.from_conf(self.conf(), strict=strict)
+        return policy_conf.policy_from_conf(self.conf(), strict=strict)
 
     def fleet(self, parsed_args):
         show_progress = parsed_args.progress

@@ -9,21 +9,20 @@ the nova scheduler filter (group ``[migcompat]``).
 
 from oslo_config import cfg
 
-MODES = ('host-model', 'host-passthrough', 'custom')
-ACTIONS = ('warn', 'block')
+from migcompat_filter import cpu_modes
+from migcompat_filter.rules.policy import DEFAULTS
+from migcompat_filter.rules.policy import passthrough_identical_factors
+from migcompat_filter.rules.policy import Policy
 
-#: Factors that host-passthrough wants identical on both hosts (the libvirt
-#: QEMU driver's "strongly recommended" list). A difference warns unless
-#: the policy names the factor in passthrough_blocking_factors or is strict.
-PASSTHROUGH_IDENTICAL_FACTORS = (
-    'cpu_model', 'microcode_version', 'firmware_version',
-    'firmware_settings', 'kernel_version', 'kernel_settings',
-    'qemu_version', 'libvirt_version', 'nested_virt', 'phys_bits',
-)
+#: Factors that host-passthrough wants identical on both hosts (derived
+#: from the factor catalogue).
+PASSTHROUGH_IDENTICAL_FACTORS = passthrough_identical_factors()
+# TODO(migcompat): callers move to cpu_modes.MODES; then drop this alias.
+MODES = cpu_modes.MODES
 
 strict = cfg.BoolOpt(
     'strict',
-    default=False,
+    default=DEFAULTS['strict'],
     help='Treat every recommendation as a requirement. When true, a '
          'difference that would only warn blocks instead (for example a '
          'different microcode, firmware or kernel between host-passthrough '
@@ -35,7 +34,7 @@ strict = cfg.BoolOpt(
 
 passthrough_blocking_factors = cfg.ListOpt(
     'passthrough_blocking_factors',
-    default=[],
+    default=list(DEFAULTS['passthrough_blocking_factors']),
     item_type=cfg.types.String(choices=PASSTHROUGH_IDENTICAL_FACTORS),
     help='For host-passthrough guests, the factors whose difference blocks '
          'a migration instead of only warning. The guest of a '
@@ -51,7 +50,7 @@ passthrough_blocking_factors = cfg.ListOpt(
 
 unknown_action_host_model = cfg.StrOpt(
     'unknown_action_host_model',
-    default='warn',
+    default=DEFAULTS['unknown_action'][cpu_modes.HOST_MODEL],
     choices=[('warn', 'report the unknown factor and let the migration '
                       'go ahead'),
              ('block', 'refuse the destination')],
@@ -65,7 +64,8 @@ unknown_action_host_model = cfg.StrOpt(
 
 unknown_action_host_passthrough = cfg.StrOpt(
     'unknown_action_host_passthrough',
-    default='block',
+    default=DEFAULTS['unknown_action'][
+        cpu_modes.HOST_PASSTHROUGH],
     choices=[('warn', 'report the unknown factor and let the migration '
                       'go ahead'),
              ('block', 'refuse the destination')],
@@ -79,7 +79,7 @@ unknown_action_host_passthrough = cfg.StrOpt(
 
 unknown_action_custom = cfg.StrOpt(
     'unknown_action_custom',
-    default='warn',
+    default=DEFAULTS['unknown_action'][cpu_modes.CUSTOM],
     choices=[('warn', 'report the unknown factor and let the migration '
                       'go ahead'),
              ('block', 'refuse the destination')],
@@ -90,7 +90,7 @@ unknown_action_custom = cfg.StrOpt(
 
 unknown_version_action = cfg.StrOpt(
     'unknown_version_action',
-    default='block',
+    default=DEFAULTS['unknown_version_action'],
     choices=[('warn', 'report the unknown version and let the migration '
                       'go ahead'),
              ('block', 'refuse the destination')],
@@ -102,7 +102,7 @@ unknown_version_action = cfg.StrOpt(
 
 tsc_tolerance_ppm = cfg.IntOpt(
     'tsc_tolerance_ppm',
-    default=250,
+    default=DEFAULTS['tsc_tolerance_ppm'],
     min=0,
     help='For guests that see an invariant TSC (the invtsc CPU feature), '
          'how far apart in parts per million the two hosts\' TSC '
@@ -130,79 +130,29 @@ def list_opts():
     return [('migcompat', ALL_OPTS)]
 
 
-class Policy(object):
-    """The policy as plain data, for the rules engine (which stays pure).
+def policy_from_conf(conf, strict=None):
+    """A rules.policy.Policy from ``conf.migcompat``.
 
-    Build it from oslo.config with :meth:`from_conf`, or directly in tests
-    and tools; the defaults are the options' defaults.
+    ``strict`` overrides the configured value when not None (the CLI's
+    ``--strict``). The options must be registered (migcompat_filter.conf.
+    register_opts).
     """
-
-    def __init__(self, strict=False, passthrough_blocking_factors=(),
-                 unknown_action=None, unknown_version_action='block',
-                 tsc_tolerance_ppm=250):
-        self.strict = bool(strict)
-        self.passthrough_blocking_factors = frozenset(
-            passthrough_blocking_factors or ())
-        actions = {'host-model': 'warn', 'host-passthrough': 'block',
-                   'custom': 'warn'}
-        actions.update(unknown_action or {})
-        for mode, action in actions.items():
-            if mode not in MODES or action not in ACTIONS:
-                raise ValueError('unknown_action: %s -> %s is not one of '
-                                 '%s -> %s' % (mode, action, MODES, ACTIONS))
-        if unknown_version_action not in ACTIONS:
-            raise ValueError('unknown_version_action must be one of %s'
-                             % (ACTIONS,))
-        self.unknown_action = actions
-        self.unknown_version_action = unknown_version_action
-        self.tsc_tolerance_ppm = int(tsc_tolerance_ppm)
-
-    @classmethod
-    def from_conf(cls, conf, strict=None):
-        """Policy from ``conf.migcompat`` (registering the options if needed).
-
-        ``strict`` overrides the configured value when not None (the CLI's
-        ``--strict``).
-        """
-        try:
-            group = conf.migcompat
-            group.strict
-        except (cfg.NoSuchOptError, AttributeError):
-            from migcompat_filter import conf as conf_mod
-            conf_mod.register_opts(conf)
-            group = conf.migcompat
-        return cls(
-            strict=group.strict if strict is None else strict,
-            passthrough_blocking_factors=group.passthrough_blocking_factors,
-            unknown_action={
-                'host-model': group.unknown_action_host_model,
-                'host-passthrough': group.unknown_action_host_passthrough,
-                'custom': group.unknown_action_custom,
-            },
-            unknown_version_action=group.unknown_version_action,
-            tsc_tolerance_ppm=group.tsc_tolerance_ppm,
-        )
-
-    def blocks_difference(self, factor):
-        """Does a difference in an identical-recommended factor block?"""
-        return self.strict or factor in self.passthrough_blocking_factors
-
-    def unknown_severity(self, mode, kind='cpu'):
-        """Severity of an unknown factor: 'block' or 'warn'.
-
-        kind 'cpu' follows unknown_action_<mode>, 'version' follows
-        unknown_version_action; strict makes every unknown block.
-        """
-        if self.strict:
-            return 'block'
-        if kind == 'version':
-            return self.unknown_version_action
-        return self.unknown_action.get(mode, 'block')
-
-    def __repr__(self):
-        return ('Policy(strict=%r, passthrough_blocking_factors=%r, '
-                'unknown_action=%r, unknown_version_action=%r, '
-                'tsc_tolerance_ppm=%r)'
-                % (self.strict, sorted(self.passthrough_blocking_factors),
-                   self.unknown_action, self.unknown_version_action,
-                   self.tsc_tolerance_ppm))
+    try:
+        group = conf.migcompat
+        group.strict
+    except (cfg.NoSuchOptError, AttributeError):
+        # TODO(migcompat): one idempotent registration path (conf package).
+        from migcompat_filter import conf as conf_mod
+        conf_mod.register_opts(conf)
+        group = conf.migcompat
+    return Policy(
+        strict=group.strict if strict is None else strict,
+        passthrough_blocking_factors=group.passthrough_blocking_factors,
+        unknown_action={
+            cpu_modes.HOST_MODEL: group.unknown_action_host_model,
+            cpu_modes.HOST_PASSTHROUGH: group.unknown_action_host_passthrough,
+            cpu_modes.CUSTOM: group.unknown_action_custom,
+        },
+        unknown_version_action=group.unknown_version_action,
+        tsc_tolerance_ppm=group.tsc_tolerance_ppm,
+    )

@@ -19,9 +19,7 @@ still reports it as unknown (with the exception) rather than crash.
 
 import abc
 
-
-class FactorUnknown(Exception):
-    """The factor cannot be read on this host; str(exc) says why."""
+from migcompat_filter.exception import FactorUnknown  # noqa: F401
 
 
 class Factor(metaclass=abc.ABCMeta):

@@ -7,12 +7,12 @@ scores how alike two hosts are for the scheduler weigher. Both are pure
 functions of profiles, however they were read.
 """
 
-from migcompat_filter.rules.engine import BLOCK  # noqa: F401
 from migcompat_filter.rules.engine import choose_mode  # noqa: F401
 from migcompat_filter.rules.engine import evaluate  # noqa: F401
-from migcompat_filter.rules.engine import Finding  # noqa: F401
-from migcompat_filter.rules.engine import INFO  # noqa: F401
-from migcompat_filter.rules.engine import SEVERITIES  # noqa: F401
 from migcompat_filter.rules.engine import similarity  # noqa: F401
-from migcompat_filter.rules.engine import Verdict  # noqa: F401
-from migcompat_filter.rules.engine import WARN  # noqa: F401
+from migcompat_filter.rules.verdict import BLOCK  # noqa: F401
+from migcompat_filter.rules.verdict import Finding  # noqa: F401
+from migcompat_filter.rules.verdict import INFO  # noqa: F401
+from migcompat_filter.rules.verdict import SEVERITIES  # noqa: F401
+from migcompat_filter.rules.verdict import Verdict  # noqa: F401
+from migcompat_filter.rules.verdict import WARN  # noqa: F401

@@ -8,124 +8,12 @@ factor_rules) adds findings; the verdict is compatible when no finding
 blocks.
 """
 
-from migcompat_filter.conf.policy import MODES
-from migcompat_filter.conf.policy import Policy
+from migcompat_filter.cpu_modes import MODES
 from migcompat_filter.profile import is_unknown
-from migcompat_filter.profile import to_jsonable
 from migcompat_filter.rules import values
-
-BLOCK = 'block'
-WARN = 'warn'
-INFO = 'info'
-SEVERITIES = (BLOCK, WARN, INFO)
-_RANK = {BLOCK: 0, WARN: 1, INFO: 2}
-
-
-class Finding(object):
-    """One factor's result: severity, both values, what it means, and why."""
-
-    __slots__ = ('factor', 'severity', 'source', 'destination', 'message',
-                 'hint')
-
-    def __init__(self, factor, severity, source, destination, message,
-                 hint=None):
-        if severity not in _RANK:
-            raise ValueError('severity %r is not one of %s'
-                             % (severity, SEVERITIES))
-        self.factor = factor
-        self.severity = severity
-        self.source = source
-        self.destination = destination
-        self.message = message
-        self.hint = hint
-
-    @property
-    def unknown(self):
-        return (values.contains_unknown(self.source)
-                or values.contains_unknown(self.destination))
-
-    def to_dict(self):
-        return {
-            'factor': self.factor,
-            'severity': self.severity,
-            'source': to_jsonable(self.source),
-            'destination': to_jsonable(self.destination),
-            'message': self.message,
-            'hint': self.hint,
-        }
-
-    def __repr__(self):
-        return 'Finding(%s %s: %s)' % (self.severity, self.factor,
-                                       self.message)
-
-
-class Verdict(object):
-    """compatible (no finding blocks), the mode, and the findings.
-
-    Findings are ordered block, warn, info (then by factor), so the reason
-    a pair is refused always comes first.
-    """
-
-    def __init__(self, mode, findings):
-        self.mode = mode
-        self.findings = sorted(
-            findings, key=lambda f: (_RANK[f.severity], f.factor))
-
-    @property
-    def compatible(self):
-        return not self.blocking
-
-    @property
-    def blocking(self):
-        return [f for f in self.findings if f.severity == BLOCK]
-
-    @property
-    def warnings(self):
-        return [f for f in self.findings if f.severity == WARN]
-
-    def factors(self, severity=BLOCK):
-        """Sorted names of the factors with a finding of that severity."""
-        return sorted({f.factor for f in self.findings
-                       if f.severity == severity})
-
-    def to_dict(self):
-        return {'compatible': self.compatible, 'mode': self.mode,
-                'findings': [f.to_dict() for f in self.findings]}
-
-    def __repr__(self):
-        return 'Verdict(%s, %s, block=%s, warn=%s)' % (
-            'compatible' if self.compatible else 'incompatible', self.mode,
-            self.factors(BLOCK), self.factors(WARN))
-
-
-class Context(object):
-    """What a rule sees: both profiles, the mode, the policy."""
-
-    def __init__(self, source, destination, mode, policy, cpu_models=None):
-        self.source = source
-        self.destination = destination
-        self.mode = mode
-        self.policy = policy
-        self.cpu_models = cpu_models
-
-    def values(self, factor):
-        return self.source[factor], self.destination[factor]
-
-    def unknown(self, factor, src, dst, what, kind='cpu', severity=None):
-        """A finding for a factor that could not be compared.
-
-        Unknown is never equal: the policy decides warn or block.
-        """
-        if severity is None:
-            severity = self.policy.unknown_severity(self.mode, kind)
-        reasons = []
-        for side, value in (('source', src), ('destination', dst)):
-            reason = values.unknown_reason(value)
-            if reason:
-                reasons.append('%s: %s' % (side, reason))
-        message = '%s cannot be compared%s' % (
-            what, ' (%s)' % '; '.join(reasons) if reasons else '')
-        return Finding(factor, severity, src, dst, message)
+from migcompat_filter.rules.policy import Policy
+from migcompat_filter.rules.verdict import Context
+from migcompat_filter.rules.verdict import Verdict
 
 
 def choose_mode(source, mode=None):

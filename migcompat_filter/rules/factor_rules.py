@@ -1,6 +1,6 @@
 """One small rule per factor; each docstring states the rule.
 
-A rule's ``check(ctx)`` returns findings (see engine.Context). ``modes``
+A rule's ``check(ctx)`` returns findings (see verdict.Context). ``modes``
 says for which guest CPU modes it applies. Rules compare explicit feature
 sets, never model names alone: a named model is shorthand, and libvirt
 versions disagree on names.
@@ -10,10 +10,10 @@ from migcompat_filter.profile import is_unknown
 from migcompat_filter.profile import Unknown
 from migcompat_filter.rules import hints
 from migcompat_filter.rules import values
-from migcompat_filter.rules.engine import BLOCK
-from migcompat_filter.rules.engine import Finding
-from migcompat_filter.rules.engine import INFO
-from migcompat_filter.rules.engine import WARN
+from migcompat_filter.rules.verdict import BLOCK
+from migcompat_filter.rules.verdict import Finding
+from migcompat_filter.rules.verdict import INFO
+from migcompat_filter.rules.verdict import WARN
 
 HOST_MODEL = 'host-model'
 PASSTHROUGH = 'host-passthrough'

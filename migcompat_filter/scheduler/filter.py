@@ -228,9 +228,9 @@ def judge(hosts, spec_obj, migration, conf=None):
         _stash(spec_obj, None)
         return hosts if action == 'pass' else []
 
-    from migcompat_filter.conf.policy import Policy
+    from migcompat_filter.conf.policy import policy_from_conf
     from migcompat_filter.rules import engine
-    policy = Policy.from_conf(conf)
+    policy = policy_from_conf(conf)
     policy_key = repr(policy)
     mode = engine.choose_mode(source.profile)
     judgement = Judgement(migration, source, mode)

@@ -37,7 +37,7 @@ class TestPolicyOptions(testtools.TestCase):
 
     def test_defaults(self):
         conf = _conf(self, '')
-        p = policy.Policy.from_conf(conf)
+        p = policy.policy_from_conf(conf)
         self.assertFalse(p.strict)
         self.assertEqual(frozenset(), p.passthrough_blocking_factors)
         self.assertEqual('warn', p.unknown_severity('host-model'))
@@ -55,7 +55,7 @@ class TestPolicyOptions(testtools.TestCase):
                      'unknown_action_host_passthrough = warn\n'
                      'unknown_version_action = warn\n'
                      'tsc_tolerance_ppm = 100\n')
-        p = policy.Policy.from_conf(conf)
+        p = policy.policy_from_conf(conf)
         self.assertTrue(p.strict)
         self.assertEqual({'kernel_version', 'microcode_version'},
                          p.passthrough_blocking_factors)
@@ -64,19 +64,19 @@ class TestPolicyOptions(testtools.TestCase):
         self.assertEqual('warn', p.unknown_version_action)
         self.assertEqual(100, p.tsc_tolerance_ppm)
         # The CLI's --strict overrides the file either way.
-        self.assertFalse(policy.Policy.from_conf(conf, strict=False).strict)
+        self.assertFalse(policy.policy_from_conf(conf, strict=False).strict)
 
     def test_from_conf_registers_options_when_needed(self):
         conf = cfg.ConfigOpts()
         conf(args=[], default_config_files=[])
-        self.assertFalse(policy.Policy.from_conf(conf).strict)
+        self.assertFalse(policy.policy_from_conf(conf).strict)
 
     def test_bad_values_are_refused(self):
         conf = _conf(self, '[migcompat]\n'
                      'passthrough_blocking_factors = cpu_flavour\n')
-        self.assertRaises(ValueError, policy.Policy.from_conf, conf)
+        self.assertRaises(ValueError, policy.policy_from_conf, conf)
         conf = _conf(self, '[migcompat]\nunknown_version_action = maybe\n')
-        self.assertRaises(ValueError, policy.Policy.from_conf, conf)
+        self.assertRaises(ValueError, policy.policy_from_conf, conf)
         self.assertRaises(ValueError, policy.Policy,
                           unknown_action={'host-model': 'shrug'})
 
