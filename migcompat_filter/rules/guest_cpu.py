@@ -1,0 +1,157 @@
+"""The migrating guest: what travels with it, as plain data for the rules.
+
+A live migration moves a guest, not a host. What must fit on the
+destination is the guest's own CPU as libvirt started it (mode, model,
+features), its machine type and its TSC set-up. A :class:`GuestCPU` says
+what is known of them, from up to three places:
+
+- nova's ``instance.vcpu_model`` (the scheduler reads it with the
+  instance): the guest's CPU mode, and for a custom guest its one model;
+  the features nova added (``cpu_model_extra_flags``) with their policies;
+- the ``running_guests`` factor of the source host (its reporter read the
+  live XML of every running guest): per mode, the union of the CPU
+  features those guests have, the machine types in use, their TSC set-up
+  and address bits. That union is a superset of what one guest needs: a
+  destination it refuses could still suit the one guest that moves
+  (conservative, never unsafe);
+- one libvirt domain XML (``migcompat compare --guest``): exactly this
+  guest.
+
+What none of them says is None, and the rules then fall back to the
+source host's profile, as a proxy (say so in their messages).
+"""
+
+from migcompat_filter import cpu_modes
+
+#: Feature policies that give the guest the feature (libvirt's words).
+GIVES = ('require', 'force')
+#: Feature policies that take it away.
+TAKES = ('disable', 'forbid')
+
+
+class GuestCPU(object):
+    """What is known of the migrating guest(s); None = not known."""
+
+    __slots__ = ('mode', 'model', 'features', 'required', 'expanded',
+                 'machine_types', 'invtsc_frequencies', 'invtsc_unpinned',
+                 'phys_bits', 'origin', 'mode_origin')
+
+    def __init__(self, mode=None, model=None, features=None, required=None,
+                 expanded=None, machine_types=None, invtsc_frequencies=None,
+                 invtsc_unpinned=None, phys_bits=None, origin='',
+                 mode_origin=''):
+        #: nova's CPU mode of the guest (cpu_modes.MODES) or None.
+        self.mode = mode
+        #: The named model of a custom guest (None for the other modes).
+        self.model = model
+        #: Explicit features: {name: policy} (nova's extra flags, or the
+        #: domain XML's <feature>s).
+        self.features = dict(features or {})
+        #: Every feature the guest CPU has (expanded, migratable view), or
+        #: None when only the host profile can stand in for it.
+        self.required = None if required is None else frozenset(required)
+        #: Whether ``required`` is the complete list (False: a named model
+        #: could not be expanded, only its explicit features are in it).
+        self.expanded = expanded
+        self.machine_types = (None if machine_types is None
+                              else frozenset(machine_types))
+        #: Pinned TSC frequencies (Hz) of guests with an invariant TSC.
+        self.invtsc_frequencies = (None if invtsc_frequencies is None
+                                   else frozenset(invtsc_frequencies))
+        #: How many guests have invtsc and no pinned TSC frequency (QEMU
+        #: refuses to migrate those at all).
+        self.invtsc_unpinned = invtsc_unpinned
+        #: Guest physical address bits in use (the largest), or None.
+        self.phys_bits = phys_bits
+        #: Where this came from, for messages ("instance vcpu_model", ...).
+        self.origin = origin
+        self.mode_origin = mode_origin
+
+    def given(self):
+        """Explicit features the guest is given (require/force)."""
+        return frozenset(n for n, p in self.features.items() if p in GIVES)
+
+    def taken(self):
+        """Explicit features taken from the guest (disable/forbid)."""
+        return frozenset(n for n, p in self.features.items() if p in TAKES)
+
+    def to_dict(self):
+        def listed(value):
+            return None if value is None else sorted(value)
+        return {
+            'mode': self.mode, 'model': self.model,
+            'features': dict(sorted(self.features.items())),
+            'required': listed(self.required), 'expanded': self.expanded,
+            'machine_types': listed(self.machine_types),
+            'invtsc_frequencies': listed(self.invtsc_frequencies),
+            'invtsc_unpinned': self.invtsc_unpinned,
+            'phys_bits': self.phys_bits, 'origin': self.origin,
+        }
+
+    def __repr__(self):
+        return 'GuestCPU(%s, %s, %d features, %s)' % (
+            self.mode, self.model, len(self.features), self.origin)
+
+
+def _mode(value):
+    value = (value or '').lower()
+    return value if value in cpu_modes.MODES else None
+
+
+def from_vcpu_model(vcpu_model):
+    """GuestCPU from nova's VirtCPUModel (or anything with its fields).
+
+    nova records the CPU config it generated: the mode, for custom guests
+    the model, and the features nova added, each with its policy. A
+    host-model guest's expanded CPU is not in it (libvirt expands it at
+    start): that comes from the source's running guests.
+    """
+    if vcpu_model is None:
+        return None
+    features = {}
+    for feature in getattr(vcpu_model, 'features', None) or ():
+        name = getattr(feature, 'name', None)
+        if name:
+            features[name] = getattr(feature, 'policy', None) or 'require'
+    mode = _mode(getattr(vcpu_model, 'mode', None))
+    return GuestCPU(mode=mode,
+                    model=getattr(vcpu_model, 'model', None) or None,
+                    features=features, origin='instance vcpu_model',
+                    mode_origin='instance vcpu_model' if mode else '')
+
+
+#: running_guests value key of each judged mode's feature union.
+FEATURE_KEYS = {
+    cpu_modes.HOST_MODEL: 'host_model_features',
+    cpu_modes.CUSTOM: 'custom_features',
+}
+
+
+def with_running(guest, running, mode):
+    """guest completed from the source's running_guests value for mode.
+
+    ``running`` is the factor's value (a dict; an Unknown or None leaves
+    guest as it is). The union of the running guests of that mode stands
+    in for the one guest's CPU.
+    """
+    if not isinstance(running, dict):
+        return guest
+    guest = guest or GuestCPU(origin='running guests')
+    features = running.get(FEATURE_KEYS.get(mode))
+    count = (running.get('modes') or {}).get(mode)
+    if guest.required is None and isinstance(features, list) and count:
+        guest.required = frozenset(features)
+        guest.expanded = not running.get('unexpanded')
+        guest.origin = ('%s + running guests' % guest.origin
+                        if guest.origin else 'running guests')
+    for field in ('machine_types', 'invtsc_frequencies'):
+        if getattr(guest, field) is None and \
+                isinstance(running.get(field), list):
+            setattr(guest, field, frozenset(running[field]))
+    if guest.invtsc_unpinned is None and \
+            isinstance(running.get('invtsc_unpinned'), int):
+        guest.invtsc_unpinned = running['invtsc_unpinned']
+    bits = running.get('phys_bits')
+    if guest.phys_bits is None and isinstance(bits, list) and bits:
+        guest.phys_bits = max(bits)
+    return guest
