@@ -1,43 +1,32 @@
 """The running guests of a host, from libvirt domain XML.
 
-A live migration moves a guest with the CPU libvirt gave it at start, its
-machine type and its TSC set-up (doc/source factors, "The guest is what
-migrates"). This module reads those from a domain XML (``virsh dumpxml``
-of a running guest, i.e. ``XMLDesc(0)``), cuts a domain XML down to what a
-snapshot may keep (``libvirt/domains/<uuid>.xml``), lists a host's running
-guests through libvirt, and sums up what those guests need from any
-destination.
+What a live migration moves is the guest: the CPU libvirt gave it at start,
+its machine type, its TSC set-up. This module reads those from a running
+guest's live XML (``virsh dumpxml``, ``XMLDesc(0)``), cuts a domain XML
+down to what a snapshot keeps (``libvirt/domains/<uuid>.xml``), lists a
+host's running guests and sums up what they need from any destination.
 
-Telling host-model from custom in a live XML
---------------------------------------------
-libvirt rewrites a running host-model guest's ``<cpu>`` to ``mode='custom'
-match='exact' check='full'`` with the host-model's named model, its
-``<vendor>`` and every required and disabled feature. A running custom
-guest (nova's ``cpu_mode=custom``, and a guest with no ``<cpu>`` at all,
-which libvirt 9.0 gives ``qemu64``) looks the same -- ``check='full'`` and
-``fallback='forbid'`` on both, seen on libvirt 9.0 -- except that it has
-no ``<vendor>``: libvirt copies the host's vendor into the expanded
-host-model, and nova never writes ``<vendor>`` for a guest CPU (nova 34
-``_get_guest_cpu_model_config`` sets the model and features only). So:
+Host-model or custom, in a live XML: libvirt rewrites a running host-model
+guest's ``<cpu>`` to ``mode='custom' match='exact' check='full'`` with the
+named model, a ``<vendor>`` and every required and disabled feature. A
+running custom guest (nova's ``cpu_mode=custom``, or no ``<cpu>`` at all,
+which libvirt 9.0 runs as ``qemu64``) looks the same on libvirt 9.0, down
+to ``check='full'`` and ``fallback='forbid'``, but has no ``<vendor>``:
+libvirt copies the host's vendor into the expanded host-model, and nova
+never writes one for a guest CPU (nova 34 ``_get_guest_cpu_model_config``).
+So ``custom`` with a ``<vendor>`` is read as nova mode ``host-model``: a
+heuristic (a hand-written custom CPU naming a vendor is taken for
+host-model; libvirt checks both alike, by the model and features the guest
+carries, so a wrong guess changes only which version rules apply).
+``custom`` without vendor is ``custom``; ``host-model`` (an inactive XML)
+is ``host-model`` with no model; ``host-passthrough`` and ``maximum`` (with
+KVM "functionally identical", libvirt says; nova has no such mode) are
+``host-passthrough``. :attr:`Guest.mode_basis` says which case applied.
 
-* ``mode='custom'`` with a ``<vendor>`` -> nova mode ``host-model``. This is
-  a heuristic: a hand-written custom domain that names a vendor is taken
-  for host-model. Both are judged alike where it matters (libvirt checks
-  the model and features the guest carries, whatever the mode was), so a
-  wrong guess changes only which version rules the caller applies;
-* ``mode='custom'`` without ``<vendor>`` -> ``custom``;
-* ``host-model`` (an inactive XML, or a guest not yet started) ->
-  ``host-model`` with no model: nothing was expanded yet;
-* ``host-passthrough`` -> ``host-passthrough``; ``maximum`` ->
-  ``host-passthrough`` too (libvirt: with KVM "functionally identical to
-  host-passthrough"; nova has no such mode).
-
-:attr:`Guest.mode_basis` says in words which case applied.
-
-A domain without ``<cpu>`` is refused (:class:`InputError`): libvirt 9.0
-writes the default CPU into a running guest's live XML, so such a document
-is not the live XML of a running guest (it is an inactive definition, or
-from an old libvirt) and its CPU cannot be known from it.
+A domain without ``<cpu>`` is refused (InputError): libvirt 9.0 writes the
+CPU it started, even its default, into a running guest's live XML, so such
+a document is not one (an inactive definition, or an old libvirt's) and
+its CPU cannot be known from it.
 """
 
 import copy
@@ -55,8 +44,7 @@ from migcompat_filter import exception
 #: devices); anything near this bound is not a domain XML.
 MAX_DOMAIN_XML_BYTES = 4 * 1024 * 1024
 
-#: libvirt's <cpu mode=...> values, and the nova mode each implies when no
-#: live expansion is seen (custom is decided in _nova_mode).
+#: libvirt's <cpu mode=...> values (the nova mode is in _nova_mode).
 LIBVIRT_MODES = ('custom', 'host-model', 'host-passthrough', 'maximum')
 
 #: libvirt's feature policies for a guest CPU; no policy means require.
@@ -129,13 +117,11 @@ class Guest(object):
 
 def _parse(text, origin):
     """The root Element of an untrusted domain XML, or InputError."""
-    if isinstance(text, bytes):
-        size = len(text)
-    else:
-        if not isinstance(text, str):
-            raise exception.InputError('%s: expected XML text, got %s'
-                                       % (origin, type(text).__name__))
-        size = len(text.encode('utf-8', 'replace'))
+    if not isinstance(text, (str, bytes)):
+        raise exception.InputError('%s: expected XML text, got %s'
+                                   % (origin, type(text).__name__))
+    size = len(text if isinstance(text, bytes)
+               else text.encode('utf-8', 'replace'))
     if size > MAX_DOMAIN_XML_BYTES:
         raise exception.InputError(
             '%s: %d bytes is far larger than any libvirt domain XML (limit '
@@ -173,22 +159,14 @@ def _one(root, path, origin, required=True):
 
 
 def _text(elem):
-    if elem is None:
-        return None
-    return (elem.text or '').strip() or None
+    return None if elem is None else (elem.text or '').strip() or None
 
 
 def _int(value, what, origin):
-    if value is None:
-        return None
-    try:
-        number = int(value, 10)
-    except ValueError:
-        number = -1
-    if number < 0:
+    if value is not None and not re.match(r'^[0-9]+$', value):
         raise exception.InputError('%s: %s is %r, not a non-negative integer'
                                    % (origin, what, value))
-    return number
+    return None if value is None else int(value)
 
 
 def _on_off(value, what, origin):
@@ -202,8 +180,7 @@ def _on_off(value, what, origin):
 
 def _validate(root, origin):
     """(uuid, <cpu>) of a parsed domain; InputError for what we refuse."""
-    uuid = _text(_one(root, 'uuid', origin)) or ''
-    uuid = uuid.lower()
+    uuid = (_text(_one(root, 'uuid', origin)) or '').lower()
     if not _UUID.match(uuid):
         raise exception.InputError('%s: <uuid> is %r, not a UUID'
                                    % (origin, uuid))
@@ -295,7 +272,11 @@ def parse_domain(text, origin):
     Model names are not checked here: whether a model is known is a
     question for the host judging it (see :func:`requirements`).
     """
-    root = _parse(text, origin)
+    return _guest(_parse(text, origin), origin)
+
+
+def _guest(root, origin):
+    """The Guest of a parsed <domain> root (see parse_domain)."""
     uuid, cpu = _validate(root, origin)
     mode = cpu.get('mode', 'custom')
     if mode not in LIBVIRT_MODES:
@@ -345,8 +326,8 @@ def cut_down(text, origin):
     stores a document the reader would refuse; the result parses to the
     same :class:`Guest` facts.
     """
-    parse_domain(text, origin)
     root = _parse(text, origin)
+    _guest(root, origin)  # validates; the result is not needed
     out = ET.Element('domain')
     if root.get('type'):
         out.set('type', root.get('type'))
@@ -359,18 +340,8 @@ def cut_down(text, origin):
             ET.SubElement(out, 'os').append(kept)
         else:
             out.append(kept)
-    _strip_whitespace(out)
-    ET.indent(out, space='  ')
+    ET.indent(out, space='  ')  # replaces the source's whitespace too
     return ET.tostring(out, encoding='unicode') + '\n'
-
-
-def _strip_whitespace(elem):
-    """Drop the source's indentation so that ET.indent re-indents."""
-    for child in elem.iter():
-        if child.tail is not None and not child.tail.strip():
-            child.tail = None
-        if len(child) and child.text is not None and not child.text.strip():
-            child.text = None
 
 
 def list_running(conn, uri=None):
@@ -410,17 +381,15 @@ def list_running(conn, uri=None):
 
 
 def _uri(conn, uri):
-    if uri:
-        return uri
     try:
-        return conn.getURI()
+        return uri or conn.getURI()
     except Exception:  # only ever used inside an error message
         return 'the libvirt connection'
 
 
 def _msg(e):
-    getter = getattr(e, 'get_error_message', None)
-    return (getter() if getter else None) or str(e)
+    return (e.get_error_message() if hasattr(e, 'get_error_message')
+            else None) or str(e)
 
 
 def requirements(guests, expand=None):
@@ -430,7 +399,9 @@ def requirements(guests, expand=None):
     model into its features (a set or list) through libvirt's CPU map, or
     returns None when it does not know the model (it may also raise
     ``exception.FactorUnknown``/``SourceError``, read as unknown with that
-    reason). Without ``expand`` no model is expanded. Returns::
+    reason; so on a host ``lambda m: source.expand_cpu('<cpu><model>%s'
+    '</model></cpu>' % m).features`` with a ``hostsource`` source serves).
+    Without ``expand`` no model is expanded. Returns::
 
       {'guests': N,
        'modes': {nova mode: count},
@@ -444,15 +415,13 @@ def requirements(guests, expand=None):
        'passthrough_migratable_off': sorted [uuid],
        'cpu_map': libvirt version of the non-migratable list}
 
-    A requirement is the expanded model plus required/forced features
-    minus disabled/forbidden ones, minus the features libvirt's CPU map
-    marks non-migratable (a guest never carries those across a
-    migration). A guest whose model cannot be expanded still contributes
-    its listed features and is named under ``unexpanded``: its
-    requirement is incomplete, never silently empty. ``unpinned`` guests
-    have invtsc and no TSC frequency: QEMU blocks their migration.
-    ``passthrough_migratable_off`` guests may carry the host's
-    non-migratable features (their XML cannot say which).
+    Requirement = expanded model + required/forced - disabled/forbidden
+    features - libvirt's non-migratable ones (never carried across). An
+    unexpandable model's guest still adds its listed features and is named
+    under ``unexpanded`` (incomplete, never silently empty). ``unpinned``:
+    invtsc without a TSC frequency, which QEMU refuses to migrate;
+    ``passthrough_migratable_off``: may carry the host's non-migratable
+    features (the XML cannot say which).
     """
     modes, features, unexpanded, dropped = {}, {}, {}, set()
     machines, freqs, unpinned, bits, off = set(), set(), [], set(), []

@@ -251,8 +251,10 @@ class TestBadInput(testtools.TestCase):
                                   "</cpu>"), 'no name')
         self.assertRefused(domain(cpu="<cpu mode='host-passthrough' "
                                   "migratable='yes'/>"), 'migratable')
-        self.assertRefused(domain(cpu="""<cpu mode='custom'>
-            <maxphysaddr mode='emulate' bits='many'/></cpu>"""), 'bits')
+        for bits in ('many', '+42', ' 42', '-1'):
+            self.assertRefused(domain(cpu="<cpu mode='custom'><maxphysaddr "
+                                      "mode='emulate' bits='%s'/></cpu>"
+                                      % bits), 'bits')
 
     def test_bad_tsc(self):
         bad = "<clock><timer name='tsc' frequency='2.4GHz'/></clock>"
@@ -327,21 +329,15 @@ class TestCutDown(testtools.TestCase):
 class _Error(libvirt.libvirtError):
     def __init__(self, code, msg):
         Exception.__init__(self, msg)
-        self.code, self.msg = code, msg
 
-    def get_error_code(self):
-        return self.code
-
-    def get_error_message(self):
-        return self.msg
+        self.get_error_code = lambda: code
+        self.get_error_message = lambda: msg
 
 
 class _Dom(object):
     def __init__(self, calls, uuid, xml=None, error=None):
         self.calls, self.uuid, self.xml, self.error = calls, uuid, xml, error
-
-    def UUIDString(self):
-        return self.uuid
+        self.UUIDString = lambda: uuid  # local in libvirt-python: no RPC
 
     def XMLDesc(self, flags):
         self.calls.append(('XMLDesc', self.uuid, flags))
@@ -361,8 +357,7 @@ class _Conn(object):
             raise self.error
         return self.doms
 
-    def getURI(self):
-        return 'qemu+ssh://host1/system'
+    getURI = staticmethod(lambda: 'qemu+ssh://host1/system')
 
 
 class TestListRunning(testtools.TestCase):
