@@ -36,9 +36,11 @@ import xml.etree.ElementTree as ET  # only for building XML; parsing is defused
 import defusedxml
 from defusedxml import ElementTree as SafeET
 
-from migcompat_filter import cpu_map_migratable
 from migcompat_filter import cpu_modes
 from migcompat_filter import exception
+# requirements() lives beside the record it reads; domains.requirements is
+# its public name.
+from migcompat_filter.guest_requirements import requirements  # noqa: F401
 
 #: A domain XML is some KiB (about 5 for a nova guest, more with many
 #: devices); anything near this bound is not a domain XML.
@@ -109,10 +111,6 @@ class Guest(object):
         """Features the guest's CPU lists as absent (disable/forbid)."""
         return {n for n, p in (self.features or {}).items()
                 if p in ABSENT_POLICIES}
-
-    def __repr__(self):
-        return 'Guest(%s %s %s %s)' % (self.uuid, self.nova_mode, self.model,
-                                       self.machine)
 
 
 def _parse(text, origin):
@@ -283,28 +281,27 @@ def _guest(root, origin):
         raise exception.InputError('%s: <cpu mode=%r> is not a libvirt CPU '
                                    'mode (%s)' % (origin, mode,
                                                   ', '.join(LIBVIRT_MODES)))
+    none = ET.Element('none')  # stands in for an absent element
     model_elem = _one(cpu, 'model', origin, required=False)
+    model_elem = none if model_elem is None else model_elem
     model = _text(model_elem)
     vendor = _text(_one(cpu, 'vendor', origin, required=False))
     nova_mode, basis = _nova_mode(mode, vendor, model)
     features = _features(cpu, origin)
     os_type = _one(root, 'os/type', origin, required=False)
+    os_type = none if os_type is None else os_type
     return Guest(
         origin=origin, uuid=uuid,
         name=_text(_one(root, 'name', origin, required=False)),
         virt_type=root.get('type'), mode=mode, nova_mode=nova_mode,
         mode_basis=basis, match=cpu.get('match'), check=cpu.get('check'),
-        model=model,
-        fallback=model_elem.get('fallback') if model_elem is not None
-        else None,
+        model=model, fallback=model_elem.get('fallback'),
         vendor=vendor, features=features,
         migratable=_on_off(cpu.get('migratable'), '<cpu migratable>',
                            origin),
         maxphysaddr=_maxphysaddr(cpu, origin),
-        arch=os_type.get('arch') if os_type is not None else None,
-        machine=os_type.get('machine') if os_type is not None else None,
-        os_type=_text(os_type),
-        tsc=_tsc(root, origin),
+        arch=os_type.get('arch'), machine=os_type.get('machine'),
+        os_type=_text(os_type), tsc=_tsc(root, origin),
         invtsc=features.get('invtsc') in PRESENT_POLICIES)
 
 
@@ -351,7 +348,10 @@ def list_running(conn, uri=None):
     then one ``XMLDesc(0)`` per guest: the live XML (it holds the CPU
     libvirt expanded at start), without ``VIR_DOMAIN_XML_SECURE`` (no
     passwords) and without ``MIGRATABLE``. A guest that stops between the
-    list and its read (``VIR_ERR_NO_DOMAIN``) is skipped; any other libvirt
+    list and its read is skipped: a transient one is gone
+    (``VIR_ERR_NO_DOMAIN``), a persistent one returns its inactive XML,
+    which has no ``<domain id=...>`` (libvirt writes the id only while the
+    guest runs) and an unexpanded CPU. Any other libvirt
     error is a :class:`~migcompat_filter.exception.SourceError` naming the
     URI (``uri``, else the connection's own). Sorted by UUID.
     """
@@ -376,8 +376,13 @@ def list_running(conn, uri=None):
             raise exception.SourceError(
                 'cannot read the XML of a running guest of %s: %s'
                 % (_uri(conn, uri), _msg(e)))
-        out.append((uuid, xml))
+        if _RUNNING.match(xml):
+            out.append((uuid, xml))
     return sorted(out)
+
+
+#: The start of a running domain's XML: its root tag carries an id.
+_RUNNING = re.compile(r'\s*<domain\s[^>]*\bid=[\'"][0-9]+[\'"]')
 
 
 def _uri(conn, uri):
@@ -390,107 +395,3 @@ def _uri(conn, uri):
 def _msg(e):
     return (e.get_error_message() if hasattr(e, 'get_error_message')
             else None) or str(e)
-
-
-def requirements(guests, expand=None):
-    """What a host's running guests need from any destination (plain data).
-
-    ``guests`` are :class:`Guest` records; ``expand(model)`` turns a named
-    model into its features (a set or list) through libvirt's CPU map, or
-    returns None when it does not know the model (it may also raise
-    ``exception.FactorUnknown``/``SourceError``, read as unknown with that
-    reason; so on a host ``lambda m: source.expand_cpu('<cpu><model>%s'
-    '</model></cpu>' % m).features`` with a ``hostsource`` source serves).
-    Without ``expand`` no model is expanded. Returns::
-
-      {'guests': N,
-       'modes': {nova mode: count},
-       'features': {nova mode: sorted features}   # host-model, custom
-       'unexpanded': [{'model', 'nova_mode', 'guests': [uuid], 'reason'}],
-       'non_migratable_dropped': sorted features dropped,
-       'machine_types': sorted ['pc-q35-7.2', ...],
-       'invtsc': {'guests': n, 'frequencies': sorted Hz,
-                  'unpinned': sorted [uuid]},
-       'phys_bits': sorted [bits], 'phys_bits_passthrough': n,
-       'passthrough_migratable_off': sorted [uuid],
-       'cpu_map': libvirt version of the non-migratable list}
-
-    Requirement = expanded model + required/forced - disabled/forbidden
-    features - libvirt's non-migratable ones (never carried across). An
-    unexpandable model's guest still adds its listed features and is named
-    under ``unexpanded`` (incomplete, never silently empty). ``unpinned``:
-    invtsc without a TSC frequency, which QEMU refuses to migrate;
-    ``passthrough_migratable_off``: may carry the host's non-migratable
-    features (the XML cannot say which).
-    """
-    modes, features, unexpanded, dropped = {}, {}, {}, set()
-    machines, freqs, unpinned, bits, off = set(), set(), [], set(), []
-    invtsc = pt_bits = 0
-    cache = {}
-    for guest in guests:
-        modes[guest.nova_mode] = modes.get(guest.nova_mode, 0) + 1
-        if guest.machine:
-            machines.add(guest.machine)
-        if guest.invtsc:
-            invtsc += 1
-            if guest.tsc and guest.tsc.get('frequency'):
-                freqs.add(guest.tsc['frequency'])
-            else:
-                unpinned.append(guest.uuid)
-        phys = guest.maxphysaddr or {}
-        if phys.get('bits') is not None:
-            bits.add(phys['bits'])
-        elif phys.get('mode') == 'passthrough':
-            pt_bits += 1
-        if guest.nova_mode == cpu_modes.HOST_PASSTHROUGH:
-            if guest.migratable is False:
-                off.append(guest.uuid)
-            continue
-        need, reason = _guest_requirement(guest, expand, cache)
-        if reason:
-            key = (guest.model, guest.nova_mode, reason)
-            unexpanded.setdefault(key, []).append(guest.uuid)
-        blocked = cpu_map_migratable.non_migratable(guest.arch or 'x86_64')
-        dropped |= need & blocked
-        features.setdefault(guest.nova_mode, set()).update(need - blocked)
-    return {
-        'guests': sum(modes.values()),
-        'modes': dict(sorted(modes.items())),
-        'features': {m: sorted(f) for m, f in sorted(features.items())},
-        'unexpanded': [{'model': model, 'nova_mode': mode,
-                        'guests': sorted(uuids), 'reason': reason}
-                       for (model, mode, reason), uuids in sorted(
-                           unexpanded.items(), key=lambda i: str(i[0]))],
-        'non_migratable_dropped': sorted(dropped),
-        'machine_types': sorted(machines),
-        'invtsc': {'guests': invtsc, 'frequencies': sorted(freqs),
-                   'unpinned': sorted(unpinned)},
-        'phys_bits': sorted(bits),
-        'phys_bits_passthrough': pt_bits,
-        'passthrough_migratable_off': sorted(off),
-        'cpu_map': cpu_map_migratable.LIBVIRT_VERSION,
-    }
-
-
-def _guest_requirement(guest, expand, cache):
-    """(feature set, reason or None) of a host-model or custom guest."""
-    listed = guest.required_features()
-    if not guest.model:
-        reason = ('host-model not expanded: the XML is not a running '
-                  "guest's" if guest.mode == 'host-model'
-                  else 'no model named in <cpu>')
-        return listed - guest.disabled_features(), reason
-    if expand is None:
-        return (listed - guest.disabled_features(),
-                'no CPU map given to expand the model')
-    if guest.model not in cache:
-        try:
-            base = expand(guest.model)
-            cache[guest.model] = (None if base is None else set(base),
-                                  'the CPU map does not know this model')
-        except exception.FactorUnknown as e:
-            cache[guest.model] = (None, str(e))
-    base, why = cache[guest.model]
-    if base is None:
-        return listed - guest.disabled_features(), why
-    return (base | listed) - guest.disabled_features(), None
