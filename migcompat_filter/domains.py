@@ -98,8 +98,11 @@ class Guest(object):
             setattr(self, name, fields.get(name))
 
     def to_dict(self):
+        """A new dict of the fields (nested dicts copied, features sorted)."""
         out = {name: getattr(self, name) for name in self.FIELDS}
         out['features'] = dict(sorted((self.features or {}).items()))
+        for name in ('maxphysaddr', 'tsc'):
+            out[name] = dict(out[name]) if out[name] is not None else None
         return out
 
     def required_features(self):

@@ -165,8 +165,8 @@ class _CountingDomain(object):
 def cpu_map_expander():
     """expand(model) -> features through libvirt's CPU map, None if unknown.
 
-    Uses the daemon-less test driver, so it needs no libvirtd. Closed at
-    interpreter exit by libvirt-python.
+    Uses the daemon-less test driver, so it needs no libvirtd. Call
+    ``expand.close()`` when done (tests: ``addCleanup(expand.close)``).
     """
     libvirt = _libvirt()
     conn = libvirt.open('test:///default')
