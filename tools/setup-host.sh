@@ -36,6 +36,26 @@ if [ -c /dev/kvm ]; then
     chgrp kvm /dev/kvm && chmod 0660 /dev/kvm
 fi
 
+# libvirtd hands each guest's console log to virtlogd: without it, starting
+# any guest fails with "Failed to connect socket to
+# '/run/libvirt/virtlogd-sock'" (queries work, guests do not start). The
+# tests start real guests, so virtlogd runs too; its socket says it is up
+# (a socket left behind by a dead virtlogd does not count).
+virtlogd_up() {
+    [ -S /run/libvirt/virtlogd-sock ] || return 1
+    ! command -v pgrep >/dev/null || pgrep -x virtlogd >/dev/null
+}
+if ! virtlogd_up; then
+    log "starting virtlogd"
+    virtlogd -d
+    for _ in $(seq 1 30); do
+        [ -S /run/libvirt/virtlogd-sock ] && break
+        sleep 1
+    done
+    [ -S /run/libvirt/virtlogd-sock ] \
+        || { log "virtlogd did not create its socket"; exit 1; }
+fi
+
 if ! virsh -c qemu:///system version >/dev/null 2>&1; then
     log "starting libvirtd"
     libvirtd -d
