@@ -134,9 +134,9 @@ def load_profile(spec):
     if os.path.isdir(spec):
         return _from_snapshot(spec), 'snapshot %s' % spec
     text = _read_text(spec)
-    from migcompat_filter import traits
     if text.lstrip().startswith('{'):
         return Profile.from_json(text, origin=spec), 'profile %s' % spec
+    from migcompat_filter import traits
     if traits.looks_like_trait_list(text):
         return (traits.load_trait_list(text, origin=spec),
                 'trait list %s' % spec)
