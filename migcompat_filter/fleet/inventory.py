@@ -23,6 +23,7 @@ from migcompat_filter.fleet import nova_api
 from migcompat_filter import hoststate
 from migcompat_filter import placement
 from migcompat_filter.profile import Profile
+from migcompat_filter import traits as traits_codec
 
 #: The trait nova-compute puts on every compute node provider.
 COMPUTE_NODE_TRAIT = 'COMPUTE_NODE'
@@ -67,7 +68,6 @@ class Host(object):
         else:
             # What undecodable traits still say (each factor unknown, with
             # why), so that "host show" lists them.
-            from migcompat_filter import traits as traits_codec
             self.profile = (traits_codec.decode(self.ours) if self.ours
                             else Profile({}))
 
