@@ -180,6 +180,92 @@ class TestAccepts(testtools.TestCase):
         self.assertFalse({h.name: ok for h, ok, _w, _v in refused}['bare'])
 
 
+class FakeClient(object):
+    """The public PlacementClient calls the inventory makes, over a dict."""
+
+    def __init__(self, traits_by_name, fail=None):
+        self.traits = traits_by_name
+        self.fail = fail  # host name -> PlacementError its read raises
+
+    def list_root_providers(self, member_of=None):
+        return [{'uuid': 'uuid-' + n, 'name': n} for n in self.traits]
+
+    def get_traits(self, rp_uuid, label=None):
+        if label in (self.fail or {}):
+            raise self.fail[label]
+        return set(self.traits[label]), 1
+
+    def traits_created(self, names, label=None):
+        return None
+
+    def provider_updated(self, rp_uuid, label=None):
+        return None
+
+
+class TestInventory(testtools.TestCase):
+    """Hosts are read with hoststate.classify; what the CLI says of each."""
+
+    def load(self, fail=None, names=None):
+        good = traits.encode(profile())
+        schema = traits.PREFIX + traits.SCHEMA_CODE + '_'
+        newer = [t for t in good if not t.startswith(schema)] + [
+            schema + '99']
+        client = FakeClient({'good': good + ['COMPUTE_NODE'],
+                             'newer': newer, 'bare': ['COMPUTE_NODE'],
+                             'broken': good, 'storage': []}, fail=fail)
+        hosts = inventory.Fleet(client, workers=2).load(names=names)
+        return {h.name: h for h in hosts}
+
+    def test_only_compute_nodes_are_listed(self):
+        # Without nova: the roots with COMPUTE_NODE or a trait of ours.
+        self.assertEqual({'good', 'newer', 'bare', 'broken'},
+                         set(self.load()))
+
+    def test_states_and_status(self):
+        hosts = self.load(fail={'broken': placement.PlacementError('boom')},
+                          names=['good', 'newer', 'bare', 'broken'])
+        self.assertEqual(hoststate.TRAITED, hosts['good'].state)
+        self.assertEqual('reported', hosts['good'].status)
+        self.assertEqual(hoststate.UNTRAITED, hosts['bare'].state)
+        self.assertEqual('no migcompat traits', hosts['bare'].status)
+        newer = hosts['newer']
+        self.assertEqual(hoststate.NEWER_SCHEMA, newer.state)
+        self.assertTrue(newer.status.startswith('unreadable: '))
+        self.assertIn('newer migcompat', newer.status)
+        # Its factors are still listed (unknown, saying why).
+        self.assertTrue(newer.profile.factors)
+        broken = hosts['broken']
+        self.assertEqual(hoststate.UNJUDGED, broken.state)
+        self.assertEqual('error: boom', broken.status)
+
+    def test_check_reasons_follow_the_filter_actions(self):
+        hosts = self.load(fail={'broken': placement.PlacementError('boom')},
+                          names=['good', 'newer', 'bare', 'broken'])
+        result = {h.name: (ok, why) for h, ok, why, _v in matrix.accepts(
+            list(hosts.values()), hosts['good'],
+            conf_actions={hoststate.UNJUDGED: 'refuse'})}
+        self.assertEqual((False, 'cannot be judged (boom): the filter '
+                                 'refuses it'), result['broken'])
+        ok, why = result['newer']
+        self.assertTrue(ok)
+        self.assertTrue(why.startswith('unreadable: '), why)
+        self.assertIn(' (unreadable): the filter pass', why)
+        ok, why = result['bare']
+        self.assertTrue(ok)
+        self.assertTrue(why.startswith('no migcompat traits (untraited): '
+                                       'the filter pass'), why)
+
+    def test_matrix_leaves_out_what_it_cannot_judge(self):
+        m = matrix.build(list(self.load(
+            fail={'broken': placement.PlacementError('boom')},
+            names=['good', 'newer', 'bare', 'broken']).values()))
+        self.assertEqual([['good']], [g.names for g in m.groups])
+        self.assertEqual({'bare': 'no migcompat traits',
+                          'broken': 'error: boom'},
+                         {h.name: why for h, why in m.left_out
+                          if h.name != 'newer'})
+
+
 class TestBaseline(testtools.TestCase):
 
     def setUp(self):
