@@ -1,12 +1,13 @@
 """The live-migration matrix as a picture: a hand-written SVG heat map.
 
 Rows are source groups, columns destination groups (a group is a set of
-hosts with identical profiles, see :mod:`migcompat_filter.fleet`). A cell
-is green when guests can move, amber when they can with warnings, red when
-something blocks, and names the blocking factors. Every cell is a ``rect``
-carrying ``data-source``, ``data-destination``, ``data-status`` and
-``data-blocking`` attributes and a ``title`` tooltip, so the picture can
-be checked (and scripted) as data. No dependency: SVG is text.
+hosts with identical profiles, see :mod:`migcompat_filter.fleet.matrix`).
+A cell is green when guests can move, amber when they can with warnings,
+red when something blocks, and names the blocking factors. Every cell is
+a ``rect`` carrying ``data-source``, ``data-destination``,
+``data-status`` and ``data-blocking`` attributes and a ``title``
+tooltip, so the picture can be checked (and scripted) as data. No
+dependency: SVG is text.
 """
 
 from xml.sax.saxutils import escape
@@ -39,7 +40,7 @@ def _cell_label(cell):
 
 def svg(matrix, title='live migration: source (row) to destination '
         '(column)'):
-    """The SVG document (str) of a fleet.Matrix."""
+    """The SVG document (str) of a fleet.matrix.Matrix."""
     groups = matrix.groups
     n = len(groups)
     legend_lines = len(groups) + len(matrix.left_out) + 4

@@ -1,4 +1,5 @@
-"""A small Placement client: just what the trait reporter needs.
+"""A small Placement client: what the trait reporter and the fleet
+commands need.
 
 It talks to Placement through a keystoneauth1 Adapter, authenticated in
 one of three ways:
@@ -131,7 +132,8 @@ def _error_text(resp):
 
 
 class PlacementClient(object):
-    """Placement calls the reporter makes; counts its HTTP requests."""
+    """Placement calls the reporter and the fleet make; counts its HTTP
+    requests. Nothing outside this class sends a request itself."""
 
     def __init__(self, adapter):
         self.adapter = adapter
@@ -173,12 +175,21 @@ class PlacementClient(object):
         raise PlacementError('%s: placement answered HTTP %d: %s'
                              % (what, resp.status_code, detail))
 
-    def list_providers(self, name=None):
+    def list_providers(self, name=None, member_of=None):
+        """Provider dicts, optionally by exact name or aggregate UUID."""
         url = '/resource_providers'
         if name is not None:
             url += '?name=' + _quote(name)
+        elif member_of is not None:
+            url += '?member_of=' + member_of
         resp = self._request('GET', url, 'list resource providers')
         return resp.json()['resource_providers']
+
+    def list_root_providers(self, member_of=None):
+        """The providers that are the root of their tree (compute nodes,
+        shared storage, ...)."""
+        return [rp for rp in self.list_providers(member_of=member_of)
+                if rp.get('root_provider_uuid', rp['uuid']) == rp['uuid']]
 
     def find_provider(self, name_or_uuid):
         """The provider dict (uuid, name, generation) for a UUID or name."""
@@ -198,11 +209,15 @@ class PlacementClient(object):
                 % name_or_uuid)
         return found[0]
 
-    def get_traits(self, rp_uuid):
-        """(set of trait names, provider generation)."""
+    def get_traits(self, rp_uuid, label=None):
+        """(set of trait names, provider generation).
+
+        label names the provider in error messages (default: its UUID).
+        """
         resp = self._request(
             'GET', '/resource_providers/%s/traits' % rp_uuid,
-            'read traits of resource provider %s' % rp_uuid, ok=(200, 404))
+            'read traits of %s' % (label or 'resource provider %s'
+                                   % rp_uuid), ok=(200, 404))
         if resp.status_code == 404:
             raise ProviderNotFound('resource provider %s does not exist'
                                    % rp_uuid)
@@ -228,6 +243,55 @@ class PlacementClient(object):
         resp = self._request('PUT', '/traits/%s' % name,
                              'create trait %s' % name, ok=(201, 204))
         return resp.status_code == 201
+
+    def provider_updated(self, rp_uuid, label=None):
+        """When Placement last changed the provider (any writer): its
+        Last-Modified as a UTC datetime, or None."""
+        resp = self._request(
+            'GET', '/resource_providers/%s' % rp_uuid,
+            'read resource provider %s' % (label or rp_uuid), ok=(200, 404))
+        return parse_http_date(resp.headers.get('Last-Modified'))
+
+    def traits_created(self, names, label=None):
+        """When the newest of these trait names was created (UTC datetime),
+        or None.
+
+        Placement's Last-Modified on a trait list is the newest creation
+        time of the names listed.
+        """
+        what = 'read trait names' + (' of %s' % label if label else '')
+        newest = None
+        for batch in _batches(names):
+            resp = self._request('GET', '/traits?name=in:%s'
+                                 % ','.join(batch), what)
+            stamp = parse_http_date(resp.headers.get('Last-Modified'))
+            if stamp and (newest is None or stamp > newest):
+                newest = stamp
+        return newest
+
+
+def parse_http_date(value):
+    """A datetime from an HTTP date header value, or None."""
+    import email.utils
+    if not value:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _batches(names, limit=1500):
+    """names in lists whose comma-joined length stays under limit (servers
+    limit the request line to 4 KiB)."""
+    batch = []
+    for name in names:
+        if batch and sum(len(n) + 1 for n in batch) + len(name) >= limit:
+            yield batch
+            batch = []
+        batch.append(name)
+    if batch:
+        yield batch
 
 
 def _quote(value):

@@ -16,7 +16,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 
-from migcompat_filter import fleet  # noqa: E402
+from migcompat_filter.fleet import inventory  # noqa: E402
+from migcompat_filter.fleet import matrix  # noqa: E402
 from migcompat_filter import heatmap  # noqa: E402
 from migcompat_filter import hostsource  # noqa: E402
 from migcompat_filter import placement  # noqa: E402
@@ -54,7 +55,7 @@ def main(n=50):
                           traits.encode(Profile.from_dict(data)))
         print('published %d nodes in %.1f s' % (n, time.perf_counter() - t0))
         for workers in (1, 8):
-            f = fleet.Fleet(client, workers=workers)
+            f = inventory.Fleet(client, workers=workers)
             before = client.requests
             t0 = time.perf_counter()
             hosts = f.load()
@@ -68,7 +69,7 @@ def main(n=50):
                   '%d requests' % (workers, time.perf_counter() - t0,
                                    client.requests - before))
         t0 = time.perf_counter()
-        m = fleet.matrix(hosts)
+        m = matrix.build(hosts)
         t_matrix = time.perf_counter() - t0
         print('matrix: %d hosts in %d groups, %d evaluations (instead of '
               '%d host pairs): %.3f s'

@@ -13,19 +13,13 @@ from cliff import columns
 from cliff import show
 from oslo_config import cfg
 
+from migcompat_filter.cmd import common
 from migcompat_filter.cmd import FastEpilog
 from migcompat_filter.conf import policy as policy_conf
+from migcompat_filter import cpu_modes
 from migcompat_filter import exception
 from migcompat_filter.profile import is_unknown
-from migcompat_filter.profile import Profile
 from migcompat_filter import rules
-
-#: The largest profile or trait list we read (a profile is a few KiB).
-MAX_INPUT_BYTES = 16 * 1024 * 1024
-
-# Top-level entries of the snapshot layout; a directory with none of them
-# is not a snapshot.
-_SNAPSHOT_ENTRIES = ('libvirt', 'proc', 'sys', 'nova', 'etc')
 
 #: Findings are wrapped to this width in the table, so that a table reads
 #: on a terminal and in a ticket.
@@ -33,91 +27,6 @@ TEXT_WIDTH = 96
 
 EXIT_COMPATIBLE = 0
 EXIT_INCOMPATIBLE = 1
-
-
-def load_profile(path):
-    """(Profile, description) from a snapshot, profile JSON or trait list.
-
-    Raises InputError naming the path and what is wrong with it.
-    """
-    if not os.path.exists(path):
-        # Not a file: a compute node's name, when a cloud is configured
-        # (OS_CLOUD / OS_AUTH_URL, or MIGCOMPAT_PLACEMENT_URL).
-        from migcompat_filter.cmd import fleet
-        found = fleet.lookup_profile(path)
-        if found is not None:
-            return found
-        raise exception.InputError(
-            '%s: does not exist (neither a file nor, with no cloud '
-            'configured in OS_CLOUD or OS_AUTH_URL, a host name)' % path)
-    if os.path.isdir(path):
-        return _from_snapshot(path), 'snapshot %s' % path
-    try:
-        with open(path, 'rb') as f:
-            data = f.read(MAX_INPUT_BYTES + 1)
-    except OSError as e:
-        raise exception.InputError('%s: cannot be read: %s'
-                                   % (path, e.strerror or e))
-    if len(data) > MAX_INPUT_BYTES:
-        raise exception.InputError(
-            '%s: larger than %d bytes; not a profile or a trait list'
-            % (path, MAX_INPUT_BYTES))
-    try:
-        text = data.decode('utf-8')
-    except UnicodeDecodeError:
-        raise exception.InputError(
-            '%s: not text; expected a snapshot directory, a profile JSON '
-            'file ("migcompat profile -f json") or a trait list' % path)
-    stripped = text.lstrip()
-    if stripped.startswith('{'):
-        return (Profile.from_json(text, origin=path),
-                'profile %s' % path)
-    first = next((line.strip() for line in text.splitlines()
-                  if line.strip() and not line.strip().startswith('#')), '')
-    if first.startswith('CUSTOM_'):
-        return _from_trait_list(text, path), 'trait list %s' % path
-    raise exception.InputError(
-        '%s: neither a snapshot directory, a profile JSON file ("migcompat '
-        'profile -f json") nor a trait list (one CUSTOM_MIGCOMPAT_* trait '
-        'a line)' % path)
-
-
-def _from_snapshot(path):
-    if not any(os.path.exists(os.path.join(path, entry))
-               for entry in _SNAPSHOT_ENTRIES):
-        raise exception.InputError(
-            '%s: a directory, but not a snapshot: it has none of %s (see '
-            '"migcompat snapshot")'
-            % (path, ', '.join(e + '/' for e in _SNAPSHOT_ENTRIES)))
-    try:
-        from migcompat_filter import hostsource
-        from migcompat_filter import reader
-    except ImportError as e:
-        raise exception.InputError(
-            '%s: this migcompat cannot read snapshots (%s)' % (path, e))
-    try:
-        source = hostsource.SnapshotSource(path)
-    except hostsource.SourceError as e:
-        raise exception.InputError(str(e))
-    try:
-        return reader.read_profile(source)
-    finally:
-        source.close()
-
-
-def _from_trait_list(text, path):
-    try:
-        from migcompat_filter import traits
-    except ImportError as e:
-        raise exception.InputError(
-            '%s: looks like a trait list, but this migcompat cannot decode '
-            'traits (%s)' % (path, e))
-    loader = getattr(traits, 'load_trait_list', None)
-    if loader is not None:
-        return loader(text, origin=path)
-    lines = [line.strip() for line in text.splitlines()
-             if line.strip() and not line.strip().startswith('#')]
-    return traits.decode(lines)
 
 
 def load_policy(config_files, strict=None):
@@ -140,6 +49,26 @@ def load_policy(config_files, strict=None):
 def _arch(profile):
     value = profile['arch']
     return None if is_unknown(value) else value
+
+
+def _check_arch(src_name, src, dst_name, dst):
+    """InputError when the hosts have different CPU architectures."""
+    src_arch, dst_arch = _arch(src), _arch(dst)
+    if src_arch and dst_arch and src_arch != dst_arch:
+        raise exception.InputError(
+            'cannot compare %s (%s) with %s (%s): hosts of different CPU '
+            'architectures; a guest never live-migrates between them'
+            % (src_name, src_arch, dst_name, dst_arch))
+
+
+def _verdict_fields(verdict, src_desc, dst_desc):
+    return (
+        ('compatible', 'mode', 'source', 'destination', 'findings'),
+        (VerdictColumn((verdict.compatible, len(verdict.blocking),
+                        len(verdict.warnings))),
+         verdict.mode, src_desc, dst_desc,
+         FindingsColumn(verdict.findings)),
+    )
 
 
 class VerdictColumn(columns.FormattableColumn):
@@ -203,7 +132,7 @@ class Compare(FastEpilog, show.ShowOne):
             help='destination host: snapshot directory, profile JSON or '
                  'trait list')
         parser.add_argument(
-            '--mode', choices=policy_conf.MODES,
+            '--mode', choices=cpu_modes.MODES,
             help='guest CPU mode to judge (default: the source\'s nova '
                  'cpu_mode, else host-model)')
         parser.add_argument(
@@ -220,27 +149,15 @@ class Compare(FastEpilog, show.ShowOne):
         policy = load_policy(
             getattr(self.app.options, 'config_file', None),
             strict=parsed_args.strict)
-        src, src_desc = load_profile(parsed_args.source)
-        dst, dst_desc = load_profile(parsed_args.destination)
-        src_arch, dst_arch = _arch(src), _arch(dst)
-        if src_arch and dst_arch and src_arch != dst_arch:
-            raise exception.InputError(
-                'cannot compare %s (%s) with %s (%s): hosts of different CPU '
-                'architectures; a guest never live-migrates between them'
-                % (parsed_args.source, src_arch, parsed_args.destination,
-                   dst_arch))
+        src, src_desc = common.load_profile(parsed_args.source)
+        dst, dst_desc = common.load_profile(parsed_args.destination)
+        _check_arch(parsed_args.source, src, parsed_args.destination, dst)
         verdict = rules.evaluate(src, dst, mode=parsed_args.mode,
                                  policy=policy,
                                  cpu_models=parsed_args.cpu_models)
         self._exit_status = (EXIT_COMPATIBLE if verdict.compatible
                              else EXIT_INCOMPATIBLE)
-        return (
-            ('compatible', 'mode', 'source', 'destination', 'findings'),
-            (VerdictColumn((verdict.compatible, len(verdict.blocking),
-                            len(verdict.warnings))),
-             verdict.mode, src_desc, dst_desc,
-             FindingsColumn(verdict.findings)),
-        )
+        return _verdict_fields(verdict, src_desc, dst_desc)
 
     def run(self, parsed_args):
         # cliff's display commands always return 0; the verdict is the

@@ -8,9 +8,8 @@ from cliff import command
 from cliff import lister
 from cliff import show
 
+from migcompat_filter.cmd import common
 from migcompat_filter.cmd import FastEpilog
-from migcompat_filter import exception
-from migcompat_filter import hostsource
 from migcompat_filter import profile as profile_mod
 
 
@@ -51,67 +50,17 @@ def _human(value, indent=''):
     return str(value)
 
 
-def _add_source_args(parser):
-    parser.add_argument(
-        '--connect', metavar='URI', default=None,
-        help='libvirt URI of the live host (default %s)'
-             % hostsource.DEFAULT_URI)
-    parser.add_argument(
-        '--nova-config', metavar='FILE', default=None,
-        help='nova-compute config to read [libvirt] cpu_mode/cpu_models '
-             'from (default /etc/nova/nova.conf when present); only those '
-             'two options are read')
-
-
-def _check_nova_config(path):
-    if path is not None and not os.path.isfile(path):
-        raise exception.InputError('--nova-config %s: no such file' % path)
-
-
-def open_host(root=None, uri=None, nova_config=None):
-    """The host source the options name (InputError when unusable)."""
-    if root is not None:
-        if uri is not None:
-            raise exception.InputError(
-                '--connect applies to the live host, not to a snapshot '
-                '(--root %s)' % root)
-        if nova_config is not None:
-            raise exception.InputError(
-                '--nova-config applies to the live host; a snapshot '
-                'carries nova/cpu_mode itself (--root %s)' % root)
-        if not os.path.isdir(root):
-            raise exception.InputError(
-                '--root %s: %s; a snapshot is a directory written by '
-                '"migcompat snapshot"'
-                % (root, 'does not exist' if not os.path.lexists(root)
-                   else 'is not a directory'))
-        return hostsource.SnapshotSource(root)
-    _check_nova_config(nova_config)
-    source = hostsource.LiveSource('/', uri or hostsource.DEFAULT_URI)
-    source.nova_config = nova_config
-    return source
-
-
 class ShowProfile(FastEpilog, show.ShowOne):
     """Show the factor profile of this host or of a snapshot."""
 
     def get_parser(self, prog_name):
         parser = super(ShowProfile, self).get_parser(prog_name)
-        parser.add_argument(
-            '--root', metavar='DIR', default=None,
-            help='read an offline snapshot directory instead of the live '
-                 'host')
-        _add_source_args(parser)
-        return parser
+        return common.add_host_arguments(parser)
 
     def take_action(self, parsed_args):
-        from migcompat_filter import reader
-        source = open_host(parsed_args.root, parsed_args.connect,
-                           parsed_args.nova_config)
-        try:
-            data = reader.read_profile(source).to_dict()
-        finally:
-            source.close()
+        data = common.read_profile(common.open_host(
+            parsed_args.root, parsed_args.connect,
+            parsed_args.nova_config)).to_dict()
         names = list(data)
         return names, [FactorColumn(data[n]) if isinstance(data[n], (
             dict, list)) or data[n] is None else data[n] for n in names]
@@ -125,13 +74,12 @@ class WriteSnapshot(FastEpilog, command.Command):
         parser.add_argument('directory', metavar='DIR',
                             help='where to write the snapshot (created; '
                                  'must be empty or an older snapshot)')
-        _add_source_args(parser)
-        return parser
+        return common.add_host_arguments(parser, root=False)
 
     def take_action(self, parsed_args):
         from migcompat_filter import snapshot
-        source = open_host(None, parsed_args.connect,
-                           parsed_args.nova_config)
+        source = common.open_host(None, parsed_args.connect,
+                                  parsed_args.nova_config)
         try:
             notes = snapshot.write_snapshot(source, parsed_args.directory,
                                             parsed_args.nova_config)

@@ -6,45 +6,15 @@ import socket
 import time
 
 from cliff import command
-from oslo_config import cfg
 
+from migcompat_filter.cmd import common
 from migcompat_filter.cmd import FastEpilog
-from migcompat_filter import conf as conf_pkg
-from migcompat_filter.cmd import traits as traits_cmd
 from migcompat_filter import exception
 from migcompat_filter import placement
 from migcompat_filter import reporter
 from migcompat_filter import traits
 
 LOG = logging.getLogger(__name__)
-
-#: Read when no --config-file is given (on a compute node, nova.conf has
-#: the [placement] credentials; they are used, never printed).
-DEFAULT_CONFIG_FILES = ('/etc/nova/nova.conf', '/etc/migcompat/migcompat.conf')
-
-_NOVA_HOST = cfg.StrOpt('host', sample_default='<current hostname>',
-                        help='nova\'s [DEFAULT] host (read, not owned).')
-
-
-def load_conf(config_files):
-    """A private ConfigOpts with [migcompat], [placement] and nova's host."""
-    import os
-    conf = cfg.ConfigOpts()
-    conf_pkg.register_opts(conf)
-    placement.register_placement_opts(conf)
-    conf.register_opt(_NOVA_HOST)
-    if not config_files:
-        config_files = [f for f in DEFAULT_CONFIG_FILES if os.path.exists(f)]
-    for f in config_files:
-        if not os.path.isfile(f):
-            raise exception.InputError('--config-file %s: no such file' % f)
-    try:
-        conf([], project='migcompat', default_config_files=config_files,
-             use_env=False)
-    except (cfg.Error, ValueError) as e:
-        raise exception.InputError('config file(s) %s: %s'
-                                   % (', '.join(config_files), e))
-    return conf
 
 
 class Report(FastEpilog, command.Command):
@@ -62,7 +32,7 @@ class Report(FastEpilog, command.Command):
 
     def get_parser(self, prog_name):
         parser = super(Report, self).get_parser(prog_name)
-        traits_cmd.add_profile_arguments(parser)
+        common.add_profile_arguments(parser)
         parser.add_argument(
             '--provider', metavar='UUID|NAME',
             help='The resource provider to update (default: [migcompat] '
@@ -95,16 +65,23 @@ class Report(FastEpilog, command.Command):
         return parser
 
     def take_action(self, parsed_args):
-        conf = load_conf(self.app.options.config_file)
+        conf = common.load_conf(self.app.options.config_file)
+        interval = self._interval(conf, parsed_args)
+        if not interval:
+            self._report(conf, parsed_args, {})
+            return 0
+        self._report_forever(conf, parsed_args, interval)
+
+    def _interval(self, conf, parsed_args):
         interval = parsed_args.interval
         if interval is None:
             interval = conf.migcompat.report_interval
         if interval < 0:
             raise exception.InputError('--interval must be 0 or more '
                                        'seconds, not %d' % interval)
-        if not interval:
-            self._report(conf, parsed_args, {})
-            return 0
+        return interval
+
+    def _report_forever(self, conf, parsed_args, interval):
         jitter = conf.migcompat.report_jitter
         state = {}
         time.sleep(random.uniform(0, jitter))
@@ -127,34 +104,40 @@ class Report(FastEpilog, command.Command):
             time.sleep(interval + random.uniform(0, jitter))
 
     def _report(self, conf, parsed_args, state):
-        wanted = traits.encode(traits_cmd.load_profile(parsed_args))
-        out = self.app.stdout
+        wanted = traits.encode(common.profile_from_args(parsed_args))
         if parsed_args.provider_config:
-            path, changed = reporter.write_provider_config(
-                parsed_args.provider_config, wanted,
-                filename=conf.migcompat.provider_config_file,
-                dry_run=parsed_args.dry_run)
-            if not changed:
-                out.write('unchanged: %s\n' % path)
-            elif parsed_args.dry_run:
-                out.write('would write %s (%d traits)\n'
-                          % (path, len(wanted)))
-            else:
-                out.write('wrote %s (%d traits); %s\n'
-                          % (path, len(wanted), reporter.RESTART_MESSAGE))
-            return
-        client = state.get('client')
-        if client is None:
-            client = placement.PlacementClient(self._adapter(conf,
-                                                             parsed_args))
-            state['client'] = client
-        rp_uuid = state.get('rp_uuid')
-        if rp_uuid is None:
-            rp_uuid = self._find_provider(client, conf, parsed_args)
-            state['rp_uuid'] = rp_uuid
+            self._write_provider_config(conf, parsed_args, wanted)
+        else:
+            self._sync(conf, parsed_args, state, wanted)
+
+    def _write_provider_config(self, conf, parsed_args, wanted):
+        out = self.app.stdout
+        path, changed = reporter.write_provider_config(
+            parsed_args.provider_config, wanted,
+            filename=conf.migcompat.provider_config_file,
+            dry_run=parsed_args.dry_run)
+        if not changed:
+            out.write('unchanged: %s\n' % path)
+        elif parsed_args.dry_run:
+            out.write('would write %s (%d traits)\n' % (path, len(wanted)))
+        else:
+            out.write('wrote %s (%d traits); %s\n'
+                      % (path, len(wanted), reporter.RESTART_MESSAGE))
+
+    def _sync(self, conf, parsed_args, state, wanted):
+        # state keeps the client and the provider across --interval runs.
+        if state.get('client') is None:
+            state['client'] = placement.PlacementClient(
+                common.placement_adapter(conf, parsed_args.os_cloud,
+                                         parsed_args.placement_url))
+        client = state['client']
+        if state.get('rp_uuid') is None:
+            state['rp_uuid'] = self._find_provider(client, conf, parsed_args)
+        rp_uuid = state['rp_uuid']
         result = reporter.sync(
             client, rp_uuid, wanted, dry_run=parsed_args.dry_run,
             max_retries=conf.migcompat.max_conflict_retries)
+        out = self.app.stdout
         for line in result.lines():
             out.write(line + '\n')
         if not result.changed:
@@ -165,16 +148,6 @@ class Report(FastEpilog, command.Command):
         else:
             out.write('updated provider %s (generation %d)\n'
                       % (rp_uuid, result.generation))
-
-    def _adapter(self, conf, parsed_args):
-        timeout = conf.migcompat.request_timeout
-        if parsed_args.placement_url:
-            return placement.adapter_noauth(parsed_args.placement_url,
-                                            timeout=timeout)
-        if parsed_args.os_cloud:
-            return placement.adapter_from_cloud(parsed_args.os_cloud,
-                                                timeout=timeout)
-        return placement.adapter_from_conf(conf, timeout=timeout)
 
     def _find_provider(self, client, conf, parsed_args):
         given = parsed_args.provider or conf.migcompat.provider_name

@@ -1,9 +1,10 @@
 """OpenStackClient plugin: ``openstack migcompat host list`` and friends.
 
 The commands are the ``migcompat`` CLI's own classes
-(migcompat_filter.cmd.fleet); inside ``openstack`` they use its
-authenticated session (``--os-cloud``, ``OS_*`` variables, ...) through
-:func:`make_client` instead of their own connection options.
+(``migcompat_filter.cmd.host``, ``.matrix``, ``.check``, ``.baseline``);
+inside ``openstack`` they use its authenticated session (``--os-cloud``,
+``OS_*`` variables, ...) through :func:`make_client` instead of their own
+connection options.
 """
 
 import logging
@@ -22,17 +23,18 @@ class Client(object):
     """Placement and compute Adapters on OpenStackClient's session."""
 
     def __init__(self, session, interface=None, region_name=None):
-        from migcompat_filter import fleet
-        from migcompat_filter import placement
         from keystoneauth1 import adapter
+
+        from migcompat_filter.fleet import nova_api
+        from migcompat_filter import placement
         self.placement = adapter.Adapter(
             session, service_type=placement.SERVICE_TYPE,
             interface=interface, region_name=region_name,
             default_microversion=placement.MICROVERSION)
         self.compute = adapter.Adapter(
-            session, service_type='compute', interface=interface,
-            region_name=region_name,
-            default_microversion=fleet.COMPUTE_MICROVERSION)
+            session, service_type=nova_api.SERVICE_TYPE,
+            interface=interface, region_name=region_name,
+            default_microversion=nova_api.COMPUTE_MICROVERSION)
 
 
 def make_client(instance):

@@ -8,8 +8,13 @@ libvirt-python is installed.
 
 import testtools
 
-from migcompat_filter import fleet
+from migcompat_filter.cmd import host as host_cmd
 from migcompat_filter.conf.policy import Policy
+from migcompat_filter.fleet import baseline
+from migcompat_filter.fleet import inventory
+from migcompat_filter.fleet import matrix
+from migcompat_filter import hoststate
+from migcompat_filter import placement
 from migcompat_filter.profile import Profile
 from migcompat_filter.profile import Unknown
 from migcompat_filter import rules
@@ -55,12 +60,10 @@ def profile(qemu='8.2.0', extra=(), microcode='0x10', vendor='Intel',
 
 
 def host(name, prof, extra_traits=('COMPUTE_NODE',), hypervisor=None):
-    h = fleet.Host(name, 'uuid-' + name, hypervisor=hypervisor)
+    h = inventory.Host(name, 'uuid-' + name, hypervisor=hypervisor)
     h.traits = set(extra_traits) | (set(traits.encode(prof)) if prof
                                     else set())
-    if prof is not None:
-        h.profile, h.problems = traits.parse(h.ours)
-        h.state = fleet.TRAITED
+    h.classify()
     return h
 
 
@@ -75,19 +78,19 @@ class TestGroupsAndMatrix(testtools.TestCase):
                       host('bare', None)]
 
     def test_identical_traits_make_one_group_biggest_first(self):
-        groups = fleet.group_hosts(self.hosts)
+        groups = matrix.group_hosts(self.hosts)
         self.assertEqual([['a1', 'a2', 'a3'], ['b1']],
                          [g.names for g in groups])
         self.assertEqual(['G1', 'G2'], [g.label for g in groups])
 
     def test_one_evaluation_per_group_pair(self):
-        m = fleet.matrix(self.hosts)
+        m = matrix.build(self.hosts)
         self.assertEqual(4, m.evaluations)  # 2 groups, not 4 hosts
         self.assertEqual([('bare', 'no migcompat traits')],
                          [(h.name, why) for h, why in m.left_out])
 
     def test_cells_are_the_rules_engine_verdicts(self):
-        m = fleet.matrix(self.hosts)
+        m = matrix.build(self.hosts)
         g_old, g_new = m.groups
         up = m.cell(g_old, g_new)
         down = m.cell(g_new, g_old)
@@ -104,8 +107,8 @@ class TestGroupsAndMatrix(testtools.TestCase):
     def test_mode_and_policy_reach_the_engine(self):
         other_ucode = profile(qemu='7.2.0', microcode='0x20')
         hosts = [host('a', self.old), host('b', other_ucode)]
-        lenient = fleet.matrix(hosts, mode='host-passthrough')
-        strict = fleet.matrix(hosts, mode='host-passthrough',
+        lenient = matrix.build(hosts, mode='host-passthrough')
+        strict = matrix.build(hosts, mode='host-passthrough',
                               policy=Policy(strict=True))
         ga, gb = lenient.groups
         self.assertTrue(lenient.cell(ga, gb).verdict.compatible)
@@ -117,7 +120,7 @@ class TestGroupsAndMatrix(testtools.TestCase):
 class TestSummary(testtools.TestCase):
 
     def test_summary_of_a_reported_host(self):
-        s = fleet.summary(host('h', profile(microcode='0xabc')))
+        s = host_cmd.summary(host('h', profile(microcode='0xabc')))
         self.assertEqual('reported', s['profile'])
         self.assertEqual('0xabc', s['microcode'])
         self.assertEqual('8.2.0', s['qemu'])
@@ -127,27 +130,28 @@ class TestSummary(testtools.TestCase):
     def test_unknown_factor_says_unknown(self):
         data = profile().to_dict()
         data['kernel_version'] = Unknown('no /proc').to_json()
-        s = fleet.summary(host('h', Profile.from_dict(data)))
+        s = host_cmd.summary(host('h', Profile.from_dict(data)))
         self.assertEqual('unknown', s['kernel'])
 
     def test_host_without_our_traits(self):
-        s = fleet.summary(host('h', None))
+        s = host_cmd.summary(host('h', None))
         self.assertEqual('no migcompat traits', s['profile'])
         self.assertIsNone(s['cpu'])
 
     def test_changed_window(self):
         h = host('h', profile())
         h.updated = '2026-01-02T00:00:00Z'
-        self.assertEqual(h.updated, fleet.summary(h)['changed'])
+        self.assertEqual(h.updated, host_cmd.summary(h)['changed'])
         h.traits_created = '2026-01-01T00:00:00Z'
         self.assertEqual('between 2026-01-01T00:00:00Z and '
-                         '2026-01-02T00:00:00Z', fleet.summary(h)['changed'])
+                         '2026-01-02T00:00:00Z',
+                         host_cmd.summary(h)['changed'])
 
     def test_http_date(self):
-        self.assertEqual('2026-11-25T19:00:01Z', fleet._http_date(
-            'Wed, 25 Nov 2026 19:00:01 GMT'))
-        self.assertIsNone(fleet._http_date('garbage'))
-        self.assertIsNone(fleet._http_date(None))
+        self.assertEqual('2026-11-25T19:00:01Z', inventory._iso(
+            placement.parse_http_date('Wed, 25 Nov 2026 19:00:01 GMT')))
+        self.assertIsNone(placement.parse_http_date('garbage'))
+        self.assertIsNone(placement.parse_http_date(None))
 
 
 class TestAccepts(testtools.TestCase):
@@ -163,7 +167,7 @@ class TestAccepts(testtools.TestCase):
                  host('off', new, hypervisor=disabled),
                  host('bare', None, hypervisor=up)]
         result = {h.name: (ok, why) for h, ok, why, _v in
-                  fleet.accepts(hosts, src)}
+                  matrix.accepts(hosts, src)}
         self.assertNotIn('src', result)
         self.assertEqual((True, 'compatible'), result['same'])
         self.assertFalse(result['older'][0])
@@ -171,16 +175,102 @@ class TestAccepts(testtools.TestCase):
         self.assertEqual((False, 'nova: nova-compute service is disabled '
                                  '(maint)'), result['off'])
         self.assertTrue(result['bare'][0])  # untraited_host_action default
-        refused = fleet.accepts(hosts, src,
-                                conf_actions={fleet.UNTRAITED: 'refuse'})
+        refused = matrix.accepts(
+            hosts, src, conf_actions={hoststate.UNTRAITED: 'refuse'})
         self.assertFalse({h.name: ok for h, ok, _w, _v in refused}['bare'])
+
+
+class FakeClient(object):
+    """The public PlacementClient calls the inventory makes, over a dict."""
+
+    def __init__(self, traits_by_name, fail=None):
+        self.traits = traits_by_name
+        self.fail = fail  # host name -> PlacementError its read raises
+
+    def list_root_providers(self, member_of=None):
+        return [{'uuid': 'uuid-' + n, 'name': n} for n in self.traits]
+
+    def get_traits(self, rp_uuid, label=None):
+        if label in (self.fail or {}):
+            raise self.fail[label]
+        return set(self.traits[label]), 1
+
+    def traits_created(self, names, label=None):
+        return None
+
+    def provider_updated(self, rp_uuid, label=None):
+        return None
+
+
+class TestInventory(testtools.TestCase):
+    """Hosts are read with hoststate.classify; what the CLI says of each."""
+
+    def load(self, fail=None, names=None):
+        good = traits.encode(profile())
+        schema = traits.PREFIX + traits.SCHEMA_CODE + '_'
+        newer = [t for t in good if not t.startswith(schema)] + [
+            schema + '99']
+        client = FakeClient({'good': good + ['COMPUTE_NODE'],
+                             'newer': newer, 'bare': ['COMPUTE_NODE'],
+                             'broken': good, 'storage': []}, fail=fail)
+        hosts = inventory.Fleet(client, workers=2).load(names=names)
+        return {h.name: h for h in hosts}
+
+    def test_only_compute_nodes_are_listed(self):
+        # Without nova: the roots with COMPUTE_NODE or a trait of ours.
+        self.assertEqual({'good', 'newer', 'bare', 'broken'},
+                         set(self.load()))
+
+    def test_states_and_status(self):
+        hosts = self.load(fail={'broken': placement.PlacementError('boom')},
+                          names=['good', 'newer', 'bare', 'broken'])
+        self.assertEqual(hoststate.TRAITED, hosts['good'].state)
+        self.assertEqual('reported', hosts['good'].status)
+        self.assertEqual(hoststate.UNTRAITED, hosts['bare'].state)
+        self.assertEqual('no migcompat traits', hosts['bare'].status)
+        newer = hosts['newer']
+        self.assertEqual(hoststate.NEWER_SCHEMA, newer.state)
+        self.assertTrue(newer.status.startswith('unreadable: '))
+        self.assertIn('newer migcompat', newer.status)
+        # Its factors are still listed (unknown, saying why).
+        self.assertTrue(newer.profile.factors)
+        broken = hosts['broken']
+        self.assertEqual(hoststate.UNJUDGED, broken.state)
+        self.assertEqual('error: boom', broken.status)
+
+    def test_check_reasons_follow_the_filter_actions(self):
+        hosts = self.load(fail={'broken': placement.PlacementError('boom')},
+                          names=['good', 'newer', 'bare', 'broken'])
+        result = {h.name: (ok, why) for h, ok, why, _v in matrix.accepts(
+            list(hosts.values()), hosts['good'],
+            conf_actions={hoststate.UNJUDGED: 'refuse'})}
+        self.assertEqual((False, 'cannot be judged (boom): the filter '
+                                 'refuses it'), result['broken'])
+        ok, why = result['newer']
+        self.assertTrue(ok)
+        self.assertTrue(why.startswith('unreadable: '), why)
+        self.assertIn(' (unreadable): the filter pass', why)
+        ok, why = result['bare']
+        self.assertTrue(ok)
+        self.assertTrue(why.startswith('no migcompat traits (untraited): '
+                                       'the filter pass'), why)
+
+    def test_matrix_leaves_out_what_it_cannot_judge(self):
+        m = matrix.build(list(self.load(
+            fail={'broken': placement.PlacementError('boom')},
+            names=['good', 'newer', 'bare', 'broken']).values()))
+        self.assertEqual([['good']], [g.names for g in m.groups])
+        self.assertEqual({'bare': 'no migcompat traits',
+                          'broken': 'error: boom'},
+                         {h.name: why for h, why in m.left_out
+                          if h.name != 'newer'})
 
 
 class TestBaseline(testtools.TestCase):
 
     def setUp(self):
         super(TestBaseline, self).setUp()
-        self.cpu_map = fleet.LibvirtCPUMap('test:///default')
+        self.cpu_map = baseline.LibvirtCPUMap('test:///default')
         if not self.cpu_map.available:
             self.skipTest('libvirt test driver: %s' % self.cpu_map.error)
 
@@ -190,7 +280,7 @@ class TestBaseline(testtools.TestCase):
         b = profile(extra=['ssse3', 'sse4.1', 'sse4.2', 'invtsc'],
                     usable=['qemu64', 'pentium', 'Westmere'])
         b_ = host('b', b)
-        result = fleet.baseline([host('a', a), b_], self.cpu_map)
+        result = baseline.compute([host('a', a), b_], self.cpu_map)
         common = set(BASE) | {'ssse3', 'sse4.1', 'invtsc'}
         self.assertEqual(sorted(common), result.common)
         # A model usable on both hosts whose features are all common.
@@ -209,14 +299,14 @@ class TestBaseline(testtools.TestCase):
 
     def test_libvirt_agrees_on_features_it_knows(self):
         a = profile(extra=['ssse3', 'sse4.1'])
-        result = fleet.baseline([host('a', a), host('b', a)], self.cpu_map)
+        result = baseline.compute([host('a', a), host('b', a)], self.cpu_map)
         check = result.libvirt_check
         self.assertTrue(check['checked'])
         self.assertEqual([], check['only_ours'])
 
     def test_different_vendors_have_no_baseline(self):
         e = self.assertRaises(
-            fleet.BaselineError, fleet.baseline,
+            baseline.BaselineError, baseline.compute,
             [host('i', profile()), host('a', profile(vendor='AMD'))],
             self.cpu_map)
         self.assertIn('different CPU vendors', str(e))
@@ -225,7 +315,7 @@ class TestBaseline(testtools.TestCase):
         data = profile().to_dict()
         data['host_model'] = Unknown('no domcapabilities').to_json()
         e = self.assertRaises(
-            fleet.BaselineError, fleet.baseline,
+            baseline.BaselineError, baseline.compute,
             [host('x', profile()), host('y', Profile.from_dict(data))],
             self.cpu_map)
         self.assertIn('y:', str(e))
@@ -235,8 +325,8 @@ class TestBaseline(testtools.TestCase):
         a = profile(extra=['ssse3'], expanded=False)
         data = a.to_dict()
         data['host_model']['features'] = ['ssse3']  # only the extras
-        result = fleet.baseline([host('a', Profile.from_dict(data)),
-                                 host('b', a)], self.cpu_map)
+        result = baseline.compute([host('a', Profile.from_dict(data)),
+                                   host('b', a)], self.cpu_map)
         qemu64 = self.cpu_map.expand('qemu64', 'Intel')
         self.assertTrue(qemu64 <= set(result.common))
         self.assertIn('ssse3', result.common)

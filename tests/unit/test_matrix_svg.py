@@ -7,7 +7,7 @@ import fixtures
 import testtools
 
 from migcompat_filter.exception import InputError
-from migcompat_filter import fleet
+from migcompat_filter.fleet import matrix
 from migcompat_filter import heatmap
 from tests.unit import test_fleet
 
@@ -23,7 +23,7 @@ def sample_matrix(names=('a<1>', 'a&2', 'b', 'c')):
              test_fleet.host(names[2], new),
              test_fleet.host(names[3], newest),
              test_fleet.host('bare"one', None)]
-    return fleet.matrix(hosts)
+    return matrix.build(hosts)
 
 
 class TestSvg(testtools.TestCase):
@@ -89,7 +89,7 @@ class TestSvg(testtools.TestCase):
         self.assertIn('cannot be written', str(e))
 
     def test_empty_fleet_is_still_a_picture(self):
-        m = fleet.matrix([])
+        m = matrix.build([])
         root = self.parse(heatmap.svg(m))
         self.assertEqual([], [r for r in root.iter(NS + 'rect')
                               if r.get('class') == 'cell'])

@@ -1,0 +1,85 @@
+"""``migcompat baseline``: the guest CPU every listed host can offer
+(also ``openstack migcompat baseline``)."""
+
+from cliff import show
+
+from migcompat_filter.cmd import common
+from migcompat_filter import exception
+from migcompat_filter import fleet
+
+
+class BaselineCommand(common.FleetCommand, show.ShowOne):
+    """The guest CPU every listed host can offer (EVC-style).
+
+    The features common to the hosts' host-model CPUs, the richest named
+    CPU model usable on all of them, and the nova-compute [libvirt]
+    options (cpu_mode = custom, cpu_models, cpu_model_extra_flags) that
+    make guests migratable across all of them. libvirt's own baselineCPU
+    (on --libvirt-uri, default test:///default: libvirt's CPU map, no
+    daemon) computes the same baseline as a check.
+    """
+
+    def get_parser(self, prog_name):
+        parser = super(BaselineCommand, self).get_parser(prog_name)
+        parser.add_argument('hosts', metavar='HOST', nargs='*',
+                            help='compute nodes (name, service host or UUID)')
+        parser.add_argument('--aggregate', metavar='AGG',
+                            help='every host of this aggregate')
+        parser.add_argument('--libvirt-uri', metavar='URI',
+                            default='test:///default',
+                            help='libvirt connection whose CPU map expands '
+                                 'models and checks the baseline (default: '
+                                 '%(default)s)')
+        return self.add_arguments(parser)
+
+    def take_action(self, parsed_args):
+        from migcompat_filter.fleet import baseline
+        hosts = self._hosts(parsed_args)
+        self.warn_about_nova()
+        b = baseline.compute(hosts, baseline.LibvirtCPUMap(
+            parsed_args.libvirt_uri))
+        fields = _fields(b)
+        return tuple(f[0] for f in fields), tuple(f[1] for f in fields)
+
+    def _hosts(self, parsed_args):
+        if bool(parsed_args.hosts) == bool(parsed_args.aggregate):
+            raise exception.InputError('give HOST... or --aggregate AGG '
+                                       '(one of the two)')
+        f = self.fleet(parsed_args)
+        if not parsed_args.aggregate:
+            return f.load(names=parsed_args.hosts)
+        hosts = f.load(aggregate=parsed_args.aggregate)
+        if not hosts:
+            raise fleet.NotFound('aggregate %s has no compute node'
+                                 % parsed_args.aggregate)
+        return hosts
+
+
+def _fields(b):
+    return (
+        ('hosts', common.ListColumn(b.hosts)),
+        ('vendor', b.vendor),
+        ('cpu_model', b.model),
+        ('extra_flags', common.ListColumn(b.extra_flags)),
+        ('common_features', common.ListColumn(b.common)),
+        ('usable_models', common.ListColumn(b.candidates)),
+        ('nova_conf', b.nova_conf()),
+        ('libvirt_check', _check_text(b.libvirt_check)),
+        ('notes', common.ListColumn(b.notes)),
+    )
+
+
+def _check_text(check):
+    """What libvirt's own baselineCPU said, in one line."""
+    if not check.get('checked'):
+        return 'not checked: %s' % check.get('reason')
+    text = '%s: baselineCPU gives %s' % (
+        check['uri'],
+        'the same features' if check['agrees'] else
+        'different features (only libvirt: %s; only ours: %s)' % (
+            ', '.join(check['only_libvirt']) or '-',
+            ', '.join(check['only_ours']) or '-'))
+    if check['unknown_to_libvirt']:
+        text += ('; features this libvirt does not know, not checked: %s'
+                 % ', '.join(check['unknown_to_libvirt']))
+    return text

@@ -1,0 +1,407 @@
+"""What the commands share (as ``osc_placement/resources/common.py``):
+where a profile comes from, the configuration, the cloud connection, the
+fleet commands' base class and output columns.
+
+No command module imports another; they import this. Heavy imports
+(oslo.config, keystoneauth, libvirt's reader) happen inside the helper
+that needs them, so that each command pays only for what it uses.
+"""
+
+import os
+
+from cliff import columns
+
+from migcompat_filter.cmd import FastEpilog
+from migcompat_filter import exception
+from migcompat_filter.profile import Profile
+from migcompat_filter.profile import to_jsonable
+
+#: Read when no --config-file is given (on a compute node, nova.conf has
+#: the [placement] credentials; they are used, never printed).
+DEFAULT_CONFIG_FILES = ('/etc/nova/nova.conf', '/etc/migcompat/migcompat.conf')
+
+#: Environment variables that let a host name stand for a profile (see
+#: load_profile): OS_CLOUD / OS_AUTH_URL (clouds.yaml or OS_* credentials),
+#: or these two for a Placement without auth.
+ENV_PLACEMENT_URL = 'MIGCOMPAT_PLACEMENT_URL'
+ENV_NOVA_URL = 'MIGCOMPAT_NOVA_URL'
+
+#: The largest profile or trait list we read (a profile is a few KiB).
+MAX_INPUT_BYTES = 16 * 1024 * 1024
+
+# Top-level entries of the snapshot layout; a directory with none of them
+# is not a snapshot.
+_SNAPSHOT_ENTRIES = ('libvirt', 'proc', 'sys', 'nova', 'etc')
+
+
+# -- where a profile comes from -------------------------------------------
+
+def add_host_arguments(parser, root=True):
+    """[--root] --connect --nova-config: the host a command reads."""
+    from migcompat_filter import hostsource
+    if root:
+        parser.add_argument(
+            '--root', metavar='DIR', default=None,
+            help='read an offline snapshot directory instead of the live '
+                 'host')
+    parser.add_argument(
+        '--connect', metavar='URI', default=None,
+        help='libvirt URI of the live host (default %s)'
+             % hostsource.DEFAULT_URI)
+    parser.add_argument(
+        '--nova-config', metavar='FILE', default=None,
+        help='nova-compute config to read [libvirt] cpu_mode/cpu_models '
+             'from (default /etc/nova/nova.conf when present); only those '
+             'two options are read')
+    return parser
+
+
+def add_profile_arguments(parser):
+    """--root | --profile, --connect: where a host's profile comes from."""
+    from migcompat_filter import hostsource
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        '--root', metavar='DIR',
+        help='Read an offline snapshot directory (as written by "migcompat '
+             'snapshot") instead of this host.')
+    group.add_argument(
+        '--profile', metavar='FILE',
+        help='Use a profile JSON file (written by "migcompat profile -f '
+             'json") instead of reading a host.')
+    parser.add_argument(
+        '--connect', metavar='URI', default=hostsource.DEFAULT_URI,
+        help='libvirt URI of this host (default: %(default)s).')
+    return parser
+
+
+def open_host(root=None, uri=None, nova_config=None):
+    """The host source the add_host_arguments options name (InputError
+    when unusable)."""
+    from migcompat_filter import hostsource
+    if root is not None:
+        if uri is not None:
+            raise exception.InputError(
+                '--connect applies to the live host, not to a snapshot '
+                '(--root %s)' % root)
+        if nova_config is not None:
+            raise exception.InputError(
+                '--nova-config applies to the live host; a snapshot '
+                'carries nova/cpu_mode itself (--root %s)' % root)
+        if not os.path.isdir(root):
+            raise exception.InputError(
+                '--root %s: %s; a snapshot is a directory written by '
+                '"migcompat snapshot"'
+                % (root, 'does not exist' if not os.path.lexists(root)
+                   else 'is not a directory'))
+        return hostsource.SnapshotSource(root)
+    if nova_config is not None and not os.path.isfile(nova_config):
+        raise exception.InputError('--nova-config %s: no such file'
+                                   % nova_config)
+    source = hostsource.LiveSource('/', uri or hostsource.DEFAULT_URI)
+    source.nova_config = nova_config
+    return source
+
+
+def read_profile(source):
+    """The Profile of a host source, which is closed afterwards."""
+    # The host reader is imported late: reading a profile file must not
+    # need libvirt.
+    from migcompat_filter import reader
+    try:
+        return reader.read_profile(source)
+    finally:
+        source.close()
+
+
+def profile_from_args(parsed_args):
+    """The Profile that add_profile_arguments' options name."""
+    if parsed_args.profile:
+        return load_profile(parsed_args.profile)[0]
+    from migcompat_filter import hostsource
+    return read_profile(hostsource.open_source(parsed_args.root,
+                                               parsed_args.connect))
+
+
+def load_profile(spec):
+    """(Profile, description) of spec: a snapshot directory, a profile
+    JSON file, a trait list file or, when a cloud is configured in the
+    environment, a compute node's name.
+
+    Raises InputError naming spec and what is wrong with it.
+    """
+    if not os.path.exists(spec):
+        return _from_host_name(spec)
+    if os.path.isdir(spec):
+        return _from_snapshot(spec), 'snapshot %s' % spec
+    text = _read_text(spec)
+    if text.lstrip().startswith('{'):
+        return Profile.from_json(text, origin=spec), 'profile %s' % spec
+    from migcompat_filter import traits
+    if traits.looks_like_trait_list(text):
+        return (traits.load_trait_list(text, origin=spec),
+                'trait list %s' % spec)
+    raise exception.InputError(
+        '%s: neither a snapshot directory, a profile JSON file ("migcompat '
+        'profile -f json") nor a trait list (one CUSTOM_MIGCOMPAT_* trait '
+        'a line)' % spec)
+
+
+def _read_text(path):
+    try:
+        with open(path, 'rb') as f:
+            data = f.read(MAX_INPUT_BYTES + 1)
+    except OSError as e:
+        raise exception.InputError('%s: cannot be read: %s'
+                                   % (path, e.strerror or e))
+    if len(data) > MAX_INPUT_BYTES:
+        raise exception.InputError(
+            '%s: larger than %d bytes; not a profile or a trait list'
+            % (path, MAX_INPUT_BYTES))
+    try:
+        return data.decode('utf-8')
+    except UnicodeDecodeError:
+        raise exception.InputError(
+            '%s: not text; expected a snapshot directory, a profile JSON '
+            'file ("migcompat profile -f json") or a trait list' % path)
+
+
+def _from_snapshot(path):
+    if not any(os.path.exists(os.path.join(path, entry))
+               for entry in _SNAPSHOT_ENTRIES):
+        raise exception.InputError(
+            '%s: a directory, but not a snapshot: it has none of %s (see '
+            '"migcompat snapshot")'
+            % (path, ', '.join(e + '/' for e in _SNAPSHOT_ENTRIES)))
+    from migcompat_filter import hostsource
+    try:
+        source = hostsource.SnapshotSource(path)
+    except hostsource.SourceError as e:
+        raise exception.InputError(str(e))
+    return read_profile(source)
+
+
+def _from_host_name(name):
+    url = os.environ.get(ENV_PLACEMENT_URL)
+    cloud = os.environ.get('OS_CLOUD')
+    if not (url or cloud or os.environ.get('OS_AUTH_URL')):
+        raise exception.InputError(
+            '%s: does not exist (neither a file nor, with no cloud '
+            'configured in OS_CLOUD or OS_AUTH_URL, a host name)' % name)
+    from migcompat_filter import hoststate
+    from migcompat_filter import placement
+    try:
+        host = connect(load_conf([]), os_cloud=cloud, placement_url=url,
+                       nova_url=os.environ.get(ENV_NOVA_URL)).host(
+                           name, timestamps=False)
+    except placement.PlacementError as e:
+        raise exception.InputError('%s: not a file, and looking it up as a '
+                                   'host failed: %s' % (name, e))
+    if host.state != hoststate.TRAITED:
+        raise exception.InputError('%s: compute node %s has %s'
+                                   % (name, host.uuid, host.status))
+    return host.profile, 'host %s (%s)' % (host.name, host.uuid)
+
+
+# -- configuration ----------------------------------------------------------
+
+def load_conf(config_files):
+    """A private ConfigOpts with [migcompat], [placement] and nova's host."""
+    from oslo_config import cfg
+
+    from migcompat_filter import conf as conf_pkg
+    from migcompat_filter import placement
+    conf = cfg.ConfigOpts()
+    conf_pkg.register_opts(conf)
+    placement.register_placement_opts(conf)
+    conf.register_opt(cfg.StrOpt(
+        'host', sample_default='<current hostname>',
+        help='nova\'s [DEFAULT] host (read, not owned).'))
+    if not config_files:
+        config_files = [f for f in DEFAULT_CONFIG_FILES if os.path.exists(f)]
+    for f in config_files:
+        if not os.path.isfile(f):
+            raise exception.InputError('--config-file %s: no such file' % f)
+    try:
+        conf([], project='migcompat', default_config_files=config_files,
+             use_env=False)
+    except (cfg.Error, ValueError) as e:
+        raise exception.InputError('config file(s) %s: %s'
+                                   % (', '.join(config_files), e))
+    return conf
+
+
+# -- cloud connection -------------------------------------------------------
+
+def placement_adapter(conf, os_cloud=None, placement_url=None,
+                      os_env=False):
+    """A Placement Adapter: no auth at placement_url, a clouds.yaml cloud
+    (or, with os_env, OS_* credentials in the environment), else the
+    [placement] options of conf."""
+    from migcompat_filter import placement
+    timeout = conf.migcompat.request_timeout
+    if placement_url:
+        return placement.adapter_noauth(placement_url, timeout=timeout)
+    if os_cloud or (os_env and os.environ.get('OS_AUTH_URL')):
+        return placement.adapter_from_cloud(os_cloud, timeout=timeout)
+    return placement.adapter_from_conf(conf, timeout=timeout)
+
+
+def add_connection_arguments(parser):
+    """The fleet commands' cloud connection options."""
+    from migcompat_filter.fleet import inventory
+    group = parser.add_argument_group('cloud connection')
+    group.add_argument(
+        '--os-cloud', metavar='NAME', default=os.environ.get('OS_CLOUD'),
+        help='clouds.yaml cloud to use (default: $OS_CLOUD; with OS_AUTH_URL '
+             'and other OS_* variables set, those are used). Without it, '
+             'nova\'s [placement] options from --config-file (default '
+             '/etc/nova/nova.conf) are used.')
+    group.add_argument(
+        '--placement-url', metavar='URL',
+        default=os.environ.get(ENV_PLACEMENT_URL),
+        help='Placement endpoint without auth (token "admin"; a placement '
+             'with auth_strategy = noauth2, e.g. tests). Default: $%s.'
+             % ENV_PLACEMENT_URL)
+    group.add_argument(
+        '--nova-url', metavar='URL', default=os.environ.get(ENV_NOVA_URL),
+        help='nova API endpoint to use with --placement-url (token '
+             '"admin"). Default: $%s; without it and without nova in the '
+             'service catalog, hosts are Placement\'s provider names.'
+             % ENV_NOVA_URL)
+    group.add_argument(
+        '--workers', metavar='N', type=int, default=inventory.DEFAULT_WORKERS,
+        help='Placement requests in flight at once (default: %(default)s).')
+    group.add_argument(
+        '--progress', action='store_true', default=None,
+        help='Show progress on stderr (default: when stderr is a terminal).')
+    return parser
+
+
+def connect(conf, os_cloud=None, placement_url=None, nova_url=None,
+            workers=None, progress=None):
+    """A :class:`~migcompat_filter.fleet.inventory.Fleet` from the
+    connection options."""
+    from migcompat_filter.fleet import inventory
+    from migcompat_filter.fleet import nova_api
+    from migcompat_filter import placement
+    pl = placement_adapter(conf, os_cloud, placement_url, os_env=True)
+    if placement_url:
+        nova = (nova_api.adapter_noauth(
+            nova_url, timeout=conf.migcompat.request_timeout)
+            if nova_url else None)
+    else:
+        nova = nova_api.adapter_from(pl)
+        if nova_url:
+            nova.endpoint_override = nova_url
+    return inventory.Fleet(placement.PlacementClient(pl),
+                           nova_api.NovaClient(nova) if nova else None,
+                           workers=(inventory.DEFAULT_WORKERS
+                                    if workers is None else workers),
+                           progress=progress)
+
+
+def _progress_printer(stream):
+    state = {'last': -1}
+
+    def progress(done, total):
+        pct = done * 100 // total
+        if pct == state['last'] and done != total:
+            return
+        state['last'] = pct
+        stream.write('\rreading traits: %d/%d hosts (%d%%)'
+                     % (done, total, pct))
+        if done == total:
+            stream.write('\n')
+        stream.flush()
+    return progress
+
+
+class FleetCommand(FastEpilog):
+    """Mixin of the fleet commands: connection options (unless inside
+    openstack), the configuration, the policy and the fleet."""
+
+    def _in_osc(self):
+        # OSC registers plugins as lazy attributes of the ClientManager
+        # class; look at the class, so that --help needs no credentials.
+        cm = getattr(self.app, 'client_manager', None)
+        return cm is not None and any('migcompat' in vars(k)
+                                      for k in type(cm).__mro__)
+
+    def add_arguments(self, parser):
+        if not self._in_osc():
+            return add_connection_arguments(parser)
+        from migcompat_filter.fleet import inventory
+        parser.add_argument('--workers', type=int,
+                            default=inventory.DEFAULT_WORKERS,
+                            help='Placement requests in flight at once.')
+        parser.add_argument('--progress', action='store_true', default=None,
+                            help='Show progress on stderr.')
+        return parser
+
+    def conf(self):
+        if not hasattr(self, '_conf'):
+            files = getattr(getattr(self.app, 'options', None),
+                            'config_file', None)
+            self._conf = load_conf(files or [])
+        return self._conf
+
+    def policy(self, strict=None):
+        from migcompat_filter.conf import policy as policy_conf
+        return policy_conf.policy_from_conf(self.conf(), strict=strict)
+
+    def fleet(self, parsed_args):
+        show_progress = parsed_args.progress
+        if show_progress is None:
+            show_progress = self.app.stderr.isatty()
+        progress = (_progress_printer(self.app.stderr) if show_progress
+                    else None)
+        if self._in_osc():
+            self._fleet = self._osc_fleet(parsed_args.workers, progress)
+        else:
+            self._fleet = connect(self.conf(), parsed_args.os_cloud,
+                                  parsed_args.placement_url,
+                                  parsed_args.nova_url,
+                                  workers=parsed_args.workers,
+                                  progress=progress)
+        return self._fleet
+
+    def _osc_fleet(self, workers, progress):
+        from migcompat_filter.fleet import inventory
+        from migcompat_filter.fleet import nova_api
+        from migcompat_filter import placement
+        client = self.app.client_manager.migcompat
+        return inventory.Fleet(placement.PlacementClient(client.placement),
+                               nova_api.NovaClient(client.compute),
+                               workers=workers, progress=progress)
+
+    def warn_about_nova(self):
+        f = getattr(self, '_fleet', None)
+        if f is not None and f.nova_failed:
+            self.app.stderr.write(
+                'warning: nova\'s API is not usable (%s); hosts are named '
+                'by their Placement resource providers\n' % f.nova_error)
+
+
+# -- output columns ---------------------------------------------------------
+
+class JSONColumn(columns.FormattableColumn):
+    """Structured data: compact JSON in a table, the data itself in
+    json/yaml."""
+
+    def human_readable(self):
+        value = to_jsonable(self._value)
+        if isinstance(value, str):
+            return value
+        import json
+        return json.dumps(value, sort_keys=True)
+
+    def machine_readable(self):
+        return to_jsonable(self._value)
+
+
+class ListColumn(columns.FormattableColumn):
+    def human_readable(self):
+        return '\n'.join(str(v) for v in self._value or ())
+
+    def machine_readable(self):
+        return list(self._value or ())

@@ -1,0 +1,156 @@
+"""``migcompat host list`` and ``migcompat host show`` (also ``openstack
+migcompat host ...`` through the OSC plugin).
+
+They read every compute node's ``CUSTOM_MIGCOMPAT_*`` traits from
+Placement (and nova's API, for host names and aggregates), reached with a
+``clouds.yaml`` cloud or ``OS_*`` variables (``--os-cloud``), nova's
+``[placement]`` options in a config file (``--config-file``, default
+``/etc/nova/nova.conf``), or with no auth (``--placement-url`` and
+``--nova-url``, for tests). Inside ``openstack`` the OpenStackClient
+session is used.
+"""
+
+from cliff import lister
+from cliff import show
+
+from migcompat_filter.cmd import common
+from migcompat_filter import hoststate
+from migcompat_filter.profile import is_unknown
+
+LIST_COLUMNS = ('name', 'profile', 'cpu', 'microcode', 'kernel', 'qemu',
+                'libvirt', 'mode', 'nested', 'changed')
+LONG_COLUMNS = LIST_COLUMNS + ('uuid', 'service_host', 'nova')
+#: summary() column -> the factor shown as is.
+_FACTOR_COLUMNS = {'microcode': 'microcode_version',
+                   'kernel': 'kernel_version', 'qemu': 'qemu_version',
+                   'libvirt': 'libvirt_version', 'mode': 'cpu_mode'}
+
+
+def _text(value):
+    if value is None:
+        return None
+    if is_unknown(value):
+        return 'unknown'
+    return value
+
+
+def _cpu_text(profile):
+    cpu = profile['cpu_model']
+    if is_unknown(cpu) or not isinstance(cpu, dict):
+        hm = profile['host_model']
+        if isinstance(hm, dict) and not is_unknown(hm.get('model')):
+            return '%s (host-model)' % hm.get('model')
+        return 'unknown'
+    name = cpu.get('model_name')
+    if is_unknown(name) or not name:
+        name = cpu.get('libvirt_model')
+    sig = []
+    for part in ('family', 'model', 'stepping'):
+        v = cpu.get(part)
+        sig.append('?' if is_unknown(v) or v is None else str(v))
+    return '%s [%s]' % (_text(name) or 'unknown', '/'.join(sig))
+
+
+def _nested_text(profile):
+    nested = profile['nested_virt']
+    if is_unknown(nested) or not isinstance(nested, dict):
+        return 'unknown'
+    flag = nested.get('nested')
+    if is_unknown(flag):
+        return 'unknown'
+    if not flag:
+        return 'no'
+    hv = nested.get('hypervisor')
+    return 'yes' + (' (%s)' % hv if hv and not is_unknown(hv) else '')
+
+
+def _changed_text(host):
+    if host.updated and host.traits_created:
+        if host.traits_created == host.updated:
+            return host.updated
+        return 'between %s and %s' % (host.traits_created, host.updated)
+    return host.updated
+
+
+def summary(host):
+    """A host's one-line profile summary (dict of plain strings)."""
+    out = {
+        'name': host.name,
+        'uuid': host.uuid,
+        'service_host': host.service_host,
+        'profile': host.status,
+        'changed': _changed_text(host),
+        'nova': host.nova_refusal() or ('up, enabled' if host.hypervisor
+                                        else None),
+    }
+    traited = host.state == hoststate.TRAITED
+    p = host.profile
+    out['cpu'] = _cpu_text(p) if traited else None
+    out['nested'] = _nested_text(p) if traited else None
+    for column, factor in _FACTOR_COLUMNS.items():
+        out[column] = _text(p[factor]) if traited else None
+    return out
+
+
+class HostList(common.FleetCommand, lister.Lister):
+    """List every compute node with its migcompat profile summary.
+
+    One row per compute node: CPU (name [family/model/stepping]),
+    microcode, kernel, QEMU, libvirt, guest CPU mode, nested, and when the
+    reporter last changed the host's traits ("changed": Placement keeps no
+    per-trait time, so it is the window between the creation of the
+    newest of the host's trait values and the provider's last update).
+    Hosts without migcompat traits show "no migcompat traits".
+    """
+
+    def get_parser(self, prog_name):
+        parser = super(HostList, self).get_parser(prog_name)
+        parser.add_argument('--aggregate', metavar='AGG',
+                            help='Only the hosts of this aggregate (nova '
+                                 'name or ID, or Placement aggregate UUID).')
+        parser.add_argument('--long', action='store_true',
+                            help='Also the provider UUID, nova\'s service '
+                                 'host and nova\'s service state.')
+        return self.add_arguments(parser)
+
+    def take_action(self, parsed_args):
+        hosts = self.fleet(parsed_args).load(
+            aggregate=parsed_args.aggregate, timestamps=True)
+        self.warn_about_nova()
+        cols = LONG_COLUMNS if parsed_args.long else LIST_COLUMNS
+        summaries = [summary(host) for host in hosts]
+        return cols, [tuple(s[c] for c in cols) for s in summaries]
+
+
+class HostShow(common.FleetCommand, show.ShowOne):
+    """Show one compute node: decoded factors and raw traits."""
+
+    def get_parser(self, prog_name):
+        parser = super(HostShow, self).get_parser(prog_name)
+        parser.add_argument('host', metavar='HOST',
+                            help='compute node name, nova service host or '
+                                 'resource provider UUID')
+        return self.add_arguments(parser)
+
+    def take_action(self, parsed_args):
+        host = self.fleet(parsed_args).host(parsed_args.host)
+        self.warn_about_nova()
+        fields = _show_fields(host)
+        return tuple(f[0] for f in fields), tuple(f[1] for f in fields)
+
+
+def _show_fields(host):
+    """[(field, value)] of host show: identity, factors, traits."""
+    fields = [('name', host.name), ('uuid', host.uuid),
+              ('service_host', host.service_host),
+              ('profile', host.status), ('changed', _changed_text(host)),
+              ('generation', host.generation)]
+    for name in sorted(host.profile.factors):
+        fields.append(('factor:' + name,
+                       common.JSONColumn(host.profile.factors[name])))
+    fields.append(('problems', common.ListColumn(
+        [str(p) for p in host.problems])))
+    fields.append(('migcompat_traits', common.ListColumn(host.ours)))
+    fields.append(('other_traits', common.ListColumn(
+        sorted(set(host.traits) - set(host.ours)))))
+    return fields

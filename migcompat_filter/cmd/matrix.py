@@ -1,0 +1,85 @@
+"""``migcompat matrix``: which hosts can receive live migrations from which
+(also ``openstack migcompat matrix``)."""
+
+from cliff import lister
+
+from migcompat_filter.cmd import common
+from migcompat_filter import cpu_modes
+
+PAIR_COLUMNS = ('source', 'destination', 'source_hosts',
+                'destination_hosts', 'compatible', 'status', 'blocking',
+                'warnings', 'reason')
+
+
+class MatrixCommand(common.FleetCommand, lister.Lister):
+    """Show which hosts can receive live migrations from which.
+
+    Hosts with identical profiles are collapsed into groups (G1 is the
+    biggest); each row is a source group, each column "to Gn" a
+    destination group: "yes", "yes (N warnings)" or "NO: <blocking
+    factors>". --pairs lists one row per group pair with the first
+    reason instead; --output FILE.svg also draws the heat map. Hosts
+    without readable traits are left out (listed on stderr).
+    """
+
+    def get_parser(self, prog_name):
+        parser = super(MatrixCommand, self).get_parser(prog_name)
+        parser.add_argument('--mode', choices=cpu_modes.MODES,
+                            help='guest CPU mode to judge (default: each '
+                                 'source\'s nova cpu_mode, else host-model)')
+        parser.add_argument('--aggregate', metavar='AGG',
+                            help='Only the hosts of this aggregate.')
+        parser.add_argument('--strict', action='store_true', default=None,
+                            help='every recommendation blocks')
+        parser.add_argument('--pairs', action='store_true',
+                            help='One row per (source, destination) group '
+                                 'pair, with the reason.')
+        parser.add_argument('--output', metavar='FILE',
+                            help='Also write the heat map to FILE (.svg; '
+                                 '.png with the optional cairosvg).')
+        return self.add_arguments(parser)
+
+    def take_action(self, parsed_args):
+        from migcompat_filter.fleet import matrix
+        hosts = self.fleet(parsed_args).load(aggregate=parsed_args.aggregate)
+        self.warn_about_nova()
+        m = matrix.build(hosts, mode=parsed_args.mode,
+                         policy=self.policy(parsed_args.strict))
+        self._report_left_out(m)
+        if parsed_args.output:
+            self._write_heatmap(m, parsed_args.output)
+        return _pairs(m) if parsed_args.pairs else _grid(m)
+
+    def _report_left_out(self, m):
+        for host, why in m.left_out:
+            self.app.stderr.write('not in the matrix: %s: %s\n'
+                                  % (host.name, why))
+
+    def _write_heatmap(self, m, path):
+        from migcompat_filter import heatmap
+        heatmap.write(m, path)
+        self.app.stderr.write('wrote %s\n' % path)
+
+
+def _grid(m):
+    """One row per source group, one "to Gn" column per destination."""
+    cols = ('group', 'hosts') + tuple('to ' + g.label for g in m.groups)
+    rows = [(src.label, common.ListColumn(src.names)) + tuple(
+        m.cell(src, dst).text() for dst in m.groups) for src in m.groups]
+    return cols, rows
+
+
+def _pairs(m):
+    """One row per (source, destination) group pair, with the reason."""
+    rows = []
+    for src in m.groups:
+        for dst in m.groups:
+            c = m.cell(src, dst)
+            rows.append((src.label, dst.label,
+                         common.ListColumn(src.names),
+                         common.ListColumn(dst.names),
+                         c.verdict.compatible, c.status,
+                         common.ListColumn(c.blocking),
+                         common.ListColumn(c.verdict.factors('warn')),
+                         c.reason()))
+    return PAIR_COLUMNS, rows

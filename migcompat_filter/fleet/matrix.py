@@ -1,0 +1,169 @@
+"""Who can receive live migrations from whom.
+
+Hosts with identical traits have identical profiles: they form one
+:class:`Group`, and the matrix evaluates the one rules engine once per
+*group* pair, not per host pair. :func:`accepts` answers for one source
+what the scheduler filter would: the same rules engine for the hosts it
+can judge, the filter's configured action for the hosts it cannot.
+"""
+
+from migcompat_filter import hoststate
+
+#: The [migcompat] option naming the filter's action for a destination
+#: it cannot judge, by host state (see scheduler/filter.py).
+ACTION_OPTIONS = {
+    hoststate.UNTRAITED: 'untraited_host_action',
+    hoststate.NEWER_SCHEMA: 'newer_schema_action',
+    hoststate.UNREADABLE: 'newer_schema_action',
+    hoststate.UNJUDGED: 'placement_error_action',
+}
+#: What the filter does with such a host when nothing is configured.
+DEFAULT_ACTION = 'pass'
+
+
+class Group(object):
+    """Hosts with identical migcompat traits, hence identical profiles."""
+
+    def __init__(self, label, hosts):
+        self.label = label
+        self.hosts = hosts
+        self.profile = hosts[0].profile
+
+    @property
+    def names(self):
+        return [h.name for h in self.hosts]
+
+    def __repr__(self):
+        return 'Group(%s, %s)' % (self.label, self.names)
+
+
+def group_hosts(hosts):
+    """[Group] of the hosts with readable traits: biggest group first."""
+    by_key = {}
+    for host in hosts:
+        if host.state == hoststate.TRAITED:
+            by_key.setdefault(host.key, []).append(host)
+    ordered = sorted(by_key.values(),
+                     key=lambda hs: (-len(hs), hs[0].name))
+    return [Group('G%d' % (i + 1), sorted(hs, key=lambda h: h.name))
+            for i, hs in enumerate(ordered)]
+
+
+class Cell(object):
+    """The verdict for guests of one group moving to another group."""
+
+    __slots__ = ('source', 'destination', 'verdict')
+
+    def __init__(self, source, destination, verdict):
+        self.source = source
+        self.destination = destination
+        self.verdict = verdict
+
+    @property
+    def status(self):
+        if not self.verdict.compatible:
+            return 'refused'
+        return 'warn' if self.verdict.warnings else 'ok'
+
+    @property
+    def blocking(self):
+        return self.verdict.factors('block')
+
+    def text(self):
+        if self.status == 'refused':
+            return 'NO: ' + ', '.join(self.blocking)
+        if self.status == 'warn':
+            return 'yes (%d warning%s)' % (
+                len(self.verdict.warnings),
+                '' if len(self.verdict.warnings) == 1 else 's')
+        return 'yes'
+
+    def reason(self):
+        first = self.verdict.blocking[:1] or self.verdict.warnings[:1]
+        return first[0].message if first else ''
+
+
+class Matrix(object):
+    """group x group verdicts, plus the hosts left out and why."""
+
+    def __init__(self, groups, cells, left_out, mode):
+        self.groups = groups
+        self.cells = cells  # (source label, destination label) -> Cell
+        self.left_out = left_out  # [(host, why)]
+        self.mode = mode
+        self.evaluations = len(cells)
+
+    def cell(self, source, destination):
+        return self.cells[(source.label, destination.label)]
+
+
+def build(hosts, mode=None, policy=None, cpu_models=None):
+    """The live-migration :class:`Matrix` of the hosts, one evaluation per
+    pair of groups (the diagonal too: identical hosts can still refuse,
+    e.g. when a factor is unknown and the policy blocks unknowns)."""
+    from migcompat_filter import rules
+
+    groups = group_hosts(hosts)
+    grouped = {h.name for g in groups for h in g.hosts}
+    left_out = [(h, h.status) for h in hosts if h.name not in grouped]
+    cells = {}
+    for src in groups:
+        for dst in groups:
+            verdict = rules.evaluate(src.profile, dst.profile, mode=mode,
+                                     policy=policy, cpu_models=cpu_models)
+            cells[(src.label, dst.label)] = Cell(src, dst, verdict)
+    return Matrix(groups, cells, left_out, mode)
+
+
+def actions_from_conf(conf):
+    """{host state: 'pass'|'refuse'}: the filter's [migcompat] actions for
+    the destinations it cannot judge."""
+    group = conf.migcompat
+    return {state: getattr(group, option)
+            for state, option in ACTION_OPTIONS.items()}
+
+
+def accepts(hosts, source, policy=None, mode=None, conf_actions=None):
+    """For a guest on source: [(host, accepted, reason, verdict or None)]
+    for every other host, as the scheduler filter would judge it.
+
+    conf_actions: {host state: 'pass'|'refuse'} for the states in
+    hoststate.NOT_JUDGED (see :func:`actions_from_conf`); unset ones pass, as
+    the filter's options do by default.
+    """
+    actions = dict.fromkeys(hoststate.NOT_JUDGED, DEFAULT_ACTION)
+    actions.update(conf_actions or {})
+    return [_accepts(host, source, actions, policy, mode)
+            for host in hosts if host.uuid != source.uuid]
+
+
+def _accepts(host, source, actions, policy, mode):
+    refusal = host.nova_refusal()
+    if refusal:
+        return host, False, 'nova: %s' % refusal, None
+    if host.state != hoststate.TRAITED:
+        action = actions[host.state]
+        return host, action == DEFAULT_ACTION, _unjudged(host, action), None
+    from migcompat_filter import rules
+    verdict = rules.evaluate(source.profile, host.profile, mode=mode,
+                             policy=policy)
+    return host, verdict.compatible, _judged(verdict), verdict
+
+
+def _unjudged(host, action):
+    if host.error:
+        return 'cannot be judged (%s): the filter %ss it' % (
+            host.error, action)
+    # "check" has always called a newer schema unreadable.
+    state = (hoststate.UNREADABLE if host.state == hoststate.NEWER_SCHEMA
+             else host.state)
+    return '%s (%s): the filter %ss it' % (host.status, state, action)
+
+
+def _judged(verdict):
+    if verdict.compatible:
+        if not verdict.warnings:
+            return 'compatible'
+        return 'compatible; warns: %s' % ', '.join(verdict.factors('warn'))
+    return '%s: %s' % (', '.join(verdict.factors()),
+                       verdict.blocking[0].message)

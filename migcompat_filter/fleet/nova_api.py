@@ -1,0 +1,113 @@
+"""The few nova API calls the fleet commands make (admin credentials).
+
+nova names the compute nodes exactly (its hypervisor list), gives the
+service host and state of each, finds servers and resolves aggregates by
+name. Everything here is read-only.
+"""
+
+import re
+from urllib.parse import quote
+
+from keystoneauth1 import adapter as ks_adapter
+from keystoneauth1 import exceptions as ks_exc
+from keystoneauth1 import session as ks_session
+from keystoneauth1 import token_endpoint
+
+from migcompat_filter import fleet
+from migcompat_filter import placement
+
+#: nova API microversion: 2.53 makes a hypervisor's id the compute node
+#: UUID (= its resource provider UUID).
+COMPUTE_MICROVERSION = '2.53'
+SERVICE_TYPE = 'compute'
+
+
+class NovaError(placement.PlacementError):
+    """nova's API could not be reached or refused a request."""
+
+
+class NovaClient(object):
+    """The few nova API calls the fleet needs; counts its HTTP requests."""
+
+    def __init__(self, adapter):
+        self.adapter = adapter
+        self.requests = 0
+
+    def _get(self, url, what, ok=(200,)):
+        self.requests += 1
+        try:
+            resp = self.adapter.get(url, raise_exc=False)
+        except ks_exc.EndpointNotFound as e:
+            raise NovaError('%s: no compute endpoint in the service '
+                            'catalog: %s' % (what, e))
+        except ks_exc.ClientException as e:
+            raise NovaError('%s: cannot reach nova: %s: %s'
+                            % (what, type(e).__name__, e))
+        if resp.status_code not in ok:
+            raise NovaError('%s: nova answered HTTP %d: %s'
+                            % (what, resp.status_code,
+                               ' '.join(resp.text.split())[:300]))
+        return resp
+
+    def _paged(self, url, key, what):
+        out = []
+        while url:
+            body = self._get(url, what).json()
+            out.extend(body.get(key) or [])
+            url = None
+            for link in body.get(key + '_links') or ():
+                if link.get('rel') == 'next':
+                    url = link['href']
+        return out
+
+    def hypervisors(self):
+        """[{id (compute node UUID), hypervisor_hostname, state, status,
+        service: {host, disabled_reason}}]."""
+        return self._paged('/os-hypervisors/detail', 'hypervisors',
+                           'list hypervisors')
+
+    def aggregates(self):
+        return self._get('/os-aggregates', 'list aggregates').json()[
+            'aggregates']
+
+    def server(self, name_or_id):
+        """One server (admin view), by UUID or exact name."""
+        if placement.is_uuid(name_or_id):
+            resp = self._get('/servers/%s' % name_or_id,
+                             'look up server %s' % name_or_id,
+                             ok=(200, 404))
+            if resp.status_code == 200:
+                return resp.json()['server']
+        # nova's name filter is a regular expression: anchor and escape it.
+        servers = self._get(
+            '/servers/detail?all_tenants=1&name=%s'
+            % quote('^%s$' % re.escape(name_or_id), safe=''),
+            'look up server %s' % name_or_id).json()['servers']
+        servers = [s for s in servers if s.get('name') == name_or_id]
+        if not servers:
+            raise fleet.NotFound('no server named or with ID %r (nova '
+                                 'searched all projects)' % name_or_id)
+        if len(servers) > 1:
+            raise fleet.NotFound('%d servers are named %r; give its ID: %s'
+                                 % (len(servers), name_or_id,
+                                    ', '.join(s['id'] for s in servers)))
+        return servers[0]
+
+
+def adapter_from(placement_adapter):
+    """A compute Adapter on the same session, interface and region."""
+    return ks_adapter.Adapter(
+        placement_adapter.session, service_type=SERVICE_TYPE,
+        auth=placement_adapter.auth,
+        interface=placement_adapter.interface,
+        region_name=placement_adapter.region_name,
+        default_microversion=COMPUTE_MICROVERSION)
+
+
+def adapter_noauth(url, token='admin', timeout=30.0):
+    """A compute Adapter for a fixed endpoint and token (tests)."""
+    sess = ks_session.Session(auth=token_endpoint.Token(url, token),
+                              timeout=timeout)
+    return ks_adapter.Adapter(sess, service_type=SERVICE_TYPE,
+                              endpoint_override=url,
+                              default_microversion=COMPUTE_MICROVERSION)
