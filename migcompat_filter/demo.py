@@ -266,10 +266,7 @@ def _nova_conf(config_files):
 
     objects.register_all()
     conf = nova.conf.CONF
-    try:
-        conf.migcompat
-    except Exception:
-        mc_conf.register_opts(conf)
+    mc_conf.register_opts(conf)
     for f in config_files:
         if not os.path.isfile(f):
             raise InputError('--config-file %s: no such file' % f)
@@ -493,7 +490,7 @@ class Demo(object):
         return decisions
 
     def _schedule(self, conf, hm, mode, source):
-        from migcompat_filter.conf.policy import policy_from_conf
+        from migcompat_filter.conf import policy_from_conf
         from migcompat_filter.rules import engine
         from migcompat_filter.scheduler import filter as mc_filter
 

@@ -132,7 +132,7 @@ def load_policy(config_files, strict=None):
     try:
         conf(args=[], project='migcompat',
              default_config_files=list(config_files or ()))
-        return policy_conf.policy_from_conf(conf, strict=strict)
+        return conf_mod.policy_from_conf(conf, strict=strict)
     except (cfg.Error, ValueError) as e:
         raise exception.InputError('configuration: %s' % e)
 

@@ -18,6 +18,7 @@ from cliff import lister
 from cliff import show
 
 from migcompat_filter.cmd import FastEpilog
+from migcompat_filter import conf as conf_mod
 from migcompat_filter.conf import policy as policy_conf
 from migcompat_filter import exception
 from migcompat_filter import fleet
@@ -181,7 +182,7 @@ class FleetCommand(FastEpilog):
         return self._conf
 
     def policy(self, strict=None):
-        return policy_conf.policy_from_conf(self.conf(), strict=strict)
+        return conf_mod.policy_from_conf(self.conf(), strict=strict)
 
     def fleet(self, parsed_args):
         show_progress = parsed_args.progress

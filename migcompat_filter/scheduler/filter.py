@@ -30,13 +30,9 @@ LOG = logging.getLogger(__name__)
 
 def _conf():
     import nova.conf
-    conf = nova.conf.CONF
-    try:
-        conf.migcompat.profile_cache_ttl
-    except Exception:
-        from migcompat_filter import conf as mc_conf
-        mc_conf.register_opts(conf)
-    return conf
+    from migcompat_filter import conf as mc_conf
+    mc_conf.register_opts(nova.conf.CONF)
+    return nova.conf.CONF
 
 
 # nova.conf holds our options too ([migcompat]); register them when nova
@@ -228,7 +224,7 @@ def judge(hosts, spec_obj, migration, conf=None):
         _stash(spec_obj, None)
         return hosts if action == 'pass' else []
 
-    from migcompat_filter.conf.policy import policy_from_conf
+    from migcompat_filter.conf import policy_from_conf
     from migcompat_filter.rules import engine
     policy = policy_from_conf(conf)
     policy_key = repr(policy)
