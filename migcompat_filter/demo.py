@@ -322,21 +322,21 @@ def _migrations_known(sources):
     nova's database. The demo has no nova database; its requests are all
     live migrations and it knows their sources (instance uuid -> host).
     """
-    from migcompat_filter.scheduler import filter as mc_filter
+    from migcompat_filter.scheduler import migration_filter
 
     def live_migration(spec_obj):
         host = sources.get(spec_obj.instance_uuid)
         if host is None:
             return None
-        return mc_filter.LiveMigration(spec_obj.instance_uuid, host.name,
-                                       host.name, host.rp_uuid)
+        return migration_filter.LiveMigration(
+            spec_obj.instance_uuid, host.name, host.name, host.rp_uuid)
 
-    original = mc_filter.live_migration
-    mc_filter.live_migration = live_migration
+    original = migration_filter.live_migration
+    migration_filter.live_migration = live_migration
     try:
         yield
     finally:
-        mc_filter.live_migration = original
+        migration_filter.live_migration = original
 
 
 # -- the run -----------------------------------------------------------------
@@ -442,7 +442,7 @@ class Demo(object):
         from migcompat_filter import placement as placement_mod
         from migcompat_filter import reporter
         from migcompat_filter import traits
-        from migcompat_filter.scheduler import filter as mc_filter
+        from migcompat_filter.scheduler import migration_filter
         from migcompat_filter.scheduler import offline
 
         client = placement_mod.PlacementClient(embedded.adapter)
@@ -478,7 +478,7 @@ class Demo(object):
             # A fresh scheduler per mode: what nova-scheduler sees once
             # its profile cache TTL has passed after the reporters ran.
             sched_client = SchedulerPlacement(embedded.adapter)
-            mc_filter.reset_shared(lambda: sched_client)
+            migration_filter.reset_shared(lambda: sched_client)
             for host in self.hosts:
                 if self.sources is None or host.name in self.sources:
                     decisions.append(self._schedule(conf, hm, mode, host))
@@ -492,7 +492,7 @@ class Demo(object):
     def _schedule(self, conf, hm, mode, source):
         from migcompat_filter.conf import policy_from_conf
         from migcompat_filter.rules import engine
-        from migcompat_filter.scheduler import filter as mc_filter
+        from migcompat_filter.scheduler import migration_filter
 
         spec = _request_spec(source)
         candidates = [h.host_state for h in self.hosts if h is not source]
@@ -500,7 +500,7 @@ class Demo(object):
             passed = hm.get_filtered_hosts(
                 [h.host_state for h in self.hosts], spec)
             weighed = hm.get_weighed_hosts(passed, spec)
-        judgement = mc_filter.stashed(spec)
+        judgement = migration_filter.stashed(spec)
         policy = policy_from_conf(conf)
         passed_names = {hs.host for hs in passed}
         accepted = []
