@@ -86,7 +86,7 @@ def build(n_hosts, with_digest=True):
     """HostStates and Placement data for n_hosts; the source's uuid."""
     from oslo_utils import timeutils
 
-    from migcompat_filter.scheduler import offline
+    from migcompat_filter.demo import offline
     from migcompat_filter import traits
 
     fleet = fleet_profiles()
@@ -125,7 +125,7 @@ def build(n_hosts, with_digest=True):
 def make_host_manager(enabled_filters, weight_classes):
     import nova.conf
 
-    from migcompat_filter.scheduler import offline
+    from migcompat_filter.demo import offline
 
     conf = nova.conf.CONF
     conf.set_override('enabled_filters', enabled_filters, 'filter_scheduler')
