@@ -10,6 +10,7 @@ import testtools
 
 from migcompat_filter import conf as conf_mod
 from migcompat_filter.conf import policy
+from migcompat_filter.factors import catalogue
 from migcompat_filter import rules
 from migcompat_filter.rules.policy import Policy
 from tests.unit import test_rules_hosts as hosts
@@ -35,6 +36,27 @@ class TestPolicyOptions(testtools.TestCase):
             self.assertGreater(len(opt.help), 80, opt.name)
         self.assertEqual({conf_mod.GROUP: policy.policy_opts},
                          policy.list_opts())
+
+    def test_register_opts_is_idempotent(self):
+        conf = cfg.ConfigOpts()
+        conf_mod.register_opts(conf)
+        conf_mod.register_opts(conf)
+        conf(args=[], default_config_files=[])
+        conf_mod.register_opts(conf)
+        self.assertEqual(250, conf.migcompat.tsc_tolerance_ppm)
+
+    def test_every_option_has_nova_help_sections(self):
+        for opt in conf_mod.list_opts()[0][1]:
+            self.assertIn('\nRelated options:\n', opt.help, opt.name)
+            # Choices print their own "Possible values:" in the sample.
+            if not getattr(opt.type, 'choices', None):
+                self.assertIn('\nPossible values:\n', opt.help, opt.name)
+
+    def test_passthrough_help_lists_the_catalogue_factors(self):
+        opt = [o for o in policy.policy_opts
+               if o.name == 'passthrough_blocking_factors'][0]
+        flat = ' '.join(opt.help.split())
+        self.assertIn(', '.join(catalogue.passthrough_identical()), flat)
 
     def test_defaults(self):
         conf = _conf(self, '')
