@@ -86,7 +86,7 @@ def build(n_hosts, with_digest=True):
     """HostStates and Placement data for n_hosts; the source's uuid."""
     from oslo_utils import timeutils
 
-    from migcompat_filter.scheduler import offline
+    from migcompat_filter.demo import offline
     from migcompat_filter import traits
 
     fleet = fleet_profiles()
@@ -125,7 +125,7 @@ def build(n_hosts, with_digest=True):
 def make_host_manager(enabled_filters, weight_classes):
     import nova.conf
 
-    from migcompat_filter.scheduler import offline
+    from migcompat_filter.demo import offline
 
     conf = nova.conf.CONF
     conf.set_override('enabled_filters', enabled_filters, 'filter_scheduler')
@@ -204,7 +204,7 @@ def main():
     import nova.conf
     nova.conf.CONF([], project='nova', default_config_files=[])
 
-    from migcompat_filter.scheduler import filter as mc_filter
+    from migcompat_filter.scheduler import migration_filter
     from tests.fake_placement import FakePlacement
 
     all_weighers = ['nova.scheduler.weights.all_weighers']
@@ -226,19 +226,19 @@ def main():
         distinct = len(counts)
 
         def stub_live(spec, _src=source):
-            return mc_filter.LiveMigration(spec.instance_uuid, _src.host,
-                                           _src.nodename, _src.uuid)
+            return migration_filter.LiveMigration(
+                spec.instance_uuid, _src.host, _src.nodename, _src.uuid)
 
         def measure(live, cache):
             base_t, ours_t, own_t, calls = [], [], [], []
-            shared = mc_filter.reset_shared(lambda: placement)
+            shared = migration_filter.reset_shared(lambda: placement)
             result = None
             for i in range(args.requests + 1):
                 spec = request_spec(live, source)
                 bt, _np, _top = run_once(base, hosts, spec)
                 if cache == 'cold':
                     # A scheduler that just started: nothing cached.
-                    shared = mc_filter.reset_shared(lambda: placement)
+                    shared = migration_filter.reset_shared(lambda: placement)
                 elif cache == 'ttl' and i > 0:
                     # The TTL ran out: the host -> profile mapping is
                     # re-read; decoded profiles (content-addressed by
@@ -261,23 +261,23 @@ def main():
             return (b, o, statistics.median(own_t), statistics.mean(calls),
                     result)
 
-        orig = mc_filter.live_migration
+        orig = migration_filter.live_migration
         try:
             for label, live, cache in (('live-migr', True, 'warm'),
                                        ('live-migr', True, 'ttl'),
                                        ('live-migr', True, 'cold'),
                                        ('boot', False, 'warm')):
                 if live:
-                    mc_filter.live_migration = stub_live
+                    migration_filter.live_migration = stub_live
                 else:
-                    mc_filter.live_migration = orig
+                    migration_filter.live_migration = orig
                 b, o, w, c, result = measure(live, cache)
                 print('%-6d %-9s %-5s %9.1f %9.1f %6.3f %8.2f %10.3f %8.2f '
                       '%6.1f %s' % (n, label, cache, b * 1e3, o * 1e3, o / b,
                                     w * 1e3, (b + w) / b, w / n * 1e6, c,
                                     '%s/%s' % result))
         finally:
-            mc_filter.live_migration = orig
+            migration_filter.live_migration = orig
         print('%-7d distinct profiles: %d; target <= %d calls; cold start '
               'costs 2 + 2 x profiles (membership + one decode each), a '
               'TTL refresh 2 + profiles' % (n, distinct, distinct + 2))

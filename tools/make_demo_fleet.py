@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate the demo fleet bundled in migcompat_filter/data/.
+"""Generate the demo fleet bundled in migcompat_filter/demo/data/.
 
 ``migcompat demo`` runs on a fleet of host profiles shipped inside the
 package, so that it needs no snapshot directory and no cloud. This script
@@ -19,10 +19,10 @@ stack real distributions ship (e.g. Ubuntu 24.04: QEMU 8.2.0, libvirt
 
 Output (overwritten):
 
-* ``migcompat_filter/data/hosts/<name>.json`` - one profile per host, as
+* ``migcompat_filter/demo/data/hosts/<name>.json`` - one profile per host, as
   ``migcompat profile -f json`` writes it (so ``migcompat compare`` reads
   them too);
-* ``migcompat_filter/data/fleet.json`` - the hosts in display order, each
+* ``migcompat_filter/demo/data/fleet.json`` - the hosts in display order, each
   with its profile file and a one-line description.
 
 Run it again after a change to the reader or the fixtures:
@@ -39,7 +39,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 FIXTURES = os.path.join(ROOT, 'tests', 'fixtures', 'hosts')
-DATA = os.path.join(ROOT, 'migcompat_filter', 'data')
+DATA = os.path.join(ROOT, 'migcompat_filter', 'demo', 'data')
 
 # Machine types an older QEMU (6.2) does not have: everything newer.
 _NEWER_THAN_6_2 = ('pc-i440fx-7.', 'pc-q35-7.')
@@ -218,7 +218,7 @@ def main():
                 f.write(text)
     if args.check:
         for rel in stale:
-            print('stale: migcompat_filter/data/%s' % rel)
+            print('stale: migcompat_filter/demo/data/%s' % rel)
         return 1 if stale else 0
     print('%d files in %s, %d changed' % (len(files), DATA, len(stale)))
     return 0

@@ -346,8 +346,8 @@ class FleetCommand(FastEpilog):
         return self._conf
 
     def policy(self, strict=None):
-        from migcompat_filter.conf import policy as policy_conf
-        return policy_conf.policy_from_conf(self.conf(), strict=strict)
+        from migcompat_filter import conf as conf_mod
+        return conf_mod.policy_from_conf(self.conf(), strict=strict)
 
     def fleet(self, parsed_args):
         show_progress = parsed_args.progress

@@ -15,7 +15,6 @@ from oslo_config import cfg
 
 from migcompat_filter.cmd import common
 from migcompat_filter.cmd import FastEpilog
-from migcompat_filter.conf import policy as policy_conf
 from migcompat_filter import cpu_modes
 from migcompat_filter import exception
 from migcompat_filter.profile import is_unknown
@@ -41,7 +40,7 @@ def load_policy(config_files, strict=None):
     try:
         conf(args=[], project='migcompat',
              default_config_files=list(config_files or ()))
-        return policy_conf.policy_from_conf(conf, strict=strict)
+        return conf_mod.policy_from_conf(conf, strict=strict)
     except (cfg.Error, ValueError) as e:
         raise exception.InputError('configuration: %s' % e)
 

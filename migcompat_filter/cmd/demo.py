@@ -9,7 +9,9 @@ from cliff import columns
 from cliff import lister
 
 from migcompat_filter.cmd import FastEpilog
-from migcompat_filter import demo
+from migcompat_filter import cpu_modes
+from migcompat_filter.demo import hosts as demo_hosts
+from migcompat_filter.demo import runner
 
 #: Column names (also the keys of -f json/yaml): the guest CPU mode (with
 #: the guest CPU model in custom mode), the host the guest runs on, the
@@ -97,7 +99,7 @@ class Demo(FastEpilog, lister.Lister):
     def get_parser(self, prog_name):
         parser = super(Demo, self).get_parser(prog_name)
         parser.add_argument(
-            '--mode', action='append', choices=demo.MODES, default=None,
+            '--mode', action='append', choices=cpu_modes.MODES, default=None,
             help='Guest CPU mode to schedule in (nova [libvirt] cpu_mode); '
                  'may be repeated. Default: all three.')
         parser.add_argument(
@@ -105,7 +107,7 @@ class Demo(FastEpilog, lister.Lister):
             help='The named CPU model of custom-mode guests (nova [libvirt] '
                  'cpu_models) on every host. Default: by CPU vendor, %s.'
                  % ', '.join('%s on %s' % (m, v) for v, m in
-                             sorted(demo.DEFAULT_CPU_MODELS.items())))
+                             sorted(demo_hosts.DEFAULT_CPU_MODELS.items())))
         parser.add_argument(
             '--no-live', action='store_true',
             help='Leave this machine out of the fleet (by default it is '
@@ -136,17 +138,17 @@ class Demo(FastEpilog, lister.Lister):
             logging.getLogger().setLevel(logging.WARNING)
             warnings.filterwarnings('ignore', message=r'\s*Eventlet is '
                                     'deprecated')
-        runner = demo.Demo(
-            modes=parsed_args.mode or demo.MODES,
+        demo = runner.Demo(
+            modes=parsed_args.mode or cpu_modes.MODES,
             cpu_model=parsed_args.cpu_model,
             live=not parsed_args.no_live, uri=parsed_args.connect,
             config_files=self.app.options.config_file, progress=progress,
             sources=parsed_args.source)
-        decisions = runner.run()
+        decisions = demo.run()
         refused_col = _RefusedLong if parsed_args.long else _Refused
         progress('%d scheduling requests, %d Placement GETs by the filter '
-                 'and weigher' % (len(decisions), runner.placement_calls))
-        for mode in runner.modes:
+                 'and weigher' % (len(decisions), demo.placement_calls))
+        for mode in demo.modes:
             progress(_summary(mode, [d for d in decisions
                                      if d.mode == mode]))
         rows = []

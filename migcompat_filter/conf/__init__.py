@@ -1,37 +1,74 @@
 """migcompat's configuration options, one module per concern.
 
-All options live in the ``[migcompat]`` group, so the same config file (or
-nova.conf itself) serves the CLI, the reporter and the scheduler filter.
-``list_opts()`` feeds oslo-config-generator
-(etc/migcompat-config-generator.conf).
+All options live in the ``[migcompat]`` group (:data:`GROUP`), so the same
+config file (or nova.conf itself) serves the CLI, the reporter and the
+scheduler filter. Each module holds a ``<concern>_opts`` list and a
+``list_opts()`` returning ``{GROUP: opts}``; this package is the one place
+that registers them (:func:`register_opts`) and that builds the rules
+engine's Policy from them (:func:`policy_from_conf`). ``list_opts()`` here
+feeds oslo-config-generator (etc/migcompat-config-generator.conf).
 """
 
-from oslo_config import cfg
+from migcompat_filter.conf import group
+from migcompat_filter.conf import policy
+from migcompat_filter.conf import reporter
+from migcompat_filter.conf import scheduler
+from migcompat_filter import cpu_modes
+from migcompat_filter.rules.policy import Policy
 
-GROUP = cfg.OptGroup(
-    'migcompat',
-    title='Live-migration compatibility',
-    help='Options of the migcompat live-migration compatibility policy, '
-         'reporter and nova scheduler filter.')
+GROUP = group.GROUP
 
-# Modules that define options; each has ALL_OPTS and list_opts().
-_MODULES = ('policy', 'reporter', 'scheduler')
-
-
-def _modules():
-    import importlib
-    return [importlib.import_module('migcompat_filter.conf.' + name)
-            for name in _MODULES]
+# In the order the sample config and the configuration reference list them.
+_MODULES = (policy, reporter, scheduler)
 
 
 def register_opts(conf):
-    conf.register_group(GROUP)
-    for mod in _modules():
-        conf.register_opts(mod.ALL_OPTS, group=GROUP)
+    """Register every [migcompat] option on conf; idempotent.
+
+    Every caller (nova loading the filter, the CLI, a test) may call it
+    without first asking whether someone else did.
+    """
+    for module in _MODULES:
+        for opt_group, opts in module.list_opts().items():
+            if not _registered(conf, opt_group, opts):
+                conf.register_group(opt_group)
+                conf.register_opts(opts, group=opt_group)
+
+
+def _registered(conf, opt_group, opts):
+    # Registering the same options again would be harmless, but it empties
+    # conf's value cache, and nova-scheduler's CONF is read on every request.
+    if opt_group.name not in conf:
+        return False
+    options = conf[opt_group.name]
+    return all(opt.dest in options for opt in opts)
 
 
 def list_opts():
+    """[(GROUP, every option)], as oslo-config-generator wants it."""
     opts = []
-    for mod in _modules():
-        opts.extend(mod.ALL_OPTS)
+    for module in _MODULES:
+        opts.extend(module.list_opts()[GROUP])
     return [(GROUP, opts)]
+
+
+def policy_from_conf(conf, strict=None):
+    """The rules engine's Policy from ``conf.migcompat``.
+
+    Registers the options first (see :func:`register_opts`). ``strict``
+    overrides the configured value when not None (the CLI's ``--strict``).
+    """
+    register_opts(conf)
+    options = conf.migcompat
+    return Policy(
+        strict=options.strict if strict is None else strict,
+        passthrough_blocking_factors=options.passthrough_blocking_factors,
+        unknown_action={
+            cpu_modes.HOST_MODEL: options.unknown_action_host_model,
+            cpu_modes.HOST_PASSTHROUGH:
+                options.unknown_action_host_passthrough,
+            cpu_modes.CUSTOM: options.unknown_action_custom,
+        },
+        unknown_version_action=options.unknown_version_action,
+        tsc_tolerance_ppm=options.tsc_tolerance_ppm,
+    )

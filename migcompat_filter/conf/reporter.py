@@ -8,78 +8,128 @@ at nova.conf and needs no second copy of the credentials.
 
 from oslo_config import cfg
 
-report_interval = cfg.IntOpt(
-    'report_interval',
-    default=0,
-    min=0,
-    help='Seconds between two reports when "migcompat report" keeps '
-         'running (its --interval option overrides this). 0 reports once '
-         'and exits, which suits a systemd timer or cron job. A host\'s '
-         'factors change rarely (a microcode, firmware, kernel or QEMU '
-         'update, usually with a restart), so an hour is plenty; an '
-         'unchanged host costs one GET to Placement per report.')
+from migcompat_filter.conf import group
 
-report_jitter = cfg.IntOpt(
-    'report_jitter',
-    default=60,
-    min=0,
-    help='Up to this many seconds, chosen at random each time, are added '
-         'to every interval (and waited before the first report when '
-         'running with an interval), so that compute nodes started '
-         'together do not all hit Placement in the same second.')
+reporter_opts = [
+    cfg.IntOpt(
+        'report_interval',
+        default=0,
+        min=0,
+        help="""
+Seconds between two reports when "migcompat report" keeps running (its
+--interval option overrides this).
 
-max_conflict_retries = cfg.IntOpt(
-    'max_conflict_retries',
-    default=5,
-    min=0,
-    help='How many times a report re-reads the provider and tries again '
-         'when Placement answers 409 Conflict because another writer '
-         '(normally nova-compute updating its own traits) changed the '
-         'provider between our read and our write. After that the report '
-         'fails without writing; the next one starts afresh.')
+A host's factors change rarely (a microcode, firmware, kernel or QEMU update,
+usually with a restart), so an hour is plenty; an unchanged host costs one
+GET to Placement per report.
 
-provider_name = cfg.StrOpt(
-    'provider_name',
-    help='Name or UUID of the resource provider that carries this host\'s '
-         'traits: the compute node\'s root provider, which nova names after '
-         'the hypervisor hostname. Unset: nova\'s [DEFAULT] host, then '
-         'this machine\'s fully qualified domain name. The "report '
-         '--provider" option overrides this. Give the UUID to save a '
-         'look-up request per report.')
+Possible values:
 
-request_timeout = cfg.FloatOpt(
-    'request_timeout',
-    default=30.0,
-    min=0.1,
-    help='Seconds to wait for Placement to answer one request when '
-         '[placement] timeout is not set. A report that times out fails '
-         'with a clear error and writes nothing; the next report retries.')
+* 0: report once and exit, which suits a systemd timer or cron job.
+* A positive integer: seconds between two reports.
 
-provider_config_file = cfg.StrOpt(
-    'provider_config_file',
-    default='migcompat.yaml',
-    help='File name that "report --provider-config DIR" writes in DIR '
-         '(nova\'s [compute] provider_config_location, by default '
-         '/etc/nova/provider_config/). It must end in .yaml for nova to read '
-         'it, and no other file there may name $COMPUTE_NODE, or nova-compute '
-         'refuses to start.')
+Related options:
 
-ALL_OPTS = [
-    report_interval,
-    report_jitter,
-    max_conflict_retries,
-    provider_name,
-    request_timeout,
-    provider_config_file,
+* ``report_jitter``: added to every interval.
+"""),
+    cfg.IntOpt(
+        'report_jitter',
+        default=60,
+        min=0,
+        help="""
+Up to this many seconds, chosen at random each time, are added to every
+interval (and waited before the first report when running with an interval),
+so that compute nodes started together do not all hit Placement in the same
+second.
+
+Possible values:
+
+* 0: no jitter.
+* A positive integer: the most seconds added.
+
+Related options:
+
+* ``report_interval``: the interval the jitter is added to.
+"""),
+    cfg.IntOpt(
+        'max_conflict_retries',
+        default=5,
+        min=0,
+        help="""
+How many times a report re-reads the provider and tries again when Placement
+answers 409 Conflict because another writer (normally nova-compute updating
+its own traits) changed the provider between our read and our write.
+
+After that the report fails without writing; the next one starts afresh.
+
+Possible values:
+
+* 0: no retry; the first conflict fails the report.
+* A positive integer: the most retries.
+
+Related options:
+
+* ``report_interval``: when the next report starts.
+"""),
+    cfg.StrOpt(
+        'provider_name',
+        help="""
+Name or UUID of the resource provider that carries this host's traits: the
+compute node's root provider, which nova names after the hypervisor hostname.
+
+The "report --provider" option overrides this. Give the UUID to save a
+look-up request per report.
+
+Possible values:
+
+* Unset: nova's [DEFAULT] host, then this machine's fully qualified domain
+  name.
+* A resource provider name or UUID.
+
+Related options:
+
+* nova's ``[DEFAULT] host``: the name used when this is unset.
+"""),
+    cfg.FloatOpt(
+        'request_timeout',
+        default=30.0,
+        min=0.1,
+        help="""
+Seconds to wait for Placement to answer one request when [placement] timeout
+is not set.
+
+A report that times out fails with a clear error and writes nothing; the next
+report retries.
+
+Possible values:
+
+* A number of seconds, 0.1 or more.
+
+Related options:
+
+* nova's ``[placement] timeout``: used instead when set.
+"""),
+    cfg.StrOpt(
+        'provider_config_file',
+        default='migcompat.yaml',
+        help="""
+File name that "report --provider-config DIR" writes in DIR (nova's [compute]
+provider_config_location, by default /etc/nova/provider_config/).
+
+It must end in .yaml for nova to read it, and no other file there may name
+$COMPUTE_NODE, or nova-compute refuses to start.
+
+Possible values:
+
+* A plain file name ending in .yaml.
+
+Related options:
+
+* nova's ``[compute] provider_config_location``: the directory to give
+  "report --provider-config".
+"""),
 ]
 
 
-def register_opts(conf):
-    from migcompat_filter import conf as conf_pkg
-    conf.register_group(conf_pkg.GROUP)
-    conf.register_opts(ALL_OPTS, group=conf_pkg.GROUP)
-
-
 def list_opts():
-    from migcompat_filter import conf as conf_pkg
-    return [(conf_pkg.GROUP, ALL_OPTS)]
+    return {group.GROUP: reporter_opts}

@@ -8,125 +8,184 @@ and about how much Placement traffic it may cost.
 
 from oslo_config import cfg
 
+from migcompat_filter.conf import group
+
+PASS = 'pass'
+REFUSE = 'refuse'
+#: What the filter may do with a host it cannot judge (the *_action options).
 HOST_ACTIONS = [
-    ('pass', 'let the host through; nova\'s own checks at migration time '
-             '(QEMU version, compareHypervisorCPU) still apply'),
-    ('refuse', 'refuse the host as a live-migration destination'),
+    (PASS, 'let the host through; nova\'s own checks at migration time '
+           '(QEMU version, compareHypervisorCPU) still apply'),
+    (REFUSE, 'refuse the host as a live-migration destination'),
 ]
 
-untraited_host_action = cfg.StrOpt(
-    'untraited_host_action',
-    default='pass',
-    choices=HOST_ACTIONS,
-    help='What the filter does with a destination whose resource provider '
-         'has no migcompat traits at all, typically because "migcompat '
-         'report" has not run on that compute host yet. "pass" lets such '
-         'hosts be chosen as before the filter was enabled, so that '
-         'enabling the filter before the reporter reaches every host '
-         'changes nothing for them; "refuse" keeps live migrations on '
-         'hosts that are known to be compatible. Switch to "refuse" once '
-         'every compute host reports.')
+scheduler_opts = [
+    cfg.StrOpt(
+        'untraited_host_action',
+        default=PASS,
+        choices=HOST_ACTIONS,
+        help="""
+What the filter does with a destination whose resource provider has no
+migcompat traits at all, typically because "migcompat report" has not run on
+that compute host yet.
 
-untraited_source_action = cfg.StrOpt(
-    'untraited_source_action',
-    default='pass',
-    choices=HOST_ACTIONS,
-    help='What the filter does when the live-migration source host has no '
-         'migcompat traits, so there is nothing to compare destinations '
-         'with. "pass" lets every destination through (the filter stays '
-         'out of the way); "refuse" refuses every destination, so a guest '
-         'on an unreported host cannot be live-migrated until its host '
-         'reports.')
+"pass" lets such hosts be chosen as before the filter was enabled, so that
+enabling the filter before the reporter reaches every host changes nothing
+for them; "refuse" keeps live migrations on hosts that are known to be
+compatible. Switch to "refuse" once every compute host reports.
 
-newer_schema_action = cfg.StrOpt(
-    'newer_schema_action',
-    default='pass',
-    choices=HOST_ACTIONS,
-    help='What the filter does with a host whose traits were written by a '
-         'newer migcompat reporter than this scheduler understands (a '
-         'newer trait schema version), which happens while a deployment is '
-         'upgraded reporter first. Such a host cannot be judged. "pass" '
-         'lets it through (nova\'s own checks still apply); "refuse" keeps '
-         'it out until nova-scheduler is upgraded too. A source host with '
-         'a newer schema follows untraited_source_action.')
+Related options:
 
-placement_error_action = cfg.StrOpt(
-    'placement_error_action',
-    default='pass',
-    choices=HOST_ACTIONS,
-    help='What the filter does with the hosts it could not judge because '
-         'Placement failed, timed out or the time budget of the request '
-         '(request_time_budget) ran out while the profiles were being '
-         'read. "pass" keeps live migration working while Placement is '
-         'sick (nova\'s own checks still apply); "refuse" refuses those '
-         'hosts, so a live migration fails with "No valid host" rather '
-         'than going to an unchecked host. Profiles already cached are '
-         'still used either way.')
+* ``untraited_source_action``: the same question for the source host.
+"""),
+    cfg.StrOpt(
+        'untraited_source_action',
+        default=PASS,
+        choices=HOST_ACTIONS,
+        help="""
+What the filter does when the live-migration source host has no migcompat
+traits, so there is nothing to compare destinations with.
 
-profile_cache_ttl = cfg.IntOpt(
-    'profile_cache_ttl',
-    default=300,
-    min=0,
-    help='Seconds for which the filter trusts the host profiles it read '
-         'from Placement before it reads them again. Within this time a '
-         'live-migration request costs no Placement call (besides the '
-         'source host\'s own traits when the source is new to the '
-         'cache). A host whose profile changed (e.g. after a kernel or '
-         'microcode update and a new "migcompat report") is judged with '
-         'its old profile for at most this long. 0 reads Placement on '
-         'every live-migration request.')
+"pass" lets every destination through (the filter stays out of the way);
+"refuse" refuses every destination, so a guest on an unreported host cannot
+be live-migrated until its host reports.
 
-request_time_budget = cfg.FloatOpt(
-    'request_time_budget',
-    default=10.0,
-    min=0.1,
-    help='Upper bound, in seconds, for the Placement reads of one '
-         'live-migration request. When it runs out the filter stops '
-         'reading, uses what it has and treats the hosts it could not '
-         'judge according to placement_error_action. Each single '
-         'Placement call is further bounded by nova\'s [placement] '
-         'timeout option.')
+Related options:
 
-verdict_cache_size = cfg.IntOpt(
-    'verdict_cache_size',
-    default=100000,
-    min=0,
-    help='How many verdicts (source profile, destination profile, CPU '
-         'mode) the filter keeps. Hosts share profiles, so a few hundred '
-         'entries usually cover a whole cloud; the cache only bounds '
-         'memory. 0 disables verdict caching.')
+* ``untraited_host_action``: the same question for a destination.
+* ``newer_schema_action``: a source host with a newer trait schema follows
+  this option, not that one.
+* ``placement_error_action``: a source host Placement could not tell about
+  follows that option.
+"""),
+    cfg.StrOpt(
+        'newer_schema_action',
+        default=PASS,
+        choices=HOST_ACTIONS,
+        help="""
+What the filter does with a host whose traits were written by a newer
+migcompat reporter than this scheduler understands (a newer trait schema
+version), which happens while a deployment is upgraded reporter first.
 
-similarity_weight_multiplier = cfg.FloatOpt(
-    'similarity_weight_multiplier',
-    default=10.0,
-    help='Multiplier of the MigrationSimilarityWeigher. For a live '
-         'migration the weigher ranks the destinations by how many factors '
-         'they share with the source (identical hosts first), so that '
-         'host-passthrough guests land on identical hosts when there are '
-         'any. nova normalises each weigher over the candidates (the most '
-         'similar host weighs 1, the least 0) and adds them up times their '
-         'multipliers; nova\'s own weighers default to 1.0 each (RAM, CPU, '
-         'disk, I/O, ...), so the default 10.0 lets similarity win over '
-         'them for live migrations. The weigher gives every host 0 for '
-         'other requests, so it does not change where new servers go. '
-         'Lower it to let resource spreading win, 0 turns the weigher off, '
-         'a negative value prefers dissimilar hosts.')
+Such a host cannot be judged. "pass" lets it through (nova's own checks still
+apply); "refuse" keeps it out until nova-scheduler is upgraded too.
 
-ALL_OPTS = [
-    untraited_host_action,
-    untraited_source_action,
-    newer_schema_action,
-    placement_error_action,
-    profile_cache_ttl,
-    request_time_budget,
-    verdict_cache_size,
-    similarity_weight_multiplier,
+Related options:
+
+* ``untraited_source_action``: what a source host with a newer schema does.
+"""),
+    cfg.StrOpt(
+        'placement_error_action',
+        default=PASS,
+        choices=HOST_ACTIONS,
+        help="""
+What the filter does with the hosts it could not judge because Placement
+failed, timed out or the time budget of the request (request_time_budget)
+ran out while the profiles were being read.
+
+"pass" keeps live migration working while Placement is sick (nova's own
+checks still apply); "refuse" refuses those hosts, so a live migration fails
+with "No valid host" rather than going to an unchecked host. Profiles
+already cached are still used either way.
+
+Related options:
+
+* ``request_time_budget``: the time budget of one request.
+* ``profile_cache_ttl``: how long the cached profiles are trusted.
+"""),
+    cfg.IntOpt(
+        'profile_cache_ttl',
+        default=300,
+        min=0,
+        help="""
+Seconds for which the filter trusts the host profiles it read from Placement
+before it reads them again.
+
+Within this time a live-migration request costs no Placement call (besides
+the source host's own traits when the source is new to the cache). A host
+whose profile changed (e.g. after a kernel or microcode update and a new
+"migcompat report") is judged with its old profile for at most this long.
+
+Possible values:
+
+* 0: read Placement on every live-migration request.
+* A positive integer: seconds between two reads.
+
+Related options:
+
+* ``request_time_budget``: bounds the reads themselves.
+"""),
+    cfg.FloatOpt(
+        'request_time_budget',
+        default=10.0,
+        min=0.1,
+        help="""
+Upper bound, in seconds, for the Placement reads of one live-migration
+request.
+
+When it runs out the filter stops reading, uses what it has and treats the
+hosts it could not judge according to placement_error_action.
+
+Possible values:
+
+* A number of seconds, 0.1 or more.
+
+Related options:
+
+* ``placement_error_action``: what happens to the hosts left unjudged.
+* nova's ``[placement] timeout``: further bounds each single Placement call.
+"""),
+    cfg.IntOpt(
+        'verdict_cache_size',
+        default=100000,
+        min=0,
+        help="""
+How many verdicts (source profile, destination profile, CPU mode) the filter
+keeps.
+
+Hosts share profiles, so a few hundred entries usually cover a whole cloud;
+the cache only bounds memory.
+
+Possible values:
+
+* 0: no verdict caching.
+* A positive integer: the most verdicts kept, the least recently used
+  dropped first.
+
+Related options:
+
+* None: a verdict is kept per profile digest, CPU mode and policy, so a
+  changed profile or policy never reuses an old one.
+"""),
+    cfg.FloatOpt(
+        'similarity_weight_multiplier',
+        default=10.0,
+        help="""
+Multiplier of the MigrationSimilarityWeigher.
+
+For a live migration the weigher ranks the destinations by how many factors
+they share with the source (identical hosts first), so that host-passthrough
+guests land on identical hosts when there are any. nova normalises each
+weigher over the candidates (the most similar host weighs 1, the least 0) and
+adds them up times their multipliers; nova's own weighers default to 1.0 each
+(RAM, CPU, disk, I/O, ...), so the default 10.0 lets similarity win over them
+for live migrations. The weigher gives every host 0 for other requests, so it
+does not change where new servers go.
+
+Possible values:
+
+* A positive number: lower it to let resource spreading win.
+* 0: turns the weigher off.
+* A negative number: prefers dissimilar hosts.
+
+Related options:
+
+* nova's ``[filter_scheduler] weight_classes``: must list the weigher.
+* nova's ``[filter_scheduler] ram_weight_multiplier`` and the other
+  weighers' multipliers: what similarity is weighed against.
+"""),
 ]
-
-
-def register_opts(conf):
-    conf.register_opts(ALL_OPTS, group='migcompat')
 
 
 def list_opts():
-    return [('migcompat', ALL_OPTS)]
+    return {group.GROUP: scheduler_opts}

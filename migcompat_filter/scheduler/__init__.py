@@ -15,7 +15,9 @@ namespaces ``migcompat.scheduler.filters`` and
 with ``migcompat_filter.scheduler.all_weighers`` in place of
 ``<see below>``, make them (and any plugin a third party registers
 there) available.
-This package is the only part of migcompat that imports nova.
+
+This package is the only part of migcompat that imports nova at run time
+(the demo, migcompat_filter.demo, runs nova's scheduler offline too).
 """
 
 from stevedore import extension

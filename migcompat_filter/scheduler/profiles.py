@@ -40,6 +40,7 @@ import urllib.parse
 
 from oslo_log import log as logging
 
+from migcompat_filter import hoststate
 from migcompat_filter import traits as traits_codec
 
 
@@ -52,65 +53,25 @@ DIGEST_PREFIX = traits_codec.DIGEST_PREFIX
 #: The codec's schema traits; any provider with one has our traits.
 SCHEMA_PREFIX = TRAIT_PREFIX + 'SCHEMA_'
 
-# What a host is, as far as the filter can tell.
-TRAITED = 'traited'          # has our traits, decoded into a Profile
-UNTRAITED = 'untraited'      # has none of our traits
-NEWER_SCHEMA = 'newer-schema'  # our traits, of a schema we cannot read
-UNREADABLE = 'unreadable'    # our traits, but they do not decode
-UNJUDGED = 'unjudged'        # Placement failed or the time ran out
-
 
 class PlacementFailure(Exception):
     """Placement answered with an error, not at all, or too late."""
 
 
-class HostProfile(object):
-    """A host's state and (when TRAITED) its profile and profile key."""
-
-    __slots__ = ('state', 'profile', 'key', 'reason')
-
-    def __init__(self, state, profile=None, key=None, reason=None):
-        self.state = state
-        self.profile = profile
-        self.key = key
-        self.reason = reason
-
-    def __repr__(self):
-        return 'HostProfile(%s, %s)' % (self.state, self.key)
-
-
-def ours(trait_names):
-    return sorted(t for t in trait_names if t.startswith(TRAIT_PREFIX))
-
-
 digest_trait = traits_codec.digest_trait
 
 
-def decode(trait_names):
-    """Our traits -> HostProfile (never raises).
+def _classify(trait_names):
+    """A provider's trait names -> hoststate.HostProfile (never raises).
 
-    The key is computed from the profile traits themselves, so a stale
-    or hand-set digest trait can never make two profiles share a key.
+    hoststate.classify decides; the problems of a host that is still
+    judged are worth a DEBUG line here, where the scheduler reads them.
     """
-    mine = [t for t in ours(trait_names)
-            if not t.startswith(DIGEST_PREFIX)]
-    if not mine:
-        return HostProfile(UNTRAITED, reason='no %s* traits'
-                           % TRAIT_PREFIX)
-    try:
-        prof, problems = traits_codec.parse(mine)
-    except Exception as e:  # decoding promises not to raise; be safe
-        return HostProfile(UNREADABLE, reason='cannot decode: %s' % e)
-    schema_trait = TRAIT_PREFIX + traits_codec.SCHEMA_CODE
-    for problem in problems:
-        if getattr(problem, 'trait', None) == schema_trait:
-            text = str(problem)
-            state = NEWER_SCHEMA if 'newer' in text else UNREADABLE
-            return HostProfile(state, reason=text)
-    if problems:
+    hp = hoststate.classify(trait_names)
+    if hp.state == hoststate.TRAITED and hp.problems:
         LOG.debug('migcompat: trait problems: %s',
-                  '; '.join(str(p) for p in problems))
-    return HostProfile(TRAITED, profile=prof, key=digest_trait(mine))
+                  '; '.join(str(p) for p in hp.problems))
+    return hp
 
 
 class CallCounter(object):
@@ -235,8 +196,8 @@ class ProfileCache(object):
 
     def _learn(self, uuids, digest, deadline, request_id):
         names = self._provider_traits(uuids[0], deadline, request_id)
-        hp = decode(names)
-        if hp.state == TRAITED and hp.key != digest:
+        hp = _classify(names)
+        if hp.state == hoststate.TRAITED and hp.key != digest:
             # A stale or hand-set digest trait, or the host changed
             # between the two reads: do not file it under this digest
             # (its hosts are then read one by one).
@@ -288,8 +249,8 @@ class ProfileCache(object):
             return self._by_key.get(key)
         if (self._complete and rp_uuid not in self._traited and
                 self.fresh()):
-            return HostProfile(UNTRAITED, reason='no %s* traits'
-                               % TRAIT_PREFIX)
+            return hoststate.HostProfile(
+                hoststate.UNTRAITED, reason='no %s* traits' % TRAIT_PREFIX)
         return None
 
     def host(self, rp_uuid, deadline, request_id=None):
@@ -307,9 +268,9 @@ class ProfileCache(object):
         try:
             names = self._provider_traits(rp_uuid, deadline, request_id)
         except PlacementFailure as e:
-            return HostProfile(UNJUDGED, reason=str(e))
-        hp = decode(names)
-        if hp.state == TRAITED:
+            return hoststate.HostProfile(hoststate.UNJUDGED, reason=str(e))
+        hp = _classify(names)
+        if hp.state == hoststate.TRAITED:
             if hp.key in self._by_key:
                 hp = self._by_key[hp.key]  # share one Profile per key
             else:

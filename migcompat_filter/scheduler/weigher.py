@@ -21,8 +21,9 @@ without a profile, weigh 0.
 from nova.scheduler import weights
 from oslo_log import log as logging
 
-from migcompat_filter.scheduler import filter as mc_filter
-from migcompat_filter.scheduler import profiles
+from migcompat_filter import hoststate
+from migcompat_filter.rules import engine
+from migcompat_filter.scheduler import migration_filter
 
 LOG = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class MigrationSimilarityWeigher(weights.BaseHostWeigher):
     # their raw similarities are.
 
     def weight_multiplier(self, host_state):
-        return mc_filter._conf().migcompat.similarity_weight_multiplier
+        return migration_filter.conf().migcompat.similarity_weight_multiplier
 
     def _weigh_object(self, host_state, weight_properties):
         # Only reached through weigh_objects below.
@@ -44,7 +45,7 @@ class MigrationSimilarityWeigher(weights.BaseHostWeigher):
     def weigh_objects(self, weighed_obj_list, weight_properties):
         zeros = [0.0] * len(weighed_obj_list)
         try:
-            judgement = self._judgement(weight_properties)
+            judgement = migration_filter.judgement_for(weight_properties)
             if judgement is None:
                 return zeros
             return self._similarities(judgement, weighed_obj_list)
@@ -53,38 +54,15 @@ class MigrationSimilarityWeigher(weights.BaseHostWeigher):
             return zeros
 
     @staticmethod
-    def _judgement(spec_obj):
-        judgement = mc_filter.stashed(spec_obj)
-        if judgement is not None or hasattr(spec_obj,
-                                            '_migcompat_judgement'):
-            return judgement
-        # The filter is not enabled (or ran for another request object):
-        # find out ourselves, with the same cheap test first.
-        migration = mc_filter.live_migration(spec_obj)
-        if migration is None:
-            return None
-        cache = mc_filter.shared().profiles
-        conf = mc_filter._conf()
-        deadline = cache.clock() + conf.migcompat.request_time_budget
-        cache.ttl = conf.migcompat.profile_cache_ttl
-        cache.ensure_fresh(deadline, migration.request_id)
-        source = cache.host(migration.source_uuid, deadline,
-                            migration.request_id)
-        if source.state != profiles.TRAITED:
-            return None
-        return mc_filter.Judgement(migration, source, None)
-
-    @staticmethod
     def _similarities(judgement, weighed_obj_list):
-        from migcompat_filter.rules import engine
         source = judgement.source
-        cache = mc_filter.shared()
+        cache = migration_filter.shared()
         out = []
         memo = {}  # destination profile key -> similarity
         for weighed in weighed_obj_list:
             uuid = weighed.obj.uuid
             hp = judgement.hosts.get(uuid) or cache.profiles.cached(uuid)
-            if hp is None or hp.state != profiles.TRAITED:
+            if hp is None or hp.state != hoststate.TRAITED:
                 out.append(0.0)
                 continue
             value = memo.get(hp.key)

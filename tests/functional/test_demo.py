@@ -15,7 +15,7 @@ import sys
 import fixtures
 import testtools
 
-from migcompat_filter import demo
+from migcompat_filter.demo import hosts as demo_hosts
 
 TIMEOUT = 300
 
@@ -58,7 +58,7 @@ class DemoJsonTest(testtools.TestCase):
         return [a['host'] for a in row['accepted']]
 
     def test_every_host_in_every_mode_is_a_source(self):
-        fleet = [h.name for h in demo.load_fleet()]
+        fleet = [h.name for h in demo_hosts.load_fleet()]
         sources = {r['source'] for r in self.rows}
         self.assertTrue(set(fleet) <= sources, sources)
         live = sources - set(fleet)

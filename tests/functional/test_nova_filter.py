@@ -14,7 +14,7 @@ from nova.tests.functional.api import client as api_client
 from nova.tests.functional import integrated_helpers
 from nova.tests.functional.libvirt import base as libvirt_base
 
-from migcompat_filter.scheduler import filter as mc_filter
+from migcompat_filter.scheduler import migration_filter
 from tests.functional import nova_fixtures as mc
 
 MILAN = 'epyc-milan-nested-l1'
@@ -31,7 +31,7 @@ class _Base(libvirt_base.LibvirtMigrationMixin,
     def setUp(self):
         mc.nova_flags(self)
         super().setUp()
-        mc_filter.reset_shared()
+        migration_filter.reset_shared()
 
     def _start(self, hostname, prof=None, digest=True):
         self.start_compute(hostname)

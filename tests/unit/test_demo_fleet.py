@@ -1,4 +1,4 @@
-"""The demo fleet bundled in migcompat_filter/data.
+"""The demo fleet bundled in migcompat_filter/demo/data.
 
 ``migcompat demo`` reads these files on a machine with nothing but the
 installed package, so they must load, be what tools/make_demo_fleet.py
@@ -11,7 +11,8 @@ import os
 
 import testtools
 
-from migcompat_filter import demo
+from migcompat_filter import cpu_modes
+from migcompat_filter.demo import hosts as demo_hosts
 from migcompat_filter import profile as profile_mod
 from migcompat_filter import traits
 
@@ -30,7 +31,7 @@ def _generator():
 class BundledFleetTest(testtools.TestCase):
 
     def test_fleet_loads_with_unique_names_and_descriptions(self):
-        hosts = demo.load_fleet()
+        hosts = demo_hosts.load_fleet()
         names = [h.name for h in hosts]
         self.assertEqual(len(names), len(set(names)))
         self.assertGreaterEqual(len(hosts), 5)
@@ -45,15 +46,15 @@ class BundledFleetTest(testtools.TestCase):
         files = _generator().build()
         stale = []
         for rel, text in sorted(files.items()):
-            path = os.path.join(demo.DATA, rel)
+            path = os.path.join(demo_hosts.DATA, rel)
             with open(path) as f:
                 if f.read() != text:
                     stale.append(rel)
         self.assertEqual([], stale, 'run python tools/make_demo_fleet.py')
 
     def test_every_host_survives_the_trait_round_trip(self):
-        for host in demo.load_fleet():
-            for mode in demo.MODES:
+        for host in demo_hosts.load_fleet():
+            for mode in cpu_modes.MODES:
                 prof = host.in_mode(mode)
                 decoded = traits.decode(traits.encode(prof))
                 self.assertEqual(mode, decoded['cpu_mode'], host.name)
@@ -61,11 +62,11 @@ class BundledFleetTest(testtools.TestCase):
                                  decoded['qemu_version'], host.name)
 
     def test_custom_mode_models_follow_the_vendor(self):
-        by_name = {h.name: h for h in demo.load_fleet()}
+        by_name = {h.name: h for h in demo_hosts.load_fleet()}
         self.assertEqual(['EPYC'],
                          by_name['milan-a'].in_mode('custom')['cpu_models'])
         self.assertEqual(
-            [demo.DEFAULT_CPU_MODELS['Intel']],
+            [demo_hosts.DEFAULT_CPU_MODELS['Intel']],
             by_name['clx-8268'].in_mode('custom')['cpu_models'])
         self.assertEqual(
             ['Westmere'],
@@ -74,7 +75,7 @@ class BundledFleetTest(testtools.TestCase):
             'host-model')['cpu_models'])
 
     def test_variants_differ_from_their_base_only_where_described(self):
-        by_name = {h.name: h.profile for h in demo.load_fleet()}
+        by_name = {h.name: h.profile for h in demo_hosts.load_fleet()}
         base, twin = by_name['milan-a'], by_name['milan-b']
         self.assertEqual(base, twin)
         updated = by_name['milan-c']
@@ -87,13 +88,14 @@ class BundledFleetTest(testtools.TestCase):
 
     def test_missing_fleet_file_is_a_clear_error(self):
         from migcompat_filter.exception import InputError
-        e = self.assertRaises(InputError, demo.load_fleet,
+        e = self.assertRaises(InputError, demo_hosts.load_fleet,
                               '/nonexistent/fleet.json')
         self.assertIn('/nonexistent/fleet.json', str(e))
 
     def test_unreadable_host_is_unknown_not_a_crash(self):
-        host = demo.live_host('qemu+unix:///system?socket=/nonexistent/s')
+        host = demo_hosts.live_host(
+            'qemu+unix:///system?socket=/nonexistent/s')
         unknown = dict(host.unknown_factors())
         self.assertIn('qemu_version', unknown)
-        self.assertTrue(host.name.endswith(demo.LIVE_NAME_SUFFIX))
+        self.assertTrue(host.name.endswith(demo_hosts.LIVE_NAME_SUFFIX))
         self.assertIsInstance(host.profile, profile_mod.Profile)

@@ -10,7 +10,9 @@ import testtools
 
 from migcompat_filter import conf as conf_mod
 from migcompat_filter.conf import policy
+from migcompat_filter.factors import catalogue
 from migcompat_filter import rules
+from migcompat_filter.rules.policy import Policy
 from tests.unit import test_rules_hosts as hosts
 
 
@@ -29,15 +31,36 @@ class TestPolicyOptions(testtools.TestCase):
     def test_every_option_is_listed_and_documented(self):
         groups = dict((g.name, opts) for g, opts in conf_mod.list_opts())
         names = {o.name for o in groups['migcompat']}
-        for opt in policy.ALL_OPTS:
+        for opt in policy.policy_opts:
             self.assertIn(opt.name, names)
             self.assertGreater(len(opt.help), 80, opt.name)
-        self.assertEqual([('migcompat', policy.ALL_OPTS)],
+        self.assertEqual({conf_mod.GROUP: policy.policy_opts},
                          policy.list_opts())
+
+    def test_register_opts_is_idempotent(self):
+        conf = cfg.ConfigOpts()
+        conf_mod.register_opts(conf)
+        conf_mod.register_opts(conf)
+        conf(args=[], default_config_files=[])
+        conf_mod.register_opts(conf)
+        self.assertEqual(250, conf.migcompat.tsc_tolerance_ppm)
+
+    def test_every_option_has_nova_help_sections(self):
+        for opt in conf_mod.list_opts()[0][1]:
+            self.assertIn('\nRelated options:\n', opt.help, opt.name)
+            # Choices print their own "Possible values:" in the sample.
+            if not getattr(opt.type, 'choices', None):
+                self.assertIn('\nPossible values:\n', opt.help, opt.name)
+
+    def test_passthrough_help_lists_the_catalogue_factors(self):
+        opt = [o for o in policy.policy_opts
+               if o.name == 'passthrough_blocking_factors'][0]
+        flat = ' '.join(opt.help.split())
+        self.assertIn(', '.join(catalogue.passthrough_identical()), flat)
 
     def test_defaults(self):
         conf = _conf(self, '')
-        p = policy.policy_from_conf(conf)
+        p = conf_mod.policy_from_conf(conf)
         self.assertFalse(p.strict)
         self.assertEqual(frozenset(), p.passthrough_blocking_factors)
         self.assertEqual('warn', p.unknown_severity('host-model'))
@@ -55,7 +78,7 @@ class TestPolicyOptions(testtools.TestCase):
                      'unknown_action_host_passthrough = warn\n'
                      'unknown_version_action = warn\n'
                      'tsc_tolerance_ppm = 100\n')
-        p = policy.policy_from_conf(conf)
+        p = conf_mod.policy_from_conf(conf)
         self.assertTrue(p.strict)
         self.assertEqual({'kernel_version', 'microcode_version'},
                          p.passthrough_blocking_factors)
@@ -64,20 +87,20 @@ class TestPolicyOptions(testtools.TestCase):
         self.assertEqual('warn', p.unknown_version_action)
         self.assertEqual(100, p.tsc_tolerance_ppm)
         # The CLI's --strict overrides the file either way.
-        self.assertFalse(policy.policy_from_conf(conf, strict=False).strict)
+        self.assertFalse(conf_mod.policy_from_conf(conf, strict=False).strict)
 
     def test_from_conf_registers_options_when_needed(self):
         conf = cfg.ConfigOpts()
         conf(args=[], default_config_files=[])
-        self.assertFalse(policy.policy_from_conf(conf).strict)
+        self.assertFalse(conf_mod.policy_from_conf(conf).strict)
 
     def test_bad_values_are_refused(self):
         conf = _conf(self, '[migcompat]\n'
                      'passthrough_blocking_factors = cpu_flavour\n')
-        self.assertRaises(ValueError, policy.policy_from_conf, conf)
+        self.assertRaises(ValueError, conf_mod.policy_from_conf, conf)
         conf = _conf(self, '[migcompat]\nunknown_version_action = maybe\n')
-        self.assertRaises(ValueError, policy.policy_from_conf, conf)
-        self.assertRaises(ValueError, policy.Policy,
+        self.assertRaises(ValueError, conf_mod.policy_from_conf, conf)
+        self.assertRaises(ValueError, Policy,
                           unknown_action={'host-model': 'shrug'})
 
     def test_config_generator_lists_our_options(self):
@@ -89,7 +112,7 @@ class TestPolicyOptions(testtools.TestCase):
                              capture_output=True, text=True, timeout=120)
         self.assertEqual(0, out.returncode, out.stderr)
         self.assertIn('[migcompat]', out.stdout)
-        for opt in policy.ALL_OPTS:
+        for opt in policy.policy_opts:
             self.assertIn('\n#%s =' % opt.name, out.stdout)
 
 
@@ -101,16 +124,16 @@ class TestPolicyDecides(testtools.TestCase):
         dst = hosts.variant(src, tsc={'frequency': 2445426000 + 733000,
                                       'scaling': False})  # ~300 ppm
         tight = rules.evaluate(src, dst, 'host-model',
-                               policy.Policy(tsc_tolerance_ppm=250))
+                               Policy(tsc_tolerance_ppm=250))
         loose = rules.evaluate(src, dst, 'host-model',
-                               policy.Policy(tsc_tolerance_ppm=400))
+                               Policy(tsc_tolerance_ppm=400))
         self.assertEqual(['tsc'], tight.factors('block'))
         self.assertTrue(loose.compatible)
 
     def test_named_factor_blocks_only_in_passthrough(self):
         src = hosts.xeon_9242()
         dst = hosts.variant(src, kernel_version='6.12.9-amd64')
-        p = policy.Policy(passthrough_blocking_factors=['kernel_version'])
+        p = Policy(passthrough_blocking_factors=['kernel_version'])
         self.assertEqual(['kernel_version'], rules.evaluate(
             src, dst, 'host-passthrough', p).factors('block'))
         self.assertTrue(rules.evaluate(src, dst, 'host-model', p).compatible)

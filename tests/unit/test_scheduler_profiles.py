@@ -12,6 +12,7 @@ import uuid
 import testtools
 
 from migcompat_filter import hostsource
+from migcompat_filter import hoststate
 from migcompat_filter import profile as profile_mod
 from migcompat_filter import reader
 from migcompat_filter import traits
@@ -86,9 +87,9 @@ class ProfileCacheTest(testtools.TestCase):
         self.placement.urls[:] = []
         for rp, prof in self.hosts.items():
             hp = self.cache.cached(rp)
-            self.assertEqual(profiles.TRAITED, hp.state)
+            self.assertEqual(hoststate.TRAITED, hp.state)
             self.assertEqual(as_placement_says(prof), hp.profile)
-        self.assertEqual(profiles.UNTRAITED,
+        self.assertEqual(hoststate.UNTRAITED,
                          self.cache.cached(self.bare).state)
         self.assertEqual([], self.placement.urls)
 
@@ -124,7 +125,7 @@ class ProfileCacheTest(testtools.TestCase):
         hp = self.cache.read_host(rp, self.deadline())
         self.assertEqual(['/resource_providers/%s/traits' % rp],
                          self.placement.urls)
-        self.assertEqual(profiles.TRAITED, hp.state)
+        self.assertEqual(hoststate.TRAITED, hp.state)
         self.assertEqual(as_placement_says(self.kernel), hp.profile)
         self.assertIs(hp, self.cache.cached(rp))
 
@@ -135,7 +136,7 @@ class ProfileCacheTest(testtools.TestCase):
                  for t in traits.encode(self.milan)]
         self.placement.set(rp, names)
         hp = self.cache.read_host(rp, self.deadline())
-        self.assertEqual(profiles.NEWER_SCHEMA, hp.state)
+        self.assertEqual(hoststate.NEWER_SCHEMA, hp.state)
         self.assertIn('newer', hp.reason)
 
     def test_placement_failure_keeps_previous_mapping(self):
@@ -150,7 +151,7 @@ class ProfileCacheTest(testtools.TestCase):
         # Not fresh: an unknown host is not declared untraited.
         self.assertIsNone(self.cache.cached(self.bare))
         hp = self.cache.read_host(self.bare, self.deadline())
-        self.assertEqual(profiles.UNJUDGED, hp.state)
+        self.assertEqual(hoststate.UNJUDGED, hp.state)
 
     def test_no_retry_storm_while_placement_fails(self):
         self.placement.fail = ConnectionError('placement is down')
@@ -163,7 +164,7 @@ class ProfileCacheTest(testtools.TestCase):
         self.clock.now += 25
         self.assertIsNone(self.cache.ensure_fresh(self.deadline()))
         rp = next(iter(self.hosts))
-        self.assertEqual(profiles.TRAITED, self.cache.cached(rp).state)
+        self.assertEqual(hoststate.TRAITED, self.cache.cached(rp).state)
 
     def test_time_budget_stops_reading(self):
         failure = self.cache.ensure_fresh(self.clock() - 1)

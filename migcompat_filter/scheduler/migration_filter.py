@@ -1,0 +1,410 @@
+"""MigrationCompatibilityFilter: live-migrate only to compatible hosts.
+
+Enable it in nova-scheduler's nova.conf::
+
+    [filter_scheduler]
+    available_filters = nova.scheduler.filters.all_filters
+    available_filters = migcompat_filter.scheduler.all_filters
+    enabled_filters = ...,MigrationCompatibilityFilter
+
+The rule: for a live migration, a destination passes when the rules engine
+(the one ``migcompat compare`` uses) finds nothing that blocks between the
+source host's profile and the destination's, both read from the
+``CUSTOM_MIGCOMPAT_*`` traits of their resource providers, in the guest CPU
+mode the source reports and under the ``[migcompat]`` policy options.
+Every other request passes untouched and without a Placement call (boot,
+rebuild and unshelve without a database call either; resize, cold
+migration and evacuate cost one instance read to be told apart).
+"""
+
+import nova.conf
+from nova import context as nova_context
+from nova import objects
+from nova.compute import task_states
+from nova.scheduler import filters
+from oslo_log import log as logging
+
+from migcompat_filter import conf as conf_mod
+from migcompat_filter.conf.scheduler import PASS
+from migcompat_filter import hoststate
+from migcompat_filter.rules import engine
+from migcompat_filter.scheduler import profiles
+
+# NOTE(migcompat): the logger keeps the name of the module's former path
+# (scheduler/filter.py), which operators' logging configs may name.
+LOG = logging.getLogger('migcompat_filter.scheduler.filter')
+
+CONF = nova.conf.CONF
+# nova.conf holds our options too ([migcompat]); register them once, when
+# nova loads the filter, as nova.conf registers its own at import.
+conf_mod.register_opts(CONF)
+
+#: The option that decides about a destination the filter cannot judge.
+_ACTION_OPTION = {
+    hoststate.UNTRAITED: 'untraited_host_action',
+    hoststate.NEWER_SCHEMA: 'newer_schema_action',
+    # Traits of ours that do not decode: as unreadable as a newer schema.
+    hoststate.UNREADABLE: 'newer_schema_action',
+    hoststate.UNJUDGED: 'placement_error_action',
+}
+#: The most refused hosts the INFO line names.
+_REFUSED_SHOWN = 50
+#: The request attribute that hands the filter's Judgement to the weigher.
+_STASH = '_migcompat_judgement'
+
+
+def conf():
+    """nova's CONF, with the [migcompat] options (the weigher reads it)."""
+    return CONF
+
+
+def _report_client():
+    from nova.scheduler.client import report
+    return report.report_client_singleton()
+
+
+class _Shared(object):
+    """State shared by the filter, the weigher and every request."""
+
+    def __init__(self):
+        self.profiles = profiles.ProfileCache(_report_client)
+        self.verdicts = profiles.VerdictCache()
+        self.similarities = profiles.VerdictCache()
+        self.compute_nodes = {}  # (host, node) -> compute node uuid
+
+
+_SHARED = None
+
+
+def shared():
+    global _SHARED
+    if _SHARED is None:
+        _SHARED = _Shared()
+    return _SHARED
+
+
+def reset_shared(client_factory=None, clock=None):
+    """Forget every cached profile and verdict (tests, the benchmark)."""
+    global _SHARED
+    _SHARED = _Shared()
+    if client_factory is not None:
+        _SHARED.profiles = profiles.ProfileCache(client_factory)
+    if clock is not None:
+        _SHARED.profiles.clock = clock
+    return _SHARED
+
+
+class LiveMigration(object):
+    """What the filter needs to know about one live-migration request."""
+
+    def __init__(self, instance_uuid, source_host, source_node,
+                 source_uuid, request_id=None):
+        self.instance_uuid = instance_uuid
+        self.source_host = source_host
+        self.source_node = source_node
+        self.source_uuid = source_uuid
+        self.request_id = request_id
+
+
+def live_migration(spec_obj):
+    """LiveMigration for a live-migration request, else None.
+
+    Cheap for everything that is not a move: without ignore_hosts (which
+    conductor sets for live migrations, and for resizes to other hosts and
+    evacuations) no database is touched. Then the instance's task_state
+    tells a live migration ('migrating') from the rest.
+    """
+    if not (spec_obj.obj_attr_is_set('ignore_hosts') and
+            spec_obj.ignore_hosts):
+        return None
+    ctx = getattr(spec_obj, '_context', None)
+    if ctx is None:
+        ctx = nova_context.get_admin_context()
+    with nova_context.target_cell(ctx, _cell_of(ctx, spec_obj)) as cctx:
+        instance = objects.Instance.get_by_uuid(
+            cctx, spec_obj.instance_uuid, expected_attrs=[])
+        if instance.task_state != task_states.MIGRATING:
+            return None
+        uuid = _compute_node_uuid(cctx, instance.host, instance.node)
+    return LiveMigration(spec_obj.instance_uuid, instance.host,
+                         instance.node, uuid,
+                         getattr(ctx, 'global_id', None))
+
+
+def _cell_of(ctx, spec_obj):
+    """The instance's cell: the request's when conductor set it there,
+    else from the instance mapping (one API database read)."""
+    dest = (spec_obj.requested_destination
+            if spec_obj.obj_attr_is_set('requested_destination') else None)
+    if (dest is not None and dest.obj_attr_is_set('cell') and
+            dest.cell is not None):
+        return dest.cell
+    return objects.InstanceMapping.get_by_instance_uuid(
+        ctx, spec_obj.instance_uuid).cell_mapping
+
+
+def _compute_node_uuid(cctx, host, node):
+    # A compute node keeps its uuid: read it once per node and process.
+    nodes = shared().compute_nodes
+    uuid = nodes.get((host, node))
+    if uuid is None:
+        uuid = objects.ComputeNode.get_by_host_and_nodename(
+            cctx, host, node).uuid
+        nodes[(host, node)] = uuid
+    return uuid
+
+
+class Judgement(object):
+    """The filter's result for one request (also read by the weigher)."""
+
+    def __init__(self, migration, source, mode):
+        self.migration = migration
+        self.source = source          # hoststate.HostProfile
+        self.mode = mode
+        self.hosts = {}               # rp uuid -> hoststate.HostProfile
+
+
+def _host_name(host_state):
+    if host_state.nodename and host_state.nodename != host_state.host:
+        return '%s/%s' % (host_state.host, host_state.nodename)
+    return host_state.host
+
+
+class MigrationCompatibilityFilter(filters.BaseHostFilter):
+    """Live-migrate only to hosts the rules engine finds compatible.
+
+    A destination passes when no finding blocks between the source's and
+    its profile (Placement traits), in the source's guest CPU mode, under
+    the [migcompat] policy. Hosts that cannot be judged (no traits, newer
+    trait schema, Placement failing) follow the [migcompat] *_action
+    options. Requests other than live migrations pass untouched.
+    """
+
+    # A rebuild keeps the host; there is nothing to judge.
+    RUN_ON_REBUILD = False
+
+    def host_passes(self, host_state, spec_obj):
+        # The work is done once per request in filter_all; a caller that
+        # asks about one host gets the same answer through it.
+        return bool(list(self.filter_all([host_state], spec_obj)))
+
+    def filter_all(self, filter_obj_list, spec_obj):
+        try:
+            migration = live_migration(spec_obj)
+        except Exception as e:
+            LOG.warning('migcompat: could not tell whether instance %s is '
+                        'live-migrating (%s); not filtering',
+                        getattr(spec_obj, 'instance_uuid', None), e)
+            return filter_obj_list
+        if migration is None:
+            _stash(spec_obj, None)  # tells the weigher: nothing to do
+            return filter_obj_list
+        hosts = list(filter_obj_list)
+        try:
+            return judge(hosts, spec_obj, migration)
+        except Exception:
+            # Never break scheduling: an error here passes every host, as
+            # if the filter were not enabled; nova's own checks still run.
+            LOG.exception('migcompat: filtering the live migration of %s '
+                          'failed; passing all %d hosts',
+                          migration.instance_uuid, len(hosts))
+            return hosts
+
+
+def judge(hosts, spec_obj, migration, conf=None):
+    """Filter host_states for a live migration; log; return the passing."""
+    request = _RequestFilter(migration, conf or CONF)
+    source = request.source_profile()
+    if source.state != hoststate.TRAITED:
+        _stash(spec_obj, None)
+        return request.source_unjudged(hosts, source)
+    judgement = request.begin(source)
+    passed, refused = [], []
+    for host_state in hosts:
+        passes, why = request.classify(host_state)
+        if passes:
+            passed.append(host_state)
+        else:
+            refused.append((host_state, why))
+    _stash(spec_obj, judgement)
+    request.log_summary(hosts, passed, refused)
+    return passed
+
+
+class _RequestFilter(object):
+    """One live-migration request being filtered, in nova's host_passes
+    shape: the source's profile once, then (passes, why) per destination,
+    then one summary line. Hosts share profiles, so a verdict is reached
+    once per destination profile."""
+
+    def __init__(self, migration, conf):
+        self.migration = migration
+        self.conf = conf
+        self.options = conf.migcompat
+        state = shared()
+        self.cache = state.profiles
+        self.cache.ttl = self.options.profile_cache_ttl
+        self.verdicts = state.verdicts
+        self.verdicts.size = self.options.verdict_cache_size
+        self.deadline = self.cache.clock() + self.options.request_time_budget
+        self.failure = self.cache.ensure_fresh(self.deadline,
+                                               migration.request_id)
+        self.judgement = None
+        self.policy = self.policy_key = None
+        self.counts = {}      # host state -> destinations in it
+        self._decided = {}    # destination profile key -> (passes, why)
+        self._members = {}    # destination profile key -> host names (DEBUG)
+        self._debug = LOG.isEnabledFor(logging.DEBUG)
+
+    def source_profile(self):
+        """The source's HostProfile, read again unless cached as traited."""
+        migration = self.migration
+        source = self.cache.cached(migration.source_uuid)
+        if source is None or source.state != hoststate.TRAITED:
+            source = self.cache.read_host(migration.source_uuid,
+                                          self.deadline, migration.request_id)
+        return source
+
+    def source_unjudged(self, hosts, source):
+        """Every host or none, as the options say for a source that cannot
+        be judged."""
+        action = (self.options.placement_error_action
+                  if source.state == hoststate.UNJUDGED
+                  else self.options.untraited_source_action)
+        LOG.info('migcompat: live migration of instance %(inst)s from '
+                 '%(src)s: the source cannot be judged (%(why)s); '
+                 '%(act)s all %(n)d candidate hosts '
+                 '(untraited_source_action / placement_error_action)',
+                 {'inst': self.migration.instance_uuid,
+                  'src': self.migration.source_host, 'why': source.reason,
+                  'act': 'passing' if action == PASS else 'refusing',
+                  'n': len(hosts)})
+        return hosts if action == PASS else []
+
+    def begin(self, source):
+        """Judge the destinations against this source; their Judgement."""
+        self.policy = conf_mod.policy_from_conf(self.conf)
+        self.policy_key = repr(self.policy)
+        mode = engine.choose_mode(source.profile)
+        self.judgement = Judgement(self.migration, source, mode)
+        return self.judgement
+
+    def classify(self, host_state):
+        """(passes, why) for one destination; why says what refuses it."""
+        hp = self._destination(host_state.uuid)
+        self.judgement.hosts[host_state.uuid] = hp
+        self.counts[hp.state] = self.counts.get(hp.state, 0) + 1
+        if hp.state != hoststate.TRAITED:
+            return self._as_configured(host_state, hp)
+        decision = self._decided.get(hp.key)
+        if decision is None:
+            decision = self._decided[hp.key] = self._decide(hp)
+        if self._debug:
+            self._members.setdefault(hp.key, []).append(
+                _host_name(host_state))
+        return decision
+
+    def _destination(self, uuid):
+        hp = self.cache.cached(uuid)
+        if hp is not None:
+            return hp
+        # A host the mapping does not cover (traits without a digest) is
+        # read on its own; after a failed refresh, such hosts are unjudged
+        # instead of costing one (failing) call each.
+        if self.failure is None:
+            return self.cache.read_host(uuid, self.deadline,
+                                        self.migration.request_id)
+        return hoststate.HostProfile(hoststate.UNJUDGED,
+                                     reason=str(self.failure))
+
+    def _as_configured(self, host_state, hp):
+        # A destination that cannot be judged: its *_action option decides.
+        action = getattr(self.options, _ACTION_OPTION[hp.state])
+        if self._debug:
+            LOG.debug('migcompat: %s: %s (%s): %s', _host_name(host_state),
+                      hp.state, hp.reason, action)
+        return action == PASS, hp.state
+
+    def _decide(self, hp):
+        source, mode = self.judgement.source, self.judgement.mode
+        verdict = self.verdicts.get_or_compute(
+            (source.key, hp.key, mode, self.policy_key),
+            lambda: engine.evaluate(source.profile, hp.profile, mode,
+                                    self.policy))
+        if self._debug:  # the full findings, once per destination profile
+            LOG.debug('migcompat: %s -> profile %s (%s): %s',
+                      self.migration.source_host, hp.key, mode,
+                      [f.to_dict() for f in verdict.findings])
+        return verdict.compatible, ','.join(verdict.factors())
+
+    def log_summary(self, hosts, passed, refused):
+        """The DEBUG line per destination profile, then the INFO line."""
+        for key, names in self._members.items():
+            LOG.debug('migcompat: hosts with profile %s: %s', key,
+                      ', '.join(names))
+        LOG.info('migcompat: live migration of instance %(inst)s from '
+                 '%(src)s (%(mode)s): %(n)d candidates, %(p)d passed, '
+                 '%(r)d refused%(refused)s%(extra)s',
+                 {'inst': self.migration.instance_uuid,
+                  'src': self.migration.source_host,
+                  'mode': self.judgement.mode, 'n': len(hosts),
+                  'p': len(passed), 'r': len(refused),
+                  'refused': _refused_text(refused),
+                  'extra': _extra(self.counts, self.failure)})
+
+
+def _refused_text(refused):
+    if not refused:
+        return ''
+    return ': ' + ', '.join(
+        '%s (%s)' % (_host_name(h), why)
+        for h, why in refused[:_REFUSED_SHOWN]) + (
+        ' ...' if len(refused) > _REFUSED_SHOWN else '')
+
+
+def _extra(counts, failure):
+    parts = ['%d %s' % (counts[state], state)
+             for state in hoststate.NOT_JUDGED if counts.get(state)]
+    if failure is not None:
+        parts.append('Placement: %s' % failure)
+    return ' [%s]' % '; '.join(parts) if parts else ''
+
+
+def _stash(spec_obj, judgement):
+    # The weigher runs right after the filters on the same RequestSpec;
+    # a private attribute (not an object field, never serialised) hands it
+    # the source and the host profiles without a second lookup. A request
+    # object that takes no attribute only costs the weigher that lookup.
+    try:
+        object.__setattr__(spec_obj, _STASH, judgement)
+    except Exception:
+        pass
+
+
+def stashed(spec_obj):
+    """The Judgement the filter left on the request, or None."""
+    return getattr(spec_obj, _STASH, None)
+
+
+def judgement_for(spec_obj):
+    """The Judgement the weigher works from, or None (nothing to weigh).
+
+    What the filter left on the request; when the filter did not run on
+    it (not enabled, or it ran for another request object), the source's
+    profile is found here, with the same cheap test first.
+    """
+    if hasattr(spec_obj, _STASH):
+        return stashed(spec_obj)
+    migration = live_migration(spec_obj)
+    if migration is None:
+        return None
+    cache = shared().profiles
+    options = CONF.migcompat
+    deadline = cache.clock() + options.request_time_budget
+    cache.ttl = options.profile_cache_ttl
+    cache.ensure_fresh(deadline, migration.request_id)
+    source = cache.host(migration.source_uuid, deadline,
+                        migration.request_id)
+    if source.state != hoststate.TRAITED:
+        return None
+    return Judgement(migration, source, None)
