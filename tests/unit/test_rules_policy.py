@@ -11,7 +11,7 @@ import testtools
 from migcompat_filter import conf as conf_mod
 from migcompat_filter.conf import policy
 from migcompat_filter import rules
-from tests.unit import test_rules_hosts as hosts
+from tests.unit import hosts
 
 
 def _conf(test, text):
