@@ -96,8 +96,6 @@ def expand_named_cpu(host, cpu):
 
 
 class ArchFactor(base.Factor):
-    description = 'CPU architecture (libvirt capabilities, else cpuinfo)'
-
     def read(self, host):
         try:
             arch = host_cpu(host).findtext('arch')
@@ -120,9 +118,6 @@ class ArchFactor(base.Factor):
 
 
 class CpuModelFactor(base.Factor):
-    description = ('physical CPU: vendor, family/model/stepping, model '
-                   'name, libvirt model')
-
     def read(self, host):
         try:
             cpu = host_cpu(host)
@@ -177,10 +172,6 @@ class CpuModelFactor(base.Factor):
 
 
 class CpuFeaturesFactor(base.Factor):
-    description = ('host CPU features in libvirt spelling (cpuinfo flags, '
-                   'else libvirt capabilities expanded with the CPU map '
-                   'or QEMU\'s model definitions)')
-
     def read(self, host):
         try:
             cpu = host_cpu(host)
@@ -224,8 +215,6 @@ class CpuFeaturesFactor(base.Factor):
 
 
 class MicrocodeFactor(base.Factor):
-    description = 'microcode revision (cpuinfo, else libvirt capabilities)'
-
     def read(self, host):
         try:
             info = cpuinfo(host)

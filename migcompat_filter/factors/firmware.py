@@ -8,8 +8,6 @@ SMT_CONTROL = 'sys/devices/system/cpu/smt/control'
 
 
 class FirmwareVersionFactor(base.Factor):
-    description = 'firmware (BIOS) vendor, version and date from DMI'
-
     def read(self, host):
         value, errors = {}, []
         for key in ('vendor', 'version', 'date'):
@@ -61,9 +59,6 @@ def _virtualization(host):
 
 
 class FirmwareSettingsFactor(base.Factor):
-    description = ('firmware settings: SMT control, threads per core, '
-                   'VT-x/AMD-V exposed')
-
     def read(self, host):
         try:
             smt = host.read_value(SMT_CONTROL)

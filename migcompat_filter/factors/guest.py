@@ -69,8 +69,6 @@ def _split_models(text):
 
 
 class CpuModeFactor(base.Factor):
-    description = 'nova [libvirt] cpu_mode (guest CPU mode)'
-
     def read(self, host):
         if _live(host):
             return read_nova_cpu_options(nova_config_path(host))[0]
@@ -86,8 +84,6 @@ class CpuModeFactor(base.Factor):
 
 
 class CpuModelsFactor(base.Factor):
-    description = 'nova [libvirt] cpu_models (custom mode models)'
-
     def read(self, host):
         if _live(host):
             return read_nova_cpu_options(nova_config_path(host))[1]

@@ -30,8 +30,6 @@ def _version(host, key, what):
 
 
 class QemuVersionFactor(base.Factor):
-    description = 'QEMU version (virsh version "Running hypervisor")'
-
     def read(self, host):
         version = _version(host, 'qemu', 'QEMU')
         hypervisor = host.versions().get('hypervisor', 'QEMU')
@@ -43,8 +41,6 @@ class QemuVersionFactor(base.Factor):
 
 
 class LibvirtVersionFactor(base.Factor):
-    description = 'libvirt version (virsh version "Using library")'
-
     def read(self, host):
         return _version(host, 'libvirt', 'libvirt')
 
@@ -81,9 +77,6 @@ def _nested_enabled(host):
 
 
 class NestedVirtFactor(base.Factor):
-    description = ('nested virtualization: is this host a VM, on what, and '
-                   'does its KVM offer nesting')
-
     def read(self, host):
         dmi_vm, dmi_error = _dmi_vm(host)
         try:
@@ -127,9 +120,6 @@ def _domcaps_mode(host, name):
 
 
 class HostModelFactor(base.Factor):
-    description = ('the host-model CPU libvirt offers guests, expanded to '
-                   'an explicit feature list')
-
     def read(self, host):
         mode = _domcaps_mode(host, 'host-model')
         model = (mode.findtext('model') or '').strip() or None
@@ -194,8 +184,6 @@ def _cpu_element(host, model, vendor):
 
 
 class UsableModelsFactor(base.Factor):
-    description = 'named CPU models libvirt reports usable on this host'
-
     def read(self, host):
         mode = _domcaps_mode(host, 'custom')
         return sorted({(m.text or '').strip() for m in mode.findall('model')
@@ -203,8 +191,6 @@ class UsableModelsFactor(base.Factor):
 
 
 class TscFactor(base.Factor):
-    description = 'TSC frequency and whether it can be scaled'
-
     def read(self, host):
         counter = cpu_factors.host_cpu(host).find("counter[@name='tsc']")
         if counter is None or not counter.get('frequency'):
@@ -222,8 +208,6 @@ class TscFactor(base.Factor):
 
 
 class PhysBitsFactor(base.Factor):
-    description = 'physical address bits (libvirt, else cpuinfo)'
-
     def read(self, host):
         try:
             el = cpu_factors.host_cpu(host).find('maxphysaddr')
@@ -246,8 +230,6 @@ class PhysBitsFactor(base.Factor):
 
 
 class MachineTypesFactor(base.Factor):
-    description = 'QEMU machine types for KVM guests (with aliases)'
-
     def read(self, host):
         caps = host.libvirt_xml('capabilities')
         origin = host.libvirt_origin('capabilities')

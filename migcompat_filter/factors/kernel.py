@@ -1,6 +1,7 @@
 """Host kernel factors: release and the CPU/virtualization settings."""
 
 from migcompat_filter.factors import base
+from migcompat_filter.factors import catalogue
 from migcompat_filter import hostsource
 from migcompat_filter.profile import Unknown
 
@@ -30,22 +31,8 @@ CPU_PARAM_PREFIXES = ('noxsave', 'kvm.', 'kvm_')
 #: Modules whose modprobe.d options and sysfs parameters are read.
 KVM_MODULES = ('kvm', 'kvm_intel', 'kvm_amd')
 
-#: sysfs module parameters read from /sys/module/kvm*/parameters: the ones
-#: that change what a guest sees or whether it can migrate (not tuning
-#: knobs such as halt polling).
-MODULE_PARAMS = frozenset([
-    'nested', 'enable_pmu', 'ignore_msrs', 'report_ignored_msrs',
-    'nx_huge_pages', 'tdp_mmu', 'mitigate_smt_rsb', 'enable_vmware_backdoor',
-    'force_emulation_prefix',
-    # kvm_intel
-    'ept', 'unrestricted_guest', 'enable_apicv', 'enable_shadow_vmcs',
-    'enable_ipiv', 'pt_mode', 'vpid', 'flexpriority', 'pml',
-    'preemption_timer', 'allow_smaller_maxphyaddr', 'enlightened_vmcs',
-    'vnmi', 'sgx', 'enable_unrestricted_guest',
-    # kvm_amd
-    'npt', 'avic', 'vls', 'vgif', 'lbrv', 'nrips', 'sev', 'sev_es',
-    'sev_snp', 'tsc_scaling', 'intercept_smee',
-])
+#: sysfs module parameters read from /sys/module/kvm*/parameters.
+MODULE_PARAMS = frozenset(catalogue.KVM_MODULE_PARAMETERS)
 
 
 def split_kernel_args(text):
@@ -214,16 +201,11 @@ def _vulnerabilities(host):
 
 
 class KernelVersionFactor(base.Factor):
-    description = 'running kernel release (uname -r)'
-
     def read(self, host):
         return host.read_value(OSRELEASE)
 
 
 class KernelSettingsFactor(base.Factor):
-    description = ('CPU/virtualization kernel settings: command line, '
-                   'modprobe.d and sysfs kvm parameters, vulnerabilities')
-
     def read(self, host):
         value = {'cmdline': _cmdline(host),
                  'modprobe': _modprobe(host),
