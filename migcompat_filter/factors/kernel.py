@@ -2,7 +2,6 @@
 
 from migcompat_filter.factors import base
 from migcompat_filter.factors import catalogue
-from migcompat_filter import hostsource
 from migcompat_filter.profile import Unknown
 
 OSRELEASE = 'proc/sys/kernel/osrelease'
@@ -116,12 +115,6 @@ def parse_modprobe(text):
     return result
 
 
-def _dir_is_captured(host, relpath):
-    """A directory missing on the live host is empty there; missing from a
-    snapshot it was not captured (unknown)."""
-    return isinstance(host, hostsource.LiveSource)
-
-
 def _cmdline(host):
     try:
         text = host.read_text(CMDLINE, errors='backslashreplace')
@@ -134,7 +127,7 @@ def _cmdline(host):
 
 def _modprobe(host):
     if not host.exists(MODPROBE_DIR):
-        if _dir_is_captured(host, MODPROBE_DIR):
+        if host.missing_is_empty(MODPROBE_DIR):
             return {}
         return Unknown('%s: not in the snapshot' % MODPROBE_DIR)
     try:
@@ -157,7 +150,7 @@ def _modprobe(host):
 
 def _module_parameters(host):
     if not host.exists(MODULE_DIR):
-        if _dir_is_captured(host, MODULE_DIR):
+        if host.missing_is_empty(MODULE_DIR):
             return {}
         return Unknown('%s: not in the snapshot' % MODULE_DIR)
     try:
