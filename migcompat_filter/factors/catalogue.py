@@ -17,6 +17,9 @@ three disagree.
 
 import collections
 from collections import abc
+import logging
+
+LOG = logging.getLogger(__name__)
 
 #: Codec kinds (migcompat_filter.traits): a text value, an int, any JSON
 #: value, or a dict whose ``feature_fields`` are sets of CPU feature names.
@@ -240,19 +243,27 @@ _LOADED = None
 
 
 def _plugin_rows():
-    """Rows that installed distributions register (migcompat.catalogue)."""
-    from stevedore import extension
-    found = []
+    """Rows that installed distributions register (migcompat.catalogue).
+
+    A broken or misnamed row is logged and left out; its reader still
+    shows the factor (as a plugin factor without a row).
+    """
+    from stevedore import extension  # deferred: only when rows are read
 
     def failed(manager, entrypoint, exc):
-        found.append(None)  # a broken row is left out; the reader shows it
+        LOG.warning('catalogue row %s (%s) cannot be loaded: %s',
+                    entrypoint.name, entrypoint.value, exc)
 
     mgr = extension.ExtensionManager(CATALOGUE_NAMESPACE,
                                      on_load_failure_callback=failed)
+    found = []
     for ext in mgr:
-        if isinstance(ext.obj, FactorRow) and ext.obj.name == ext.name:
-            found.append(ext.obj)
-    return [r for r in found if r is not None]
+        if isinstance(ext.plugin, FactorRow) and ext.plugin.name == ext.name:
+            found.append(ext.plugin)
+        else:
+            LOG.warning('catalogue entry point %s is not a FactorRow named '
+                        '%s; ignored', ext.name, ext.name)
+    return found
 
 
 def rows():
