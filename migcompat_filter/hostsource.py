@@ -23,7 +23,6 @@ import re
 import xml.etree.ElementTree as ET  # only for building XML; parsing is defused
 
 from migcompat_filter import cpu_expansion
-from migcompat_filter.cpu_expansion import Expansion  # noqa: F401
 from migcompat_filter.exception import FactorUnknown
 from migcompat_filter.exception import SourceError
 from migcompat_filter.libvirt_io import import_libvirt
@@ -203,8 +202,9 @@ class HostSource(object):
     def expand_cpu(self, cpu_xml):
         """Expand a host-CPU XML (model + features) into all its features.
 
-        Returns an :class:`Expansion` (features, how, detail). ``how``
-        says which definitions expanded the named model:
+        Returns a :class:`migcompat_filter.cpu_expansion.Expansion`
+        (features, how, detail). ``how`` says which definitions expanded
+        the named model:
 
         ``'libvirt'``
             libvirt's own CPU map, through the daemon-less test driver (so
