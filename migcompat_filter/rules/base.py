@@ -19,12 +19,12 @@ class Rule(object):
     factor = None
     #: The guest CPU modes it judges.
     modes = cpu_modes.MODES
-    #: The factors it consults; None means just ``factor``.
-    reads = None
 
-    def __init__(self):
-        if self.reads is None:
-            self.reads = (self.factor,)
+    @property
+    def reads(self):
+        """The factors it consults (a subclass that consults more sets a
+        tuple); by default its own factor."""
+        return (self.factor,)
 
     def check(self, ctx):
         raise NotImplementedError

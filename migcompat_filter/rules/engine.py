@@ -48,6 +48,12 @@ def _load_rules():
                         ext.name, ext.entry_point.value)
             continue
         loaded.append(ext.obj)
+    if not loaded:
+        # Without rules every pair would look compatible: say so loudly.
+        LOG.error('no rule is installed in the %s entry-point namespace '
+                  '(is migcompat installed, e.g. with pip?); every '
+                  'migration will be judged compatible',
+                  catalogue.RULE_NAMESPACE)
     return tuple(loaded)
 
 
