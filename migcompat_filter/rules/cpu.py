@@ -129,10 +129,7 @@ class TscRule(Rule):
         if is_unknown(features) or 'invtsc' not in features:
             return []  # no invariant TSC: any frequency will do
         src, dst = ctx.values(self.factor)
-        f_src = values.number(values.part(src, 'frequency', 'tsc'),
-                              'tsc frequency')
-        f_dst = values.number(values.part(dst, 'frequency', 'tsc'),
-                              'tsc frequency')
+        f_src, f_dst = _frequency(src), _frequency(dst)
         scaling = values.part(dst, 'scaling', 'tsc')
         if is_unknown(f_src) or is_unknown(f_dst):
             if scaling is True and not is_unknown(f_src):
@@ -146,12 +143,21 @@ class TscRule(Rule):
             return [Finding(self.factor, INFO, src, dst,
                             'TSC frequency differs (%d Hz, %d Hz); the '
                             'destination scales TSC' % (f_src, f_dst))]
-        return [Finding(
+        return [self._differs(ctx, src, dst, scaling)]
+
+    def _differs(self, ctx, src, dst, scaling):
+        return Finding(
             self.factor, BLOCK, src, dst,
             'the guest has an invariant TSC (invtsc) and the TSC frequency '
             'differs (source %d Hz, destination %d Hz, more than %d ppm) '
             'on a destination that %s scale TSC'
-            % (f_src, f_dst, ctx.policy.tsc_tolerance_ppm,
+            % (_frequency(src), _frequency(dst),
+               ctx.policy.tsc_tolerance_ppm,
                'cannot' if scaling is False else 'may not'),
             'choose a destination with the same TSC frequency or with TSC '
-            'scaling, or remove invtsc from the guest CPU')]
+            'scaling, or remove invtsc from the guest CPU')
+
+
+def _frequency(value):
+    return values.number(values.part(value, 'frequency', 'tsc'),
+                         'tsc frequency')

@@ -43,20 +43,25 @@ class IdenticalRule(Rule):
                                 severity=severity)]
         if values.same(src, dst):
             return []
-        if isinstance(src, dict) and isinstance(dst, dict):
-            diff = values.differing_keys(src, dst)
-            detail = ': %s' % ', '.join(
-                '%s %s -> %s' % (k, _show(values.lookup(src, k)),
-                                 _show(values.lookup(dst, k)))
-                for k in diff[:8])
-            if len(diff) > 8:
-                detail += ' and %d more' % (len(diff) - 8)
-        else:
-            detail = ' (source %s, destination %s)' % (src, dst)
         return [Finding(self.factor, severity, src, dst,
                         '%s differs%s; host-passthrough hosts should be '
-                        'identical' % (self.what, detail),
+                        'identical' % (self.what, _difference(src, dst)),
                         self.hint(ctx, src, dst))]
+
+
+def _difference(src, dst, shown=8):
+    """What differs, for the message: the first keys of two dicts, or
+    both values."""
+    if not (isinstance(src, dict) and isinstance(dst, dict)):
+        return ' (source %s, destination %s)' % (src, dst)
+    diff = values.differing_keys(src, dst)
+    detail = ': %s' % ', '.join(
+        '%s %s -> %s' % (k, _show(values.lookup(src, k)),
+                         _show(values.lookup(dst, k)))
+        for k in diff[:shown])
+    if len(diff) > shown:
+        detail += ' and %d more' % (len(diff) - shown)
+    return detail
 
 
 def _show(value):

@@ -11,35 +11,54 @@ from migcompat_filter.rules.verdict import Finding
 from migcompat_filter.rules.verdict import WARN
 
 
-def _version_check(ctx, factor, name, older_blocks):
-    src, dst = ctx.values(factor)
-    a = values.parse_version(src, factor)
-    b = values.parse_version(dst, factor)
-    if is_unknown(a) or is_unknown(b):
-        # Show the parse failure's reason when the value was present but
-        # not a version number.
-        shown_src = a if is_unknown(a) else src
-        shown_dst = b if is_unknown(b) else dst
+class VersionRule(Rule):
+    """The destination's version of a component must not be older (when
+    older_blocks says so); for host-passthrough any difference follows the
+    identical-factor policy."""
+
+    #: The component, as messages name it.
+    name = None
+
+    def older_blocks(self, ctx):
+        return True
+
+    def check(self, ctx):
+        src, dst = ctx.values(self.factor)
+        a = values.parse_version(src, self.factor)
+        b = values.parse_version(dst, self.factor)
+        if is_unknown(a) or is_unknown(b):
+            # Show the parse failure's reason when the value was present
+            # but not a version number.
+            return [self._unknown(ctx, a if is_unknown(a) else src,
+                                  b if is_unknown(b) else dst)]
+        if b < a and self.older_blocks(ctx):
+            return [self._older(ctx, src, dst)]
+        if a != b and ctx.mode == HOST_PASSTHROUGH:
+            return [self._different(ctx, src, dst)]
+        return []
+
+    def _unknown(self, ctx, src, dst):
+        what = '%s version' % self.name
         if ctx.mode == HOST_PASSTHROUGH:
-            return [ctx.unknown(factor, shown_src, shown_dst,
-                                '%s version' % name,
-                                severity=identical_severity(ctx, factor))]
-        return [ctx.unknown(factor, shown_src, shown_dst,
-                            '%s version' % name, kind='version')]
-    if b < a and older_blocks:
-        return [Finding(factor, BLOCK, src, dst,
-                        '%s on the destination (%s) is older than on the '
-                        'source (%s)' % (name, dst, src),
-                        hints.for_version(factor, ctx))]
-    if a != b and ctx.mode == HOST_PASSTHROUGH:
-        return [Finding(factor, identical_severity(ctx, factor), src, dst,
-                        '%s differs (source %s, destination %s); '
-                        'host-passthrough hosts should run the same version'
-                        % (name, src, dst))]
-    return []
+            return ctx.unknown(self.factor, src, dst, what,
+                               severity=identical_severity(ctx, self.factor))
+        return ctx.unknown(self.factor, src, dst, what, kind='version')
+
+    def _older(self, ctx, src, dst):
+        return Finding(self.factor, BLOCK, src, dst,
+                       '%s on the destination (%s) is older than on the '
+                       'source (%s)' % (self.name, dst, src),
+                       hints.for_version(self.factor, ctx))
+
+    def _different(self, ctx, src, dst):
+        return Finding(self.factor, identical_severity(ctx, self.factor),
+                       src, dst,
+                       '%s differs (source %s, destination %s); '
+                       'host-passthrough hosts should run the same version'
+                       % (self.name, src, dst))
 
 
-class QemuVersionRule(Rule):
+class QemuVersionRule(VersionRule):
     """The destination QEMU must not be older than the source's.
 
     In every mode: nova itself refuses such a destination
@@ -49,12 +68,10 @@ class QemuVersionRule(Rule):
     """
 
     factor = 'qemu_version'
-
-    def check(self, ctx):
-        return _version_check(ctx, self.factor, 'QEMU', True)
+    name = 'QEMU'
 
 
-class LibvirtVersionRule(Rule):
+class LibvirtVersionRule(VersionRule):
     """host-model and custom: the destination libvirt must not be older.
 
     An older libvirt's CPU map may not know the guest's model or features.
@@ -63,10 +80,10 @@ class LibvirtVersionRule(Rule):
     """
 
     factor = 'libvirt_version'
+    name = 'libvirt'
 
-    def check(self, ctx):
-        return _version_check(ctx, self.factor, 'libvirt',
-                              ctx.mode != HOST_PASSTHROUGH)
+    def older_blocks(self, ctx):
+        return ctx.mode != HOST_PASSTHROUGH
 
 
 class MachineTypesRule(Rule):
