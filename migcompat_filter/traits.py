@@ -201,8 +201,9 @@ def _plugin_name(code):
 
 
 def _codec_for(name):
-    if name in FACTOR_CODECS:
-        return FACTOR_CODECS[name]
+    codec = FACTOR_CODECS.get(name)
+    if codec is not None:
+        return codec
     return _plugin_code(name), JSON
 
 
@@ -292,8 +293,9 @@ def is_valid_name(trait):
 # -- decoding ----------------------------------------------------------------
 
 def _factor_for_code(code):
-    if code in _CODE_TO_FACTOR:
-        return _CODE_TO_FACTOR[code]
+    name = _CODE_TO_FACTOR.get(code)
+    if name is not None:
+        return name
     if code.startswith(_PLUGIN_CODE):
         return _plugin_name(code)
     raise _Malformed('unknown factor code %s (written by a newer '

@@ -362,6 +362,23 @@ class Derived(abc.Mapping):
     def __getitem__(self, key):
         return self._current()[key]
 
+    # The mixin methods would look the rows up once per key; the scheduler
+    # reads these for every host it weighs.
+    def get(self, key, default=None):
+        return self._current().get(key, default)
+
+    def __contains__(self, key):
+        return key in self._current()
+
+    def keys(self):
+        return self._current().keys()
+
+    def items(self):
+        return self._current().items()
+
+    def values(self):
+        return self._current().values()
+
     def __iter__(self):
         return iter(self._current())
 
