@@ -2,7 +2,8 @@
 
 The test writes a throwaway distribution by hand: a package with a factor
 reader, its catalogue row and a rule, and a dist-info registering them in
-``migcompat.factors``, ``migcompat.catalogue`` and ``migcompat.rules``.
+``migcompat.factors``, ``migcompat.catalogue`` and ``migcompat.rules``
+(plus a rule that cannot be loaded).
 With that directory on PYTHONPATH (and no patching of migcompat), the
 real ``migcompat`` CLI lists the factor, captures it in a snapshot,
 publishes it as a trait that decodes back, and blocks a migration on it.
@@ -70,6 +71,7 @@ toy_level = toy_migcompat:ROW
 
 [migcompat.rules]
 toy_level = toy_migcompat:ToyLevelRule
+toy_broken = toy_migcompat:NoSuchRule
 '''
 
 
@@ -130,6 +132,11 @@ class TestToyFactor(testtools.TestCase):
         self.assertEqual('the toy level of the host (etc/toy-level)',
                          rows['toy_level']['Description'])
         self.assertEqual('int: the toy level', rows['toy_level']['Value'])
+
+    def test_a_broken_rule_is_skipped(self):
+        rc, out, err = self.migcompat('compare', self.dst, self.src)
+        self.assertEqual(0, rc, err)
+        self.assertIn('rule plugin toy_broken', err)
 
     def test_read_and_judged(self):
         rc, verdict = self.compare(self.src, self.dst)
