@@ -99,3 +99,21 @@ def canonical_features(names, source='kernel'):
         if canon:
             out.add(canon)
     return sorted(out)
+
+
+#: CPUID vendor string -> libvirt's vendor name (cpu_map/x86_vendors.xml).
+VENDORS = {
+    'GenuineIntel': 'Intel',
+    'AuthenticAMD': 'AMD',
+    'HygonGenuine': 'Hygon',
+    'CentaurHauls': 'VIA',
+    '  Shanghai  ': 'Zhaoxin',
+    'Shanghai': 'Zhaoxin',
+}
+
+
+def normalise_vendor(vendor):
+    """libvirt's name of a CPUID vendor string (None stays None)."""
+    if vendor is None:
+        return None
+    return VENDORS.get(vendor, VENDORS.get(vendor.strip(), vendor.strip()))

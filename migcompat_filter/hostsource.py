@@ -7,25 +7,28 @@ Both sources expose the same small API, so every factor reader serves both:
   and every failure a :class:`SourceError` that names the file;
 * the three libvirt documents (``capabilities``, ``domcapabilities``,
   ``version``) parsed with defusedxml (entity expansion refused);
-* CPU-model expansion through libvirt's own CPU map, and through the
-  local QEMU's model definitions for models the map does not know.
+* what several factors read, parsed once per source: /proc/cpuinfo, the
+  host CPU of libvirt's capabilities, DMI strings, nova's CPU options;
+* CPU-model expansion (migcompat_filter.cpu_expansion) through libvirt's
+  own CPU map, and through the local QEMU's model definitions for models
+  the map does not know.
 
 The snapshot layout is the host's own paths (see doc/source/snapshot.rst);
 libvirt dumps live under ``libvirt/``.
 """
 
-import atexit
-import collections
 import errno
 import os
 import re
 import xml.etree.ElementTree as ET  # only for building XML; parsing is defused
 
-from defusedxml import ElementTree as SafeET
-import defusedxml
-
+from migcompat_filter import cpu_expansion
 from migcompat_filter.exception import FactorUnknown
-from migcompat_filter.exception import SourceError  # noqa: F401
+from migcompat_filter.exception import SourceError
+from migcompat_filter.libvirt_io import import_libvirt
+from migcompat_filter.libvirt_io import parse_xml
+from migcompat_filter.libvirt_io import version_int_to_str
+from migcompat_filter import nova_cpu_options
 from migcompat_filter import qemu_cpu_models
 
 #: Refuse to read more than this from any one file. The largest legitimate
@@ -38,35 +41,10 @@ LIBVIRT_FILES = {
     'domcapabilities': 'libvirt/domcapabilities.xml',
     'version': 'libvirt/version.txt',
 }
+CPUINFO = 'proc/cpuinfo'
+DMI_DIR = 'sys/class/dmi/id'
 
 DEFAULT_URI = 'qemu:///system'
-
-
-def _silence_libvirt(libvirt):
-    # libvirt prints every error to stderr by default; ours are reported as
-    # unknown factors with their reason instead.
-    libvirt.registerErrorHandler(lambda ctx, err: None, None)
-
-
-def import_libvirt():
-    try:
-        import libvirt
-    except ImportError as e:  # pragma: no cover - a dependency
-        raise SourceError('libvirt-python is not installed: %s' % e)
-    _silence_libvirt(libvirt)
-    return libvirt
-
-
-def parse_xml(text, origin):
-    """Parse untrusted XML text, refusing entities and DTD tricks."""
-    try:
-        return SafeET.fromstring(text)
-    except defusedxml.DefusedXmlException as e:
-        raise SourceError('%s: refused unsafe XML (%s); libvirt never writes '
-                          'entities or DTDs, so this file was altered'
-                          % (origin, type(e).__name__))
-    except ET.ParseError as e:
-        raise SourceError('%s: not well-formed XML: %s' % (origin, e))
 
 
 def parse_version_text(text, origin='libvirt/version.txt'):
@@ -85,12 +63,6 @@ def parse_version_text(text, origin='libvirt/version.txt'):
                           'line; expected the output of "virsh version"'
                           % origin)
     return found
-
-
-def version_int_to_str(value):
-    """libvirt packs versions as major * 1,000,000 + minor * 1,000 + micro."""
-    return '%d.%d.%d' % (value // 1000000, (value // 1000) % 1000,
-                         value % 1000)
 
 
 class HostSource(object):
@@ -230,8 +202,9 @@ class HostSource(object):
     def expand_cpu(self, cpu_xml):
         """Expand a host-CPU XML (model + features) into all its features.
 
-        Returns an :class:`Expansion` (features, how, detail). ``how``
-        says which definitions expanded the named model:
+        Returns a :class:`migcompat_filter.cpu_expansion.Expansion`
+        (features, how, detail). ``how`` says which definitions expanded
+        the named model:
 
         ``'libvirt'``
             libvirt's own CPU map, through the daemon-less test driver (so
@@ -251,21 +224,21 @@ class HostSource(object):
         SourceError (naming the model and why each way failed) when none
         of them can expand it.
         """
-        return self.cached(('expand', cpu_xml),
-                           lambda: self._expand_cpu(cpu_xml))
+        return self.cached(('expand', cpu_xml), lambda: cpu_expansion.expand(
+            cpu_xml, self.qemu_binary))
 
-    def _expand_cpu(self, cpu_xml):
-        cpu = _CpuSpec.parse(cpu_xml)
-        try:
-            return Expansion(_expand_with_cpu_map(cpu), 'libvirt', '')
-        except SourceError as e:
-            libvirt_error = e
-        if not cpu.model:
-            raise libvirt_error
-        try:
-            return self._expand_with_qemu(cpu)
-        except (SourceError, qemu_cpu_models.QemuCpuModelError) as e:
-            raise SourceError('%s; %s' % (libvirt_error, e))
+    def expand_cpu_element(self, cpu):
+        """Expand a libvirt <cpu> element (model + extra features): the
+        :meth:`expand_cpu` of its arch, model, vendor and required
+        features."""
+        spec = ET.Element('cpu')
+        for tag in ('arch', 'model', 'vendor'):
+            for child in cpu.findall(tag):
+                ET.SubElement(spec, tag).text = (child.text or '').strip()
+        for f in cpu.findall('feature'):
+            if f.get('policy', 'require') == 'require' and f.get('name'):
+                ET.SubElement(spec, 'feature', name=f.get('name'))
+        return self.expand_cpu(ET.tostring(spec, encoding='unicode'))
 
     def qemu_binary(self, arch):
         """The QEMU emulator to ask for CPU model definitions.
@@ -281,133 +254,64 @@ class HostSource(object):
             pass
         return qemu_cpu_models.find_binary(arch, preferred)
 
-    def _expand_with_qemu(self, cpu):
-        binary = self.qemu_binary(cpu.arch)
-        version = re.match(r'^(.+)-v([0-9]+)$', cpu.model)
-        base_features = None
-        if version and version.group(2) != '1':
-            base = version.group(1)
-            try:
-                base_features = set(_expand_with_cpu_map(
-                    _CpuSpec(cpu.arch, base, cpu.vendor, [])))
-            except SourceError:
-                pass  # libvirt does not know the base model either
-        if base_features is not None:
-            first = '%s-v1' % version.group(1)
-            found = qemu_cpu_models.expand_models([cpu.model, first], binary)
-            if not any(isinstance(v, qemu_cpu_models.QemuCpuModelError)
-                       for v in found.values()):
-                qemu, new = found[cpu.model]
-                old = found[first][1]
-                added, removed = new - old, old - new
-                features = (base_features - removed) | added | set(cpu.extra)
-                changes = ['-%s' % f for f in sorted(removed)] + \
-                    ['+%s' % f for f in sorted(added)]
-                return Expansion(sorted(features), 'libvirt+qemu', (
-                    "libvirt's %s plus what QEMU %s defines %s to change: "
-                    '%s' % (version.group(1), qemu, cpu.model,
-                            ' '.join(changes) or 'nothing')))
-        qemu, features = qemu_cpu_models.expand_model(cpu.model, binary)
-        return Expansion(sorted(set(features) | set(cpu.extra)), 'qemu',
-                         "QEMU %s's definition of %s (%s)"
-                         % (qemu, cpu.model, binary))
+    # -- what several factors read -------------------------------------------
+
+    def cpuinfo(self):
+        """First processor block of /proc/cpuinfo as {key: value} (cached)."""
+        return self.cached(('cpuinfo',), self._parse_cpuinfo)
+
+    def _parse_cpuinfo(self):
+        fields = {}
+        for line in self.read_text(CPUINFO).splitlines():
+            if not line.strip():
+                if fields:
+                    break
+                continue
+            name, sep, value = line.partition(':')
+            if sep:
+                fields.setdefault(name.strip(), value.strip())
+        if not fields:
+            raise FactorUnknown('%s: is empty' % CPUINFO)
+        return fields
+
+    def cpuinfo_flags(self):
+        """Kernel CPU flags (raw names) or FactorUnknown."""
+        flags = self.cpuinfo().get('flags')
+        if flags is None:
+            raise FactorUnknown('%s: has no "flags" line' % CPUINFO)
+        return flags.split()
+
+    def host_cpu(self):
+        """The <cpu> element of libvirt capabilities' <host>."""
+        cpu = self.libvirt_xml('capabilities').find('host/cpu')
+        if cpu is None:
+            raise FactorUnknown('%s: has no <host><cpu> element'
+                                % self.libvirt_origin('capabilities'))
+        return cpu
+
+    def dmi(self, name):
+        """A DMI string (sys/class/dmi/id/NAME) or FactorUnknown."""
+        return self.read_value('%s/%s' % (DMI_DIR, name))
+
+    def missing_is_empty(self, relpath):
+        """Whether a missing directory means "nothing there" (the live
+        host) rather than "not captured" (a snapshot)."""
+        raise NotImplementedError
+
+    def nova_cpu_mode(self):
+        """nova-compute's [libvirt] cpu_mode, or FactorUnknown."""
+        raise NotImplementedError
+
+    def nova_cpu_models(self):
+        """nova-compute's [libvirt] cpu_models (a list), or FactorUnknown."""
+        raise NotImplementedError
+
+    def nova_cpu_options(self):
+        """(cpu_mode, cpu_models); FactorUnknown when either is unknown."""
+        return self.nova_cpu_mode(), self.nova_cpu_models()
 
     def close(self):
         pass
-
-
-_CPU_MAP_CONN = []
-
-
-def _close_cpu_map_connection():
-    # Closed before interpreter shutdown: a virConnect collected during
-    # shutdown prints "Exception ignored in virConnect.__del__".
-    while _CPU_MAP_CONN:
-        try:
-            _CPU_MAP_CONN.pop().close()
-        except Exception:
-            pass
-
-
-def _cpu_map_connection():
-    libvirt = import_libvirt()
-    if not _CPU_MAP_CONN:
-        try:
-            _CPU_MAP_CONN.append(libvirt.open('test:///default'))
-            atexit.register(_close_cpu_map_connection)
-        except libvirt.libvirtError as e:
-            raise SourceError('cannot open libvirt test driver for CPU map '
-                              'look-ups: %s' % e.get_error_message())
-    return libvirt, _CPU_MAP_CONN[0]
-
-
-class Expansion(collections.namedtuple('Expansion',
-                                       'features how detail')):
-    """A named CPU expanded: sorted feature names, which definitions
-    expanded it (``'libvirt'``, ``'libvirt+qemu'`` or ``'qemu'``, see
-    :meth:`HostSource.expand_cpu`) and a sentence saying how."""
-
-
-class _CpuSpec(collections.namedtuple('_CpuSpec',
-                                      'arch model vendor extra')):
-    """The parts of a <cpu> that name a CPU: a model plus features."""
-
-    @classmethod
-    def parse(cls, cpu_xml):
-        root = parse_xml(cpu_xml, 'CPU to expand')
-
-        def text(tag):
-            return (root.findtext(tag) or '').strip() or None
-
-        extra = [f.get('name') for f in root.findall('feature')
-                 if f.get('policy', 'require') in ('require', 'force')
-                 and f.get('name')]
-        return cls(text('arch') or 'x86_64', text('model'), text('vendor'),
-                   extra)
-
-    def xml(self, model=None, extra=None):
-        cpu = ET.Element('cpu')
-        ET.SubElement(cpu, 'arch').text = self.arch
-        if model or self.model:
-            ET.SubElement(cpu, 'model').text = model or self.model
-        if self.vendor:
-            ET.SubElement(cpu, 'vendor').text = self.vendor
-        for name in (self.extra if extra is None else extra):
-            ET.SubElement(cpu, 'feature', name=name, policy='require')
-        return ET.tostring(cpu, encoding='unicode')
-
-
-def _expand_with_cpu_map(cpu):
-    """Expand a _CpuSpec with libvirt's CPU map; sorted list or raises.
-
-    When the map does not know an extra feature (the dump came from a
-    newer libvirt), the model is expanded alone and the extra features
-    added. A model "X-v1" is the same CPU as "X" in libvirt's CPU map, so
-    an older map that knows only "X" still expands it.
-    """
-    libvirt, conn = _cpu_map_connection()
-    attempts = [(cpu.xml(), [])]
-    if cpu.extra:
-        attempts.append((cpu.xml(extra=[]), cpu.extra))
-    if cpu.model and cpu.model.endswith('-v1'):
-        attempts.append((cpu.xml(model=cpu.model[:-len('-v1')], extra=[]),
-                         cpu.extra))
-    first = None
-    for xml, added in attempts:
-        try:
-            out = conn.baselineCPU(
-                [xml], libvirt.VIR_CONNECT_BASELINE_CPU_EXPAND_FEATURES)
-        except libvirt.libvirtError as e:
-            first = first or SourceError(
-                'this libvirt (%s) cannot expand the CPU: %s'
-                % (version_int_to_str(libvirt.getVersion()),
-                   e.get_error_message()))
-            continue
-        root = parse_xml(out, 'expanded CPU')
-        features = {f.get('name') for f in root.findall('feature')
-                    if f.get('policy', 'require') == 'require'}
-        return sorted(features | set(added))
-    raise first
 
 
 class SnapshotSource(HostSource):
@@ -424,9 +328,38 @@ class SnapshotSource(HostSource):
     def libvirt_text(self, name):
         return self.read_text(LIBVIRT_FILES[name])
 
+    def missing_is_empty(self, relpath):
+        return False  # a snapshot creates the directories it captures
+
+    def nova_cpu_mode(self):
+        path = nova_cpu_options.MODE_FILE
+        if not self.exists(path):
+            raise FactorUnknown('%s: not in the snapshot (no nova config '
+                                'was captured)' % path)
+        mode = self.read_value(path).lower()
+        if mode not in nova_cpu_options.MODES:
+            raise FactorUnknown('%s: %r is not a nova cpu_mode (one of %s)'
+                                % (path, mode,
+                                   ', '.join(nova_cpu_options.MODES)))
+        return mode
+
+    def nova_cpu_models(self):
+        path = nova_cpu_options.MODELS_FILE
+        if self.exists(path):
+            return nova_cpu_options.split_models(self.read_text(path))
+        if self.exists(nova_cpu_options.MODE_FILE):
+            return []  # mode captured without models: nova's default []
+        raise FactorUnknown('%s: not in the snapshot (no nova config was '
+                            'captured)' % path)
+
 
 class LiveSource(HostSource):
-    """The running host: files under ``root`` (``/``) plus libvirt at uri."""
+    """The running host: files under ``root`` (``/``) plus libvirt at uri.
+
+    ``nova_config``: nova-compute's config file (None: the default path).
+    """
+
+    nova_config = None
 
     def __init__(self, root='/', uri=DEFAULT_URI):
         super(LiveSource, self).__init__(root)
@@ -451,6 +384,19 @@ class LiveSource(HostSource):
 
     def libvirt_origin(self, name):
         return '%s of %s' % (name, self.uri)
+
+    def missing_is_empty(self, relpath):
+        return True
+
+    def _nova_options(self):
+        return nova_cpu_options.read_nova_cpu_options(
+            self.nova_config or nova_cpu_options.DEFAULT_NOVA_CONFIG)
+
+    def nova_cpu_mode(self):
+        return self._nova_options()[0]
+
+    def nova_cpu_models(self):
+        return self._nova_options()[1]
 
     def virt_type(self):
         return 'kvm' if os.path.exists('/dev/kvm') else 'qemu'

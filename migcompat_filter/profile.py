@@ -20,65 +20,15 @@ JSON form (``migcompat profile -f json``)::
 import json
 
 from migcompat_filter.exception import InputError
+from migcompat_filter.factors import catalogue
 
 #: Bumped when a factor's value changes shape. Readers refuse a newer one.
 SCHEMA_VERSION = 1
 
-#: The built-in factors and the shape of their values (documentation as
-#: data: ``migcompat factors`` prints it, and tests check readers against
-#: it). Plugins may add factors; a plugin factor's value must be JSON data.
-FACTOR_SCHEMA = {
-    'arch': 'str: CPU architecture, e.g. "x86_64"',
-    'cpu_model': (
-        'dict: vendor ("Intel", "AMD", ...), family, model, stepping '
-        '(ints), model_name (the /proc/cpuinfo string), libvirt_model '
-        '(the model libvirt names the host CPU with)'),
-    'cpu_features': (
-        'dict: source ("cpuinfo", "libvirt", "qemu" or '
-        '"libvirt-unexpanded"), model (libvirt model name or null), '
-        'features (sorted feature names in libvirt spelling; with '
-        '"libvirt-unexpanded" only the features beyond the named model, '
-        'and note: why the model could not be expanded), expanded_by '
-        '(when a named model was expanded: "libvirt" for libvirt\'s CPU '
-        'map, "libvirt+qemu" for libvirt\'s base model plus the changes '
-        'the local QEMU defines for a model version the map does not '
-        'know (both give source "libvirt"), "qemu" for the local QEMU\'s '
-        'own model definition (source "qemu": QEMU\'s model lists differ '
-        'from libvirt\'s in places); note says how)'),
-    'firmware_version': 'dict: vendor, version, date (DMI bios_* strings)',
-    'firmware_settings': (
-        'dict: smt (sysfs smt/control: on, off, forceoff, notsupported, '
-        'notimplemented), threads_per_core (int), virtualization ("vmx", '
-        '"svm" or "none": whether the firmware exposes VT-x/AMD-V)'),
-    'kernel_version': 'str: the running kernel release (uname -r)',
-    'kernel_settings': (
-        'dict: cmdline (the CPU-relevant kernel parameters: name -> value, '
-        'true for a bare flag), modprobe (module -> option -> value from '
-        '/etc/modprobe.d), module_parameters (module -> parameter -> value '
-        'from /sys/module/kvm*/parameters), vulnerabilities (name -> text)'),
-    'microcode_version': 'str: microcode revision as /proc/cpuinfo shows it, '
-                         'e.g. "0x1000065"',
-    'qemu_version': 'str: e.g. "7.2.22"',
-    'libvirt_version': 'str: e.g. "9.0.0"',
-    'nested_virt': (
-        'dict: nested (bool: this host is itself a virtual machine), '
-        'hypervisor (str or null: what it runs on, from DMI), '
-        'nested_enabled (bool: KVM offers nested virtualization to guests)'),
-    'cpu_mode': 'str: nova [libvirt] cpu_mode: host-model, host-passthrough, '
-                'custom or none',
-    'cpu_models': 'list: nova [libvirt] cpu_models (custom mode)',
-    'host_model': (
-        'dict: model, vendor, features (sorted enabled features of the '
-        'host-model CPU, libvirt spelling), disabled (sorted), expanded '
-        '(bool: features is the complete list, not only the require list '
-        'on top of the named model; when false, note says why), '
-        'expanded_by (present when migcompat expanded the named model: '
-        '"libvirt" or "libvirt+qemu" as for cpu_features)'),
-    'usable_models': 'list: named CPU models libvirt reports usable',
-    'tsc': 'dict: frequency (int Hz), scaling (bool or null)',
-    'phys_bits': 'int: physical address bits',
-    'machine_types': 'list: QEMU machine types (kvm domain, with aliases)',
-}
+#: factor -> the shape of its value, from the factor catalogue
+#: (documentation as data: ``migcompat factors`` prints it, and tests check
+#: readers against it). A plugin factor's value must be JSON data.
+FACTOR_SCHEMA = catalogue.Derived(catalogue.schema)
 
 
 class Unknown(object):

@@ -47,7 +47,7 @@ import subprocess
 import tempfile
 import time
 
-from migcompat_filter.factors.base import FactorUnknown
+from migcompat_filter.exception import FactorUnknown
 
 #: Seconds one QEMU process may take for a whole batch. It answers in
 #: about 0.1 s here; the margin is for loaded machines.

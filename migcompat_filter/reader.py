@@ -10,11 +10,12 @@ that one broken plugin never hides the other factors.
 import logging
 
 from migcompat_filter.factors import base
+from migcompat_filter.factors import catalogue
 from migcompat_filter import profile as profile_mod
 
 LOG = logging.getLogger(__name__)
 
-NAMESPACE = 'migcompat.factors'
+NAMESPACE = catalogue.FACTOR_NAMESPACE
 
 
 def load_factors(names=None):
@@ -33,8 +34,11 @@ def load_factors(names=None):
     mgr = extension.ExtensionManager(
         NAMESPACE, invoke_on_load=True,
         on_load_failure_callback=on_failure)
-    loaded = [(getattr(ext.obj, 'name', None) or ext.name, ext.obj)
-              for ext in mgr.extensions]
+    loaded = []
+    for ext in mgr.extensions:
+        if not getattr(ext.obj, 'name', None):
+            ext.obj.name = ext.name  # its row is found by this name
+        loaded.append((ext.obj.name, ext.obj))
     result = sorted(loaded + failed, key=lambda item: item[0])
     if names is not None:
         wanted = set(names)

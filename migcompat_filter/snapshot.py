@@ -4,10 +4,11 @@ The snapshot mirrors the host's own paths (see doc/source/snapshot.rst), so
 the readers that serve the live host read it unchanged and
 ``migcompat profile --root DIR`` gives the same profile as the live host.
 
-Only the files the factors read are copied: the libvirt documents (the
-domain capabilities with the host-model CPU already expanded by the live
-source), a few /proc and /sys files, the allow-listed kvm module
-parameters and /etc/modprobe.d/*.conf. From nova's config only the two
+Only the files the factors read are copied, as their catalogue rows list
+them (``snapshot_files``): the libvirt documents (the domain capabilities
+with the host-model CPU already expanded by the live source), a few /proc
+and /sys files, the allow-listed kvm module parameters and
+/etc/modprobe.d/*.conf. From nova's config only the two
 ``[libvirt]`` options ``cpu_mode`` and ``cpu_models`` are written, each to
 a file of its own; the config file itself (it holds passwords) is never
 copied.
@@ -18,30 +19,30 @@ leaves a half snapshot that looks complete.
 """
 
 import datetime
+import fnmatch
 import os
 import shutil
 import tempfile
 
 from migcompat_filter import exception
-from migcompat_filter.factors import base
-from migcompat_filter.factors import guest
-from migcompat_filter.factors import kernel
+from migcompat_filter.exception import FactorUnknown
+from migcompat_filter.factors import catalogue
 from migcompat_filter import hostsource
+from migcompat_filter import nova_cpu_options
 
 #: Written last; its presence marks a complete snapshot written by us.
 MARKER = 'MIGCOMPAT-SNAPSHOT'
 
-FILES = [
-    'proc/cpuinfo',
-    'proc/cmdline',
-    'proc/sys/kernel/osrelease',
-    'sys/devices/system/cpu/smt/control',
-    'sys/class/dmi/id/bios_vendor',
-    'sys/class/dmi/id/bios_version',
-    'sys/class/dmi/id/bios_date',
-    'sys/class/dmi/id/sys_vendor',
-    'sys/class/dmi/id/product_name',
-]
+#: Written from nova's config file (only these two options), not copied.
+NOVA_FILES = (nova_cpu_options.MODE_FILE, nova_cpu_options.MODELS_FILE)
+_LIBVIRT_NAMES = {path: name
+                  for name, path in hostsource.LIBVIRT_FILES.items()}
+
+
+def files():
+    """Every path or pattern a snapshot copies: what the factors' catalogue
+    rows list (FactorRow.snapshot_files), less the nova files."""
+    return [p for p in catalogue.snapshot_files() if p not in NOVA_FILES]
 
 
 class SnapshotError(exception.InputError):
@@ -70,76 +71,91 @@ def _write(root, relpath, data):
         f.write(data)
 
 
-def _capture(source, tmp):
-    """Copy what the factors read from source into tmp; [missing notes]."""
-    notes = []
+class _Capture(object):
+    """Copy what the factors read from source into tmp, noting failures."""
 
-    def copy(relpath):
-        if not source.exists(relpath):
+    def __init__(self, source, tmp):
+        self.source = source
+        self.tmp = tmp
+        self.notes = []
+        self._listed = {}
+
+    def run(self, paths):
+        # The libvirt documents first: the live source queries libvirt.
+        for path in sorted(p for p in paths if p in _LIBVIRT_NAMES):
+            self.libvirt(path)
+        for path in paths:
+            if path in _LIBVIRT_NAMES:
+                continue
+            if path.endswith('/'):
+                # Created even when empty: an empty one in the snapshot
+                # says "nothing there", a missing one "not captured".
+                os.makedirs(os.path.join(self.tmp, path), exist_ok=True)
+                continue
+            for relpath in self.expand(path):
+                self.copy(relpath)
+        return self.notes
+
+    def libvirt(self, relpath):
+        try:
+            _write(self.tmp, relpath,
+                   self.source.libvirt_text(_LIBVIRT_NAMES[relpath]))
+        except FactorUnknown as e:
+            self.notes.append(str(e))
+
+    def copy(self, relpath):
+        if not self.source.exists(relpath):
             return
         try:
-            _write(tmp, relpath, source.read_bytes(relpath))
-        except base.FactorUnknown as e:
-            notes.append(str(e))
+            _write(self.tmp, relpath, self.source.read_bytes(relpath))
+        except FactorUnknown as e:
+            self.notes.append(str(e))
 
-    for name, relpath in sorted(hostsource.LIBVIRT_FILES.items()):
-        try:
-            _write(tmp, relpath, source.libvirt_text(name))
-        except base.FactorUnknown as e:
-            notes.append(str(e))
-    for relpath in FILES:
-        copy(relpath)
-    for relpath in (kernel.VULN_DIR,):
-        if source.exists(relpath):
-            try:
-                for name in source.listdir(relpath):
-                    copy('%s/%s' % (relpath, name))
-            except base.FactorUnknown as e:
-                notes.append(str(e))
-    # These two directories are created even when empty: an empty one in
-    # the snapshot says "nothing there", a missing one "not captured".
-    os.makedirs(os.path.join(tmp, kernel.MODPROBE_DIR), exist_ok=True)
-    if source.exists(kernel.MODPROBE_DIR):
-        try:
-            for name in source.listdir(kernel.MODPROBE_DIR):
-                if name.endswith('.conf'):
-                    copy('%s/%s' % (kernel.MODPROBE_DIR, name))
-        except base.FactorUnknown as e:
-            notes.append(str(e))
-    os.makedirs(os.path.join(tmp, kernel.MODULE_DIR), exist_ok=True)
-    if source.exists(kernel.MODULE_DIR):
-        try:
-            modules = [m for m in source.listdir(kernel.MODULE_DIR)
-                       if m.startswith('kvm')]
-        except base.FactorUnknown as e:
-            notes.append(str(e))
-            modules = []
-        for module in modules:
-            pdir = '%s/%s/parameters' % (kernel.MODULE_DIR, module)
-            if not source.exists(pdir):
+    def expand(self, pattern):
+        """The host paths a pattern names (``*`` within a component)."""
+        found = ['']
+        for part in pattern.split('/'):
+            if '*' not in part:
+                found = [_join(base, part) for base in found]
                 continue
-            try:
-                names = source.listdir(pdir)
-            except base.FactorUnknown as e:
-                notes.append(str(e))
-                continue
-            for name in names:
-                if name in kernel.MODULE_PARAMS:
-                    copy('%s/%s' % (pdir, name))
-    return notes
+            found = [_join(base, name) for base in found
+                     for name in self.listdir(base)
+                     if fnmatch.fnmatchcase(name, part)]
+        return found
+
+    def listdir(self, relpath):
+        """A directory's entries (once each); [] when it is missing."""
+        if relpath not in self._listed:
+            names = []
+            if self.source.exists(relpath):
+                try:
+                    names = self.source.listdir(relpath)
+                except FactorUnknown as e:
+                    self.notes.append(str(e))
+            self._listed[relpath] = names
+        return self._listed[relpath]
+
+
+def _join(base, name):
+    return '%s/%s' % (base, name) if base else name
+
+
+def _capture(source, tmp):
+    """Copy what the factors read from source into tmp; [missing notes]."""
+    return _Capture(source, tmp).run(files())
 
 
 def _nova_options(nova_config):
     """(mode, models) or None when there is no nova config to read."""
     explicit = nova_config is not None
-    path = nova_config or guest.DEFAULT_NOVA_CONFIG
+    path = nova_config or nova_cpu_options.DEFAULT_NOVA_CONFIG
     if not explicit and not os.path.exists(path):
         return None
     if explicit and not os.path.isfile(path):
         raise SnapshotError('%s: nova config file does not exist' % path)
     try:
-        return guest.read_nova_cpu_options(path)
-    except base.FactorUnknown as e:
+        return nova_cpu_options.read_nova_cpu_options(path)
+    except FactorUnknown as e:
         raise SnapshotError(str(e))
 
 
@@ -164,12 +180,12 @@ def write_snapshot(source, path, nova_config=None):
     try:
         notes = _capture(source, tmp)
         if nova is not None:
-            _write(tmp, guest.MODE_FILE, nova[0] + '\n')
-            _write(tmp, guest.MODELS_FILE, ','.join(nova[1]) + '\n')
+            _write(tmp, nova_cpu_options.MODE_FILE, nova[0] + '\n')
+            _write(tmp, nova_cpu_options.MODELS_FILE, ','.join(nova[1]) + '\n')
         else:
             notes.append('no nova config (%s does not exist): cpu_mode and '
                          'cpu_models not captured'
-                         % guest.DEFAULT_NOVA_CONFIG)
+                         % nova_cpu_options.DEFAULT_NOVA_CONFIG)
         _write(tmp, MARKER, _marker_text(source, notes))
         os.chmod(tmp, 0o755)
         _replace(tmp, path)

@@ -49,18 +49,31 @@ unknown ("upgrade migcompat"). Traits without our prefix are ignored.
 (a reader bug) - a clear error beats publishing something undecodable.
 """
 
-import base64
 import collections
-import functools
 import hashlib
-import json
+import logging
 import re
-import zlib
 
 from migcompat_filter.exception import InputError
-from migcompat_filter import profile as profile_mod
+from migcompat_filter.factors import catalogue
+# The payload formats, and the feature catalogue they use, live in their
+# own modules; these names are part of this module's interface too.
+from migcompat_filter.feature_catalogue import CATALOGUE_SIZES  # noqa: F401
+from migcompat_filter.feature_catalogue import CATALOGUE_VERSION  # noqa
+from migcompat_filter.feature_catalogue import FEATURE_CATALOGUE  # noqa
 from migcompat_filter.profile import Profile
 from migcompat_filter.profile import Unknown
+from migcompat_filter.trait_payloads import escape_text  # noqa: F401
+from migcompat_filter.trait_payloads import Features
+from migcompat_filter.trait_payloads import INT
+from migcompat_filter.trait_payloads import JSON
+from migcompat_filter.trait_payloads import Malformed as _Malformed
+from migcompat_filter.trait_payloads import payload_value as _payload_value
+from migcompat_filter.trait_payloads import TEXT
+from migcompat_filter.trait_payloads import unescape_text  # noqa: F401
+from migcompat_filter.trait_payloads import value_payload as _value_payload
+
+LOG = logging.getLogger(__name__)
 
 PREFIX = 'CUSTOM_MIGCOMPAT_'
 #: Bumped when the grammar or a payload format changes incompatibly.
@@ -78,47 +91,53 @@ MAX_TRAIT_LENGTH = 255
 #: A factor needing more traits than this is published as unknown.
 MAX_PARTS = 8
 
-TEXT = 'text'
-INT = 'int'
-JSON = 'json'
-
-
-class Features(object):
-    """Codec kind: a dict whose ``fields`` are sets of CPU feature names."""
-
-    def __init__(self, *fields):
-        self.fields = fields
-
-    def __repr__(self):
-        return 'Features%r' % (self.fields,)
-
-
-#: factor name -> (trait code, codec kind). A new factor is one line; a
-#: code is letters only, unique, and never reused for another meaning.
-FACTOR_CODECS = {
-    'arch': ('ARCH', TEXT),
-    'cpu_model': ('CPU', JSON),
-    'cpu_features': ('FEAT', Features('features')),
-    'firmware_version': ('FWVER', JSON),
-    'firmware_settings': ('FWSET', JSON),
-    'kernel_version': ('KVER', TEXT),
-    'kernel_settings': ('KSET', JSON),
-    'microcode_version': ('UCODE', TEXT),
-    'qemu_version': ('QEMU', TEXT),
-    'libvirt_version': ('LIBVIRT', TEXT),
-    'nested_virt': ('NESTED', JSON),
-    'cpu_mode': ('MODE', TEXT),
-    'cpu_models': ('MODELS', JSON),
-    'host_model': ('HOSTMODEL', Features('features', 'disabled')),
-    'usable_models': ('USABLE', JSON),
-    'tsc': ('TSC', JSON),
-    'phys_bits': ('PHYSBITS', INT),
-    'machine_types': ('MACHINES', JSON),
-}
-
 _PLUGIN_CODE = 'Z'
-_RESERVED_CODES = {SCHEMA_CODE, UNKNOWN_CODE}
-_CODE_TO_FACTOR = {code: name for name, (code, _k) in FACTOR_CODECS.items()}
+_RESERVED_CODES = {SCHEMA_CODE, UNKNOWN_CODE, DIGEST_CODE}
+
+_KINDS = {catalogue.TEXT: TEXT, catalogue.INT: INT, catalogue.JSON: JSON}
+
+
+def _row_codec(row):
+    if row.codec == catalogue.FEATURES:
+        return Features(*row.feature_fields)
+    return _KINDS[row.codec]
+
+
+def _usable_code(row, taken):
+    """A row's own trait code, when a third party's cannot clash."""
+    code = row.trait_code
+    if not code:
+        return False
+    if row.name in _BUILTIN:
+        return True
+    # Letters only, never one of ours, never the plugin prefix.
+    ok = (re.match('^[A-Z]+$', code) and code not in taken
+          and code not in _RESERVED_CODES and not code.startswith(
+              _PLUGIN_CODE))
+    if not ok:
+        LOG.warning('factor %s: trait code %r is not usable; its traits '
+                    'use the plugin code', row.name, code)
+    return bool(ok)
+
+
+def _factor_codecs():
+    codecs = {}
+    taken = {r.trait_code for r in catalogue.BUILTIN}
+    for row in catalogue.rows():
+        if _usable_code(row, taken):
+            codecs[row.name] = (row.trait_code, _row_codec(row))
+            taken.add(row.trait_code)
+    return codecs
+
+
+_BUILTIN = frozenset(r.name for r in catalogue.BUILTIN)
+
+#: factor name -> (trait code, codec kind), from the factor catalogue (a
+#: code is letters only, unique, and never reused for another meaning). A
+#: factor without a code gets the plugin code (see _plugin_code).
+FACTOR_CODECS = catalogue.Derived(_factor_codecs)
+_CODE_TO_FACTOR = catalogue.Derived(
+    lambda: {code: name for name, (code, _k) in FACTOR_CODECS.items()})
 
 _TRAIT_RE = re.compile(
     r'^(?P<code>[A-Z]+)(?:(?P<part>[0-9]+)OF(?P<parts>[0-9]+))?'
@@ -162,68 +181,6 @@ class TraitProblem(object):
     __repr__ = __str__
 
 
-class _Malformed(Exception):
-    pass
-
-
-# -- text escaping ---------------------------------------------------------
-
-_PUNCT = '.-_ ,=/:+~'
-_PUNCT_CODE = {c: str(i) for i, c in enumerate(_PUNCT)}
-
-
-def escape_text(text):
-    """Reversibly spell any string in ``[A-Z0-9_]``."""
-    out = []
-    for ch in text:
-        if '0' <= ch <= '9':
-            out.append(ch)
-        elif 'a' <= ch <= 'z':
-            out.append(ch.upper())
-        elif 'A' <= ch <= 'Z':
-            out.append('_' + ch)
-        elif ch in _PUNCT_CODE:
-            out.append('_' + _PUNCT_CODE[ch])
-        else:
-            out.append('__%06X' % ord(ch))
-    return ''.join(out)
-
-
-def unescape_text(payload):
-    out = []
-    i = 0
-    n = len(payload)
-    while i < n:
-        ch = payload[i]
-        if ch != '_':
-            out.append(ch.lower())
-            i += 1
-            continue
-        if i + 1 >= n:
-            raise _Malformed('ends in a lone "_"')
-        nxt = payload[i + 1]
-        if 'A' <= nxt <= 'Z':
-            out.append(nxt)
-            i += 2
-        elif '0' <= nxt <= '9':
-            out.append(_PUNCT[int(nxt)])
-            i += 2
-        else:  # "__XXXXXX"
-            hexa = payload[i + 2:i + 8]
-            if not re.match(r'^[0-9A-F]{6}$', hexa):
-                raise _Malformed('bad "__" escape at offset %d' % i)
-            cp = int(hexa, 16)
-            if cp > 0x10FFFF or ('%06X' % cp) != hexa:
-                raise _Malformed('bad code point %s' % hexa)
-            ch = chr(cp)
-            if ch.isascii() and (ch.isalnum() or ch in _PUNCT_CODE):
-                # Non-canonical spelling: one value, one trait.
-                raise _Malformed('non-canonical escape of %r' % ch)
-            out.append(ch)
-            i += 8
-    return ''.join(out)
-
-
 def _plugin_code(name):
     # Letters only, so a plugin's name can never run into the part marker.
     return _PLUGIN_CODE + ''.join(
@@ -244,234 +201,10 @@ def _plugin_name(code):
 
 
 def _codec_for(name):
-    if name in FACTOR_CODECS:
-        return FACTOR_CODECS[name]
+    codec = FACTOR_CODECS.get(name)
+    if codec is not None:
+        return codec
     return _plugin_code(name), JSON
-
-
-# -- binary payloads --------------------------------------------------------
-
-def _b32(data):
-    return base64.b32encode(data).decode('ascii').rstrip('=')
-
-
-_B32_TO_INT_DIGITS = str.maketrans('ABCDEFGHIJKLMNOPQRSTUVWXYZ234567',
-                                   '0123456789abcdefghijklmnopqrstuv')
-
-
-def _unb32(text):
-    """Inverse of :func:`_b32`; refuses any other spelling.
-
-    Done with int() rather than base64.b32decode, which is pure Python
-    and was most of the decoding time (the filter decodes every host).
-    """
-    if re.search('[^A-Z2-7]', text):
-        raise _Malformed('not base32')
-    nbytes, spare = divmod(len(text) * 5, 8)
-    if spare >= 5:  # a whole character too many
-        raise _Malformed('base32 of impossible length')
-    if not text:
-        return b''
-    number = int(text.translate(_B32_TO_INT_DIGITS), 32)
-    if number & ((1 << spare) - 1):
-        raise _Malformed('non-canonical base32')
-    return (number >> spare).to_bytes(nbytes, 'big')
-
-
-def _deflate(data):
-    c = zlib.compressobj(9, zlib.DEFLATED, -15, 9)
-    return c.compress(data) + c.flush()
-
-
-def _inflate(data, limit=1 << 20):
-    d = zlib.decompressobj(-15)
-    try:
-        out = d.decompress(data, limit)
-    except zlib.error as e:
-        raise _Malformed('bad deflate data: %s' % e)
-    if d.unconsumed_tail or not d.eof or d.unused_data:
-        raise _Malformed('bad or oversized deflate data')
-    return out
-
-
-def _canonical_json(value, factor):
-    try:
-        return json.dumps(profile_mod.to_jsonable(value), sort_keys=True,
-                          separators=(',', ':'), ensure_ascii=False,
-                          allow_nan=False).encode('utf-8')
-    except (TypeError, ValueError) as e:
-        raise InputError('factor %s: value cannot be published as traits '
-                         '(not JSON data: %s)' % (factor, e))
-
-
-def _pack_json(value, factor):
-    raw = _canonical_json(value, factor)
-    packed = _deflate(raw)
-    if len(packed) < len(raw):
-        return b'Z' + packed
-    return b'J' + raw
-
-
-def _unpack_json(data):
-    if not data:
-        raise _Malformed('empty payload')
-    tag, body = data[:1], data[1:]
-    if tag == b'Z':
-        body = _inflate(body)
-    elif tag != b'J':
-        raise _Malformed('unknown payload format %r' % tag)
-    try:
-        return json.loads(body.decode('utf-8'))
-    except (UnicodeDecodeError, ValueError) as e:
-        raise _Malformed('bad JSON payload: %s' % e)
-
-
-def _varint(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def _read_varint(data, pos):
-    n = shift = 0
-    while True:
-        if pos >= len(data) or shift > 28:
-            raise _Malformed('truncated bitmap header')
-        b = data[pos]
-        pos += 1
-        n |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            return n, pos
-
-
-def _is_feature_list(value):
-    return isinstance(value, (list, tuple)) and all(
-        isinstance(f, str) for f in value)
-
-
-def _pack_features(value, kind, factor):
-    """Catalogue version, one bitmap per set field, then the rest as JSON."""
-    catalogue = FEATURE_CATALOGUE[:CATALOGUE_SIZES[CATALOGUE_VERSION]]
-    index = {name: i for i, name in enumerate(catalogue)}
-    rest = value
-    extras = {}
-    bitmaps = []
-    if isinstance(value, dict):
-        rest = dict(value)
-        for field in kind.fields:
-            if not _is_feature_list(value.get(field)):
-                continue  # Unknown, missing or odd: kept as JSON as-is
-            bits = bytearray((len(catalogue) + 7) // 8)
-            extra = set()
-            for feat in value[field]:
-                if feat in index:
-                    bits[index[feat] >> 3] |= 1 << (index[feat] & 7)
-                else:
-                    extra.add(feat)
-            bitmaps.append(bytes(bits).rstrip(b'\0'))
-            extras[field] = sorted(extra)
-            del rest[field]
-    out = bytearray(_varint(CATALOGUE_VERSION) + _varint(len(bitmaps)))
-    for bits in bitmaps:
-        out += _varint(len(bits)) + bits
-    return bytes(out) + _pack_json({'v': rest, 'x': extras}, factor)
-
-
-def _unpack_features(data, kind):
-    version, pos = _read_varint(data, 0)
-    if version not in CATALOGUE_SIZES:
-        raise _Malformed('feature catalogue %d is newer than this migcompat '
-                         'knows (%d); upgrade migcompat'
-                         % (version, CATALOGUE_VERSION))
-    catalogue = FEATURE_CATALOGUE[:CATALOGUE_SIZES[version]]
-    count, pos = _read_varint(data, pos)
-    bitmaps = []
-    for _i in range(count):
-        length, pos = _read_varint(data, pos)
-        bits = data[pos:pos + length]
-        if len(bits) != length:
-            raise _Malformed('truncated bitmap')
-        bitmaps.append(bits)
-        pos += length
-    tail = data[pos:]
-    doc = _unpack_json(tail)
-    if not isinstance(doc, dict) or set(doc) != {'v', 'x'} or not \
-            isinstance(doc['x'], dict):
-        raise _Malformed('bad feature payload')
-    value, extras = doc['v'], doc['x']
-    fields = [f for f in kind.fields if f in extras]
-    if len(fields) != len(extras) or len(fields) != len(bitmaps):
-        raise _Malformed('feature bitmaps do not match their fields')
-    if fields and not isinstance(value, dict):
-        raise _Malformed('bad feature payload')
-    for field, bits in zip(fields, bitmaps):
-        if bits[-1:] == b'\0':
-            raise _Malformed('non-canonical feature bitmap')
-        feats = set(extras[field])
-        if feats & set(catalogue):
-            raise _Malformed('a catalogue feature listed as extra')
-        number = int.from_bytes(bits, 'little')  # bit i = catalogue[i]
-        if number >> len(catalogue):
-            raise _Malformed('feature bits beyond catalogue %d' % version)
-        i = 0
-        while number:
-            if number & 1:
-                feats.add(catalogue[i])
-            number >>= 1
-            i += 1
-        value[field] = sorted(feats)
-    return value
-
-
-# -- values <-> payload strings ---------------------------------------------
-
-def _value_payload(name, kind, value):
-    if kind == TEXT:
-        if not isinstance(value, str):
-            raise InputError('factor %s: expected a string, got %s %r'
-                             % (name, type(value).__name__, value))
-        return escape_text(value)
-    if kind == INT:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise InputError('factor %s: expected an integer, got %s %r'
-                             % (name, type(value).__name__, value))
-        return escape_text(str(value))
-    if isinstance(kind, Features):
-        return _b32(_pack_features(value, kind, name))
-    return _b32(_pack_json(value, name))
-
-
-def _payload_value(kind, payload):
-    """The value a payload encodes (fresh containers each call)."""
-    return profile_mod.from_jsonable(_payload_jsonable(kind, payload))
-
-
-@functools.lru_cache(maxsize=4096)
-def _payload_jsonable(kind, payload):
-    # Cached: hosts of one cloud share most values, and the scheduler
-    # filter decodes every candidate host. Callers get fresh containers
-    # from from_jsonable(), so the cached object is never handed out.
-    return _payload_jsonable_uncached(kind, payload)
-
-
-def _payload_jsonable_uncached(kind, payload):
-    if kind == TEXT:
-        return unescape_text(payload)
-    if kind == INT:
-        text = unescape_text(payload)
-        if not re.match(r'^-?[0-9]+$', text) or str(int(text)) != text:
-            raise _Malformed('not an integer')
-        return int(text)
-    if isinstance(kind, Features):
-        return _unpack_features(_unb32(payload), kind)
-    return _unpack_json(_unb32(payload))
 
 
 def _split(code, payload):
@@ -560,8 +293,9 @@ def is_valid_name(trait):
 # -- decoding ----------------------------------------------------------------
 
 def _factor_for_code(code):
-    if code in _CODE_TO_FACTOR:
-        return _CODE_TO_FACTOR[code]
+    name = _CODE_TO_FACTOR.get(code)
+    if name is not None:
+        return name
     if code.startswith(_PLUGIN_CODE):
         return _plugin_name(code)
     raise _Malformed('unknown factor code %s (written by a newer '
@@ -712,66 +446,3 @@ def looks_like_trait_list(text):
         if line and not line.startswith('#'):
             return line.startswith(PREFIX)
     return False
-
-
-# -- the CPU feature catalogue ------------------------------------------------
-
-#: Feature names (libvirt spelling) with a bit each in the feature bitmap.
-#: Plain data, APPEND ONLY: a position never changes meaning. Version 1 is
-#: libvirt 9.0's cpu_map/x86_features.xml in file order, then (sorted) the
-#: features newer libvirt names in real host dumps. To add features, append
-#: them and add a new CATALOGUE_SIZES entry; old traits keep decoding.
-FEATURE_CATALOGUE = (
-    'fpu', 'vme', 'de', 'pse', 'tsc', 'msr', 'pae', 'mce', 'cx8', 'apic',
-    'sep', 'mtrr', 'pge', 'mca', 'cmov', 'pat', 'pse36', 'pn', 'clflush',
-    'ds', 'acpi', 'mmx', 'fxsr', 'sse', 'sse2', 'ss', 'ht', 'tm', 'ia64',
-    'pbe', 'pni', 'pclmuldq', 'dtes64', 'monitor', 'ds_cpl', 'vmx', 'smx',
-    'est', 'tm2', 'ssse3', 'cid', 'fma', 'cx16', 'xtpr', 'pdcm', 'pcid',
-    'dca', 'sse4.1', 'sse4.2', 'x2apic', 'movbe', 'popcnt', 'tsc-deadline',
-    'aes', 'xsave', 'osxsave', 'avx', 'f16c', 'rdrand', 'hypervisor', 'arat',
-    'fsgsbase', 'tsc_adjust', 'sgx', 'bmi1', 'hle', 'avx2', 'smep', 'bmi2',
-    'erms', 'invpcid', 'rtm', 'cmt', 'mpx', 'avx512f', 'avx512dq', 'rdseed',
-    'adx', 'smap', 'avx512ifma', 'pcommit', 'clflushopt', 'clwb', 'intel-pt',
-    'avx512pf', 'avx512er', 'avx512cd', 'sha-ni', 'avx512bw', 'avx512vl',
-    'avx512vbmi', 'umip', 'pku', 'ospke', 'waitpkg', 'avx512vbmi2', 'gfni',
-    'vaes', 'vpclmulqdq', 'avx512vnni', 'avx512bitalg', 'avx512-vpopcntdq',
-    'la57', 'rdpid', 'bus-lock-detect', 'cldemote', 'movdiri', 'movdir64b',
-    'sgxlc', 'pks', 'avx512-4vnniw', 'avx512-4fmaps', 'fsrm',
-    'avx512-vp2intersect', 'md-clear', 'serialize', 'tsx-ldtrk', 'pconfig',
-    'arch-lbr', 'amx-bf16', 'avx512-fp16', 'amx-tile', 'amx-int8',
-    'spec-ctrl', 'stibp', 'arch-capabilities', 'core-capability', 'ssbd',
-    'avx-vnni', 'avx512-bf16', 'xsaveopt', 'xsavec', 'xgetbv1', 'xsaves',
-    'xfd', 'mbm_total', 'mbm_local', 'sgx1', 'sgx2', 'sgx-exinfo',
-    'sgx-debug', 'sgx-mode64', 'sgx-provisionkey', 'sgx-tokenkey', 'sgx-kss',
-    'intel-pt-lip', 'syscall', 'nx', 'mmxext', 'fxsr_opt', 'pdpe1gb',
-    'rdtscp', 'lm', '3dnowext', '3dnow', 'lahf_lm', 'cmp_legacy', 'svm',
-    'extapic', 'cr8legacy', 'abm', 'sse4a', 'misalignsse', '3dnowprefetch',
-    'osvw', 'ibs', 'xop', 'skinit', 'wdt', 'lwp', 'fma4', 'tce', 'cvt16',
-    'nodeid_msr', 'tbm', 'topoext', 'perfctr_core', 'perfctr_nb', 'invtsc',
-    'clzero', 'xsaveerptr', 'wbnoinvd', 'ibpb', 'ibrs', 'amd-stibp',
-    'amd-ssbd', 'virt-ssbd', 'amd-no-ssb', 'npt', 'lbrv', 'svm-lock',
-    'nrip-save', 'tsc-scale', 'vmcb-clean', 'flushbyasid', 'decodeassists',
-    'pause-filter', 'pfthreshold', 'avic', 'v-vmsave-vmload', 'vgif',
-    'svme-addr-chk', 'rdctl-no', 'ibrs-all', 'rsba', 'skip-l1dfl-vmentry',
-    'ssb-no', 'mds-no', 'pschange-mc-no', 'tsx-ctrl', 'taa-no',
-    'split-lock-detect', 'ace2', 'amd-psfd', 'amx-fp16', 'auto-ibrs',
-    'avx-ifma', 'avx-ne-convert', 'avx-vnni-int16', 'avx-vnni-int8', 'avx10',
-    'avx10-128', 'avx10-256', 'avx10-512', 'bhi-ctrl', 'bhi-no', 'cet-ss',
-    'cmpccxadd', 'ddpd-u', 'eraps', 'fbsdp-no', 'fdp-excptn-only',
-    'flush-l1d', 'fs-gs-base-ns', 'fsrc', 'fsrs', 'fzrm', 'gds-no', 'gmet',
-    'ibpb-brtype', 'intel-psfd', 'ipred-ctrl', 'lam',
-    'lfence-always-serializing', 'mcdt-no', 'no-nested-data-bp',
-    'null-sel-clr-base', 'overflow-recov', 'pbrsb-no', 'perfmon-v2', 'phe',
-    'phe-en', 'pmm', 'pmm-en', 'prefetchi', 'prefetchiti', 'psdp-no',
-    'rfds-no', 'rrsba-ctrl', 'sbdr-ssdp-no', 'sbpb', 'sha512', 'sm3', 'sm4',
-    'srso-user-kernel-no', 'stibp-always-on', 'succor', 'vmx-any-errcode',
-    'vmx-cr3-load-noexit', 'vmx-entry-noload-debugctl',
-    'vmx-exit-nosave-debugctl', 'vmx-invept-all-context',
-    'vmx-invept-single-context', 'vmx-invlpg-exit', 'vmx-mwait-exit',
-    'vmx-nested-exception', 'vmx-rdpmc-exit', 'vmx-rdtsc-exit', 'vnmi',
-    'xcrypt', 'xcrypt-en', 'xstore', 'xstore-en', 'zero-fcs-fds',
-)
-
-#: catalogue version -> how many leading FEATURE_CATALOGUE names it covers.
-CATALOGUE_SIZES = {1: 284}
-CATALOGUE_VERSION = max(CATALOGUE_SIZES)

@@ -18,9 +18,6 @@ from migcompat_filter import cpu_modes
 from migcompat_filter.factors import catalogue
 from migcompat_filter.rules.policy import BLOCK
 from migcompat_filter.rules.policy import DEFAULTS
-# TODO(migcompat): tests elsewhere import Policy from here; once they
-# import rules.policy.Policy, drop this re-export.
-from migcompat_filter.rules.policy import Policy  # noqa: F401
 from migcompat_filter.rules.policy import WARN
 
 #: What an unknown factor may do: the choices of every unknown_* option.

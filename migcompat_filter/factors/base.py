@@ -10,6 +10,10 @@ an entry point of its own and no change to migcompat::
     migcompat.factors =
         gpu_driver = mypkg.factors:GpuDriverFactor
 
+Its catalogue row (migcompat_filter.factors.catalogue, or a row of its own
+in the ``migcompat.catalogue`` namespace) describes it: description,
+schema, trait code, snapshot files.
+
 ``read(host)`` gets a :class:`migcompat_filter.hostsource.HostSource` (the
 live host or an offline snapshot: the same code serves both) and returns a
 JSON-able value, or raises :class:`FactorUnknown` with a reason an operator
@@ -20,13 +24,18 @@ still reports it as unknown (with the exception) rather than crash.
 import abc
 
 from migcompat_filter.exception import FactorUnknown  # noqa: F401
+from migcompat_filter.factors import catalogue
 
 
 class Factor(metaclass=abc.ABCMeta):
     #: The profile key. Defaults to the entry point name.
     name = None
-    #: One line for ``migcompat factors`` and the docs.
-    description = ''
+
+    @property
+    def description(self):
+        """One line for ``migcompat factors``: the catalogue row's."""
+        row = catalogue.get(self.name)
+        return row.description if row else ''
 
     @abc.abstractmethod
     def read(self, host):

@@ -16,6 +16,10 @@ three disagree.
 """
 
 import collections
+from collections import abc
+import logging
+
+LOG = logging.getLogger(__name__)
 
 #: Codec kinds (migcompat_filter.traits): a text value, an int, any JSON
 #: value, or a dict whose ``feature_fields`` are sets of CPU feature names.
@@ -239,19 +243,27 @@ _LOADED = None
 
 
 def _plugin_rows():
-    """Rows that installed distributions register (migcompat.catalogue)."""
-    from stevedore import extension
-    found = []
+    """Rows that installed distributions register (migcompat.catalogue).
+
+    A broken or misnamed row is logged and left out; its reader still
+    shows the factor (as a plugin factor without a row).
+    """
+    from stevedore import extension  # deferred: only when rows are read
 
     def failed(manager, entrypoint, exc):
-        found.append(None)  # a broken row is left out; the reader shows it
+        LOG.warning('catalogue row %s (%s) cannot be loaded: %s',
+                    entrypoint.name, entrypoint.value, exc)
 
     mgr = extension.ExtensionManager(CATALOGUE_NAMESPACE,
                                      on_load_failure_callback=failed)
+    found = []
     for ext in mgr:
-        if isinstance(ext.obj, FactorRow) and ext.obj.name == ext.name:
-            found.append(ext.obj)
-    return [r for r in found if r is not None]
+        if isinstance(ext.plugin, FactorRow) and ext.plugin.name == ext.name:
+            found.append(ext.plugin)
+        else:
+            LOG.warning('catalogue entry point %s is not a FactorRow named '
+                        '%s; ignored', ext.name, ext.name)
+    return found
 
 
 def rows():
@@ -271,8 +283,17 @@ def reload():
     _LOADED = None
 
 
+_BUILTIN_BY_NAME = {r.name: r for r in BUILTIN}
+
+
 def get(name):
-    """The row of a factor, or None."""
+    """The row of a factor, or None.
+
+    A built-in name is answered without loading the third-party rows
+    (a built-in row always wins over a row of the same name).
+    """
+    if name in _BUILTIN_BY_NAME:
+        return _BUILTIN_BY_NAME[name]
     for r in rows():
         if r.name == name:
             return r
@@ -298,7 +319,12 @@ def passthrough_identical():
     return tuple(r.name for r in rows() if r.passthrough_identical)
 
 
-def identity_ignore(name):
+def identity_ignore(name=None):
+    """The cosmetic sub-keys of a factor; without a name, factor -> keys
+    for every factor that has some."""
+    if name is None:
+        return {r.name: r.identity_ignore for r in rows()
+                if r.identity_ignore}
     r = get(name)
     return r.identity_ignore if r else ()
 
@@ -311,3 +337,53 @@ def snapshot_files():
             if path not in seen:
                 seen.append(path)
     return tuple(seen)
+
+
+class Derived(abc.Mapping):
+    """A read-only mapping computed from the rows, e.g.
+    ``FACTOR_SCHEMA = catalogue.Derived(catalogue.schema)``.
+
+    Computed on first use, not at import time (third-party rows come from
+    installed distributions), and again after :func:`reload`.
+    """
+
+    def __init__(self, compute):
+        self._compute = compute
+        self._rows = None
+        self._value = {}
+
+    def _current(self):
+        current = rows()
+        if current is not self._rows:
+            self._value = dict(self._compute())
+            self._rows = current
+        return self._value
+
+    def __getitem__(self, key):
+        return self._current()[key]
+
+    # The mixin methods would look the rows up once per key; the scheduler
+    # reads these for every host it weighs.
+    def get(self, key, default=None):
+        return self._current().get(key, default)
+
+    def __contains__(self, key):
+        return key in self._current()
+
+    def keys(self):
+        return self._current().keys()
+
+    def items(self):
+        return self._current().items()
+
+    def values(self):
+        return self._current().values()
+
+    def __iter__(self):
+        return iter(self._current())
+
+    def __len__(self):
+        return len(self._current())
+
+    def __repr__(self):
+        return 'Derived(%r)' % (self._current(),)

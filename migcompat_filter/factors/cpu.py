@@ -2,72 +2,14 @@
 
 /proc/cpuinfo is the first choice (what the kernel sees); libvirt's host
 capabilities are the fallback (and the only source of libvirt's model
-name). Shared helpers for the other factor modules live here too.
+name). Both are parsed once by the host source (host.cpuinfo(),
+host.host_cpu()).
 """
-
-import re
-import xml.etree.ElementTree as ET  # building XML only
 
 from migcompat_filter import cpufeatures
 from migcompat_filter.factors import base
+from migcompat_filter.hostsource import CPUINFO
 from migcompat_filter.profile import Unknown
-
-CPUINFO = 'proc/cpuinfo'
-
-#: CPUID vendor string -> libvirt's vendor name (cpu_map/x86_vendors.xml).
-VENDORS = {
-    'GenuineIntel': 'Intel',
-    'AuthenticAMD': 'AMD',
-    'HygonGenuine': 'Hygon',
-    'CentaurHauls': 'VIA',
-    '  Shanghai  ': 'Zhaoxin',
-    'Shanghai': 'Zhaoxin',
-}
-
-
-def normalise_vendor(vendor):
-    if vendor is None:
-        return None
-    return VENDORS.get(vendor, VENDORS.get(vendor.strip(), vendor.strip()))
-
-
-def cpuinfo(host):
-    """First processor block of /proc/cpuinfo as {key: value} (cached)."""
-    return host.cached(('cpuinfo',), lambda: _parse_cpuinfo(host))
-
-
-def _parse_cpuinfo(host):
-    fields = {}
-    for line in host.read_text(CPUINFO).splitlines():
-        if not line.strip():
-            if fields:
-                break
-            continue
-        name, sep, value = line.partition(':')
-        if sep:
-            fields.setdefault(name.strip(), value.strip())
-    if not fields:
-        raise base.FactorUnknown('%s: is empty' % CPUINFO)
-    return fields
-
-
-def cpuinfo_flags(host):
-    """Kernel CPU flags (raw names) or FactorUnknown."""
-    info = cpuinfo(host)
-    flags = info.get('flags')
-    if flags is None:
-        raise base.FactorUnknown('%s: has no "flags" line' % CPUINFO)
-    return flags.split()
-
-
-def host_cpu(host):
-    """The <cpu> element of libvirt capabilities' <host>."""
-    caps = host.libvirt_xml('capabilities')
-    cpu = caps.find('host/cpu')
-    if cpu is None:
-        raise base.FactorUnknown('%s: has no <host><cpu> element'
-                                 % host.libvirt_origin('capabilities'))
-    return cpu
 
 
 def _int(text, what):
@@ -77,30 +19,10 @@ def _int(text, what):
         raise base.FactorUnknown('%s: %r is not an integer' % (what, text))
 
 
-def expand_named_cpu(host, cpu):
-    """Expand a libvirt <cpu> (model + extra features) into all features.
-
-    Returns the :class:`migcompat_filter.hostsource.Expansion` of
-    ``host.expand_cpu``: libvirt's CPU map first, then the local QEMU's
-    model definitions for models the map does not know; its ``how`` says
-    which. FactorUnknown when neither can expand it.
-    """
-    spec = ET.Element('cpu')
-    for tag in ('arch', 'model', 'vendor'):
-        for child in cpu.findall(tag):
-            ET.SubElement(spec, tag).text = (child.text or '').strip()
-    for f in cpu.findall('feature'):
-        if f.get('policy', 'require') == 'require' and f.get('name'):
-            ET.SubElement(spec, 'feature', name=f.get('name'))
-    return host.expand_cpu(ET.tostring(spec, encoding='unicode'))
-
-
 class ArchFactor(base.Factor):
-    description = 'CPU architecture (libvirt capabilities, else cpuinfo)'
-
     def read(self, host):
         try:
-            arch = host_cpu(host).findtext('arch')
+            arch = host.host_cpu().findtext('arch')
             if arch:
                 return arch.strip()
         except base.FactorUnknown as e:
@@ -109,7 +31,7 @@ class ArchFactor(base.Factor):
             libvirt_error = base.FactorUnknown(
                 'capabilities host CPU has no <arch>')
         try:
-            info = cpuinfo(host)
+            info = host.cpuinfo()
         except base.FactorUnknown as e:
             raise base.FactorUnknown('%s; %s' % (libvirt_error, e))
         if 'vendor_id' in info and 'flags' in info:
@@ -120,16 +42,13 @@ class ArchFactor(base.Factor):
 
 
 class CpuModelFactor(base.Factor):
-    description = ('physical CPU: vendor, family/model/stepping, model '
-                   'name, libvirt model')
-
     def read(self, host):
         try:
-            cpu = host_cpu(host)
+            cpu = host.host_cpu()
         except base.FactorUnknown as e:
             cpu, cpu_error = None, e
         try:
-            info = cpuinfo(host)
+            info = host.cpuinfo()
         except base.FactorUnknown as e:
             info, info_error = None, e
         if cpu is None and info is None:
@@ -143,7 +62,7 @@ class CpuModelFactor(base.Factor):
         else:
             value['libvirt_model'] = Unknown(str(cpu_error))
         if info is not None and 'vendor_id' in info:
-            value['vendor'] = normalise_vendor(info['vendor_id'])
+            value['vendor'] = cpufeatures.normalise_vendor(info['vendor_id'])
             for key, name in (('family', 'cpu family'), ('model', 'model'),
                               ('stepping', 'stepping')):
                 try:
@@ -160,7 +79,7 @@ class CpuModelFactor(base.Factor):
         if cpu is None:
             raise base.FactorUnknown('%s; %s' % (reason, cpu_error))
         vendor = cpu.findtext('vendor')
-        value['vendor'] = (normalise_vendor(vendor) if vendor else
+        value['vendor'] = (cpufeatures.normalise_vendor(vendor) if vendor else
                            Unknown('capabilities host CPU has no <vendor>'))
         sig = cpu.find('signature')
         for key in ('family', 'model', 'stepping'):
@@ -177,20 +96,16 @@ class CpuModelFactor(base.Factor):
 
 
 class CpuFeaturesFactor(base.Factor):
-    description = ('host CPU features in libvirt spelling (cpuinfo flags, '
-                   'else libvirt capabilities expanded with the CPU map '
-                   'or QEMU\'s model definitions)')
-
     def read(self, host):
         try:
-            cpu = host_cpu(host)
+            cpu = host.host_cpu()
         except base.FactorUnknown as e:
             cpu, cpu_error = None, e
         model = None
         if cpu is not None and cpu.findtext('model'):
             model = cpu.findtext('model').strip()
         try:
-            flags = cpuinfo_flags(host)
+            flags = host.cpuinfo_flags()
         except base.FactorUnknown as e:
             info_error = e
         else:
@@ -204,7 +119,7 @@ class CpuFeaturesFactor(base.Factor):
         if model is None:
             return {'source': 'libvirt', 'model': None, 'features': extra}
         try:
-            expansion = expand_named_cpu(host, cpu)
+            expansion = host.expand_cpu_element(cpu)
         except base.FactorUnknown as e:
             return {'source': 'libvirt-unexpanded', 'model': model,
                     'features': extra,
@@ -224,30 +139,19 @@ class CpuFeaturesFactor(base.Factor):
 
 
 class MicrocodeFactor(base.Factor):
-    description = 'microcode revision (cpuinfo, else libvirt capabilities)'
-
     def read(self, host):
         try:
-            info = cpuinfo(host)
+            info = host.cpuinfo()
             if info.get('microcode'):
                 return info['microcode']
             info_error = '%s: has no "microcode" line' % CPUINFO
         except base.FactorUnknown as e:
             info_error = str(e)
         try:
-            mc = host_cpu(host).find('microcode')
+            mc = host.host_cpu().find('microcode')
         except base.FactorUnknown as e:
             raise base.FactorUnknown('%s; %s' % (info_error, e))
         if mc is None or mc.get('version') is None:
             raise base.FactorUnknown('%s; capabilities host CPU has no '
                                      '<microcode>' % info_error)
         return '0x%x' % _int(mc.get('version'), 'capabilities microcode')
-
-
-def dmi(host, name):
-    """A DMI string (sys/class/dmi/id/NAME) or FactorUnknown."""
-    return host.read_value('sys/class/dmi/id/%s' % name)
-
-
-def has_match(pattern, text):
-    return re.search(pattern, text or '', re.I) is not None

@@ -1,20 +1,18 @@
 """Firmware factors: BIOS revision (DMI) and firmware settings."""
 
 from migcompat_filter.factors import base
-from migcompat_filter.factors import cpu as cpu_factors
+from migcompat_filter.hostsource import CPUINFO
 from migcompat_filter.profile import Unknown
 
 SMT_CONTROL = 'sys/devices/system/cpu/smt/control'
 
 
 class FirmwareVersionFactor(base.Factor):
-    description = 'firmware (BIOS) vendor, version and date from DMI'
-
     def read(self, host):
         value, errors = {}, []
         for key in ('vendor', 'version', 'date'):
             try:
-                value[key] = cpu_factors.dmi(host, 'bios_%s' % key)
+                value[key] = host.dmi('bios_%s' % key)
             except base.FactorUnknown as e:
                 value[key] = Unknown(str(e))
                 errors.append(str(e))
@@ -25,14 +23,14 @@ class FirmwareVersionFactor(base.Factor):
 
 def _threads_per_core(host):
     try:
-        topo = cpu_factors.host_cpu(host).find('topology')
+        topo = host.host_cpu().find('topology')
         if topo is not None and topo.get('threads'):
             return int(topo.get('threads'))
         caps_error = 'capabilities host CPU has no <topology threads=>'
     except (base.FactorUnknown, ValueError) as e:
         caps_error = str(e)
     try:
-        info = cpu_factors.cpuinfo(host)
+        info = host.cpuinfo()
         siblings = int(info['siblings'])
         cores = int(info['cpu cores'])
         if cores > 0 and siblings % cores == 0:
@@ -42,15 +40,15 @@ def _threads_per_core(host):
     except (KeyError, ValueError):
         pass
     return Unknown('%s; %s has no usable "siblings"/"cpu cores"'
-                   % (caps_error, cpu_factors.CPUINFO))
+                   % (caps_error, CPUINFO))
 
 
 def _virtualization(host):
     try:
-        flags = set(cpu_factors.cpuinfo_flags(host))
+        flags = set(host.cpuinfo_flags())
     except base.FactorUnknown as e:
         try:
-            cpu = cpu_factors.host_cpu(host)
+            cpu = host.host_cpu()
         except base.FactorUnknown as e2:
             return Unknown('%s; %s' % (e, e2))
         flags = {f.get('name') for f in cpu.findall('feature')}
@@ -61,9 +59,6 @@ def _virtualization(host):
 
 
 class FirmwareSettingsFactor(base.Factor):
-    description = ('firmware settings: SMT control, threads per core, '
-                   'VT-x/AMD-V exposed')
-
     def read(self, host):
         try:
             smt = host.read_value(SMT_CONTROL)

@@ -5,7 +5,7 @@ import re
 
 from migcompat_filter import cpufeatures
 from migcompat_filter.factors import base
-from migcompat_filter.factors import cpu as cpu_factors
+from migcompat_filter.hostsource import CPUINFO
 from migcompat_filter.profile import Unknown
 
 #: Features every libvirt x86 CPU model includes: libvirt never lists them
@@ -30,8 +30,6 @@ def _version(host, key, what):
 
 
 class QemuVersionFactor(base.Factor):
-    description = 'QEMU version (virsh version "Running hypervisor")'
-
     def read(self, host):
         version = _version(host, 'qemu', 'QEMU')
         hypervisor = host.versions().get('hypervisor', 'QEMU')
@@ -43,8 +41,6 @@ class QemuVersionFactor(base.Factor):
 
 
 class LibvirtVersionFactor(base.Factor):
-    description = 'libvirt version (virsh version "Using library")'
-
     def read(self, host):
         return _version(host, 'libvirt', 'libvirt')
 
@@ -54,7 +50,7 @@ def _dmi_vm(host):
     found, errors = [], []
     for name in ('sys_vendor', 'product_name'):
         try:
-            found.append(cpu_factors.dmi(host, name))
+            found.append(host.dmi(name))
         except base.FactorUnknown as e:
             errors.append(str(e))
     if not found:
@@ -81,17 +77,14 @@ def _nested_enabled(host):
 
 
 class NestedVirtFactor(base.Factor):
-    description = ('nested virtualization: is this host a VM, on what, and '
-                   'does its KVM offer nesting')
-
     def read(self, host):
         dmi_vm, dmi_error = _dmi_vm(host)
         try:
-            flags = set(cpu_factors.cpuinfo_flags(host))
+            flags = set(host.cpuinfo_flags())
         except base.FactorUnknown as e:
             try:
                 flags = {f.get('name') for f in
-                         cpu_factors.host_cpu(host).findall('feature')}
+                         host.host_cpu().findall('feature')}
             except base.FactorUnknown as e2:
                 flags = None
                 flag_error = '%s; %s' % (e, e2)
@@ -127,14 +120,11 @@ def _domcaps_mode(host, name):
 
 
 class HostModelFactor(base.Factor):
-    description = ('the host-model CPU libvirt offers guests, expanded to '
-                   'an explicit feature list')
-
     def read(self, host):
         mode = _domcaps_mode(host, 'host-model')
         model = (mode.findtext('model') or '').strip() or None
         vendor = mode.findtext('vendor')
-        vendor = cpu_factors.normalise_vendor(vendor.strip()) if vendor \
+        vendor = cpufeatures.normalise_vendor(vendor.strip()) if vendor \
             else None
         listed = [f.get('name') for f in mode.findall('feature')
                   if f.get('policy') in ('require', 'force', None)]
@@ -149,7 +139,7 @@ class HostModelFactor(base.Factor):
         if model:
             cpu = _cpu_element(host, model, vendor)
             try:
-                expansion = cpu_factors.expand_named_cpu(host, cpu)
+                expansion = host.expand_cpu_element(cpu)
             except base.FactorUnknown as e:
                 named_error = e
             else:
@@ -194,8 +184,6 @@ def _cpu_element(host, model, vendor):
 
 
 class UsableModelsFactor(base.Factor):
-    description = 'named CPU models libvirt reports usable on this host'
-
     def read(self, host):
         mode = _domcaps_mode(host, 'custom')
         return sorted({(m.text or '').strip() for m in mode.findall('model')
@@ -203,10 +191,8 @@ class UsableModelsFactor(base.Factor):
 
 
 class TscFactor(base.Factor):
-    description = 'TSC frequency and whether it can be scaled'
-
     def read(self, host):
-        counter = cpu_factors.host_cpu(host).find("counter[@name='tsc']")
+        counter = host.host_cpu().find("counter[@name='tsc']")
         if counter is None or not counter.get('frequency'):
             raise base.FactorUnknown(
                 '%s: host CPU has no <counter name="tsc" frequency=>'
@@ -222,11 +208,9 @@ class TscFactor(base.Factor):
 
 
 class PhysBitsFactor(base.Factor):
-    description = 'physical address bits (libvirt, else cpuinfo)'
-
     def read(self, host):
         try:
-            el = cpu_factors.host_cpu(host).find('maxphysaddr')
+            el = host.host_cpu().find('maxphysaddr')
             if el is not None and el.get('bits'):
                 return int(el.get('bits'))
             caps_error = 'capabilities host CPU has no <maxphysaddr bits=>'
@@ -235,19 +219,17 @@ class PhysBitsFactor(base.Factor):
         except ValueError:
             caps_error = 'capabilities maxphysaddr bits is not an integer'
         try:
-            info = cpu_factors.cpuinfo(host)
+            info = host.cpuinfo()
         except base.FactorUnknown as e:
             raise base.FactorUnknown('%s; %s' % (caps_error, e))
         m = re.match(r'\s*(\d+) bits physical', info.get('address sizes', ''))
         if not m:
             raise base.FactorUnknown('%s; %s has no "address sizes"'
-                                     % (caps_error, cpu_factors.CPUINFO))
+                                     % (caps_error, CPUINFO))
         return int(m.group(1))
 
 
 class MachineTypesFactor(base.Factor):
-    description = 'QEMU machine types for KVM guests (with aliases)'
-
     def read(self, host):
         caps = host.libvirt_xml('capabilities')
         origin = host.libvirt_origin('capabilities')

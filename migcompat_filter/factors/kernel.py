@@ -1,7 +1,7 @@
 """Host kernel factors: release and the CPU/virtualization settings."""
 
 from migcompat_filter.factors import base
-from migcompat_filter import hostsource
+from migcompat_filter.factors import catalogue
 from migcompat_filter.profile import Unknown
 
 OSRELEASE = 'proc/sys/kernel/osrelease'
@@ -30,22 +30,8 @@ CPU_PARAM_PREFIXES = ('noxsave', 'kvm.', 'kvm_')
 #: Modules whose modprobe.d options and sysfs parameters are read.
 KVM_MODULES = ('kvm', 'kvm_intel', 'kvm_amd')
 
-#: sysfs module parameters read from /sys/module/kvm*/parameters: the ones
-#: that change what a guest sees or whether it can migrate (not tuning
-#: knobs such as halt polling).
-MODULE_PARAMS = frozenset([
-    'nested', 'enable_pmu', 'ignore_msrs', 'report_ignored_msrs',
-    'nx_huge_pages', 'tdp_mmu', 'mitigate_smt_rsb', 'enable_vmware_backdoor',
-    'force_emulation_prefix',
-    # kvm_intel
-    'ept', 'unrestricted_guest', 'enable_apicv', 'enable_shadow_vmcs',
-    'enable_ipiv', 'pt_mode', 'vpid', 'flexpriority', 'pml',
-    'preemption_timer', 'allow_smaller_maxphyaddr', 'enlightened_vmcs',
-    'vnmi', 'sgx', 'enable_unrestricted_guest',
-    # kvm_amd
-    'npt', 'avic', 'vls', 'vgif', 'lbrv', 'nrips', 'sev', 'sev_es',
-    'sev_snp', 'tsc_scaling', 'intercept_smee',
-])
+#: sysfs module parameters read from /sys/module/kvm*/parameters.
+MODULE_PARAMS = frozenset(catalogue.KVM_MODULE_PARAMETERS)
 
 
 def split_kernel_args(text):
@@ -129,12 +115,6 @@ def parse_modprobe(text):
     return result
 
 
-def _dir_is_captured(host, relpath):
-    """A directory missing on the live host is empty there; missing from a
-    snapshot it was not captured (unknown)."""
-    return isinstance(host, hostsource.LiveSource)
-
-
 def _cmdline(host):
     try:
         text = host.read_text(CMDLINE, errors='backslashreplace')
@@ -147,7 +127,7 @@ def _cmdline(host):
 
 def _modprobe(host):
     if not host.exists(MODPROBE_DIR):
-        if _dir_is_captured(host, MODPROBE_DIR):
+        if host.missing_is_empty(MODPROBE_DIR):
             return {}
         return Unknown('%s: not in the snapshot' % MODPROBE_DIR)
     try:
@@ -170,7 +150,7 @@ def _modprobe(host):
 
 def _module_parameters(host):
     if not host.exists(MODULE_DIR):
-        if _dir_is_captured(host, MODULE_DIR):
+        if host.missing_is_empty(MODULE_DIR):
             return {}
         return Unknown('%s: not in the snapshot' % MODULE_DIR)
     try:
@@ -214,16 +194,11 @@ def _vulnerabilities(host):
 
 
 class KernelVersionFactor(base.Factor):
-    description = 'running kernel release (uname -r)'
-
     def read(self, host):
         return host.read_value(OSRELEASE)
 
 
 class KernelSettingsFactor(base.Factor):
-    description = ('CPU/virtualization kernel settings: command line, '
-                   'modprobe.d and sysfs kvm parameters, vulnerabilities')
-
     def read(self, host):
         value = {'cmdline': _cmdline(host),
                  'modprobe': _modprobe(host),

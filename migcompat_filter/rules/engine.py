@@ -3,17 +3,77 @@
 :func:`evaluate` is a pure function of two profiles, the guest CPU mode and
 a policy. It knows nothing of how the profiles were read (a live host, a
 snapshot, a JSON file or Placement traits): it only sees factor values,
-any of which may be Unknown. Every rule (migcompat_filter.rules.
-factor_rules) adds findings; the verdict is compatible when no finding
-blocks.
+any of which may be Unknown. Every rule (the ``migcompat.rules``
+entry-point namespace: the built-in ones and any installed third party's)
+adds findings; the verdict is compatible when no finding blocks.
 """
 
+import logging
+
+from stevedore import extension
+
+from migcompat_filter.cpu_modes import DEFAULT
 from migcompat_filter.cpu_modes import MODES
+from migcompat_filter.factors import catalogue
 from migcompat_filter.profile import is_unknown
 from migcompat_filter.rules import values
 from migcompat_filter.rules.policy import Policy
 from migcompat_filter.rules.verdict import Context
 from migcompat_filter.rules.verdict import Verdict
+
+LOG = logging.getLogger(__name__)
+
+_RULES = None
+
+
+def _load_failed(manager, entrypoint, exc):
+    # One broken plugin must not take the scheduler down with it.
+    LOG.warning('rule plugin %s (%s) cannot be loaded and is skipped: %s',
+                entrypoint.name, entrypoint.value, exc)
+
+
+def _load_rules():
+    """Every installed rule, once, in entry-point name order.
+
+    The order is fixed so that findings of one factor (cpu_vendor and
+    identical_cpu_signature both report cpu_model) always come out alike.
+    """
+    mgr = extension.ExtensionManager(catalogue.RULE_NAMESPACE,
+                                     invoke_on_load=True,
+                                     on_load_failure_callback=_load_failed)
+    loaded = []
+    for ext in sorted(mgr.extensions, key=lambda e: e.name):
+        if not callable(getattr(ext.obj, 'check', None)):
+            LOG.warning('rule plugin %s (%s) has no check() and is skipped',
+                        ext.name, ext.entry_point.value)
+            continue
+        loaded.append(ext.obj)
+    if not loaded:
+        # Without rules every pair would look compatible: say so loudly.
+        LOG.error('no rule is installed in the %s entry-point namespace '
+                  '(is migcompat installed, e.g. with pip?); every '
+                  'migration will be judged compatible',
+                  catalogue.RULE_NAMESPACE)
+    return tuple(loaded)
+
+
+def all_rules():
+    """The installed rules (loaded on first use, then cached)."""
+    global _RULES
+    if _RULES is None:
+        _RULES = _load_rules()
+    return _RULES
+
+
+def reload_rules():
+    """Forget the loaded rules (for tests that install a plugin)."""
+    global _RULES
+    _RULES = None
+
+
+def rules_for(mode):
+    """The rules that judge a guest of that CPU mode."""
+    return [rule for rule in all_rules() if mode in rule.modes]
 
 
 def choose_mode(source, mode=None):
@@ -26,7 +86,7 @@ def choose_mode(source, mode=None):
     declared = source['cpu_mode']
     if not is_unknown(declared) and declared in MODES:
         return declared
-    return 'host-model'
+    return DEFAULT
 
 
 def evaluate(source_profile, dest_profile, mode=None, policy=None,
@@ -37,40 +97,23 @@ def evaluate(source_profile, dest_profile, mode=None, policy=None,
     cpu_mode, else host-model). cpu_models: the guest's named models for
     custom mode (None: the source's cpu_models). Returns a :class:`Verdict`.
     """
-    from migcompat_filter.rules import factor_rules
-
     mode = choose_mode(source_profile, mode)
     ctx = Context(source_profile, dest_profile, mode, policy or Policy(),
                   cpu_models=cpu_models)
     findings = []
-    for rule in factor_rules.rules_for(mode):
+    for rule in rules_for(mode):
         findings.extend(rule.check(ctx) or ())
     return Verdict(mode, findings)
 
 
-#: Weights of the factors for :func:`similarity`: what a host-passthrough
-#: guest notices most counts most.
-SIMILARITY_WEIGHTS = {
-    'cpu_model': 3.0,
-    'cpu_features': 3.0,
-    'host_model': 3.0,
-    'microcode_version': 2.0,
-    'qemu_version': 2.0,
-    'libvirt_version': 2.0,
-    'kernel_version': 1.0,
-    'kernel_settings': 1.0,
-    'firmware_version': 1.0,
-    'firmware_settings': 1.0,
-    'nested_virt': 1.0,
-    'tsc': 1.0,
-    'phys_bits': 1.0,
-    'machine_types': 1.0,
-}
+#: Weights of the factors for :func:`similarity` (the catalogue rows'
+#: ``similarity``): what a host-passthrough guest notices most counts most.
+SIMILARITY_WEIGHTS = catalogue.Derived(catalogue.similarity_weights)
 
-# Parts of a factor that say the same thing in another form; comparing
-# them would count a cosmetic difference (the libvirt CPU map's name for a
-# model) as a real one.
-_SIMILARITY_IGNORE = {'cpu_model': ('libvirt_model', 'model_name')}
+# Parts of a factor that say the same thing in another form (the rows'
+# ``identity_ignore``); comparing them would count a cosmetic difference
+# (the libvirt CPU map's name for a model) as a real one.
+_SIMILARITY_IGNORE = catalogue.Derived(catalogue.identity_ignore)
 
 
 def similarity(source, dest, weights=None):

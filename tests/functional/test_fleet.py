@@ -532,7 +532,7 @@ class TestWithNova(FleetTestBase):
         rows = {r['host']: r for r in json.loads(out)}
         self.assertFalse(rows[UNTRAITED]['accepted'])
         self.assertIn('refuses', rows[UNTRAITED]['reason'])
-        from migcompat_filter.conf.policy import Policy
+        from migcompat_filter.rules.policy import Policy
         for name in ('milan-2', 'this-host'):
             verdict = rules.evaluate(self.profiles['milan-1'],
                                      self.profiles[name],

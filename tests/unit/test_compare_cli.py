@@ -14,7 +14,7 @@ import testtools
 
 from migcompat_filter import profile as profile_mod
 from tests import cli
-from tests.unit import test_rules_hosts as hosts
+from tests.unit import hosts
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SNAPSHOTS = os.path.join(os.path.dirname(HERE), 'fixtures', 'hosts')

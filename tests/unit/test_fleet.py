@@ -9,7 +9,7 @@ libvirt-python is installed.
 import testtools
 
 from migcompat_filter.cmd import host as host_cmd
-from migcompat_filter.conf.policy import Policy
+from migcompat_filter.rules.policy import Policy
 from migcompat_filter.fleet import baseline
 from migcompat_filter.fleet import inventory
 from migcompat_filter.fleet import matrix

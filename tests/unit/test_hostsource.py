@@ -102,3 +102,63 @@ class TestLibvirt(testtools.TestCase):
             hostsource.SourceError, src.expand_cpu,
             '<cpu><arch>x86_64</arch><model>No-Such-Model-v9</model></cpu>')
         self.assertIn('No-Such-Model-v9', str(e))
+
+
+class TestWhatSeveralFactorsRead(testtools.TestCase):
+    """The readings factors share are HostSource methods, for both kinds
+    of source alike."""
+
+    def setUp(self):
+        super(TestWhatSeveralFactorsRead, self).setUp()
+        self.root = tempfile.mkdtemp(prefix='migcompat-test-')
+        self.addCleanup(shutil.rmtree, self.root, True)
+        self.src = hostsource.SnapshotSource(self.root)
+
+    def put(self, relpath, text):
+        full = os.path.join(self.root, relpath)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        with open(full, 'w') as f:
+            f.write(text)
+
+    def test_cpuinfo_first_processor_and_flags(self):
+        self.put('proc/cpuinfo', 'processor : 0\nflags : fpu vme\n\n'
+                                 'processor : 1\nflags : other\n')
+        self.assertEqual({'processor': '0', 'flags': 'fpu vme'},
+                         self.src.cpuinfo())
+        self.assertEqual(['fpu', 'vme'], self.src.cpuinfo_flags())
+
+    def test_cpuinfo_without_flags(self):
+        self.put('proc/cpuinfo', 'processor : 0\n')
+        e = self.assertRaises(hostsource.FactorUnknown,
+                              self.src.cpuinfo_flags)
+        self.assertEqual('proc/cpuinfo: has no "flags" line', str(e))
+
+    def test_host_cpu_and_dmi(self):
+        self.put('libvirt/capabilities.xml',
+                 '<capabilities><host><cpu><arch>x86_64</arch></cpu>'
+                 '</host></capabilities>')
+        self.put('sys/class/dmi/id/bios_vendor', 'Dell Inc.\n')
+        self.assertEqual('x86_64', self.src.host_cpu().findtext('arch'))
+        self.assertEqual('Dell Inc.', self.src.dmi('bios_vendor'))
+
+    def test_snapshot_nova_cpu_options(self):
+        e = self.assertRaises(hostsource.FactorUnknown,
+                              self.src.nova_cpu_options)
+        self.assertIn('nova/cpu_mode: not in the snapshot', str(e))
+        self.put('nova/cpu_mode', 'custom\n')
+        self.assertEqual(('custom', []), self.src.nova_cpu_options())
+        self.put('nova/cpu_models', 'IvyBridge,Haswell\n')
+        self.assertEqual(('custom', ['IvyBridge', 'Haswell']),
+                         self.src.nova_cpu_options())
+
+    def test_live_nova_cpu_options_from_nova_conf(self):
+        self.put('nova.conf', '[libvirt]\ncpu_mode = custom\n'
+                              'cpu_models = IvyBridge\n')
+        live = hostsource.LiveSource('/', 'test:///default')
+        live.nova_config = os.path.join(self.root, 'nova.conf')
+        self.assertEqual(('custom', ['IvyBridge']), live.nova_cpu_options())
+
+    def test_a_missing_directory(self):
+        self.assertFalse(self.src.missing_is_empty('etc/modprobe.d'))
+        live = hostsource.LiveSource('/', 'test:///default')
+        self.assertTrue(live.missing_is_empty('etc/modprobe.d'))

@@ -22,7 +22,7 @@ from migcompat_filter import hostsource
 from migcompat_filter import qemu_cpu_models as qcm
 from migcompat_filter import reader
 from migcompat_filter import rules
-from migcompat_filter.conf.policy import Policy
+from migcompat_filter.rules.policy import Policy
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HOSTS = os.path.join(os.path.dirname(HERE), 'fixtures', 'hosts')

@@ -6,18 +6,19 @@ and the factor that decides it: the blocking factors when the pair is
 refused, the warning factors when it is not.
 """
 
+import collections
 import os
 import re
 
 import testtools
 
-from migcompat_filter.conf.policy import Policy
+from migcompat_filter.rules.policy import Policy
+from migcompat_filter.profile import FACTOR_SCHEMA
+from migcompat_filter.profile import Profile
 from migcompat_filter.profile import Unknown
 from migcompat_filter import rules
-# Imported so that rules.factor_rules exists whatever ran first in this
-# worker (the rule plugins are otherwise loaded on first evaluate()).
-from migcompat_filter.rules import factor_rules  # noqa: F401
-from tests.unit import test_rules_hosts as hosts
+from migcompat_filter.rules import host_model
+from tests.unit import hosts
 
 HM = 'host-model'
 HP = 'host-passthrough'
@@ -63,223 +64,262 @@ def unknown(profile, factor):
     return hosts.variant(profile, **{factor: Unknown('test: not read')})
 
 
-# (name, source, destination, mode, policy kwargs, custom guest models,
-#  compatible, blocking factors, warning factors or None to not check)
+class Case(collections.namedtuple(
+        'Case', 'name src dst mode policy models ok block warn')):
+    """One scenario.
+
+    src, dst: functions returning the profiles; mode: the guest CPU mode;
+    policy: Policy keyword arguments; models: the custom guest's models;
+    ok: compatible; block: the blocking factors; warn: the warning
+    factors, or None to not check them.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, name, src, dst, mode, ok, policy=None, models=None,
+                block=(), warn=None):
+        return super(Case, cls).__new__(cls, name, src, dst, mode,
+                                        policy or {}, models, ok, block,
+                                        warn)
+
+
 SCENARIOS = [
     # -- Intel, bare metal -------------------------------------------------
-    ('9242 to itself, host-model', hosts.xeon_9242, hosts.xeon_9242, HM, {},
-     None, True, [], []),
-    ('9242 to itself, passthrough', hosts.xeon_9242, hosts.xeon_9242, HP,
-     {}, None, True, [], []),
-    ('9242 to itself, custom', hosts.xeon_9242, hosts.xeon_9242, CU, {},
-     ['Cascadelake-Server'], True, [], []),
-    ('9242 to 4214R (TSX gone), host-model', hosts.xeon_9242,
-     hosts.xeon_4214r, HM, {}, None, False, ['host_model'], []),
-    ('9242 to 4214R (TSX gone), passthrough', hosts.xeon_9242,
-     hosts.xeon_4214r, HP, {}, None, False, ['cpu_features'],
-     ['microcode_version']),
-    ('9242 to 4214R, custom Cascadelake-Server', hosts.xeon_9242,
-     hosts.xeon_4214r, CU, {}, ['Cascadelake-Server'], False,
-     ['usable_models'], []),
-    ('9242 to 4214R, custom IvyBridge', hosts.xeon_9242, hosts.xeon_4214r,
-     CU, {}, ['IvyBridge'], True, [], []),
-    ('4214R to 9242: rfds-no of newer microcode missing, host-model',
-     hosts.xeon_4214r, hosts.xeon_9242, HM, {}, None, False,
-     ['host_model'], []),
-    ('9242 to itself with tsx=off, host-model', hosts.xeon_9242,
-     tsx_off_9242, HM, {}, None, False, ['host_model'], []),
-    ('9242 to itself with tsx=off, passthrough', hosts.xeon_9242,
-     tsx_off_9242, HP, {}, None, False, ['cpu_features'],
-     ['kernel_settings']),
-    ('9242 with tsx=off to 9242 (TSX back on), host-model', tsx_off_9242,
-     hosts.xeon_9242, HM, {}, None, True, [], []),
-    ('6148 (Skylake) to 9242 (Cascade Lake), host-model', hosts.xeon_6148,
-     hosts.xeon_9242, HM, {}, None, True, [], []),
-    ('9242 to 6148 (older CPU), host-model', hosts.xeon_9242,
-     hosts.xeon_6148, HM, {}, None, False, ['host_model'], []),
-    ('6148 to 9242, passthrough: other stepping and microcode warn',
-     hosts.xeon_6148, hosts.xeon_9242, HP, {}, None, True, [],
-     ['cpu_model', 'microcode_version']),
-    ('6148 to 9242, passthrough strict', hosts.xeon_6148, hosts.xeon_9242,
-     HP, {'strict': True}, None, False, ['cpu_model', 'microcode_version'],
-     []),
-    ('9242 to 6148, custom Skylake-Server', hosts.xeon_9242,
-     hosts.xeon_6148, CU, {}, ['Skylake-Server'], True, [], []),
-    ('9242 to 6148, custom Cascadelake-Server', hosts.xeon_9242,
-     hosts.xeon_6148, CU, {}, ['Cascadelake-Server'], False,
-     ['usable_models'], []),
+    Case('9242 to itself, host-model', src=hosts.xeon_9242,
+         dst=hosts.xeon_9242, mode=HM, ok=True, warn=[]),
+    Case('9242 to itself, passthrough', src=hosts.xeon_9242,
+         dst=hosts.xeon_9242, mode=HP, ok=True, warn=[]),
+    Case('9242 to itself, custom', src=hosts.xeon_9242, dst=hosts.xeon_9242,
+         mode=CU, models=['Cascadelake-Server'], ok=True, warn=[]),
+    Case('9242 to 4214R (TSX gone), host-model', src=hosts.xeon_9242,
+         dst=hosts.xeon_4214r, mode=HM, ok=False, block=['host_model'],
+         warn=[]),
+    Case('9242 to 4214R (TSX gone), passthrough', src=hosts.xeon_9242,
+         dst=hosts.xeon_4214r, mode=HP, ok=False, block=['cpu_features'],
+         warn=['microcode_version']),
+    Case('9242 to 4214R, custom Cascadelake-Server', src=hosts.xeon_9242,
+         dst=hosts.xeon_4214r, mode=CU, models=['Cascadelake-Server'],
+         ok=False, block=['usable_models'], warn=[]),
+    Case('9242 to 4214R, custom IvyBridge', src=hosts.xeon_9242,
+         dst=hosts.xeon_4214r, mode=CU, models=['IvyBridge'], ok=True,
+         warn=[]),
+    Case('4214R to 9242: rfds-no of newer microcode missing, host-model',
+         src=hosts.xeon_4214r, dst=hosts.xeon_9242, mode=HM, ok=False,
+         block=['host_model'], warn=[]),
+    Case('9242 to itself with tsx=off, host-model', src=hosts.xeon_9242,
+         dst=tsx_off_9242, mode=HM, ok=False, block=['host_model'], warn=[]),
+    Case('9242 to itself with tsx=off, passthrough', src=hosts.xeon_9242,
+         dst=tsx_off_9242, mode=HP, ok=False, block=['cpu_features'],
+         warn=['kernel_settings']),
+    Case('9242 with tsx=off to 9242 (TSX back on), host-model',
+         src=tsx_off_9242, dst=hosts.xeon_9242, mode=HM, ok=True, warn=[]),
+    Case('6148 (Skylake) to 9242 (Cascade Lake), host-model',
+         src=hosts.xeon_6148, dst=hosts.xeon_9242, mode=HM, ok=True, warn=[]),
+    Case('9242 to 6148 (older CPU), host-model', src=hosts.xeon_9242,
+         dst=hosts.xeon_6148, mode=HM, ok=False, block=['host_model'],
+         warn=[]),
+    Case('6148 to 9242, passthrough: other stepping and microcode warn',
+         src=hosts.xeon_6148, dst=hosts.xeon_9242, mode=HP, ok=True,
+         warn=['cpu_model', 'microcode_version']),
+    Case('6148 to 9242, passthrough strict', src=hosts.xeon_6148,
+         dst=hosts.xeon_9242, mode=HP, policy={'strict': True}, ok=False,
+         block=['cpu_model', 'microcode_version'], warn=[]),
+    Case('9242 to 6148, custom Skylake-Server', src=hosts.xeon_9242,
+         dst=hosts.xeon_6148, mode=CU, models=['Skylake-Server'], ok=True,
+         warn=[]),
+    Case('9242 to 6148, custom Cascadelake-Server', src=hosts.xeon_9242,
+         dst=hosts.xeon_6148, mode=CU, models=['Cascadelake-Server'], ok=False,
+         block=['usable_models'], warn=[]),
     # -- versions ------------------------------------------------------------
-    ('older QEMU on destination, host-model', hosts.xeon_9242,
-     lambda: older_qemu(hosts.xeon_9242()), HM, {}, None, False,
-     ['qemu_version'], []),
-    ('older QEMU on destination, passthrough (nova refuses too)',
-     hosts.xeon_9242, lambda: older_qemu(hosts.xeon_9242()), HP, {}, None,
-     False, ['qemu_version'], []),
-    ('older QEMU on destination, custom', hosts.xeon_9242,
-     lambda: older_qemu(hosts.xeon_9242()), CU, {}, ['IvyBridge'], False,
-     ['qemu_version'], []),
-    ('older libvirt and QEMU on destination, host-model',
-     lambda: newer(hosts.xeon_9242()), hosts.xeon_9242, HM, {}, None,
-     False, ['libvirt_version', 'qemu_version'], []),
-    ('older libvirt on destination, passthrough: libvirt warns',
-     lambda: newer(hosts.xeon_9242(), qemu='7.2.22'), hosts.xeon_9242, HP,
-     {}, None, True, [], ['libvirt_version']),
-    ('older libvirt, passthrough policy naming libvirt_version',
-     lambda: newer(hosts.xeon_9242(), qemu='7.2.22'), hosts.xeon_9242, HP,
-     {'passthrough_blocking_factors': ['libvirt_version']}, None, False,
-     ['libvirt_version'], []),
-    ('newer QEMU and libvirt on destination, host-model', hosts.xeon_9242,
-     lambda: newer(hosts.xeon_9242()), HM, {}, None, True, [], []),
-    ('newer QEMU and libvirt on destination, passthrough warns',
-     hosts.xeon_9242, lambda: newer(hosts.xeon_9242()), HP, {}, None, True,
-     [], ['libvirt_version', 'qemu_version']),
+    Case('older QEMU on destination, host-model', src=hosts.xeon_9242,
+         dst=lambda: older_qemu(hosts.xeon_9242()), mode=HM, ok=False,
+         block=['qemu_version'], warn=[]),
+    Case('older QEMU on destination, passthrough (nova refuses too)',
+         src=hosts.xeon_9242, dst=lambda: older_qemu(hosts.xeon_9242()),
+         mode=HP, ok=False, block=['qemu_version'], warn=[]),
+    Case('older QEMU on destination, custom', src=hosts.xeon_9242,
+         dst=lambda: older_qemu(hosts.xeon_9242()), mode=CU,
+         models=['IvyBridge'], ok=False, block=['qemu_version'], warn=[]),
+    Case('older libvirt and QEMU on destination, host-model',
+         src=lambda: newer(hosts.xeon_9242()), dst=hosts.xeon_9242, mode=HM,
+         ok=False, block=['libvirt_version', 'qemu_version'], warn=[]),
+    Case('older libvirt on destination, passthrough: libvirt warns',
+         src=lambda: newer(hosts.xeon_9242(), qemu='7.2.22'),
+         dst=hosts.xeon_9242, mode=HP, ok=True, warn=['libvirt_version']),
+    Case('older libvirt, passthrough policy naming libvirt_version',
+         src=lambda: newer(hosts.xeon_9242(), qemu='7.2.22'),
+         dst=hosts.xeon_9242, mode=HP,
+         policy={'passthrough_blocking_factors': ['libvirt_version']},
+         ok=False, block=['libvirt_version'], warn=[]),
+    Case('newer QEMU and libvirt on destination, host-model',
+         src=hosts.xeon_9242, dst=lambda: newer(hosts.xeon_9242()), mode=HM,
+         ok=True, warn=[]),
+    Case('newer QEMU and libvirt on destination, passthrough warns',
+         src=hosts.xeon_9242, dst=lambda: newer(hosts.xeon_9242()), mode=HP,
+         ok=True, warn=['libvirt_version', 'qemu_version']),
     # -- kernel, firmware, microcode, SMT ------------------------------------
-    ('other kernel, host-model', hosts.xeon_9242,
-     lambda: new_kernel(hosts.xeon_9242()), HM, {}, None, True, [], []),
-    ('other kernel, passthrough warns', hosts.xeon_9242,
-     lambda: new_kernel(hosts.xeon_9242()), HP, {}, None, True, [],
-     ['kernel_version']),
-    ('other kernel, passthrough strict blocks', hosts.xeon_9242,
-     lambda: new_kernel(hosts.xeon_9242()), HP, {'strict': True}, None,
-     False, ['kernel_version'], []),
-    ('other firmware, passthrough warns', hosts.xeon_9242,
-     lambda: new_firmware(hosts.xeon_9242()), HP, {}, None, True, [],
-     ['firmware_version']),
-    ('other firmware, host-model', hosts.xeon_9242,
-     lambda: new_firmware(hosts.xeon_9242()), HM, {}, None, True, [], []),
-    ('other microcode, passthrough warns', hosts.xeon_9242,
-     lambda: new_microcode(hosts.xeon_9242()), HP, {}, None, True, [],
-     ['microcode_version']),
-    ('other microcode, passthrough policy names it', hosts.xeon_9242,
-     lambda: new_microcode(hosts.xeon_9242()), HP,
-     {'passthrough_blocking_factors': ['microcode_version']}, None, False,
-     ['microcode_version'], []),
-    ('SMT off on destination, passthrough warns', hosts.xeon_9242,
-     lambda: smt_off(hosts.xeon_9242()), HP, {}, None, True, [],
-     ['firmware_settings']),
-    ('SMT off on destination, passthrough policy names it', hosts.xeon_9242,
-     lambda: smt_off(hosts.xeon_9242()), HP,
-     {'passthrough_blocking_factors': ['firmware_settings']}, None, False,
-     ['firmware_settings'], []),
-    ('SMT off on destination, host-model', hosts.xeon_9242,
-     lambda: smt_off(hosts.xeon_9242()), HM, {}, None, True, [], []),
+    Case('other kernel, host-model', src=hosts.xeon_9242,
+         dst=lambda: new_kernel(hosts.xeon_9242()), mode=HM, ok=True, warn=[]),
+    Case('other kernel, passthrough warns', src=hosts.xeon_9242,
+         dst=lambda: new_kernel(hosts.xeon_9242()), mode=HP, ok=True,
+         warn=['kernel_version']),
+    Case('other kernel, passthrough strict blocks', src=hosts.xeon_9242,
+         dst=lambda: new_kernel(hosts.xeon_9242()), mode=HP,
+         policy={'strict': True}, ok=False, block=['kernel_version'], warn=[]),
+    Case('other firmware, passthrough warns', src=hosts.xeon_9242,
+         dst=lambda: new_firmware(hosts.xeon_9242()), mode=HP, ok=True,
+         warn=['firmware_version']),
+    Case('other firmware, host-model', src=hosts.xeon_9242,
+         dst=lambda: new_firmware(hosts.xeon_9242()), mode=HM, ok=True,
+         warn=[]),
+    Case('other microcode, passthrough warns', src=hosts.xeon_9242,
+         dst=lambda: new_microcode(hosts.xeon_9242()), mode=HP, ok=True,
+         warn=['microcode_version']),
+    Case('other microcode, passthrough policy names it', src=hosts.xeon_9242,
+         dst=lambda: new_microcode(hosts.xeon_9242()), mode=HP,
+         policy={'passthrough_blocking_factors': ['microcode_version']},
+         ok=False, block=['microcode_version'], warn=[]),
+    Case('SMT off on destination, passthrough warns', src=hosts.xeon_9242,
+         dst=lambda: smt_off(hosts.xeon_9242()), mode=HP, ok=True,
+         warn=['firmware_settings']),
+    Case('SMT off on destination, passthrough policy names it',
+         src=hosts.xeon_9242, dst=lambda: smt_off(hosts.xeon_9242()), mode=HP,
+         policy={'passthrough_blocking_factors': ['firmware_settings']},
+         ok=False, block=['firmware_settings'], warn=[]),
+    Case('SMT off on destination, host-model', src=hosts.xeon_9242,
+         dst=lambda: smt_off(hosts.xeon_9242()), mode=HM, ok=True, warn=[]),
     # -- AMD: bare metal and nested -----------------------------------------
-    ('EPYC 7713 to itself, passthrough', hosts.epyc_7713, hosts.epyc_7713,
-     HP, {}, None, True, [], []),
-    ('EPYC 7713 to L1 nested Milan, host-model', hosts.epyc_7713,
-     hosts.milan_l1, HM, {}, None, False, ['host_model'], []),
-    ('EPYC 7713 to L1 nested Milan (expanded), host-model',
-     hosts.epyc_7713, lambda: hosts.milan_l1(expanded=True), HM, {}, None,
-     False, ['host_model'], []),
-    ('EPYC 7713 to L1 nested Milan, passthrough', hosts.epyc_7713,
-     hosts.milan_l1, HP, {}, None, False, ['cpu_features'], None),
-    ('EPYC 7713 to L1 nested Milan, custom EPYC-Milan', hosts.epyc_7713,
-     hosts.milan_l1, CU, {}, ['EPYC-Milan'], False, ['usable_models'], []),
-    ('L1 nested Milan to itself, host-model', hosts.milan_l1,
-     hosts.milan_l1, HM, {}, None, True, [], []),
-    ('L1 nested Milan to itself, passthrough: no DMI warns',
-     hosts.milan_l1, hosts.milan_l1, HP, {}, None, True, [],
-     ['firmware_version']),
-    ('L1 nested Milan (expanded) to EPYC 7713, host-model',
-     lambda: hosts.milan_l1(expanded=True), hosts.epyc_7713, HM, {}, None,
-     True, [], []),
-    ('L1 nested Milan (named model only) to EPYC 7713: unknown warns',
-     hosts.milan_l1, hosts.epyc_7713, HM, {}, None, True, [],
-     ['host_model']),
-    ('L1 nested Milan (named model only) to EPYC 7713, strict',
-     hosts.milan_l1, hosts.epyc_7713, HM, {'strict': True}, None, False,
-     ['host_model'], None),
-    ('L1 nested Milan to EPYC 7713, custom EPYC-Milan', hosts.milan_l1,
-     hosts.epyc_7713, CU, {}, ['EPYC-Milan'], True, [], []),
-    ('EPYC 7601 after IBPB microcode to before, host-model',
-     lambda: hosts.epyc_7601(ibpb=True), hosts.epyc_7601, HM, {}, None,
-     False, ['host_model'], []),
+    Case('EPYC 7713 to itself, passthrough', src=hosts.epyc_7713,
+         dst=hosts.epyc_7713, mode=HP, ok=True, warn=[]),
+    Case('EPYC 7713 to L1 nested Milan, host-model', src=hosts.epyc_7713,
+         dst=hosts.milan_l1, mode=HM, ok=False, block=['host_model'], warn=[]),
+    Case('EPYC 7713 to L1 nested Milan (expanded), host-model',
+         src=hosts.epyc_7713, dst=lambda: hosts.milan_l1(expanded=True),
+         mode=HM, ok=False, block=['host_model'], warn=[]),
+    Case('EPYC 7713 to L1 nested Milan, passthrough', src=hosts.epyc_7713,
+         dst=hosts.milan_l1, mode=HP, ok=False, block=['cpu_features']),
+    Case('EPYC 7713 to L1 nested Milan, custom EPYC-Milan',
+         src=hosts.epyc_7713, dst=hosts.milan_l1, mode=CU,
+         models=['EPYC-Milan'], ok=False, block=['usable_models'], warn=[]),
+    Case('L1 nested Milan to itself, host-model', src=hosts.milan_l1,
+         dst=hosts.milan_l1, mode=HM, ok=True, warn=[]),
+    Case('L1 nested Milan to itself, passthrough: no DMI warns',
+         src=hosts.milan_l1, dst=hosts.milan_l1, mode=HP, ok=True,
+         warn=['firmware_version']),
+    Case('L1 nested Milan (expanded) to EPYC 7713, host-model',
+         src=lambda: hosts.milan_l1(expanded=True), dst=hosts.epyc_7713,
+         mode=HM, ok=True, warn=[]),
+    Case('L1 nested Milan (named model only) to EPYC 7713: unknown warns',
+         src=hosts.milan_l1, dst=hosts.epyc_7713, mode=HM, ok=True,
+         warn=['host_model']),
+    Case('L1 nested Milan (named model only) to EPYC 7713, strict',
+         src=hosts.milan_l1, dst=hosts.epyc_7713, mode=HM,
+         policy={'strict': True}, ok=False, block=['host_model']),
+    Case('L1 nested Milan to EPYC 7713, custom EPYC-Milan', src=hosts.milan_l1,
+         dst=hosts.epyc_7713, mode=CU, models=['EPYC-Milan'], ok=True,
+         warn=[]),
+    Case('EPYC 7601 after IBPB microcode to before, host-model',
+         src=lambda: hosts.epyc_7601(ibpb=True), dst=hosts.epyc_7601, mode=HM,
+         ok=False, block=['host_model'], warn=[]),
     # The Rome dump lists SVM features (avic, vgif, ...) the Milan dump
     # lacks: newer CPU, fewer features reported - features decide.
-    ('EPYC 7502 (Rome) to 7713 (Milan), host-model', hosts.epyc_7502,
-     hosts.epyc_7713, HM, {}, None, False, ['host_model'], []),
-    ('EPYC 7713 (Milan) to 7502 (Rome), host-model', hosts.epyc_7713,
-     hosts.epyc_7502, HM, {}, None, False, ['host_model'], []),
-    ('Intel 9242 to AMD 7713, host-model', hosts.xeon_9242, hosts.epyc_7713,
-     HM, {}, None, False, ['cpu_model', 'host_model'], None),
-    ('Intel 9242 to AMD 7713, passthrough', hosts.xeon_9242,
-     hosts.epyc_7713, HP, {}, None, False, ['cpu_features', 'cpu_model'],
-     None),
+    Case('EPYC 7502 (Rome) to 7713 (Milan), host-model', src=hosts.epyc_7502,
+         dst=hosts.epyc_7713, mode=HM, ok=False, block=['host_model'],
+         warn=[]),
+    Case('EPYC 7713 (Milan) to 7502 (Rome), host-model', src=hosts.epyc_7713,
+         dst=hosts.epyc_7502, mode=HM, ok=False, block=['host_model'],
+         warn=[]),
+    Case('Intel 9242 to AMD 7713, host-model', src=hosts.xeon_9242,
+         dst=hosts.epyc_7713, mode=HM, ok=False,
+         block=['cpu_model', 'host_model']),
+    Case('Intel 9242 to AMD 7713, passthrough', src=hosts.xeon_9242,
+         dst=hosts.epyc_7713, mode=HP, ok=False,
+         block=['cpu_features', 'cpu_model']),
     # -- TSC (the guest has invtsc) ------------------------------------------
-    ('TSC differs, destination cannot scale', hosts.epyc_7713,
-     lambda: tsc(hosts.epyc_7713(), 2200000000, False), HM, {}, None,
-     False, ['tsc'], []),
-    ('TSC differs, destination scales', hosts.epyc_7713,
-     lambda: tsc(hosts.epyc_7713(), 2200000000, True), HM, {}, None,
-     True, [], []),
-    ('TSC within 250 ppm, no scaling', hosts.epyc_7713,
-     lambda: tsc(hosts.epyc_7713(), 2445426000 + 500000, False), HM, {},
-     None, True, [], []),
-    ('TSC off by 300 ppm, policy tolerance 400 ppm', hosts.epyc_7713,
-     lambda: tsc(hosts.epyc_7713(), 2445426000 + 733000, False), HM,
-     {'tsc_tolerance_ppm': 400}, None, True, [], []),
-    ('TSC differs, guest without invtsc',
-     lambda: hosts.without_features(hosts.milan_l1(), 'invtsc'),
-     lambda: tsc(hosts.milan_l1(), 2200000000, False), HM, {}, None, True,
-     [], []),
+    Case('TSC differs, destination cannot scale', src=hosts.epyc_7713,
+         dst=lambda: tsc(hosts.epyc_7713(), 2200000000, False), mode=HM,
+         ok=False, block=['tsc'], warn=[]),
+    Case('TSC differs, destination scales', src=hosts.epyc_7713,
+         dst=lambda: tsc(hosts.epyc_7713(), 2200000000, True), mode=HM,
+         ok=True, warn=[]),
+    Case('TSC within 250 ppm, no scaling', src=hosts.epyc_7713,
+         dst=lambda: tsc(hosts.epyc_7713(), 2445426000 + 500000, False),
+         mode=HM, ok=True, warn=[]),
+    Case('TSC off by 300 ppm, policy tolerance 400 ppm', src=hosts.epyc_7713,
+         dst=lambda: tsc(hosts.epyc_7713(), 2445426000 + 733000, False),
+         mode=HM, policy={'tsc_tolerance_ppm': 400}, ok=True, warn=[]),
+    Case('TSC differs, guest without invtsc',
+         src=lambda: hosts.without_features(hosts.milan_l1(), 'invtsc'),
+         dst=lambda: tsc(hosts.milan_l1(), 2200000000, False), mode=HM,
+         ok=True, warn=[]),
     # -- machine types -----------------------------------------------------
-    ('destination lacks a machine type', hosts.xeon_9242,
-     lambda: hosts.variant(hosts.xeon_9242(), machine_types=[
-         m for m in hosts.QEMU_7_2_MACHINES if m != 'pc-q35-7.2']), HM, {},
-     None, True, [], ['machine_types']),
-    ('destination lacks a machine type, strict', hosts.xeon_9242,
-     lambda: hosts.variant(hosts.xeon_9242(), machine_types=[
-         m for m in hosts.QEMU_7_2_MACHINES if m != 'pc-q35-7.2']), HM,
-     {'strict': True}, None, False, ['machine_types'], []),
+    Case('destination lacks a machine type', src=hosts.xeon_9242,
+         dst=lambda: hosts.variant(hosts.xeon_9242(), machine_types=[
+                 m for m in hosts.QEMU_7_2_MACHINES if m != 'pc-q35-7.2']),
+         mode=HM, ok=True, warn=['machine_types']),
+    Case('destination lacks a machine type, strict', src=hosts.xeon_9242,
+         dst=lambda: hosts.variant(hosts.xeon_9242(), machine_types=[
+                 m for m in hosts.QEMU_7_2_MACHINES if m != 'pc-q35-7.2']),
+         mode=HM, policy={'strict': True}, ok=False, block=['machine_types'],
+         warn=[]),
     # -- phys bits -----------------------------------------------------------
-    ('fewer phys bits on destination, passthrough', hosts.epyc_7713,
-     lambda: hosts.variant(hosts.epyc_7713(), phys_bits=46), HP, {}, None,
-     False, ['phys_bits'], []),
+    Case('fewer phys bits on destination, passthrough', src=hosts.epyc_7713,
+         dst=lambda: hosts.variant(hosts.epyc_7713(), phys_bits=46), mode=HP,
+         ok=False, block=['phys_bits'], warn=[]),
     # -- unknown factors -----------------------------------------------------
-    ('unknown destination host-model CPU, host-model warns',
-     hosts.xeon_9242, lambda: unknown(hosts.xeon_9242(), 'host_model'), HM,
-     {}, None, True, [], ['host_model']),
-    ('unknown destination host-model CPU, policy blocks', hosts.xeon_9242,
-     lambda: unknown(hosts.xeon_9242(), 'host_model'), HM,
-     {'unknown_action': {HM: 'block'}}, None, False, ['host_model'], []),
-    ('unknown destination CPU features, passthrough blocks',
-     hosts.xeon_9242, lambda: unknown(hosts.xeon_9242(), 'cpu_features'),
-     HP, {}, None, False, ['cpu_features'], []),
-    ('unknown destination CPU features, passthrough policy warns',
-     hosts.xeon_9242, lambda: unknown(hosts.xeon_9242(), 'cpu_features'),
-     HP, {'unknown_action': {HP: 'warn'}}, None, True, [],
-     ['cpu_features']),
-    ('unknown destination QEMU version, host-model blocks',
-     hosts.xeon_9242, lambda: unknown(hosts.xeon_9242(), 'qemu_version'),
-     HM, {}, None, False, ['qemu_version'], []),
-    ('unknown destination QEMU version, policy warns', hosts.xeon_9242,
-     lambda: unknown(hosts.xeon_9242(), 'qemu_version'), HM,
-     {'unknown_version_action': 'warn'}, None, True, [], ['qemu_version']),
-    ('unknown destination usable models, custom warns', hosts.xeon_9242,
-     lambda: unknown(hosts.xeon_9242(), 'usable_models'), CU, {},
-     ['IvyBridge'], True, [], ['usable_models']),
-    ('unknown destination microcode, passthrough warns', hosts.xeon_9242,
-     lambda: unknown(hosts.xeon_9242(), 'microcode_version'), HP, {}, None,
-     True, [], ['microcode_version']),
-    ('CPU features from cpuinfo vs libvirt, one missing, passthrough blocks',
-     hosts.xeon_9242,
-     lambda: hosts.without_features(
-         hosts.edit(hosts.xeon_9242(), 'cpu_features', source='cpuinfo'),
-         'vmx'), HP, {}, None, False, ['cpu_features'], []),
-    ('CPU features from cpuinfo vs libvirt, one missing, policy warns',
-     hosts.xeon_9242,
-     lambda: hosts.without_features(
-         hosts.edit(hosts.xeon_9242(), 'cpu_features', source='cpuinfo'),
-         'vmx'), HP, {'unknown_action': {HP: 'warn'}}, None, True, [],
-     ['cpu_features']),
-    ('Intel to AMD, custom model usable on both: the vendor still moves',
-     hosts.xeon_9242,
-     lambda: hosts.variant(hosts.epyc_7713(), usable_models=sorted(
-         set(hosts.epyc_7713()['usable_models']) | {'IvyBridge'})),
-     CU, {}, ['IvyBridge'], False, ['cpu_model'], None),
-    ('different architecture', hosts.xeon_9242,
-     lambda: hosts.variant(hosts.xeon_9242(), arch='aarch64'), HM, {},
-     None, False, ['arch'], None),
+    Case('unknown destination host-model CPU, host-model warns',
+         src=hosts.xeon_9242,
+         dst=lambda: unknown(hosts.xeon_9242(), 'host_model'), mode=HM,
+         ok=True, warn=['host_model']),
+    Case('unknown destination host-model CPU, policy blocks',
+         src=hosts.xeon_9242,
+         dst=lambda: unknown(hosts.xeon_9242(), 'host_model'), mode=HM,
+         policy={'unknown_action': {HM: 'block'}}, ok=False,
+         block=['host_model'], warn=[]),
+    Case('unknown destination CPU features, passthrough blocks',
+         src=hosts.xeon_9242,
+         dst=lambda: unknown(hosts.xeon_9242(), 'cpu_features'), mode=HP,
+         ok=False, block=['cpu_features'], warn=[]),
+    Case('unknown destination CPU features, passthrough policy warns',
+         src=hosts.xeon_9242,
+         dst=lambda: unknown(hosts.xeon_9242(), 'cpu_features'), mode=HP,
+         policy={'unknown_action': {HP: 'warn'}}, ok=True,
+         warn=['cpu_features']),
+    Case('unknown destination QEMU version, host-model blocks',
+         src=hosts.xeon_9242,
+         dst=lambda: unknown(hosts.xeon_9242(), 'qemu_version'), mode=HM,
+         ok=False, block=['qemu_version'], warn=[]),
+    Case('unknown destination QEMU version, policy warns', src=hosts.xeon_9242,
+         dst=lambda: unknown(hosts.xeon_9242(), 'qemu_version'), mode=HM,
+         policy={'unknown_version_action': 'warn'}, ok=True,
+         warn=['qemu_version']),
+    Case('unknown destination usable models, custom warns',
+         src=hosts.xeon_9242,
+         dst=lambda: unknown(hosts.xeon_9242(), 'usable_models'), mode=CU,
+         models=['IvyBridge'], ok=True, warn=['usable_models']),
+    Case('unknown destination microcode, passthrough warns',
+         src=hosts.xeon_9242,
+         dst=lambda: unknown(hosts.xeon_9242(), 'microcode_version'), mode=HP,
+         ok=True, warn=['microcode_version']),
+    Case('CPU features from cpuinfo vs libvirt, one missing, passthrough '
+         'blocks', src=hosts.xeon_9242,
+         dst=lambda: hosts.without_features(
+             hosts.edit(hosts.xeon_9242(), 'cpu_features', source='cpuinfo'),
+             'vmx'), mode=HP, ok=False, block=['cpu_features'], warn=[]),
+    Case('CPU features from cpuinfo vs libvirt, one missing, policy warns',
+         src=hosts.xeon_9242,
+         dst=lambda: hosts.without_features(
+             hosts.edit(hosts.xeon_9242(), 'cpu_features', source='cpuinfo'),
+             'vmx'), mode=HP, policy={'unknown_action': {HP: 'warn'}},
+         ok=True, warn=['cpu_features']),
+    Case('Intel to AMD, custom model usable on both: the vendor still moves',
+         src=hosts.xeon_9242,
+         dst=lambda: hosts.variant(hosts.epyc_7713(), usable_models=sorted(
+                 set(hosts.epyc_7713()['usable_models']) | {'IvyBridge'})),
+         mode=CU, models=['IvyBridge'], ok=False, block=['cpu_model']),
+    Case('different architecture', src=hosts.xeon_9242,
+         dst=lambda: hosts.variant(hosts.xeon_9242(), arch='aarch64'), mode=HM,
+         ok=False, block=['arch']),
 ]
 
 
@@ -289,33 +329,33 @@ class TestScenarios(testtools.TestCase):
     One test method per scenario (test_scenario_NN_<name>), added below.
     """
 
-    def check(self, name, src, dst, mode, policy, models, compatible,
-              blocking, warning):
-        verdict = rules.evaluate(src(), dst(), mode, Policy(**policy),
-                                 cpu_models=models)
-        self.assertEqual(mode, verdict.mode, name)
-        self.assertEqual(compatible, verdict.compatible,
-                         '%s: %r' % (name, verdict.findings))
-        self.assertEqual(sorted(blocking), verdict.factors('block'),
-                         '%s: %r' % (name, verdict.findings))
-        if warning is not None:
-            self.assertEqual(sorted(warning), verdict.factors('warn'),
-                             '%s: %r' % (name, verdict.findings))
+    def check(self, case):
+        verdict = rules.evaluate(case.src(), case.dst(), case.mode,
+                                 Policy(**case.policy),
+                                 cpu_models=case.models)
+        self.assertEqual(case.mode, verdict.mode, case.name)
+        self.assertEqual(case.ok, verdict.compatible,
+                         '%s: %r' % (case.name, verdict.findings))
+        self.assertEqual(sorted(case.block), verdict.factors('block'),
+                         '%s: %r' % (case.name, verdict.findings))
+        if case.warn is not None:
+            self.assertEqual(sorted(case.warn), verdict.factors('warn'),
+                             '%s: %r' % (case.name, verdict.findings))
 
     def test_every_mode_and_both_vendors_are_covered(self):
-        modes = {s[3] for s in SCENARIOS}
+        modes = {case.mode for case in SCENARIOS}
         self.assertEqual({HM, HP, CU}, modes)
-        vendors = {s[1]()['cpu_model']['vendor'] for s in SCENARIOS}
+        vendors = {case.src()['cpu_model']['vendor'] for case in SCENARIOS}
         self.assertEqual({'Intel', 'AMD'}, vendors)
 
 
 def _add_scenario_tests():
-    for index, scenario in enumerate(SCENARIOS):
-        slug = re.sub(r'[^a-z0-9]+', '_', scenario[0].lower()).strip('_')
+    for index, case in enumerate(SCENARIOS):
+        slug = re.sub(r'[^a-z0-9]+', '_', case.name.lower()).strip('_')
 
-        def test(self, scenario=scenario):
-            self.check(*scenario)
-        test.__doc__ = scenario[0]
+        def test(self, case=case):
+            self.check(case)
+        test.__doc__ = case.name
         setattr(TestScenarios, 'test_scenario_%02d_%s' % (index, slug),
                 test)
 
@@ -450,7 +490,7 @@ class TestHostModelComparison(testtools.TestCase):
         # aes of EPYC-Milan that a bare-metal Milan keeps.
         src = self.hm(['invtsc'])
         dst = self.hm(['invtsc'], disabled=['avx', 'avx2', 'aes'])
-        missing, complete, _ = rules.factor_rules.compare_host_model(
+        missing, complete, _ = host_model.compare_host_model(
             src, dst)
         self.assertTrue(complete)
         self.assertEqual({'avx', 'avx2', 'aes'}, set(missing))
@@ -458,14 +498,14 @@ class TestHostModelComparison(testtools.TestCase):
     def test_same_named_model_source_requires_more(self):
         src = self.hm(['invtsc', 'x2apic'])
         dst = self.hm(['invtsc'])
-        missing, complete, _ = rules.factor_rules.compare_host_model(
+        missing, complete, _ = host_model.compare_host_model(
             src, dst)
         self.assertEqual({'x2apic'}, set(missing))
 
     def test_different_named_models_are_unknown_not_equal(self):
         src = self.hm(['invtsc'], model='EPYC-Rome')
         dst = self.hm(['invtsc'], model='EPYC-Milan')
-        missing, complete, note = rules.factor_rules.compare_host_model(
+        missing, complete, note = host_model.compare_host_model(
             src, dst)
         self.assertFalse(complete)
         self.assertEqual(set(), set(missing))
@@ -474,7 +514,7 @@ class TestHostModelComparison(testtools.TestCase):
     def test_expanded_source_against_named_destination_disable_list(self):
         src = self.hm(['avx', 'invtsc', 'sse'], expanded=True)
         dst = self.hm(['invtsc'], disabled=['avx'])
-        missing, complete, _ = rules.factor_rules.compare_host_model(
+        missing, complete, _ = host_model.compare_host_model(
             src, dst)
         self.assertIn('avx', missing)
         self.assertFalse(complete)  # sse may or may not be in the model
@@ -483,7 +523,7 @@ class TestHostModelComparison(testtools.TestCase):
         src = self.hm(['invtsc'], disabled=['avx'])
         dst = {'model': 'EPYC-Milan', 'vendor': 'AMD',
                'features': ['invtsc'], 'expanded': False}
-        missing, complete, _ = rules.factor_rules.compare_host_model(
+        missing, complete, _ = host_model.compare_host_model(
             src, dst)
         self.assertFalse(complete)
 
@@ -618,3 +658,28 @@ class TestRealSnapshots(testtools.TestCase):
         finding = [f for f in verdict.blocking
                    if f.factor == 'cpu_features'][0]
         self.assertIn('hle, rtm', finding.message)
+
+
+class TestHostBuilders(testtools.TestCase):
+    """The builders give profiles in the contract's shapes."""
+
+    def test_profiles_use_only_schema_factors(self):
+        for build in (hosts.xeon_9242, hosts.xeon_4214r, hosts.xeon_6148,
+                      hosts.epyc_7713, hosts.epyc_7601, hosts.epyc_7502,
+                      hosts.milan_l1):
+            profile = build()
+            self.assertEqual(set(), set(profile.factors) - set(FACTOR_SCHEMA),
+                             build.__name__)
+
+    def test_profiles_round_trip_through_json(self):
+        for build in (hosts.xeon_9242, hosts.milan_l1):
+            profile = build()
+            self.assertEqual(profile, Profile.from_json(profile.to_json()))
+
+    def test_tsx_variant_loses_only_hle_rtm(self):
+        base = hosts.xeon_9242()
+        off = hosts.with_tsx_off(hosts.xeon_9242())
+        gone = (set(base['cpu_features']['features']) -
+                set(off['cpu_features']['features']))
+        self.assertEqual({'hle', 'rtm'}, gone)
+        self.assertEqual('off', off['kernel_settings']['cmdline']['tsx'])

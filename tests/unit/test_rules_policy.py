@@ -13,7 +13,7 @@ from migcompat_filter.conf import policy
 from migcompat_filter.factors import catalogue
 from migcompat_filter import rules
 from migcompat_filter.rules.policy import Policy
-from tests.unit import test_rules_hosts as hosts
+from tests.unit import hosts
 
 
 def _conf(test, text):

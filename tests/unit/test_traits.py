@@ -14,6 +14,7 @@ from migcompat_filter.profile import Profile
 from migcompat_filter.profile import Unknown
 from migcompat_filter import reader
 from migcompat_filter.rules import engine
+from migcompat_filter import trait_payloads
 from migcompat_filter import traits
 
 HOSTS = os.path.join(os.path.dirname(__file__), '..', 'fixtures', 'hosts')
@@ -452,8 +453,9 @@ class TestDecodingWhatPlacementHolds(testtools.TestCase):
         name = [n for n in self.names if n.startswith(
             'CUSTOM_MIGCOMPAT_FEAT_')][0]
         payload = name[len('CUSTOM_MIGCOMPAT_FEAT_'):]
-        data = traits._unb32(payload)
-        newer = 'CUSTOM_MIGCOMPAT_FEAT_' + traits._b32(bytes([99]) + data[1:])
+        data = trait_payloads._unb32(payload)
+        newer = 'CUSTOM_MIGCOMPAT_FEAT_' + trait_payloads._b32(
+            bytes([99]) + data[1:])
         decoded = traits.decode(
             [n for n in self.names if n != name] + [newer])
         self.assertIsInstance(decoded['cpu_features'], Unknown)

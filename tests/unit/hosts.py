@@ -18,9 +18,6 @@ tests say which factor decides.
 
 import copy
 
-import testtools
-
-from migcompat_filter.profile import FACTOR_SCHEMA
 from migcompat_filter.profile import Profile
 from migcompat_filter.profile import Unknown
 
@@ -399,26 +396,3 @@ def with_tsx_off(profile):
     settings = out.factors['kernel_settings']
     settings['cmdline'] = dict(settings['cmdline'], tsx='off')
     return out
-
-
-class TestHostBuilders(testtools.TestCase):
-    """The builders give profiles in the contract's shapes."""
-
-    def test_profiles_use_only_schema_factors(self):
-        for build in (xeon_9242, xeon_4214r, xeon_6148, epyc_7713,
-                      epyc_7601, epyc_7502, milan_l1):
-            profile = build()
-            self.assertEqual(set(), set(profile.factors) - set(FACTOR_SCHEMA),
-                             build.__name__)
-
-    def test_profiles_round_trip_through_json(self):
-        for build in (xeon_9242, milan_l1):
-            profile = build()
-            self.assertEqual(profile, Profile.from_json(profile.to_json()))
-
-    def test_tsx_variant_loses_only_hle_rtm(self):
-        base, off = xeon_9242(), with_tsx_off(xeon_9242())
-        gone = (set(base['cpu_features']['features']) -
-                set(off['cpu_features']['features']))
-        self.assertEqual({'hle', 'rtm'}, gone)
-        self.assertEqual('off', off['kernel_settings']['cmdline']['tsx'])

@@ -1,0 +1,60 @@
+"""nova-compute's [libvirt] cpu_mode and cpu_models, read from nova.conf.
+
+Only the [libvirt] section, only these options (and virt_type, for the
+default mode), with configparser; nothing else of the file (it holds
+passwords) is kept or quoted. A snapshot carries the two values as
+``nova/cpu_mode`` and ``nova/cpu_models`` (MODE_FILE, MODELS_FILE).
+"""
+
+import configparser
+
+from migcompat_filter.cpu_modes import NOVA_CPU_MODES
+from migcompat_filter.exception import FactorUnknown
+
+DEFAULT_NOVA_CONFIG = '/etc/nova/nova.conf'
+MODE_FILE = 'nova/cpu_mode'
+MODELS_FILE = 'nova/cpu_models'
+#: Every value nova's [libvirt] cpu_mode accepts.
+MODES = NOVA_CPU_MODES
+
+
+def read_nova_cpu_options(path):
+    """(cpu_mode, cpu_models) from a nova config file.
+
+    cpu_mode gets nova's default when unset: host-model for virt_type kvm
+    or qemu (the default virt_type is kvm), none otherwise. Raises
+    FactorUnknown naming the file when it cannot be read or parsed.
+    """
+    parser = configparser.RawConfigParser(strict=False,
+                                          interpolation=None)
+    try:
+        with open(path, encoding='utf-8') as f:
+            parser.read_file(f, source=path)
+    except FileNotFoundError:
+        raise FactorUnknown(
+            'no nova config: %s does not exist (pass --nova-config FILE)'
+            % path)
+    except PermissionError:
+        raise FactorUnknown('%s: permission denied' % path)
+    except (OSError, UnicodeDecodeError, configparser.Error) as e:
+        # The message of a parse error may quote a line: keep only the
+        # kind, as the file holds passwords.
+        raise FactorUnknown('%s: cannot be parsed as an ini file (%s)'
+                            % (path, type(e).__name__))
+
+    def opt(name):
+        if parser.has_option('libvirt', name):
+            return parser.get('libvirt', name).strip()
+        return None
+    mode = (opt('cpu_mode') or '').lower()
+    if not mode:
+        virt_type = (opt('virt_type') or 'kvm').lower()
+        mode = 'host-model' if virt_type in ('kvm', 'qemu') else 'none'
+    models = [m.strip() for m in (opt('cpu_models') or '').split(',')
+              if m.strip()]
+    return mode, models
+
+
+def split_models(text):
+    return [m.strip() for m in text.replace('\n', ',').split(',')
+            if m.strip()]

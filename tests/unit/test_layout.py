@@ -1,0 +1,160 @@
+"""The package's shape: no import cycle, small modules, nova kept in place.
+
+Read from the source (AST), not by importing, so function-level imports
+count too: a cycle hidden inside a function is still a cycle.
+"""
+
+import ast
+import os
+
+import testtools
+
+import migcompat_filter
+
+PACKAGE_DIR = os.path.dirname(migcompat_filter.__file__)
+PACKAGE = 'migcompat_filter'
+MAX_LINES = 500
+#: Only these parts of the package import nova or placement at run time.
+NOVA_USERS = (PACKAGE + '.scheduler', PACKAGE + '.demo')
+
+
+def _modules():
+    """{module name: path} for every module of the package."""
+    found = {}
+    for root, dirs, files in os.walk(PACKAGE_DIR):
+        dirs[:] = [d for d in dirs if not d.startswith(('.', '__'))]
+        for name in files:
+            if not name.endswith('.py'):
+                continue
+            path = os.path.join(root, name)
+            rel = os.path.relpath(path, os.path.dirname(PACKAGE_DIR))
+            mod = rel[:-3].replace(os.sep, '.')
+            if mod.endswith('.__init__'):
+                mod = mod[:-len('.__init__')]
+            found[mod] = path
+    return found
+
+
+def _imports(mod, path, modules):
+    """Every module of ours that mod imports, anywhere in its body."""
+    with open(path, encoding='utf-8') as f:
+        tree = ast.parse(f.read(), path)
+    is_pkg = path.endswith('__init__.py')
+    out = set()
+
+    def resolve(name):
+        # "a.b.c" may be a module or a name inside module "a.b".
+        while name and name not in modules:
+            name = name.rpartition('.')[0]
+        return name or None
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                target = resolve(alias.name)
+                if target:
+                    out.add(target)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ''
+            if node.level:
+                parts = mod.split('.')
+                if not is_pkg:
+                    parts = parts[:-1]
+                parts = parts[:len(parts) - (node.level - 1)]
+                base = '.'.join(parts + ([base] if base else []))
+            for alias in node.names:
+                target = resolve(base + '.' + alias.name) or resolve(base)
+                if target:
+                    out.add(target)
+        elif (isinstance(node, ast.Call) and
+              getattr(node.func, 'attr', None) == 'import_module' and
+              node.args and isinstance(node.args[0], ast.Constant) and
+              isinstance(node.args[0].value, str)):
+            target = resolve(node.args[0].value)
+            if target:
+                out.add(target)
+    out.discard(mod)
+    # Importing a.b.c runs a and a.b first: a package is not a cycle with
+    # its own children unless it imports them back.
+    return out
+
+
+def _graph():
+    modules = _modules()
+    return {m: _imports(m, p, modules) for m, p in modules.items()}
+
+
+def _cycle(graph):
+    """One import cycle as a list of modules, or None."""
+    WHITE, GREY, BLACK = 0, 1, 2
+    colour = {m: WHITE for m in graph}
+    stack = []
+
+    def visit(m):
+        colour[m] = GREY
+        stack.append(m)
+        for n in sorted(graph[m]):
+            if colour.get(n) == GREY:
+                return stack[stack.index(n):] + [n]
+            if colour.get(n) == WHITE:
+                found = visit(n)
+                if found:
+                    return found
+        stack.pop()
+        colour[m] = BLACK
+        return None
+
+    for m in sorted(graph):
+        if colour[m] == WHITE:
+            found = visit(m)
+            if found:
+                return found
+    return None
+
+
+class LayoutTest(testtools.TestCase):
+
+    def test_no_import_cycle(self):
+        cycle = _cycle(_graph())
+        self.assertIsNone(cycle, 'import cycle: %s'
+                          % ' -> '.join(cycle or ()))
+
+    def test_the_cycle_check_finds_a_cycle(self):
+        # The check itself must be able to fail.
+        self.assertEqual(['a', 'b', 'a'],
+                         _cycle({'a': {'b'}, 'b': {'a'}}))
+
+    def test_no_module_over_500_lines(self):
+        big = {}
+        for mod, path in _modules().items():
+            with open(path, encoding='utf-8') as f:
+                n = sum(1 for _ in f)
+            if n > MAX_LINES:
+                big[mod] = n
+        self.assertEqual({}, big)
+
+    def test_only_the_scheduler_and_demo_import_nova(self):
+        users = []
+        for mod, path in _modules().items():
+            if mod.startswith(NOVA_USERS):
+                continue
+            with open(path, encoding='utf-8') as f:
+                tree = ast.parse(f.read(), path)
+            for node in ast.walk(tree):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and not node.level:
+                    names = [node.module or '']
+                if any(n.split('.')[0] in ('nova', 'placement')
+                       for n in names):
+                    users.append(mod)
+        self.assertEqual([], sorted(set(users)))
+
+    def test_no_command_module_imports_another(self):
+        graph = _graph()
+        cmds = {m for m in graph if m.startswith(PACKAGE + '.cmd.')}
+        shared = {PACKAGE + '.cmd.common', PACKAGE + '.cmd.shell'}
+        crossing = sorted('%s -> %s' % (m, n) for m in cmds - shared
+                          for n in graph[m] & cmds - shared)
+        self.assertEqual([], crossing)
