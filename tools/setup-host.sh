@@ -5,7 +5,7 @@
 set -euo pipefail
 
 PACKAGES="libvirt-dev pkg-config gcc python3-dev libvirt-daemon \
-libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86"
+libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 shellcheck"
 
 log() { echo "setup-host: $*" >&2; }
 
