@@ -285,10 +285,12 @@ class EngineGuestTest(testtools.TestCase):
 
 class FromDomainTest(testtools.TestCase):
 
+    def xml(self, name):
+        with open(os.path.join(FIXTURES, 'guests', name)) as f:
+            return f.read()
+
     def read(self, name):
-        path = os.path.join(FIXTURES, 'guests', name)
-        with open(path) as f:
-            return domains.parse_domain(f.read(), path)
+        return domains.parse_domain(self.xml(name), name)
 
     def test_live_host_model_guest_of_this_host(self):
         # kvm64 plus the listed features; a stand-in for the CPU map.
@@ -314,3 +316,28 @@ class FromDomainTest(testtools.TestCase):
         g = guest_cpu.from_domain(self.read('host-model-guest.live.xml'),
                                   lambda model: None)
         self.assertFalse(g.expanded)
+
+    def test_passthrough_guest_with_migratable_off(self):
+        # migratable='off': QEMU gives the guest the host's invtsc too, so
+        # it cannot migrate without a pinned TSC frequency.
+        text = self.xml('host-model-guest.live.xml')
+        cpu = text[text.index('  <cpu'):text.index('</cpu>') + 7]
+        record = domains.parse_domain(text.replace(
+            cpu, "  <cpu mode='host-passthrough' migratable='off'/>\n"),
+            'pt.xml')
+        g = guest_cpu.from_domain(record, None)
+        self.assertEqual(HP, g.mode)
+        self.assertEqual(1, g.migratable_off)
+        src = hosts.epyc_7713()
+        f = blocking(rules.evaluate(src, src, guest=g), 'tsc')
+        self.assertIn('QEMU refuses', f.message)
+        pinned = domains.parse_domain(text.replace(cpu, (
+            "  <cpu mode='host-passthrough' migratable='off'/>\n")).replace(
+            "<timer name='hpet' present='no'/>",
+            "<timer name='tsc' frequency='2445426000'/>"), 'pt.xml')
+        g = guest_cpu.from_domain(pinned, None)
+        self.assertTrue(rules.evaluate(src, src, guest=g).compatible)
+        other = hosts.variant(src, tsc={'frequency': 2200000000,
+                                        'scaling': False})
+        self.assertEqual(['tsc'], rules.evaluate(
+            src, other, guest=g).factors('block'))
