@@ -354,6 +354,11 @@ class CompareGuestCLITest(CLITestBase):
         self.assert_bad_input(
             self.run_cli(self.MILAN, self.THIS_HOST, '--guest', 'gone.xml'),
             'gone.xml')
+        arm = self.profile_file('arm', hosts.variant(hosts.milan_l1(),
+                                                     arch='aarch64'))
+        self.assert_bad_input(
+            self.run_cli(arm, arm, '--guest', self.guest_xml()),
+            'guest.xml', 'x86_64', 'aarch64')
 
     def test_nova_workarounds_in_nova_conf(self):
         src = self.profile_file('src', hosts.xeon_9242())
