@@ -12,6 +12,7 @@ from migcompat_filter import conf as conf_mod
 from migcompat_filter.conf import policy
 from migcompat_filter.factors import catalogue
 from migcompat_filter import rules
+from migcompat_filter.rules.guest_cpu import GuestCPU
 from migcompat_filter.rules.policy import Policy
 from tests.unit import hosts
 
@@ -94,6 +95,31 @@ class TestPolicyOptions(testtools.TestCase):
         conf(args=[], default_config_files=[])
         self.assertFalse(conf_mod.policy_from_conf(conf).strict)
 
+    def test_nova_workarounds_are_read_where_registered(self):
+        text = ('[workarounds]\nskip_hypervisor_version_check_on_lm = true\n'
+                'skip_cpu_compare_on_dest = true\n')
+        # Not registered (a bare ConfigOpts): the defaults, and
+        # policy_from_conf does not register nova's options itself.
+        conf = _conf(self, text)
+        p = conf_mod.policy_from_conf(conf)
+        self.assertFalse(p.skip_hypervisor_version_check)
+        self.assertFalse(p.skip_cpu_compare_on_dest)
+        self.assertNotIn('workarounds', conf)
+        # As nova registers them (nova.conf.workarounds): followed.
+        conf = cfg.ConfigOpts()
+        conf.register_opts([
+            cfg.BoolOpt('skip_hypervisor_version_check_on_lm',
+                        default=False),
+            cfg.BoolOpt('skip_cpu_compare_on_dest', default=False),
+        ], group='workarounds')
+        path = self.useFixture(fixtures.TempDir()).join('nova.conf')
+        with open(path, 'w') as f:
+            f.write(text)
+        conf(args=[], default_config_files=[path])
+        p = conf_mod.policy_from_conf(conf)
+        self.assertTrue(p.skip_hypervisor_version_check)
+        self.assertTrue(p.skip_cpu_compare_on_dest)
+
     def test_bad_values_are_refused(self):
         conf = _conf(self, '[migcompat]\n'
                      'passthrough_blocking_factors = cpu_flavour\n')
@@ -123,10 +149,12 @@ class TestPolicyDecides(testtools.TestCase):
         src = hosts.epyc_7713()
         dst = hosts.variant(src, tsc={'frequency': 2445426000 + 733000,
                                       'scaling': False})  # ~300 ppm
+        # A guest that runs with invtsc pinned at the source's frequency.
+        guest = GuestCPU(invtsc_frequencies=[2445426000], invtsc_unpinned=0)
         tight = rules.evaluate(src, dst, 'host-model',
-                               Policy(tsc_tolerance_ppm=250))
+                               Policy(tsc_tolerance_ppm=250), guest=guest)
         loose = rules.evaluate(src, dst, 'host-model',
-                               Policy(tsc_tolerance_ppm=400))
+                               Policy(tsc_tolerance_ppm=400), guest=guest)
         self.assertEqual(['tsc'], tight.factors('block'))
         self.assertTrue(loose.compatible)
 
