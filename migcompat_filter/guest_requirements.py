@@ -121,3 +121,26 @@ def _guest_requirement(guest, expand, cache):
     if base is None:
         return listed - guest.disabled_features(), why
     return (base | listed) - guest.disabled_features(), None
+
+
+def published(reqs):
+    """The ``running_guests`` factor value of :func:`requirements`' output.
+
+    Plain data for Placement traits (see the catalogue row): counts and
+    sorted lists, never a guest UUID or name, so that the value says what
+    the guests need, not who they are.
+    """
+    features = reqs['features']
+    return {
+        'count': reqs['guests'],
+        'modes': dict(reqs['modes']),
+        'host_model_features': list(features.get(cpu_modes.HOST_MODEL, [])),
+        'custom_features': list(features.get(cpu_modes.CUSTOM, [])),
+        'unexpanded': sorted({u['model'] or '(%s without a model)'
+                              % u['nova_mode'] for u in reqs['unexpanded']}),
+        'machine_types': list(reqs['machine_types']),
+        'invtsc_frequencies': list(reqs['invtsc']['frequencies']),
+        'invtsc_unpinned': len(reqs['invtsc']['unpinned']),
+        'phys_bits': list(reqs['phys_bits']),
+        'passthrough_extra': list(reqs['passthrough_required']),
+    }

@@ -25,6 +25,7 @@ import xml.etree.ElementTree as ET  # only for building XML; parsing is defused
 from migcompat_filter import cpu_expansion
 from migcompat_filter.exception import FactorUnknown
 from migcompat_filter.exception import SourceError
+from migcompat_filter.libvirt_io import expanded_domcapabilities
 from migcompat_filter.libvirt_io import import_libvirt
 from migcompat_filter.libvirt_io import parse_xml
 from migcompat_filter.libvirt_io import version_int_to_str
@@ -42,6 +43,8 @@ LIBVIRT_FILES = {
     'version': 'libvirt/version.txt',
 }
 CPUINFO = 'proc/cpuinfo'
+#: The running guests' cut-down live XML in a snapshot, one <uuid>.xml each.
+DOMAINS_DIR = 'libvirt/domains'
 DMI_DIR = 'sys/class/dmi/id'
 
 DEFAULT_URI = 'qemu:///system'
@@ -310,6 +313,15 @@ class HostSource(object):
         """(cpu_mode, cpu_models); FactorUnknown when either is unknown."""
         return self.nova_cpu_mode(), self.nova_cpu_models()
 
+    def running_domains(self):
+        """[(origin, domain XML text)] of the running guests, by UUID
+        (cached); FactorUnknown when they cannot be listed. ``origin``
+        names each document in errors."""
+        return self.cached(('domains',), self._running_domains)
+
+    def _running_domains(self):
+        raise NotImplementedError
+
     def close(self):
         pass
 
@@ -330,6 +342,16 @@ class SnapshotSource(HostSource):
 
     def missing_is_empty(self, relpath):
         return False  # a snapshot creates the directories it captures
+
+    def _running_domains(self):
+        if not self.exists(DOMAINS_DIR):
+            raise FactorUnknown('%s/: not in the snapshot (written by a '
+                                'migcompat that did not capture running '
+                                'guests)' % DOMAINS_DIR)
+        return [('%s/%s' % (DOMAINS_DIR, name),
+                 self.read_text('%s/%s' % (DOMAINS_DIR, name)))
+                for name in self.listdir(DOMAINS_DIR)
+                if name.endswith('.xml')]
 
     def nova_cpu_mode(self):
         path = nova_cpu_options.MODE_FILE
@@ -398,6 +420,12 @@ class LiveSource(HostSource):
     def nova_cpu_models(self):
         return self._nova_options()[1]
 
+    def _running_domains(self):
+        from migcompat_filter import domains  # defusedxml, only when read
+        return [('domain %s of %s' % (uuid, self.uri), text)
+                for uuid, text in domains.list_running(self.connection(),
+                                                       self.uri)]
+
     def virt_type(self):
         return 'kvm' if os.path.exists('/dev/kvm') else 'qemu'
 
@@ -413,7 +441,9 @@ class LiveSource(HostSource):
             if name == 'version':
                 return self._version_text(conn)
             if name == 'domcapabilities':
-                return self._expanded_domcapabilities(libvirt, conn)
+                return expanded_domcapabilities(
+                    libvirt, conn, self.virt_type(),
+                    self.libvirt_origin('domcapabilities'))
         except libvirt.libvirtError as e:
             raise SourceError('%s: libvirt refused: %s'
                               % (self.libvirt_origin(name),
@@ -433,51 +463,6 @@ class LiveSource(HostSource):
             lines.append('Running hypervisor: %s %s'
                          % (conn.getType(), version_int_to_str(hv)))
         return '\n'.join(lines) + '\n'
-
-    def _expanded_domcapabilities(self, libvirt, conn):
-        """Domain capabilities with the host-model CPU fully expanded.
-
-        libvirt 9.0 has no --expand-cpu-features; we expand with
-        baselineHypervisorCPU (the hypervisor's own view) and write the
-        result back into the document, as newer libvirt does, so that a
-        snapshot of this text reads exactly like the live host.
-        """
-        text = conn.getDomainCapabilities(None, None, None, self.virt_type())
-        root = parse_xml(text, self.libvirt_origin('domcapabilities'))
-        mode = root.find("./cpu/mode[@name='host-model']")
-        if mode is None or mode.get('supported') != 'yes':
-            return text
-        cpu = ET.Element('cpu', mode='host-model')
-        for child in mode:
-            cpu.append(child)
-        try:
-            expanded = conn.baselineHypervisorCPU(
-                root.findtext('path'), root.findtext('arch'),
-                root.findtext('machine'), root.findtext('domain'),
-                [ET.tostring(cpu, encoding='unicode')],
-                libvirt.VIR_CONNECT_BASELINE_CPU_EXPAND_FEATURES)
-        except libvirt.libvirtError:
-            # Keep the unexpanded document; readers then expand with the
-            # CPU map and say so.
-            return text
-        exp = parse_xml(expanded, 'baselineHypervisorCPU result')
-        model = mode.find('model')
-        vendor = mode.find('vendor')
-        keep = [c for c in mode if c.tag not in ('feature',)]
-        for child in list(mode):
-            mode.remove(child)
-        for child in keep:
-            mode.append(child)
-        if model is None and exp.find('model') is not None:
-            mode.append(exp.find('model'))
-        if vendor is None and exp.find('vendor') is not None:
-            mode.append(exp.find('vendor'))
-        for feat in sorted(exp.findall('feature'),
-                           key=lambda f: f.get('name')):
-            mode.append(ET.Element('feature', policy=feat.get('policy'),
-                                   name=feat.get('name')))
-        mode.set('expanded', 'yes')  # ours; libvirt ignores unknown attrs
-        return ET.tostring(root, encoding='unicode')
 
     def close(self):
         conn = self._cache.pop('conn', None)

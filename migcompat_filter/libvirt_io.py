@@ -1,9 +1,10 @@
 """Talking to libvirt safely: importing it quietly, parsing the XML it
-writes with defusedxml (entity expansion refused), and its version
-numbers. Shared by the host sources and CPU-model expansion.
+writes with defusedxml (entity expansion refused), its version numbers
+and the domain capabilities with the host-model CPU expanded.
+Shared by the host sources and CPU-model expansion.
 """
 
-import xml.etree.ElementTree as ET  # only for ParseError; parsing is defused
+import xml.etree.ElementTree as ET  # ParseError, building XML; parsing: defused
 
 from defusedxml import ElementTree as SafeET
 import defusedxml
@@ -42,3 +43,49 @@ def version_int_to_str(value):
     """libvirt packs versions as major * 1,000,000 + minor * 1,000 + micro."""
     return '%d.%d.%d' % (value // 1000000, (value // 1000) % 1000,
                          value % 1000)
+
+
+def expanded_domcapabilities(libvirt, conn, virt_type, origin):
+    """Domain capabilities with the host-model CPU fully expanded.
+
+    libvirt 9.0 has no --expand-cpu-features; we expand with
+    baselineHypervisorCPU (the hypervisor's own view) and write the
+    result back into the document, as newer libvirt does, so that a
+    snapshot of this text reads exactly like the live host.
+    """
+    text = conn.getDomainCapabilities(None, None, None, virt_type)
+    root = parse_xml(text, origin)
+    mode = root.find("./cpu/mode[@name='host-model']")
+    if mode is None or mode.get('supported') != 'yes':
+        return text
+    cpu = ET.Element('cpu', mode='host-model')
+    for child in mode:
+        cpu.append(child)
+    try:
+        expanded = conn.baselineHypervisorCPU(
+            root.findtext('path'), root.findtext('arch'),
+            root.findtext('machine'), root.findtext('domain'),
+            [ET.tostring(cpu, encoding='unicode')],
+            libvirt.VIR_CONNECT_BASELINE_CPU_EXPAND_FEATURES)
+    except libvirt.libvirtError:
+        # Keep the unexpanded document; readers then expand with the
+        # CPU map and say so.
+        return text
+    exp = parse_xml(expanded, 'baselineHypervisorCPU result')
+    model = mode.find('model')
+    vendor = mode.find('vendor')
+    keep = [c for c in mode if c.tag not in ('feature',)]
+    for child in list(mode):
+        mode.remove(child)
+    for child in keep:
+        mode.append(child)
+    if model is None and exp.find('model') is not None:
+        mode.append(exp.find('model'))
+    if vendor is None and exp.find('vendor') is not None:
+        mode.append(exp.find('vendor'))
+    for feat in sorted(exp.findall('feature'),
+                       key=lambda f: f.get('name')):
+        mode.append(ET.Element('feature', policy=feat.get('policy'),
+                               name=feat.get('name')))
+    mode.set('expanded', 'yes')  # ours; libvirt ignores unknown attrs
+    return ET.tostring(root, encoding='unicode')

@@ -8,7 +8,10 @@ Only the files the factors read are copied, as their catalogue rows list
 them (``snapshot_files``): the libvirt documents (the domain capabilities
 with the host-model CPU already expanded by the live source), a few /proc
 and /sys files, the allow-listed kvm module parameters and
-/etc/modprobe.d/*.conf. From nova's config only the two
+/etc/modprobe.d/*.conf, and each running guest's live XML cut down to
+its name, uuid, ``<cpu>``, ``<os><type>`` and ``<clock>``
+(``libvirt/domains/<uuid>.xml``; never its disks, interfaces, graphics
+passwords, metadata or secrets). From nova's config only the two
 ``[libvirt]`` options ``cpu_mode`` and ``cpu_models`` are written, each to
 a file of its own; the config file itself (it holds passwords) is never
 copied.
@@ -37,6 +40,8 @@ MARKER = 'MIGCOMPAT-SNAPSHOT'
 NOVA_FILES = (nova_cpu_options.MODE_FILE, nova_cpu_options.MODELS_FILE)
 _LIBVIRT_NAMES = {path: name
                   for name, path in hostsource.LIBVIRT_FILES.items()}
+#: The running guests (libvirt/domains/<uuid>.xml), read through libvirt.
+_DOMAINS = hostsource.DOMAINS_DIR + '/'
 
 
 def files():
@@ -84,8 +89,10 @@ class _Capture(object):
         # The libvirt documents first: the live source queries libvirt.
         for path in sorted(p for p in paths if p in _LIBVIRT_NAMES):
             self.libvirt(path)
+        if any(p.startswith(_DOMAINS) for p in paths):
+            self.domains()
         for path in paths:
-            if path in _LIBVIRT_NAMES:
+            if path in _LIBVIRT_NAMES or path.startswith(_DOMAINS):
                 continue
             if path.endswith('/'):
                 # Created even when empty: an empty one in the snapshot
@@ -102,6 +109,27 @@ class _Capture(object):
                    self.source.libvirt_text(_LIBVIRT_NAMES[relpath]))
         except FactorUnknown as e:
             self.notes.append(str(e))
+
+    def domains(self):
+        """Each running guest's live XML, cut down, as <uuid>.xml.
+
+        Only what the rules read survives (domains.cut_down: no devices,
+        passwords, metadata or secrets). The directory is written only
+        when every guest was read: a partial set would understate what
+        the guests need, so a failure leaves it out ("not captured").
+        """
+        from migcompat_filter import domains  # defusedxml, only here
+        try:
+            cut = {}
+            for origin, text in self.source.running_domains():
+                uuid = domains.parse_domain(text, origin).uuid
+                cut[uuid] = domains.cut_down(text, origin)
+        except (FactorUnknown, exception.InputError) as e:
+            self.notes.append('running guests: %s' % e)
+            return
+        os.makedirs(os.path.join(self.tmp, _DOMAINS), exist_ok=True)
+        for uuid, text in sorted(cut.items()):
+            _write(self.tmp, '%s%s.xml' % (_DOMAINS, uuid), text)
 
     def copy(self, relpath):
         if not self.source.exists(relpath):

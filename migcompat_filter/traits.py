@@ -253,15 +253,31 @@ def encode_factor(name, value):
     return sorted(names)
 
 
+#: The trait codes of the per-host factors (catalogue ``per_host``).
+_PER_HOST_CODES = catalogue.Derived(
+    lambda: {_codec_for(n)[0]: n for n in catalogue.per_host()})
+#: A factor trait's code: value, part or unknown marker.
+_CODE_RE = re.compile(r'^(?:%s_)?([A-Z]+)' % UNKNOWN_CODE)
+
+
+def is_per_host(trait):
+    """True for a trait of a per-host factor (e.g. the running guests)."""
+    m = _CODE_RE.match(trait[len(PREFIX):])
+    return bool(m) and m.group(1) in _PER_HOST_CODES
+
+
 def digest_trait(trait_names):
     """The digest trait of a host's migcompat traits (any digest ignored).
 
     Two hosts carry the same digest exactly when they carry the same
-    migcompat traits, i.e. the same profile. It does not depend on the
-    schema, so a scheduler groups hosts of a newer reporter too.
+    migcompat traits, i.e. the same profile, leaving out the per-host
+    factors (their running guests): guests starting and stopping never
+    split a group of identical hosts. It does not depend on the schema,
+    so a scheduler groups hosts of a newer reporter too.
     """
     names = sorted(t for t in trait_names
-                   if is_ours(t) and not t.startswith(DIGEST_PREFIX))
+                   if is_ours(t) and not t.startswith(DIGEST_PREFIX)
+                   and not is_per_host(t))
     return DIGEST_PREFIX + hashlib.sha256(
         '\n'.join(names).encode()).hexdigest()[:DIGEST_LENGTH].upper()
 

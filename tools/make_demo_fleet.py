@@ -130,7 +130,9 @@ FLEET = [
      UBUNTU_2404),
     ('clx-8268-tsxoff', 'libvirt-cpuid-xeon-platinum-8268-host',
      'clx-8268 booted with tsx=off: hle, rtm gone (variant)',
-     {'cpu_features': _without_tsx,
+     # host_model: approximated from the host CPU (these snapshots have
+     # no domain capabilities), so it loses TSX with the host CPU.
+     {'cpu_features': _without_tsx, 'host_model': _without_tsx,
       'kernel_settings': {'cmdline': {'tsx': 'off'}, 'modprobe': {},
                           'module_parameters': {},
                           'vulnerabilities': {}}}, UBUNTU_2404),

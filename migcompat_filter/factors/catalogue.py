@@ -52,7 +52,7 @@ KVM_MODULE_PARAMETERS = (
 
 _FIELDS = ('name', 'description', 'schema', 'trait_code', 'codec',
            'feature_fields', 'similarity', 'passthrough_identical',
-           'identity_ignore', 'snapshot_files', 'no_rule')
+           'identity_ignore', 'snapshot_files', 'no_rule', 'per_host')
 
 
 class FactorRow(collections.namedtuple('FactorRow', _FIELDS)):
@@ -76,6 +76,11 @@ class FactorRow(collections.namedtuple('FactorRow', _FIELDS)):
       one says "nothing there", a missing one "not captured").
     no_rule: None when a rule in migcompat.rules judges the factor; else
       why none does.
+    per_host: the value belongs to this one host and changes while it
+      runs (its running guests), so its traits are left out of the digest
+      and of the key that groups identical hosts: guests starting and
+      stopping never split a group. The scheduler reads it from the
+      source's own traits on each request.
     """
 
     __slots__ = ()
@@ -83,12 +88,13 @@ class FactorRow(collections.namedtuple('FactorRow', _FIELDS)):
 
 def row(name, description, schema, trait_code=None, codec=JSON,
         feature_fields=(), similarity=0.0, passthrough_identical=False,
-        identity_ignore=(), snapshot_files=(), no_rule=None):
+        identity_ignore=(), snapshot_files=(), no_rule=None,
+        per_host=False):
     """A FactorRow with the defaults a third-party factor would want."""
     return FactorRow(name, description, schema, trait_code, codec,
                      tuple(feature_fields), float(similarity),
                      bool(passthrough_identical), tuple(identity_ignore),
-                     tuple(snapshot_files), no_rule)
+                     tuple(snapshot_files), no_rule, bool(per_host))
 
 
 _CAPS = 'libvirt/capabilities.xml'
@@ -96,6 +102,8 @@ _DOMCAPS = 'libvirt/domcapabilities.xml'
 _VERSION = 'libvirt/version.txt'
 _CPUINFO = 'proc/cpuinfo'
 _DMI = 'sys/class/dmi/id/'
+#: The running guests' live XML, cut down (migcompat_filter.snapshot).
+_DOMAINS = 'libvirt/domains/'
 
 #: The built-in factors, in the order ``migcompat factors`` lists them.
 BUILTIN = (
@@ -202,7 +210,10 @@ BUILTIN = (
         '(bool: features is the complete list, not only the require list '
         'on top of the named model; when false, note says why), '
         'expanded_by (present when migcompat expanded the named model: '
-        '"libvirt" or "libvirt+qemu" as for cpu_features)',
+        '"libvirt" or "libvirt+qemu" as for cpu_features), approximated '
+        '(present and true when there were no domain capabilities and '
+        'the value is the host CPU expanded, in the migratable view; '
+        'note says so)',
         trait_code='HOSTMODEL', codec=FEATURES,
         feature_fields=('features', 'disabled'), similarity=3.0,
         snapshot_files=(_DOMCAPS,)),
@@ -237,6 +248,25 @@ BUILTIN = (
         trait_code='MODELS', codec=JSON,
         snapshot_files=('nova/cpu_models', 'nova/cpu_mode'),
         no_rule='it names the guest models the usable_models rule checks'),
+    row('running_guests',
+        'what the running guests need from any destination (live domain '
+        'XML of every active guest)',
+        'dict: count (int), modes (nova mode -> count), '
+        'host_model_features and custom_features (sorted union of the '
+        'features the host-model / custom guests run with, migratable '
+        'view), unexpanded (sorted models that could not be expanded), '
+        'machine_types (sorted, e.g. "pc-q35-7.2"), invtsc_frequencies '
+        '(sorted pinned TSC Hz of invtsc guests), invtsc_unpinned (int: '
+        'invtsc guests without a pinned frequency, which QEMU refuses to '
+        'migrate), phys_bits (sorted guest maxphysaddr bits), '
+        'passthrough_extra (sorted features added to host-passthrough '
+        'guests)',
+        trait_code='GUESTS', codec=FEATURES,
+        feature_fields=('host_model_features', 'custom_features'),
+        snapshot_files=(_DOMAINS, _DOMAINS + '*.xml'), per_host=True,
+        no_rule='the engine reads it into the migrating guest '
+                '(rules.guest_cpu.with_running) that the CPU, TSC, '
+                'phys-bits and machine-type rules judge'),
 )
 
 _LOADED = None
@@ -317,6 +347,11 @@ def similarity_weights():
 def passthrough_identical():
     """The factors host-passthrough recommends identical, in row order."""
     return tuple(r.name for r in rows() if r.passthrough_identical)
+
+
+def per_host():
+    """The names of the per-host factors (FactorRow.per_host)."""
+    return frozenset(r.name for r in rows() if r.per_host)
 
 
 def identity_ignore(name=None):

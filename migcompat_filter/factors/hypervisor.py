@@ -120,8 +120,16 @@ def _domcaps_mode(host, name):
 
 
 class HostModelFactor(base.Factor):
+    """The domcaps host-model CPU; without domain capabilities, an
+    approximation from the host CPU (see approximate_host_model)."""
+
     def read(self, host):
-        mode = _domcaps_mode(host, 'host-model')
+        try:
+            mode = _domcaps_mode(host, 'host-model')
+        except base.FactorUnknown as e:
+            if not _no_domcaps(host):
+                raise
+            return approximate_host_model(host, e)
         model = (mode.findtext('model') or '').strip() or None
         vendor = mode.findtext('vendor')
         vendor = cpufeatures.normalise_vendor(vendor.strip()) if vendor \
@@ -166,6 +174,55 @@ class HostModelFactor(base.Factor):
         value.update(features=sorted((named | set(listed)) - set(disabled)),
                      expanded=True, expanded_by=expanded_by)
         return value
+
+
+def _no_domcaps(host):
+    """True when the source has no domain capabilities at all (a snapshot
+    or profile written without them), not when they say host-model is
+    unsupported (that host really offers none)."""
+    try:
+        host.libvirt_xml('domcapabilities')
+    except base.FactorUnknown:
+        return True
+    return False
+
+
+def approximate_host_model(host, why):
+    """host-model approximated from the capabilities host CPU: its named
+    model expanded (libvirt's CPU map, as for cpu_features) plus its
+    listed features, less the features libvirt never gives a migratable
+    guest. ``expanded`` and ``approximated`` are true and ``note`` says
+    so: better than an unknown, which lets a TSX-on -> tsx=off move
+    through. It can list features KVM would not offer (the host-model is
+    the host CPU less what KVM cannot virtualise), so a destination so
+    approximated can look more capable than it is; the note says that.
+    FactorUnknown naming both reasons when the host CPU cannot be read.
+    """
+    from migcompat_filter import cpu_map_migratable  # plain data
+    try:
+        cpu = host.host_cpu()
+        expansion = host.expand_cpu_element(cpu)
+    except base.FactorUnknown as e:
+        raise base.FactorUnknown('%s; and no host CPU to approximate it '
+                                 'from: %s' % (why, e))
+    if expansion.how == 'qemu':
+        raise base.FactorUnknown(
+            "%s; and the host CPU model is not in libvirt's CPU map (%s)"
+            % (why, expansion.detail))
+    arch = (cpu.findtext('arch') or 'x86_64').strip()
+    features = set(cpufeatures.canonical_features(expansion.features,
+                                                  'libvirt'))
+    features -= cpu_map_migratable.non_migratable(arch)
+    vendor = cpu.findtext('vendor')
+    return {'model': (cpu.findtext('model') or '').strip() or None,
+            'vendor': (cpufeatures.normalise_vendor(vendor.strip())
+                       if vendor else None),
+            'features': sorted(features), 'disabled': [], 'expanded': True,
+            'approximated': True, 'expanded_by': expansion.how,
+            'note': 'approximated from the host CPU (libvirt capabilities, '
+                    'expanded, migratable view) as there are no domain '
+                    'capabilities (%s); may list features KVM would not '
+                    'offer a guest' % why}
 
 
 def _cpu_element(host, model, vendor):
