@@ -144,3 +144,41 @@ def published(reqs):
         'phys_bits': list(reqs['phys_bits']),
         'passthrough_extra': list(reqs['passthrough_required']),
     }
+
+
+def one_guest(guest, expand=None):
+    """(features it needs or None, [what limits its moves]) of one Guest.
+
+    The features are as :func:`requirements` counts them (migratable
+    view; None for a host-passthrough guest, whose feature set is the
+    host CPU's and not in its XML). The limits are sentences an operator
+    reads in ``migcompat guests``.
+    """
+    blocked = cpu_map_migratable.non_migratable(guest.arch or 'x86_64')
+    limits = []
+    need = None
+    if guest.nova_mode == cpu_modes.HOST_PASSTHROUGH:
+        limits.append('host-passthrough: only to a host with an identical '
+                      'CPU, microcode and kernel')
+        if guest.migratable is False:
+            limits.append("migratable='off': may carry features libvirt "
+                          'cannot migrate')
+    else:
+        need, reason = _guest_requirement(guest, expand, {})
+        need -= blocked
+        if reason:
+            limits.append('model %s not expanded (%s): its requirement is '
+                          'only the listed features'
+                          % (guest.model or '(none)', reason))
+    if guest.invtsc:
+        freq = (guest.tsc or {}).get('frequency')
+        limits.append('invtsc with a pinned TSC frequency: only to hosts '
+                      'of %d Hz (within tolerance) or with TSC scaling'
+                      % freq if freq else
+                      'invtsc without a pinned TSC frequency: cannot '
+                      'migrate (QEMU blocks it)')
+    phys = guest.maxphysaddr or {}
+    if phys.get('mode') == 'passthrough' and phys.get('bits') is None:
+        limits.append('maxphysaddr passthrough: only to hosts with the same '
+                      'physical address bits')
+    return need, limits

@@ -4,7 +4,7 @@ and the domain capabilities with the host-model CPU expanded.
 Shared by the host sources and CPU-model expansion.
 """
 
-import xml.etree.ElementTree as ET  # ParseError, building XML; parsing: defused
+import xml.etree.ElementTree as ET  # ParseError, building XML; parse: defused
 
 from defusedxml import ElementTree as SafeET
 import defusedxml

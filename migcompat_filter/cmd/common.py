@@ -204,6 +204,29 @@ def _from_host_name(name):
 
 # -- configuration ----------------------------------------------------------
 
+def register_nova_workarounds(conf):
+    """nova's two [workarounds] options the policy follows, on a private
+    ConfigOpts, with nova's names and defaults (so ``--config-file
+    /etc/nova/nova.conf`` honours them). Never on nova's own CONF: nova
+    registers them there itself."""
+    from oslo_config import cfg
+    opts = [
+        cfg.BoolOpt('skip_hypervisor_version_check_on_lm', default=False,
+                    help="nova's option (read, not owned): nova does not "
+                         'refuse an older destination hypervisor; '
+                         'migcompat then warns instead of blocking.'),
+        cfg.BoolOpt('skip_cpu_compare_on_dest', default=False,
+                    help="nova's option (read, not owned): nova does not "
+                         'compare the CPU on the destination; migcompat '
+                         'then blocks a host-model comparison it cannot '
+                         'complete.'),
+    ]
+    if 'workarounds' in conf and all(
+            o.dest in conf.workarounds for o in opts):
+        return
+    conf.register_opts(opts, group='workarounds')
+
+
 def load_conf(config_files):
     """A private ConfigOpts with [migcompat], [placement] and nova's host."""
     from oslo_config import cfg
@@ -212,6 +235,7 @@ def load_conf(config_files):
     from migcompat_filter import placement
     conf = cfg.ConfigOpts()
     conf_pkg.register_opts(conf)
+    register_nova_workarounds(conf)
     placement.register_placement_opts(conf)
     conf.register_opt(cfg.StrOpt(
         'host', sample_default='<current hostname>',

@@ -2,7 +2,9 @@
 
 SRC and DST may each be a snapshot directory, a profile JSON file written by
 ``migcompat profile -f json``, or a trait list (one CUSTOM_MIGCOMPAT_* trait
-a line, as ``migcompat traits -f value`` prints them). Exit status follows
+a line, as ``migcompat traits -f value`` prints them). ``--guest
+DOMAIN.xml`` judges that one guest (``virsh dumpxml`` of a running guest)
+instead of whatever SRC's profile says of its guests. Exit status follows
 ``diff``: 0 compatible, 1 not compatible, 2 bad input or usage.
 """
 
@@ -33,6 +35,7 @@ def load_policy(config_files, strict=None):
     conf = cfg.ConfigOpts()
     from migcompat_filter import conf as conf_mod
     conf_mod.register_opts(conf)
+    common.register_nova_workarounds(conf)
     for path in config_files or ():
         if not os.path.isfile(path):
             raise exception.InputError('%s: configuration file does not '
@@ -43,6 +46,56 @@ def load_policy(config_files, strict=None):
         return conf_mod.policy_from_conf(conf, strict=strict)
     except (cfg.Error, ValueError) as e:
         raise exception.InputError('configuration: %s' % e)
+
+
+def load_guest(path):
+    """The GuestCPU of one running guest's domain XML (InputError if bad).
+
+    Its named model is expanded with the local libvirt CPU map (QEMU's
+    definitions for a model the map does not know); a model neither knows,
+    or a host-model CPU libvirt has not expanded (an inactive XML), is bad
+    input: the guest's CPU could not be known.
+    """
+    from migcompat_filter import domains
+    from migcompat_filter.rules import guest_cpu
+    record = domains.parse_domain(_read_domain(path), path)
+    if record.nova_mode == cpu_modes.HOST_MODEL and not record.model:
+        raise exception.InputError(
+            "%s: <cpu mode='host-model'> is not expanded: this is not the "
+            'live XML of a running guest (virsh dumpxml of a running '
+            'domain shows the CPU libvirt started it with)' % path)
+    return guest_cpu.from_domain(record, _model_expander(path, record.arch))
+
+
+def _read_domain(path):
+    from migcompat_filter import domains
+    try:
+        with open(path, 'rb') as f:
+            data = f.read(domains.MAX_DOMAIN_XML_BYTES + 1)
+    except OSError as e:
+        raise exception.InputError('%s: cannot be read: %s'
+                                   % (path, e.strerror or e))
+    return data  # parse_domain refuses what is too large or not XML
+
+
+def _model_expander(path, arch):
+    """expand(model) -> features, through libvirt's CPU map (or QEMU)."""
+    import xml.etree.ElementTree as ET  # only for building XML
+    from migcompat_filter import cpu_expansion
+    from migcompat_filter import qemu_cpu_models
+
+    def expand(model):
+        cpu = ET.Element('cpu')
+        ET.SubElement(cpu, 'arch').text = arch or 'x86_64'
+        ET.SubElement(cpu, 'model').text = model
+        try:
+            return cpu_expansion.expand(ET.tostring(cpu, encoding='unicode'),
+                                        qemu_cpu_models.find_binary).features
+        except exception.SourceError as e:
+            raise exception.InputError(
+                '%s: the guest CPU model %s is known neither to the local '
+                "libvirt CPU map nor to QEMU: %s" % (path, model, e))
+    return expand
 
 
 def _arch(profile):
@@ -60,14 +113,30 @@ def _check_arch(src_name, src, dst_name, dst):
             % (src_name, src_arch, dst_name, dst_arch))
 
 
-def _verdict_fields(verdict, src_desc, dst_desc):
-    return (
-        ('compatible', 'mode', 'source', 'destination', 'findings'),
-        (VerdictColumn((verdict.compatible, len(verdict.blocking),
-                        len(verdict.warnings))),
-         verdict.mode, src_desc, dst_desc,
-         FindingsColumn(verdict.findings)),
-    )
+def _verdict_fields(verdict, src_desc, dst_desc, guest=None):
+    names = ('compatible', 'mode', 'source', 'destination', 'findings')
+    fields = (VerdictColumn((verdict.compatible, len(verdict.blocking),
+                             len(verdict.warnings))),
+              verdict.mode, src_desc, dst_desc,
+              FindingsColumn(verdict.findings))
+    if guest is not None:
+        names += ('guest',)
+        fields += (GuestColumn(guest),)
+    return names, fields
+
+
+class GuestColumn(columns.FormattableColumn):
+    """The judged guest: its record for machines, a line for people."""
+
+    def human_readable(self):
+        g = self._value
+        return '%s: %s%s, %d CPU features, machine %s' % (
+            g.origin, g.mode, ' %s' % g.model if g.model else '',
+            len(g.required or ()), ', '.join(sorted(g.machine_types or ()))
+            or 'unknown')
+
+    def machine_readable(self):
+        return self._value.to_dict()
 
 
 class VerdictColumn(columns.FormattableColumn):
@@ -113,8 +182,10 @@ class Compare(FastEpilog, show.ShowOne):
     """Judge a live migration from SRC to DST, with reasons.
 
     SRC and DST are each a snapshot directory, a profile JSON file
-    ("migcompat profile -f json") or a trait list. The guest CPU mode is
-    --mode, else the source's nova cpu_mode, else host-model. Hosts of
+    ("migcompat profile -f json") or a trait list. --guest DOMAIN.xml
+    judges that one running guest (virsh dumpxml). The guest CPU mode is
+    --mode, else the guest's, else the source's nova cpu_mode, else
+    host-model. Hosts of
     different CPU architectures are refused as bad input (exit 2): the
     rules compare CPUs of one architecture. Exit status: 0 compatible,
     1 not compatible, 2 bad input or usage.
@@ -141,7 +212,14 @@ class Compare(FastEpilog, show.ShowOne):
         parser.add_argument(
             '--cpu-model', metavar='NAME', action='append', dest='cpu_models',
             help='a named CPU model of the guest (custom mode; may be '
-                 'repeated; default: the source\'s nova cpu_models)')
+                 'repeated; default: the guest\'s own, else the source\'s '
+                 'nova cpu_models)')
+        parser.add_argument(
+            '--guest', metavar='DOMAIN.xml',
+            help='judge this one guest: its live domain XML as "virsh '
+                 'dumpxml GUEST" prints it for a running guest (its CPU '
+                 'mode, model, features, machine type and TSC); SRC then '
+                 'supplies the source\'s versions')
         return parser
 
     def take_action(self, parsed_args):
@@ -151,12 +229,15 @@ class Compare(FastEpilog, show.ShowOne):
         src, src_desc = common.load_profile(parsed_args.source)
         dst, dst_desc = common.load_profile(parsed_args.destination)
         _check_arch(parsed_args.source, src, parsed_args.destination, dst)
+        guest = (load_guest(parsed_args.guest) if parsed_args.guest
+                 else None)
         verdict = rules.evaluate(src, dst, mode=parsed_args.mode,
                                  policy=policy,
-                                 cpu_models=parsed_args.cpu_models)
+                                 cpu_models=parsed_args.cpu_models,
+                                 guest=guest)
         self._exit_status = (EXIT_COMPATIBLE if verdict.compatible
                              else EXIT_INCOMPATIBLE)
-        return _verdict_fields(verdict, src_desc, dst_desc)
+        return _verdict_fields(verdict, src_desc, dst_desc, guest)
 
     def run(self, parsed_args):
         # cliff's display commands always return 0; the verdict is the

@@ -52,11 +52,33 @@ def list_opts():
     return [(GROUP, opts)]
 
 
+#: nova's [workarounds] options the policy follows -> Policy argument.
+#: nova registers them in nova-scheduler; the CLI registers them on its
+#: own private ConfigOpts (cmd.common.register_nova_workarounds). They are
+#: never registered here: nova owns them.
+WORKAROUNDS = (
+    ('skip_hypervisor_version_check_on_lm', 'skip_hypervisor_version_check'),
+    ('skip_cpu_compare_on_dest', 'skip_cpu_compare_on_dest'),
+)
+
+
+def _workarounds(conf):
+    """{Policy argument: value} of nova's [workarounds] that conf has."""
+    if 'workarounds' not in conf:
+        return {}
+    group_ = conf.workarounds
+    return {arg: bool(getattr(group_, name)) for name, arg in WORKAROUNDS
+            if name in group_}
+
+
 def policy_from_conf(conf, strict=None):
     """The rules engine's Policy from ``conf.migcompat``.
 
     Registers the options first (see :func:`register_opts`). ``strict``
     overrides the configured value when not None (the CLI's ``--strict``).
+    nova's ``[workarounds] skip_hypervisor_version_check_on_lm`` and
+    ``skip_cpu_compare_on_dest`` are followed when conf has them
+    registered (nova-scheduler does; so does the CLI's ConfigOpts).
     """
     register_opts(conf)
     options = conf.migcompat
@@ -71,4 +93,5 @@ def policy_from_conf(conf, strict=None):
         },
         unknown_version_action=options.unknown_version_action,
         tsc_tolerance_ppm=options.tsc_tolerance_ppm,
+        **_workarounds(conf)
     )

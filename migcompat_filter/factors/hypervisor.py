@@ -213,6 +213,10 @@ def approximate_host_model(host, why):
     features = set(cpufeatures.canonical_features(expansion.features,
                                                   'libvirt'))
     features -= cpu_map_migratable.non_migratable(arch)
+    if arch in ('x86_64', 'i686'):
+        # QEMU sets the CPUID hypervisor bit for every KVM guest, and
+        # libvirt's host-model lists it; a bare-metal host CPU has not.
+        features.add('hypervisor')
     vendor = cpu.findtext('vendor')
     return {'model': (cpu.findtext('model') or '').strip() or None,
             'vendor': (cpufeatures.normalise_vendor(vendor.strip())

@@ -1,6 +1,5 @@
-"""Rules on the host CPU itself: architecture, vendor, address bits, TSC."""
+"""Rules on the CPU: architecture, vendor, address bits, TSC."""
 
-from migcompat_filter.cpu_modes import HOST_MODEL
 from migcompat_filter.cpu_modes import HOST_PASSTHROUGH
 from migcompat_filter.cpu_modes import MODES
 from migcompat_filter.profile import is_unknown
@@ -71,15 +70,39 @@ class VendorRule(Rule):
 
 
 class PhysBitsRule(Rule):
-    """host-passthrough: the destination must have at least the source's
-    physical address bits (the guest sees the host's); a different value
-    otherwise follows the identical-factor policy.
+    """Guests sized with maxphysaddr bits need a destination with at least
+    that many physical address bits (every mode). host-passthrough: the
+    destination must also have at least the source's (the guest sees the
+    host's); a different value otherwise follows the identical-factor
+    policy.
     """
 
     factor = 'phys_bits'
-    modes = (HOST_PASSTHROUGH,)
+    reads = ('phys_bits',)
 
     def check(self, ctx):
+        findings = self._guest_bits(ctx)
+        if ctx.mode == HOST_PASSTHROUGH:
+            findings.extend(self._host_bits(ctx))
+        return findings
+
+    def _guest_bits(self, ctx):
+        bits = ctx.guest.phys_bits
+        if not bits:
+            return []
+        dst = values.number(ctx.destination[self.factor], 'phys_bits')
+        if is_unknown(dst):
+            return [ctx.unknown(self.factor, bits, dst,
+                                'physical address bits (the guest uses %d)'
+                                % bits)]
+        if dst < bits:
+            return [Finding(self.factor, BLOCK, bits, dst,
+                            'the guest CPU has %d physical address bits '
+                            '(maxphysaddr), the destination only %d'
+                            % (bits, dst))]
+        return []
+
+    def _host_bits(self, ctx):
         src, dst = ctx.values(self.factor)
         severity = identical_severity(ctx, self.factor)
         src = values.number(src, 'phys_bits')
@@ -100,59 +123,68 @@ class PhysBitsRule(Rule):
         return []
 
 
-def _guest_features(ctx):
-    """Features the guest sees on the source (for the TSC rule)."""
-    if ctx.mode == HOST_MODEL:
-        value = values.part(ctx.source['host_model'], 'features',
-                            'host_model')
-    else:
-        value = values.part(ctx.source['cpu_features'], 'features',
-                            'cpu_features')
-    return values.feature_set(value, 'source features')
-
-
 class TscRule(Rule):
-    """A guest with an invariant TSC (invtsc) needs the same TSC frequency
-    on the destination (within tsc_tolerance_ppm), unless the destination
-    can scale the TSC.
+    """A guest with an invariant TSC (invtsc) cannot migrate unless its XML
+    pins a TSC frequency (QEMU refuses: a blocker in every mode, to every
+    destination); with a pinned frequency the destination must match it
+    within tsc_tolerance_ppm, unless it can scale the TSC.
 
-    Applies to host-model and host-passthrough guests whose CPU has invtsc.
+    Only guests that really have invtsc: the running guests' record, one
+    domain XML, or an invtsc extra flag. A host-model or migratable
+    host-passthrough guest never has it (libvirt marks it not
+    migratable), so hosts of different TSC frequency do not matter then.
     """
 
     factor = 'tsc'
-    modes = (HOST_MODEL, HOST_PASSTHROUGH)
-    # Whether the guest has invtsc comes from its CPU's features.
-    reads = ('tsc', 'host_model', 'cpu_features')
+    reads = ('tsc',)
 
     def check(self, ctx):
-        features = _guest_features(ctx)
-        if is_unknown(features) or 'invtsc' not in features:
-            return []  # no invariant TSC: any frequency will do
+        guest = ctx.guest
+        if guest.invtsc_unpinned:
+            return [self._unpinned(ctx, guest.invtsc_unpinned)]
         src, dst = ctx.values(self.factor)
-        f_src, f_dst = _frequency(src), _frequency(dst)
+        if guest.invtsc_frequencies:
+            wanted = sorted(guest.invtsc_frequencies)
+        elif 'invtsc' in guest.given() and guest.invtsc_unpinned is None:
+            # nova gave the guest invtsc and nothing says how it runs: the
+            # source host's frequency is the best guess of its own.
+            wanted = [_frequency(src)]
+        else:
+            return []  # no invariant TSC: any frequency will do
+        return [f for f in (self._pinned(ctx, hz, src, dst) for hz in wanted)
+                if f][:1]
+
+    def _unpinned(self, ctx, count):
+        return Finding(
+            self.factor, BLOCK, count, ctx.destination[self.factor],
+            '%d running guest(s) have an invariant TSC (invtsc) without a '
+            'pinned TSC frequency: QEMU refuses to migrate such a guest to '
+            'any destination' % count,
+            "pin the TSC frequency in the guest XML (<clock><timer "
+            "name='tsc' frequency=...>) or remove invtsc from the guest CPU")
+
+    def _pinned(self, ctx, f_src, src, dst):
+        f_dst = _frequency(dst)
         scaling = values.part(dst, 'scaling', 'tsc')
         if is_unknown(f_src) or is_unknown(f_dst):
             if scaling is True and not is_unknown(f_src):
-                return []
-            return [ctx.unknown(self.factor, src, dst,
-                                'TSC frequency (the guest has invtsc)')]
+                return None
+            return ctx.unknown(self.factor, src, dst,
+                               'TSC frequency (the guest has invtsc)')
         tolerance = f_src * ctx.policy.tsc_tolerance_ppm / 1e6
         if abs(f_dst - f_src) <= tolerance:
-            return []
+            return None
         if scaling is True:
-            return [Finding(self.factor, INFO, src, dst,
-                            'TSC frequency differs (%d Hz, %d Hz); the '
-                            'destination scales TSC' % (f_src, f_dst))]
-        return [self._differs(ctx, src, dst, scaling)]
-
-    def _differs(self, ctx, src, dst, scaling):
+            return Finding(self.factor, INFO, f_src, dst,
+                           'TSC frequency differs (guest %d Hz, destination '
+                           '%d Hz); the destination scales TSC'
+                           % (f_src, f_dst))
         return Finding(
-            self.factor, BLOCK, src, dst,
-            'the guest has an invariant TSC (invtsc) and the TSC frequency '
-            'differs (source %d Hz, destination %d Hz, more than %d ppm) '
-            'on a destination that %s scale TSC'
-            % (_frequency(src), _frequency(dst),
-               ctx.policy.tsc_tolerance_ppm,
+            self.factor, BLOCK, f_src, dst,
+            'the guest has an invariant TSC (invtsc) at %d Hz and the '
+            'destination TSC runs at %d Hz (more than %d ppm apart) on a '
+            'destination that %s scale TSC'
+            % (f_src, f_dst, ctx.policy.tsc_tolerance_ppm,
                'cannot' if scaling is False else 'may not'),
             'choose a destination with the same TSC frequency or with TSC '
             'scaling, or remove invtsc from the guest CPU')

@@ -5,6 +5,7 @@ from migcompat_filter.cpu_modes import HOST_PASSTHROUGH
 from migcompat_filter.profile import is_unknown
 from migcompat_filter.rules.base import Rule
 from migcompat_filter.rules import hints
+from migcompat_filter.rules import migratable
 from migcompat_filter.rules import values
 from migcompat_filter.rules.verdict import BLOCK
 from migcompat_filter.rules.verdict import Finding
@@ -68,7 +69,9 @@ def compare_cpu_features(src, dst):
 
 class PassthroughFeaturesRule(Rule):
     """host-passthrough: the destination host CPU features must be a
-    superset of the source's.
+    superset of the source's, in the migratable view (libvirt strips
+    invtsc and xsaves from a migratable guest), and the features the guest
+    is given on top (nova's extra flags) must be there too.
 
     Known-missing features block. Nothing else checks this for
     host-passthrough guests, so what cannot be fully compared (unknown
@@ -78,9 +81,14 @@ class PassthroughFeaturesRule(Rule):
 
     factor = 'cpu_features'
     modes = (HOST_PASSTHROUGH,)
+    reads = ('cpu_features', 'arch')
 
     def check(self, ctx):
-        src, dst = ctx.values(self.factor)
+        gone = migratable.dropped(ctx.source)
+        src = migratable.with_features(
+            migratable.cpu_features(ctx.source), ctx.guest.extra() - gone,
+            ())
+        dst = migratable.cpu_features(ctx.destination)
         missing, complete, note = compare_cpu_features(src, dst)
         if missing is None:
             return [ctx.unknown(self.factor, src, dst, 'host CPU features')]

@@ -16,6 +16,7 @@ from migcompat_filter.cpu_modes import DEFAULT
 from migcompat_filter.cpu_modes import MODES
 from migcompat_filter.factors import catalogue
 from migcompat_filter.profile import is_unknown
+from migcompat_filter.rules import guest_cpu
 from migcompat_filter.rules import values
 from migcompat_filter.rules.policy import Policy
 from migcompat_filter.rules.verdict import Context
@@ -76,13 +77,16 @@ def rules_for(mode):
     return [rule for rule in all_rules() if mode in rule.modes]
 
 
-def choose_mode(source, mode=None):
-    """The guest CPU mode to judge: explicit, else the source's, else
-    host-model (nova's default for kvm)."""
+def choose_mode(source, mode=None, guest=None):
+    """The guest CPU mode to judge: explicit, else the guest's own, else
+    the source host's nova cpu_mode, else host-model (nova's default for
+    kvm)."""
     if mode:
         if mode not in MODES:
             raise ValueError('mode %r is not one of %s' % (mode, MODES))
         return mode
+    if guest is not None and guest.mode in MODES:
+        return guest.mode
     declared = source['cpu_mode']
     if not is_unknown(declared) and declared in MODES:
         return declared
@@ -90,16 +94,22 @@ def choose_mode(source, mode=None):
 
 
 def evaluate(source_profile, dest_profile, mode=None, policy=None,
-             cpu_models=None):
+             cpu_models=None, guest=None):
     """Judge a live migration from source_profile to dest_profile.
 
-    mode: 'host-model', 'host-passthrough' or 'custom' (None: the source's
-    cpu_mode, else host-model). cpu_models: the guest's named models for
-    custom mode (None: the source's cpu_models). Returns a :class:`Verdict`.
+    guest: a rules.guest_cpu.GuestCPU of the migrating guest, or None.
+    mode: 'host-model', 'host-passthrough' or 'custom' (None: the guest's
+    mode, else the source's cpu_mode, else host-model). cpu_models: named
+    models for custom mode when the guest's own is not known (None: the
+    source's cpu_models). The guest is completed from the source's
+    running_guests factor here, so every caller judges alike. Returns a
+    :class:`Verdict`.
     """
-    mode = choose_mode(source_profile, mode)
+    mode = choose_mode(source_profile, mode, guest)
+    guest = guest_cpu.with_running(
+        guest, source_profile['running_guests'], mode)
     ctx = Context(source_profile, dest_profile, mode, policy or Policy(),
-                  cpu_models=cpu_models)
+                  cpu_models=cpu_models, guest=guest)
     findings = []
     for rule in rules_for(mode):
         findings.extend(rule.check(ctx) or ())

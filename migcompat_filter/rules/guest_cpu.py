@@ -14,14 +14,18 @@ what is known of them, from up to three places:
   and address bits. That union is a superset of what one guest needs: a
   destination it refuses could still suit the one guest that moves
   (conservative, never unsafe);
-- one libvirt domain XML (``migcompat compare --guest``): exactly this
-  guest.
+- one libvirt domain XML (``migcompat compare --guest``,
+  :func:`from_domain`): exactly this guest (``exact``: nothing is added
+  from the running guests' union).
 
 What none of them says is None, and the rules then fall back to the
 source host's profile, as a proxy (say so in their messages).
 """
 
+import copy
+
 from migcompat_filter import cpu_modes
+from migcompat_filter import guest_requirements
 
 #: Feature policies that give the guest the feature (libvirt's words).
 GIVES = ('require', 'force')
@@ -34,11 +38,13 @@ class GuestCPU(object):
 
     __slots__ = ('mode', 'model', 'features', 'required', 'expanded',
                  'machine_types', 'invtsc_frequencies', 'invtsc_unpinned',
-                 'phys_bits', 'origin', 'mode_origin')
+                 'phys_bits', 'passthrough_extra', 'exact', 'origin',
+                 'mode_origin')
 
     def __init__(self, mode=None, model=None, features=None, required=None,
                  expanded=None, machine_types=None, invtsc_frequencies=None,
-                 invtsc_unpinned=None, phys_bits=None, origin='',
+                 invtsc_unpinned=None, phys_bits=None,
+                 passthrough_extra=None, exact=False, origin='',
                  mode_origin=''):
         #: nova's CPU mode of the guest (cpu_modes.MODES) or None.
         self.mode = mode
@@ -63,6 +69,13 @@ class GuestCPU(object):
         self.invtsc_unpinned = invtsc_unpinned
         #: Guest physical address bits in use (the largest), or None.
         self.phys_bits = phys_bits
+        #: Features nova added to host-passthrough guests (their XML lists
+        #: them as required on top of the host CPU), or None.
+        self.passthrough_extra = (None if passthrough_extra is None
+                                  else frozenset(passthrough_extra))
+        #: True: this is one guest's complete record (a domain XML); what it
+        #: does not say is known absent, not to be filled from the union.
+        self.exact = bool(exact)
         #: Where this came from, for messages ("instance vcpu_model", ...).
         self.origin = origin
         self.mode_origin = mode_origin
@@ -75,6 +88,26 @@ class GuestCPU(object):
         """Explicit features taken from the guest (disable/forbid)."""
         return frozenset(n for n, p in self.features.items() if p in TAKES)
 
+    def extra(self):
+        """Every feature added on top of the guest's mode: the explicit
+        given ones and, for host-passthrough, what nova added there."""
+        return self.given() | (self.passthrough_extra or frozenset())
+
+    def key(self):
+        """A hashable tuple that differs when any judged field differs
+        (verdict caches key on it)."""
+        def frozen(value):
+            return None if value is None else tuple(sorted(value))
+        return (self.mode, self.model,
+                tuple(sorted(self.features.items())),
+                frozen(self.required), self.expanded,
+                frozen(self.machine_types),
+                frozen(self.invtsc_frequencies), self.invtsc_unpinned,
+                self.phys_bits, frozen(self.passthrough_extra), self.exact)
+
+    def copy(self):
+        return copy.copy(self)
+
     def to_dict(self):
         def listed(value):
             return None if value is None else sorted(value)
@@ -85,7 +118,9 @@ class GuestCPU(object):
             'machine_types': listed(self.machine_types),
             'invtsc_frequencies': listed(self.invtsc_frequencies),
             'invtsc_unpinned': self.invtsc_unpinned,
-            'phys_bits': self.phys_bits, 'origin': self.origin,
+            'phys_bits': self.phys_bits,
+            'passthrough_extra': listed(self.passthrough_extra),
+            'exact': self.exact, 'origin': self.origin,
         }
 
     def __repr__(self):
@@ -132,11 +167,12 @@ def with_running(guest, running, mode):
 
     ``running`` is the factor's value (a dict; an Unknown or None leaves
     guest as it is). The union of the running guests of that mode stands
-    in for the one guest's CPU.
+    in for the one guest's CPU. The guest given is not changed (a copy is
+    completed); an ``exact`` guest (one domain XML) is returned as it is.
     """
-    if not isinstance(running, dict):
+    if not isinstance(running, dict) or (guest is not None and guest.exact):
         return guest
-    guest = guest or GuestCPU(origin='running guests')
+    guest = guest.copy() if guest else GuestCPU(origin='running guests')
     features = running.get(FEATURE_KEYS.get(mode))
     count = (running.get('modes') or {}).get(mode)
     if guest.required is None and isinstance(features, list) and count:
@@ -154,4 +190,37 @@ def with_running(guest, running, mode):
     bits = running.get('phys_bits')
     if guest.phys_bits is None and isinstance(bits, list) and bits:
         guest.phys_bits = max(bits)
+    extra = running.get('passthrough_extra')
+    if mode == cpu_modes.HOST_PASSTHROUGH and isinstance(extra, list) and \
+            guest.passthrough_extra is None:
+        guest.passthrough_extra = frozenset(extra)
     return guest
+
+
+def from_domain(record, expand=None):
+    """GuestCPU of one guest from its domain record (domains.Guest).
+
+    ``expand(model)`` turns a named model into its features (see
+    ``guest_requirements.requirements``); a model it cannot expand leaves
+    ``expanded`` False. Everything the XML does not show is known absent
+    (``exact``): no invtsc, no pinned frequency, no maxphysaddr.
+    """
+    need = guest_requirements.requirements([record], expand)
+    mode = record.nova_mode
+    invtsc = need['invtsc']
+    return GuestCPU(
+        mode=mode,
+        model=record.model if mode == cpu_modes.CUSTOM else None,
+        features=dict(record.features or {}),
+        required=(need['features'].get(mode, ())
+                  if mode in FEATURE_KEYS else None),
+        expanded=(not need['unexpanded'] if mode in FEATURE_KEYS
+                  else None),
+        machine_types=need['machine_types'],
+        invtsc_frequencies=invtsc['frequencies'],
+        invtsc_unpinned=len(invtsc['unpinned']),
+        phys_bits=max(need['phys_bits']) if need['phys_bits'] else 0,
+        passthrough_extra=(need['passthrough_required']
+                           if mode == cpu_modes.HOST_PASSTHROUGH else None),
+        exact=True, origin=record.origin,
+        mode_origin='domain XML (%s)' % record.mode_basis)

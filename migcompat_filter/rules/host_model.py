@@ -4,6 +4,7 @@ from migcompat_filter.cpu_modes import HOST_MODEL
 from migcompat_filter.profile import is_unknown
 from migcompat_filter.rules.base import Rule
 from migcompat_filter.rules import hints
+from migcompat_filter.rules import migratable
 from migcompat_filter.rules import values
 from migcompat_filter.rules.verdict import BLOCK
 from migcompat_filter.rules.verdict import Finding
@@ -65,42 +66,93 @@ def compare_host_model(src, dst):
     return definite, False, note
 
 
+def source_cpu(ctx):
+    """(value, note): the guest CPU a host-model guest carries.
+
+    The guest's own CPU when known (the running guests' union, or one
+    domain XML); else the source host's current host-model CPU stands in,
+    in the migratable view. Either way plus the flags the guest is given,
+    minus those it is taken. ``note`` says which, for the messages.
+    """
+    guest = ctx.guest
+    if guest.required is not None:
+        value = {'model': None, 'features': sorted(guest.required),
+                 'disabled': [], 'expanded': guest.expanded is not False}
+        note = "the guest's CPU (%s)" % (guest.origin or 'guest record')
+    else:
+        value = migratable.host_model(ctx.source)
+        note = ("the source host's current host-model CPU standing in for "
+                "the guest's (no record of the guest's own CPU)")
+    value = migratable.with_features(
+        value, guest.given() - migratable.dropped(ctx.source),
+        guest.taken())
+    return value, note
+
+
 class HostModelFeaturesRule(Rule):
-    """host-model: every feature of the source's host-model CPU must be
+    """host-model: every feature of the migrating guest's CPU must be
     enabled in the destination's host-model CPU.
 
-    Features, not model names: a host runs its own host-model CPU even where
-    the plain named model is not usable (it disables what the host lacks).
+    The guest's CPU is what libvirt started it with (the source's running
+    guests, or one domain XML), plus nova's extra flags; only when no
+    record of it exists does the source host's current host-model CPU
+    stand in. Both sides in the migratable view (libvirt never gives a
+    guest invtsc or xsaves). Features, not model names: a host runs its own
+    host-model CPU even where the plain named model is not usable.
     Known-missing features block; when the lists cannot be fully compared
-    (named models without expanded lists) the unknown-factor policy decides.
+    the unknown-factor policy decides, except that with nova's
+    ``skip_cpu_compare_on_dest`` (nova does not compare the CPU at all)
+    it blocks.
     """
 
     factor = 'host_model'
     modes = (HOST_MODEL,)
+    # The guest comes from ctx.guest (the engine reads running_guests).
+    reads = ('host_model', 'arch')
 
     def check(self, ctx):
-        src, dst = ctx.values(self.factor)
+        src, note = source_cpu(ctx)
+        dst = migratable.host_model(ctx.destination)
         if values.contains_unknown(
                 values.part(src, 'features', self.factor)) or \
                 values.contains_unknown(
                     values.part(dst, 'features', self.factor)):
-            return [ctx.unknown(self.factor, src, dst,
-                                'the host-model CPU features')]
-        missing, complete, note = compare_host_model(src, dst)
+            finding = ctx.unknown(self.factor, src, dst,
+                                  'the host-model CPU features',
+                                  severity=self._unknown_severity(ctx))
+            return [finding]
+        missing, complete, detail = compare_host_model(src, dst)
         if missing:
             return [Finding(
                 self.factor, BLOCK, src, dst,
-                'the destination host-model CPU lacks %d feature(s) of the '
-                "source's: %s" % (len(missing),
-                                  values.short_list(missing, 40)),
+                'the destination host-model CPU lacks %d feature(s) of %s: '
+                '%s' % (len(missing), note, values.short_list(missing, 40)),
                 hints.for_missing_features(missing, ctx))]
         if not complete:
             finding = ctx.unknown(self.factor, src, dst,
-                                  'the host-model CPU features')
+                                  'the host-model CPU features',
+                                  severity=self._unknown_severity(ctx))
             finding.message = (
-                'the host-model CPU features cannot be fully compared: %s; '
-                'capture domain capabilities with the host-model CPU '
-                'expanded (virsh domcapabilities --expand-cpu-features, or '
-                '"migcompat snapshot" on the host)' % note)
+                'the host-model CPU features cannot be fully compared '
+                '(source side: %s): %s; capture domain capabilities with '
+                'the host-model CPU expanded (virsh domcapabilities '
+                '--expand-cpu-features, or "migcompat snapshot" on the '
+                'host)%s' % (note, detail, self._skip_note(ctx)))
             return [finding]
         return []
+
+    @staticmethod
+    def _unknown_severity(ctx):
+        # nova's compareHypervisorCPU would be the only other check, and it
+        # compares the source *host* CPU, not the guest's (LP#2039803);
+        # with skip_cpu_compare_on_dest there is none at all.
+        if ctx.policy.skip_cpu_compare_on_dest:
+            return BLOCK
+        return None
+
+    @staticmethod
+    def _skip_note(ctx):
+        if ctx.policy.skip_cpu_compare_on_dest:
+            return ('; nova [workarounds] skip_cpu_compare_on_dest is set, '
+                    'so nothing else checks the CPU before libvirt does')
+        return ''

@@ -27,6 +27,9 @@ DEFAULTS = {
     },
     'unknown_version_action': BLOCK,
     'tsc_tolerance_ppm': 250,
+    # nova's [workarounds] options of the same meaning (read, not owned).
+    'skip_hypervisor_version_check': False,
+    'skip_cpu_compare_on_dest': False,
 }
 
 
@@ -43,7 +46,11 @@ class Policy(object):
                  passthrough_blocking_factors=(),
                  unknown_action=None,
                  unknown_version_action=DEFAULTS['unknown_version_action'],
-                 tsc_tolerance_ppm=DEFAULTS['tsc_tolerance_ppm']):
+                 tsc_tolerance_ppm=DEFAULTS['tsc_tolerance_ppm'],
+                 skip_hypervisor_version_check=DEFAULTS[
+                     'skip_hypervisor_version_check'],
+                 skip_cpu_compare_on_dest=DEFAULTS[
+                     'skip_cpu_compare_on_dest']):
         self.strict = bool(strict)
         self.passthrough_blocking_factors = frozenset(
             passthrough_blocking_factors or ())
@@ -60,6 +67,15 @@ class Policy(object):
         self.unknown_action = actions
         self.unknown_version_action = unknown_version_action
         self.tsc_tolerance_ppm = int(tsc_tolerance_ppm)
+        #: nova's [workarounds] skip_hypervisor_version_check_on_lm: nova
+        #: lets an older destination hypervisor through, and so do we
+        #: (with a warning).
+        self.skip_hypervisor_version_check = bool(
+            skip_hypervisor_version_check)
+        #: nova's [workarounds] skip_cpu_compare_on_dest: nova does not
+        #: compare the CPU on the destination at all, so a host-model CPU
+        #: comparison we cannot complete blocks instead of warning.
+        self.skip_cpu_compare_on_dest = bool(skip_cpu_compare_on_dest)
 
     def blocks_difference(self, factor):
         """Does a difference in an identical-recommended factor block?"""
@@ -80,7 +96,9 @@ class Policy(object):
     def __repr__(self):
         return ('Policy(strict=%r, passthrough_blocking_factors=%r, '
                 'unknown_action=%r, unknown_version_action=%r, '
-                'tsc_tolerance_ppm=%r)'
+                'tsc_tolerance_ppm=%r, skip_hypervisor_version_check=%r, '
+                'skip_cpu_compare_on_dest=%r)'
                 % (self.strict, sorted(self.passthrough_blocking_factors),
                    self.unknown_action, self.unknown_version_action,
-                   self.tsc_tolerance_ppm))
+                   self.tsc_tolerance_ppm, self.skip_hypervisor_version_check,
+                   self.skip_cpu_compare_on_dest))

@@ -6,6 +6,7 @@ import it without a cycle.
 """
 
 from migcompat_filter.profile import to_jsonable
+from migcompat_filter.rules.guest_cpu import GuestCPU
 from migcompat_filter.rules import values
 
 BLOCK = 'block'
@@ -93,14 +94,22 @@ class Verdict(object):
 
 
 class Context(object):
-    """What a rule sees: both profiles, the mode, the policy."""
+    """What a rule sees: both profiles, the mode, the policy, the guest.
 
-    def __init__(self, source, destination, mode, policy, cpu_models=None):
+    ``guest`` is a rules.guest_cpu.GuestCPU (possibly with nothing known:
+    the rules then let the source host's profile stand in, and say so).
+    """
+
+    def __init__(self, source, destination, mode, policy, cpu_models=None,
+                 guest=None):
         self.source = source
         self.destination = destination
         self.mode = mode
         self.policy = policy
         self.cpu_models = cpu_models
+        if guest is None:
+            guest = GuestCPU()
+        self.guest = guest
 
     def values(self, factor):
         return self.source[factor], self.destination[factor]

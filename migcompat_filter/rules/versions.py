@@ -8,6 +8,7 @@ from migcompat_filter.rules import hints
 from migcompat_filter.rules import values
 from migcompat_filter.rules.verdict import BLOCK
 from migcompat_filter.rules.verdict import Finding
+from migcompat_filter.rules.verdict import INFO
 from migcompat_filter.rules.verdict import WARN
 
 
@@ -32,6 +33,8 @@ class VersionRule(Rule):
             return [self._unknown(ctx, a if is_unknown(a) else src,
                                   b if is_unknown(b) else dst)]
         if b < a and self.older_blocks(ctx):
+            if ctx.policy.skip_hypervisor_version_check:
+                return [self._older_skipped(ctx, src, dst)]
             return [self._older(ctx, src, dst)]
         if a != b and ctx.mode == HOST_PASSTHROUGH:
             return [self._different(ctx, src, dst)]
@@ -48,6 +51,16 @@ class VersionRule(Rule):
         return Finding(self.factor, BLOCK, src, dst,
                        '%s on the destination (%s) is older than on the '
                        'source (%s)' % (self.name, dst, src),
+                       hints.for_version(self.factor, ctx))
+
+    def _older_skipped(self, ctx, src, dst):
+        # nova lets the destination through with this workaround set; the
+        # operator chose that, so we only say it.
+        return Finding(self.factor, WARN, src, dst,
+                       '%s on the destination (%s) is older than on the '
+                       'source (%s); allowed because nova [workarounds] '
+                       'skip_hypervisor_version_check_on_lm is set'
+                       % (self.name, dst, src),
                        hints.for_version(self.factor, ctx))
 
     def _different(self, ctx, src, dst):
@@ -87,29 +100,53 @@ class LibvirtVersionRule(VersionRule):
 
 
 class MachineTypesRule(Rule):
-    """A guest's machine type must exist on the destination QEMU.
+    """Every machine type the guest runs must exist on the destination QEMU
+    (its capabilities): QEMU cannot receive a guest of a machine type it
+    lacks.
 
-    The guest's own machine type is not in a host profile, so machine
-    types the source offers and the destination lacks warn (block under a
-    strict policy): a guest using one of them cannot migrate.
+    The guest's machine types come from the source's running guests (or
+    one domain XML). Without that record the host lists do not decide: at
+    most an info finding names the source machine types the destination
+    lacks.
     """
 
     factor = 'machine_types'
+    reads = ('machine_types',)
 
     def check(self, ctx):
-        src, dst = ctx.values(self.factor)
-        severity = BLOCK if ctx.policy.strict else WARN
-        a = values.feature_set(src, 'source machine types')
-        b = values.feature_set(dst, 'destination machine types')
-        if is_unknown(a) or is_unknown(b):
-            return [ctx.unknown(self.factor, src, dst, 'machine types',
-                                severity=severity)]
-        missing = a - b
+        wanted = ctx.guest.machine_types
+        dst = ctx.destination[self.factor]
+        offered = values.feature_set(dst, 'destination machine types')
+        if wanted is None:
+            return self._without_guest(ctx, offered)
+        if not wanted:
+            return []
+        if is_unknown(offered):
+            return [ctx.unknown(self.factor, sorted(wanted), dst,
+                                'machine types (the guest runs %s)'
+                                % ', '.join(sorted(wanted)))]
+        missing = wanted - offered
         if missing:
             return [Finding(
-                self.factor, severity, src, dst,
-                'the destination QEMU lacks %d machine type(s) of the '
-                "source's: %s; guests using them cannot migrate there"
-                % (len(missing), values.short_list(missing, 8)),
+                self.factor, BLOCK, sorted(wanted), dst,
+                'the destination QEMU lacks the machine type(s) the guest '
+                'runs: %s; QEMU cannot receive it there'
+                % values.short_list(missing, 8),
                 hints.older_software(ctx))]
         return []
+
+    def _without_guest(self, ctx, offered):
+        src = ctx.source[self.factor]
+        offers = values.feature_set(src, 'source machine types')
+        if is_unknown(offers) or is_unknown(offered):
+            return []  # the host lists do not decide; nothing to add
+        missing = offers - offered
+        if not missing:
+            return []
+        return [Finding(
+            self.factor, INFO, src, ctx.destination[self.factor],
+            'the destination QEMU lacks %d machine type(s) the source '
+            'offers: %s; no record of the machine type the guest runs, so '
+            'this does not decide' % (len(missing),
+                                      values.short_list(missing, 8)),
+            hints.older_software(ctx))]

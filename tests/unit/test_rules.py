@@ -17,6 +17,7 @@ from migcompat_filter.profile import FACTOR_SCHEMA
 from migcompat_filter.profile import Profile
 from migcompat_filter.profile import Unknown
 from migcompat_filter import rules
+from migcompat_filter.rules.guest_cpu import GuestCPU
 from migcompat_filter.rules import host_model
 from tests.unit import hosts
 
@@ -60,27 +61,34 @@ def tsc(profile, frequency, scaling):
                                        'scaling': scaling})
 
 
+def invtsc_guest(frequency=2445426000):
+    """A guest that runs with invtsc and its TSC frequency pinned."""
+    return GuestCPU(invtsc_frequencies=[frequency], invtsc_unpinned=0,
+                    origin='test guest')
+
+
 def unknown(profile, factor):
     return hosts.variant(profile, **{factor: Unknown('test: not read')})
 
 
 class Case(collections.namedtuple(
-        'Case', 'name src dst mode policy models ok block warn')):
+        'Case', 'name src dst mode policy models ok block warn guest')):
     """One scenario.
 
     src, dst: functions returning the profiles; mode: the guest CPU mode;
     policy: Policy keyword arguments; models: the custom guest's models;
     ok: compatible; block: the blocking factors; warn: the warning
-    factors, or None to not check them.
+    factors, or None to not check them; guest: a function returning the
+    migrating guest's GuestCPU (None: nothing known of it).
     """
 
     __slots__ = ()
 
     def __new__(cls, name, src, dst, mode, ok, policy=None, models=None,
-                block=(), warn=None):
+                block=(), warn=None, guest=None):
         return super(Case, cls).__new__(cls, name, src, dst, mode,
                                         policy or {}, models, ok, block,
-                                        warn)
+                                        warn, guest)
 
 
 SCENARIOS = [
@@ -235,37 +243,69 @@ SCENARIOS = [
     Case('Intel 9242 to AMD 7713, passthrough', src=hosts.xeon_9242,
          dst=hosts.epyc_7713, mode=HP, ok=False,
          block=['cpu_features', 'cpu_model']),
-    # -- TSC (the guest has invtsc) ------------------------------------------
-    Case('TSC differs, destination cannot scale', src=hosts.epyc_7713,
+    # -- TSC (only a guest that has invtsc) -------------------------------
+    Case('TSC differs, invtsc guest, destination cannot scale',
+         src=hosts.epyc_7713,
          dst=lambda: tsc(hosts.epyc_7713(), 2200000000, False), mode=HM,
-         ok=False, block=['tsc'], warn=[]),
-    Case('TSC differs, destination scales', src=hosts.epyc_7713,
+         guest=invtsc_guest, ok=False, block=['tsc'], warn=[]),
+    Case('TSC differs, invtsc guest, destination scales', src=hosts.epyc_7713,
          dst=lambda: tsc(hosts.epyc_7713(), 2200000000, True), mode=HM,
-         ok=True, warn=[]),
-    Case('TSC within 250 ppm, no scaling', src=hosts.epyc_7713,
+         guest=invtsc_guest, ok=True, warn=[]),
+    Case('TSC within 250 ppm, invtsc guest, no scaling', src=hosts.epyc_7713,
          dst=lambda: tsc(hosts.epyc_7713(), 2445426000 + 500000, False),
-         mode=HM, ok=True, warn=[]),
+         mode=HM, guest=invtsc_guest, ok=True, warn=[]),
     Case('TSC off by 300 ppm, policy tolerance 400 ppm', src=hosts.epyc_7713,
          dst=lambda: tsc(hosts.epyc_7713(), 2445426000 + 733000, False),
-         mode=HM, policy={'tsc_tolerance_ppm': 400}, ok=True, warn=[]),
+         mode=HM, policy={'tsc_tolerance_ppm': 400}, guest=invtsc_guest,
+         ok=True, warn=[]),
+    Case('TSC differs, host-model guest (never has invtsc)',
+         src=hosts.epyc_7713,
+         dst=lambda: tsc(hosts.epyc_7713(), 2200000000, False), mode=HM,
+         ok=True, warn=[]),
+    Case('TSC differs, passthrough guest without invtsc evidence',
+         src=hosts.epyc_7713,
+         dst=lambda: tsc(hosts.epyc_7713(), 2200000000, False), mode=HP,
+         ok=True, warn=[]),
+    Case('invtsc guest without a pinned frequency, even to itself',
+         src=hosts.epyc_7713, dst=hosts.epyc_7713, mode=HM,
+         guest=lambda: GuestCPU(invtsc_frequencies=[], invtsc_unpinned=1),
+         ok=False, block=['tsc'], warn=[]),
     Case('TSC differs, guest without invtsc',
          src=lambda: hosts.without_features(hosts.milan_l1(), 'invtsc'),
          dst=lambda: tsc(hosts.milan_l1(), 2200000000, False), mode=HM,
          ok=True, warn=[]),
-    # -- machine types -----------------------------------------------------
-    Case('destination lacks a machine type', src=hosts.xeon_9242,
+    # -- machine types (the guest's own) ----------------------------------
+    Case('destination lacks a machine type no guest runs',
+         src=hosts.xeon_9242,
          dst=lambda: hosts.variant(hosts.xeon_9242(), machine_types=[
                  m for m in hosts.QEMU_7_2_MACHINES if m != 'pc-q35-7.2']),
-         mode=HM, ok=True, warn=['machine_types']),
-    Case('destination lacks a machine type, strict', src=hosts.xeon_9242,
+         mode=HM, ok=True, warn=[], policy={'strict': True},
+         guest=lambda: GuestCPU(machine_types=['pc-q35-7.1'])),
+    Case('destination lacks the machine type the guest runs',
+         src=hosts.xeon_9242,
          dst=lambda: hosts.variant(hosts.xeon_9242(), machine_types=[
                  m for m in hosts.QEMU_7_2_MACHINES if m != 'pc-q35-7.2']),
-         mode=HM, policy={'strict': True}, ok=False, block=['machine_types'],
-         warn=[]),
+         mode=HM, guest=lambda: GuestCPU(machine_types=['pc-q35-7.2']),
+         ok=False, block=['machine_types'], warn=[]),
+    Case('destination lacks a machine type, no guest record, strict',
+         src=hosts.xeon_9242,
+         dst=lambda: hosts.variant(hosts.xeon_9242(), machine_types=[
+                 m for m in hosts.QEMU_7_2_MACHINES if m != 'pc-q35-7.2']),
+         mode=HM, policy={'strict': True}, ok=True, warn=[]),
     # -- phys bits -----------------------------------------------------------
     Case('fewer phys bits on destination, passthrough', src=hosts.epyc_7713,
          dst=lambda: hosts.variant(hosts.epyc_7713(), phys_bits=46), mode=HP,
          ok=False, block=['phys_bits'], warn=[]),
+    Case('guest maxphysaddr beyond the destination, host-model',
+         src=hosts.epyc_7713,
+         dst=lambda: hosts.variant(hosts.epyc_7713(), phys_bits=46), mode=HM,
+         guest=lambda: GuestCPU(phys_bits=48), ok=False,
+         block=['phys_bits'], warn=[]),
+    Case('guest maxphysaddr within the destination, custom',
+         src=hosts.epyc_7713,
+         dst=lambda: hosts.variant(hosts.epyc_7713(), phys_bits=46), mode=CU,
+         models=['EPYC'], guest=lambda: GuestCPU(phys_bits=43), ok=True,
+         warn=[]),
     # -- unknown factors -----------------------------------------------------
     Case('unknown destination host-model CPU, host-model warns',
          src=hosts.xeon_9242,
@@ -332,7 +372,8 @@ class TestScenarios(testtools.TestCase):
     def check(self, case):
         verdict = rules.evaluate(case.src(), case.dst(), case.mode,
                                  Policy(**case.policy),
-                                 cpu_models=case.models)
+                                 cpu_models=case.models,
+                                 guest=case.guest() if case.guest else None)
         self.assertEqual(case.mode, verdict.mode, case.name)
         self.assertEqual(case.ok, verdict.compatible,
                          '%s: %r' % (case.name, verdict.findings))
@@ -433,7 +474,8 @@ class TestMessagesAndHints(testtools.TestCase):
                             machine_types=[m for m in hosts.QEMU_7_2_MACHINES
                                            if not m.endswith('7.2')])
         v = rules.evaluate(hosts.xeon_9242(), dst, HM)
-        f = _one(v, 'machine_types', 'warn')
+        # No record of the guest's machine type: said, never deciding.
+        f = _one(v, 'machine_types', 'info')
         self.assertIn('pc-q35-7.2', f.message)
         self.assertIn('older', f.hint)
 
@@ -459,7 +501,7 @@ class TestMessagesAndHints(testtools.TestCase):
     def test_findings_are_ordered_block_warn_info(self):
         dst = hosts.variant(tsc(hosts.epyc_7713(), 2200000000, True),
                             kernel_version='6.12.1', phys_bits=40)
-        v = rules.evaluate(hosts.epyc_7713(), dst, HP)
+        v = rules.evaluate(hosts.epyc_7713(), dst, HP, guest=invtsc_guest())
         ranks = {'block': 0, 'warn': 1, 'info': 2}
         order = [ranks[f.severity] for f in v.findings]
         self.assertEqual(sorted(order), order)
@@ -606,11 +648,18 @@ class TestRealSnapshots(testtools.TestCase):
             host, host, HP).factors('warn'))
 
     def test_two_nested_hosts_with_different_tsc(self):
-        # Both real L1 guests expose invtsc without TSC scaling, at
-        # 2445426000 Hz and 2596138000 Hz.
+        # Both real L1 hosts list invtsc in their host-model CPU and cannot
+        # scale TSC (2445426000 Hz and 2596138000 Hz). libvirt never gives
+        # a host-model guest invtsc (not migratable), so the frequency does
+        # not matter to it: this pair used to block on tsc alone.
         src = self.read('epyc-milan-nested-l1')
         dst = self.read('this-host-epyc-nested-l1-20261125')
         verdict = rules.evaluate(src, dst, HM)
+        self.assertEqual([], verdict.factors('block'), verdict.findings)
+        self.assertTrue(verdict.compatible)
+        # A guest that does run with invtsc, pinned at the source's
+        # frequency, still cannot land there.
+        verdict = rules.evaluate(src, dst, HM, guest=invtsc_guest())
         self.assertEqual(['tsc'], verdict.factors('block'))
         self.assertIn('2596138000', verdict.blocking[0].message)
 

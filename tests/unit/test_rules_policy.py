@@ -12,6 +12,7 @@ from migcompat_filter import conf as conf_mod
 from migcompat_filter.conf import policy
 from migcompat_filter.factors import catalogue
 from migcompat_filter import rules
+from migcompat_filter.rules.guest_cpu import GuestCPU
 from migcompat_filter.rules.policy import Policy
 from tests.unit import hosts
 
@@ -123,10 +124,12 @@ class TestPolicyDecides(testtools.TestCase):
         src = hosts.epyc_7713()
         dst = hosts.variant(src, tsc={'frequency': 2445426000 + 733000,
                                       'scaling': False})  # ~300 ppm
+        # A guest that runs with invtsc pinned at the source's frequency.
+        guest = GuestCPU(invtsc_frequencies=[2445426000], invtsc_unpinned=0)
         tight = rules.evaluate(src, dst, 'host-model',
-                               Policy(tsc_tolerance_ppm=250))
+                               Policy(tsc_tolerance_ppm=250), guest=guest)
         loose = rules.evaluate(src, dst, 'host-model',
-                               Policy(tsc_tolerance_ppm=400))
+                               Policy(tsc_tolerance_ppm=400), guest=guest)
         self.assertEqual(['tsc'], tight.factors('block'))
         self.assertTrue(loose.compatible)
 

@@ -226,6 +226,19 @@ FACTOR_STRATEGIES = {
         'scaling': st.one_of(st.none(), st.booleans())}),
     'phys_bits': st.integers(32, 64),
     'machine_types': st.lists(_names, max_size=30, unique=True),
+    'running_guests': st.fixed_dictionaries({
+        'count': st.integers(0, 5000),
+        'modes': st.dictionaries(st.sampled_from(
+            ['host-model', 'host-passthrough', 'custom']),
+            st.integers(1, 5000), max_size=3),
+        'host_model_features': _features, 'custom_features': _features,
+        'unexpanded': st.lists(_names, max_size=3, unique=True),
+        'machine_types': st.lists(_names, max_size=5, unique=True),
+        'invtsc_frequencies': st.lists(st.integers(0, 5 * 10 ** 9),
+                                       max_size=3, unique=True),
+        'invtsc_unpinned': st.integers(0, 5000),
+        'phys_bits': st.lists(st.integers(32, 64), max_size=3, unique=True),
+        'passthrough_extra': _features}),
 }
 
 

@@ -1,0 +1,90 @@
+"""``migcompat guests``: the running guests of a host and what limits
+their moves."""
+
+from cliff import lister
+
+from migcompat_filter.cmd import common
+from migcompat_filter.cmd import FastEpilog
+
+COLUMNS = ('UUID', 'Name', 'Mode', 'Model', 'Machine type', 'TSC',
+           'Phys bits', 'Limits')
+
+
+def _tsc(guest):
+    freq = (guest.tsc or {}).get('frequency')
+    if guest.invtsc:
+        return ('invtsc, pinned %d Hz' % freq if freq
+                else 'invtsc, not pinned')
+    return 'pinned %d Hz' % freq if freq else '-'
+
+
+def _phys_bits(guest):
+    phys = guest.maxphysaddr or {}
+    if phys.get('bits') is not None:
+        return str(phys['bits'])
+    return phys.get('mode') or '-'
+
+
+def _missing(need, guest, hosts):
+    """Per destination, what this guest needs that it lacks (a hint: the
+    destination's host-model features and machine types)."""
+    out = []
+    for name, prof in hosts:
+        lacks = []
+        host_model = prof.get('host_model')
+        if need is not None and isinstance(host_model, dict) and \
+                isinstance(host_model.get('features'), list):
+            lacks += sorted(need - set(host_model['features']))
+        machines = prof.get('machine_types')
+        if guest.machine and isinstance(machines, list) and \
+                guest.machine not in machines:
+            lacks.append('machine type %s' % guest.machine)
+        if lacks:
+            out.append('missing on %s: %s' % (name, ', '.join(lacks)))
+    return out
+
+
+class ListGuests(FastEpilog, lister.Lister):
+    """List the running guests of this host (or of a snapshot).
+
+    One row per guest: its UUID (nova's instance UUID), name, nova CPU
+    mode, model, machine type, TSC set-up, guest physical address bits
+    and what limits its live migrations. With --hosts, also which
+    features or machine type each guest would miss on those hosts (a
+    hint from their host-model CPU and machine types; ``migcompat
+    compare --guest`` judges one guest fully).
+    """
+
+    def get_parser(self, prog_name):
+        parser = super(ListGuests, self).get_parser(prog_name)
+        common.add_host_arguments(parser)
+        parser.add_argument(
+            '--hosts', metavar='HOST', nargs='+', default=[],
+            help='Snapshots, profile JSON files or trait lists of possible '
+                 'destinations: show what each guest would miss there.')
+        return parser
+
+    def take_action(self, parsed_args):
+        from migcompat_filter import domains
+        from migcompat_filter.factors import guests as guests_factor
+        from migcompat_filter import guest_requirements
+        hosts = [(spec, common.load_profile(spec)[0].factors)
+                 for spec in parsed_args.hosts]
+        source = common.open_host(parsed_args.root, parsed_args.connect,
+                                  parsed_args.nova_config)
+        try:
+            found = [domains.parse_domain(text, origin)
+                     for origin, text in source.running_domains()]
+            rows = []
+            for guest in found:
+                expand = guests_factor.model_expander(
+                    source, guest.arch or 'x86_64')
+                need, limits = guest_requirements.one_guest(guest, expand)
+                limits += _missing(need, guest, hosts)
+                rows.append((guest.uuid, guest.name or '-', guest.nova_mode,
+                             guest.model or '-', guest.machine or '-',
+                             _tsc(guest), _phys_bits(guest),
+                             common.ListColumn(limits)))
+        finally:
+            source.close()
+        return COLUMNS, rows

@@ -1,0 +1,58 @@
+"""The migratable view of a host's CPU: what a guest can carry across.
+
+libvirt never gives a guest that can migrate the features its CPU map marks
+``migratable='no'`` (invtsc, xsaves in libvirt 9.0): the domain
+capabilities host-model lists invtsc, yet a host-model guest never has it,
+and a migratable host-passthrough guest is stripped of it too. Comparing
+those features would refuse moves libvirt accepts (and let the TSC rule
+judge guests that have no invariant TSC), so the feature rules compare
+host CPUs in this view.
+"""
+
+from migcompat_filter import cpu_map_migratable
+from migcompat_filter.profile import is_unknown
+
+
+def dropped(profile):
+    """The features libvirt does not migrate for this profile's arch."""
+    arch = profile['arch']
+    if is_unknown(arch) or not isinstance(arch, str) or not arch:
+        arch = 'x86_64'  # libvirt's default guest arch
+    return cpu_map_migratable.non_migratable(arch)
+
+
+def view(value, names):
+    """A copy of a dict-valued CPU factor without ``names`` in its
+    ``features`` (an Unknown, or a value without a feature list, is
+    returned as it is)."""
+    if not isinstance(value, dict) or not isinstance(
+            value.get('features'), (list, tuple)):
+        return value
+    out = dict(value)
+    out['features'] = [f for f in value['features'] if f not in names]
+    return out
+
+
+def host_model(profile):
+    """The profile's host-model CPU in the migratable view."""
+    return view(profile['host_model'], dropped(profile))
+
+
+def cpu_features(profile):
+    """The profile's host CPU features in the migratable view."""
+    return view(profile['cpu_features'], dropped(profile))
+
+
+def with_features(value, given, taken):
+    """A copy of a CPU factor value plus given, minus taken features."""
+    if not (given or taken) or not isinstance(value, dict) or \
+            not isinstance(value.get('features'), (list, tuple)):
+        return value
+    out = dict(value)
+    out['features'] = sorted((set(value['features']) | set(given))
+                             - set(taken))
+    if isinstance(value.get('disabled'), (list, tuple)):
+        # A named model's own features are not listed: a taken one is
+        # disabled, so a destination disabling it too is no loss.
+        out['disabled'] = sorted(set(value['disabled']) | set(taken))
+    return out
