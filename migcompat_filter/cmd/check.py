@@ -7,6 +7,7 @@ from migcompat_filter.cmd import common
 from migcompat_filter import cpu_modes
 from migcompat_filter import fleet
 from migcompat_filter import hoststate
+from migcompat_filter import rules
 
 COLUMNS = ('host', 'accepted', 'reason')
 
@@ -17,9 +18,16 @@ class Check(common.FleetCommand, lister.Lister):
 
     Needs nova's API (to find the server's host). A host is refused when
     nova's service is down or disabled, or when the migcompat filter
-    would refuse it: the rules engine (guest CPU mode: the source's nova
-    cpu_mode unless --mode) under the [migcompat] policy, and the
-    filter's actions for hosts without (readable) traits.
+    would refuse it: the rules engine under the [migcompat] policy and
+    nova's [workarounds], and the filter's actions for hosts without
+    (readable) traits.
+
+    The server is judged by its own CPU as far as it can be known here.
+    nova's API does not show the instance's vcpu_model (the scheduler
+    reads it from nova's database), so the guest CPU mode is --mode, else
+    the source's nova cpu_mode; the guest's CPU is the source's record of
+    its running guests of that mode (the union of their CPUs: the server
+    is one of them), else the source's host-model. stderr says which.
     """
 
     def get_parser(self, prog_name):
@@ -27,8 +35,10 @@ class Check(common.FleetCommand, lister.Lister):
         parser.add_argument('server', metavar='SERVER',
                             help='server name or ID')
         parser.add_argument('--mode', choices=cpu_modes.MODES,
-                            help='judge this guest CPU mode instead of the '
-                                 'source host\'s')
+                            help='the server\'s guest CPU mode (its '
+                                 'vcpu_model mode, which nova\'s API does '
+                                 'not show); default: the source host\'s '
+                                 'cpu_mode')
         parser.add_argument('--strict', action='store_true', default=None,
                             help='every recommendation blocks')
         return self.add_arguments(parser)
@@ -70,9 +80,45 @@ class Check(common.FleetCommand, lister.Lister):
 
     def _judged(self, hosts, source, parsed_args):
         from migcompat_filter.fleet import matrix
+        mode, origin = _mode(source.profile, parsed_args.mode)
+        self.app.stderr.write('judged as a %s guest (%s); CPU: %s\n' % (
+            mode, origin, _cpu_used(source, mode)))
         judged = matrix.accepts(
             hosts, source, policy=self.policy(parsed_args.strict),
-            mode=parsed_args.mode,
-            conf_actions=matrix.actions_from_conf(self.conf()))
+            mode=mode, conf_actions=matrix.actions_from_conf(self.conf()))
         judged.sort(key=lambda j: (not j[1], j[0].name))
         return [(h.name, ok, why) for h, ok, why, _v in judged]
+
+
+_NO_VCPU_MODEL = "nova's API does not show the guest's own"
+
+
+def _mode(profile, given):
+    """(mode, where it came from) of the server's guest CPU."""
+    if given:
+        return given, '--mode'
+    mode = rules.choose_mode(profile)
+    if profile['cpu_mode'] == mode:
+        return mode, "the source's cpu_mode; %s" % _NO_VCPU_MODEL
+    return mode, "nova's default, the source reports no cpu_mode; %s" % (
+        _NO_VCPU_MODEL)
+
+
+def _cpu_used(source, mode):
+    """What stands in for the server's CPU: the source's running guests of
+    its mode (the engine reads them), else the source host's profile."""
+    running = source.profile['running_guests']
+    if not isinstance(running, dict):
+        return ("%s's host CPU profile (no running-guests record: %s)"
+                % (source.name, running))
+    count = (running.get('modes') or {}).get(mode, 0)
+    if not count:
+        return ("%s's host CPU profile (its running-guests record has no "
+                "%s guest)" % (source.name, mode))
+    if mode == cpu_modes.HOST_PASSTHROUGH:
+        return ("%s's host CPU, with the extra flags of its %d running "
+                "host-passthrough guest(s)" % (source.name, count))
+    return ('the union of the %d running %s guest(s) on %s (its '
+            'running-guests record; the server is one of them, so a host '
+            'refused for a feature only another guest has is refused '
+            'conservatively)' % (count, mode, source.name))

@@ -22,12 +22,13 @@ DEFAULT_ACTION = 'pass'
 
 
 class Group(object):
-    """Hosts with identical migcompat traits, hence identical profiles."""
+    """Hosts with identical migcompat traits, hence identical profiles
+    (but for their per-host factors: their running guests)."""
 
     def __init__(self, label, hosts):
         self.label = label
         self.hosts = hosts
-        self.profile = hosts[0].profile
+        self.profile = _without_per_host(hosts[0].profile)
 
     @property
     def names(self):
@@ -35,6 +36,23 @@ class Group(object):
 
     def __repr__(self):
         return 'Group(%s, %s)' % (self.label, self.names)
+
+
+def _without_per_host(profile):
+    # The running guests differ between the hosts of a group (they are in
+    # no digest): a group's row judges a guest started there now, not the
+    # guests one of its hosts happens to run (check SERVER judges those).
+    from migcompat_filter.factors import catalogue
+    from migcompat_filter.profile import Profile
+    from migcompat_filter.profile import Unknown
+    names = catalogue.per_host()
+    if profile is None or not any(n in profile for n in names):
+        return profile
+    factors = dict(profile.factors)
+    for name in names:
+        factors[name] = Unknown('per host: a group stands for a guest '
+                                'started on any of its hosts')
+    return Profile(factors)
 
 
 def group_hosts(hosts):
@@ -123,9 +141,14 @@ def actions_from_conf(conf):
             for state, option in ACTION_OPTIONS.items()}
 
 
-def accepts(hosts, source, policy=None, mode=None, conf_actions=None):
+def accepts(hosts, source, policy=None, mode=None, conf_actions=None,
+            guest=None):
     """For a guest on source: [(host, accepted, reason, verdict or None)]
     for every other host, as the scheduler filter would judge it.
+
+    guest: what is known of the guest (a rules.guest_cpu.GuestCPU) or None;
+    the engine completes it from the source's running-guests record, as
+    it does for the filter.
 
     conf_actions: {host state: 'pass'|'refuse'} for the states in
     hoststate.NOT_JUDGED (see :func:`actions_from_conf`); unset ones pass, as
@@ -133,11 +156,11 @@ def accepts(hosts, source, policy=None, mode=None, conf_actions=None):
     """
     actions = dict.fromkeys(hoststate.NOT_JUDGED, DEFAULT_ACTION)
     actions.update(conf_actions or {})
-    return [_accepts(host, source, actions, policy, mode)
+    return [_accepts(host, source, actions, policy, mode, guest)
             for host in hosts if host.uuid != source.uuid]
 
 
-def _accepts(host, source, actions, policy, mode):
+def _accepts(host, source, actions, policy, mode, guest):
     refusal = host.nova_refusal()
     if refusal:
         return host, False, 'nova: %s' % refusal, None
@@ -146,7 +169,7 @@ def _accepts(host, source, actions, policy, mode):
         return host, action == DEFAULT_ACTION, _unjudged(host, action), None
     from migcompat_filter import rules
     verdict = rules.evaluate(source.profile, host.profile, mode=mode,
-                             policy=policy)
+                             policy=policy, guest=guest)
     return host, verdict.compatible, _judged(verdict), verdict
 
 

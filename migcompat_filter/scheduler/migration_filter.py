@@ -8,10 +8,14 @@ Enable it in nova-scheduler's nova.conf::
     enabled_filters = ...,MigrationCompatibilityFilter
 
 The rule: for a live migration, a destination passes when the rules engine
-(the one ``migcompat compare`` uses) finds nothing that blocks between the
-source host's profile and the destination's, both read from the
-``CUSTOM_MIGCOMPAT_*`` traits of their resource providers, in the guest CPU
-mode the source reports and under the ``[migcompat]`` policy options.
+(the one ``migcompat compare`` uses) finds nothing that blocks for the
+migrating guest between the source host's profile and the destination's,
+both read from the ``CUSTOM_MIGCOMPAT_*`` traits of their resource
+providers, under the ``[migcompat]`` policy options and nova's
+``[workarounds]``. The guest is the instance's own ``vcpu_model`` (its CPU
+mode, a custom guest's one model, the extra flags nova gave it), completed
+by the engine from the source's record of its running guests; only when
+the instance records no mode does the source host's ``cpu_mode`` stand in.
 Every other request passes untouched and without a Placement call (boot,
 rebuild and unshelve without a database call either; resize, cold
 migration and evacuate cost one instance read to be told apart).
@@ -28,6 +32,7 @@ from migcompat_filter import conf as conf_mod
 from migcompat_filter.conf.scheduler import PASS
 from migcompat_filter import hoststate
 from migcompat_filter.rules import engine
+from migcompat_filter.rules import guest_cpu
 from migcompat_filter.scheduler import profiles
 
 # NOTE(migcompat): the logger keeps the name of the module's former path
@@ -98,12 +103,14 @@ class LiveMigration(object):
     """What the filter needs to know about one live-migration request."""
 
     def __init__(self, instance_uuid, source_host, source_node,
-                 source_uuid, request_id=None):
+                 source_uuid, request_id=None, vcpu_model=None):
         self.instance_uuid = instance_uuid
         self.source_host = source_host
         self.source_node = source_node
         self.source_uuid = source_uuid
         self.request_id = request_id
+        #: nova's VirtCPUModel of the instance (None: nova recorded none).
+        self.vcpu_model = vcpu_model
 
 
 def live_migration(spec_obj):
@@ -112,7 +119,9 @@ def live_migration(spec_obj):
     Cheap for everything that is not a move: without ignore_hosts (which
     conductor sets for live migrations, and for resizes to other hosts and
     evacuations) no database is touched. Then the instance's task_state
-    tells a live migration ('migrating') from the rest.
+    tells a live migration ('migrating') from the rest. The same read
+    brings the instance's vcpu_model (instance_extra, joined into that one
+    query), the CPU the guest was started with.
     """
     if not (spec_obj.obj_attr_is_set('ignore_hosts') and
             spec_obj.ignore_hosts):
@@ -122,13 +131,14 @@ def live_migration(spec_obj):
         ctx = nova_context.get_admin_context()
     with nova_context.target_cell(ctx, _cell_of(ctx, spec_obj)) as cctx:
         instance = objects.Instance.get_by_uuid(
-            cctx, spec_obj.instance_uuid, expected_attrs=[])
+            cctx, spec_obj.instance_uuid, expected_attrs=['vcpu_model'])
         if instance.task_state != task_states.MIGRATING:
             return None
         uuid = _compute_node_uuid(cctx, instance.host, instance.node)
     return LiveMigration(spec_obj.instance_uuid, instance.host,
                          instance.node, uuid,
-                         getattr(ctx, 'global_id', None))
+                         getattr(ctx, 'global_id', None),
+                         instance.vcpu_model)
 
 
 def _cell_of(ctx, spec_obj):
@@ -157,10 +167,13 @@ def _compute_node_uuid(cctx, host, node):
 class Judgement(object):
     """The filter's result for one request (also read by the weigher)."""
 
-    def __init__(self, migration, source, mode):
+    def __init__(self, migration, source, mode, guest=None,
+                 mode_origin=''):
         self.migration = migration
         self.source = source          # hoststate.HostProfile
         self.mode = mode
+        self.guest = guest            # guest_cpu.GuestCPU or None
+        self.mode_origin = mode_origin
         self.hosts = {}               # rp uuid -> hoststate.HostProfile
 
 
@@ -173,11 +186,14 @@ def _host_name(host_state):
 class MigrationCompatibilityFilter(filters.BaseHostFilter):
     """Live-migrate only to hosts the rules engine finds compatible.
 
-    A destination passes when no finding blocks between the source's and
-    its profile (Placement traits), in the source's guest CPU mode, under
-    the [migcompat] policy. Hosts that cannot be judged (no traits, newer
-    trait schema, Placement failing) follow the [migcompat] *_action
-    options. Requests other than live migrations pass untouched.
+    A destination passes when no finding blocks for the migrating guest
+    (the instance's vcpu_model, and the source's running-guests record)
+    between the source's and its profile (Placement traits), in the
+    guest's CPU mode (the source's cpu_mode when the instance records
+    none), under the [migcompat] policy and nova's [workarounds]. Hosts
+    that cannot be judged (no traits, newer trait schema, Placement
+    failing) follow the [migcompat] *_action options. Requests other
+    than live migrations pass untouched.
     """
 
     # A rebuild keeps the host; there is nothing to judge.
@@ -251,18 +267,22 @@ class _RequestFilter(object):
                                                migration.request_id)
         self.judgement = None
         self.policy = self.policy_key = None
+        self.source_key = self.guest_key = None
         self.counts = {}      # host state -> destinations in it
         self._decided = {}    # destination profile key -> (passes, why)
         self._members = {}    # destination profile key -> host names (DEBUG)
         self._debug = LOG.isEnabledFor(logging.DEBUG)
 
     def source_profile(self):
-        """The source's HostProfile, read again unless cached as traited."""
+        """The source's HostProfile, read from Placement on every request.
+
+        Its running-guests traits are per host (in no digest): a cached
+        profile of its digest group would carry another host's guests, or
+        this host's of an hour ago. One call, within the request budget.
+        """
         migration = self.migration
-        source = self.cache.cached(migration.source_uuid)
-        if source is None or source.state != hoststate.TRAITED:
-            source = self.cache.read_host(migration.source_uuid,
-                                          self.deadline, migration.request_id)
+        source, self.source_key = self.cache.read_source(
+            migration.source_uuid, self.deadline, migration.request_id)
         return source
 
     def source_unjudged(self, hosts, source):
@@ -283,10 +303,17 @@ class _RequestFilter(object):
 
     def begin(self, source):
         """Judge the destinations against this source; their Judgement."""
+        # nova's CONF: policy_from_conf reads [workarounds] from it too.
         self.policy = conf_mod.policy_from_conf(self.conf)
         self.policy_key = repr(self.policy)
-        mode = engine.choose_mode(source.profile)
-        self.judgement = Judgement(self.migration, source, mode)
+        guest = guest_cpu.from_vcpu_model(self.migration.vcpu_model)
+        mode, origin = guest_mode(guest, source.profile)
+        # The engine completes the guest from the source's running_guests,
+        # which source_key covers; guest.key() covers the instance's own.
+        self.guest_key = (self.source_key, mode,
+                          None if guest is None else guest.key())
+        self.judgement = Judgement(self.migration, source, mode, guest,
+                                   origin)
         return self.judgement
 
     def classify(self, host_state):
@@ -326,11 +353,12 @@ class _RequestFilter(object):
         return action == PASS, hp.state
 
     def _decide(self, hp):
-        source, mode = self.judgement.source, self.judgement.mode
+        judgement = self.judgement
+        source, mode = judgement.source, judgement.mode
         verdict = self.verdicts.get_or_compute(
-            (source.key, hp.key, mode, self.policy_key),
+            (self.guest_key, hp.key, self.policy_key),
             lambda: engine.evaluate(source.profile, hp.profile, mode,
-                                    self.policy))
+                                    self.policy, guest=judgement.guest))
         if self._debug:  # the full findings, once per destination profile
             LOG.debug('migcompat: %s -> profile %s (%s): %s',
                       self.migration.source_host, hp.key, mode,
@@ -343,14 +371,31 @@ class _RequestFilter(object):
             LOG.debug('migcompat: hosts with profile %s: %s', key,
                       ', '.join(names))
         LOG.info('migcompat: live migration of instance %(inst)s from '
-                 '%(src)s (%(mode)s): %(n)d candidates, %(p)d passed, '
-                 '%(r)d refused%(refused)s%(extra)s',
+                 '%(src)s (%(mode)s: %(origin)s): %(n)d candidates, '
+                 '%(p)d passed, %(r)d refused%(refused)s%(extra)s',
                  {'inst': self.migration.instance_uuid,
                   'src': self.migration.source_host,
-                  'mode': self.judgement.mode, 'n': len(hosts),
+                  'mode': self.judgement.mode,
+                  'origin': self.judgement.mode_origin, 'n': len(hosts),
                   'p': len(passed), 'r': len(refused),
                   'refused': _refused_text(refused),
                   'extra': _extra(self.counts, self.failure)})
+
+
+def guest_mode(guest, source_profile):
+    """(mode, where it came from): the instance's own vcpu_model mode, else
+    the source host's nova.conf cpu_mode (which may have changed since the
+    guest started), else nova's default."""
+    if guest is not None and guest.mode:
+        return guest.mode, 'instance vcpu_model'
+    mode = engine.choose_mode(source_profile)
+    declared = source_profile['cpu_mode']
+    why = ('no vcpu_model' if guest is None
+           else 'vcpu_model without a mode')
+    if declared == mode:
+        return mode, "source's cpu_mode, the instance has %s" % why
+    return mode, 'default, the instance has %s and the source no ' \
+        'cpu_mode' % why
 
 
 def _refused_text(refused):

@@ -23,8 +23,10 @@ refresh 2 + profiles (+1 per profile new to it). A host whose traits carry
 no digest (or a digest that does not match them) is read on its own.
 
 A refresh happens at most every ``profile_cache_ttl`` seconds; between
-refreshes a scheduling request costs no Placement call at all, except one
-for a live-migration source the last refresh did not know. Every read is
+refreshes a live migration costs one Placement call (the source's traits,
+:meth:`ProfileCache.read_source`: its running-guests record is per host,
+in no digest, and changes as guests start and stop) and any other request
+none. Every read is
 bounded by a deadline; on error or timeout the previous mapping stays in
 use and the hosts it does not cover are "unjudged".
 
@@ -34,6 +36,7 @@ its ``get(url, version=...)`` method, so it has no nova import itself.
 """
 
 import collections
+import hashlib
 import threading
 import time
 import urllib.parse
@@ -74,6 +77,12 @@ def _classify(trait_names):
     return hp
 
 
+def _all_traits_key(mine):
+    # Not digest_trait: the digest leaves the per-host traits out, and
+    # they are what tells one source's running guests from another's.
+    return hashlib.sha256('\n'.join(mine).encode()).hexdigest()[:24]
+
+
 class CallCounter(object):
     """Wraps a Placement client to count calls (tests and the benchmark)."""
 
@@ -110,6 +119,9 @@ class ProfileCache(object):
         self._traited = set()        # providers with our schema trait
         self._failure = None         # the last refresh's PlacementFailure
         self._failed_at = None
+        # source traits key -> HostProfile with its per-host factors
+        self._sources = collections.OrderedDict()
+        self._max_sources = 1000
 
     # -- Placement --------------------------------------------------------
 
@@ -277,6 +289,34 @@ class ProfileCache(object):
                 self._remember(hp.key, hp)
         self._extra[rp_uuid] = hp
         return hp
+
+    def read_source(self, rp_uuid, deadline, request_id=None):
+        """(HostProfile, key) of a live-migration source, read now (1 call).
+
+        The source's per-host traits (its running guests) are in no digest,
+        so no profile cached for its digest group may stand in for them.
+        key names every trait of ours it carries (None when unreadable):
+        what the engine reads of the source, per-host traits included. The
+        decoded profile is kept per such key, so an unchanged source is
+        not decoded again.
+        """
+        try:
+            names = self._provider_traits(rp_uuid, deadline, request_id)
+        except PlacementFailure as e:
+            return hoststate.HostProfile(hoststate.UNJUDGED,
+                                         reason=str(e)), None
+        mine = hoststate.ours(names)
+        key = _all_traits_key(mine) if mine else None
+        hp = self._sources.get(key) if key else None
+        if hp is None:
+            hp = _classify(names)
+            if key is not None:
+                self._sources[key] = hp
+                while len(self._sources) > self._max_sources:
+                    self._sources.popitem(last=False)
+        else:
+            self._sources.move_to_end(key)
+        return hp, key
 
     def stats(self):
         return {'hosts': len(self._host_key) + len(self._extra),

@@ -518,6 +518,24 @@ class TestWithNova(FleetTestBase):
             self.assertIn('disabled', rows['rome-90']['reason'])
             self.assertIn('no migcompat traits', rows[UNTRAITED]['reason'])
 
+    def test_check_says_what_stands_in_for_the_servers_cpu(self):
+        status, out, err = self.run_cli(
+            'check', 'web-1', '-f', 'json', '--placement-url',
+            self.placement.url, '--nova-url', self.nova.url)
+        self.assertEqual(0, status, err)
+        # nova's API shows no vcpu_model: the mode is the source's, and
+        # these snapshots captured no running guests.
+        self.assertIn("judged as a host-model guest (the source's "
+                      "cpu_mode; nova's API does not show the guest's "
+                      "own)", err)
+        self.assertIn("CPU: milan-1's host CPU profile (no running-guests "
+                      "record", err)
+        status, out, err = self.run_cli(
+            'check', 'web-1', '--mode', 'host-passthrough', '-f', 'json',
+            '--placement-url', self.placement.url, '--nova-url',
+            self.nova.url)
+        self.assertIn('judged as a host-passthrough guest (--mode)', err)
+
     def test_check_follows_the_filter_options(self):
         conf = os.path.join(self.useFixture(
             __import__('fixtures').TempDir()).path, 'migcompat.conf')

@@ -180,6 +180,55 @@ class TestAccepts(testtools.TestCase):
         self.assertFalse({h.name: ok for h, ok, _w, _v in refused}['bare'])
 
 
+def with_guests(prof, features, mode='host-model', count=2):
+    """prof with a running_guests record: count guests of mode running
+    with features (the reporter's plain-data value)."""
+    record = {'count': count, 'modes': {mode: count},
+              'host_model_features': [], 'custom_features': [],
+              'unexpanded': [], 'machine_types': ['pc-q35-8.2'],
+              'invtsc_frequencies': [], 'invtsc_unpinned': 0,
+              'phys_bits': [], 'passthrough_extra': []}
+    if mode == 'host-model':
+        record['host_model_features'] = sorted(features)
+    factors = dict(prof.factors, running_guests=record)
+    return Profile(factors)
+
+
+class TestRunningGuests(testtools.TestCase):
+    """check and the matrix judge guests, not hosts (issue 10)."""
+
+    def setUp(self):
+        super(TestRunningGuests, self).setUp()
+        # The source after an update took TSX away; its guests, started
+        # before, still run with hle/rtm.
+        self.tsx_off = profile()
+        self.guests_src = with_guests(self.tsx_off,
+                                      BASE + ['hle', 'rtm'])
+
+    def test_check_judges_the_running_guests(self):
+        src = host('src', self.guests_src)
+        dest = host('dest', self.tsx_off)
+        # Same digest: the running guests are per host.
+        self.assertEqual(src.key, dest.key)
+        (h, ok, why, _v), = matrix.accepts([src, dest], src)
+        self.assertFalse(ok)
+        self.assertIn('host_model', why)
+        # Without the record the source's own host-model stands in.
+        src = host('src', self.tsx_off)
+        (h, ok, why, _v), = matrix.accepts([src, dest], src)
+        self.assertTrue(ok, why)
+
+    def test_a_group_row_does_not_depend_on_one_hosts_guests(self):
+        # a1 (first by name) runs TSX guests, a2 none: one group, and its
+        # diagonal judges a guest started now (no TSX), whichever host
+        # comes first.
+        hosts = [host('a1', self.guests_src), host('a2', self.tsx_off)]
+        m = matrix.build(hosts)
+        self.assertEqual(1, len(m.groups))
+        self.assertEqual(['a1', 'a2'], m.groups[0].names)
+        self.assertEqual('ok', m.cell(m.groups[0], m.groups[0]).status)
+
+
 class FakeClient(object):
     """The public PlacementClient calls the inventory makes, over a dict."""
 

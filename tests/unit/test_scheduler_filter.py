@@ -25,7 +25,7 @@ class _Spec(object):
     """A request object that takes attributes, as a RequestSpec does."""
 
 
-class FilterStepsTest(testtools.TestCase):
+class _FilterBase(testtools.TestCase):
 
     def setUp(self):
         super().setUp()
@@ -48,6 +48,9 @@ class FilterStepsTest(testtools.TestCase):
         migration = migration_filter.LiveMigration(
             'inst-1', self.src.host, self.src.nodename, self.src.uuid)
         return migration_filter.judge(hosts, spec or _Spec(), migration)
+
+
+class FilterStepsTest(_FilterBase):
 
     def test_compatible_passes_incompatible_is_refused_with_why(self):
         twin = self._host('twin', self.milan)
@@ -94,3 +97,92 @@ class FilterStepsTest(testtools.TestCase):
         self.assertIs(nova.conf.CONF, migration_filter.conf())
         self.assertEqual(10.0, migration_filter.conf().migcompat
                          .similarity_weight_multiplier)
+
+
+class _VCPUModel(object):
+    """The fields of nova's VirtCPUModel the filter reads."""
+
+    def __init__(self, mode, model=None, features=()):
+        self.mode, self.model = mode, model
+        self.features = [_Feature(n, p) for n, p in features]
+
+
+class _Feature(object):
+    def __init__(self, name, policy):
+        self.name, self.policy = name, policy
+
+
+def _record(features, mode='host-model', count=2):
+    """A running_guests record as the reporter publishes it."""
+    return {'count': count, 'modes': {mode: count},
+            'host_model_features': sorted(features) if mode == 'host-model'
+            else [], 'custom_features': [], 'unexpanded': [],
+            'machine_types': [], 'invtsc_frequencies': [],
+            'invtsc_unpinned': 0, 'phys_bits': [], 'passthrough_extra': []}
+
+
+class GuestJudgedTest(_FilterBase):
+    """The instance's vcpu_model and the source's running guests decide
+    (issue 10); the source is read on every request."""
+
+    def _judge(self, hosts, spec=None, vcpu_model=None):
+        migration = migration_filter.LiveMigration(
+            'inst-1', self.src.host, self.src.nodename, self.src.uuid,
+            vcpu_model=vcpu_model)
+        return migration_filter.judge(hosts, spec or _Spec(), migration)
+
+    def _summary(self):
+        return [line for line in self.log.output.splitlines()
+                if 'live migration of instance' in line][-1]
+
+    def test_mode_from_vcpu_model_is_named(self):
+        twin = self._host('twin', self.milan)
+        self._judge([twin], vcpu_model=_VCPUModel('host-passthrough'))
+        self.assertIn('from src (host-passthrough: instance vcpu_model)',
+                      self._summary())
+
+    def test_no_vcpu_model_falls_back_to_the_sources_cpu_mode(self):
+        twin = self._host('twin', self.milan)
+        self._judge([twin])
+        self.assertIn("from src (host-model: source's cpu_mode, the "
+                      "instance has no vcpu_model)", self._summary())
+        self._judge([twin], vcpu_model=_VCPUModel(None))
+        self.assertIn("(host-model: source's cpu_mode, the instance has "
+                      "vcpu_model without a mode)", self._summary())
+
+    def test_source_guests_read_on_every_request(self):
+        hm = self.milan['host_model']
+        # The destination lost clwb (an update); the source's guests,
+        # started before, still have it; then they stop.
+        lost = dict(hm, features=sorted(set(hm['features']) - {'clwb'}))
+        dest = self._host('dest', cached.real('epyc-milan-nested-l1',
+                                              host_model=lost))
+        needs = _record(set(hm['features']) - {'invtsc'})
+        self.placement.set(self.src.uuid, cached.published(
+            cached.real('epyc-milan-nested-l1', host_model=lost,
+                        running_guests=needs)) + ['COMPUTE_NODE'])
+        self.assertEqual([], self._judge([dest]))
+        calls = self.placement.calls
+        self.placement.set(self.src.uuid, cached.published(
+            cached.real('epyc-milan-nested-l1', host_model=lost,
+                        running_guests=_record([], count=0)))
+            + ['COMPUTE_NODE'])
+        # Warm: one call, the source's traits; a new verdict, not the
+        # cached one of the same digests.
+        self.assertEqual([dest], self._judge([dest]))
+        self.assertEqual(1, self.placement.calls - calls)
+
+    def test_verdicts_are_cached_per_guest(self):
+        models = sorted(set(self.milan['usable_models']) |
+                        {'EPYC-Rome', 'EPYC-Milan'})
+        self.placement.set(self.src.uuid, cached.published(cached.real(
+            'epyc-milan-nested-l1', cpu_mode='custom', usable_models=models,
+            cpu_models=['EPYC-Milan', 'EPYC-Rome'])) + ['COMPUTE_NODE'])
+        dest = self._host('dest', cached.real(
+            'epyc-milan-nested-l1', cpu_mode='custom',
+            usable_models=[m for m in models if m != 'EPYC-Milan']))
+        rome = _VCPUModel('custom', 'EPYC-Rome')
+        milan = _VCPUModel('custom', 'EPYC-Milan')
+        self.assertEqual([dest], self._judge([dest], vcpu_model=rome))
+        self.assertEqual([], self._judge([dest], vcpu_model=milan))
+        self.assertEqual([dest], self._judge([dest], vcpu_model=rome))
