@@ -53,7 +53,12 @@ def classify(trait_names):
     """A host's trait names -> HostProfile (never raises).
 
     The key is the digest of the profile traits themselves, so a stale or
-    hand-set digest trait can never make two profiles share a key.
+    hand-set digest trait can never make two profiles share a key. Like
+    the digest trait, it leaves out the per-host factors (the running
+    guests): hosts that differ only in their guests share a key, while
+    the profile still holds each host's own guests. So a cache that keeps
+    one Profile per key must read a source's per-host factors from that
+    host's own traits (traits.is_per_host tells them apart).
     """
     mine = [t for t in ours(trait_names)
             if not t.startswith(traits_codec.DIGEST_PREFIX)]

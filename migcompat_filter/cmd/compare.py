@@ -49,7 +49,8 @@ def load_policy(config_files, strict=None):
 
 
 def load_guest(path):
-    """The GuestCPU of one running guest's domain XML (InputError if bad).
+    """(GuestCPU, arch) of one running guest's domain XML (InputError if
+    bad).
 
     Its named model is expanded with the local libvirt CPU map (QEMU's
     definitions for a model the map does not know); a model neither knows,
@@ -64,7 +65,8 @@ def load_guest(path):
             "%s: <cpu mode='host-model'> is not expanded: this is not the "
             'live XML of a running guest (virsh dumpxml of a running '
             'domain shows the CPU libvirt started it with)' % path)
-    return guest_cpu.from_domain(record, _model_expander(path, record.arch))
+    return (guest_cpu.from_domain(record, _model_expander(path, record.arch)),
+            record.arch)
 
 
 def _read_domain(path):
@@ -111,6 +113,16 @@ def _check_arch(src_name, src, dst_name, dst):
             'cannot compare %s (%s) with %s (%s): hosts of different CPU '
             'architectures; a guest never live-migrates between them'
             % (src_name, src_arch, dst_name, dst_arch))
+
+
+def _check_guest_arch(guest_name, arch, dst_name, dst):
+    """InputError when the guest's arch is not the destination's."""
+    dst_arch = _arch(dst)
+    if arch and dst_arch and arch != dst_arch:
+        raise exception.InputError(
+            '%s is an %s guest and %s an %s host: a guest never '
+            'live-migrates across CPU architectures'
+            % (guest_name, arch, dst_name, dst_arch))
 
 
 def _verdict_fields(verdict, src_desc, dst_desc, guest=None):
@@ -229,8 +241,11 @@ class Compare(FastEpilog, show.ShowOne):
         src, src_desc = common.load_profile(parsed_args.source)
         dst, dst_desc = common.load_profile(parsed_args.destination)
         _check_arch(parsed_args.source, src, parsed_args.destination, dst)
-        guest = (load_guest(parsed_args.guest) if parsed_args.guest
-                 else None)
+        guest = None
+        if parsed_args.guest:
+            guest, arch = load_guest(parsed_args.guest)
+            _check_guest_arch(parsed_args.guest, arch,
+                              parsed_args.destination, dst)
         verdict = rules.evaluate(src, dst, mode=parsed_args.mode,
                                  policy=policy,
                                  cpu_models=parsed_args.cpu_models,

@@ -50,9 +50,10 @@ policy_opts = [
 Treat every recommendation as a requirement.
 
 When true, a difference that would only warn blocks instead (for example a
-different microcode, firmware or kernel between host-passthrough hosts, or a
-machine type the destination lacks), and a factor that cannot be read on
-either host blocks in every mode. Use it where a failed or subtly broken live
+different microcode, firmware or kernel between host-passthrough hosts), and
+a factor that cannot be read on either host blocks in every mode. (A machine
+type the guest runs and the destination lacks always blocks; machine types
+no guest runs never do.) Use it where a failed or subtly broken live
 migration costs more than a destination that is refused. The CLI flag
 "compare --strict" sets it for one comparison.
 
@@ -106,12 +107,20 @@ What an unknown CPU factor (vendor, host-model CPU features, TSC) does for
 host-model guests: a factor that cannot be read on either host is never
 treated as equal.
 
-The default warns, because for host-model guests nova still asks the
-destination to compare the source CPU (compareHypervisorCPU) at migration
-time, so an incompatible CPU is still refused, only later.
+The default warns. Do not count on nova to catch what a warning lets
+through: for host-model guests nova's pre-check (compareHypervisorCPU on
+the destination) compares the source *host's* CPU, not the guest's
+(LP#2039803), it runs only after the scheduler's pick, and many
+deployments switch it off with ``[workarounds] skip_cpu_compare_on_dest``.
+A migration libvirt then refuses is not retried by conductor. Choose
+``block`` where a refused destination costs less than such a failure.
 
 Related options:
 
+* ``[workarounds] skip_cpu_compare_on_dest`` (nova's, read, not owned):
+  when true, host-model CPU features that cannot be fully compared block
+  whatever this option says, since nothing else compares the CPU before
+  libvirt does.
 * ``unknown_version_action``: what unknown QEMU or libvirt versions do.
 """ + _STRICT_OVERRIDES),
     cfg.StrOpt(
@@ -141,7 +150,10 @@ What unknown usable CPU models (or unknown guest models) do for custom-mode
 guests.
 
 The default warns: libvirt on the destination refuses to start a guest whose
-named model is not usable there, so the failure is clean, only late.
+named model is not usable there, so the failure is clean, only late (and
+not retried by conductor). The guest's own model (nova's
+``instance.vcpu_model``) is judged; only when it is not known does every
+model of the source's ``[libvirt] cpu_models`` stand in.
 
 Related options:
 
@@ -161,6 +173,10 @@ features.
 
 Related options:
 
+* ``[workarounds] skip_hypervisor_version_check_on_lm`` (nova's, read, not
+  owned): when true, a destination QEMU or libvirt *older* than the
+  source's only warns, as nova then lets it through too.
+
 * ``unknown_action_host_model``, ``unknown_action_custom``: what the other
   unknown factors do for these guests.
 """ + _STRICT_OVERRIDES),
@@ -169,12 +185,16 @@ Related options:
         default=DEFAULTS['tsc_tolerance_ppm'],
         min=0,
         help="""
-For guests that see an invariant TSC (the invtsc CPU feature), how far apart
-in parts per million the two hosts' TSC frequencies may be and still count as
-equal when the destination cannot scale the TSC.
+For guests that run with an invariant TSC (the invtsc CPU feature) and a
+pinned TSC frequency, how far apart in parts per million that frequency and
+the destination's TSC frequency may be and still count as equal when the
+destination cannot scale the TSC.
 
-250 ppm is the tolerance QEMU applies itself (and KubeVirt uses). A
-destination that scales its TSC accepts any source frequency.
+Only such guests are judged by TSC: libvirt never gives a host-model or
+migratable host-passthrough guest invtsc, and QEMU refuses to migrate an
+invtsc guest without a pinned frequency at all (always blocked). 250 ppm is
+the tolerance QEMU applies itself (and KubeVirt uses). A destination that
+scales its TSC accepts any frequency.
 
 Possible values:
 

@@ -1,8 +1,10 @@
 """Live-migration compatibility rules.
 
-``evaluate(source, destination, mode, policy)`` judges a pair of host
-profiles for a guest CPU mode and returns a :class:`Verdict` (compatible,
-findings with reasons and hints); ``similarity(source, destination)``
+``evaluate(source, destination, mode, policy, guest=...)`` judges the
+live migration of a guest (a :class:`GuestCPU`: what is known of it, else
+the source profile stands in) from one host profile to another and returns
+a :class:`Verdict` (compatible, findings with reasons and hints);
+``similarity(source, destination)``
 scores how alike two hosts are for the scheduler weigher. Both are pure
 functions of profiles, however they were read.
 """
@@ -10,6 +12,7 @@ functions of profiles, however they were read.
 from migcompat_filter.rules.engine import choose_mode  # noqa: F401
 from migcompat_filter.rules.engine import evaluate  # noqa: F401
 from migcompat_filter.rules.engine import similarity  # noqa: F401
+from migcompat_filter.rules.guest_cpu import GuestCPU  # noqa: F401
 from migcompat_filter.rules.verdict import BLOCK  # noqa: F401
 from migcompat_filter.rules.verdict import Finding  # noqa: F401
 from migcompat_filter.rules.verdict import INFO  # noqa: F401

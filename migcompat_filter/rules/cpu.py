@@ -130,7 +130,8 @@ class TscRule(Rule):
     within tsc_tolerance_ppm, unless it can scale the TSC.
 
     Only guests that really have invtsc: the running guests' record, one
-    domain XML, or an invtsc extra flag. A host-model or migratable
+    domain XML, an invtsc extra flag, or a host-passthrough guest with
+    migratable='off' on a host with invtsc. A host-model or migratable
     host-passthrough guest never has it (libvirt marks it not
     migratable), so hosts of different TSC frequency do not matter then.
     """
@@ -142,6 +143,8 @@ class TscRule(Rule):
         guest = ctx.guest
         if guest.invtsc_unpinned:
             return [self._unpinned(ctx, guest.invtsc_unpinned)]
+        if self._host_invtsc(ctx) and not guest.invtsc_frequencies:
+            return [self._unpinned(ctx, guest.migratable_off)]
         src, dst = ctx.values(self.factor)
         if guest.invtsc_frequencies:
             wanted = sorted(guest.invtsc_frequencies)
@@ -153,6 +156,17 @@ class TscRule(Rule):
             return []  # no invariant TSC: any frequency will do
         return [f for f in (self._pinned(ctx, hz, src, dst) for hz in wanted)
                 if f][:1]
+
+    @staticmethod
+    def _host_invtsc(ctx):
+        """A host-passthrough guest with migratable='off' on a source
+        host with invtsc has invtsc (QEMU gives it every host feature)."""
+        if ctx.mode != HOST_PASSTHROUGH or not ctx.guest.migratable_off:
+            return False
+        features = values.feature_set(values.part(
+            ctx.source['cpu_features'], 'features', 'cpu_features'),
+            'source features')
+        return not is_unknown(features) and 'invtsc' in features
 
     def _unpinned(self, ctx, count):
         return Finding(

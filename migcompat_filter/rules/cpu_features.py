@@ -73,10 +73,13 @@ class PassthroughFeaturesRule(Rule):
     invtsc and xsaves from a migratable guest), and the features the guest
     is given on top (nova's extra flags) must be there too.
 
-    Known-missing features block. Nothing else checks this for
-    host-passthrough guests, so what cannot be fully compared (unknown
+    Known-missing features block. What cannot be fully compared (unknown
     features, features read differently on the two hosts, named models)
-    follows the host-passthrough unknown policy, which blocks by default.
+    follows the host-passthrough unknown policy, which blocks by default:
+    nova's own check (compareHypervisorCPU of the source host's CPU on the
+    destination) comes only after the scheduler's pick, and is off where
+    operators set ``[workarounds] skip_cpu_compare_on_dest``; then libvirt
+    refuses at migration time and conductor does not retry.
     """
 
     factor = 'cpu_features'

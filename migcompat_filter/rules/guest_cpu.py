@@ -38,14 +38,14 @@ class GuestCPU(object):
 
     __slots__ = ('mode', 'model', 'features', 'required', 'expanded',
                  'machine_types', 'invtsc_frequencies', 'invtsc_unpinned',
-                 'phys_bits', 'passthrough_extra', 'exact', 'origin',
-                 'mode_origin')
+                 'phys_bits', 'passthrough_extra', 'migratable_off', 'exact',
+                 'origin', 'mode_origin')
 
     def __init__(self, mode=None, model=None, features=None, required=None,
                  expanded=None, machine_types=None, invtsc_frequencies=None,
                  invtsc_unpinned=None, phys_bits=None,
-                 passthrough_extra=None, exact=False, origin='',
-                 mode_origin=''):
+                 passthrough_extra=None, migratable_off=None, exact=False,
+                 origin='', mode_origin=''):
         #: nova's CPU mode of the guest (cpu_modes.MODES) or None.
         self.mode = mode
         #: The named model of a custom guest (None for the other modes).
@@ -73,6 +73,10 @@ class GuestCPU(object):
         #: them as required on top of the host CPU), or None.
         self.passthrough_extra = (None if passthrough_extra is None
                                   else frozenset(passthrough_extra))
+        #: How many host-passthrough guests run with <cpu migratable='off'>
+        #: (they carry the host's non-migratable features, invtsc
+        #: included when the host has it), or None.
+        self.migratable_off = migratable_off
         #: True: this is one guest's complete record (a domain XML); what it
         #: does not say is known absent, not to be filled from the union.
         self.exact = bool(exact)
@@ -103,7 +107,8 @@ class GuestCPU(object):
                 frozen(self.required), self.expanded,
                 frozen(self.machine_types),
                 frozen(self.invtsc_frequencies), self.invtsc_unpinned,
-                self.phys_bits, frozen(self.passthrough_extra), self.exact)
+                self.phys_bits, frozen(self.passthrough_extra),
+                self.migratable_off, self.exact)
 
     def copy(self):
         return copy.copy(self)
@@ -120,7 +125,8 @@ class GuestCPU(object):
             'invtsc_unpinned': self.invtsc_unpinned,
             'phys_bits': self.phys_bits,
             'passthrough_extra': listed(self.passthrough_extra),
-            'exact': self.exact, 'origin': self.origin,
+            'migratable_off': self.migratable_off, 'exact': self.exact,
+            'origin': self.origin,
         }
 
     def __repr__(self):
@@ -208,6 +214,11 @@ def from_domain(record, expand=None):
     need = guest_requirements.requirements([record], expand)
     mode = record.nova_mode
     invtsc = need['invtsc']
+    pinned = set(invtsc['frequencies'])
+    if (record.tsc or {}).get('frequency'):
+        # A pinned TSC frequency binds the destination whether or not the
+        # guest has invtsc: KVM cannot run it at another rate unscaled.
+        pinned.add(record.tsc['frequency'])
     return GuestCPU(
         mode=mode,
         model=record.model if mode == cpu_modes.CUSTOM else None,
@@ -217,10 +228,11 @@ def from_domain(record, expand=None):
         expanded=(not need['unexpanded'] if mode in FEATURE_KEYS
                   else None),
         machine_types=need['machine_types'],
-        invtsc_frequencies=invtsc['frequencies'],
+        invtsc_frequencies=pinned,
         invtsc_unpinned=len(invtsc['unpinned']),
         phys_bits=max(need['phys_bits']) if need['phys_bits'] else 0,
         passthrough_extra=(need['passthrough_required']
                            if mode == cpu_modes.HOST_PASSTHROUGH else None),
+        migratable_off=len(need['passthrough_migratable_off']),
         exact=True, origin=record.origin,
         mode_origin='domain XML (%s)' % record.mode_basis)

@@ -115,12 +115,12 @@ class MachineTypesRule(Rule):
 
     def check(self, ctx):
         wanted = ctx.guest.machine_types
-        dst = ctx.destination[self.factor]
-        offered = values.feature_set(dst, 'destination machine types')
         if wanted is None:
-            return self._without_guest(ctx, offered)
+            return self._without_guest(ctx)
         if not wanted:
             return []
+        dst = ctx.destination[self.factor]
+        offered = values.feature_set(dst, 'destination machine types')
         if is_unknown(offered):
             return [ctx.unknown(self.factor, sorted(wanted), dst,
                                 'machine types (the guest runs %s)'
@@ -135,9 +135,12 @@ class MachineTypesRule(Rule):
                 hints.older_software(ctx))]
         return []
 
-    def _without_guest(self, ctx, offered):
-        src = ctx.source[self.factor]
+    def _without_guest(self, ctx):
+        src, dst = ctx.values(self.factor)
+        if src == dst:
+            return []  # the common case, without building two sets
         offers = values.feature_set(src, 'source machine types')
+        offered = values.feature_set(dst, 'destination machine types')
         if is_unknown(offers) or is_unknown(offered):
             return []  # the host lists do not decide; nothing to add
         missing = offers - offered

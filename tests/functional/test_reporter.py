@@ -17,6 +17,9 @@ import uuid
 import testtools
 import yaml
 
+from migcompat_filter import domains
+from migcompat_filter.factors import guests as guests_factor
+from migcompat_filter import guest_requirements
 from migcompat_filter import hostsource
 from migcompat_filter import placement
 from migcompat_filter.profile import Profile
@@ -117,6 +120,49 @@ class TestSyncInProcess(testtools.TestCase):
         self.assertEqual(set(FOREIGN) | set(updated), self.traits())
         decoded = traits.decode(self.traits())
         self.assertEqual('0x1000999', decoded['microcode_version'])
+
+    def test_guests_starting_change_only_the_guest_traits(self):
+        # The same real host before and after a guest started: the GUESTS
+        # traits change (one write), the digest does not, and Placement
+        # hands each host's guests back exactly.
+        guests = ('<domain type="kvm" id="1"><name>g</name>'
+                  '<uuid>3f0a7c1e-2b4d-4e8a-9c61-5d2f8e7a1b90</uuid>'
+                  '<os><type arch="x86_64" machine="pc-q35-7.2">hvm</type>'
+                  '</os><cpu mode="custom" match="exact"><model>qemu64'
+                  '</model><feature policy="require" name="x2apic"/></cpu>'
+                  '</domain>')
+        idle = dict(self.host_b.factors)
+        idle['running_guests'] = {
+            'count': 0, 'modes': {}, 'host_model_features': [],
+            'custom_features': [], 'unexpanded': [], 'machine_types': [],
+            'invtsc_frequencies': [], 'invtsc_unpinned': 0,
+            'phys_bits': [], 'passthrough_extra': []}
+        busy = dict(idle)
+        busy['running_guests'] = guest_requirements.published(
+            domains.requirements(
+                [domains.parse_domain(guests, 'g.xml')],
+                guests_factor.model_expander(
+                    hostsource.SnapshotSource(HOST_B))))
+        before_names = traits.encode(Profile(idle))
+        after_names = traits.encode(Profile(busy))
+        reporter.sync(self.client, self.rp, before_names)
+        before = self.client.requests
+        result = reporter.sync(self.client, self.rp, after_names)
+        # one read, one create-if-missing per new GUESTS name, one write
+        self.assertEqual(2 + len(result.added),
+                         self.client.requests - before)
+        self.assertTrue(result.written)
+        self.assertTrue(all(traits.is_per_host(t)
+                            for t in result.added + result.removed))
+        self.assertEqual(traits.digest_trait(before_names),
+                         traits.digest_trait(self.traits()))
+        decoded = traits.decode(self.traits())
+        self.assertEqual(busy['running_guests'], decoded['running_guests'])
+        self.assertIn('x2apic', decoded['running_guests']['custom_features'])
+        before = self.client.requests
+        self.assertFalse(reporter.sync(self.client, self.rp,
+                                       after_names).written)
+        self.assertEqual(1, self.client.requests - before)
 
     def test_traits_from_placement_decode_to_the_profile(self):
         reporter.sync(self.client, self.rp, traits.encode(self.host_b))

@@ -6,13 +6,20 @@ Skipped only where no KVM guest can run (/dev/kvm missing, libvirtd not
 answering).
 """
 
+import json
+import os
 import re
 import xml.etree.ElementTree as ET
 
+import fixtures
 import testtools
 
 from migcompat_filter import cpu_map_migratable
 from migcompat_filter import domains
+from migcompat_filter import hostsource
+from migcompat_filter import reader
+from migcompat_filter import traits
+from tests import cli
 from tests.functional import guests
 
 
@@ -125,3 +132,87 @@ class TestRunningGuest(testtools.TestCase):
                                         r'|emulator|graphics', out), out)
             full = domains.parse_domain(text, 'x').to_dict()
             self.assertEqual(full, domains.parse_domain(out, 'x').to_dict())
+
+
+class TestHostReadsItsGuests(testtools.TestCase):
+    """The reporter's and the snapshot's view of a real running guest."""
+
+    def setUp(self):
+        super(TestHostReadsItsGuests, self).setUp()
+        self.conn = guests.open_or_skip(self)
+        self.guest = self.useFixture(guests.RunningGuest(self.conn))
+        self.tmp = self.useFixture(fixtures.TempDir()).path
+
+    def live_source(self):
+        source = hostsource.LiveSource('/', guests.URI)
+        self.addCleanup(source.close)
+        # Count what the factor asks libvirt (the connection it opens is
+        # replaced by one counting the list and XML calls).
+        counting = guests.CountingConnection(source.connection())
+        source._cache['conn'] = counting
+        return source, counting
+
+    def assert_needs_of(self, value, g):
+        self.assertGreaterEqual(value['count'], 1)
+        self.assertGreaterEqual(value['modes'].get('host-model', 0), 1)
+        self.assertIn(g.machine, value['machine_types'])
+        need = set(value['host_model_features'])
+        self.assertTrue(g.required_features() -
+                        cpu_map_migratable.non_migratable() <= need)
+        self.assertNotIn('invtsc', need)
+        self.assertNotIn(self.guest.uuid, json.dumps(value))
+
+    def test_reporter_reads_the_guest_with_one_list_and_one_read_each(self):
+        source, counting = self.live_source()
+        value = reader.read_profile(source, ['running_guests'])[
+            'running_guests']
+        g = domains.parse_domain(self.guest.live_xml(), 'live')
+        self.assert_needs_of(value, g)
+        libvirt = guests._libvirt()
+        self.assertEqual(
+            [('listAllDomains', libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)]
+            + [('XMLDesc', 0)] * len(counting.listed), counting.calls)
+        # Published and decoded back exactly.
+        prof = reader.read_profile(source)
+        decoded, problems = traits.parse(traits.encode(prof))
+        self.assertEqual([], [str(p) for p in problems
+                              if p.factor == 'running_guests'])
+        self.assertEqual(prof['running_guests'], decoded['running_guests'])
+
+    def test_snapshot_keeps_the_cut_down_guest_never_its_password(self):
+        snap = os.path.join(self.tmp, 'snap')
+        rc, out, err = cli.run('snapshot', snap)
+        self.assertEqual(0, rc, err)
+        path = os.path.join(snap, 'libvirt', 'domains',
+                            self.guest.uuid + '.xml')
+        with open(path) as f:
+            text = f.read()
+        libvirt = guests._libvirt()
+        self.assertIn('changeme',
+                      self.guest.live_xml(libvirt.VIR_DOMAIN_XML_SECURE))
+        self.assertEqual(['name', 'uuid', 'os', 'cpu', 'clock'],
+                         [c.tag for c in ET.fromstring(text)])
+        for secret in ('changeme', 'passwd', 'graphics', 'devices',
+                       'metadata', 'seclabel', 'emulator'):
+            self.assertNotIn(secret, text)
+        for name in os.listdir(os.path.join(snap, 'libvirt', 'domains')):
+            with open(os.path.join(snap, 'libvirt', 'domains', name)) as f:
+                self.assertNotIn('changeme', f.read())
+        g = domains.parse_domain(self.guest.live_xml(), 'live')
+        self.assertEqual(g.to_dict(),
+                         dict(domains.parse_domain(text, 'live').to_dict()))
+        rc, out, err = cli.run('profile', '--root', snap, '-c',
+                               'running_guests', '-f', 'json')
+        self.assertEqual(0, rc, err)
+        self.assert_needs_of(json.loads(out)['running_guests'], g)
+
+    def test_guests_command_lists_the_guest(self):
+        for args in ((), ('--connect', guests.URI)):
+            rc, out, err = cli.run('guests', '-f', 'json', *args)
+            self.assertEqual(0, rc, err)
+            rows = {r['UUID']: r for r in json.loads(out)}
+            row = rows[self.guest.uuid]
+            self.assertEqual((self.guest.name, 'host-model'),
+                             (row['Name'], row['Mode']))
+            self.assertRegex(row['Machine type'], r'^pc-q35-\d+\.\d+$')
+            self.assertEqual('-', row['TSC'])

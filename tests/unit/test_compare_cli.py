@@ -20,10 +20,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SNAPSHOTS = os.path.join(os.path.dirname(HERE), 'fixtures', 'hosts')
 
 
-class CompareCLITest(testtools.TestCase):
+class CLITestBase(testtools.TestCase):
+    """Running ``migcompat compare`` and reading what it says."""
 
     def setUp(self):
-        super(CompareCLITest, self).setUp()
+        super(CLITestBase, self).setUp()
         self.tmp = self.useFixture(fixtures.TempDir()).path
 
     def write(self, name, text):
@@ -47,6 +48,15 @@ class CompareCLITest(testtools.TestCase):
     def compare_json(self, *args):
         proc = self.run_cli(*(args + ('-f', 'json')))
         return proc, (json.loads(proc.stdout) if proc.stdout else None)
+
+    def assert_bad_input(self, proc, *words):
+        self.assertEqual(2, proc.returncode, proc.stdout + proc.stderr)
+        self.assertEqual('', proc.stdout)
+        for word in words:
+            self.assertIn(word, proc.stderr)
+
+
+class CompareCLITest(CLITestBase):
 
     # -- verdicts ------------------------------------------------------------
 
@@ -206,12 +216,6 @@ class CompareCLITest(testtools.TestCase):
 
     # -- bad input -----------------------------------------------------------
 
-    def assert_bad_input(self, proc, *words):
-        self.assertEqual(2, proc.returncode, proc.stdout + proc.stderr)
-        self.assertEqual('', proc.stdout)
-        for word in words:
-            self.assertIn(word, proc.stderr)
-
     def test_path_that_is_no_snapshot_profile_or_trait_list(self):
         good = self.profile_file('good', hosts.xeon_9242())
         text = self.write('notes.txt', 'hello, this is not a host\n')
@@ -254,3 +258,127 @@ class CompareCLITest(testtools.TestCase):
         proc = self.run_cli(good, good, '--mode', 'maximum')
         self.assertEqual(2, proc.returncode)
         self.assertIn('maximum', proc.stderr)
+
+
+GUESTS = os.path.join(os.path.dirname(HERE), 'fixtures', 'guests')
+
+
+class CompareGuestCLITest(CLITestBase):
+    """``compare SRC DST --guest DOMAIN.xml``: one running guest judged.
+
+    The guest XML is the real live XML of a host-model guest on this
+    machine (tests/fixtures/guests); the snapshots are real hosts.
+    """
+
+    MILAN = os.path.join(SNAPSHOTS, 'epyc-milan-nested-l1')
+    THIS_HOST = os.path.join(SNAPSHOTS, 'this-host-epyc-nested-l1-20261125')
+
+    def guest_xml(self, name='guest.xml', edit=None):
+        with open(os.path.join(GUESTS, 'host-model-guest.live.xml')) as f:
+            text = f.read()
+        if edit:
+            text = edit(text)
+        return self.write(name, text)
+
+    def test_host_model_guest_between_hosts_of_different_tsc(self):
+        proc, out = self.compare_json(self.MILAN, self.THIS_HOST,
+                                      '--guest', self.guest_xml())
+        self.assertEqual(0, proc.returncode, proc.stdout + proc.stderr)
+        self.assertIs(True, out['compatible'])
+        self.assertEqual('host-model', out['mode'])
+        self.assertEqual(['pc-q35-7.2'], out['guest']['machine_types'])
+        self.assertIn('gfni', out['guest']['required'])
+
+    def test_guest_machine_type_the_destination_lacks(self):
+        src = self.profile_file('src', hosts.milan_l1())
+        dst = self.profile_file('dst', hosts.variant(
+            hosts.milan_l1(), machine_types=[
+                m for m in hosts.QEMU_7_2_MACHINES if m != 'pc-q35-7.2']))
+        proc, out = self.compare_json(src, dst, '--guest', self.guest_xml())
+        self.assertEqual(1, proc.returncode, proc.stderr)
+        self.assertEqual('machine_types', out['findings'][0]['factor'])
+        self.assertIn('pc-q35-7.2', out['findings'][0]['message'])
+        # Without --guest no guest's machine type is known: not decisive.
+        proc, out = self.compare_json(src, dst)
+        self.assertEqual(0, proc.returncode, proc.stderr)
+
+    def test_invtsc_guest_pinned_and_unpinned(self):
+        # The guest XML is this host's (it has gfni, which the Milan
+        # snapshot's host-model lacks), so this host is the source.
+        def invtsc(text):
+            return text.replace(
+                "<feature policy='disable' name='pni'/>",
+                "<feature policy='disable' name='pni'/>\n"
+                "    <feature policy='require' name='invtsc'/>")
+
+        def pinned(text):
+            return invtsc(text).replace(
+                "<timer name='hpet' present='no'/>",
+                "<timer name='hpet' present='no'/>\n"
+                "    <timer name='tsc' frequency='2596138000'/>")
+        proc, out = self.compare_json(self.THIS_HOST, self.THIS_HOST,
+                                      '--guest',
+                                      self.guest_xml('u.xml', invtsc))
+        self.assertEqual(1, proc.returncode, proc.stderr)
+        self.assertEqual('tsc', out['findings'][0]['factor'])
+        self.assertIn('QEMU refuses', out['findings'][0]['message'])
+        guest = self.guest_xml('p.xml', pinned)
+        proc, out = self.compare_json(self.THIS_HOST, self.THIS_HOST,
+                                      '--guest', guest)
+        self.assertEqual(0, proc.returncode, proc.stdout)
+        proc, out = self.compare_json(self.THIS_HOST, self.MILAN, '--guest',
+                                      guest)
+        self.assertEqual(1, proc.returncode, proc.stdout)
+        tsc = [f for f in out['findings'] if f['factor'] == 'tsc']
+        self.assertEqual(['block'], [f['severity'] for f in tsc])
+        self.assertIn('2445426000', tsc[0]['message'])
+
+    def test_bad_domain_xml_exits_2_naming_the_file(self):
+        cases = {
+            'malformed.xml': ('<domain><name>x', 'not well-formed'),
+            'nocpu.xml': (None, 'no <cpu>'),
+            'unknown-model.xml': (None, 'Frobnicator-v9'),
+            'caps.xml': ('<capabilities/>', 'not <domain>'),
+        }
+        with open(os.path.join(GUESTS, 'host-model-guest.live.xml')) as f:
+            live = f.read()
+        cpu = live[live.index('  <cpu'):live.index('</cpu>') + 7]
+        texts = {'nocpu.xml': live.replace(cpu, ''),
+                 'unknown-model.xml': live.replace('>kvm64<',
+                                                   '>Frobnicator-v9<')}
+        for name, (text, words) in cases.items():
+            path = self.write(name, text or texts[name])
+            self.assert_bad_input(
+                self.run_cli(self.MILAN, self.THIS_HOST, '--guest', path),
+                name, words)
+        self.assert_bad_input(
+            self.run_cli(self.MILAN, self.THIS_HOST, '--guest', 'gone.xml'),
+            'gone.xml')
+        arm = self.profile_file('arm', hosts.variant(hosts.milan_l1(),
+                                                     arch='aarch64'))
+        self.assert_bad_input(
+            self.run_cli(arm, arm, '--guest', self.guest_xml()),
+            'guest.xml', 'x86_64', 'aarch64')
+
+    def test_nova_workarounds_in_nova_conf(self):
+        src = self.profile_file('src', hosts.xeon_9242())
+        dst = self.profile_file('dst', hosts.variant(
+            hosts.xeon_9242(), qemu_version='7.2.0'))
+
+        def run(conf_text):
+            conf = self.write('nova.conf', conf_text)
+            return subprocess.run(
+                cli.command() + ['--config-file', conf, 'compare', src, dst,
+                                 '-f', 'json'],
+                capture_output=True, text=True, timeout=300)
+        proc = run('[workarounds]\n')
+        self.assertEqual(1, proc.returncode, proc.stderr)
+        proc = run('[workarounds]\nskip_hypervisor_version_check_on_lm = '
+                   'true\n')
+        self.assertEqual(0, proc.returncode, proc.stderr)
+        finding = json.loads(proc.stdout)['findings'][0]
+        self.assertEqual(('qemu_version', 'warn'),
+                         (finding['factor'], finding['severity']))
+        proc = run('[workarounds]\nskip_cpu_compare_on_dest = maybe\n')
+        self.assertEqual(2, proc.returncode)
+        self.assertIn('skip_cpu_compare_on_dest', proc.stderr)

@@ -404,3 +404,61 @@ class TestKernelArgsProperties(testtools.TestCase):
             text = ' '.join('%s=%s' % p for p in pairs)
             self.assertEqual(list(pairs), kernel.split_kernel_args(text))
         check()
+
+
+class TestHostModelApproximation(SnapshotDir):
+    """No domain capabilities: host-model approximated from the host CPU,
+    so a TSX-on host's guests need TSX (not an unknown that lets a
+    TSX-on -> tsx=off move through)."""
+
+    def test_tsx_on_host_cpu_approximates_host_model_with_tsx(self):
+        p = profile_of(fixture('libvirt-cpuid-xeon-platinum-8268-host'))
+        hm = p['host_model']
+        self.assertIs(True, hm['expanded'])
+        self.assertIs(True, hm['approximated'])
+        self.assertIn('approximated from the host CPU', hm['note'])
+        self.assertIn('libvirt/domcapabilities.xml: does not exist',
+                      hm['note'])
+        self.assertEqual('Intel', hm['vendor'])
+        self.assertTrue({'hle', 'rtm', 'avx512f', 'hypervisor'}
+                        <= set(hm['features']))
+        # The migratable view: libvirt never migrates these.
+        self.assertFalse({'invtsc', 'xsaves'} & set(hm['features']))
+        # The same features the host CPU factor sees (plus the hypervisor
+        # bit KVM guests get), less the non-migratable ones.
+        self.assertEqual(
+            set(p['cpu_features']['features']) - {'invtsc', 'xsaves'}
+            | {'hypervisor'}, set(hm['features']))
+
+    def test_tsx_off_host_cpu_has_no_tsx(self):
+        p = profile_of(fixture('libvirt-cpuid-xeon-silver-4214r-host'))
+        hm = p['host_model']
+        if profile_mod.is_unknown(hm):
+            # This CPU map does not know Cascadelake-Server-v3 and QEMU's
+            # own definition is not libvirt's: still an unknown, saying so.
+            self.assertIn('approximate', hm.reason)
+            return
+        self.assertIs(True, hm['approximated'])
+        self.assertNotIn('hle', hm['features'])
+        self.assertNotIn('rtm', hm['features'])
+
+    def test_real_domcapabilities_are_not_approximated(self):
+        p = profile_of(fixture('this-host-epyc-nested-l1-20261125'))
+        self.assertNotIn('approximated', p['host_model'])
+
+    def test_host_model_unsupported_stays_unknown(self):
+        self.copy_from('this-host-epyc-nested-l1-20261125',
+                       'libvirt/capabilities.xml')
+        text = read_file(fixture('this-host-epyc-nested-l1-20261125'),
+                         'libvirt/domcapabilities.xml')
+        self.put('libvirt/domcapabilities.xml', text.replace(
+            '<mode name="host-model" supported="yes"',
+            '<mode name="host-model" supported="no"'))
+        hm = self.profile(['host_model'])['host_model']
+        self.assertIn('not supported', reason(hm))
+
+    def test_no_host_cpu_either_says_both(self):
+        self.put('proc/cpuinfo', 'processor : 0\n')
+        hm = self.profile(['host_model'])['host_model']
+        self.assertIn('domcapabilities.xml: does not exist', reason(hm))
+        self.assertIn('no host CPU to approximate it from', reason(hm))

@@ -74,3 +74,18 @@ class WithRunningTest(testtools.TestCase):
         self.assertIs(g, guest_cpu.with_running(g, Unknown('old'), 'custom'))
         self.assertIsNone(g.required)
         self.assertIsNone(g.machine_types)
+
+    def test_the_guest_given_is_completed_as_a_copy(self):
+        g = guest_cpu.from_vcpu_model(VcpuModel('host-model', None, []))
+        done = guest_cpu.with_running(g, RUNNING, 'host-model')
+        self.assertIsNot(g, done)
+        self.assertIsNone(g.required)
+        self.assertNotEqual(g.key(), done.key())
+
+    def test_passthrough_extra_only_for_passthrough_guests(self):
+        running = dict(RUNNING, passthrough_extra=['pcid'])
+        g = guest_cpu.with_running(None, running, 'host-passthrough')
+        self.assertEqual({'pcid'}, g.passthrough_extra)
+        self.assertEqual({'pcid'}, g.extra())
+        g = guest_cpu.with_running(None, running, 'host-model')
+        self.assertIsNone(g.passthrough_extra)

@@ -66,6 +66,40 @@ class TestFiles(testtools.TestCase):
                          live.read_value('proc/sys/kernel/osrelease'))
 
 
+class TestRunningDomains(TestFiles):
+    """A snapshot's running guests: libvirt/domains/*.xml."""
+
+    def test_each_xml_file_by_name_with_its_path_as_origin(self):
+        self.put('libvirt/domains/b.xml', b'<domain>b</domain>')
+        self.put('libvirt/domains/a.xml', b'<domain>a</domain>')
+        self.put('libvirt/domains/README', b'not a guest')
+        self.assertEqual(
+            [('libvirt/domains/a.xml', '<domain>a</domain>'),
+             ('libvirt/domains/b.xml', '<domain>b</domain>')],
+            self.src.running_domains())
+
+    def test_empty_directory_means_no_guest(self):
+        os.makedirs(os.path.join(self.root, 'libvirt', 'domains'))
+        self.assertEqual([], self.src.running_domains())
+
+    def test_missing_directory_means_not_captured(self):
+        e = self.assertRaises(hostsource.FactorUnknown,
+                              self.src.running_domains)
+        self.assertIn('libvirt/domains/: not in the snapshot', str(e))
+
+    def test_link_out_of_the_snapshot_is_refused(self):
+        outside = tempfile.mkdtemp(prefix='migcompat-outside-')
+        self.addCleanup(shutil.rmtree, outside, True)
+        with open(os.path.join(outside, 'x.xml'), 'w') as f:
+            f.write('<domain/>')
+        os.makedirs(os.path.join(self.root, 'libvirt', 'domains'))
+        os.symlink(os.path.join(outside, 'x.xml'),
+                   os.path.join(self.root, 'libvirt', 'domains', 'x.xml'))
+        e = self.assertRaises(hostsource.SourceError,
+                              self.src.running_domains)
+        self.assertIn('leading outside the snapshot', str(e))
+
+
 class TestLibvirt(testtools.TestCase):
 
     def test_version_text(self):

@@ -95,6 +95,31 @@ class TestPolicyOptions(testtools.TestCase):
         conf(args=[], default_config_files=[])
         self.assertFalse(conf_mod.policy_from_conf(conf).strict)
 
+    def test_nova_workarounds_are_read_where_registered(self):
+        text = ('[workarounds]\nskip_hypervisor_version_check_on_lm = true\n'
+                'skip_cpu_compare_on_dest = true\n')
+        # Not registered (a bare ConfigOpts): the defaults, and
+        # policy_from_conf does not register nova's options itself.
+        conf = _conf(self, text)
+        p = conf_mod.policy_from_conf(conf)
+        self.assertFalse(p.skip_hypervisor_version_check)
+        self.assertFalse(p.skip_cpu_compare_on_dest)
+        self.assertNotIn('workarounds', conf)
+        # As nova registers them (nova.conf.workarounds): followed.
+        conf = cfg.ConfigOpts()
+        conf.register_opts([
+            cfg.BoolOpt('skip_hypervisor_version_check_on_lm',
+                        default=False),
+            cfg.BoolOpt('skip_cpu_compare_on_dest', default=False),
+        ], group='workarounds')
+        path = self.useFixture(fixtures.TempDir()).join('nova.conf')
+        with open(path, 'w') as f:
+            f.write(text)
+        conf(args=[], default_config_files=[path])
+        p = conf_mod.policy_from_conf(conf)
+        self.assertTrue(p.skip_hypervisor_version_check)
+        self.assertTrue(p.skip_cpu_compare_on_dest)
+
     def test_bad_values_are_refused(self):
         conf = _conf(self, '[migcompat]\n'
                      'passthrough_blocking_factors = cpu_flavour\n')
