@@ -283,7 +283,21 @@ class _RequestFilter(object):
         migration = self.migration
         source, self.source_key = self.cache.read_source(
             migration.source_uuid, self.deadline, migration.request_id)
+        if source.state == hoststate.UNJUDGED:
+            return self._cached_source(source)
         return source
+
+    def _cached_source(self, failed):
+        # Placement failed on the source: judge by its digest group's
+        # cached profile (without running guests) rather than not at all.
+        cached = self.cache.cached(self.migration.source_uuid)
+        if cached is None or cached.state != hoststate.TRAITED:
+            return failed
+        LOG.warning('migcompat: reading the source %s failed (%s); judging '
+                    'by its cached host profile, without its running '
+                    'guests', self.migration.source_host, failed.reason)
+        self.source_key = ('cached', cached.key)
+        return profiles.without_per_host(cached)
 
     def source_unjudged(self, hosts, source):
         """Every host or none, as the options say for a source that cannot

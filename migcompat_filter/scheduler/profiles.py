@@ -43,7 +43,9 @@ import urllib.parse
 
 from oslo_log import log as logging
 
+from migcompat_filter.factors import catalogue
 from migcompat_filter import hoststate
+from migcompat_filter import profile as profile_mod
 from migcompat_filter import traits as traits_codec
 
 
@@ -81,6 +83,20 @@ def _all_traits_key(mine):
     # Not digest_trait: the digest leaves the per-host traits out, and
     # they are what tells one source's running guests from another's.
     return hashlib.sha256('\n'.join(mine).encode()).hexdigest()[:24]
+
+
+def without_per_host(hp):
+    """hp without its per-host factors (a cached profile was decoded from
+    one host of its digest group: its running guests are that host's)."""
+    names = catalogue.per_host()
+    if not any(n in hp.profile for n in names):
+        return hp
+    factors = dict(hp.profile.factors)
+    for name in names:
+        factors[name] = profile_mod.Unknown(
+            'per host; not read (Placement failed on the source)')
+    return hoststate.HostProfile(hp.state, profile_mod.Profile(factors),
+                                 hp.key)
 
 
 class CallCounter(object):

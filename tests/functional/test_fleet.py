@@ -536,6 +536,37 @@ class TestWithNova(FleetTestBase):
             self.nova.url)
         self.assertIn('judged as a host-passthrough guest (--mode)', err)
 
+    def test_check_judges_the_sources_running_guests(self):
+        # milan-1's reporter now publishes its running guests: two
+        # host-model guests that still have a feature milan-2 lacks.
+        src = self.profiles['milan-1']
+        hm = src['host_model']
+        record = {'count': 2, 'modes': {'host-model': 2},
+                  'host_model_features': sorted(
+                      set(hm['features']) - {'invtsc'} | {'avx512f'}),
+                  'custom_features': [], 'unexpanded': [],
+                  'machine_types': ['pc-q35-7.2'], 'invtsc_frequencies': [],
+                  'invtsc_unpinned': 0, 'phys_bits': [],
+                  'passthrough_extra': []}
+        uuid_ = self.uuids['milan-1']
+        with_guests = dict(src.factors, running_guests=record)
+        from migcompat_filter import profile as profile_mod
+        reporter.sync(self.client, uuid_,
+                      traits.encode(profile_mod.Profile(with_guests)))
+        self.addCleanup(reporter.sync, self.client, uuid_,
+                        traits.encode(src))
+        status, out, err = self.run_cli(
+            'check', 'web-1', '-f', 'json', '--placement-url',
+            self.placement.url, '--nova-url', self.nova.url)
+        self.assertEqual(0, status, err)
+        self.assertIn('CPU: the union of the 2 running host-model guest(s) '
+                      'on milan-1', err)
+        self.assertIn('avx512f', err)
+        rows = {r['host']: r for r in json.loads(out)}
+        # milan-2 has the same digest, but not the guests' avx512f.
+        self.assertFalse(rows['milan-2']['accepted'])
+        self.assertIn('host_model', rows['milan-2']['reason'])
+
     def test_check_follows_the_filter_options(self):
         conf = os.path.join(self.useFixture(
             __import__('fixtures').TempDir()).path, 'migcompat.conf')

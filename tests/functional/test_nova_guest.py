@@ -332,3 +332,29 @@ class TscFrequencyTest(_GuestBase):
                 'host-model', migratable_host_model(_MILAN), count=2)))
         self._migrate_live(self.server, 'src', dest='other')
         self.assertEqual('other', self._host_of(self.server))
+
+
+class WorkaroundsTest(_GuestBase):
+    """nova's [workarounds] skip_hypervisor_version_check_on_lm (read from
+    nova's own CONF) relaxes our version rules as it relaxes nova's."""
+
+    def setUp(self):
+        super().setUp()
+        self._start('src', _MILAN)
+        # A host not upgraded yet: older QEMU and libvirt.
+        self._start('older', mc.real_profile(
+            MILAN, qemu_version='7.1.0', libvirt_version='8.0.0'))
+        self.server = self._boot_on('src')
+
+    def test_older_destination_refused_by_default(self):
+        self._post_live_migration_expect_no_valid_host(host='older')
+        refused = self._refused(self._filter_lines()[-1])
+        self.assertIn('qemu_version', refused['older'])
+
+    def test_skip_hypervisor_version_check_passes_it(self):
+        self.flags(skip_hypervisor_version_check_on_lm=True,
+                   group='workarounds')
+        self._migrate_live(self.server, 'src', dest='older')
+        self.assertEqual('older', self._host_of(self.server))
+        self.assertIn('1 candidates, 1 passed, 0 refused',
+                      self._filter_lines()[-1])

@@ -186,3 +186,14 @@ class GuestJudgedTest(_FilterBase):
         self.assertEqual([dest], self._judge([dest], vcpu_model=rome))
         self.assertEqual([], self._judge([dest], vcpu_model=milan))
         self.assertEqual([dest], self._judge([dest], vcpu_model=rome))
+
+    def test_failed_source_read_falls_back_to_its_cached_profile(self):
+        twin = self._host('twin', self.milan)
+        intel = self._host('intel', self.intel)
+        self.assertEqual([twin], self._judge([twin, intel]))
+        self.placement.fail = RuntimeError('injected failure')
+        # Warm cache: the destinations are known; the source's read fails
+        # and its digest group's profile (without guests) stands in.
+        self.assertEqual([twin], self._judge([twin, intel]))
+        self.assertIn('judging by its cached host profile', self.log.output)
+        self.assertIn('1 passed, 1 refused: intel', self._summary())
