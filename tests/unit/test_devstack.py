@@ -27,7 +27,8 @@ _STUBS = textwrap.dedent(r'''
             [[ ",$ENABLED_SERVICES," == *",$s,"* ]] && return 0
         done; return 1; }
     function enable_service { ENABLED_SERVICES="$ENABLED_SERVICES,$1"; }
-    function trueorfalse { local v=${!2:-$1}; [[ "$v" =~ ^(1|[Tt]rue|yes)$ ]] && echo True || echo False; }
+    function trueorfalse { local v=${!2:-$1}
+        [[ "$v" =~ ^(1|[Tt]rue|yes)$ ]] && echo True || echo False; }
     function echo_summary { echo "summary: $*"; }
     function setup_develop { echo "setup_develop $1" >> "$CALLS"; }
     function iniget { python3 "$INI" get "$@"; }
