@@ -14,8 +14,9 @@ PASS = 'pass'
 REFUSE = 'refuse'
 #: What the filter may do with a host it cannot judge (the *_action options).
 HOST_ACTIONS = [
-    (PASS, 'let the host through; nova\'s own checks at migration time '
-           '(QEMU version, compareHypervisorCPU) still apply'),
+    (PASS, 'let the host through unjudged: only nova\'s own checks at '
+           'migration time remain (the QEMU version, and a CPU compare of '
+           'the source host\'s CPU unless skip_cpu_compare_on_dest is set)'),
     (REFUSE, 'refuse the host as a live-migration destination'),
 ]
 
@@ -67,8 +68,10 @@ What the filter does with a host whose traits were written by a newer
 migcompat reporter than this scheduler understands (a newer trait schema
 version), which happens while a deployment is upgraded reporter first.
 
-Such a host cannot be judged. "pass" lets it through (nova's own checks still
-apply); "refuse" keeps it out until nova-scheduler is upgraded too.
+Such a host cannot be judged. "pass" lets it through (only nova's own checks
+at migration time remain, which compare the source host's CPU, not the
+guest's, and are off with ``[workarounds] skip_cpu_compare_on_dest``);
+"refuse" keeps it out until nova-scheduler is upgraded too.
 
 Related options:
 
@@ -83,8 +86,9 @@ What the filter does with the hosts it could not judge because Placement
 failed, timed out or the time budget of the request (request_time_budget)
 ran out while the profiles were being read.
 
-"pass" keeps live migration working while Placement is sick (nova's own
-checks still apply); "refuse" refuses those hosts, so a live migration fails
+"pass" keeps live migration working while Placement is sick (only nova's own
+checks at migration time remain, see untraited_host_action); "refuse" refuses
+those hosts, so a live migration fails
 with "No valid host" rather than going to an unchecked host. Profiles
 already cached are still used either way.
 
