@@ -49,13 +49,12 @@ def _load_rules():
                         ext.name, ext.entry_point.value)
             continue
         loaded.append(ext.obj)
-    if not loaded:
-        # Without rules every pair would look compatible: say so loudly.
-        LOG.error('no rule is installed in the %s entry-point namespace '
-                  '(is migcompat installed, e.g. with pip?); every '
-                  'migration will be judged compatible',
-                  catalogue.RULE_NAMESPACE)
     return tuple(loaded)
+
+
+class NoRulesInstalled(RuntimeError):
+    """No rule could be loaded: a verdict would be "compatible" for
+    anything, so none is given."""
 
 
 def all_rules():
@@ -110,6 +109,12 @@ def evaluate(source_profile, dest_profile, mode=None, policy=None,
         guest, source_profile['running_guests'], mode)
     ctx = Context(source_profile, dest_profile, mode, policy or Policy(),
                   cpu_models=cpu_models, guest=guest)
+    if not all_rules():
+        # Without rules every pair would look compatible: refuse to judge.
+        raise NoRulesInstalled(
+            'no rule is installed in the %s entry-point namespace (is '
+            'migcompat installed, e.g. with pip?); refusing to judge a '
+            'migration without rules' % catalogue.RULE_NAMESPACE)
     findings = []
     for rule in rules_for(mode):
         findings.extend(rule.check(ctx) or ())

@@ -10,6 +10,7 @@ import collections
 import os
 import re
 
+import fixtures
 import testtools
 
 from migcompat_filter.rules.policy import Policy
@@ -732,3 +733,18 @@ class TestHostBuilders(testtools.TestCase):
                 set(off['cpu_features']['features']))
         self.assertEqual({'hle', 'rtm'}, gone)
         self.assertEqual('off', off['kernel_settings']['cmdline']['tsx'])
+
+
+class NoRulesTest(testtools.TestCase):
+    """Without any installed rule the engine refuses to judge: a verdict
+    from no rule would say "compatible" for anything."""
+
+    def test_no_rules_is_an_error_not_a_compatible_verdict(self):
+        from migcompat_filter.rules import engine
+        self.useFixture(fixtures.MonkeyPatch(
+            'migcompat_filter.rules.engine._load_rules', lambda: ()))
+        engine.reload_rules()
+        self.addCleanup(engine.reload_rules)
+        prof = hosts.milan_l1()
+        self.assertRaises(engine.NoRulesInstalled, engine.evaluate,
+                          prof, prof, 'host-model')
