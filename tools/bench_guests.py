@@ -97,9 +97,20 @@ def start_guests(conn, n, started, budget):
     t0 = time.perf_counter()
     while len(started) < n and time.perf_counter() - t0 < budget:
         g = guests.RunningGuest(conn)
+        started.append(g)  # before setUp: an interrupt may land in it
         g.setUp()
-        started.append(g)
     return time.perf_counter() - t0
+
+
+def destroy(conn, g):
+    """Destroy one guest, also one whose start was interrupted after
+    libvirt created it (looked up by its UUID)."""
+    libvirt = guests._libvirt()
+    try:
+        (g.domain or conn.lookupByUUIDString(g.uuid)).destroy()
+    except libvirt.libvirtError as e:
+        if e.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+            raise
 
 
 def main():
@@ -144,7 +155,7 @@ def main():
     finally:
         t0 = time.perf_counter()
         for g in started:
-            g.cleanUp()
+            destroy(conn, g)
         print('destroyed %d guests in %.1f s' % (len(started),
                                                  time.perf_counter() - t0))
         server.cleanUp()
