@@ -54,6 +54,8 @@ _ACTION_OPTION = {
 }
 #: The most refused hosts the INFO line names.
 _REFUSED_SHOWN = 50
+#: The most refused destination profiles whose reasons are logged at INFO.
+_REASONS_SHOWN = 10
 #: The request attribute that hands the filter's Judgement to the weigher.
 _STASH = '_migcompat_judgement'
 
@@ -271,6 +273,7 @@ class _RequestFilter(object):
         self.counts = {}      # host state -> destinations in it
         self._decided = {}    # destination profile key -> (passes, why)
         self._members = {}    # destination profile key -> host names (DEBUG)
+        self._reasons = {}    # refused profile key -> blocking messages
         self._debug = LOG.isEnabledFor(logging.DEBUG)
 
     def source_profile(self):
@@ -377,10 +380,14 @@ class _RequestFilter(object):
             LOG.debug('migcompat: %s -> profile %s (%s): %s',
                       self.migration.source_host, hp.key, mode,
                       [f.to_dict() for f in verdict.findings])
+        if not verdict.compatible:
+            self._reasons[hp.key] = [f.message for f in verdict.blocking]
         return verdict.compatible, ','.join(verdict.factors())
 
     def log_summary(self, hosts, passed, refused):
-        """The DEBUG line per destination profile, then the INFO line."""
+        """The DEBUG line per destination profile, then the INFO line,
+        then why each refused profile was refused (its blocking findings
+        name the features, e.g. the ones only the running guests have)."""
         for key, names in self._members.items():
             LOG.debug('migcompat: hosts with profile %s: %s', key,
                       ', '.join(names))
@@ -394,6 +401,21 @@ class _RequestFilter(object):
                   'p': len(passed), 'r': len(refused),
                   'refused': _refused_text(refused),
                   'extra': _extra(self.counts, self.failure)})
+        self._log_reasons(refused)
+
+    def _log_reasons(self, refused):
+        names = {}  # refused profile key -> host names, in refusal order
+        for host_state, _why in refused:
+            key = self.judgement.hosts[host_state.uuid].key
+            if key in self._reasons:
+                names.setdefault(key, []).append(_host_name(host_state))
+        for key in list(names)[:_REASONS_SHOWN]:
+            shown = names[key][:3]
+            LOG.info('migcompat: instance %s: refused %s%s: %s',
+                     self.migration.instance_uuid, ', '.join(shown),
+                     ' and %d more like them' % (len(names[key]) - 3)
+                     if len(names[key]) > 3 else '',
+                     '; '.join(self._reasons[key]))
 
 
 def guest_mode(guest, source_profile):

@@ -298,6 +298,12 @@ class TsxGuestsTest(_GuestBase):
         line = self._filter_lines()[-1]
         self.assertIn('2 candidates, 1 passed, 1 refused', line)
         self.assertEqual(['tsxoff'], list(self._refused(line)))
+        # The reasons line names what only the running guests need.
+        reasons = [r for r in self._log().splitlines()
+                   if ': refused tsxoff: ' in r]
+        self.assertEqual(1, len(reasons))
+        self.assertIn('hle', reasons[0])
+        self.assertIn('rtm', reasons[0])
 
     def test_the_source_read_is_its_own(self):
         # tsxoff shares the source's digest; were the source taken from

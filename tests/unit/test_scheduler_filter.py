@@ -162,6 +162,11 @@ class GuestJudgedTest(_FilterBase):
             cached.real('epyc-milan-nested-l1', host_model=lost,
                         running_guests=needs)) + ['COMPUTE_NODE'])
         self.assertEqual([], self._judge([dest]))
+        # The INFO reasons line names the feature only the guests have.
+        reasons = [line for line in self.log.output.splitlines()
+                   if 'inst-1: refused dest: ' in line]
+        self.assertEqual(1, len(reasons), self.log.output)
+        self.assertIn('clwb', reasons[0])
         calls = self.placement.calls
         self.placement.set(self.src.uuid, cached.published(
             cached.real('epyc-milan-nested-l1', host_model=lost,
