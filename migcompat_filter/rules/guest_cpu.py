@@ -178,7 +178,7 @@ def with_running(guest, running, mode):
     """
     if not isinstance(running, dict) or (guest is not None and guest.exact):
         return guest
-    guest = guest.copy() if guest else GuestCPU(origin='running guests')
+    guest = guest.copy() if guest else GuestCPU()
     features = running.get(FEATURE_KEYS.get(mode))
     count = (running.get('modes') or {}).get(mode)
     if guest.required is None and isinstance(features, list) and count:
