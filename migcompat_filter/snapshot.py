@@ -184,7 +184,8 @@ def _nova_options(nova_config):
     try:
         return nova_cpu_options.read_nova_cpu_options(path)
     except FactorUnknown as e:
-        raise SnapshotError(str(e))
+        # str(e) is already sanitised; the chain would add nothing safe.
+        raise SnapshotError(str(e)) from None
 
 
 def write_snapshot(source, path, nova_config=None):

@@ -256,6 +256,30 @@ def load_conf(config_files):
 
 # -- cloud connection -------------------------------------------------------
 
+def check_url(option, url):
+    """InputError (exit 2) naming option when url cannot be an HTTP
+    endpoint; the message never shows the URL's userinfo."""
+    import urllib.parse
+    from migcompat_filter import redaction
+    shown = redaction.strip_userinfo(url)
+    problem = None
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # raises ValueError for a port that is not a number
+    except ValueError as e:
+        problem = str(e)
+    else:
+        if parts.scheme not in ('http', 'https'):
+            problem = 'not an http:// or https:// URL'
+        elif not parts.hostname:
+            problem = 'no host name'
+        elif any(c.isspace() for c in url):
+            problem = 'contains white space'
+    if problem:
+        raise exception.InputError('%s %s: %s' % (option, shown, problem))
+    return url
+
+
 def placement_adapter(conf, os_cloud=None, placement_url=None,
                       os_env=False):
     """A Placement Adapter: no auth at placement_url, a clouds.yaml cloud
@@ -264,6 +288,7 @@ def placement_adapter(conf, os_cloud=None, placement_url=None,
     from migcompat_filter import placement
     timeout = conf.migcompat.request_timeout
     if placement_url:
+        check_url('--placement-url', placement_url)
         return placement.adapter_noauth(placement_url, timeout=timeout)
     if os_cloud or (os_env and os.environ.get('OS_AUTH_URL')):
         return placement.adapter_from_cloud(os_cloud, timeout=timeout)
@@ -309,6 +334,8 @@ def connect(conf, os_cloud=None, placement_url=None, nova_url=None,
     from migcompat_filter.fleet import nova_api
     from migcompat_filter import placement
     pl = placement_adapter(conf, os_cloud, placement_url, os_env=True)
+    if nova_url:
+        check_url('--nova-url', nova_url)
     if placement_url:
         nova = (nova_api.adapter_noauth(
             nova_url, timeout=conf.migcompat.request_timeout)
