@@ -14,6 +14,7 @@ anything but nova write Placement: nova's provider config file, which
 nova-compute reads when it starts.
 """
 
+import contextlib
 import logging
 import os
 import random
@@ -63,6 +64,81 @@ class SyncResult(object):
                    self.attempts, self.written))
 
 
+class DeadlineExceeded(placement.PlacementError):
+    """The report's overall deadline passed; the provider was not written
+    (or, when it passed during the one write, that write either took
+    effect whole or not at all: a trait PUT is atomic)."""
+
+
+class Deadline(object):
+    """An overall bound, in seconds, on the Placement calls of one report
+    (review D16: ``request_timeout`` bounds each request, not the ~13 a
+    fresh host makes).
+
+    Each call is given at most the time left: the session's per-request
+    timeout is capped at it while the call runs (keystoneauth applies
+    ``Session.timeout`` to every request that does not set its own), and
+    no call starts once the deadline has passed.
+    """
+
+    def __init__(self, seconds, clock=time.monotonic):
+        self.seconds = seconds
+        self._clock = clock
+        self._end = clock() + seconds
+
+    def remaining(self):
+        return self._end - self._clock()
+
+    def check(self, what):
+        """Raise DeadlineExceeded unless time is left for ``what``."""
+        if self.remaining() <= 0:
+            raise DeadlineExceeded(
+                'report deadline of %g s passed before %s; nothing more '
+                'was written (raise [migcompat] report_deadline, or check '
+                'why placement answers slowly)' % (self.seconds, what))
+
+    def call(self, client, what, func, *args, **kwargs):
+        """func(*args, **kwargs), a call of client, within the deadline."""
+        self.check(what)
+        try:
+            with _capped_timeout(client, self.remaining()):
+                return func(*args, **kwargs)
+        except placement.Conflict:
+            raise
+        except placement.PlacementError as e:
+            if self.remaining() <= 0:
+                raise DeadlineExceeded(
+                    'report deadline of %g s passed during %s: %s'
+                    % (self.seconds, what, e)) from None
+            raise
+
+
+class _NoDeadline(object):
+    """Deadline's interface without a bound (a caller that gives none)."""
+
+    def check(self, what):
+        pass
+
+    def call(self, client, what, func, *args, **kwargs):
+        return func(*args, **kwargs)
+
+
+@contextlib.contextmanager
+def _capped_timeout(client, seconds):
+    """Cap the per-request timeout of client's session at seconds."""
+    session = getattr(getattr(client, 'adapter', None), 'session', None)
+    if session is None or not hasattr(session, 'timeout'):
+        yield  # a client without a keystoneauth session (tests' fakes)
+        return
+    before = session.timeout
+    session.timeout = (seconds if before is None
+                       else min(float(before), seconds))
+    try:
+        yield
+    finally:
+        session.timeout = before
+
+
 def _check_wanted(wanted):
     wanted = set(wanted)
     for t in wanted:
@@ -82,22 +158,27 @@ def _backoff(attempt):
 
 
 def sync(client, provider_uuid, wanted, dry_run=False,
-         max_retries=DEFAULT_MAX_RETRIES):
+         max_retries=DEFAULT_MAX_RETRIES, deadline=None):
     """Make our traits on the provider exactly ``wanted``.
 
     Traits without our prefix are never removed or altered. Trait names
     that are new to Placement are created before the one write. Raises
     :class:`~migcompat_filter.placement.PlacementError` when Placement
-    fails or the conflicts outlast ``max_retries``; nothing is half-written
-    then (the provider write is a single request).
+    fails or the conflicts outlast ``max_retries``, and
+    :class:`DeadlineExceeded` when ``deadline`` (a :class:`Deadline`)
+    passes; nothing is half-written then (the provider write is a single
+    request).
     """
     wanted = _check_wanted(wanted)
+    deadline = deadline or _NoDeadline()
     created = set()
     ensured = set()
     attempts = 0
     while True:
         attempts += 1
-        current, generation = client.get_traits(provider_uuid)
+        current, generation = deadline.call(
+            client, 'reading the traits of %s' % provider_uuid,
+            client.get_traits, provider_uuid)
         ours = {t for t in current if traits_mod.is_ours(t)}
         added = wanted - current
         removed = ours - wanted
@@ -105,12 +186,15 @@ def sync(client, provider_uuid, wanted, dry_run=False,
             return SyncResult(provider_uuid, added, removed, created,
                               generation, attempts, dry_run, False)
         for name in sorted(added - ensured):
-            if client.create_trait(name):
+            if deadline.call(client, 'creating trait %s' % name,
+                             client.create_trait, name):
                 created.add(name)
             ensured.add(name)
         new = (current - removed) | added
         try:
-            generation = client.put_traits(provider_uuid, new, generation)
+            generation = deadline.call(
+                client, 'writing the traits of %s' % provider_uuid,
+                client.put_traits, provider_uuid, new, generation)
         except placement.Conflict:
             if attempts > max_retries:
                 raise placement.PlacementError(

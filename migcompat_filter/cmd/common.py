@@ -122,6 +122,34 @@ def profile_from_args(parsed_args):
                                                parsed_args.connect))
 
 
+def traits_from_args(parsed_args):
+    """The trait names of the profile add_profile_arguments' options name.
+
+    A value that cannot be encoded is bad input (InputError) whose message
+    names the file or snapshot it came from (review D14: "factor phys_bits:
+    expected an integer" alone does not say which file is wrong).
+    """
+    from migcompat_filter import traits
+    profile = profile_from_args(parsed_args)
+    try:
+        return traits.encode(profile)
+    except exception.InputError as e:
+        origin = _origin(parsed_args)
+        if origin is None or str(e).startswith(origin):
+            raise
+        raise exception.InputError('%s: %s' % (origin, e)) from None
+
+
+def _origin(parsed_args):
+    """How the user named the profile's source, for messages (or None for
+    the live host, which has no file to blame)."""
+    if getattr(parsed_args, 'profile', None):
+        return '--profile %s' % parsed_args.profile
+    if getattr(parsed_args, 'root', None):
+        return '--root %s' % parsed_args.root
+    return None
+
+
 def load_profile(spec):
     """(Profile, description) of spec: a snapshot directory, a profile
     JSON file, a trait list file or, when a cloud is configured in the
