@@ -18,6 +18,8 @@ import contextlib
 import logging
 import os
 import random
+import re
+import stat
 import tempfile
 import time
 
@@ -213,6 +215,8 @@ def sync(client, provider_uuid, wanted, dry_run=False,
 # -- nova provider config ---------------------------------------------------
 
 PROVIDER_CONFIG_SCHEMA_VERSION = '1.0'
+#: A temporary file of ours older than this is litter from a killed run.
+STALE_SECONDS = 300
 RESTART_MESSAGE = ('nova-compute reads provider config files only when it '
                    'starts: restart nova-compute to publish these traits')
 
@@ -246,6 +250,10 @@ def write_provider_config(directory, wanted, filename='migcompat.yaml',
         raise InputError('%s: is not a directory (nova\'s [compute] '
                          'provider_config_location)' % directory)
     path = os.path.join(directory, filename)
+    if not dry_run:
+        # Also when the file is unchanged: litter of a killed run goes on
+        # the next run, whatever it writes.
+        remove_stale_temps(directory, filename)
     header = ('# Written by "migcompat report --provider-config"; do not '
               'edit.\n# %s.\n' % RESTART_MESSAGE)
     text = header + yaml.safe_dump(provider_config_document(wanted),
@@ -280,3 +288,29 @@ def write_provider_config(directory, wanted, filename='migcompat.yaml',
             pass
         raise InputError('%s: cannot be written: %s' % (path, e.strerror))
     return path, True
+
+
+def remove_stale_temps(directory, filename, max_age=STALE_SECONDS, now=None):
+    """Remove our temporary files (``.<filename>.XXXXXXXX.tmp``, as
+    write_provider_config names them) older than max_age seconds: what a
+    killed run left. Returns the names removed; nothing else is touched.
+    """
+    ours = re.compile(r'\.%s\.[A-Za-z0-9_]{8}\.tmp\Z' % re.escape(filename))
+    now = time.time() if now is None else now
+    removed = []
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return removed
+    for entry in entries:
+        if not ours.match(entry):
+            continue
+        full = os.path.join(directory, entry)
+        try:
+            st = os.lstat(full)
+            if stat.S_ISREG(st.st_mode) and now - st.st_mtime > max_age:
+                os.unlink(full)
+                removed.append(entry)
+        except OSError:
+            continue  # gone already, or not ours to remove
+    return removed
