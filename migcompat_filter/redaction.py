@@ -24,9 +24,10 @@ import urllib.parse
 #: What replaces a registered secret.
 MASK = '***'
 
-# scheme://userinfo@ : userinfo ends at the last "@" of the authority,
-# which never holds "/", "?", "#" or white space (RFC 3986 3.2).
-_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/?#@\s'\"<>]*@")
+# scheme://userinfo@ : userinfo ends at the last "@" of the authority
+# (greedy: a password may hold a raw "@"), which never holds "/", "?",
+# "#" or white space (RFC 3986 3.2).
+_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s'\"<>]*@")
 
 #: Shorter values are not masked as free text: masking "a" or "ad" would
 #: mangle every line, and such a value is no secret anyway. They are still

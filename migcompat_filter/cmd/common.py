@@ -276,6 +276,11 @@ def load_conf(config_files):
     try:
         conf([], project='migcompat', default_config_files=config_files,
              use_env=False)
+        # oslo.config checks a value (its min and max) only when it is
+        # read: read [migcompat] now, so a bad value is bad input (exit 2)
+        # here rather than a failure in the middle of a command.
+        for name in conf.migcompat:
+            getattr(conf.migcompat, name)
     except (cfg.Error, ValueError) as e:
         raise exception.InputError('config file(s) %s: %s'
                                    % (', '.join(config_files), e))
