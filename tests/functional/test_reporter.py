@@ -28,6 +28,7 @@ from migcompat_filter import reader
 from migcompat_filter import reporter
 from migcompat_filter import traits
 from tests import cli
+from tests.functional import delay_proxy
 from tests.functional import placement_server
 from tests.functional import stub_service
 
@@ -530,6 +531,41 @@ class TestFailures(ServerTestCase):
         self.assert_failed_cleanly(rc, err, 'authentication failed')
         self.assertNotIn('s3cr3t-pw', out + err)
         self.recover()
+
+    def test_report_deadline_stops_a_slow_report(self):
+        # D16: every answer 0.3 s late, well inside request_timeout, but a
+        # fresh host needs ~27 requests; the 1.5 s deadline stops the
+        # report before its one write. Fails on main (no deadline: ~8 s,
+        # then the traits are written).
+        url = self.useFixture(delay_proxy.DelayProxy(self.server.url,
+                                                     0.3)).url
+        conf = self.write_conf('[migcompat]\nrequest_timeout = 5\n'
+                               'report_deadline = 1.5\n')
+        rc, out, err = migcompat('--config-file', conf, 'report', '--root',
+                                 HOST_A, '--placement-url', url,
+                                 '--provider', self.rp['uuid'])
+        self.assert_failed_cleanly(rc, err, 'report deadline of 1.5 s '
+                                   'passed')
+        self.recover()
+
+    def test_report_deadline_caps_a_hung_request(self):
+        # A placement that accepts and never answers, with a per-request
+        # timeout far beyond the deadline: the deadline still holds.
+        listener = socket.socket()
+        listener.bind(('127.0.0.1', 0))
+        listener.listen(8)
+        self.addCleanup(listener.close)
+        conf = self.write_conf('[migcompat]\nrequest_timeout = 60\n'
+                               'report_deadline = 2\n')
+        start = time.monotonic()
+        rc, out, err = migcompat(
+            '--config-file', conf, 'report', '--root', HOST_A,
+            '--placement-url',
+            'http://127.0.0.1:%d' % listener.getsockname()[1],
+            '--provider', self.rp['uuid'])
+        took = time.monotonic() - start
+        self.assert_failed_cleanly(rc, err, 'report deadline of 2 s passed')
+        self.assertLess(took, 15)  # 2 s + the interpreter's start-up
 
     def test_placement_restarted_mid_life(self):
         self.server.stop()
