@@ -133,7 +133,8 @@ def _parse(text, origin):
     except defusedxml.DefusedXmlException as e:
         raise exception.InputError(
             '%s: refused unsafe XML (%s): libvirt never writes a DTD or '
-            'entities into a domain XML' % (origin, type(e).__name__))
+            'entities into a domain XML'
+            % (origin, type(e).__name__)) from None
     except ET.ParseError as e:
         raise exception.InputError('%s: not well-formed XML: %s'
                                    % (origin, e))

@@ -34,7 +34,7 @@ def parse_xml(text, origin):
     except defusedxml.DefusedXmlException as e:
         raise SourceError('%s: refused unsafe XML (%s); libvirt never writes '
                           'entities or DTDs, so this file was altered'
-                          % (origin, type(e).__name__))
+                          % (origin, type(e).__name__)) from None
     except ET.ParseError as e:
         raise SourceError('%s: not well-formed XML: %s' % (origin, e))
 

@@ -33,14 +33,15 @@ def read_nova_cpu_options(path):
     except FileNotFoundError:
         raise FactorUnknown(
             'no nova config: %s does not exist (pass --nova-config FILE)'
-            % path)
+            % path) from None
     except PermissionError:
-        raise FactorUnknown('%s: permission denied' % path)
+        raise FactorUnknown('%s: permission denied' % path) from None
     except (OSError, UnicodeDecodeError, configparser.Error) as e:
         # The message of a parse error may quote a line: keep only the
-        # kind, as the file holds passwords.
+        # kind, as the file holds passwords; "from None", or --debug's
+        # chained traceback would print the original message (review D10).
         raise FactorUnknown('%s: cannot be parsed as an ini file (%s)'
-                            % (path, type(e).__name__))
+                            % (path, type(e).__name__)) from None
 
     def opt(name):
         if parser.has_option('libvirt', name):

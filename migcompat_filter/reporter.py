@@ -14,9 +14,12 @@ anything but nova write Placement: nova's provider config file, which
 nova-compute reads when it starts.
 """
 
+import contextlib
 import logging
 import os
 import random
+import re
+import stat
 import tempfile
 import time
 
@@ -63,6 +66,81 @@ class SyncResult(object):
                    self.attempts, self.written))
 
 
+class DeadlineExceeded(placement.PlacementError):
+    """The report's overall deadline passed; the provider was not written
+    (or, when it passed during the one write, that write either took
+    effect whole or not at all: a trait PUT is atomic)."""
+
+
+class Deadline(object):
+    """An overall bound, in seconds, on the Placement calls of one report
+    (review D16: ``request_timeout`` bounds each request, not the ~13 a
+    fresh host makes).
+
+    Each call is given at most the time left: the session's per-request
+    timeout is capped at it while the call runs (keystoneauth applies
+    ``Session.timeout`` to every request that does not set its own), and
+    no call starts once the deadline has passed.
+    """
+
+    def __init__(self, seconds, clock=time.monotonic):
+        self.seconds = seconds
+        self._clock = clock
+        self._end = clock() + seconds
+
+    def remaining(self):
+        return self._end - self._clock()
+
+    def check(self, what):
+        """Raise DeadlineExceeded unless time is left for ``what``."""
+        if self.remaining() <= 0:
+            raise DeadlineExceeded(
+                'report deadline of %g s passed before %s; nothing more '
+                'was written (raise [migcompat] report_deadline, or check '
+                'why placement answers slowly)' % (self.seconds, what))
+
+    def call(self, client, what, func, *args, **kwargs):
+        """func(*args, **kwargs), a call of client, within the deadline."""
+        self.check(what)
+        try:
+            with _capped_timeout(client, self.remaining()):
+                return func(*args, **kwargs)
+        except placement.Conflict:
+            raise
+        except placement.PlacementError as e:
+            if self.remaining() <= 0:
+                raise DeadlineExceeded(
+                    'report deadline of %g s passed during %s: %s'
+                    % (self.seconds, what, e)) from None
+            raise
+
+
+class _NoDeadline(object):
+    """Deadline's interface without a bound (a caller that gives none)."""
+
+    def check(self, what):
+        pass
+
+    def call(self, client, what, func, *args, **kwargs):
+        return func(*args, **kwargs)
+
+
+@contextlib.contextmanager
+def _capped_timeout(client, seconds):
+    """Cap the per-request timeout of client's session at seconds."""
+    session = getattr(getattr(client, 'adapter', None), 'session', None)
+    if session is None or not hasattr(session, 'timeout'):
+        yield  # a client without a keystoneauth session (tests' fakes)
+        return
+    before = session.timeout
+    session.timeout = (seconds if before is None
+                       else min(float(before), seconds))
+    try:
+        yield
+    finally:
+        session.timeout = before
+
+
 def _check_wanted(wanted):
     wanted = set(wanted)
     for t in wanted:
@@ -82,22 +160,27 @@ def _backoff(attempt):
 
 
 def sync(client, provider_uuid, wanted, dry_run=False,
-         max_retries=DEFAULT_MAX_RETRIES):
+         max_retries=DEFAULT_MAX_RETRIES, deadline=None):
     """Make our traits on the provider exactly ``wanted``.
 
     Traits without our prefix are never removed or altered. Trait names
     that are new to Placement are created before the one write. Raises
     :class:`~migcompat_filter.placement.PlacementError` when Placement
-    fails or the conflicts outlast ``max_retries``; nothing is half-written
-    then (the provider write is a single request).
+    fails or the conflicts outlast ``max_retries``, and
+    :class:`DeadlineExceeded` when ``deadline`` (a :class:`Deadline`)
+    passes; nothing is half-written then (the provider write is a single
+    request).
     """
     wanted = _check_wanted(wanted)
+    deadline = deadline or _NoDeadline()
     created = set()
     ensured = set()
     attempts = 0
     while True:
         attempts += 1
-        current, generation = client.get_traits(provider_uuid)
+        current, generation = deadline.call(
+            client, 'reading the traits of %s' % provider_uuid,
+            client.get_traits, provider_uuid)
         ours = {t for t in current if traits_mod.is_ours(t)}
         added = wanted - current
         removed = ours - wanted
@@ -105,12 +188,15 @@ def sync(client, provider_uuid, wanted, dry_run=False,
             return SyncResult(provider_uuid, added, removed, created,
                               generation, attempts, dry_run, False)
         for name in sorted(added - ensured):
-            if client.create_trait(name):
+            if deadline.call(client, 'creating trait %s' % name,
+                             client.create_trait, name):
                 created.add(name)
             ensured.add(name)
         new = (current - removed) | added
         try:
-            generation = client.put_traits(provider_uuid, new, generation)
+            generation = deadline.call(
+                client, 'writing the traits of %s' % provider_uuid,
+                client.put_traits, provider_uuid, new, generation)
         except placement.Conflict:
             if attempts > max_retries:
                 raise placement.PlacementError(
@@ -129,6 +215,8 @@ def sync(client, provider_uuid, wanted, dry_run=False,
 # -- nova provider config ---------------------------------------------------
 
 PROVIDER_CONFIG_SCHEMA_VERSION = '1.0'
+#: A temporary file of ours older than this is litter from a killed run.
+STALE_SECONDS = 300
 RESTART_MESSAGE = ('nova-compute reads provider config files only when it '
                    'starts: restart nova-compute to publish these traits')
 
@@ -162,6 +250,10 @@ def write_provider_config(directory, wanted, filename='migcompat.yaml',
         raise InputError('%s: is not a directory (nova\'s [compute] '
                          'provider_config_location)' % directory)
     path = os.path.join(directory, filename)
+    if not dry_run:
+        # Also when the file is unchanged: litter of a killed run goes on
+        # the next run, whatever it writes.
+        remove_stale_temps(directory, filename)
     header = ('# Written by "migcompat report --provider-config"; do not '
               'edit.\n# %s.\n' % RESTART_MESSAGE)
     text = header + yaml.safe_dump(provider_config_document(wanted),
@@ -196,3 +288,29 @@ def write_provider_config(directory, wanted, filename='migcompat.yaml',
             pass
         raise InputError('%s: cannot be written: %s' % (path, e.strerror))
     return path, True
+
+
+def remove_stale_temps(directory, filename, max_age=STALE_SECONDS, now=None):
+    """Remove our temporary files (``.<filename>.XXXXXXXX.tmp``, as
+    write_provider_config names them) older than max_age seconds: what a
+    killed run left. Returns the names removed; nothing else is touched.
+    """
+    ours = re.compile(r'\.%s\.[A-Za-z0-9_]{8}\.tmp\Z' % re.escape(filename))
+    now = time.time() if now is None else now
+    removed = []
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return removed
+    for entry in entries:
+        if not ours.match(entry):
+            continue
+        full = os.path.join(directory, entry)
+        try:
+            st = os.lstat(full)
+            if stat.S_ISREG(st.st_mode) and now - st.st_mtime > max_age:
+                os.unlink(full)
+                removed.append(entry)
+        except OSError:
+            continue  # gone already, or not ours to remove
+    return removed

@@ -18,14 +18,26 @@ copied.
 
 The snapshot is built in a temporary directory beside the target and
 renamed into place, with the marker file written last, so a failure never
-leaves a half snapshot that looks complete.
+leaves a half snapshot that looks complete. An older snapshot at the target
+is swapped with the new one in one step (``renameat2(RENAME_EXCHANGE)``),
+so there is never a moment without a complete snapshot there; where the
+kernel or file system cannot exchange, two renames are used and a crash
+between them can leave the target missing (the old snapshot is then the
+``.<name>.old.*`` directory beside it). Temporary directories a killed run
+left behind are removed by the next run once they are STALE_SECONDS old.
 """
 
+import ctypes
+import ctypes.util
 import datetime
+import errno
 import fnmatch
 import os
+import re
 import shutil
+import stat
 import tempfile
+import time
 
 from migcompat_filter import exception
 from migcompat_filter.exception import FactorUnknown
@@ -52,6 +64,11 @@ def files():
 
 class SnapshotError(exception.InputError):
     """The snapshot cannot be written; the message says where and why."""
+
+
+#: A temporary entry of ours older than this is litter from a run that was
+#: killed (a snapshot takes seconds); younger ones may be a concurrent run's.
+STALE_SECONDS = 300
 
 
 def is_snapshot(path):
@@ -184,7 +201,8 @@ def _nova_options(nova_config):
     try:
         return nova_cpu_options.read_nova_cpu_options(path)
     except FactorUnknown as e:
-        raise SnapshotError(str(e))
+        # str(e) is already sanitised; the chain would add nothing safe.
+        raise SnapshotError(str(e)) from None
 
 
 def write_snapshot(source, path, nova_config=None):
@@ -200,6 +218,7 @@ def write_snapshot(source, path, nova_config=None):
     parent = os.path.dirname(path)
     try:
         os.makedirs(parent, exist_ok=True)
+        remove_stale_temps(path)
         tmp = tempfile.mkdtemp(prefix='.%s.' % os.path.basename(path),
                                dir=parent)
     except OSError as e:
@@ -236,13 +255,87 @@ def _marker_text(source, notes):
     return '\n'.join(lines) + '\n'
 
 
+def remove_stale_temps(path, max_age=STALE_SECONDS, now=None):
+    """Remove the temporary directories of ours beside path (``.<name>.*``
+    as mkdtemp names them, ``.<name>.old.*``) older than max_age seconds:
+    what a killed run left. Returns the names removed. Only directories
+    with exactly our name pattern are touched; nothing else in the parent.
+    """
+    parent, name = os.path.split(os.path.abspath(path))
+    ours = re.compile(r'\.%s\.(old\.)?[A-Za-z0-9_]{8}\Z' % re.escape(name))
+    now = time.time() if now is None else now
+    removed = []
+    try:
+        entries = os.listdir(parent)
+    except OSError:
+        return removed
+    for entry in entries:
+        if not ours.match(entry):
+            continue
+        full = os.path.join(parent, entry)
+        try:
+            st = os.lstat(full)
+        except OSError:
+            continue  # gone already (a concurrent run cleaned it)
+        if stat.S_ISDIR(st.st_mode) and now - st.st_mtime > max_age:
+            shutil.rmtree(full, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+_renameat2 = None
+
+
+def _libc_renameat2():
+    """glibc's renameat2 (2.28 and later), or None."""
+    global _renameat2
+    if _renameat2 is None:
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6',
+                               use_errno=True)
+            func = libc.renameat2
+        except (OSError, AttributeError):
+            func = False
+        else:
+            func.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int,
+                             ctypes.c_char_p, ctypes.c_uint]
+            func.restype = ctypes.c_int
+        _renameat2 = func
+    return _renameat2 or None
+
+
+def exchange(a, b):
+    """Swap the directory entries a and b atomically; False when the C
+    library, kernel or file system cannot (then nothing was changed).
+    Raises OSError for any other failure."""
+    func = _libc_renameat2()
+    if func is None:
+        return False
+    if func(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b),
+            _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), b)
+
+
 def _replace(tmp, path):
     if os.path.isdir(path) and not os.listdir(path):
         os.rmdir(path)
     if not os.path.exists(path):
         os.rename(tmp, path)
         return
-    # An older snapshot: move it aside, move the new one in, drop the old.
+    # An older snapshot: swap it with the new one in one step; tmp then
+    # holds the old one.
+    if exchange(tmp, path):
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    # No exchange here: move the old one aside, the new one in, drop the
+    # old. A crash between the two renames leaves no snapshot at path; the
+    # old one stays beside it as .<name>.old.* until the next run.
     old = tempfile.mkdtemp(prefix='.%s.old.' % os.path.basename(path),
                            dir=os.path.dirname(path))
     os.rmdir(old)

@@ -122,6 +122,34 @@ def profile_from_args(parsed_args):
                                                parsed_args.connect))
 
 
+def traits_from_args(parsed_args):
+    """The trait names of the profile add_profile_arguments' options name.
+
+    A value that cannot be encoded is bad input (InputError) whose message
+    names the file or snapshot it came from (review D14: "factor phys_bits:
+    expected an integer" alone does not say which file is wrong).
+    """
+    from migcompat_filter import traits
+    profile = profile_from_args(parsed_args)
+    try:
+        return traits.encode(profile)
+    except exception.InputError as e:
+        origin = _origin(parsed_args)
+        if origin is None or str(e).startswith(origin):
+            raise
+        raise exception.InputError('%s: %s' % (origin, e)) from None
+
+
+def _origin(parsed_args):
+    """How the user named the profile's source, for messages (or None for
+    the live host, which has no file to blame)."""
+    if getattr(parsed_args, 'profile', None):
+        return '--profile %s' % parsed_args.profile
+    if getattr(parsed_args, 'root', None):
+        return '--root %s' % parsed_args.root
+    return None
+
+
 def load_profile(spec):
     """(Profile, description) of spec: a snapshot directory, a profile
     JSON file, a trait list file or, when a cloud is configured in the
@@ -248,6 +276,11 @@ def load_conf(config_files):
     try:
         conf([], project='migcompat', default_config_files=config_files,
              use_env=False)
+        # oslo.config checks a value (its min and max) only when it is
+        # read: read [migcompat] now, so a bad value is bad input (exit 2)
+        # here rather than a failure in the middle of a command.
+        for name in conf.migcompat:
+            getattr(conf.migcompat, name)
     except (cfg.Error, ValueError) as e:
         raise exception.InputError('config file(s) %s: %s'
                                    % (', '.join(config_files), e))
@@ -255,6 +288,30 @@ def load_conf(config_files):
 
 
 # -- cloud connection -------------------------------------------------------
+
+def check_url(option, url):
+    """InputError (exit 2) naming option when url cannot be an HTTP
+    endpoint; the message never shows the URL's userinfo."""
+    import urllib.parse
+    from migcompat_filter import redaction
+    shown = redaction.strip_userinfo(url)
+    problem = None
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # raises ValueError for a port that is not a number
+    except ValueError as e:
+        problem = str(e)
+    else:
+        if parts.scheme not in ('http', 'https'):
+            problem = 'not an http:// or https:// URL'
+        elif not parts.hostname:
+            problem = 'no host name'
+        elif any(c.isspace() for c in url):
+            problem = 'contains white space'
+    if problem:
+        raise exception.InputError('%s %s: %s' % (option, shown, problem))
+    return url
+
 
 def placement_adapter(conf, os_cloud=None, placement_url=None,
                       os_env=False):
@@ -264,6 +321,7 @@ def placement_adapter(conf, os_cloud=None, placement_url=None,
     from migcompat_filter import placement
     timeout = conf.migcompat.request_timeout
     if placement_url:
+        check_url('--placement-url', placement_url)
         return placement.adapter_noauth(placement_url, timeout=timeout)
     if os_cloud or (os_env and os.environ.get('OS_AUTH_URL')):
         return placement.adapter_from_cloud(os_cloud, timeout=timeout)
@@ -309,6 +367,8 @@ def connect(conf, os_cloud=None, placement_url=None, nova_url=None,
     from migcompat_filter.fleet import nova_api
     from migcompat_filter import placement
     pl = placement_adapter(conf, os_cloud, placement_url, os_env=True)
+    if nova_url:
+        check_url('--nova-url', nova_url)
     if placement_url:
         nova = (nova_api.adapter_noauth(
             nova_url, timeout=conf.migcompat.request_timeout)

@@ -5,7 +5,8 @@ SRC and DST may each be a snapshot directory, a profile JSON file written by
 a line, as ``migcompat traits -f value`` prints them). ``--guest
 DOMAIN.xml`` judges that one guest (``virsh dumpxml`` of a running guest)
 instead of whatever SRC's profile says of its guests. Exit status follows
-``diff``: 0 compatible, 1 not compatible, 2 bad input or usage.
+``diff``: 0 compatible, 1 not compatible, 2 bad input or usage; 3 an
+internal error (never 1, which would read as "not compatible").
 """
 
 import os
@@ -28,6 +29,9 @@ TEXT_WIDTH = 96
 
 EXIT_COMPATIBLE = 0
 EXIT_INCOMPATIBLE = 1
+#: Anything else that goes wrong inside compare: never 1, which would
+#: read as a verdict (doc/source/cli.rst).
+EXIT_INTERNAL_ERROR = 3
 
 
 def load_policy(config_files, strict=None):
@@ -187,7 +191,25 @@ class FindingsColumn(columns.FormattableColumn):
         return '\n'.join(lines)
 
     def machine_readable(self):
-        return [f.to_dict() for f in self._value]
+        return plain([f.to_dict() for f in self._value])
+
+
+def plain(value):
+    """value as JSON/YAML-ready data: sets (a rule's set of CPU models or
+    features) become sorted lists, tuples lists, recursively, so that no
+    formatter meets a type it cannot write (and stops half-way)."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (set, frozenset)):
+        return sorted((plain(v) for v in value), key=_sort_key)
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def _sort_key(value):
+    # Mixed types never compare; order by type name, then by text.
+    return (type(value).__name__, str(value))
 
 
 class Compare(FastEpilog, show.ShowOne):
@@ -200,8 +222,12 @@ class Compare(FastEpilog, show.ShowOne):
     host-model. Hosts of
     different CPU architectures are refused as bad input (exit 2): the
     rules compare CPUs of one architecture. Exit status: 0 compatible,
-    1 not compatible, 2 bad input or usage.
+    1 not compatible, 2 bad input or usage, 3 an internal error (no
+    verdict).
     """
+
+    #: cmd.shell.exit_status: an error that is not bad input is no verdict.
+    internal_error_status = EXIT_INTERNAL_ERROR
 
     def get_parser(self, prog_name):
         parser = super(Compare, self).get_parser(prog_name)

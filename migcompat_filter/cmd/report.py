@@ -2,6 +2,7 @@
 
 import logging
 import random
+import signal
 import socket
 import time
 
@@ -9,12 +10,60 @@ from cliff import command
 
 from migcompat_filter.cmd import common
 from migcompat_filter.cmd import FastEpilog
+from migcompat_filter.conf import reporter as reporter_conf
 from migcompat_filter import exception
 from migcompat_filter import placement
 from migcompat_filter import reporter
-from migcompat_filter import traits
 
 LOG = logging.getLogger(__name__)
+
+
+class _Stop(Exception):
+    """Raised by the SIGTERM handler to end a wait between two rounds."""
+
+
+class _StopOnSigterm(object):
+    """While active, SIGTERM ends ``report --interval`` cleanly.
+
+    Between two rounds (waiting) it stops at once; during a round the
+    round finishes first (a write in progress is completed, never cut),
+    then the loop stops. Either way one line is logged and the command
+    exits 0.
+    """
+
+    def __init__(self):
+        self.requested = False
+        self.waiting = False
+        self._previous = None
+
+    def __enter__(self):
+        self._previous = signal.signal(signal.SIGTERM, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGTERM, self._previous)
+        return False
+
+    def _handle(self, signum, frame):
+        if not self.requested:
+            LOG.warning('stopping on SIGTERM')
+        self.requested = True
+        if self.waiting:
+            raise _Stop()
+
+    def sleep(self, seconds):
+        """Wait seconds, or less when SIGTERM arrives; False once stopping.
+        """
+        if self.requested:
+            return False
+        self.waiting = True
+        try:
+            time.sleep(seconds)
+        except _Stop:
+            return False
+        finally:
+            self.waiting = False
+        return not self.requested
 
 
 class Report(FastEpilog, command.Command):
@@ -45,8 +94,10 @@ class Report(FastEpilog, command.Command):
             '--interval', metavar='SECONDS', type=int, default=None,
             help='Keep running and report every SECONDS (plus up to '
                  '[migcompat] report_jitter seconds); a failed report is '
-                 'logged and retried next time. Default: [migcompat] '
-                 'report_interval (0: report once).')
+                 'logged and retried next time; SIGTERM stops it (after '
+                 'the round in progress) with exit status 0. At most '
+                 '604800 (a week). Default: [migcompat] report_interval '
+                 '(0: report once).')
         where = parser.add_mutually_exclusive_group()
         where.add_argument(
             '--provider-config', metavar='DIR',
@@ -76,15 +127,25 @@ class Report(FastEpilog, command.Command):
         interval = parsed_args.interval
         if interval is None:
             interval = conf.migcompat.report_interval
-        if interval < 0:
-            raise exception.InputError('--interval must be 0 or more '
-                                       'seconds, not %d' % interval)
+        if not 0 <= interval <= reporter_conf.MAX_INTERVAL:
+            raise exception.InputError(
+                '--interval %d: must be 0 (report once) to %d seconds (a '
+                'week)' % (interval, reporter_conf.MAX_INTERVAL))
         return interval
 
     def _report_forever(self, conf, parsed_args, interval):
+        with _StopOnSigterm() as stop:
+            try:
+                self._rounds(conf, parsed_args, interval, stop)
+            except _Stop:
+                pass  # SIGTERM landed just as a wait ended
+
+    def _rounds(self, conf, parsed_args, interval, stop):
+        """Report every interval (plus jitter) until SIGTERM."""
         jitter = conf.migcompat.report_jitter
         state = {}
-        time.sleep(random.uniform(0, jitter))
+        if not stop.sleep(random.uniform(0, jitter)):
+            return
         while True:
             try:
                 self._report(conf, parsed_args, state)
@@ -101,10 +162,11 @@ class Report(FastEpilog, command.Command):
                 LOG.error('report failed (will retry in %d s): %s',
                           interval, e)
             self.app.stdout.flush()
-            time.sleep(interval + random.uniform(0, jitter))
+            if not stop.sleep(interval + random.uniform(0, jitter)):
+                return
 
     def _report(self, conf, parsed_args, state):
-        wanted = traits.encode(common.profile_from_args(parsed_args))
+        wanted = common.traits_from_args(parsed_args)
         if parsed_args.provider_config:
             self._write_provider_config(conf, parsed_args, wanted)
         else:
@@ -131,12 +193,15 @@ class Report(FastEpilog, command.Command):
                 common.placement_adapter(conf, parsed_args.os_cloud,
                                          parsed_args.placement_url))
         client = state['client']
+        deadline = reporter.Deadline(_deadline_seconds(conf))
         if state.get('rp_uuid') is None:
-            state['rp_uuid'] = self._find_provider(client, conf, parsed_args)
+            state['rp_uuid'] = self._find_provider(client, conf,
+                                                   parsed_args, deadline)
         rp_uuid = state['rp_uuid']
         result = reporter.sync(
             client, rp_uuid, wanted, dry_run=parsed_args.dry_run,
-            max_retries=conf.migcompat.max_conflict_retries)
+            max_retries=conf.migcompat.max_conflict_retries,
+            deadline=deadline)
         out = self.app.stdout
         for line in result.lines():
             out.write(line + '\n')
@@ -149,20 +214,33 @@ class Report(FastEpilog, command.Command):
             out.write('updated provider %s (generation %d)\n'
                       % (rp_uuid, result.generation))
 
-    def _find_provider(self, client, conf, parsed_args):
+    def _find_provider(self, client, conf, parsed_args, deadline):
+        def find(name):
+            return deadline.call(client, 'looking up provider %s' % name,
+                                 client.find_provider, name)['uuid']
         given = parsed_args.provider or conf.migcompat.provider_name
         if given:
-            return client.find_provider(given)['uuid']
+            return find(given)
         candidates = []
         for name in (conf.host, socket.gethostname(), socket.getfqdn()):
             if name and name not in candidates:
                 candidates.append(name)
         for name in candidates:
             try:
-                return client.find_provider(name)['uuid']
+                return find(name)
             except placement.ProviderNotFound:
                 continue
         raise placement.ProviderNotFound(
             'no resource provider named %s in placement; give the compute '
             'node\'s provider with --provider or [migcompat] provider_name'
             % ' or '.join(repr(c) for c in candidates))
+
+
+def _deadline_seconds(conf):
+    """[migcompat] report_deadline, or its default: a few times the
+    per-request timeout ([placement] timeout when set)."""
+    if conf.migcompat.report_deadline:
+        return conf.migcompat.report_deadline
+    timeout = getattr(getattr(conf, 'placement', None), 'timeout', None)
+    return reporter_conf.DEFAULT_DEADLINE_FACTOR * float(
+        timeout or conf.migcompat.request_timeout)

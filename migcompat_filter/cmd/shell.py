@@ -1,6 +1,7 @@
 """The ``migcompat`` command."""
 
 import importlib.metadata
+import os
 import sys
 
 from cliff import app
@@ -9,6 +10,22 @@ from cliff import commandmanager
 import migcompat_filter
 from migcompat_filter import exception
 from migcompat_filter.factors import base as factor_base
+from migcompat_filter import redaction
+
+#: Exit statuses of every command (doc/source/cli.rst). ``compare`` adds
+#: its verdicts (0 compatible, 1 not compatible) and EXIT_INTERNAL_ERROR.
+EXIT_OK = 0
+#: A runtime failure: Placement down, libvirt unreachable, ...
+EXIT_FAILURE = 1
+#: Bad input or usage: a file, an option or a URL that cannot be used.
+EXIT_BAD_INPUT = 2
+#: An error inside a command whose 1 means something else (``compare``:
+#: 1 = not compatible); such a command sets ``internal_error_status``.
+EXIT_INTERNAL_ERROR = 3
+
+#: Environment variables whose URL may carry credentials (see redaction).
+_URL_VARIABLES = ('MIGCOMPAT_PLACEMENT_URL', 'MIGCOMPAT_NOVA_URL',
+                  'OS_AUTH_URL')
 
 
 class LazyCommandManager(commandmanager.CommandManager):
@@ -47,19 +64,40 @@ class MigcompatApp(app.App):
                  'reporter and filter options); may be repeated.')
         return parser
 
+    def configure_logging(self):
+        super(MigcompatApp, self).configure_logging()
+        # The console handler writes to the (redacting) stderr, but a
+        # --log-file handler does not: redact at the formatter too.
+        redaction.redact_handlers()
+
     def run_subcommand(self, argv):
         self._error = None
+        self._cmd = None
         result = super(MigcompatApp, self).run_subcommand(argv)
-        # cliff maps every exception to 1; bad input or usage is 2, so that
-        # "compare" can keep diff's convention (1 = not compatible).
-        if isinstance(self._error, (exception.InputError,
-                                    factor_base.FactorUnknown)):
-            return 2
-        return result
+        return exit_status(self._error, result, self._cmd)
 
     def clean_up(self, cmd, result, err):
         # cliff already printed the message (no traceback unless --debug).
         self._error = err
+        self._cmd = cmd
+
+
+def exit_status(error, result, cmd=None):
+    """The exit status of a command that returned result or raised error.
+
+    cliff maps every exception to 1. Bad input or usage is
+    EXIT_BAD_INPUT, so that "compare" can keep diff's convention (1 = not
+    compatible); any other error of a command that sets
+    ``internal_error_status`` (compare) gets that status, never 1.
+    """
+    if error is None:
+        return result
+    if isinstance(error, (exception.InputError, factor_base.FactorUnknown)):
+        return EXIT_BAD_INPUT
+    special = getattr(cmd, 'internal_error_status', None)
+    if special is not None and not isinstance(error, KeyboardInterrupt):
+        return special
+    return result
 
 
 def _version():
@@ -70,9 +108,26 @@ def _version():
         return 'unknown'
 
 
+def protect_output(argv, environ=None):
+    """Redact credentials from everything this process prints: register
+    the userinfo of every URL in argv and the URL variables, and wrap
+    sys.stdout and sys.stderr (also what a --debug traceback goes to)."""
+    environ = os.environ if environ is None else environ
+    for value in list(argv) + [environ.get(v) for v in _URL_VARIABLES]:
+        if value and '://' in value:
+            redaction.add_secrets_from_url(value.split('=', 1)[-1]
+                                           if value.startswith('--')
+                                           else value)
+    for name in ('stdout', 'stderr'):
+        stream = getattr(sys, name)
+        if not isinstance(stream, redaction.RedactingStream):
+            setattr(sys, name, redaction.RedactingStream(stream))
+
+
 def main(argv=None):
     if argv is None:
         argv = sys.argv[1:]
+    protect_output(argv)
     return MigcompatApp().run(argv)
 
 

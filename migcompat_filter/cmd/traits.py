@@ -4,7 +4,6 @@ from cliff import lister
 
 from migcompat_filter.cmd import common
 from migcompat_filter.cmd import FastEpilog
-from migcompat_filter import traits
 
 
 class ShowTraits(FastEpilog, lister.Lister):
@@ -20,5 +19,5 @@ class ShowTraits(FastEpilog, lister.Lister):
         return common.add_profile_arguments(parser)
 
     def take_action(self, parsed_args):
-        names = traits.encode(common.profile_from_args(parsed_args))
+        names = common.traits_from_args(parsed_args)
         return ('Trait',), [(name,) for name in names]

@@ -10,11 +10,19 @@ from oslo_config import cfg
 
 from migcompat_filter.conf import group
 
+#: The longest interval (and jitter) accepted: a week. Longer is surely a
+#: typo, and far longer overflows the platform's time_t (review D14).
+MAX_INTERVAL = 7 * 24 * 3600
+
+#: report_deadline = 0 means this many times the per-request timeout.
+DEFAULT_DEADLINE_FACTOR = 4
+
 reporter_opts = [
     cfg.IntOpt(
         'report_interval',
         default=0,
         min=0,
+        max=MAX_INTERVAL,
         help="""
 Seconds between two reports when "migcompat report" keeps running (its
 --interval option overrides this).
@@ -26,7 +34,8 @@ GET to Placement per report.
 Possible values:
 
 * 0: report once and exit, which suits a systemd timer or cron job.
-* A positive integer: seconds between two reports.
+* A positive integer: seconds between two reports, at most 604800 (a
+  week).
 
 Related options:
 
@@ -36,6 +45,7 @@ Related options:
         'report_jitter',
         default=60,
         min=0,
+        max=MAX_INTERVAL,
         help="""
 Up to this many seconds, chosen at random each time, are added to every
 interval (and waited before the first report when running with an interval),
@@ -45,7 +55,7 @@ second.
 Possible values:
 
 * 0: no jitter.
-* A positive integer: the most seconds added.
+* A positive integer: the most seconds added, at most 604800.
 
 Related options:
 
@@ -108,6 +118,29 @@ Possible values:
 Related options:
 
 * nova's ``[placement] timeout``: used instead when set.
+"""),
+    cfg.FloatOpt(
+        'report_deadline',
+        default=0.0,
+        min=0.0,
+        help="""
+Seconds one report may spend talking to Placement in all, however many
+requests it makes (a fresh host makes about a dozen).
+
+Each request gets at most the time left. When the deadline passes the report
+stops with an error saying so, before any further write; the provider's
+traits are either written whole or not at all (the write is one request), and
+the next report retries.
+
+Possible values:
+
+* 0: four times the per-request timeout (``request_timeout``, or nova's
+  ``[placement] timeout`` when set).
+* A positive number of seconds.
+
+Related options:
+
+* ``request_timeout``: the bound of each request.
 """),
     cfg.StrOpt(
         'provider_config_file',

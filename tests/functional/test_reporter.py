@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 
@@ -28,6 +29,7 @@ from migcompat_filter import reader
 from migcompat_filter import reporter
 from migcompat_filter import traits
 from tests import cli
+from tests.functional import delay_proxy
 from tests.functional import placement_server
 from tests.functional import stub_service
 
@@ -414,6 +416,43 @@ class TestReportCommand(ServerTestCase):
             proc.terminate()
             proc.communicate(timeout=30)
 
+    def test_sigterm_during_a_round_finishes_it(self):
+        # Fails on main (killed by the default handler, status -15). Every
+        # answer 0.4 s late; SIGTERM as the first request goes out lets
+        # the round finish its write, then the loop stops.
+        url = self.useFixture(delay_proxy.DelayProxy(self.server.url,
+                                                     0.4)).url
+        # All of ours but one already there: the round is then 4
+        # requests (find, read, create one trait, write), ~1.6 s.
+        wanted = set(traits.encode(read_host(HOST_A)))
+        victim = sorted(wanted)[0]
+        for name in wanted:
+            self.client.create_trait(name)
+        cur, gen = self.client.get_traits(self.rp['uuid'])
+        self.client.put_traits(self.rp['uuid'], cur | wanted - {victim}, gen)
+        conf = self.write_conf('[migcompat]\nreport_jitter = 0\n')
+        proc = subprocess.Popen(
+            cli.command() + ['-v', '-v', '--config-file', conf, 'report',
+                             '--root', HOST_A, '--placement-url', url,
+                             '--provider', self.rp['uuid'],
+                             '--interval', '600'],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(proc.kill)
+        watchdog = threading.Timer(60, proc.kill)  # never hang the test
+        watchdog.start()
+        self.addCleanup(watchdog.cancel)
+        for line in proc.stderr:  # keystoneauth logs each request
+            if line.startswith('REQ: '):
+                break
+        self.assertNotIn(victim, self.ours())  # the write is still ahead
+        proc.terminate()
+        out, err = proc.communicate(timeout=60)
+        self.assertEqual(0, proc.returncode, err)
+        self.assertEqual(1, err.count('stopping on SIGTERM'), err)
+        self.assertIn('updated provider', out)
+        self.assertEqual(wanted, self.ours())
+        self.assertEqual(set(FOREIGN), self.foreign())
+
     def test_interval_waits_for_the_provider_to_appear(self):
         # At boot the reporter may start before nova-compute registers
         # its node: it must keep trying, not exit.
@@ -530,6 +569,41 @@ class TestFailures(ServerTestCase):
         self.assert_failed_cleanly(rc, err, 'authentication failed')
         self.assertNotIn('s3cr3t-pw', out + err)
         self.recover()
+
+    def test_report_deadline_stops_a_slow_report(self):
+        # D16: every answer 0.3 s late, well inside request_timeout, but a
+        # fresh host needs ~27 requests; the 1.5 s deadline stops the
+        # report before its one write. Fails on main (no deadline: ~8 s,
+        # then the traits are written).
+        url = self.useFixture(delay_proxy.DelayProxy(self.server.url,
+                                                     0.3)).url
+        conf = self.write_conf('[migcompat]\nrequest_timeout = 5\n'
+                               'report_deadline = 1.5\n')
+        rc, out, err = migcompat('--config-file', conf, 'report', '--root',
+                                 HOST_A, '--placement-url', url,
+                                 '--provider', self.rp['uuid'])
+        self.assert_failed_cleanly(rc, err, 'report deadline of 1.5 s '
+                                   'passed')
+        self.recover()
+
+    def test_report_deadline_caps_a_hung_request(self):
+        # A placement that accepts and never answers, with a per-request
+        # timeout far beyond the deadline: the deadline still holds.
+        listener = socket.socket()
+        listener.bind(('127.0.0.1', 0))
+        listener.listen(8)
+        self.addCleanup(listener.close)
+        conf = self.write_conf('[migcompat]\nrequest_timeout = 60\n'
+                               'report_deadline = 2\n')
+        start = time.monotonic()
+        rc, out, err = migcompat(
+            '--config-file', conf, 'report', '--root', HOST_A,
+            '--placement-url',
+            'http://127.0.0.1:%d' % listener.getsockname()[1],
+            '--provider', self.rp['uuid'])
+        took = time.monotonic() - start
+        self.assert_failed_cleanly(rc, err, 'report deadline of 2 s passed')
+        self.assertLess(took, 15)  # 2 s + the interpreter's start-up
 
     def test_placement_restarted_mid_life(self):
         self.server.stop()
