@@ -14,6 +14,7 @@ from cliff import columns
 from migcompat_filter.cmd import FastEpilog
 from migcompat_filter import exception
 from migcompat_filter.profile import Profile
+from migcompat_filter import safefile
 from migcompat_filter.profile import to_jsonable
 
 #: Read when no --config-file is given (on a compute node, nova.conf has
@@ -146,17 +147,18 @@ def load_profile(spec):
         'a line)' % spec)
 
 
-def _read_text(path):
+def read_input_file(path, max_bytes=MAX_INPUT_BYTES):
+    """The bytes of a file named on the command line: a regular file of
+    at most max_bytes (a FIFO, socket or device is refused without
+    blocking on it). InputError naming path otherwise."""
     try:
-        with open(path, 'rb') as f:
-            data = f.read(MAX_INPUT_BYTES + 1)
-    except OSError as e:
-        raise exception.InputError('%s: cannot be read: %s'
-                                   % (path, e.strerror or e))
-    if len(data) > MAX_INPUT_BYTES:
-        raise exception.InputError(
-            '%s: larger than %d bytes; not a profile or a trait list'
-            % (path, MAX_INPUT_BYTES))
+        return safefile.read_regular(path, max_bytes)
+    except safefile.FileRefused as e:
+        raise exception.InputError(str(e))
+
+
+def _read_text(path):
+    data = read_input_file(path)
     try:
         return data.decode('utf-8')
     except UnicodeDecodeError:
