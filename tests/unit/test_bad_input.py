@@ -305,3 +305,27 @@ class ProfileShapeTest(BadInputBase):
                                   src, 'factor %s' % name, *words)
             self.assert_bad_input(self.run_cli('traits', '--profile', src),
                                   src, 'factor %s' % name)
+
+    def test_malformed_trait_in_a_trait_list(self):
+        traits = self.run_cli('traits', '--root', MILAN, '-f', 'value')
+        self.assertEqual(0, traits.returncode, traits.stderr)
+        self.assertIn('CUSTOM_MIGCOMPAT_PHYSBITS_48', traits.stdout)
+        src = self.write('t.txt', traits.stdout.replace(
+            'CUSTOM_MIGCOMPAT_PHYSBITS_48', 'CUSTOM_MIGCOMPAT_PHYSBITS_XYZ'))
+        self.assert_bad_input(self.run_cli('compare', src, MILAN), src,
+                              'factor phys_bits',
+                              'CUSTOM_MIGCOMPAT_PHYSBITS_XYZ')
+
+
+class ReportProfileTest(BadInputBase):
+    """D3/D8 for ``report --profile``: refused before Placement is asked
+    (the URL is a closed loopback port)."""
+
+    def test_fifo_and_device(self):
+        fifo = self.fifo(os.path.join(self.tmp, 'pipe'))
+        for path, kind in ((fifo, 'a FIFO'),
+                           ('/dev/zero', 'a character device')):
+            proc = self.run_cli('report', '--profile', path,
+                                '--placement-url', 'http://127.0.0.1:9')
+            self.assert_bad_input(proc, path, 'is not a regular file (%s)'
+                                  % kind)
