@@ -27,13 +27,13 @@ class ArchFactor(base.Factor):
     def read(self, host):
         try:
             arch = host.host_cpu().findtext('arch')
-            if arch:
-                return arch.strip()
         except base.FactorUnknown as e:
-            libvirt_error = e
+            arch, libvirt_error = None, e
         else:
             libvirt_error = base.FactorUnknown(
                 'capabilities host CPU has no <arch>')
+        if arch and arch.strip():
+            return self._cross_checked(host, arch.strip())
         try:
             info = host.cpuinfo()
         except base.FactorUnknown as e:
@@ -44,6 +44,22 @@ class ArchFactor(base.Factor):
         raise base.FactorUnknown(
             '%s; %s does not say the architecture' % (libvirt_error,
                                                       CPUINFO))
+
+    @staticmethod
+    def _cross_checked(host, arch):
+        """libvirt's arch, unless /proc/cpuinfo plainly names another
+        family (an altered snapshot: nothing says which file is right)."""
+        try:
+            implied = cpuinfo_arch.arch_from_cpuinfo(host.cpuinfo())
+        except base.FactorUnknown:
+            return arch
+        if implied and (cpuinfo_arch.family(implied)
+                        != cpuinfo_arch.family(arch)):
+            raise base.FactorUnknown(
+                '%s says %s but %s is of an %s CPU; the snapshot is '
+                'inconsistent' % (host.libvirt_origin('capabilities'), arch,
+                                  CPUINFO, implied))
+        return arch
 
 
 class CpuModelFactor(base.Factor):

@@ -57,6 +57,18 @@ def arch_from_cpuinfo(info):
     return None
 
 
+#: Architectures of one family: cpuinfo cannot tell them apart reliably
+#: (i686 vs x86_64 hides in a flag, POWER's endianness not at all).
+_FAMILIES = {'x86_64': 'x86', 'i686': 'x86', 'ppc64': 'ppc',
+             'ppc64le': 'ppc', 'aarch64': 'arm64', 'armv7l': 'arm',
+             's390x': 's390'}
+
+
+def family(arch):
+    """The family of a libvirt architecture name (itself if unlisted)."""
+    return _FAMILIES.get(arch, arch)
+
+
 def _midr_field(info, key, high):
     return base.bounded_int(info.get(key), '%s: "%s"' % (CPUINFO, key),
                             0, high, base_=0)

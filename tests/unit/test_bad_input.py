@@ -284,6 +284,16 @@ class XmlTest(BadInputBase):
         # Not the planted aarch64: the arch comes from /proc/cpuinfo.
         self.assertEqual('x86_64', data['arch'])
 
+    def test_arch_contradicting_cpuinfo_is_unknown(self):
+        snap = self.snapshot()
+        self.edit(snap, CAPS, '<arch>x86_64</arch>', '<arch>aarch64</arch>')
+        value = self.profile_json(snap)['arch']
+        self.assertIn('%s says aarch64 but proc/cpuinfo is of an x86_64 '
+                      'CPU' % CAPS, value['reason'])
+        proc = self.run_cli('compare', snap, MILAN)
+        self.assertEqual(1, proc.returncode, proc.stdout + proc.stderr)
+        self.assertIn('BLOCK arch', proc.stdout)
+
     def test_second_host_refused(self):
         snap = self.snapshot()
         self.edit(snap, CAPS, '<host>',
