@@ -31,11 +31,12 @@ from migcompat_filter.libvirt_io import parse_xml
 from migcompat_filter.libvirt_io import version_int_to_str
 from migcompat_filter import nova_cpu_options
 from migcompat_filter import qemu_cpu_models
+from migcompat_filter import safefile
 
 #: Refuse to read more than this from any one file. The largest legitimate
 #: input is /proc/cpuinfo of a many-core host (about 2 KiB per CPU) or a
 #: capabilities document with many NUMA cells; 16 MiB is far above both.
-MAX_FILE_BYTES = 16 * 1024 * 1024
+MAX_FILE_BYTES = safefile.MAX_FILE_BYTES
 
 LIBVIRT_FILES = {
     'capabilities': 'libvirt/capabilities.xml',
@@ -105,36 +106,15 @@ class HostSource(object):
         return True
 
     def read_bytes(self, relpath, max_bytes=MAX_FILE_BYTES):
+        """The bytes of a regular file; SourceError naming relpath when it
+        is missing, unreadable, not a regular file (a FIFO never blocks
+        us: see migcompat_filter.safefile) or larger than max_bytes."""
         full = self.path(relpath)
         self._check_inside(relpath, full)
         try:
-            if os.path.isdir(full):
-                raise SourceError('%s: is a directory, expected a file'
-                                  % relpath)
-            # Read in chunks: procfs sysctl files allocate a buffer of the
-            # requested size and fail with ENOMEM on one huge read().
-            chunks, size = [], 0
-            with open(full, 'rb') as f:
-                while size <= max_bytes:
-                    chunk = f.read(min(65536, max_bytes + 1 - size))
-                    if not chunk:
-                        break
-                    chunks.append(chunk)
-                    size += len(chunk)
-            data = b''.join(chunks)
-        except SourceError:
-            raise
-        except OSError as e:
-            if e.errno == errno.ENOENT:
-                raise SourceError('%s: does not exist' % relpath)
-            if e.errno in (errno.EACCES, errno.EPERM):
-                raise SourceError('%s: permission denied' % relpath)
-            raise SourceError('%s: cannot be read: %s'
-                              % (relpath, e.strerror or e))
-        if len(data) > max_bytes:
-            raise SourceError('%s: larger than %d bytes; refusing to read it'
-                              % (relpath, max_bytes))
-        return data
+            return safefile.read_regular(full, max_bytes, name=relpath)
+        except safefile.FileRefused as e:
+            raise SourceError(str(e))
 
     def read_text(self, relpath, errors='strict', max_bytes=MAX_FILE_BYTES):
         """Read a UTF-8 text file.

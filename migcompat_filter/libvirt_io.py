@@ -27,16 +27,46 @@ def import_libvirt():
     return libvirt
 
 
+#: (root tag, path from the root, child tag): elements libvirt writes
+#: once. A second one would be read or ignored silently depending on its
+#: position (ElementTree's find() takes the first), so it is refused.
+_SINGLE_ELEMENTS = (
+    ('capabilities', '.', 'host'),
+    ('capabilities', 'host', 'cpu'),
+    ('capabilities', 'host/cpu', 'arch'),
+    ('domainCapabilities', '.', 'cpu'),
+    ('domainCapabilities', '.', 'arch'),
+)
+
+
 def parse_xml(text, origin):
-    """Parse untrusted XML text, refusing entities and DTD tricks."""
+    """Parse untrusted XML text, refusing entities and any DTD (libvirt
+    never writes one), and documents that repeat an element libvirt
+    writes once ("... has two <cpu> elements")."""
     try:
-        return SafeET.fromstring(text)
+        root = SafeET.fromstring(text, forbid_dtd=True)
     except defusedxml.DefusedXmlException as e:
         raise SourceError('%s: refused unsafe XML (%s); libvirt never writes '
                           'entities or DTDs, so this file was altered'
                           % (origin, type(e).__name__)) from None
     except ET.ParseError as e:
         raise SourceError('%s: not well-formed XML: %s' % (origin, e))
+    _refuse_repeated(root, origin)
+    return root
+
+
+def _refuse_repeated(root, origin):
+    for tag, parent_path, child in _SINGLE_ELEMENTS:
+        if root.tag != tag:
+            continue
+        for parent in ([root] if parent_path == '.'
+                       else root.findall(parent_path)):
+            if len(parent.findall(child)) > 1:
+                where = ('' if parent_path == '.'
+                         else ' in <%s>' % parent_path.replace('/', '><'))
+                raise SourceError(
+                    '%s: has two <%s> elements%s; libvirt writes one, so '
+                    'this file was altered' % (origin, child, where))
 
 
 def version_int_to_str(value):

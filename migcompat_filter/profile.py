@@ -18,6 +18,7 @@ JSON form (``migcompat profile -f json``)::
 """
 
 import json
+import math
 
 from migcompat_filter.exception import InputError
 from migcompat_filter.factors import catalogue
@@ -94,6 +95,116 @@ def from_jsonable(value):
     return value
 
 
+def _refuse_constant(name):
+    raise ValueError('%s is not a number a profile can hold' % name)
+
+
+#: The first word of a catalogue schema ("int: physical address bits")
+#: -> the JSON types a value of that shape may have.
+_SHAPES = {'str': (str,), 'int': (int,), 'dict': (dict,),
+           'list': (list,)}
+
+#: Fields whose type the rules rely on: (factor, field) -> types.
+_FIELDS = {
+    ('tsc', 'frequency'): (int,),
+    ('tsc', 'scaling'): (bool, type(None)),
+    ('cpu_model', 'family'): (int,),
+    ('cpu_model', 'model'): (int,),
+    ('cpu_model', 'stepping'): (int,),
+    ('running_guests', 'count'): (int,),
+    ('running_guests', 'invtsc_unpinned'): (int,),
+    ('host_model', 'features'): (list,),
+    ('cpu_features', 'features'): (list,),
+}
+
+#: Numbers no real host has: (factor, field or None) -> (low, high); the
+#: same bounds as the readers' and the rules'.
+_RANGES = {
+    ('tsc', 'frequency'): (1, 10 ** 11),
+    ('phys_bits', None): (1, 64),
+}
+
+_TYPE_NAMES = {str: 'a string', int: 'an integer', dict: 'a mapping',
+               list: 'a list', bool: 'true or false', type(None): 'null'}
+
+
+def _type_ok(value, types):
+    if isinstance(value, bool) and bool not in types:
+        return False  # JSON true is not the integer 1
+    return isinstance(value, types)
+
+
+def _describe(types):
+    return ' or '.join(_TYPE_NAMES.get(t, t.__name__) for t in types)
+
+
+def _non_finite(value):
+    """The first NaN/infinite float inside value, or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return value
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        for v in value:
+            found = _non_finite(v)
+            if found is not None:
+                return found
+    return None
+
+
+def shape_problem(name, value):
+    """What is wrong with ``value`` as the factor ``name``'s value, as
+    the catalogue's schema describes it ('' if nothing). An Unknown,
+    anywhere, is fine; a non-finite number never is."""
+    bad = _non_finite(value)
+    if bad is not None:
+        return 'holds %r, which is not a finite number' % bad
+    if is_unknown(value):
+        return ''
+    schema = FACTOR_SCHEMA.get(name) or ''
+    types = _SHAPES.get(schema.partition(':')[0].strip())
+    if types and not _type_ok(value, types):
+        return 'expected %s, got %s' % (_describe(types),
+                                        _json_kind(value))
+    problem = _range_problem(value, _RANGES.get((name, None)))
+    if problem:
+        return problem
+    if isinstance(value, dict):
+        for (factor, field), ftypes in sorted(_FIELDS.items()):
+            if factor != name or field not in value:
+                continue
+            v = value[field]
+            if is_unknown(v):
+                continue
+            if not _type_ok(v, ftypes):
+                return '%s: expected %s, got %s' % (
+                    field, _describe(ftypes), _json_kind(v))
+            problem = _range_problem(v, _RANGES.get((name, field)))
+            if problem:
+                return '%s: %s' % (field, problem)
+    return ''
+
+
+def _range_problem(value, bounds):
+    if bounds is None or isinstance(value, bool) or not isinstance(
+            value, (int, float)):
+        return ''
+    low, high = bounds
+    if low <= value <= high:
+        return ''
+    return '%s is out of range (%d..%g)' % (_json_kind(value), low, high)
+
+
+def _json_kind(value):
+    try:
+        text = json.dumps(to_jsonable(value))
+    except ValueError:  # an int beyond the str conversion limit
+        text = '(too long to show)'
+    if len(text) > 40:
+        text = text[:40] + '...'
+    return '%s %s' % (type(value).__name__, text)
+
+
 class Profile(object):
     """The factors of one host: name -> value (possibly Unknown)."""
 
@@ -136,15 +247,30 @@ class Profile(object):
                 % (origin, version, SCHEMA_VERSION))
         factors = {k: from_jsonable(v) for k, v in data.items()
                    if k != 'schema_version'}
+        for name, value in sorted(factors.items()):
+            problem = shape_problem(name, value)
+            if problem:
+                raise ProfileError('%s: factor %s: %s' % (origin, name,
+                                                          problem))
         return cls(factors, schema_version=version)
 
     @classmethod
     def from_json(cls, text, origin='profile'):
+        """Parse a profile document; ProfileError (bad input) naming
+        origin when it is not JSON, nests too deeply, holds NaN or an
+        infinity, or a factor's value is not of its catalogue shape."""
         try:
-            data = json.loads(text)
+            data = json.loads(text, parse_constant=_refuse_constant)
+        except RecursionError:
+            raise ProfileError('%s: not valid JSON: nested too deeply'
+                               % origin)
         except ValueError as e:
             raise ProfileError('%s: not valid JSON: %s' % (origin, e))
-        return cls.from_dict(data, origin=origin)
+        try:
+            return cls.from_dict(data, origin=origin)
+        except RecursionError:
+            raise ProfileError('%s: not a profile: values nested too deeply'
+                               % origin)
 
     def __eq__(self, other):
         # Profiles compare by their JSON form: two profiles are equal when

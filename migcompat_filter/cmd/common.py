@@ -14,6 +14,7 @@ from cliff import columns
 from migcompat_filter.cmd import FastEpilog
 from migcompat_filter import exception
 from migcompat_filter.profile import Profile
+from migcompat_filter import safefile
 from migcompat_filter.profile import to_jsonable
 
 #: Read when no --config-file is given (on a compute node, nova.conf has
@@ -166,25 +167,47 @@ def load_profile(spec):
         return Profile.from_json(text, origin=spec), 'profile %s' % spec
     from migcompat_filter import traits
     if traits.looks_like_trait_list(text):
-        return (traits.load_trait_list(text, origin=spec),
-                'trait list %s' % spec)
+        return _trait_list(traits, text, spec), 'trait list %s' % spec
     raise exception.InputError(
         '%s: neither a snapshot directory, a profile JSON file ("migcompat '
         'profile -f json") nor a trait list (one CUSTOM_MIGCOMPAT_* trait '
         'a line)' % spec)
 
 
-def _read_text(path):
+def _trait_list(traits, text, spec):
+    """The profile of a trait list file; InputError naming the file, the
+    factor and the trait when a trait of a known factor does not decode
+    or decodes to a value not of the factor's shape. (Decoding traits read
+    from Placement never raises; a file given on the command line is bad
+    input instead.)"""
+    from migcompat_filter.profile import shape_problem
+    profile = traits.load_trait_list(text, origin=spec)
+    names = [line.strip() for line in text.splitlines()
+             if line.strip() and not line.strip().startswith('#')]
+    for problem in traits.parse(names).problems:
+        if problem.factor:
+            raise exception.InputError('%s: factor %s: trait %s: %s' % (
+                spec, problem.factor, problem.trait[:80], problem.message))
+    for name, value in sorted(profile.factors.items()):
+        why = shape_problem(name, value)
+        if why:
+            raise exception.InputError('%s: factor %s: %s'
+                                       % (spec, name, why))
+    return profile
+
+
+def read_input_file(path, max_bytes=MAX_INPUT_BYTES):
+    """The bytes of a file named on the command line: a regular file of
+    at most max_bytes (a FIFO, socket or device is refused without
+    blocking on it). InputError naming path otherwise."""
     try:
-        with open(path, 'rb') as f:
-            data = f.read(MAX_INPUT_BYTES + 1)
-    except OSError as e:
-        raise exception.InputError('%s: cannot be read: %s'
-                                   % (path, e.strerror or e))
-    if len(data) > MAX_INPUT_BYTES:
-        raise exception.InputError(
-            '%s: larger than %d bytes; not a profile or a trait list'
-            % (path, MAX_INPUT_BYTES))
+        return safefile.read_regular(path, max_bytes)
+    except safefile.FileRefused as e:
+        raise exception.InputError(str(e))
+
+
+def _read_text(path):
+    data = read_input_file(path)
     try:
         return data.decode('utf-8')
     except UnicodeDecodeError:

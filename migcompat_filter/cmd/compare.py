@@ -74,14 +74,9 @@ def load_guest(path):
 
 
 def _read_domain(path):
-    from migcompat_filter import domains
-    try:
-        with open(path, 'rb') as f:
-            data = f.read(domains.MAX_DOMAIN_XML_BYTES + 1)
-    except OSError as e:
-        raise exception.InputError('%s: cannot be read: %s'
-                                   % (path, e.strerror or e))
-    return data  # parse_domain refuses what is too large or not XML
+    # A regular file under the common cap, never blocking on a FIFO;
+    # parse_domain refuses what is too large for a domain or not XML.
+    return common.read_input_file(path)
 
 
 def _model_expander(path, arch):

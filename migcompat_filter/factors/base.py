@@ -40,3 +40,30 @@ class Factor(metaclass=abc.ABCMeta):
     @abc.abstractmethod
     def read(self, host):
         """Return the factor's value on ``host`` or raise FactorUnknown."""
+
+
+def bounded_int(text, what, low=None, high=None, base_=10):
+    """int(text) within [low, high] (None: open), else FactorUnknown.
+
+    ``what`` names the file and the field ("libvirt/capabilities.xml: TSC
+    frequency"), so the reason says where the impossible value was read.
+    Digit strings beyond Python's conversion limit are "not an integer".
+    """
+    try:
+        value = int(str(text).strip(), base_)
+    except (TypeError, ValueError):
+        raise FactorUnknown('%s %s is not an integer' % (what, _cut(text)))
+    if (low is not None and value < low) or (
+            high is not None and value > high):
+        raise FactorUnknown('%s %s is out of range (%s..%s)'
+                            % (what, _cut(text),
+                               '' if low is None else low,
+                               '' if high is None else '%g' % high))
+    return value
+
+
+def _cut(text, limit=40):
+    text = repr(str(text).strip())
+    if len(text) > limit:
+        return '%s... (%d characters)' % (text[:limit], len(text))
+    return text

@@ -117,7 +117,10 @@ BUILTIN = (
         'model',
         'dict: vendor ("Intel", "AMD", ...), family, model, stepping '
         '(ints), model_name (the /proc/cpuinfo string), libvirt_model '
-        '(the model libvirt names the host CPU with)',
+        '(the model libvirt names the host CPU with); on aarch64 also '
+        'implementer, part, variant, revision (the MIDR fields, ints; '
+        'family = implementer, model = part, stepping = variant * 16 + '
+        'revision)',
         trait_code='CPU', codec=JSON, similarity=3.0,
         passthrough_identical=True,
         identity_ignore=('libvirt_model', 'model_name'),

@@ -8,6 +8,7 @@ host.host_cpu()).
 
 from migcompat_filter import cpufeatures
 from migcompat_filter.factors import base
+from migcompat_filter.factors import cpuinfo_arch
 from migcompat_filter.hostsource import CPUINFO
 from migcompat_filter.profile import Unknown
 
@@ -20,25 +21,45 @@ def _int(text, what):
 
 
 class ArchFactor(base.Factor):
+    """libvirt's <host><cpu><arch>, else what /proc/cpuinfo implies (x86,
+    ARM, POWER and s390 formats: factors.cpuinfo_arch)."""
+
     def read(self, host):
         try:
             arch = host.host_cpu().findtext('arch')
-            if arch:
-                return arch.strip()
         except base.FactorUnknown as e:
-            libvirt_error = e
+            arch, libvirt_error = None, e
         else:
             libvirt_error = base.FactorUnknown(
                 'capabilities host CPU has no <arch>')
+        if arch and arch.strip():
+            return self._cross_checked(host, arch.strip())
         try:
             info = host.cpuinfo()
         except base.FactorUnknown as e:
             raise base.FactorUnknown('%s; %s' % (libvirt_error, e))
-        if 'vendor_id' in info and 'flags' in info:
-            return 'x86_64' if 'lm' in info['flags'].split() else 'i686'
+        arch = cpuinfo_arch.arch_from_cpuinfo(info)
+        if arch:
+            return arch
         raise base.FactorUnknown(
             '%s; %s does not say the architecture' % (libvirt_error,
                                                       CPUINFO))
+
+    @staticmethod
+    def _cross_checked(host, arch):
+        """libvirt's arch, unless /proc/cpuinfo plainly names another
+        family (an altered snapshot: nothing says which file is right)."""
+        try:
+            implied = cpuinfo_arch.arch_from_cpuinfo(host.cpuinfo())
+        except base.FactorUnknown:
+            return arch
+        if implied and (cpuinfo_arch.family(implied)
+                        != cpuinfo_arch.family(arch)):
+            raise base.FactorUnknown(
+                '%s says %s but %s is of an %s CPU; the snapshot is '
+                'inconsistent' % (host.libvirt_origin('capabilities'), arch,
+                                  CPUINFO, implied))
+        return arch
 
 
 class CpuModelFactor(base.Factor):
@@ -54,6 +75,9 @@ class CpuModelFactor(base.Factor):
         if cpu is None and info is None:
             raise base.FactorUnknown('%s; %s' % (info_error, cpu_error))
         value = {}
+        if info is not None and 'CPU implementer' in info:
+            # aarch64: the MIDR fields are the CPU's identity.
+            value = cpuinfo_arch.aarch64_cpu_model(info)
         if cpu is not None:
             model = cpu.findtext('model')
             value['libvirt_model'] = (
@@ -61,6 +85,8 @@ class CpuModelFactor(base.Factor):
                 Unknown('capabilities host CPU has no <model>'))
         else:
             value['libvirt_model'] = Unknown(str(cpu_error))
+        if 'implementer' in value:
+            return value
         if info is not None and 'vendor_id' in info:
             value['vendor'] = cpufeatures.normalise_vendor(info['vendor_id'])
             for key, name in (('family', 'cpu family'), ('model', 'model'),
@@ -105,6 +131,13 @@ class CpuFeaturesFactor(base.Factor):
         if cpu is not None and cpu.findtext('model'):
             model = cpu.findtext('model').strip()
         try:
+            info = host.cpuinfo()
+        except base.FactorUnknown:
+            info = {}
+        if 'CPU implementer' in info:  # aarch64: the "Features" line
+            return {'source': 'cpuinfo', 'model': model,
+                    'features': cpuinfo_arch.aarch64_features(info)}
+        try:
             flags = host.cpuinfo_flags()
         except base.FactorUnknown as e:
             info_error = e
@@ -138,12 +171,28 @@ class CpuFeaturesFactor(base.Factor):
         return value
 
 
+def _microcode_text(text, what):
+    """The cpuinfo microcode revision (hex, "0x" optional) as shown,
+    or FactorUnknown when it is not a non-negative hex number."""
+    digits = str(text).strip()
+    digits = digits[2:] if digits.lower().startswith('0x') else digits
+    if not digits or not all(c in '0123456789abcdefABCDEF' for c in digits):
+        raise base.FactorUnknown('%s %r is not a non-negative hex number'
+                                 % (what, str(text)[:40]))
+    return str(text).strip()
+
+
 class MicrocodeFactor(base.Factor):
+    """The microcode revision: cpuinfo's "microcode", else libvirt's
+    <microcode version=> (decimal, shown as hex); negative or
+    malformed revisions are unknown, naming the file."""
+
     def read(self, host):
         try:
             info = host.cpuinfo()
             if info.get('microcode'):
-                return info['microcode']
+                return _microcode_text(info['microcode'],
+                                       '%s: "microcode"' % CPUINFO)
             info_error = '%s: has no "microcode" line' % CPUINFO
         except base.FactorUnknown as e:
             info_error = str(e)
@@ -154,4 +203,6 @@ class MicrocodeFactor(base.Factor):
         if mc is None or mc.get('version') is None:
             raise base.FactorUnknown('%s; capabilities host CPU has no '
                                      '<microcode>' % info_error)
-        return '0x%x' % _int(mc.get('version'), 'capabilities microcode')
+        return '0x%x' % base.bounded_int(
+            mc.get('version'), '%s: microcode version'
+            % host.libvirt_origin('capabilities'), 0, None, base_=0)

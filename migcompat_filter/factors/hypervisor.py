@@ -258,27 +258,34 @@ class TscFactor(base.Factor):
             raise base.FactorUnknown(
                 '%s: host CPU has no <counter name="tsc" frequency=>'
                 % host.libvirt_origin('capabilities'))
-        try:
-            freq = int(counter.get('frequency'))
-        except ValueError:
-            raise base.FactorUnknown('%s: TSC frequency %r is not an integer'
-                                     % (host.libvirt_origin('capabilities'),
-                                        counter.get('frequency')))
+        # A TSC runs at some MHz to a few GHz: zero, negative or absurd
+        # values are impossible, not "another frequency".
+        freq = base.bounded_int(
+            counter.get('frequency'),
+            '%s: TSC frequency' % host.libvirt_origin('capabilities'),
+            1, 10 ** 11)
         scaling = {'yes': True, 'no': False}.get(counter.get('scaling'))
         return {'frequency': freq, 'scaling': scaling}
 
 
 class PhysBitsFactor(base.Factor):
+    """Physical address bits: libvirt's <maxphysaddr>, else cpuinfo's
+    "address sizes"; 1..64 or unknown (an impossible value names its
+    file)."""
+
     def read(self, host):
+        caps = host.libvirt_origin('capabilities')
         try:
             el = host.host_cpu().find('maxphysaddr')
-            if el is not None and el.get('bits'):
-                return int(el.get('bits'))
-            caps_error = 'capabilities host CPU has no <maxphysaddr bits=>'
         except base.FactorUnknown as e:
-            caps_error = str(e)
-        except ValueError:
-            caps_error = 'capabilities maxphysaddr bits is not an integer'
+            el, caps_error = None, str(e)
+        else:
+            caps_error = 'capabilities host CPU has no <maxphysaddr bits=>'
+        if el is not None and el.get('bits'):
+            # An impossible value is unknown, not a reason to trust the
+            # other file of a snapshot that is inconsistent.
+            return base.bounded_int(el.get('bits'),
+                                    '%s: maxphysaddr bits' % caps, 1, 64)
         try:
             info = host.cpuinfo()
         except base.FactorUnknown as e:
@@ -287,7 +294,8 @@ class PhysBitsFactor(base.Factor):
         if not m:
             raise base.FactorUnknown('%s; %s has no "address sizes"'
                                      % (caps_error, CPUINFO))
-        return int(m.group(1))
+        return base.bounded_int(m.group(1), '%s: "address sizes"' % CPUINFO,
+                                1, 64)
 
 
 class MachineTypesFactor(base.Factor):

@@ -14,22 +14,89 @@ from migcompat_filter.rules.verdict import INFO
 class ArchRule(Rule):
     """Source and destination must have the same CPU architecture.
 
-    No live migration crosses architectures; unknown follows the mode's
-    unknown-factor policy.
+    No live migration crosses architectures, and nothing else about two
+    hosts is comparable without knowing theirs: an unknown architecture
+    blocks in every mode (it is not left to the unknown-factor policy).
+
+    aarch64 pairs are judged by host-passthrough identity, whatever the
+    configured mode: libvirt 9 has no host-model CPU expansion on ARM (its
+    aarch64 driver offers host-passthrough only, domain capabilities say
+    host-model supported='no'), and KVM treats the MIDR and the ID
+    registers as invariant, so a guest moves only to a CPU with the same
+    MIDR (implementer, part, variant, revision) and every feature of the
+    source (cpuinfo ``Features``). A difference, or either unknown,
+    blocks.
     """
 
     factor = 'arch'
+    reads = ('arch', 'cpu_model', 'cpu_features')
 
     def check(self, ctx):
         src, dst = ctx.values(self.factor)
         if is_unknown(src) or is_unknown(dst):
-            return [ctx.unknown(self.factor, src, dst, 'CPU architecture')]
+            return [ctx.unknown(self.factor, src, dst, 'CPU architecture',
+                                severity=BLOCK)]
         if src != dst:
             return [Finding(self.factor, BLOCK, src, dst,
                             'the destination is %s, the source %s: a guest '
                             'cannot live-migrate across CPU architectures'
                             % (dst, src))]
+        if src == 'aarch64':
+            return _aarch64_identity(ctx)
         return []
+
+
+#: The MIDR fields an aarch64 cpu_model carries (factors.cpuinfo_arch).
+MIDR_FIELDS = ('implementer', 'part', 'variant', 'revision')
+
+
+def _aarch64_identity(ctx):
+    """Findings of host-passthrough identity for an aarch64 pair."""
+    findings = []
+    if ctx.mode != HOST_PASSTHROUGH:
+        findings.append(Finding(
+            'arch', INFO, 'aarch64', 'aarch64',
+            'aarch64 hosts are judged as host-passthrough (libvirt 9 offers '
+            'no host-model or named CPU models on ARM), not as %s'
+            % ctx.mode))
+    src = [values.part(ctx.source['cpu_model'], k, 'cpu_model')
+           for k in MIDR_FIELDS]
+    dst = [values.part(ctx.destination['cpu_model'], k, 'cpu_model')
+           for k in MIDR_FIELDS]
+    if any(is_unknown(v) for v in src + dst):
+        findings.append(ctx.unknown('cpu_model', src, dst,
+                                    'aarch64 CPU identity (MIDR)',
+                                    severity=BLOCK))
+    elif src != dst:
+        findings.append(Finding(
+            'cpu_model', BLOCK, _midr(src), _midr(dst),
+            'the aarch64 CPUs differ (source MIDR %s, destination %s): '
+            'KVM on ARM keeps the MIDR and ID registers invariant, so a '
+            'host-passthrough guest cannot move to another CPU'
+            % (_midr(src), _midr(dst))))
+    findings.extend(_aarch64_features(ctx))
+    return findings
+
+
+def _midr(fields):
+    return 'implementer 0x%02x part 0x%03x r%dp%d' % tuple(fields)
+
+
+def _aarch64_features(ctx):
+    def features(profile):
+        return values.feature_set(values.part(
+            profile['cpu_features'], 'features', 'cpu_features'),
+            'cpu_features')
+    src, dst = features(ctx.source), features(ctx.destination)
+    if is_unknown(src) or is_unknown(dst):
+        return [ctx.unknown('cpu_features', src, dst,
+                            'aarch64 CPU features', severity=BLOCK)]
+    missing = src - dst
+    if missing:
+        return [Finding('cpu_features', BLOCK, sorted(src), sorted(dst),
+                        'the destination lacks aarch64 CPU features the '
+                        'source has: %s' % values.short_list(missing))]
+    return []
 
 
 def vendor_of(profile):
@@ -45,7 +112,8 @@ def vendor_of(profile):
 class VendorRule(Rule):
     """Every mode: the host CPU vendor must be the same.
 
-    An Intel guest CPU cannot run on AMD or the reverse. That holds for
+    An Intel guest CPU cannot run on AMD or the reverse; an unknown vendor
+    blocks (whatever the unknown-factor policy). That holds for
     custom (named model) guests too: under KVM, QEMU gives a guest the
     host's CPUID vendor whatever the model's, so a guest started on Intel
     would find itself on AMD mid-flight even where the destination lists
@@ -60,7 +128,10 @@ class VendorRule(Rule):
     def check(self, ctx):
         src, dst = vendor_of(ctx.source), vendor_of(ctx.destination)
         if is_unknown(src) or is_unknown(dst):
-            return [ctx.unknown(self.factor, src, dst, 'CPU vendor')]
+            # Unknown blocks in every mode: without the vendor no guest
+            # CPU is comparable (not left to the unknown-factor policy).
+            return [ctx.unknown(self.factor, src, dst, 'CPU vendor',
+                                severity=BLOCK)]
         if str(src).lower() != str(dst).lower():
             return [Finding(self.factor, BLOCK, src, dst,
                             'CPU vendor differs (source %s, destination '
@@ -87,14 +158,16 @@ class PhysBitsRule(Rule):
         return findings
 
     def _guest_bits(self, ctx):
-        bits = ctx.guest.phys_bits
-        if not bits:
+        given = ctx.guest.phys_bits
+        if not given:
             return []
-        dst = values.number(ctx.destination[self.factor], 'phys_bits')
-        if is_unknown(dst):
+        dst = _bits(ctx.destination[self.factor])
+        bits = values.bounded(given, 'guest maxphysaddr bits',
+                              *values.PHYS_BITS_RANGE)
+        if is_unknown(bits) or is_unknown(dst):
             return [ctx.unknown(self.factor, bits, dst,
-                                'physical address bits (the guest uses %d)'
-                                % bits)]
+                                'physical address bits (the guest uses %s)'
+                                % values.short(given))]
         if dst < bits:
             return [Finding(self.factor, BLOCK, bits, dst,
                             'the guest CPU has %d physical address bits '
@@ -105,8 +178,7 @@ class PhysBitsRule(Rule):
     def _host_bits(self, ctx):
         src, dst = ctx.values(self.factor)
         severity = identical_severity(ctx, self.factor)
-        src = values.number(src, 'phys_bits')
-        dst = values.number(dst, 'phys_bits')
+        src, dst = _bits(src), _bits(dst)
         if is_unknown(src) or is_unknown(dst):
             return [ctx.unknown(self.factor, src, dst,
                                 'physical address bits', severity=severity)]
@@ -178,12 +250,16 @@ class TscRule(Rule):
             "name='tsc' frequency=...>) or remove invtsc from the guest CPU")
 
     def _pinned(self, ctx, f_src, src, dst):
+        f_src = values.bounded(f_src, 'guest TSC frequency',
+                               *values.TSC_HZ_RANGE)
         f_dst = _frequency(dst)
         scaling = values.part(dst, 'scaling', 'tsc')
         if is_unknown(f_src) or is_unknown(f_dst):
             if scaling is True and not is_unknown(f_src):
                 return None
-            return ctx.unknown(self.factor, src, dst,
+            # The Unknown frequencies carry the reasons (out of range,
+            # not finite, missing) into the message.
+            return ctx.unknown(self.factor, f_src, f_dst,
                                'TSC frequency (the guest has invtsc)')
         tolerance = f_src * ctx.policy.tsc_tolerance_ppm / 1e6
         if abs(f_dst - f_src) <= tolerance:
@@ -205,5 +281,12 @@ class TscRule(Rule):
 
 
 def _frequency(value):
-    return values.number(values.part(value, 'frequency', 'tsc'),
-                         'tsc frequency')
+    """The TSC frequency in Hz (1 Hz..1e11 Hz, finite) or Unknown: NaN,
+    an infinity or a 400-digit number must neither raise nor make the
+    tolerance test hold for every destination."""
+    return values.bounded(values.part(value, 'frequency', 'tsc'),
+                          'tsc frequency', *values.TSC_HZ_RANGE)
+
+
+def _bits(value):
+    return values.bounded(value, 'phys_bits', *values.PHYS_BITS_RANGE)

@@ -6,6 +6,7 @@ such gap into an :class:`Unknown` with a reason, so that no rule can treat
 a missing value as equal or as empty.
 """
 
+import math
 import re
 
 from migcompat_filter.profile import is_unknown
@@ -119,12 +120,57 @@ def parse_version(value, what):
 
 
 def number(value, what):
-    """An int or float (not a bool), or Unknown."""
+    """A finite int or float (not a bool), or Unknown.
+
+    NaN and the infinities are Unknown (they compare true or false with
+    everything in ways no rule means), and so is an int too large to
+    become a float (arithmetic with it raises OverflowError). Never
+    raises.
+    """
     if is_unknown(value):
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return Unknown('%s is not a number: %r' % (what, value))
+        return Unknown('%s is not a number: %s' % (what, short(value)))
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an int beyond float range
+        finite = False
+    if not finite:
+        return Unknown('%s is not a finite number: %s'
+                       % (what, short(value)))
     return value
+
+
+def bounded(value, what, low, high):
+    """:func:`number` within [low, high], else Unknown saying so."""
+    value = number(value, what)
+    if is_unknown(value):
+        return value
+    if not low <= value <= high:
+        return Unknown('%s %s is out of range (%s..%s)'
+                       % (what, short(value), _num(low), _num(high)))
+    return value
+
+
+#: Physical TSC frequencies lie far inside this range (Hz).
+TSC_HZ_RANGE = (1, 10 ** 11)
+#: x86 and ARM physical address widths.
+PHYS_BITS_RANGE = (1, 64)
+
+
+def _num(x):
+    return '%g' % x if isinstance(x, float) or x >= 10 ** 6 else str(x)
+
+
+def short(value, limit=40):
+    """repr of value, cut (a 400-digit number stays readable)."""
+    try:
+        text = repr(value)
+    except ValueError:  # int beyond the str conversion limit
+        return 'a number of more than 4300 digits'
+    if len(text) > limit:
+        return '%s... (%d characters)' % (text[:limit], len(text))
+    return text
 
 
 def short_list(names, limit=12):

@@ -462,3 +462,80 @@ class TestHostModelApproximation(SnapshotDir):
         hm = self.profile(['host_model'])['host_model']
         self.assertIn('domcapabilities.xml: does not exist', reason(hm))
         self.assertIn('no host CPU to approximate it from', reason(hm))
+
+
+#: The first processor block (and POWER's trailing block) of real
+#: /proc/cpuinfo files, as the kernels print them: an IBM POWER9 LPAR
+#: (arch/powerpc/kernel/setup-common.c) and an IBM z15 LPAR
+#: (arch/s390/kernel/processor.c).
+POWER9_CPUINFO = (
+    'processor\t: 0\n'
+    'cpu\t\t: POWER9 (architected), altivec supported\n'
+    'clock\t\t: 2750.000000MHz\n'
+    'revision\t: 2.2 (pvr 004e 1202)\n\n'
+    'timebase\t: 512000000\n'
+    'platform\t: pSeries\n'
+    'model\t\t: IBM,9009-22A\n'
+    'machine\t\t: CHRP IBM,9009-22A\n')
+S390_CPUINFO = (
+    'vendor_id       : IBM/S390\n'
+    '# processors    : 4\n'
+    'bogomips per cpu: 3033.00\n'
+    'max thread id   : 0\n'
+    'features\t: esan3 zarch stfle msa ldisp eimm dfp edat etf3eh '
+    'highgprs te vx vxd vxe gs vxe2 vxp sort dflt sie\n')
+
+
+class ArchFromCpuinfoTest(SnapshotDir):
+    """Issue 12 D4: the architecture of a snapshot without libvirt
+    dumps, from every cpuinfo format."""
+
+    def arch(self, cpuinfo):
+        self.put('proc/cpuinfo', cpuinfo)
+        return profile_of(self.root, ['arch']).factors['arch']
+
+    def test_power(self):
+        self.assertEqual('ppc64le', self.arch(POWER9_CPUINFO))
+
+    def test_s390(self):
+        self.assertEqual('s390x', self.arch(S390_CPUINFO))
+
+    def test_aarch64(self):
+        self.assertEqual('aarch64', self.arch(read_file(
+            fixture('neoverse-n1-aarch64'), 'proc', 'cpuinfo')))
+
+    def test_arm32(self):
+        self.assertEqual('armv7l', self.arch(
+            'processor\t: 0\nmodel name\t: ARMv7 Processor rev 5 (v7l)\n'
+            'CPU implementer\t: 0x41\nCPU architecture: 7\n'
+            'CPU part\t: 0xc07\n'))
+
+    def test_unreadable_format_is_unknown(self):
+        self.assertIn('does not say the architecture',
+                      reason(self.arch('processor\t: 0\nfoo\t: bar\n')))
+
+    def test_aarch64_midr_out_of_range_is_unknown(self):
+        self.put('proc/cpuinfo', 'processor\t: 0\nCPU implementer\t: '
+                 '0x41\nCPU architecture: 8\nCPU part\t: 0x99999\n'
+                 'Features\t: fp\n')
+        value = profile_of(self.root, ['cpu_model']).factors['cpu_model']
+        self.assertIn('proc/cpuinfo: "CPU part"', reason(value))
+
+
+class NonRegularFileTest(SnapshotDir):
+    """Issue 12 D3: a FIFO or a device never blocks a reader."""
+
+    def test_fifo_is_refused_without_blocking(self):
+        os.makedirs(os.path.join(self.root, 'proc'))
+        os.mkfifo(os.path.join(self.root, 'proc', 'cpuinfo'))
+        source = hostsource.SnapshotSource(self.root)
+        e = self.assertRaises(hostsource.SourceError, source.read_text,
+                              'proc/cpuinfo')
+        self.assertEqual('proc/cpuinfo: is not a regular file (a FIFO)',
+                         str(e))
+
+    def test_device_is_refused(self):
+        source = hostsource.LiveSource('/')
+        e = self.assertRaises(hostsource.SourceError, source.read_bytes,
+                              'dev/zero')
+        self.assertIn('is not a regular file (a character device)', str(e))

@@ -748,3 +748,58 @@ class NoRulesTest(testtools.TestCase):
         prof = hosts.milan_l1()
         self.assertRaises(engine.NoRulesInstalled, engine.evaluate,
                           prof, prof, 'host-model')
+
+
+class TestHostileValues(testtools.TestCase):
+    """Issue 12 (D4, D5, D6): numeric garbage never raises or hides a
+    block, and an unknown architecture or vendor blocks in every mode."""
+
+    def test_number_helpers_never_raise(self):
+        from migcompat_filter.rules import values
+        for bad in (float('nan'), float('inf'), -float('inf'), 10 ** 400,
+                    '12', True, None):
+            self.assertIsInstance(values.number(bad, 'x'), Unknown, bad)
+        for bad in (0, -5, 10 ** 12, 10 ** 400, float('nan')):
+            self.assertIsInstance(
+                values.bounded(bad, 'tsc', *values.TSC_HZ_RANGE), Unknown)
+        self.assertEqual(48, values.bounded(48, 'bits', 1, 64))
+
+    def test_garbage_tsc_never_raises_and_never_passes(self):
+        host = hosts.milan_l1()
+        dst = tsc(host, 2596138000, False)
+        for bad in (float('nan'), float('inf'), 10 ** 400, -1, 0):
+            src = tsc(host, bad, False)
+            for guest in (invtsc_guest(), invtsc_guest(bad)):
+                verdict = rules.evaluate(src, dst, HP, guest=guest)
+                self.assertIn('tsc', verdict.factors('block')
+                              + verdict.factors('warn'), (bad, verdict))
+            # The Infinity tolerance (inf * ppm) used to make every
+            # destination match: no verdict may call it equal.
+            verdict = rules.evaluate(src, dst, HM,
+                                     guest=invtsc_guest(float('inf')))
+            self.assertNotEqual([], [f for f in verdict.findings
+                                     if f.factor == 'tsc'])
+
+    def test_garbage_phys_bits_never_raise(self):
+        host = hosts.milan_l1()
+        for bad in (float('nan'), 10 ** 400, -5, 0, 65):
+            verdict = rules.evaluate(hosts.variant(host, phys_bits=bad),
+                                     host, HP)
+            self.assertIn('phys_bits', verdict.factors('block')
+                          + verdict.factors('warn'), bad)
+
+    def test_unknown_arch_blocks_in_every_mode(self):
+        host = hosts.milan_l1()
+        for mode in (HM, HP, CU):
+            verdict = rules.evaluate(unknown(host, 'arch'), host, mode,
+                                     cpu_models=['EPYC'])
+            self.assertIn('arch', verdict.factors('block'), mode)
+            self.assertFalse(verdict.compatible)
+
+    def test_unknown_vendor_blocks_in_every_mode(self):
+        host = hosts.milan_l1()
+        src = hosts.edit(host, 'cpu_model', vendor=Unknown('test'))
+        src = hosts.edit(src, 'host_model', vendor=Unknown('test'))
+        for mode in (HM, HP, CU):
+            verdict = rules.evaluate(src, host, mode, cpu_models=['EPYC'])
+            self.assertIn('cpu_model', verdict.factors('block'), mode)
