@@ -7,9 +7,11 @@ passwords) is kept or quoted. A snapshot carries the two values as
 """
 
 import configparser
+import os
 
 from migcompat_filter.cpu_modes import NOVA_CPU_MODES
 from migcompat_filter.exception import FactorUnknown
+from migcompat_filter import safefile
 
 DEFAULT_NOVA_CONFIG = '/etc/nova/nova.conf'
 MODE_FILE = 'nova/cpu_mode'
@@ -27,15 +29,16 @@ def read_nova_cpu_options(path):
     """
     parser = configparser.RawConfigParser(strict=False,
                                           interpolation=None)
-    try:
-        with open(path, encoding='utf-8') as f:
-            parser.read_file(f, source=path)
-    except FileNotFoundError:
+    if not os.path.exists(path):
         raise FactorUnknown(
             'no nova config: %s does not exist (pass --nova-config FILE)'
-            % path) from None
-    except PermissionError:
-        raise FactorUnknown('%s: permission denied' % path) from None
+            % path)
+    try:
+        # Through safefile: a FIFO or a device here must not hang us.
+        data = safefile.read_regular(path)
+        parser.read_string(data.decode('utf-8'), source=path)
+    except safefile.FileRefused as e:
+        raise FactorUnknown(str(e)) from None
     except (OSError, UnicodeDecodeError, configparser.Error) as e:
         # The message of a parse error may quote a line: keep only the
         # kind, as the file holds passwords; "from None", or --debug's

@@ -15,6 +15,7 @@ from migcompat_filter.cmd import FastEpilog
 from migcompat_filter import exception
 from migcompat_filter.profile import Profile
 from migcompat_filter import safefile
+from migcompat_filter import urls
 from migcompat_filter.profile import to_jsonable
 
 #: Read when no --config-file is given (on a compute node, nova.conf has
@@ -96,8 +97,10 @@ def open_host(root=None, uri=None, nova_config=None):
                    else 'is not a directory'))
         return hostsource.SnapshotSource(root)
     if nova_config is not None and not os.path.isfile(nova_config):
-        raise exception.InputError('--nova-config %s: no such file'
-                                   % nova_config)
+        raise exception.InputError(
+            '--nova-config %s: %s' % (
+                nova_config, 'no such file' if not os.path.lexists(
+                    nova_config) else 'is not a regular file'))
     source = hostsource.LiveSource('/', uri or hostsource.DEFAULT_URI)
     source.nova_config = nova_config
     return source
@@ -131,14 +134,17 @@ def traits_from_args(parsed_args):
     expected an integer" alone does not say which file is wrong).
     """
     from migcompat_filter import traits
-    profile = profile_from_args(parsed_args)
     try:
-        return traits.encode(profile)
+        return traits.encode(profile_from_args(parsed_args))
     except exception.InputError as e:
-        origin = _origin(parsed_args)
-        if origin is None or str(e).startswith(origin):
+        origin, text = _origin(parsed_args), str(e)
+        if origin is None or text.startswith(origin):
             raise
-        raise exception.InputError('%s: %s' % (origin, e)) from None
+        path = getattr(parsed_args, 'profile', None)
+        if path and text.startswith(path + ':'):
+            # The reader named the file already: say which option it was.
+            raise exception.InputError('--profile ' + text) from None
+        raise exception.InputError('%s: %s' % (origin, text)) from None
 
 
 def _origin(parsed_args):
@@ -255,29 +261,6 @@ def _from_host_name(name):
 
 # -- configuration ----------------------------------------------------------
 
-def register_nova_workarounds(conf):
-    """nova's two [workarounds] options the policy follows, on a private
-    ConfigOpts, with nova's names and defaults (so ``--config-file
-    /etc/nova/nova.conf`` honours them). Never on nova's own CONF: nova
-    registers them there itself."""
-    from oslo_config import cfg
-    opts = [
-        cfg.BoolOpt('skip_hypervisor_version_check_on_lm', default=False,
-                    help="nova's option (read, not owned): nova does not "
-                         'refuse an older destination hypervisor; '
-                         'migcompat then warns instead of blocking.'),
-        cfg.BoolOpt('skip_cpu_compare_on_dest', default=False,
-                    help="nova's option (read, not owned): nova does not "
-                         'compare the CPU on the destination; migcompat '
-                         'then blocks a host-model comparison it cannot '
-                         'complete.'),
-    ]
-    if 'workarounds' in conf and all(
-            o.dest in conf.workarounds for o in opts):
-        return
-    conf.register_opts(opts, group='workarounds')
-
-
 def load_conf(config_files):
     """A private ConfigOpts with [migcompat], [placement] and nova's host."""
     from oslo_config import cfg
@@ -286,7 +269,7 @@ def load_conf(config_files):
     from migcompat_filter import placement
     conf = cfg.ConfigOpts()
     conf_pkg.register_opts(conf)
-    register_nova_workarounds(conf)
+    conf_pkg.register_nova_workarounds(conf)
     placement.register_placement_opts(conf)
     conf.register_opt(cfg.StrOpt(
         'host', sample_default='<current hostname>',
@@ -312,30 +295,6 @@ def load_conf(config_files):
 
 # -- cloud connection -------------------------------------------------------
 
-def check_url(option, url):
-    """InputError (exit 2) naming option when url cannot be an HTTP
-    endpoint; the message never shows the URL's userinfo."""
-    import urllib.parse
-    from migcompat_filter import redaction
-    shown = redaction.strip_userinfo(url)
-    problem = None
-    try:
-        parts = urllib.parse.urlsplit(url)
-        parts.port  # raises ValueError for a port that is not a number
-    except ValueError as e:
-        problem = str(e)
-    else:
-        if parts.scheme not in ('http', 'https'):
-            problem = 'not an http:// or https:// URL'
-        elif not parts.hostname:
-            problem = 'no host name'
-        elif any(c.isspace() for c in url):
-            problem = 'contains white space'
-    if problem:
-        raise exception.InputError('%s %s: %s' % (option, shown, problem))
-    return url
-
-
 def placement_adapter(conf, os_cloud=None, placement_url=None,
                       os_env=False):
     """A Placement Adapter: no auth at placement_url, a clouds.yaml cloud
@@ -344,7 +303,7 @@ def placement_adapter(conf, os_cloud=None, placement_url=None,
     from migcompat_filter import placement
     timeout = conf.migcompat.request_timeout
     if placement_url:
-        check_url('--placement-url', placement_url)
+        urls.check_url('--placement-url', placement_url)
         return placement.adapter_noauth(placement_url, timeout=timeout)
     if os_cloud or (os_env and os.environ.get('OS_AUTH_URL')):
         return placement.adapter_from_cloud(os_cloud, timeout=timeout)
@@ -391,7 +350,7 @@ def connect(conf, os_cloud=None, placement_url=None, nova_url=None,
     from migcompat_filter import placement
     pl = placement_adapter(conf, os_cloud, placement_url, os_env=True)
     if nova_url:
-        check_url('--nova-url', nova_url)
+        urls.check_url('--nova-url', nova_url)
     if placement_url:
         nova = (nova_api.adapter_noauth(
             nova_url, timeout=conf.migcompat.request_timeout)

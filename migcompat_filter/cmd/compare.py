@@ -39,7 +39,7 @@ def load_policy(config_files, strict=None):
     conf = cfg.ConfigOpts()
     from migcompat_filter import conf as conf_mod
     conf_mod.register_opts(conf)
-    common.register_nova_workarounds(conf)
+    conf_mod.register_nova_workarounds(conf)
     for path in config_files or ():
         if not os.path.isfile(path):
             raise exception.InputError('%s: configuration file does not '

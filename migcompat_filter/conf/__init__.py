@@ -9,6 +9,8 @@ engine's Policy from them (:func:`policy_from_conf`). ``list_opts()`` here
 feeds oslo-config-generator (etc/migcompat-config-generator.conf).
 """
 
+from oslo_config import cfg
+
 from migcompat_filter.conf import group
 from migcompat_filter.conf import policy
 from migcompat_filter.conf import reporter
@@ -54,7 +56,7 @@ def list_opts():
 
 #: nova's [workarounds] options the policy follows -> Policy argument.
 #: nova registers them in nova-scheduler; the CLI registers them on its
-#: own private ConfigOpts (cmd.common.register_nova_workarounds). They are
+#: own private ConfigOpts (register_nova_workarounds). They are
 #: never registered here: nova owns them.
 WORKAROUNDS = (
     ('skip_hypervisor_version_check_on_lm', 'skip_hypervisor_version_check'),
@@ -95,3 +97,25 @@ def policy_from_conf(conf, strict=None):
         tsc_tolerance_ppm=options.tsc_tolerance_ppm,
         **_workarounds(conf)
     )
+
+
+def register_nova_workarounds(conf):
+    """nova's two [workarounds] options the policy follows, on a private
+    ConfigOpts, with nova's names and defaults (so ``--config-file
+    /etc/nova/nova.conf`` honours them). Never on nova's own CONF: nova
+    registers them there itself."""
+    opts = [
+        cfg.BoolOpt('skip_hypervisor_version_check_on_lm', default=False,
+                    help="nova's option (read, not owned): nova does not "
+                         'refuse an older destination hypervisor; '
+                         'migcompat then warns instead of blocking.'),
+        cfg.BoolOpt('skip_cpu_compare_on_dest', default=False,
+                    help="nova's option (read, not owned): nova does not "
+                         'compare the CPU on the destination; migcompat '
+                         'then blocks a host-model comparison it cannot '
+                         'complete.'),
+    ]
+    if 'workarounds' in conf and all(
+            o.dest in conf.workarounds for o in opts):
+        return
+    conf.register_opts(opts, group='workarounds')

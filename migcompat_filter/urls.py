@@ -1,0 +1,28 @@
+"""URLs given on the command line: checked before use, shown safely."""
+
+import urllib.parse
+
+from migcompat_filter import exception
+from migcompat_filter import redaction
+
+
+def check_url(option, url):
+    """InputError (exit 2) naming option when url cannot be an HTTP
+    endpoint; the message never shows the URL's userinfo."""
+    shown = redaction.strip_userinfo(url)
+    problem = None
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # raises ValueError for a port that is not a number
+    except ValueError as e:
+        problem = str(e)
+    else:
+        if parts.scheme not in ('http', 'https'):
+            problem = 'not an http:// or https:// URL'
+        elif not parts.hostname:
+            problem = 'no host name'
+        elif any(c.isspace() for c in url):
+            problem = 'contains white space'
+    if problem:
+        raise exception.InputError('%s %s: %s' % (option, shown, problem))
+    return url
