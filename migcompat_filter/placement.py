@@ -15,11 +15,20 @@ one of three ways:
   placement running with ``[api] auth_strategy = noauth2`` (tests).
 
 Every failure is a :class:`PlacementError` whose message says what was
-tried and what went wrong (never a token or password); a provider that does
-not exist is :class:`ProviderNotFound` (an input error, exit status 2).
+tried and what went wrong (never a token or password: the userinfo of any
+URL in it is stripped, :func:`redact`); a provider that does not exist is
+:class:`ProviderNotFound` (an input error, exit status 2). A 200 answer
+whose body is not the JSON the caller reads (not JSON, ``{}``, a list, a
+truncated body) is a PlacementError too, naming the request.
+
+A client may be given an overall ``deadline`` (:class:`PlacementClient`):
+every request's timeout is then capped at the time left, and a request
+after it fails with :class:`DeadlineExceeded` without being sent.
 """
 
+import logging
 import re
+import time
 
 from keystoneauth1 import adapter as ks_adapter
 from keystoneauth1 import exceptions as ks_exc
@@ -52,6 +61,47 @@ class ProviderNotFound(PlacementError, InputError):
     """No resource provider has that name or UUID."""
 
 
+class DeadlineExceeded(PlacementError):
+    """The client's overall deadline ran out; the request was not sent."""
+
+
+#: scheme://userinfo@ in a URL; the userinfo holds credentials.
+_USERINFO_RE = re.compile(r'([A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s]*@')
+
+
+def redact(text):
+    """text with the userinfo (``user:password@``) of every URL removed."""
+    return _USERINFO_RE.sub(r'\1', str(text))
+
+
+class RedactingFilter(logging.Filter):
+    """Strips URL userinfo from the records of a logger (keystoneauth logs
+    every request's URL at DEBUG)."""
+
+    def filter(self, record):
+        if record.args:
+            try:
+                record.msg = record.getMessage()
+            except Exception:  # a broken record: leave it to logging
+                return True
+            record.args = None
+        record.msg = redact(record.msg)
+        return True
+
+
+#: The loggers that print request URLs: keystoneauth's own.
+_URL_LOGGERS = ('keystoneauth.session', 'keystoneauth.session.request',
+                'keystoneauth.session.response', 'keystoneauth.session.body')
+_FILTER = RedactingFilter()
+
+
+def _redact_url_logs():
+    for name in _URL_LOGGERS:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
+
+
 def is_uuid(value):
     return bool(_UUID_RE.match(value or ''))
 
@@ -65,11 +115,13 @@ def register_placement_opts(conf):
 
 def adapter_from_conf(conf, timeout=DEFAULT_TIMEOUT):
     """A Placement Adapter from ``[placement]`` options (as nova does)."""
+    _redact_url_logs()
     group = conf[GROUP]
     try:
         auth = ks_loading.load_auth_from_conf_options(conf, GROUP)
     except ks_exc.ClientException as e:
-        raise InputError('[placement] auth options are incomplete: %s' % e)
+        raise InputError('[placement] auth options are incomplete: %s'
+                         % redact(e)) from None
     if auth is None:
         raise InputError('[placement] auth_type is not set in the config '
                          'file(s); give nova.conf (or a file with nova\'s '
@@ -88,6 +140,7 @@ def adapter_from_conf(conf, timeout=DEFAULT_TIMEOUT):
 
 def adapter_from_cloud(cloud, timeout=DEFAULT_TIMEOUT):
     """A Placement Adapter for a ``clouds.yaml`` cloud."""
+    _redact_url_logs()
     try:
         from openstack import config as os_config
     except ImportError:
@@ -99,7 +152,7 @@ def adapter_from_cloud(cloud, timeout=DEFAULT_TIMEOUT):
         sess = region.get_session()
     except Exception as e:  # openstack.exceptions.ConfigException & co.
         raise InputError('clouds.yaml cloud %r cannot be used: %s'
-                         % (cloud, e))
+                         % (cloud, redact(e))) from None
     if sess.timeout is None:
         sess.timeout = timeout
     return ks_adapter.Adapter(
@@ -112,6 +165,7 @@ def adapter_from_cloud(cloud, timeout=DEFAULT_TIMEOUT):
 
 def adapter_noauth(url, token='admin', timeout=DEFAULT_TIMEOUT):
     """An Adapter for a placement with ``auth_strategy = noauth2``."""
+    _redact_url_logs()
     auth = token_endpoint.Token(url, token)
     sess = ks_session.Session(auth=auth, timeout=timeout)
     return ks_adapter.Adapter(sess, service_type=SERVICE_TYPE,
@@ -119,12 +173,75 @@ def adapter_noauth(url, token='admin', timeout=DEFAULT_TIMEOUT):
                               default_microversion=MICROVERSION)
 
 
-def _error_text(resp):
+def _transport_error(what, e):
+    """The message for a request that got no HTTP answer."""
+    if isinstance(e, ks_exc.ConnectTimeout):
+        return '%s: placement did not answer in time: %s' % (what, e)
+    if isinstance(e, ks_exc.ConnectionError):
+        return '%s: cannot connect to placement: %s' % (what, e)
+    if isinstance(e, (ks_exc.Unauthorized, ks_exc.AuthorizationFailure)):
+        return ('%s: authentication failed (check the credentials of '
+                '[placement] or the cloud): %s' % (what, e))
+    if isinstance(e, ks_exc.EndpointNotFound):
+        return ('%s: no placement endpoint in the service catalog: %s'
+                % (what, e))
+    return '%s: %s: %s' % (what, type(e).__name__, e)
+
+
+#: The message of a 200 answer that is not the JSON expected (D9).
+BAD_BODY = 'placement answered HTTP %d with a body that is not the ' \
+    'expected JSON'
+
+
+def _body(resp, what, key=None, kind=dict):
+    """resp's JSON body (or its body[key]), checked to be a kind.
+
+    Anything else (not JSON, a truncated body, another shape) is a
+    PlacementError naming the request, never a parser's bare message.
+    """
     try:
-        errors = resp.json().get('errors') or []
-        text = '; '.join(e.get('detail') or e.get('title') or ''
-                         for e in errors)
-    except ValueError:
+        body = resp.json()
+    except Exception:  # ValueError, RecursionError, ...
+        body = None
+    if key is not None:
+        body = body.get(key) if isinstance(body, dict) else None
+    if not isinstance(body, kind):
+        raise PlacementError('%s: %s%s' % (
+            what, BAD_BODY % resp.status_code,
+            ' (no %r %s)' % (key, kind.__name__) if key else ''))
+    return body
+
+
+def _providers(resp, what):
+    """body['resource_providers'], each a dict with a string uuid and name
+    (what fleet/inventory.py reads)."""
+    rps = _body(resp, what, 'resource_providers', list)
+    for rp in rps:
+        if not (isinstance(rp, dict) and isinstance(rp.get('uuid'), str) and
+                isinstance(rp.get('name'), str)):
+            raise PlacementError('%s: %s (a resource provider without a '
+                                 'uuid or name)' % (what, BAD_BODY % 200))
+    return rps
+
+
+def _generation(resp, what, key='resource_provider_generation'):
+    """body[key], checked to be an integer generation."""
+    gen = _body(resp, what).get(key)
+    if not isinstance(gen, int) or isinstance(gen, bool):
+        raise PlacementError('%s: %s (no integer %s)'
+                             % (what, BAD_BODY % resp.status_code, key))
+    return gen
+
+
+def _error_text(resp):
+    """A short line from an error answer (its JSON details, else text)."""
+    try:
+        body = resp.json()
+        errors = body.get('errors') if isinstance(body, dict) else None
+        text = '; '.join(str(e.get('detail') or e.get('title') or '')
+                         for e in errors if isinstance(e, dict)) \
+            if isinstance(errors, list) else resp.text
+    except Exception:  # not JSON (ValueError), too deep, ...
         text = resp.text
     # Placement details repeat the status line; keep one short line.
     text = ' '.join((text or '').split())
@@ -133,36 +250,58 @@ def _error_text(resp):
 
 class PlacementClient(object):
     """Placement calls the reporter and the fleet make; counts its HTTP
-    requests. Nothing outside this class sends a request itself."""
+    requests. Nothing outside this class sends a request itself.
 
-    def __init__(self, adapter):
+    deadline, when given, is a :func:`time.monotonic` time by which the
+    client's work must end (e.g. ``time.monotonic() + 60`` for one
+    report): each request's timeout is capped at the time left, and once
+    it has passed a request raises :class:`DeadlineExceeded` unsent. It
+    may also be set later (:meth:`set_budget`, or the attribute).
+    """
+
+    def __init__(self, adapter, deadline=None, clock=time.monotonic):
         self.adapter = adapter
         #: HTTP requests sent (the benchmark and tests read it).
         self.requests = 0
+        self.deadline = deadline
+        self.clock = clock
+
+    def set_budget(self, seconds):
+        """Give the client seconds from now (None: no deadline)."""
+        self.deadline = None if seconds is None else self.clock() + seconds
+
+    def remaining(self):
+        """Seconds left before the deadline (None: no deadline)."""
+        if self.deadline is None:
+            return None
+        return self.deadline - self.clock()
+
+    def _timeout_kwargs(self, what):
+        left = self.remaining()
+        if left is None:
+            return {}
+        if left <= 0:
+            raise DeadlineExceeded('%s: not sent, the deadline for talking '
+                                   'to placement has passed' % what)
+        session_timeout = getattr(getattr(self.adapter, 'session', None),
+                                  'timeout', None)
+        if session_timeout is not None:
+            left = min(left, session_timeout)
+        return {'timeout': left}
 
     def _request(self, method, url, what, json=None, ok=(200,)):
+        kwargs = self._timeout_kwargs(what)
         self.requests += 1
         try:
             resp = self.adapter.request(url, method, json=json,
-                                        raise_exc=False)
-        except ks_exc.ConnectTimeout as e:
-            raise PlacementError('%s: placement did not answer in time: %s'
-                                 % (what, e))
-        except ks_exc.ConnectionError as e:
-            raise PlacementError('%s: cannot connect to placement: %s'
-                                 % (what, e))
-        except (ks_exc.Unauthorized, ks_exc.AuthorizationFailure) as e:
-            raise PlacementError('%s: authentication failed (check the '
-                                 'credentials of [placement] or the cloud): '
-                                 '%s' % (what, e))
-        except ks_exc.EndpointNotFound as e:
-            raise PlacementError('%s: no placement endpoint in the service '
-                                 'catalog: %s' % (what, e))
+                                        raise_exc=False, **kwargs)
         except ks_exc.ClientException as e:
-            raise PlacementError('%s: %s: %s' % (what, type(e).__name__, e))
+            # The text of keystoneauth's exceptions quotes the URL, with
+            # its userinfo: redact it, and do not chain the original.
+            raise PlacementError(redact(_transport_error(what, e))) from None
         if resp.status_code in ok:
             return resp
-        detail = _error_text(resp)
+        detail = redact(_error_text(resp))
         if resp.status_code == 409:
             raise Conflict('%s: conflict: %s' % (what, detail))
         if resp.status_code in (401, 403):
@@ -182,8 +321,8 @@ class PlacementClient(object):
             url += '?name=' + _quote(name)
         elif member_of is not None:
             url += '?member_of=' + member_of
-        resp = self._request('GET', url, 'list resource providers')
-        return resp.json()['resource_providers']
+        what = 'list resource providers'
+        return _providers(self._request('GET', url, what), what)
 
     def list_root_providers(self, member_of=None):
         """The providers that are the root of their tree (compute nodes,
@@ -194,12 +333,17 @@ class PlacementClient(object):
     def find_provider(self, name_or_uuid):
         """The provider dict (uuid, name, generation) for a UUID or name."""
         if is_uuid(name_or_uuid):
+            what = 'look up resource provider %s' % name_or_uuid
             resp = self._request(
-                'GET', '/resource_providers/%s' % name_or_uuid,
-                'look up resource provider %s' % name_or_uuid,
+                'GET', '/resource_providers/%s' % name_or_uuid, what,
                 ok=(200, 404))
             if resp.status_code == 200:
-                return resp.json()
+                rp = _body(resp, what)
+                _generation(resp, what, 'generation')
+                if not isinstance(rp.get('uuid'), str):
+                    raise PlacementError('%s: %s (no uuid)'
+                                         % (what, BAD_BODY % 200))
+                return rp
         found = self.list_providers(name=name_or_uuid)
         if not found:
             raise ProviderNotFound(
@@ -214,29 +358,33 @@ class PlacementClient(object):
 
         label names the provider in error messages (default: its UUID).
         """
+        what = 'read traits of %s' % (label or 'resource provider %s'
+                                      % rp_uuid)
         resp = self._request(
-            'GET', '/resource_providers/%s/traits' % rp_uuid,
-            'read traits of %s' % (label or 'resource provider %s'
-                                   % rp_uuid), ok=(200, 404))
+            'GET', '/resource_providers/%s/traits' % rp_uuid, what,
+            ok=(200, 404))
         if resp.status_code == 404:
             raise ProviderNotFound('resource provider %s does not exist'
                                    % rp_uuid)
-        body = resp.json()
-        return set(body['traits']), body['resource_provider_generation']
+        names = _body(resp, what, 'traits', list)
+        if not all(isinstance(n, str) for n in names):
+            raise PlacementError('%s: %s (a trait that is not a string)'
+                                 % (what, BAD_BODY % 200))
+        return set(names), _generation(resp, what)
 
     def put_traits(self, rp_uuid, traits, generation):
         """Replace the provider's traits; the new generation. Conflict on
         a stale generation."""
+        what = 'write traits of resource provider %s' % rp_uuid
         resp = self._request(
-            'PUT', '/resource_providers/%s/traits' % rp_uuid,
-            'write traits of resource provider %s' % rp_uuid,
+            'PUT', '/resource_providers/%s/traits' % rp_uuid, what,
             json={'traits': sorted(traits),
                   'resource_provider_generation': generation},
             ok=(200, 404))
         if resp.status_code == 404:
             raise ProviderNotFound('resource provider %s does not exist'
                                    % rp_uuid)
-        return resp.json()['resource_provider_generation']
+        return _generation(resp, what)
 
     def create_trait(self, name):
         """Create a custom trait name; True when it was new."""

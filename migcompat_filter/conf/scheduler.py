@@ -128,7 +128,11 @@ Upper bound, in seconds, for the Placement reads of one live-migration
 request.
 
 When it runs out the filter stops reading, uses what it has and treats the
-hosts it could not judge according to placement_error_action.
+hosts it could not judge according to placement_error_action. Each
+Placement call's timeout is capped at what is left of the budget (also with
+nova's [placement] timeout unset, which is no bound at all), and so is the
+wait for another request's refresh of the cached profiles, so a request
+never takes much longer than this, whatever Placement does.
 
 Possible values:
 
@@ -137,7 +141,8 @@ Possible values:
 Related options:
 
 * ``placement_error_action``: what happens to the hosts left unjudged.
-* nova's ``[placement] timeout``: further bounds each single Placement call.
+* nova's ``[placement] timeout``: may bound each single Placement call
+  further (unset by default).
 """),
     cfg.IntOpt(
         'verdict_cache_size',

@@ -27,8 +27,12 @@ refreshes a live migration costs one Placement call (the source's traits,
 :meth:`ProfileCache.read_source`: its running-guests record is per host,
 in no digest, and changes as guests start and stop) and any other request
 none. Every read is
-bounded by a deadline; on error or timeout the previous mapping stays in
-use and the hosts it does not cover are "unjudged".
+bounded by the request's deadline (scheduler/reads.py: each call's timeout
+is capped at the time left, and the caller waits no longer than that), and
+so is the wait for another request's refresh; every answer is checked for
+the shape the cache reads. On error, timeout or a wrong-shaped answer the
+previous mapping stays in use and the hosts it does not cover are
+"unjudged".
 
 This module talks to Placement only through the object given to it (in
 nova: ``nova.scheduler.client.report.report_client_singleton()``), with
@@ -46,6 +50,7 @@ from oslo_log import log as logging
 from migcompat_filter.factors import catalogue
 from migcompat_filter import hoststate
 from migcompat_filter import profile as profile_mod
+from migcompat_filter.scheduler import reads
 from migcompat_filter import traits as traits_codec
 
 
@@ -59,8 +64,7 @@ DIGEST_PREFIX = traits_codec.DIGEST_PREFIX
 SCHEMA_PREFIX = TRAIT_PREFIX + 'SCHEMA_'
 
 
-class PlacementFailure(Exception):
-    """Placement answered with an error, not at all, or too late."""
+PlacementFailure = reads.PlacementFailure
 
 
 digest_trait = traits_codec.digest_trait
@@ -107,9 +111,17 @@ class CallCounter(object):
         self.calls = 0
         self.urls = []
 
-    def get(self, url, version=None, **kwargs):
+    @property
+    def counted_client(self):
+        """The wrapped client (reads.send counts, then sends through it)."""
+        return self.client
+
+    def count(self, url):
         self.calls += 1
         self.urls.append(url)
+
+    def get(self, url, version=None, **kwargs):
+        self.count(url)
         return self.client.get(url, version=version, **kwargs)
 
 
@@ -148,26 +160,18 @@ class ProfileCache(object):
         return self._client
 
     def _get(self, url, version, deadline, request_id=None):
-        if self.clock() > deadline:
-            raise PlacementFailure('time budget exhausted before GET %s'
-                                   % url)
+        """The JSON body of GET url by the deadline (reads.timed_get)."""
         try:
-            resp = self.client.get(url, version=version,
-                                   global_request_id=request_id)
-        except Exception as e:
-            raise PlacementFailure('GET %s failed: %s' % (url, e))
-        status = getattr(resp, 'status_code', None)
-        if status != 200:
-            raise PlacementFailure('GET %s returned HTTP %s' % (url, status))
-        try:
-            return resp.json()
-        except Exception as e:
-            raise PlacementFailure('GET %s returned no JSON: %s' % (url, e))
+            client = self.client
+        except Exception as e:  # nova's report client could not be made
+            raise PlacementFailure('no Placement client: %s' % e)
+        return reads.timed_get(client, url, version, deadline, request_id,
+                               clock=self.clock)
 
     def _provider_traits(self, rp_uuid, deadline, request_id=None):
-        body = self._get('/resource_providers/%s/traits' % rp_uuid, '1.6',
-                         deadline, request_id)
-        return body.get('traits', [])
+        url = '/resource_providers/%s/traits' % rp_uuid
+        return reads.trait_names(
+            self._get(url, '1.6', deadline, request_id), url)
 
     # -- refresh ----------------------------------------------------------
 
@@ -182,10 +186,10 @@ class ProfileCache(object):
         """
         prefix = DIGEST_PREFIX
         # associated: only digests some provider still carries.
-        body = self._get('/traits?associated=true&name=startswith:%s'
-                         % urllib.parse.quote(prefix), '1.6', deadline,
-                         request_id)
-        digests = sorted(body.get('traits', []))
+        url = ('/traits?associated=true&name=startswith:%s'
+               % urllib.parse.quote(prefix))
+        digests = sorted(reads.trait_names(
+            self._get(url, '1.6', deadline, request_id), url))
         # Which providers carry our traits at all: the rest are untraited
         # without asking, and those among them without a digest trait
         # (a reporter that does not publish one) are read one by one.
@@ -220,7 +224,7 @@ class ProfileCache(object):
             if 'HTTP 400' in str(e):
                 return []  # the trait does not exist (yet): no provider
             raise
-        return [rp['uuid'] for rp in body.get('resource_providers', [])]
+        return reads.provider_uuids(body, url)
 
     def _learn(self, uuids, digest, deadline, request_id):
         names = self._provider_traits(uuids[0], deadline, request_id)
@@ -247,25 +251,38 @@ class ProfileCache(object):
 
         After a failure, requests within RETRY_AFTER seconds (at most the
         TTL) do not try again: while Placement is sick, live migrations
-        do not each wait for it.
+        do not each wait for it. A request waits for another's refresh
+        only until its own deadline, then goes on with what is cached.
         """
-        with self._lock:
-            if self.fresh():
-                return None
-            if (self._failure is not None and self.clock() - self._failed_at
-                    < min(self.RETRY_AFTER, self.ttl)):
-                return self._failure
-            try:
-                self.refresh(deadline, request_id)
-                self._failure = None
-            except PlacementFailure as e:
-                self._failure, self._failed_at = e, self.clock()
-                LOG.warning('migcompat: could not refresh host profiles from '
-                            'Placement (%s); using the %s', e,
-                            'previous ones' if self._loaded_at is not None
-                            else 'source host only')
-                return e
+        if self.fresh():
+            return None  # the common case: no lock to wait for
+        left = max(0.0, deadline - self.clock())
+        if not self._lock.acquire(timeout=left):
+            return PlacementFailure(
+                'another request is refreshing the host profiles from '
+                'Placement; the time budget ran out waiting for it')
+        try:
+            return self._ensure_fresh_locked(deadline, request_id)
+        finally:
+            self._lock.release()
+
+    def _ensure_fresh_locked(self, deadline, request_id):
+        if self.fresh():
             return None
+        if (self._failure is not None and self.clock() - self._failed_at
+                < min(self.RETRY_AFTER, self.ttl)):
+            return self._failure
+        try:
+            self.refresh(deadline, request_id)
+            self._failure = None
+        except PlacementFailure as e:
+            self._failure, self._failed_at = e, self.clock()
+            LOG.warning('migcompat: could not refresh host profiles from '
+                        'Placement (%s); using the %s', e,
+                        'previous ones' if self._loaded_at is not None
+                        else 'source host only')
+            return e
+        return None
 
     def cached(self, rp_uuid):
         """The HostProfile known without a Placement call, or None."""

@@ -153,6 +153,29 @@ class ProfileCacheTest(testtools.TestCase):
         hp = self.cache.read_host(self.bare, self.deadline())
         self.assertEqual(hoststate.UNJUDGED, hp.state)
 
+    def test_wrong_shaped_answer_keeps_previous_mapping(self):
+        # D1: a 200 {} used to read as "no host has traits".
+        from tests.fake_placement import Response
+        self.cache.ensure_fresh(self.deadline())
+        self.clock.now += 301
+        real_get = self.placement.get
+        self.placement.get = lambda url, **kw: Response(200, {})
+        failure = self.cache.ensure_fresh(self.deadline())
+        self.assertIn('not the expected JSON', str(failure))
+        rp = next(iter(self.hosts))
+        self.assertEqual(as_placement_says(self.hosts[rp]),
+                         self.cache.cached(rp).profile)
+        self.placement.get = real_get
+        self.clock.now += 31
+        self.assertIsNone(self.cache.ensure_fresh(self.deadline()))
+
+    def test_lock_wait_is_bounded_by_the_deadline(self):
+        # D2: a request does not queue behind a hung refresh.
+        self.cache._lock.acquire()
+        self.addCleanup(self.cache._lock.release)
+        failure = self.cache.ensure_fresh(self.clock.now + 0.05)
+        self.assertIn('time budget ran out waiting', str(failure))
+
     def test_no_retry_storm_while_placement_fails(self):
         self.placement.fail = ConnectionError('placement is down')
         self.assertIsNotNone(self.cache.ensure_fresh(self.deadline()))

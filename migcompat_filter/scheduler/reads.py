@@ -1,0 +1,149 @@
+"""The scheduler's Placement reads: one GET within a deadline, and the
+shape of every answer checked before the cache believes it.
+
+Two guarantees the profile cache (scheduler/profiles.py) builds on:
+
+* **Time.** :func:`timed_get` never returns later than its deadline (plus
+  the few milliseconds a thread switch costs), whatever Placement does:
+  the call's own timeout is capped at the time left (keystoneauth takes a
+  per-request ``timeout=``; nova's report client does not pass one
+  through, so its adapter is called directly), and the caller waits for
+  the call in a helper thread for at most that long. A socket timeout
+  alone is not a bound: it applies to the connect and to each read
+  separately, and openstacksdk's adapter retries a failed connect.
+* **Shape.** A 200 answer is only data when it has the keys and types the
+  cache reads (:func:`trait_names`, :func:`provider_uuids`). A body that
+  is not JSON, or JSON of another shape (``{}``, a list, a truncated
+  body) is a :class:`PlacementFailure` naming the request, exactly like an
+  HTTP error: the previous mapping then stays in use.
+
+No nova import: the client is duck-typed (``get(url, version=...,
+global_request_id=...)``, optionally an ``_client`` keystoneauth adapter).
+"""
+
+import threading
+import time
+
+try:  # nova-scheduler: its report client's own get, before any patching
+    from nova.scheduler.client import report as _nova_report
+    _NOVA_GET = _nova_report.SchedulerReportClient.get
+except ImportError:  # the CLI and unit tests without nova
+    _NOVA_GET = None
+
+#: Not JSON of the expected shape (the message every such answer gets).
+BAD_BODY = 'placement answered HTTP 200 with a body that is not the ' \
+    'expected JSON'
+
+
+class PlacementFailure(Exception):
+    """Placement answered with an error, not at all, or too late."""
+
+
+def _adapter_of(client):
+    """nova's report client's keystoneauth adapter, or None.
+
+    Only when client.get is nova's own SchedulerReportClient.get (which
+    calls the adapter with these arguments): a get replaced by a wrapper
+    or a test harness (nova's functional PlacementFixture routes get to
+    its own adapter) is called as it is; the wait in timed_get still
+    bounds it.
+    """
+    if _NOVA_GET is None or getattr(type(client), 'get', None) \
+            is not _NOVA_GET:
+        return None
+    adapter = getattr(client, '_client', None)
+    if adapter is not None and callable(getattr(adapter, 'get', None)):
+        return adapter
+    return None
+
+
+def send(client, url, version, request_id, timeout):
+    """One GET through client, with a per-call timeout where it takes one.
+
+    nova's SchedulerReportClient.get has no timeout argument; its adapter
+    (``_client``, a keystoneauth Adapter with raise_exc=False) has.
+    """
+    inner = getattr(client, 'counted_client', None)
+    if inner is not None:  # profiles.CallCounter: count, then send
+        client.count(url)
+        return send(inner, url, version, request_id, timeout)
+    adapter = _adapter_of(client)
+    if adapter is not None:
+        return adapter.get(url, microversion=version,
+                           global_request_id=request_id, timeout=timeout,
+                           raise_exc=False)
+    return client.get(url, version=version, global_request_id=request_id)
+
+
+def timed_get(client, url, version, deadline, request_id=None,
+              clock=time.monotonic):
+    """The JSON body of a 200 answer to GET url, by the deadline.
+
+    deadline is in clock()'s time. Raises PlacementFailure for anything
+    else (budget already spent, no answer in time, a connection error, an
+    HTTP status other than 200, a body that is not JSON); the message
+    names the request.
+    """
+    left = deadline - clock()
+    if left <= 0:
+        raise PlacementFailure('GET %s: time budget exhausted before the '
+                               'request' % url)
+    box = {}
+    done = threading.Event()
+
+    def call():
+        try:
+            box['resp'] = send(client, url, version, request_id, left)
+        except Exception as e:  # reported by the waiting caller
+            box['error'] = e
+        finally:
+            done.set()
+
+    # A daemon thread: one Placement never answers, the request moves on
+    # and the thread ends at its own (capped) socket timeout.
+    threading.Thread(target=call, name='migcompat-placement-get',
+                     daemon=True).start()
+    if not done.wait(left):
+        raise PlacementFailure('GET %s: placement did not answer within the '
+                               'time budget (%.1f s left)' % (url, left))
+    if 'error' in box:
+        raise PlacementFailure('GET %s failed: %s' % (url, box['error']))
+    return _json(box['resp'], url)
+
+
+def _json(resp, url):
+    status = getattr(resp, 'status_code', None)
+    if status != 200:
+        raise PlacementFailure('GET %s returned HTTP %s' % (url, status))
+    try:
+        return resp.json()
+    except Exception:  # ValueError, RecursionError, a truncated body ...
+        raise PlacementFailure('GET %s: %s' % (url, BAD_BODY)) from None
+
+
+def _bad(url, why):
+    return PlacementFailure('GET %s: %s (%s)' % (url, BAD_BODY, why))
+
+
+def trait_names(body, url):
+    """body['traits'], checked to be a list of strings."""
+    names = body.get('traits') if isinstance(body, dict) else None
+    if not isinstance(names, list):
+        raise _bad(url, 'no "traits" list')
+    if not all(isinstance(n, str) for n in names):
+        raise _bad(url, '"traits" holds a non-string')
+    return names
+
+
+def provider_uuids(body, url):
+    """The uuid of each of body['resource_providers'], checked."""
+    rps = body.get('resource_providers') if isinstance(body, dict) else None
+    if not isinstance(rps, list):
+        raise _bad(url, 'no "resource_providers" list')
+    uuids = []
+    for rp in rps:
+        uuid = rp.get('uuid') if isinstance(rp, dict) else None
+        if not isinstance(uuid, str) or not uuid:
+            raise _bad(url, 'a resource provider without a "uuid" string')
+        uuids.append(uuid)
+    return uuids
