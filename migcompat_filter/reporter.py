@@ -103,7 +103,7 @@ class Deadline(object):
         """func(*args, **kwargs), a call of client, within the deadline."""
         self.check(what)
         try:
-            with _capped_timeout(client, self.remaining()):
+            with _bounded(client, self._end):
                 return func(*args, **kwargs)
         except placement.Conflict:
             raise
@@ -126,19 +126,19 @@ class _NoDeadline(object):
 
 
 @contextlib.contextmanager
-def _capped_timeout(client, seconds):
-    """Cap the per-request timeout of client's session at seconds."""
-    session = getattr(getattr(client, 'adapter', None), 'session', None)
-    if session is None or not hasattr(session, 'timeout'):
-        yield  # a client without a keystoneauth session (tests' fakes)
+def _bounded(client, end):
+    """Run with client's own deadline (placement.PlacementClient caps each
+    request's timeout at the time left, and sends nothing after it) set to
+    end, unless the client already has an earlier one."""
+    if not hasattr(client, 'deadline'):
+        yield  # a client without deadlines (tests' fakes)
         return
-    before = session.timeout
-    session.timeout = (seconds if before is None
-                       else min(float(before), seconds))
+    before = client.deadline
+    client.deadline = end if before is None else min(before, end)
     try:
         yield
     finally:
-        session.timeout = before
+        client.deadline = before
 
 
 def _check_wanted(wanted):
