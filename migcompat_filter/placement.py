@@ -37,6 +37,7 @@ from keystoneauth1 import session as ks_session
 from keystoneauth1 import token_endpoint
 
 from migcompat_filter.exception import InputError
+from migcompat_filter import redaction
 
 #: Highest microversion we need: 1.6 for traits, 1.39 is placement's max
 #: that nova-integration.md relies on for queries.
@@ -65,13 +66,11 @@ class DeadlineExceeded(PlacementError):
     """The client's overall deadline ran out; the request was not sent."""
 
 
-#: scheme://userinfo@ in a URL; the userinfo holds credentials.
-_USERINFO_RE = re.compile(r'([A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s]*@')
-
-
 def redact(text):
-    """text with the userinfo (``user:password@``) of every URL removed."""
-    return _USERINFO_RE.sub(r'\1', str(text))
+    """str(text) with the userinfo (``user:password@``) of every URL removed
+    (and any secret the CLI registered masked): migcompat_filter.redaction,
+    the one scrubber the CLI's output and logs go through too."""
+    return redaction.redact(str(text))
 
 
 class RedactingFilter(logging.Filter):
