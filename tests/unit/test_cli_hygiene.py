@@ -15,8 +15,6 @@ import subprocess
 import sys
 import time
 
-import fixtures
-import testtools
 import yaml
 
 from migcompat_filter.cmd import compare as compare_cmd
@@ -25,6 +23,7 @@ from migcompat_filter import exception
 from migcompat_filter import redaction
 from migcompat_filter import reporter
 from tests import cli
+from tests.unit import test_compare_cli
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HOSTS = os.path.join(os.path.dirname(HERE), 'fixtures', 'hosts')
@@ -41,17 +40,8 @@ def free_port():
         return s.getsockname()[1]
 
 
-class HygieneTestCase(testtools.TestCase):
-
-    def setUp(self):
-        super(HygieneTestCase, self).setUp()
-        self.tmp = self.useFixture(fixtures.TempDir()).path
-
-    def write(self, name, text):
-        path = os.path.join(self.tmp, name)
-        with open(path, 'w') as f:
-            f.write(text)
-        return path
+class HygieneTestCase(test_compare_cli.CLITestBase):
+    """compare's test base (a temp dir, write()) plus the hygiene checks."""
 
     def profile_json(self, **changes):
         rc, out, err = cli.run('profile', '--root', MILAN, '-f', 'json')
