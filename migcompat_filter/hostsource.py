@@ -358,7 +358,8 @@ class SnapshotSource(HostSource):
 class LiveSource(HostSource):
     """The running host: files under ``root`` (``/``) plus libvirt at uri.
 
-    ``nova_config``: nova-compute's config file (None: the default path).
+    ``nova_config``: nova-compute's config files and directories (a
+    nova_cpu_options.NovaConfig or one path; None: nova's defaults).
     """
 
     nova_config = None
@@ -391,8 +392,7 @@ class LiveSource(HostSource):
         return True
 
     def _nova_options(self):
-        return nova_cpu_options.read_nova_cpu_options(
-            self.nova_config or nova_cpu_options.DEFAULT_NOVA_CONFIG)
+        return nova_cpu_options.read_nova_cpu_options(self.nova_config)
 
     def nova_cpu_mode(self):
         return self._nova_options()[0]

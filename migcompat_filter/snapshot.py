@@ -192,14 +192,11 @@ def _capture(source, tmp):
 
 def _nova_options(nova_config):
     """(mode, models) or None when there is no nova config to read."""
-    explicit = nova_config is not None
-    path = nova_config or nova_cpu_options.DEFAULT_NOVA_CONFIG
-    if not explicit and not os.path.exists(path):
+    config = nova_cpu_options.as_config(nova_config)
+    if not config.explicit:
         return None
-    if explicit and not os.path.isfile(path):
-        raise SnapshotError('%s: nova config file does not exist' % path)
     try:
-        return nova_cpu_options.read_nova_cpu_options(path)
+        return nova_cpu_options.read_nova_cpu_options(config)
     except FactorUnknown as e:
         # str(e) is already sanitised; the chain would add nothing safe.
         raise SnapshotError(str(e)) from None

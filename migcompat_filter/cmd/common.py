@@ -7,6 +7,7 @@ No command module imports another; they import this. Heavy imports
 that needs them, so that each command pays only for what it uses.
 """
 
+import argparse
 import os
 
 from cliff import columns
@@ -51,11 +52,52 @@ def add_host_arguments(parser, root=True):
         help='libvirt URI of the live host (default %s)'
              % hostsource.DEFAULT_URI)
     parser.add_argument(
-        '--nova-config', metavar='FILE', default=None,
-        help='nova-compute config to read [libvirt] cpu_mode/cpu_models '
-             'from (default /etc/nova/nova.conf when present); only those '
-             'two options are read')
+        '--nova-config', '--nova-config-file', metavar='FILE',
+        dest='nova_config', action=NovaConfigAction, default=None,
+        help='a config file nova-compute is started with, to read '
+             '[libvirt] cpu_mode/cpu_models from as nova does (oslo.config; '
+             'repeat it in nova-compute\'s order, later files win; default '
+             '/etc/nova/nova.conf and /etc/nova/nova.conf.d/ when present); '
+             'only those options are read')
+    parser.add_argument(
+        '--nova-config-dir', metavar='DIR', dest='nova_config',
+        action=NovaConfigAction, default=None,
+        help='a config directory nova-compute is started with (its *.conf '
+             'files, read after the files, as oslo.config does)')
     return parser
+
+
+class NovaConfigAction(argparse.Action):
+    """--nova-config FILE / --nova-config-dir DIR, repeatable: one
+    nova_cpu_options.NovaConfig in the order given (files, then dirs)."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        from migcompat_filter import nova_cpu_options
+        current = getattr(namespace, self.dest, None) or \
+            nova_cpu_options.NovaConfig((), ())
+        if option_string == '--nova-config-dir':
+            current = current._replace(dirs=current.dirs + (value,))
+        else:
+            current = current._replace(files=current.files + (value,))
+        setattr(namespace, self.dest, current)
+
+
+def _check_nova_config(config):
+    """InputError for a --nova-config file or dir that is not there."""
+    from migcompat_filter import nova_cpu_options
+    config = nova_cpu_options.as_config(config)
+    for path in config.files:
+        if not os.path.isfile(path):
+            raise exception.InputError(
+                '--nova-config %s: %s' % (
+                    path, 'no such file' if not os.path.lexists(path)
+                    else 'is not a regular file'))
+    for path in config.dirs:
+        if not os.path.isdir(path):
+            raise exception.InputError(
+                '--nova-config-dir %s: %s' % (
+                    path, 'no such directory' if not os.path.lexists(path)
+                    else 'is not a directory'))
 
 
 def add_profile_arguments(parser):
@@ -96,11 +138,8 @@ def open_host(root=None, uri=None, nova_config=None):
                 % (root, 'does not exist' if not os.path.lexists(root)
                    else 'is not a directory'))
         return hostsource.SnapshotSource(root)
-    if nova_config is not None and not os.path.isfile(nova_config):
-        raise exception.InputError(
-            '--nova-config %s: %s' % (
-                nova_config, 'no such file' if not os.path.lexists(
-                    nova_config) else 'is not a regular file'))
+    if nova_config is not None:
+        _check_nova_config(nova_config)
     source = hostsource.LiveSource('/', uri or hostsource.DEFAULT_URI)
     source.nova_config = nova_config
     return source

@@ -148,6 +148,36 @@ class TestSnapshotCommand(CliTestCase):
         self.assertFalse(os.path.exists(os.path.join(snap, 'nova',
                                                      'nova.conf')))
 
+    def test_reads_files_and_config_dir_as_nova_does(self):
+        # nova-compute is often started with two files and nova.conf.d/:
+        # later files win, the directory's *.conf last (oslo.config).
+        nova = self.nova_conf()
+        extra = os.path.join(self.tmp, 'nova-compute.conf')
+        with open(extra, 'w') as f:
+            f.write('[libvirt]\ncpu_models = Icelake-Server\n')
+        conf_d = os.path.join(self.tmp, 'nova.conf.d')
+        os.mkdir(conf_d)
+        with open(os.path.join(conf_d, '50-mode.conf'), 'w') as f:
+            f.write('[libvirt]\ncpu_mode = host-passthrough\n')
+        rc, out, err = run('profile', '-f', 'json', '--connect',
+                           'test:///default', '--nova-config', nova,
+                           '--nova-config', extra)
+        self.assertEqual(0, rc, err)
+        data = json.loads(out)
+        self.assertEqual(('custom', ['Icelake-Server']),
+                         (data['cpu_mode'], data['cpu_models']))
+        rc, out, err = run('profile', '-f', 'json', '--connect',
+                           'test:///default', '--nova-config', nova,
+                           '--nova-config-dir', conf_d)
+        self.assertEqual(0, rc, err)
+        self.assertEqual('host-passthrough', json.loads(out)['cpu_mode'])
+
+    def test_missing_nova_config_dir(self):
+        self.assertUserError(
+            run('profile', '--connect', 'test:///default',
+                '--nova-config-dir', os.path.join(self.tmp, 'nova.conf.d')),
+            'nova.conf.d: no such directory')
+
     def test_refuses_non_empty_non_snapshot_dir(self):
         with open(os.path.join(self.tmp, 'precious.txt'), 'w') as f:
             f.write('keep me')
