@@ -144,9 +144,9 @@ def _cell(cell, x, y):
         '<g class="cell-box"><rect class="cell" x="%d" y="%d" width="%d" '
         'height="%d" fill="%s" stroke="#FFFFFF" stroke-width="2" '
         'data-source=%s data-destination=%s data-status=%s '
-        'data-blocking=%s><title>%s</title></rect>%s%s</g>' % (
-            x, y, CELL, CELL, fill, quoteattr(src.label),
-            quoteattr(dst.label), quoteattr(verdict),
+        'data-shown=%s data-blocking=%s><title>%s</title></rect>%s%s</g>'
+        % (x, y, CELL, CELL, fill, quoteattr(src.label),
+            quoteattr(dst.label), quoteattr(cell.status), quoteattr(verdict),
             quoteattr(','.join(cell.blocking)),
             escape(_tip(src, dst, cell)),
             svgdraw.glyph(verdict, x + CELL / 2.0, y + 20, 18, ink),

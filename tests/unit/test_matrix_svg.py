@@ -66,7 +66,8 @@ class TestSvg(testtools.TestCase):
             dst = [g for g in m.groups
                    if g.label == rect.get('data-destination')]
             cell = m.cell(src[0], dst[0])
-            self.assertEqual(heatmap.status(cell), rect.get('data-status'))
+            self.assertEqual(cell.status, rect.get('data-status'))
+            self.assertEqual(heatmap.status(cell), rect.get('data-shown'))
             self.assertEqual(','.join(cell.blocking),
                              rect.get('data-blocking'))
             self.assertEqual(heatmap.COLOURS[heatmap.status(cell)],
@@ -74,7 +75,7 @@ class TestSvg(testtools.TestCase):
             tip = rect.find(NS + 'title').text
             if heatmap.status(cell) != 'n/a':
                 self.assertIn(cell.text(), tip)
-            statuses.add(rect.get('data-status'))
+            statuses.add(rect.get('data-shown'))
         # The sample has every outcome, so a wrong colour would show.
         self.assertEqual({'ok', 'refused', 'n/a'}, statuses)
 
@@ -104,15 +105,18 @@ class TestSvg(testtools.TestCase):
         cells = {(r.get('data-source'), r.get('data-destination')): r
                  for r in root.iter(NS + 'rect') if r.get('class') == 'cell'}
         # Two identical hosts: a real migration between them, shown.
-        self.assertEqual('ok', cells[('G1', 'G1')].get('data-status'))
+        self.assertEqual('ok', cells[('G1', 'G1')].get('data-shown'))
         for label in ('G2', 'G3'):
             rect = cells[(label, label)]
-            self.assertEqual('n/a', rect.get('data-status'))
+            self.assertEqual('n/a', rect.get('data-shown'))
+            # The matrix's own verdict stays in the data.
+            self.assertEqual(m.cells[(label, label)].status,
+                             rect.get('data-status'))
             self.assertIn('itself', rect.find(NS + 'title').text)
         boxes = [g for g in root.iter(NS + 'g')
                  if g.get('class') == 'cell-box']
         na = [g for g in boxes
-              if g.find(NS + 'rect').get('data-status') == 'n/a']
+              if g.find(NS + 'rect').get('data-shown') == 'n/a']
         self.assertEqual(2, len(na))
         for g in na:
             self.assertEqual(['n/a'], [t.text for t in g.iter(NS + 'text')])
@@ -182,7 +186,7 @@ class TestSvg(testtools.TestCase):
         for g in root.iter(NS + 'g'):
             if g.get('class') in ('cell-box', 'swatch'):
                 status = (g.get('data-status') or
-                          g.find(NS + 'rect').get('data-status'))
+                          g.find(NS + 'rect').get('data-shown'))
                 drawn.setdefault(status, set()).add(
                     g.find(NS + 'g').get('data-glyph'))
         self.assertEqual({s: {glyphs[s]} for s in glyphs}, drawn)
