@@ -122,6 +122,10 @@ class Demo(FastEpilog, lister.Lister):
         parser.add_argument(
             '--long', action='store_true',
             help='Show every blocking reason and hint in the table.')
+        parser.add_argument(
+            '--pictures', metavar='DIR', default=None,
+            help='Also write the heat map and the compatibility graph of '
+                 'the fleet, per mode, into DIR (SVG).')
         return parser
 
     def take_action(self, parsed_args):
@@ -151,6 +155,11 @@ class Demo(FastEpilog, lister.Lister):
         for mode in demo.modes:
             progress(_summary(mode, [d for d in decisions
                                      if d.mode == mode]))
+        if parsed_args.pictures:
+            from migcompat_filter.demo import pictures
+            for path in pictures.write(parsed_args.pictures, demo.modes,
+                                       fleet=demo.hosts):
+                progress('wrote %s' % path)
         rows = []
         for d in decisions:
             mode = d.mode

@@ -12,19 +12,26 @@ import os
 
 from migcompat_filter import cpu_modes
 from migcompat_filter.demo import hosts as demo_hosts
+from migcompat_filter.exception import InputError
 
 HEATMAP = 'demo-heatmap-%s.svg'
 GRAPH = 'demo-graph-%s.svg'
 
 
 def fleet_hosts(mode=cpu_modes.HOST_MODEL, fleet=None):
-    """[fleet.inventory.Host] of the bundled fleet in this guest CPU mode,
-    classified from their traits as matrix reads them."""
+    """[fleet.inventory.Host] of the demo fleet in this guest CPU mode,
+    classified from their traits as matrix reads them.
+
+    fleet: a list of DemoHost (e.g. the demo's, with this machine), else
+    the bundled fleet.
+    """
     from migcompat_filter.fleet import inventory
     from migcompat_filter import traits
 
+    if fleet is None:
+        fleet = demo_hosts.load_fleet()
     out = []
-    for demo_host in demo_hosts.load_fleet(fleet or demo_hosts.FLEET_FILE):
+    for demo_host in fleet:
         host = inventory.Host(demo_host.name, 'demo-' + demo_host.name)
         host.traits = set(traits.encode(demo_host.in_mode(mode))) | {
             'COMPUTE_NODE'}
@@ -41,11 +48,15 @@ def demo_matrix(mode=cpu_modes.HOST_MODEL, fleet=None):
 
 def write(directory, modes=(cpu_modes.HOST_MODEL,), fleet=None):
     """Write the heat map and the graph of each mode into directory;
-    [paths written]."""
+    [paths written]. fleet: as for :func:`fleet_hosts`."""
     from migcompat_filter import fleet_graph
     from migcompat_filter import heatmap
 
-    os.makedirs(directory, exist_ok=True)
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as e:
+        raise InputError('--pictures %s: cannot be created: %s'
+                         % (directory, e.strerror or e))
     written = []
     for mode in modes:
         m = demo_matrix(mode, fleet)
