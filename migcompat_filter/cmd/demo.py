@@ -142,6 +142,9 @@ class Demo(FastEpilog, lister.Lister):
             logging.getLogger().setLevel(logging.WARNING)
             warnings.filterwarnings('ignore', message=r'\s*Eventlet is '
                                     'deprecated')
+        if parsed_args.pictures:
+            from migcompat_filter.demo import pictures
+            pictures.prepare(parsed_args.pictures)
         demo = runner.Demo(
             modes=parsed_args.mode or cpu_modes.MODES,
             cpu_model=parsed_args.cpu_model,
@@ -156,7 +159,6 @@ class Demo(FastEpilog, lister.Lister):
             progress(_summary(mode, [d for d in decisions
                                      if d.mode == mode]))
         if parsed_args.pictures:
-            from migcompat_filter.demo import pictures
             for path in pictures.write(parsed_args.pictures, demo.modes,
                                        fleet=demo.hosts):
                 progress('wrote %s' % path)

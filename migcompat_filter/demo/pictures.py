@@ -46,17 +46,25 @@ def demo_matrix(mode=cpu_modes.HOST_MODEL, fleet=None):
     return matrix.build(fleet_hosts(mode, fleet), mode=mode)
 
 
+def prepare(directory):
+    """Create the output directory (InputError naming it when it cannot
+    be), so that a bad --pictures fails before the demo runs."""
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as e:
+        raise InputError('--pictures %s: cannot be created: %s'
+                         % (directory, e.strerror or e))
+    if not os.access(directory, os.W_OK):
+        raise InputError('--pictures %s: not writable' % directory)
+
+
 def write(directory, modes=(cpu_modes.HOST_MODEL,), fleet=None):
     """Write the heat map and the graph of each mode into directory;
     [paths written]. fleet: as for :func:`fleet_hosts`."""
     from migcompat_filter import fleet_graph
     from migcompat_filter import heatmap
 
-    try:
-        os.makedirs(directory, exist_ok=True)
-    except OSError as e:
-        raise InputError('--pictures %s: cannot be created: %s'
-                         % (directory, e.strerror or e))
+    prepare(directory)
     written = []
     for mode in modes:
         m = demo_matrix(mode, fleet)

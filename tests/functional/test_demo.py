@@ -203,6 +203,14 @@ class DemoJsonTest(testtools.TestCase):
 
     def test_progress_names_the_pieces(self):
         self.assertIn('placement: in process', self.err)
+        # Where the fleet comes from, without this machine's paths, and
+        # which host-model CPUs are approximations.
+        self.assertIn('bundled with migcompat (migcompat_filter/demo/data)',
+                      self.err)
+        self.assertNotIn(demo_hosts.DATA, self.err)
+        approximated = [line for line in self.err.splitlines()
+                        if 'host-model CPU: approximated' in line]
+        self.assertEqual(3, len(approximated))  # the three Intel hosts
         self.assertIn('MigrationCompatibilityFilter', self.err)
         self.assertIn('MigrationSimilarityWeigher', self.err)
         self.assertIn('reporter: cpu_mode = host-passthrough', self.err)
@@ -236,6 +244,19 @@ class DemoTableTest(testtools.TestCase):
         # Bundled hosts are still judged normally.
         milan = [r for r in rows if r['source'] == 'milan-a'][0]
         self.assertEqual('milan-b', milan['chosen'])
+
+    def test_unusable_pictures_directory_fails_before_the_run(self):
+        tmp = self.useFixture(fixtures.TempDir()).path
+        blocker = os.path.join(tmp, 'a-file')
+        with open(blocker, 'w') as f:
+            f.write('x')
+        status, out, err = run_demo('--no-live', '--pictures',
+                                    os.path.join(blocker, 'pics'))
+        self.assertEqual(2, status, err)
+        self.assertIn('--pictures %s' % os.path.join(blocker, 'pics'), err)
+        self.assertIn('cannot be created', err)
+        self.assertNotIn('Traceback', err)
+        self.assertNotIn('placement: in process', err)
 
     def test_unknown_source_is_an_input_error(self):
         status, out, err = run_demo('--no-live', '--source', 'nosuchhost')
