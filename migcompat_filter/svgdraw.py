@@ -12,6 +12,7 @@ hinting (:data:`FALLBACK_SCALE`): a label measured to fit fits in any of
 the fonts the SVG names. Characters outside ASCII count as a full em.
 """
 
+import re
 from xml.sax.saxutils import escape
 from xml.sax.saxutils import quoteattr
 
@@ -134,16 +135,23 @@ def glyph(status, cx, cy, size, colour):
     return '<g class="glyph" data-glyph="%s">%s</g>' % (name, body)
 
 
+#: Characters XML 1.0 does not allow, even escaped (control characters,
+#: lone surrogates, U+FFFE/U+FFFF): a host name or reason carrying one
+#: would make the whole picture unreadable.
+_NOT_XML = re.compile('[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]')
+
+
 def document(width, height, title, body):
-    """The whole SVG document: a white canvas of width x height."""
-    return '\n'.join([
+    """The whole SVG document: a white canvas of width x height (any
+    character XML cannot carry shown as U+FFFD)."""
+    return _NOT_XML.sub('\ufffd', '\n'.join([
         '<?xml version="1.0" encoding="UTF-8"?>',
         '<svg xmlns="http://www.w3.org/2000/svg" version="1.1" '
         'width="%d" height="%d" viewBox="0 0 %d %d">'
         % (width, height, width, height),
         '<title>%s</title>' % escape(title),
         '<rect x="0" y="0" width="%d" height="%d" fill="#FFFFFF"/>'
-        % (width, height)] + body + ['</svg>']) + '\n'
+        % (width, height)] + body + ['</svg>'])) + '\n'
 
 
 def write(path, data, option='--output'):

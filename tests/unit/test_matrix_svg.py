@@ -8,6 +8,9 @@ import os
 
 from defusedxml import ElementTree
 import fixtures
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
 import testtools
 
 from migcompat_filter.exception import InputError
@@ -222,6 +225,51 @@ class TestSvg(testtools.TestCase):
         root = parse(heatmap.svg(m))
         self.assertEqual([], [r for r in root.iter(NS + 'rect')
                               if r.get('class') == 'cell'])
+
+
+def assert_inside(test, root):
+    """Every unrotated text inside the canvas and every cell label inside
+    its cell."""
+    width, height = float(root.get('width')), float(root.get('height'))
+    for t in root.iter(NS + 'text'):
+        if t.get('transform'):
+            length = svgdraw.text_width(t.text, float(t.get('font-size')))
+            test.assertGreaterEqual(float(t.get('y')) - length, 0, t.text)
+            continue
+        x0, y0, x1, y1 = text_box(t)
+        test.assertTrue(0 <= x0 and x1 <= width and 0 <= y0 and
+                        y1 <= height, '%r clipped' % t.text)
+    for g in root.iter(NS + 'g'):
+        if g.get('class') != 'cell-box':
+            continue
+        rect = g.find(NS + 'rect')
+        x, y = float(rect.get('x')), float(rect.get('y'))
+        for t in g.iter(NS + 'text'):
+            x0, y0, x1, y1 = text_box(t)
+            test.assertTrue(x <= x0 and x1 <= x + heatmap.CELL and
+                            y <= y0 and y1 <= y + heatmap.CELL, t.text)
+
+
+#: Host names as operators write them, and worse (non-ASCII, markup).
+NAMES = st.text(st.characters(min_codepoint=33, max_codepoint=0x2fff,
+                              blacklist_categories=('Cs', 'Cc')),
+                min_size=1, max_size=60)
+
+
+class TestLayoutProperties(testtools.TestCase):
+
+    @settings(max_examples=40, deadline=None)
+    @given(st.lists(NAMES, min_size=4, max_size=4, unique=True),
+           st.text(min_size=1, max_size=40))
+    def test_any_names_and_factors_stay_inside(self, names, factor):
+        m = sample_matrix(names=tuple(names))
+        for cell in m.cells.values():
+            for finding in cell.verdict.blocking:
+                finding.factor = factor
+        root = parse(heatmap.svg(m))
+        assert_inside(self, root)
+        from migcompat_filter import fleet_graph
+        assert_inside(self, parse(fleet_graph.svg(m)))
 
 
 class TestTextFit(testtools.TestCase):
