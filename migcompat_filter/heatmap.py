@@ -34,6 +34,8 @@ LEGEND_SIZE = 11
 #: Axis names longer than this are cut (the legend has them in full).
 AXIS_MAX = 170
 NOT_APPLICABLE = 'n/a'
+#: Characters of the first reason in a cell's tooltip.
+TIP_MAX = 240
 
 
 def axis_name(group):
@@ -77,9 +79,13 @@ def _tip(src, dst, cell):
     if status(cell) == NOT_APPLICABLE:
         return '%s -> itself: n/a (a one-host group; a host does not ' \
             'migrate to itself)' % src.names[0]
+    reason = cell.reason()
+    if len(reason) > TIP_MAX:
+        # The tooltip is a hint; migcompat matrix --pairs has it in full.
+        reason = reason[:TIP_MAX - 1] + svgdraw.ELLIPSIS
     return '%s (%s) -> %s (%s): %s%s' % (
         src.label, _short(src.names), dst.label, _short(dst.names),
-        cell.text(), ': ' + cell.reason() if cell.reason() else '')
+        cell.text(), ': ' + reason if reason else '')
 
 
 def svg(matrix, title='Live migration: which hosts can receive guests '

@@ -60,10 +60,12 @@ def fit(text, width, size):
 def text(x, y, content, size, anchor='start', cls=None, fill='#000000',
          extra=''):
     """One <text> element (content escaped)."""
-    return '<text%s x="%.1f" y="%.1f" %s font-size="%d" text-anchor="%s" ' \
-        'fill="%s"%s>%s</text>' % (
-            ' class=%s' % quoteattr(cls) if cls else '', x, y, FONT, size,
-            anchor, fill, ' ' + extra if extra else '', escape(content))
+    # The font family is the document's (inherited), see document().
+    return '<text%s x="%.1f" y="%.1f" font-size="%d"%s%s%s>%s</text>' % (
+        ' class=%s' % quoteattr(cls) if cls else '', x, y, size,
+        '' if anchor == 'start' else ' text-anchor="%s"' % anchor,
+        '' if fill == '#000000' else ' fill="%s"' % fill,
+        ' ' + extra if extra else '', escape(content))
 
 
 #: Okabe & Ito's palette for colour-vision deficiencies (Color Universal
@@ -147,8 +149,8 @@ def document(width, height, title, body):
     return _NOT_XML.sub('\ufffd', '\n'.join([
         '<?xml version="1.0" encoding="UTF-8"?>',
         '<svg xmlns="http://www.w3.org/2000/svg" version="1.1" '
-        'width="%d" height="%d" viewBox="0 0 %d %d">'
-        % (width, height, width, height),
+        'width="%d" height="%d" viewBox="0 0 %d %d" %s>'
+        % (width, height, width, height, FONT),
         '<title>%s</title>' % escape(title),
         '<rect x="0" y="0" width="%d" height="%d" fill="#FFFFFF"/>'
         % (width, height)] + body + ['</svg>'])) + '\n'

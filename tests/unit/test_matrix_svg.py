@@ -49,7 +49,7 @@ def text_box(t):
     size = float(t.get('font-size'))
     width = svgdraw.text_width(t.text or '', size)
     start = {'start': x, 'middle': x - width / 2, 'end': x - width}[
-        t.get('text-anchor')]
+        t.get('text-anchor', 'start')]
     # Descenders reach about a quarter of the size below the baseline.
     return start, y - size, start + width, y + size / 4.0
 
