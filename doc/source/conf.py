@@ -26,3 +26,6 @@ openstackdocs_auto_name = False
 openstackdocs_pdf_link = False
 # Keep "--option" as typed in command help (no en dashes).
 smartquotes = False
+# Pictures shrink to the page width (doc/source/_static/migcompat.css).
+html_static_path = ['_static']
+html_css_files = ['migcompat.css']
