@@ -19,6 +19,7 @@ from migcompat_filter import heatmap
 from migcompat_filter import svgdraw
 from tests.unit import colour_vision
 from tests.unit import test_fleet
+from tests.unit import truetype
 
 NS = '{http://www.w3.org/2000/svg}'
 
@@ -270,6 +271,56 @@ class TestLayoutProperties(testtools.TestCase):
         assert_inside(self, root)
         from migcompat_filter import fleet_graph
         assert_inside(self, parse(fleet_graph.svg(m)))
+
+
+#: Fonts the pictures name, where Debian and Fedora install them.
+FONT_FILES = (
+    '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf',
+    '/usr/share/fonts/dejavu-sans-fonts/DejaVuSans.ttf',
+    '/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf',
+    '/usr/share/fonts/liberation-sans/LiberationSans-Regular.ttf',
+)
+
+
+def installed_fonts():
+    return [truetype.Font(p) for p in FONT_FILES if os.path.exists(p)]
+
+
+class TestAgainstRealFonts(testtools.TestCase):
+    """The metric is checked against the font files a renderer uses, not
+    against itself."""
+
+    def setUp(self):
+        super(TestAgainstRealFonts, self).setUp()
+        self.fonts = installed_fonts()
+        if not self.fonts:
+            self.skipTest('none of %s installed (fonts-dejavu-core)'
+                          % ', '.join(FONT_FILES))
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.text(st.characters(min_codepoint=32, max_codepoint=126),
+                   max_size=80),
+           st.integers(min_value=6, max_value=24))
+    def test_measured_width_is_never_narrower_than_the_font(
+            self, text, size):
+        for font in self.fonts:
+            self.assertGreaterEqual(svgdraw.text_width(text, size) + 1e-9,
+                                    font.width(text, size), text)
+
+    def test_cell_labels_fit_as_the_font_sets_them(self):
+        m = sample_matrix()
+        for cell in m.cells.values():
+            if cell.verdict.blocking:
+                cell.verdict.blocking[0].factor = 'firmware_settings'
+        root = parse(heatmap.svg(m))
+        for g in root.iter(NS + 'g'):
+            if g.get('class') != 'cell-box':
+                continue
+            for t in g.iter(NS + 'text'):
+                for font in self.fonts:
+                    self.assertLessEqual(
+                        font.width(t.text, float(t.get('font-size'))),
+                        heatmap.CELL - 6, t.text)
 
 
 class TestTextFit(testtools.TestCase):
