@@ -1,121 +1,203 @@
 """The live-migration matrix as a picture: a hand-written SVG heat map.
 
 Rows are source groups, columns destination groups (a group is a set of
-hosts with identical profiles, see :mod:`migcompat_filter.fleet.matrix`).
-A cell is green when guests can move, amber when they can with warnings,
-red when something blocks, and names the blocking factors. Every cell is
-a ``rect`` carrying ``data-source``, ``data-destination``,
-``data-status`` and ``data-blocking`` attributes and a ``title``
-tooltip, so the picture can be checked (and scripted) as data. No
-dependency: SVG is text.
+hosts with identical profiles, see :mod:`migcompat_filter.fleet.matrix`),
+named on the axes by their first host and how many more it has
+("milan-a (+1)"). Each cell has a colour from a colour-blind-safe palette
+*and* a glyph (check, exclamation mark, cross; a dash for n/a), so the
+verdict survives a greyscale print; a refused cell names its first
+blocking factor. The diagonal of a one-host group is n/a: a host does not
+migrate to itself.
+
+The canvas is sized from the measured text (:mod:`.svgdraw`) and every
+label is cut to fit its box, so the picture pasted as a PNG into a ticket
+shows everything. Every cell is a ``rect`` carrying ``data-source``,
+``data-destination`` (group labels), ``data-status`` and
+``data-blocking`` attributes and a ``title`` tooltip with the full
+reason, so the picture can be checked (and scripted) as data.
 """
 
 from xml.sax.saxutils import escape
 from xml.sax.saxutils import quoteattr
 
 from migcompat_filter.exception import InputError
+from migcompat_filter import svgdraw
 
-COLOURS = {'ok': '#4caf50', 'warn': '#ffb300', 'refused': '#e53935'}
-CELL = 56
-LABEL = 70
-FONT = 'font-family="sans-serif"'
+COLOURS = svgdraw.PALETTE
+CELL = 72
+MARGIN = 12
+TITLE_SIZE = 14
+SUBTITLE_SIZE = 11
+AXIS_SIZE = 11
+CELL_TEXT_SIZE = 9
+LEGEND_SIZE = 11
+#: Axis names longer than this are cut (the legend has them in full).
+AXIS_MAX = 170
+NOT_APPLICABLE = 'n/a'
+#: Characters of the first reason in a cell's tooltip.
+TIP_MAX = 240
 
 
-def _short(names, limit=3):
+def axis_name(group):
+    """The group's name on an axis: its first host, and how many more."""
+    names = group.names
+    extra = len(names) - 1
+    return names[0] + (' (+%d)' % extra if extra else '')
+
+
+def status(cell):
+    """The cell's verdict, n/a for a one-host group against itself."""
+    if cell.source is cell.destination and len(cell.source.hosts) == 1:
+        return NOT_APPLICABLE
+    return cell.status
+
+
+def _short(names, limit=6):
     if len(names) <= limit:
         return ', '.join(names)
     return '%s, ... (+%d)' % (', '.join(names[:limit]), len(names) - limit)
 
 
-def _cell_label(cell):
-    if cell.status == 'refused':
-        blocking = cell.blocking
-        first = blocking[0] if blocking else 'refused'
-        if len(first) > 9:
-            first = first[:8] + '.'
-        return first + ('+%d' % (len(blocking) - 1)
-                        if len(blocking) > 1 else '')
-    return 'ok' if cell.status == 'ok' else 'warn'
+def cell_label(cell, width=CELL - 6, size=CELL_TEXT_SIZE):
+    """The lines of words under the glyph, each cut to width px: the
+    first blocking factor and how many more, else the verdict."""
+    verdict = status(cell)
+    if verdict == 'refused':
+        blocking = cell.blocking or ['refused']
+        lines = [blocking[0]]
+        if len(blocking) > 1:
+            lines.append('+%d more' % (len(blocking) - 1))
+    elif verdict == 'warn':
+        n = len(cell.verdict.warnings)
+        lines = ['%d warning%s' % (n, '' if n == 1 else 's')]
+    else:
+        lines = ['ok' if verdict == 'ok' else NOT_APPLICABLE]
+    return [svgdraw.fit(line, width, size) for line in lines]
 
 
-def svg(matrix, title='live migration: source (row) to destination '
-        '(column)'):
+def _tip(src, dst, cell):
+    if status(cell) == NOT_APPLICABLE:
+        return '%s -> itself: n/a (a one-host group; a host does not ' \
+            'migrate to itself)' % src.names[0]
+    reason = cell.reason()
+    if len(reason) > TIP_MAX:
+        # The tooltip is a hint; migcompat matrix --pairs has it in full.
+        reason = reason[:TIP_MAX - 1] + svgdraw.ELLIPSIS
+    return '%s (%s) -> %s (%s): %s%s' % (
+        src.label, _short(src.names), dst.label, _short(dst.names),
+        cell.text(), ': ' + reason if reason else '')
+
+
+def svg(matrix, title='Live migration: which hosts can receive guests '
+        'from which'):
     """The SVG document (str) of a fleet.matrix.Matrix."""
     groups = matrix.groups
     n = len(groups)
-    legend_lines = len(groups) + len(matrix.left_out) + 4
-    # Wide enough for the grid and (roughly, 6.5 px a character) the
-    # longest legend line.
-    longest = max([len(', '.join(g.names)) + 12 for g in groups] +
-                  [len(h.name) + len(why) + 2 for h, why in matrix.left_out]
-                  + [0])
-    width = max(LABEL + n * CELL + 40, 640, int(longest * 6.5) + 20)
-    top = 60
-    height = top + LABEL + n * CELL + 20 + legend_lines * 16
-    mode = matrix.mode or 'each source\'s own cpu_mode'
-    out = ['<?xml version="1.0" encoding="UTF-8"?>',
-           '<svg xmlns="http://www.w3.org/2000/svg" version="1.1" '
-           'width="%d" height="%d" viewBox="0 0 %d %d">'
-           % (width, height, width, height),
-           '<title>%s</title>' % escape(title),
-           '<rect x="0" y="0" width="%d" height="%d" fill="#ffffff"/>'
-           % (width, height),
-           '<text x="10" y="20" %s font-size="14">%s</text>'
-           % (FONT, escape(title)),
-           '<text x="10" y="38" %s font-size="11">mode: %s; green: can '
-           'migrate, amber: can with warnings, red: refused (the blocking '
-           'factor)</text>' % (FONT, escape(mode)),
-           ]
-    x0, y0 = LABEL, top + LABEL
-    for j, dst in enumerate(groups):
-        x = x0 + j * CELL + CELL // 2
-        out.append('<text class="column" x="%d" y="%d" %s font-size="12" '
-                   'text-anchor="middle">%s</text>'
-                   % (x, y0 - 8, FONT, escape(dst.label)))
+    names = [svgdraw.fit(axis_name(g), AXIS_MAX, AXIS_SIZE) for g in groups]
+    name_width = max([svgdraw.text_width(s, AXIS_SIZE) for s in names] +
+                     [0])
+    mode = matrix.mode or "each source's own cpu_mode"
+    subtitle = ('guest CPU mode: %s; rows: from (source), columns: to '
+                '(destination)' % mode)
+    legend = _legend_lines(matrix)
+    body = []
+    y = MARGIN + TITLE_SIZE
+    body.append(svgdraw.text(MARGIN, y, title, TITLE_SIZE, cls='title'))
+    y += SUBTITLE_SIZE + 6
+    body.append(svgdraw.text(MARGIN, y, subtitle, SUBTITLE_SIZE,
+                             cls='subtitle'))
+    x0 = MARGIN + name_width + 8
+    y0 = y + 10 + name_width + 8
+    for j, name in enumerate(names):
+        # Column names read upwards from just above their column.
+        x = x0 + j * CELL + CELL / 2.0 + AXIS_SIZE / 3.0
+        yb = y0 - 6
+        body.append(svgdraw.text(
+            x, yb, name, AXIS_SIZE, cls='column',
+            extra='data-group=%s transform="rotate(-90 %.1f %.1f)"'
+            % (quoteattr(groups[j].label), x, yb)))
     for i, src in enumerate(groups):
         y = y0 + i * CELL
-        out.append('<text class="row" x="%d" y="%d" %s font-size="12" '
-                   'text-anchor="end">%s</text>'
-                   % (x0 - 8, y + CELL // 2 + 4, FONT, escape(src.label)))
+        body.append(svgdraw.text(
+            x0 - 8, y + CELL / 2.0 + AXIS_SIZE / 3.0, names[i], AXIS_SIZE,
+            anchor='end', cls='row',
+            extra='data-group=%s' % quoteattr(src.label)))
         for j, dst in enumerate(groups):
-            cell = matrix.cell(src, dst)
-            x = x0 + j * CELL
-            tip = '%s (%s) -> %s (%s): %s%s' % (
-                src.label, _short(src.names), dst.label, _short(dst.names),
-                cell.text(), ': ' + cell.reason() if cell.reason() else '')
-            out.append(
-                '<g><rect class="cell" x="%d" y="%d" width="%d" height="%d" '
-                'fill="%s" stroke="#ffffff" data-source=%s '
-                'data-destination=%s data-status=%s data-blocking=%s>'
-                '<title>%s</title></rect>'
-                '<text x="%d" y="%d" %s font-size="9" text-anchor="middle" '
-                'fill="#000000">%s</text></g>'
-                % (x, y, CELL, CELL, COLOURS[cell.status],
-                   quoteattr(src.label), quoteattr(dst.label),
-                   quoteattr(cell.status),
-                   quoteattr(','.join(cell.blocking)), escape(tip),
-                   x + CELL // 2, y + CELL // 2 + 3, FONT,
-                   escape(_cell_label(cell))))
-    y = y0 + n * CELL + 24
-    out.append('<text x="10" y="%d" %s font-size="12">groups of identical '
-               'hosts:</text>' % (y, FONT))
-    for group in groups:
-        y += 16
-        out.append('<text class="group" data-group=%s x="10" y="%d" %s '
-                   'font-size="11">%s (%d): %s</text>'
-                   % (quoteattr(group.label), y, FONT, escape(group.label),
-                      len(group.hosts), escape(', '.join(group.names))))
+            body.append(_cell(matrix.cell(src, dst), x0 + j * CELL, y))
+    y = y0 + n * CELL + 10
+    width = x0 + n * CELL
+    for size, line, cls, swatch in legend:
+        y += size + 6
+        x = MARGIN
+        if swatch:
+            body.append(_swatch(swatch, x, y - size))
+            x += 22
+        body.append(svgdraw.text(x, y, line, size, cls=cls,
+                                 extra=_legend_data(cls, line, groups)))
+        width = max(width, x + svgdraw.text_width(line, size))
+    width = max(width, MARGIN + svgdraw.text_width(title, TITLE_SIZE),
+                MARGIN + svgdraw.text_width(subtitle, SUBTITLE_SIZE))
+    return svgdraw.document(int(width + MARGIN + 0.999),
+                            int(y + MARGIN), title, body)
+
+
+def _cell(cell, x, y):
+    verdict = status(cell)
+    fill = COLOURS[verdict]
+    ink = svgdraw.ink(fill)
+    src, dst = cell.source, cell.destination
+    return (
+        '<g class="cell-box"><rect class="cell" x="%d" y="%d" width="%d" '
+        'height="%d" fill="%s" stroke="#FFFFFF" stroke-width="2" '
+        'data-source=%s data-destination=%s data-status=%s '
+        'data-shown=%s data-blocking=%s><title>%s</title></rect>%s%s</g>'
+        % (x, y, CELL, CELL, fill, quoteattr(src.label),
+            quoteattr(dst.label), quoteattr(cell.status), quoteattr(verdict),
+            quoteattr(','.join(cell.blocking)),
+            escape(_tip(src, dst, cell)),
+            svgdraw.glyph(verdict, x + CELL / 2.0, y + 20, 18, ink),
+            ''.join(svgdraw.text(x + CELL / 2.0, y + 46 + k * 12, line,
+                                 CELL_TEXT_SIZE, anchor='middle',
+                                 cls='cell-label', fill=ink)
+                    for k, line in enumerate(cell_label(cell)))))
+
+
+def _swatch(verdict, x, y):
+    fill = COLOURS[verdict]
+    return '<g class="swatch" data-status=%s><rect x="%d" y="%d" ' \
+        'width="16" height="16" fill="%s" stroke="#999999"/>%s</g>' % (
+            quoteattr(verdict), x, y, fill,
+            svgdraw.glyph(verdict, x + 8, y + 8, 11, svgdraw.ink(fill)))
+
+
+def _legend_lines(matrix):
+    """[(font size, text, class, verdict of a swatch or None)]."""
+    lines = [(LEGEND_SIZE, svgdraw.MEANING[v], 'legend', v)
+             for v in ('ok', 'warn', 'refused', NOT_APPLICABLE)]
+    if matrix.groups:
+        lines.append((LEGEND_SIZE + 1, 'groups of identical hosts:',
+                      'heading', None))
+    for group in matrix.groups:
+        lines.append((LEGEND_SIZE, '%s = %s (%d host%s): %s' % (
+            axis_name(group), group.label, len(group.hosts),
+            '' if len(group.hosts) == 1 else 's', _short(group.names, 12)),
+            'group', None))
     if matrix.left_out:
-        y += 20
-        out.append('<text x="10" y="%d" %s font-size="12">not in the '
-                   'matrix:</text>' % (y, FONT))
-        for host, why in matrix.left_out:
-            y += 16
-            out.append('<text class="left-out" x="10" y="%d" %s '
-                       'font-size="11">%s: %s</text>'
-                       % (y, FONT, escape(host.name), escape(why)))
-    out.append('</svg>')
-    return '\n'.join(out) + '\n'
+        lines.append((LEGEND_SIZE + 1, 'not in the matrix:', 'heading',
+                      None))
+    for host, why in matrix.left_out:
+        lines.append((LEGEND_SIZE, '%s: %s' % (host.name, why), 'left-out',
+                      None))
+    return lines
+
+
+def _legend_data(cls, line, groups):
+    if cls != 'group':
+        return ''
+    for group in groups:
+        if line.startswith(axis_name(group) + ' = %s ' % group.label):
+            return 'data-group=%s' % quoteattr(group.label)
+    return ''
 
 
 def write(matrix, path):
@@ -129,13 +211,7 @@ def write(matrix, path):
         raise InputError('--output %s: the picture is written as .svg (or '
                          '.png when cairosvg is installed); name the file '
                          'accordingly' % path)
-    try:
-        with open(path, 'wb') as f:
-            f.write(data)
-    except OSError as e:
-        raise InputError('--output %s: cannot be written: %s'
-                         % (path, e.strerror or e))
-    return path
+    return svgdraw.write(path, data)
 
 
 def _png(text, path):

@@ -122,6 +122,10 @@ class Demo(FastEpilog, lister.Lister):
         parser.add_argument(
             '--long', action='store_true',
             help='Show every blocking reason and hint in the table.')
+        parser.add_argument(
+            '--pictures', metavar='DIR', default=None,
+            help='Also write the heat map and the compatibility graph of '
+                 'the fleet, per mode, into DIR (SVG).')
         return parser
 
     def take_action(self, parsed_args):
@@ -138,6 +142,9 @@ class Demo(FastEpilog, lister.Lister):
             logging.getLogger().setLevel(logging.WARNING)
             warnings.filterwarnings('ignore', message=r'\s*Eventlet is '
                                     'deprecated')
+        if parsed_args.pictures:
+            from migcompat_filter.demo import pictures
+            pictures.prepare(parsed_args.pictures)
         demo = runner.Demo(
             modes=parsed_args.mode or cpu_modes.MODES,
             cpu_model=parsed_args.cpu_model,
@@ -151,6 +158,10 @@ class Demo(FastEpilog, lister.Lister):
         for mode in demo.modes:
             progress(_summary(mode, [d for d in decisions
                                      if d.mode == mode]))
+        if parsed_args.pictures:
+            for path in pictures.write(parsed_args.pictures, demo.modes,
+                                       fleet=demo.hosts):
+                progress('wrote %s' % path)
         rows = []
         for d in decisions:
             mode = d.mode

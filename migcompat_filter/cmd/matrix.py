@@ -37,6 +37,9 @@ class MatrixCommand(common.FleetCommand, lister.Lister):
         parser.add_argument('--output', metavar='FILE',
                             help='Also write the heat map to FILE (.svg; '
                                  '.png with the optional cairosvg).')
+        parser.add_argument('--graph', metavar='FILE',
+                            help='Also write the compatibility graph to '
+                                 'FILE (.svg).')
         return self.add_arguments(parser)
 
     def take_action(self, parsed_args):
@@ -48,6 +51,10 @@ class MatrixCommand(common.FleetCommand, lister.Lister):
         self._report_left_out(m)
         if parsed_args.output:
             self._write_heatmap(m, parsed_args.output)
+        if parsed_args.graph:
+            from migcompat_filter import fleet_graph
+            fleet_graph.write(m, parsed_args.graph)
+            self.app.stderr.write('wrote %s\n' % parsed_args.graph)
         return _pairs(m) if parsed_args.pairs else _grid(m)
 
     def _report_left_out(self, m):

@@ -120,13 +120,21 @@ class Demo(object):
         from migcompat_filter import hostsource
 
         self.hosts = demo_hosts.load_fleet(self.fleet_file)
-        self.progress('fleet: %d real host profiles bundled in %s:'
-                      % (len(self.hosts), os.path.dirname(self.fleet_file)))
+        if os.path.abspath(self.fleet_file) == demo_hosts.FLEET_FILE:
+            where = 'bundled with migcompat (migcompat_filter/demo/data)'
+        else:
+            where = 'from %s' % os.path.dirname(self.fleet_file)
+        self.progress('fleet: %d real host profiles %s:'
+                      % (len(self.hosts), where))
         for host in self.hosts:
             self.progress('  %-16s %s' % (host.name, host.description))
             if host.filled:
                 self.progress('  %-16s   filled in: %s'
                               % ('', _filled_summary(host.filled)))
+            if _approximated(host.profile):
+                self.progress('  %-16s   host-model CPU: approximated from '
+                              'the host CPU (no domain capabilities in the '
+                              'snapshot)' % '')
         if self.live:
             host = demo_hosts.live_host(self.uri or hostsource.DEFAULT_URI)
             unknown = host.unknown_factors()
@@ -250,6 +258,13 @@ def _refusal(judgement, policy, hs):
     verdict = engine.evaluate(judgement.source.profile, hp.profile,
                               judgement.mode, policy)
     return Refusal(hs.host, verdict.factors(), verdict.blocking)
+
+
+def _approximated(profile):
+    """True when the profile's host-model CPU is the reader's
+    approximation, not libvirt's domain capabilities."""
+    hm = profile['host_model']
+    return isinstance(hm, dict) and bool(hm.get('approximated'))
 
 
 def _filled_summary(filled):

@@ -9,8 +9,12 @@ factor, and that an unreadable machine is shown as unknown, not a crash.
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+
+from defusedxml import ElementTree
 
 import fixtures
 import testtools
@@ -37,8 +41,15 @@ class DemoJsonTest(testtools.TestCase):
     @classmethod
     def setUpClass(cls):
         super(DemoJsonTest, cls).setUpClass()
-        cls.status, out, cls.err = run_demo('-f', 'json')
+        cls.pictures = tempfile.mkdtemp(prefix='migcompat-demo-')
+        cls.status, out, cls.err = run_demo('-f', 'json',
+                                            '--pictures', cls.pictures)
         cls.rows = json.loads(out) if cls.status == 0 else []
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.pictures, ignore_errors=True)
+        super(DemoJsonTest, cls).tearDownClass()
 
     def setUp(self):
         super(DemoJsonTest, self).setUp()
@@ -115,6 +126,64 @@ class DemoJsonTest(testtools.TestCase):
         self.assertIn('rtm', reason['message'])
         self.assertIn('tsx=off', reason['hint'])
 
+    def test_tsx_off_host_refused_in_host_model_with_hint(self):
+        # The README's headline case, in nova's default mode: the bundled
+        # profiles carry a host-model CPU, so TSX going away blocks.
+        row = self.row('host-model', 'clx-8268')
+        tsxoff = self.refused(row)['clx-8268-tsxoff']
+        self.assertEqual(['host_model'], tsxoff['factors'])
+        reason = tsxoff['reasons'][0]
+        self.assertIn('hle, rtm', reason['message'])
+        self.assertIn('tsx=off', reason['hint'])
+        # The other way round TSX appears, which is fine.
+        self.assertIn('clx-8268', self.accepted(
+            self.row('host-model', 'clx-8268-tsxoff')))
+
+    def test_cpu_only_snapshots_are_refused_for_their_cpu(self):
+        # clx-8268 and clx-4214r come from CPU-only snapshots; their
+        # software factors were filled from one distribution stack, so
+        # the refusal names the CPU difference, never a version unknown.
+        for mode in ('host-model', 'host-passthrough'):
+            row = self.row(mode, 'clx-8268')
+            other = self.refused(row)['clx-4214r']
+            for factor in ('qemu_version', 'libvirt_version',
+                           'kernel_version', 'machine_types'):
+                self.assertNotIn(factor, other['factors'], mode)
+            self.assertTrue(set(other['factors']) &
+                            {'host_model', 'cpu_features'}, other)
+        self.assertIn('from a distribution stack', self.err)
+
+    def picture(self, name):
+        path = os.path.join(self.pictures, name)
+        self.assertIn('wrote %s' % path, self.err)
+        with open(path, 'rb') as f:
+            return ElementTree.parse(f).getroot()
+
+    def test_pictures_show_what_the_table_says(self):
+        ns = '{http://www.w3.org/2000/svg}'
+        heat = self.picture('demo-heatmap-host-model.svg')
+        names = {t.get('data-group'): t.text for t in heat.iter(ns + 'text')
+                 if t.get('class') == 'row'}
+        by_name = {v.split(' (+')[0]: k for k, v in names.items()}
+        self.assertEqual('milan-a (+1)', names[by_name['milan-a']])
+        cells = {(r.get('data-source'), r.get('data-destination')): r
+                 for r in heat.iter(ns + 'rect') if r.get('class') == 'cell'}
+        src, dst = by_name['clx-8268'], by_name['clx-8268-tsxoff']
+        self.assertEqual('refused', cells[(src, dst)].get('data-status'))
+        self.assertEqual('host_model',
+                         cells[(src, dst)].get('data-blocking'))
+        self.assertEqual('n/a', cells[(src, src)].get('data-shown'))
+        graph = self.picture('demo-graph-host-model.svg')
+        edges = {(p.get('data-source'), p.get('data-destination')):
+                 p.get('class').split() for p in graph.iter(ns + 'path')
+                 if 'edge' in (p.get('class') or '').split()}
+        # tsx=off -> TSX on is fine, not back: one way.
+        self.assertNotIn((src, dst), edges)
+        self.assertIn('one-way', edges[(dst, src)])
+        # Every mode was drawn.
+        for mode in ('host-passthrough', 'custom'):
+            self.picture('demo-graph-%s.svg' % mode)
+
     def test_passthrough_prefers_identical_over_updated_host(self):
         row = self.row('host-passthrough', 'milan-a')
         accepted = self.accepted(row)
@@ -134,6 +203,14 @@ class DemoJsonTest(testtools.TestCase):
 
     def test_progress_names_the_pieces(self):
         self.assertIn('placement: in process', self.err)
+        # Where the fleet comes from, without this machine's paths, and
+        # which host-model CPUs are approximations.
+        self.assertIn('bundled with migcompat (migcompat_filter/demo/data)',
+                      self.err)
+        self.assertNotIn(demo_hosts.DATA, self.err)
+        approximated = [line for line in self.err.splitlines()
+                        if 'host-model CPU: approximated' in line]
+        self.assertEqual(3, len(approximated))  # the three Intel hosts
         self.assertIn('MigrationCompatibilityFilter', self.err)
         self.assertIn('MigrationSimilarityWeigher', self.err)
         self.assertIn('reporter: cpu_mode = host-passthrough', self.err)
@@ -167,6 +244,19 @@ class DemoTableTest(testtools.TestCase):
         # Bundled hosts are still judged normally.
         milan = [r for r in rows if r['source'] == 'milan-a'][0]
         self.assertEqual('milan-b', milan['chosen'])
+
+    def test_unusable_pictures_directory_fails_before_the_run(self):
+        tmp = self.useFixture(fixtures.TempDir()).path
+        blocker = os.path.join(tmp, 'a-file')
+        with open(blocker, 'w') as f:
+            f.write('x')
+        status, out, err = run_demo('--no-live', '--pictures',
+                                    os.path.join(blocker, 'pics'))
+        self.assertEqual(2, status, err)
+        self.assertIn('--pictures %s' % os.path.join(blocker, 'pics'), err)
+        self.assertIn('cannot be created', err)
+        self.assertNotIn('Traceback', err)
+        self.assertNotIn('placement: in process', err)
 
     def test_unknown_source_is_an_input_error(self):
         status, out, err = run_demo('--no-live', '--source', 'nosuchhost')

@@ -86,6 +86,41 @@ class BundledFleetTest(testtools.TestCase):
         tsx_off = by_name['clx-8268-tsxoff']['cpu_features']['features']
         self.assertEqual({'hle', 'rtm'}, set(tsx_on) - set(tsx_off))
 
+    def test_every_host_knows_its_host_model_and_versions(self):
+        # What the demo judges first (host-model, versions) is never
+        # unknown: a demo that refuses for "unknown" teaches nothing.
+        for host in demo_hosts.load_fleet():
+            for factor in ('host_model', 'qemu_version', 'libvirt_version',
+                           'kernel_version', 'machine_types'):
+                self.assertFalse(profile_mod.is_unknown(
+                    host.profile[factor]), (host.name, factor))
+            self.assertTrue(host.profile['host_model']['features'])
+
+    def test_filled_and_approximated_factors_are_declared(self):
+        # The Intel snapshots have no domain capabilities: their host
+        # model is the project's approximation from the host CPU, marked
+        # so in the profile; filled software factors are listed.
+        by_name = {h.name: h for h in demo_hosts.load_fleet()}
+        for name in ('clx-8268', 'clx-8268-tsxoff', 'clx-4214r'):
+            host = by_name[name]
+            self.assertTrue(host.profile['host_model'].get('approximated'))
+            filled = ' '.join(host.filled)
+            self.assertIn('qemu_version (stack)', filled)
+            self.assertIn('libvirt_version (stack)', filled)
+        self.assertFalse(by_name['milan-a'].filled)
+        self.assertFalse(by_name['milan-a'].profile['host_model'].get(
+            'approximated'))
+
+    def test_headline_tsx_case_blocks_in_host_model(self):
+        from migcompat_filter import rules
+        by_name = {h.name: h for h in demo_hosts.load_fleet()}
+        verdict = rules.evaluate(
+            by_name['clx-8268'].in_mode('host-model'),
+            by_name['clx-8268-tsxoff'].in_mode('host-model'))
+        self.assertFalse(verdict.compatible)
+        self.assertEqual(['host_model'], verdict.factors('block'))
+        self.assertIn('tsx=off', verdict.blocking[0].hint)
+
     def test_missing_fleet_file_is_a_clear_error(self):
         from migcompat_filter.exception import InputError
         e = self.assertRaises(InputError, demo_hosts.load_fleet,

@@ -1,0 +1,75 @@
+"""The bundled demo fleet as pictures: its heat map and its compatibility
+graph, drawn from the same traits the reporter publishes.
+
+No Placement and no nova are needed: every bundled profile is encoded as
+traits (what ``migcompat report`` would publish) and read back into a
+fleet host (what ``migcompat matrix`` reads from Placement), so the
+pictures show what ``migcompat matrix --output --graph`` would draw for
+this fleet. The docs build calls :func:`write` (doc/source/_ext).
+"""
+
+import os
+
+from migcompat_filter import cpu_modes
+from migcompat_filter.demo import hosts as demo_hosts
+from migcompat_filter.exception import InputError
+
+HEATMAP = 'demo-heatmap-%s.svg'
+GRAPH = 'demo-graph-%s.svg'
+
+
+def fleet_hosts(mode=cpu_modes.HOST_MODEL, fleet=None):
+    """[fleet.inventory.Host] of the demo fleet in this guest CPU mode,
+    classified from their traits as matrix reads them.
+
+    fleet: a list of DemoHost (e.g. the demo's, with this machine), else
+    the bundled fleet.
+    """
+    from migcompat_filter.fleet import inventory
+    from migcompat_filter import traits
+
+    if fleet is None:
+        fleet = demo_hosts.load_fleet()
+    out = []
+    for demo_host in fleet:
+        host = inventory.Host(demo_host.name, 'demo-' + demo_host.name)
+        host.traits = set(traits.encode(demo_host.in_mode(mode))) | {
+            'COMPUTE_NODE'}
+        host.classify()
+        out.append(host)
+    return out
+
+
+def demo_matrix(mode=cpu_modes.HOST_MODEL, fleet=None):
+    """The fleet.matrix.Matrix of the bundled fleet in one mode."""
+    from migcompat_filter.fleet import matrix
+    return matrix.build(fleet_hosts(mode, fleet), mode=mode)
+
+
+def prepare(directory):
+    """Create the output directory (InputError naming it when it cannot
+    be), so that a bad --pictures fails before the demo runs."""
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as e:
+        raise InputError('--pictures %s: cannot be created: %s'
+                         % (directory, e.strerror or e))
+    if not os.access(directory, os.W_OK):
+        raise InputError('--pictures %s: not writable' % directory)
+
+
+def write(directory, modes=(cpu_modes.HOST_MODEL,), fleet=None):
+    """Write the heat map and the graph of each mode into directory;
+    [paths written]. fleet: as for :func:`fleet_hosts`."""
+    from migcompat_filter import fleet_graph
+    from migcompat_filter import heatmap
+
+    prepare(directory)
+    written = []
+    for mode in modes:
+        m = demo_matrix(mode, fleet)
+        written.append(heatmap.write(
+            m, os.path.join(directory, HEATMAP % mode)))
+        written.append(fleet_graph.write(
+            m, os.path.join(directory, GRAPH % mode)))
+    return written

@@ -1,0 +1,66 @@
+"""``migcompat matrix --output --graph`` against a real placement server
+holding real host profiles (the shared fleet of test_fleet)."""
+
+import json
+import os
+
+from defusedxml import ElementTree
+import fixtures
+
+from tests.functional import test_fleet
+
+NS = test_fleet.SVG_NS
+
+
+class TestMatrixPictures(test_fleet.FleetTestBase):
+
+    def draw(self):
+        tmp = self.useFixture(fixtures.TempDir()).path
+        heat, graph = os.path.join(tmp, 'm.svg'), os.path.join(tmp, 'g.svg')
+        status, out, err = self.run_cli(
+            'matrix', '--pairs', '--output', heat, '--graph', graph,
+            '-f', 'json', '--placement-url', self.placement.url)
+        self.assertEqual(0, status, err)
+        self.assertIn('wrote %s' % graph, err)
+        parsed = []
+        for path in (heat, graph):
+            with open(path, 'rb') as f:
+                parsed.append(ElementTree.parse(f).getroot())
+        return json.loads(out), parsed[0], parsed[1]
+
+    def test_graph_has_an_arrow_per_compatible_pair_of_the_table(self):
+        pairs, _heat, graph = self.draw()
+        ok = {(r['source'], r['destination']) for r in pairs
+              if r['compatible'] and r['source'] != r['destination']}
+        edges = {(p.get('data-source'), p.get('data-destination')):
+                 p.get('class').split() for p in graph.iter(NS + 'path')
+                 if 'edge' in (p.get('class') or '').split()}
+        self.assertEqual(ok, set(edges))
+        for (src, dst), cls in edges.items():
+            self.assertEqual((dst, src) not in ok, 'one-way' in cls)
+        # The real fleet has an older QEMU host: some path is one-way.
+        self.assertTrue(any('one-way' in c for c in edges.values()))
+        sizes = {g.get('data-group'): int(g.get('data-hosts'))
+                 for g in graph.iter(NS + 'g') if g.get('class') == 'node'}
+        for row in pairs:
+            self.assertEqual(len(row['source_hosts']), sizes[row['source']])
+
+    def test_heatmap_axes_name_the_hosts(self):
+        pairs, heat, _graph = self.draw()
+        rows = {t.get('data-group'): t.text for t in heat.iter(NS + 'text')
+                if t.get('class') == 'row'}
+        for row in pairs:
+            names = row['source_hosts']
+            expected = names[0] + (' (+%d)' % (len(names) - 1)
+                                   if len(names) > 1 else '')
+            self.assertEqual(expected, rows[row['source']])
+        # milan-1 and milan-2 are identical: one group of two.
+        self.assertIn('milan-1 (+1)', rows.values())
+
+    def test_graph_needs_an_svg_name(self):
+        status, out, err = self.run_cli(
+            'matrix', '--graph', '/tmp/graph.png',
+            '--placement-url', self.placement.url)
+        self.assertEqual(2, status)
+        self.assertIn('--graph /tmp/graph.png', err)
+        self.assertNotIn('Traceback', err)
