@@ -224,10 +224,25 @@ class TestReportSigterm(HygieneTestCase):
         with open(path) as f:
             self.assertIn('CUSTOM_MIGCOMPAT_', f.read())
 
+    def wait_for_sigterm_handler(self, proc):
+        # Not a fixed sleep: a loaded machine can take seconds to start
+        # the CLI. The kernel shows when the process catches SIGTERM.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            self.assertIsNone(proc.poll())
+            with open('/proc/%d/status' % proc.pid) as f:
+                caught = [line.split()[1] for line in f
+                          if line.startswith('SigCgt:')]
+            if caught and int(caught[0], 16) & (1 << (signal.SIGTERM - 1)):
+                return
+            time.sleep(0.05)
+        self.fail('report never installed its SIGTERM handler')
+
     def test_sigterm_during_the_first_jitter(self):
         proc = self.start(jitter=600)
         self.addCleanup(proc.kill)
-        time.sleep(1.5)  # started, waiting up to 600 s of jitter
+        self.wait_for_sigterm_handler(proc)  # now waiting out the jitter
+        time.sleep(0.2)
         self.assertIsNone(proc.poll())
         self.stop(proc)
         self.assertFalse(os.path.exists(os.path.join(self.tmp,
