@@ -22,6 +22,10 @@ from migcompat_filter import placement
 COMPUTE_MICROVERSION = '2.53'
 SERVICE_TYPE = 'compute'
 
+#: Migration statuses after which nova does nothing more with it.
+MIGRATION_DONE = frozenset(['completed'])
+MIGRATION_FAILED = frozenset(['error', 'failed', 'cancelled'])
+
 
 class NovaError(placement.PlacementError):
     """nova's API could not be reached or refused a request."""
