@@ -102,19 +102,21 @@ class _DrainBase(guest_base._GuestBase):
             self._set_vcpu_model(server, mode)
         return server
 
-    def drain(self, *argv):
-        """(exit status, rows by server name, stderr) of migcompat drain."""
+    def run_cli(self, *argv):
+        """(exit status, rows, stderr) of migcompat ARGV -f json."""
         app = shell.MigcompatApp()
         app.stdout, app.stderr = io.StringIO(), io.StringIO()
-        status = app.run(['drain', 'src', '-f', 'json',
-                          '--placement-url', self.placement.fixture.endpoint,
-                          '--nova-url', self.api.base_url,
-                          '--state-file', os.path.join(self.state_dir,
-                                                       'state.json'),
-                          '--poll', '0.05', '--timeout', '30'] + list(argv))
+        status = app.run(list(argv) + [
+            '-f', 'json', '--placement-url', self.placement.fixture.endpoint,
+            '--nova-url', self.api.base_url])
         out = app.stdout.getvalue()
         rows = json.loads(out) if out.strip() else []
         return status, rows, app.stderr.getvalue()
+
+    def drain(self, *argv, host='src'):
+        return self.run_cli('drain', host, '--state-file', os.path.join(
+            self.state_dir, 'state.json'), '--poll', '0.05', '--timeout',
+            '30', *argv)
 
     def _live_migrations(self, server):
         return [m for m in self.api.api_get(
@@ -253,3 +255,62 @@ class DrainResumeTest(_DrainBase):
         self.assertEqual(0, status, err)
         self.assertEqual(['twin'] * 3,
                          [self._host_of(s) for s in self.servers])
+
+
+class FleetCommandsTest(_DrainBase):
+    """what-if and upgrade-plan against the same real nova and placement,
+    and their bad input."""
+
+    def setUp(self):
+        super().setUp()
+        self._start('src', _MILAN)
+        self._start('near', _near_milan())
+        self._boot('hm-1')
+        self.api.api_post('/os-aggregates', {'aggregate': {'name': 'rack1'}})
+        agg = self.api.api_get('/os-aggregates').body['aggregates'][0]
+        for host in ('src', 'near'):
+            self.api.api_post('/os-aggregates/%s/action' % agg['id'],
+                              {'add_host': {'host': host}})
+
+    def test_what_if_qemu_upgrade_of_one_host(self):
+        status, rows, err = self.run_cli('what-if', '--set',
+                                         'qemu_version=8.2.2', '--host',
+                                         'near')
+        self.assertEqual(0, status, err)
+        self.assertEqual([['now impossible', 'near', 'src',
+                           ['qemu_version']]],
+                         [[r['change'], r['source'], r['destination'],
+                           r['factors']] for r in rows])
+
+    def test_upgrade_plan_of_an_aggregate(self):
+        status, rows, err = self.run_cli('upgrade-plan', '--set',
+                                         'qemu_version=8.2.2',
+                                         '--aggregate', 'rack1')
+        self.assertEqual(0, status, err)
+        # The empty host first; then src's server goes to it (an old
+        # QEMU to a newer one, never the other way).
+        self.assertEqual([(1, 'near', []), (2, 'src', ['hm-1 -> near'])],
+                         [(r['turn'], r['host'], r['moves'])
+                          for r in rows])
+
+    def test_bad_input_exits_2_naming_it(self):
+        for argv, words in (
+                (('drain', 'nosuch'), ["no compute node named 'nosuch'"]),
+                (('drain', 'src', '--server-mode', 'ghost=custom'),
+                 ['--server-mode ghost: no such server']),
+                (('what-if', '--set', 'qemu_version=8.2', '--host',
+                  'nosuch'), ['--host nosuch: no compute node']),
+                (('what-if', '--set', 'qemu_version=8.2', '--aggregate',
+                  'nosuch'), ["no nova host aggregate named 'nosuch'"]),
+                (('what-if', '--set', 'gpu=1', '--host', 'src'),
+                 ["unknown factor 'gpu'"]),
+                (('what-if', '--set', 'qemu_version=new', '--host', 'src'),
+                 ['qemu_version=new', 'version number']),
+                (('upgrade-plan', '--set', 'qemu_version=8.2',
+                  '--aggregate', 'nosuch'),
+                 ["no nova host aggregate named 'nosuch'"])):
+            status, rows, err = self.run_cli(*argv)
+            self.assertEqual(2, status, (argv, err))
+            for word in words:
+                self.assertIn(word, err, argv)
+            self.assertNotIn('Traceback', err)
