@@ -169,6 +169,7 @@ class World(object):
         #: {(mode, blocking factors): hosts refused that were safe}.
         self.false_why = {}
         self.examples = {}
+        self.similarity = {}
 
     def _ours(self, src, guest, dst):
         key = (src, guest.key, dst)
@@ -185,6 +186,14 @@ class World(object):
                 '%s -> %s: %s' % (src[0], dst[0], verdict.blocking[0].message)
                 if verdict.blocking else '')
         return self.verdicts[key]
+
+    def _similar(self, src, dst):
+        key = (src, dst)
+        if key not in self.similarity:
+            from migcompat_filter import rules
+            self.similarity[key] = round(rules.similarity(
+                self.fleet.profile(src), self.fleet.profile(dst)), 6)
+        return self.similarity[key]
 
     def _real(self, src, guest, dst):
         """(nova precheck refusal or None, model outcome)."""
@@ -229,7 +238,13 @@ class World(object):
             t['refused before the pick'] += 1
             return False
         # nova's weigher: most free first; ties in a seeded random order.
-        cands.sort(key=lambda h: (-self.free[h], (h * 7919) % 1009))
+        # With migcompat, its similarity weigher ranks first (its weight
+        # multiplier set above the RAM weigher's, as the docs advise).
+        if self.policy is not None:
+            cands.sort(key=lambda h: (-self._similar(skey, self.keys[h]),
+                                      -self.free[h], (h * 7919) % 1009))
+        else:
+            cands.sort(key=lambda h: (-self.free[h], (h * 7919) % 1009))
         for h in cands[:RETRIES + 1]:
             refusal, outcome = self._real(skey, guest, self.keys[h])
             if refusal:
