@@ -48,9 +48,10 @@ MODES = ((mm.HOST_MODEL, 0.6), (mm.HOST_PASSTHROUGH, 0.25),
 CUSTOM_MODEL = {'Intel': 'Cascadelake-Server-noTSX', 'AMD': 'EPYC-Rome'}
 
 OUTCOMES = ('requests', 'moved, safe', 'refused before the pick',
-            'failed at precheck', 'failed after the pick',
-            'moved, then unsafe', 'false refusals (requests)',
-            'false refusals (hosts)', 'hosts left not upgraded')
+            'failed at precheck', 'gave up: every try failed precheck',
+            'failed after the pick', 'moved, then unsafe',
+            'false refusals (requests)', 'false refusals (hosts)',
+            'drains left incomplete')
 
 
 def _base_profiles():
@@ -262,6 +263,7 @@ class World(object):
             else:
                 t['moved, safe'] += 1
             return True
+        t['gave up: every try failed precheck'] += 1
         return False
 
     def wave(self, hosts, change):
@@ -274,7 +276,7 @@ class World(object):
             for gid in sorted(by_host.get(h, ())):
                 self.request(gid, disabled)
             if any(self.on[g] == h for g in by_host.get(h, ())):
-                self.tally['hosts left not upgraded'] += 1
+                self.tally['drains left incomplete'] += 1
                 continue
             key = self.keys[h]
             new = (key[0], change(key, self.fleet))
