@@ -9,8 +9,9 @@ failure stops the run: nothing new starts, what is in flight finishes.
 A small JSON state file records what moved, what failed and what was in
 flight; it is rewritten atomically (a temporary file renamed over it)
 after every change. The next run reads it: a migration still in flight
-is polled again (not requested twice), the server that failed is tried
-first, then the rest of the plan.
+is polled again (not requested twice; one that landed meanwhile is
+recorded), the server that failed is tried first, then the rest of the
+plan.
 """
 
 import concurrent.futures
@@ -145,7 +146,13 @@ class Runner(object):
 
     def run(self, moves):
         result = Result()
-        pending = list(self.order(moves))
+        # A migration an earlier run started for a server no longer on
+        # the host (it landed while no run was watching): record it.
+        planned = {m[0] for m in moves}
+        landed = [(sid, sid, flight.get('target'))
+                  for sid, flight in sorted(self.state.in_flight.items())
+                  if sid not in planned]
+        pending = landed + list(self.order(moves))
         stop = False
         total = len(pending)
         with concurrent.futures.ThreadPoolExecutor(self.parallel) as pool:

@@ -250,6 +250,29 @@ class DrainResumeTest(_DrainBase):
         self.assertEqual({}, state['failed'])
         self.assertEqual(3, len(state['migrated']))
 
+    def test_migration_of_an_interrupted_run_is_polled_not_repeated(self):
+        # A run asked nova to move s-1 and was killed before it saw the
+        # migration end: its state file still has s-1 in flight.
+        s1 = self.servers[0]
+        self.api.post_server_action(s1['id'], {'os-migrateLive': {
+            'host': 'twin', 'block_migration': 'auto'}})
+        self._wait_for_migration_status(s1, ['completed'])
+        path = os.path.join(self.state_dir, 'state.json')
+        with open(path, 'w') as f:
+            json.dump({'version': 1, 'host': 'src', 'migrated': {},
+                       'failed': {}, 'in_flight': {s1['id']: {
+                           'target': 'twin', 'after': 0}}}, f)
+        status, rows, err = self.drain('--execute')
+        self.assertEqual(0, status, err)
+        self.assertIn('polling the migration to twin started by an earlier '
+                      'run', err)
+        self.assertEqual(1, len(self._live_migrations(s1)))
+        with open(path) as f:
+            state = json.load(f)
+        self.assertEqual({}, state['in_flight'])
+        self.assertEqual({s['id']: 'twin' for s in self.servers},
+                         state['migrated'])
+
     def test_parallel_two_empties_the_host(self):
         status, rows, err = self.drain('--execute', '--parallel', '2')
         self.assertEqual(0, status, err)
