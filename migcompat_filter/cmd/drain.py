@@ -109,7 +109,8 @@ class Drain(common.FleetCommand, lister.Lister):
         needs = {s['id']: drain.server_need(s, capacity.allocation(
             f.placement, s['id'], source.uuid)) for s in servers}
         free = capacity.read_all(f.placement,
-                                 [h for h in hosts if h is not source])
+                                 [h for h in hosts if h is not source],
+                                 workers=parsed_args.workers)
         plan = drain.make_plan(
             source, hosts, servers, needs, free,
             _mode_of(source, modes, parsed_args.mode),

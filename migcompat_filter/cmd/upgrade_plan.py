@@ -80,9 +80,9 @@ class UpgradePlan(common.FleetCommand, lister.Lister):
                     f.placement, s['id'], h.uuid)))
                 for s in f.nova.servers_on(h.service_host or h.name,
                                            node=h.name)]
-        free = {h.name: c for h, c in zip(
-            hosts, [capacity.read(f.placement, h.uuid, h.name)
-                    for h in hosts])}
+        by_uuid = capacity.read_all(f.placement, hosts,
+                                    workers=parsed_args.workers)
+        free = {h.name: by_uuid[h.uuid] for h in hosts}
         planner = upgrade_plan.Planner(
             before, after, guests, free,
             verdicts=whatif.Verdicts(self.policy(parsed_args.strict)))

@@ -6,6 +6,8 @@ cover the request. A drain plan keeps its own ledger of that so that it
 never plans two servers into room there is for one.
 """
 
+import concurrent.futures
+
 from migcompat_filter import placement
 
 #: The resource classes a plan accounts for (a server's allocation on its
@@ -78,16 +80,19 @@ def read(client, host_uuid, label=None):
     return Capacity.from_placement(inv, used)
 
 
-def read_all(client, hosts):
-    """{host uuid: Capacity}; a host Placement cannot answer for has
-    none (it takes no server)."""
-    out = {}
-    for host in hosts:
+def read_all(client, hosts, workers=8):
+    """{host uuid: Capacity}, workers requests in flight; a host Placement
+    cannot answer for has none (it takes no server)."""
+    def one(host):
         try:
-            out[host.uuid] = read(client, host.uuid, host.name)
+            return host.uuid, read(client, host.uuid, host.name)
         except placement.PlacementError:
-            out[host.uuid] = Capacity({})
-    return out
+            return host.uuid, Capacity({})
+    if not hosts:
+        return {}
+    with concurrent.futures.ThreadPoolExecutor(
+            max(1, min(workers, len(hosts)))) as pool:
+        return dict(pool.map(one, hosts))
 
 
 def allocation(client, consumer, rp_uuid):

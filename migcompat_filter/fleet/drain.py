@@ -119,15 +119,25 @@ def server_need(server, allocation):
     return {rc: n for rc, n in need.items() if n}
 
 
-def judge(source, hosts, sp, free, policy=None, conf_actions=None):
-    """Fill sp.targets (sorted best first) and sp.refused."""
+def _judged(source, hosts, mode, policy, conf_actions):
+    """[(host, accepted, reason, verdict, similarity)] for a guest of
+    mode on source (what the filter and the weigher would say)."""
     from migcompat_filter import rules
-    judged = matrix.accepts(hosts, source, policy=policy, mode=sp.mode,
-                            conf_actions=conf_actions)
-    for host, ok, why, verdict in judged:
+    out = []
+    for host, ok, why, verdict in matrix.accepts(
+            hosts, source, policy=policy, mode=mode,
+            conf_actions=conf_actions):
         sim = (rules.similarity(source.profile, host.profile)
                if host.state == hoststate.TRAITED and
                source.state == hoststate.TRAITED else 0.0)
+        out.append((host, ok, why, verdict, sim))
+    return out
+
+
+def judge(sp, judged, free):
+    """Fill sp.targets (sorted best first) and sp.refused from judged
+    (see _judged)."""
+    for host, ok, why, verdict, sim in judged:
         target = Target(host, ok, why, verdict, sim,
                         free.get(host.uuid) or capacity_mod.Capacity({}))
         (sp.targets if ok else sp.refused).append(target)
@@ -174,9 +184,13 @@ def make_plan(source, hosts, servers, needs, free, mode_of, policy=None,
     """
     ledger = {u: c.copy() for u, c in free.items()}
     plans = []
+    by_mode = {}  # every server of one mode is judged alike
     for server in servers:
         mode, origin = mode_of(server)
+        if mode not in by_mode:
+            by_mode[mode] = _judged(source, hosts, mode, policy,
+                                    conf_actions)
         sp = ServerPlan(server, needs.get(server['id']) or {}, mode, origin)
-        judge(source, hosts, sp, free, policy, conf_actions)
+        judge(sp, by_mode[mode], free)
         plans.append(sp)
     return Plan(source, assign(plans, ledger))
