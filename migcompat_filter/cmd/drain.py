@@ -115,7 +115,8 @@ class Drain(common.FleetCommand, lister.Lister):
             source, hosts, servers, needs, free,
             _mode_of(source, modes, parsed_args.mode),
             policy=self.policy(parsed_args.strict),
-            conf_actions=matrix.actions_from_conf(self.conf()))
+            conf_actions=matrix.actions_from_conf(self.conf()),
+            source_action=self.conf().migcompat.untraited_source_action)
         status = {sp.id: 'planned' for sp in plan.placed}
         status.update({sp.id: 'unplaced' for sp in plan.unplaced})
         if plan.unplaced:

@@ -65,8 +65,9 @@ class UpgradePlan(common.FleetCommand, lister.Lister):
                                  % parsed_args.aggregate)
         unread = [h.name for h in hosts if h.state != hoststate.TRAITED]
         if unread:
-            raise fleet.NotFound('cannot plan: no readable migcompat traits '
-                                 'on %s' % ', '.join(unread))
+            # The cloud's state, not bad input: exit 1.
+            raise RuntimeError('cannot plan: no readable migcompat traits '
+                               'on %s' % ', '.join(unread))
         names = {h.name for h in hosts}
         before = whatif.unchanged_fleet(hosts)
         after = {h.name: h for h in whatif.changed_fleet(hosts, names,

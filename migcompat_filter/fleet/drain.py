@@ -119,10 +119,23 @@ def server_need(server, allocation):
     return {rc: n for rc, n in need.items() if n}
 
 
-def _judged(source, hosts, mode, policy, conf_actions):
+def _judged(source, hosts, mode, policy, conf_actions, source_action):
     """[(host, accepted, reason, verdict, similarity)] for a guest of
     mode on source (what the filter and the weigher would say)."""
     from migcompat_filter import rules
+    if source.state != hoststate.TRAITED:
+        # The filter judges no destination: it applies one action.
+        why = ('source %s has no readable traits; the filter %ss every '
+               'host (untraited_source_action)' % (source.name,
+                                                   source_action))
+        out = []
+        for host in hosts:
+            if host.uuid == source.uuid:
+                continue
+            refusal = host.nova_refusal()
+            out.append((host, not refusal and source_action == 'pass',
+                        'nova: ' + refusal if refusal else why, None, 0.0))
+        return out
     out = []
     for host, ok, why, verdict in matrix.accepts(
             hosts, source, policy=policy, mode=mode,
@@ -175,12 +188,14 @@ def assign(server_plans, free):
 
 
 def make_plan(source, hosts, servers, needs, free, mode_of, policy=None,
-              conf_actions=None):
+              conf_actions=None, source_action='pass'):
     """The :class:`Plan` to empty source.
 
     servers: nova's server dicts on source; needs: {server id: {rc: n}};
     free: {host uuid: Capacity} of every host (copied, not changed);
-    mode_of(server) -> (guest CPU mode, where it came from).
+    mode_of(server) -> (guest CPU mode, where it came from);
+    source_action: the filter's untraited_source_action ('pass' or
+    'refuse'), applied when source has no readable traits.
     """
     ledger = {u: c.copy() for u, c in free.items()}
     plans = []
@@ -189,7 +204,7 @@ def make_plan(source, hosts, servers, needs, free, mode_of, policy=None,
         mode, origin = mode_of(server)
         if mode not in by_mode:
             by_mode[mode] = _judged(source, hosts, mode, policy,
-                                    conf_actions)
+                                    conf_actions, source_action)
         sp = ServerPlan(server, needs.get(server['id']) or {}, mode, origin)
         judge(sp, by_mode[mode], free)
         plans.append(sp)

@@ -119,6 +119,27 @@ class PlanTest(testtools.TestCase):
         self.assertEqual({'pt': 'twin', 'hm': 'other'}, got)
 
 
+class UntraitedSourceTest(testtools.TestCase):
+    """A source without readable traits: the filter applies its
+    untraited_source_action to every destination; so does the plan."""
+
+    def test_action_applies_to_every_host(self):
+        hosts = fleets.fleet(src=fleets.real(MILAN), twin=fleets.real(MILAN))
+        src = hosts[0]
+        src.state = 'untraited'
+        free = {h.uuid: capacity.Capacity.from_placement(inv(8), {})
+                for h in hosts}
+        for action, targets in (('pass', ['twin']), ('refuse', [])):
+            plan = drain.make_plan(src, hosts, [server('a')],
+                                   {'id-a': {'VCPU': 2}}, free,
+                                   lambda s: ('host-model', 'test'),
+                                   source_action=action)
+            sp = plan.servers[0]
+            self.assertEqual(targets, [t.host.name for t in sp.targets])
+            reasons = [t.reason for t in sp.targets + sp.refused]
+            self.assertIn('untraited_source_action', reasons[0])
+
+
 class StateFileTest(testtools.TestCase):
 
     def setUp(self):
