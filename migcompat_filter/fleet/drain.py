@@ -22,6 +22,9 @@ from migcompat_filter.fleet import capacity as capacity_mod
 from migcompat_filter.fleet import matrix
 from migcompat_filter import hoststate
 
+#: Server statuses nova live-migrates (None: the status is not shown).
+LIVE_MIGRATABLE = (None, 'ACTIVE', 'PAUSED')
+
 #: Ranks of a target's verdict (lower is preferred).
 RANK_OK, RANK_WARN, RANK_UNJUDGED = 0, 1, 2
 
@@ -166,6 +169,12 @@ def assign(server_plans, free):
                                                  sp.name, sp.id))
     placed, unplaced = [], []
     for sp in order:
+        status = sp.server.get('status')
+        if status not in LIVE_MIGRATABLE:
+            sp.why_unplaced = ('status %s: only an ACTIVE or PAUSED server '
+                               'can be live-migrated' % status)
+            unplaced.append(sp)
+            continue
         if not sp.targets:
             sp.why_unplaced = 'no valid target'
             unplaced.append(sp)

@@ -102,6 +102,16 @@ class PlanTest(testtools.TestCase):
         self._plan(free, servers)
         self.assertEqual(2, free['uuid-twin'].free['VCPU'])
 
+    def test_a_stopped_server_is_not_planned(self):
+        stopped = dict(server('off'), status='SHUTOFF')
+        plan = self._plan(self._free(twin=8, newer=8), [stopped,
+                                                        server('on')])
+        self.assertEqual(['off'], [sp.name for sp in plan.unplaced])
+        self.assertIn('status SHUTOFF', plan.unplaced[0].why_unplaced)
+        # Its valid targets are still shown.
+        self.assertEqual(['twin', 'newer'],
+                         [t.host.name for t in plan.unplaced[0].targets])
+
     def test_most_constrained_server_is_placed_first(self):
         # The passthrough guest may only go to the twin; the host-model
         # one could go to either, so it must not take the twin's room.
