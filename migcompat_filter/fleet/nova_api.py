@@ -2,7 +2,8 @@
 
 nova names the compute nodes exactly (its hypervisor list), gives the
 service host and state of each, finds servers and resolves aggregates by
-name. Everything here is read-only.
+name. Everything but :meth:`NovaClient.live_migrate` (``migcompat drain
+--execute``) is read-only.
 """
 
 import re
@@ -20,6 +21,10 @@ from migcompat_filter import placement
 #: UUID (= its resource provider UUID).
 COMPUTE_MICROVERSION = '2.53'
 SERVICE_TYPE = 'compute'
+
+#: Migration statuses after which nova does nothing more with it.
+MIGRATION_DONE = frozenset(['completed'])
+MIGRATION_FAILED = frozenset(['error', 'failed', 'cancelled'])
 
 
 class NovaError(placement.PlacementError):
@@ -92,6 +97,57 @@ class NovaClient(object):
                                  % (len(servers), name_or_id,
                                     ', '.join(s['id'] for s in servers)))
         return servers[0]
+
+    # -- drain: servers of a host, live migrations, their progress -------
+    # The live migration never forces a host (no ``force`` is sent): nova's
+    # scheduler still runs its filters, ours included, on a requested host.
+    def _post(self, url, body, what, ok=(202,)):
+        self.requests += 1
+        try:
+            resp = self.adapter.post(url, json=body, raise_exc=False)
+        except ks_exc.ClientException as e:
+            raise NovaError('%s: cannot reach nova: %s: %s'
+                            % (what, type(e).__name__, e))
+        if resp.status_code not in ok:
+            raise NovaError('%s: nova answered HTTP %d: %s'
+                            % (what, resp.status_code,
+                               ' '.join(resp.text.split())[:300]))
+        return resp
+
+    def servers_on(self, service_host, node=None):
+        """The servers on a compute service host (all projects), by name;
+        with node, only those nova places on that compute node."""
+        servers = self._paged(
+            '/servers/detail?all_tenants=1&host=%s'
+            % quote(service_host, safe=''),
+            'servers', 'list the servers of host %s' % service_host)
+        if node:
+            servers = [s for s in servers if s.get(
+                'OS-EXT-SRV-ATTR:hypervisor_hostname') in (None, node)]
+        return sorted(servers, key=lambda s: (s.get('name') or '', s['id']))
+
+    def server_by_id(self, server_id):
+        return self._get('/servers/%s' % server_id,
+                         'look up server %s' % server_id).json()['server']
+
+    def live_migrate(self, server_id, host=None):
+        """Ask nova to live-migrate a server (to host when given; nova's
+        scheduler still checks that host)."""
+        body = {'os-migrateLive': {'host': host, 'block_migration': 'auto'}}
+        self._post('/servers/%s/action' % server_id, body,
+                   'live-migrate server %s%s'
+                   % (server_id, ' to %s' % host if host else ''))
+
+    def live_migrations(self, server_id):
+        """The server's live migrations, oldest first."""
+        migs = self._get(
+            '/os-migrations?instance_uuid=%s&migration_type=live-migration'
+            % server_id, 'list the migrations of server %s' % server_id
+        ).json().get('migrations') or []
+        return sorted((m for m in migs if m.get('migration_type') in
+                       (None, 'live-migration') and m.get(
+                           'instance_uuid', server_id) == server_id),
+                      key=lambda m: m.get('id') or 0)
 
 
 def adapter_from(placement_adapter):
