@@ -65,6 +65,8 @@ def _nested_text(profile):
 
 
 def _changed_text(host):
+    if host.group_updated and not host.updated:
+        return 'by ' + host.group_updated
     if host.updated and host.traits_created:
         if host.traits_created == host.updated:
             return host.updated
@@ -96,11 +98,14 @@ class HostList(common.FleetCommand, lister.Lister):
     """List every compute node with its migcompat profile summary.
 
     One row per compute node: CPU (name [family/model/stepping]),
-    microcode, kernel, QEMU, libvirt, guest CPU mode, nested, and when the
-    reporter last changed the host's traits ("changed": Placement keeps no
-    per-trait time, so it is the window between the creation of the
-    newest of the host's trait values and the provider's last update).
-    Hosts without migcompat traits show "no migcompat traits".
+    microcode, kernel, QEMU, libvirt, guest CPU mode, nested, and
+    "changed": "by T", T being the newest change in Placement of any host
+    with the same profile (the Last-Modified of its profile group's
+    listing), so the host's traits last changed at or before T. The fleet
+    is read by profile group, in 3 + 2 x profiles requests whatever the
+    number of hosts, so no per-host time is read here; "host show HOST"
+    gives the host's own window. Hosts without migcompat traits show "no
+    migcompat traits" (and no time).
     """
 
     def get_parser(self, prog_name):
@@ -123,7 +128,14 @@ class HostList(common.FleetCommand, lister.Lister):
 
 
 class HostShow(common.FleetCommand, show.ShowOne):
-    """Show one compute node: decoded factors and raw traits."""
+    """Show one compute node: decoded factors and raw traits.
+
+    Reads only that host (its provider by name or UUID, its traits, the
+    creation time of its trait names), never the whole fleet. "changed"
+    is the window between the creation of the newest of the host's trait
+    values and the provider's last update (Placement keeps no per-trait
+    time).
+    """
 
     def get_parser(self, prog_name):
         parser = super(HostShow, self).get_parser(prog_name)
