@@ -239,9 +239,10 @@ class Fleet(object):
 
         names: only these hosts (name, service host or UUID), each read
         on its own (NotFound for a name that is none). Otherwise the
-        fleet is read by profile group plus one listing of the compute
-        nodes (``?required=COMPUTE_NODE``, of the aggregate's members
-        without nova): requests <= 3 + 2 x profiles + loose hosts.
+        fleet is read by profile group plus, unless nova lists the compute
+        nodes, one listing of them (``?required=COMPUTE_NODE``, with
+        ``member_of=`` for an aggregate): requests <= 3 + 2 x profiles +
+        loose hosts.
         timestamps: each grouped host's group_updated (from the group
         listing, no extra request).
         """
@@ -252,9 +253,12 @@ class Fleet(object):
         if aggregate:
             member_of, service_hosts = self._aggregate(aggregate)
         found, stamps = self.read_grouping()
-        listed = {rp['uuid']: rp['name'] for rp in
-                  self.placement.list_providers(member_of=member_of,
-                                                required=COMPUTE_NODE_TRAIT)}
+        listed = None
+        if hypervisors is None or member_of:
+            # nova names its compute nodes; else Placement's listing.
+            listed = {rp['uuid']: rp['name'] for rp in
+                      self.placement.list_providers(
+                          member_of=member_of, required=COMPUTE_NODE_TRAIT)}
         if hypervisors is not None:
             hosts = [Host(h['hypervisor_hostname'], h['id'], hypervisor=h)
                      for h in hypervisors]
@@ -283,9 +287,11 @@ class Fleet(object):
                         grouping.members_url([digest])[0]))
             elif host.uuid in found.loose:
                 loose.append(host)
-            elif host.uuid not in listed:
+            elif listed is not None and host.uuid not in listed:
                 host.fail(NO_PROVIDER % host.uuid)
-            # else: a compute node without traits of ours (untraited).
+            # else: a compute node without traits of ours (untraited; with
+            # nova, one whose provider is missing too: no scheduler picks
+            # it either).
         self._read_all(loose)
 
     def _read_all(self, hosts):
