@@ -265,3 +265,25 @@ class TestSameAnswers(GroupedFleet):
             list(hosts.values()), hosts['milan-001'])}
         self.assertEqual(expected, {r['host']: (r['accepted'], r['reason'])
                                     for r in rows})
+
+
+class TestGetJson(GroupedFleet):
+    """PlacementClient.get_json, the get grouping.read is given."""
+
+    def test_required_of_a_trait_nobody_created(self):
+        from migcompat_filter import grouping
+        url = '/resource_providers?required=CUSTOM_MIGCOMPAT_NOBODY'
+        self.assertRaises(grouping.NoSuchTrait, self.client.get_json, url,
+                          'list', grouping.REQUIRED_VERSION)
+        self.assertEqual([], self.client.list_providers(
+            required='CUSTOM_MIGCOMPAT_NOBODY'))
+        # Another 400 is an error naming the request, not "no trait".
+        e = self.assertRaises(placement.PlacementError, self.client.get_json,
+                              '/resource_providers?member_of=nope', 'list x')
+        self.assertNotIsInstance(e, grouping.NoSuchTrait)
+        self.assertIn('list x: placement answered HTTP 400', str(e))
+
+    def test_dated_listing_of_one_name(self):
+        rps, stamp = self.client.list_providers(name='rome-001', dated=True)
+        self.assertEqual([self.uuids['rome-001']], [r['uuid'] for r in rps])
+        self.assertIsNotNone(stamp)
