@@ -198,12 +198,72 @@ def run(server, argv, env=None):
     return server.served() - before, wall, json.loads(out.stdout)
 
 
+def in_process(n):
+    """The commands' own work without HTTP, for n hosts: hosts sharing
+    their group's profile (as Fleet.load gives them) against every host
+    decoded from its own traits (as before profile groups)."""
+    from migcompat_filter.fleet import baseline
+    from migcompat_filter.fleet import inventory
+    from migcompat_filter.fleet import matrix
+    from migcompat_filter import hoststate
+    kinds = profiles()
+    wanted = [traits.encode(p) for _l, p, _s in kinds]
+    hosts = plan(n, kinds)
+    amd = {i for i, (_l, p, _s) in enumerate(kinds)
+           if isinstance(p['cpu_model'], dict) and
+           p['cpu_model'].get('vendor') == 'AMD'}
+    cpu_map = baseline.LibvirtCPUMap()
+    distinct = {t for w in wanted for t in w
+                if t.startswith(traits.DIGEST_PREFIX)}
+    print('in-process work, %d hosts of %d distinct profiles (libvirt %s):'
+          % (n, len(distinct), cpu_map.uri))
+    print('%-10s %10s %10s %10s %10s' % ('', 'decode', 'matrix', 'accepts',
+                                         'baseline'))
+    rows = {}
+    for way in ('per host', 'grouped'):
+        t0 = time.perf_counter()
+        shared = {}
+        fleet = []
+        for name, kind in hosts:
+            h = inventory.Host(name, name)
+            if way == 'grouped':
+                if kind not in shared:
+                    shared[kind] = hoststate.classify(wanted[kind])
+                h.adopt(shared[kind])
+            else:
+                h.traits = set(wanted[kind])
+                h.classify()
+            fleet.append(h)
+        times = [time.perf_counter() - t0]
+        t0 = time.perf_counter()
+        matrix.build(fleet)
+        times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        matrix.accepts(fleet, fleet[0])
+        times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        baseline.compute([h for h, (_n, k) in zip(fleet, hosts)
+                          if k in amd], cpu_map)
+        times.append(time.perf_counter() - t0)
+        rows[way] = times
+        print('%-10s' % way + ''.join('%9.3fs ' % t for t in times))
+    pairs = zip(rows['per host'], rows['grouped'])
+    print('%-10s' % 'ratio' + ''.join('%9.1fx ' % (a / b if b else 0)
+                                      for a, b in pairs))
+    print('(per host: each host decoded from its own traits, so accepts '
+          'evaluates per host; baseline dedupes by profile key either way)')
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--hosts', type=int, default=1000)
     parser.add_argument('--workers', type=int, default=4,
                         help='concurrent clients while populating')
+    parser.add_argument('--in-process', action='store_true',
+                        help='only the commands\' own work, no placement')
     args = parser.parse_args()
+    if args.in_process:
+        return in_process(args.hosts)
     if os.path.isdir('/dev/shm'):
         # The sqlite database in memory: population is fsync-bound.
         tempfile.tempdir = '/dev/shm'
