@@ -162,14 +162,19 @@ class Fleet(object):
         # digest -> HostProfile: a digest names its content, so a profile
         # decoded once is never read again.
         self._known = {}
+        self._hyps = None
 
     # -- nova -------------------------------------------------------------
 
     def _hypervisors(self):
+        """nova's hypervisor list (read once), or None without nova."""
+        if self._hyps is not None:
+            return self._hyps
         if self.nova is None:
             return None
         try:
-            return self.nova.hypervisors()
+            self._hyps = self.nova.hypervisors()
+            return self._hyps
         except nova_api.NovaError as e:
             self.nova_error = str(e)
             self.nova_failed = True

@@ -207,6 +207,17 @@ class TestRequestsPerProfile(GroupedFleet):
                                     for u in self.urls))
             self.assertLessEqual(count, 4, self.urls)
 
+    def test_baseline_of_named_hosts_reads_those_hosts(self):
+        # Without nova: each by name, then its traits.
+        count, data = self.run_cli('baseline', 'milan-001', 'rome-001')
+        self.assertEqual(4, count, self.urls)
+        self.assertEqual(['milan-001', 'rome-001'], data['hosts'])
+        # With nova: its hypervisor list names them; only their traits.
+        count, data = self.run_cli('baseline', 'milan-001', 'rome-001',
+                                   nova=self.nova())
+        self.assertEqual(2, count, self.urls)
+        self.assertTrue(all(u.endswith('/traits') for u in self.urls))
+
 
 class TestSameAnswers(GroupedFleet):
     """The grouped reading gives what reading each host gives."""
