@@ -74,12 +74,19 @@ _X86 = frozenset(os_traits.get_traits('HW_CPU_X86_'))
 class LoggedPlacement(placement_server.PlacementServer):
     """PlacementServer with gunicorn's access log: server-side counts."""
 
+    def __init__(self, start_timeout=90, db=None):
+        super(LoggedPlacement, self).__init__(start_timeout)
+        self.keep = db
+
     def _setUp(self):
         self.access = None
         super(LoggedPlacement, self)._setUp()
 
     def start(self):
         self.access = os.path.join(self.tmp, 'access.log')
+        if self.keep and os.path.exists(self.keep + '.json'):
+            import shutil
+            shutil.copyfile(self.keep, self.db)
         real = placement_server._gunicorn
 
         # The fixture's own start, with --access-logfile added.
@@ -182,6 +189,19 @@ def populate(server, client, n, workers):
     return uuids, agg, len(digests), sum(amd[k] for _n, k in hosts)
 
 
+def keep(server, path, meta):
+    """Copy the server's database to path (sqlite's backup API: a
+    consistent copy while the server runs) and meta to path.json."""
+    import sqlite3
+    src, dst = sqlite3.connect(server.db), sqlite3.connect(path)
+    with dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+    with open(path + '.json', 'w') as f:
+        json.dump(meta, f)
+
+
 def run(server, argv, env=None):
     cli = os.path.join(os.path.dirname(sys.executable), 'migcompat')
     before = server.served()
@@ -259,6 +279,9 @@ def main():
     parser.add_argument('--hosts', type=int, default=1000)
     parser.add_argument('--workers', type=int, default=4,
                         help='concurrent clients while populating')
+    parser.add_argument('--keep', metavar='FILE',
+                        help='keep the populated sqlite database in FILE '
+                             '(and FILE.json); reuse it when it exists')
     parser.add_argument('--in-process', action='store_true',
                         help='only the commands\' own work, no placement')
     args = parser.parse_args()
@@ -267,15 +290,22 @@ def main():
     if os.path.isdir('/dev/shm'):
         # The sqlite database in memory: population is fsync-bound.
         tempfile.tempdir = '/dev/shm'
-    server = LoggedPlacement(start_timeout=180)
+    server = LoggedPlacement(start_timeout=180, db=args.keep)
     server.setUp()
     nova = None
     try:
         client = placement.PlacementClient(
             placement.adapter_noauth(server.url))
         t0 = time.perf_counter()
-        uuids, agg, p, n_amd = populate(server, client, args.hosts,
-                                        args.workers)
+        if args.keep and os.path.exists(args.keep + '.json'):
+            with open(args.keep + '.json') as f:
+                uuids, agg, p, n_amd = json.load(f)
+            print('reusing %s' % args.keep)
+        else:
+            uuids, agg, p, n_amd = populate(server, client, args.hosts,
+                                            args.workers)
+            if args.keep:
+                keep(server, args.keep, (uuids, agg, p, n_amd))
         print('populated %d hosts (%d AMD in aggregate %s), %d distinct '
               'profiles, in %.0f s (%d requests)'
               % (len(uuids), n_amd, agg, p, time.perf_counter() - t0,

@@ -74,8 +74,13 @@ def _changed_text(host):
     return host.updated
 
 
-def summary(host):
-    """A host's one-line profile summary (dict of plain strings)."""
+def summary(host, memo=None):
+    """A host's one-line profile summary (dict of plain strings).
+
+    memo: a dict shared across calls, so that the hosts of a profile
+    group (one shared profile object) have their profile columns worked
+    out once.
+    """
     out = {
         'name': host.name,
         'uuid': host.uuid,
@@ -85,13 +90,22 @@ def summary(host):
         'nova': host.nova_refusal() or ('up, enabled' if host.hypervisor
                                         else None),
     }
-    traited = host.state == hoststate.TRAITED
-    p = host.profile
-    out['cpu'] = _cpu_text(p) if traited else None
-    out['nested'] = _nested_text(p) if traited else None
-    for column, factor in _FACTOR_COLUMNS.items():
-        out[column] = _text(p[factor]) if traited else None
+    if host.state != hoststate.TRAITED:
+        out.update(dict.fromkeys(('cpu', 'nested') + tuple(_FACTOR_COLUMNS)))
+        return out
+    memo = {} if memo is None else memo
+    key = id(host.profile)
+    if key not in memo:
+        memo[key] = _profile_columns(host.profile)
+    out.update(memo[key])
     return out
+
+
+def _profile_columns(p):
+    cols = {'cpu': _cpu_text(p), 'nested': _nested_text(p)}
+    for column, factor in _FACTOR_COLUMNS.items():
+        cols[column] = _text(p[factor])
+    return cols
 
 
 class HostList(common.FleetCommand, lister.Lister):
@@ -123,7 +137,8 @@ class HostList(common.FleetCommand, lister.Lister):
             aggregate=parsed_args.aggregate, timestamps=True)
         self.warn_about_nova()
         cols = LONG_COLUMNS if parsed_args.long else LIST_COLUMNS
-        summaries = [summary(host) for host in hosts]
+        memo = {}
+        summaries = [summary(host, memo) for host in hosts]
         return cols, [tuple(s[c] for c in cols) for s in summaries]
 
 
