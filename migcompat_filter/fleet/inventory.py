@@ -163,6 +163,7 @@ class Fleet(object):
         # decoded once is never read again.
         self._known = {}
         self._hyps = None
+        self._ours = None
 
     # -- nova -------------------------------------------------------------
 
@@ -223,6 +224,10 @@ class Fleet(object):
             body, stamps[url] = self.placement.get_dated_json(
                 url, 'read the fleet\'s profile groups (GET %s)'
                 % url[:120], version)
+            if url.startswith('/traits?'):
+                # Every trait of ours in use: its schema traits tell the
+                # compute nodes without traits of ours (_untraited).
+                self._ours = body.get('traits')
             return body
 
         def progress(done, total):
@@ -245,9 +250,10 @@ class Fleet(object):
         names: only these hosts (name, service host or UUID), each read
         on its own (NotFound for a name that is none). Otherwise the
         fleet is read by profile group plus, unless nova lists the compute
-        nodes, one listing of them (``?required=COMPUTE_NODE``, with
-        ``member_of=`` for an aggregate): requests <= 3 + 2 x profiles +
-        loose hosts.
+        nodes, one listing of those without traits of ours
+        (``?required=COMPUTE_NODE,!<schema traits>``; for an aggregate its
+        members with COMPUTE_NODE, ``member_of=``): requests <= 3 + 2 x
+        profiles + 2 per loose host.
         timestamps: each grouped host's group_updated (from the group
         listing, no extra request).
         """
@@ -259,11 +265,13 @@ class Fleet(object):
             member_of, service_hosts = self._aggregate(aggregate)
         found, stamps = self.read_grouping()
         listed = None
-        if hypervisors is None or member_of:
-            # nova names its compute nodes; else Placement's listing.
+        if member_of:
             listed = {rp['uuid']: rp['name'] for rp in
                       self.placement.list_providers(
                           member_of=member_of, required=COMPUTE_NODE_TRAIT)}
+        elif hypervisors is None:
+            # nova names its compute nodes; else the groups and this.
+            listed = self._untraited()
         if hypervisors is not None:
             hosts = [Host(h['hypervisor_hostname'], h['id'], hypervisor=h)
                      for h in hypervisors]
@@ -280,6 +288,18 @@ class Fleet(object):
         self._judge(hosts, found, listed, stamps if timestamps else None)
         return sorted(hosts, key=lambda h: (h.name, h.uuid))
 
+    def _untraited(self):
+        """{uuid: name} of the providers with COMPUTE_NODE and no schema
+        trait of ours: the compute nodes no group lists, in one listing
+        of just them (not of every compute node)."""
+        schemas = sorted(t for t in self._ours or ()
+                         if isinstance(t, str) and
+                         t.startswith(grouping.SCHEMA_PREFIX))
+        required = ','.join([COMPUTE_NODE_TRAIT] +
+                            ['!' + t for t in schemas])
+        return {rp['uuid']: rp['name'] for rp in
+                self.placement.list_providers(required=required)}
+
     def _judge(self, hosts, found, listed, stamps):
         """Give each host its group's profile; read the loose ones."""
         loose = []
@@ -292,7 +312,8 @@ class Fleet(object):
                         grouping.members_url([digest])[0]))
             elif host.uuid in found.loose:
                 loose.append(host)
-            elif listed is not None and host.uuid not in listed:
+            elif (listed is not None and host.uuid not in listed and
+                  host.uuid not in found.traited):
                 host.fail(NO_PROVIDER % host.uuid)
             # else: a compute node without traits of ours (untraited; with
             # nova, one whose provider is missing too: no scheduler picks

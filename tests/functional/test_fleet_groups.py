@@ -167,10 +167,11 @@ class TestRequestsPerProfile(GroupedFleet):
         self.add_hosts(45)
         big = self.commands()
         self.assertEqual(small, big)
-        # 2 + 2 x profiles for the groups, 1 compute node (or aggregate)
-        # listing (check: nova lists them, but the source's own traits
-        # are read), and 1 for the loose host's own traits.
-        budget = 2 * P + 3 + 1
+        # 2 + 2 x profiles for the groups, 1 listing of the untraited
+        # compute nodes or of the aggregate (check: nova lists them, but
+        # the source's own traits are read), and the loose host's own
+        # traits and name (which no listing of ours gives).
+        budget = 2 * P + 3 + 2
         for command, count in big.items():
             self.assertLessEqual(count, budget, command)
 
@@ -186,10 +187,17 @@ class TestRequestsPerProfile(GroupedFleet):
                  if u in own and n != 'loose-gold'}
         self.assertEqual(set(PROFILES), first)
         # Never the unfiltered listing of every provider, nor a
-        # provider's own GET (for its Last-Modified).
+        # provider's own GET (for its Last-Modified); only the loose host
+        # is looked up for its name.
         self.assertNotIn('/resource_providers', self.urls)
-        for uuid_ in self.uuids.values():
-            self.assertNotIn('/resource_providers/%s' % uuid_, self.urls)
+        for name, uuid_ in self.uuids.items():
+            if name != 'loose-gold':
+                self.assertNotIn('/resource_providers/%s' % uuid_,
+                                 self.urls)
+        # The compute nodes no group lists: only those listed.
+        listing = [u for u in self.urls if 'COMPUTE_NODE' in u]
+        self.assertEqual(1, len(listing), listing)
+        self.assertIn('%21' + traits.PREFIX, listing[0])
 
     def test_host_show_reads_one_host(self):
         for key in ('rome-001', self.uuids['rome-001']):
