@@ -340,8 +340,7 @@ class PlacementClient(object):
                 parse_http_date(resp.headers.get('Last-Modified')))
 
     def get_json(self, url, what, microversion=None):
-        """The JSON body (a dict) of a 200 answer to GET url; see
-        :meth:`get_dated_json`."""
+        """The JSON body of GET url (see :meth:`get_dated_json`)."""
         return self.get_dated_json(url, what, microversion)[0]
 
     def list_providers(self, name=None, member_of=None, required=None,
