@@ -37,6 +37,7 @@ from keystoneauth1 import session as ks_session
 from keystoneauth1 import token_endpoint
 
 from migcompat_filter.exception import InputError
+from migcompat_filter import grouping
 from migcompat_filter import redaction
 
 #: Highest microversion we need: 1.6 for traits, 1.39 is placement's max
@@ -211,10 +212,13 @@ def _body(resp, what, key=None, kind=dict):
     return body
 
 
-def _providers(resp, what):
+def _providers_of(body, what):
     """body['resource_providers'], each a dict with a string uuid and name
     (what fleet/inventory.py reads)."""
-    rps = _body(resp, what, 'resource_providers', list)
+    rps = body.get('resource_providers')
+    if not isinstance(rps, list):
+        raise PlacementError("%s: %s (no 'resource_providers' list)"
+                             % (what, BAD_BODY % 200))
     for rp in rps:
         if not (isinstance(rp, dict) and isinstance(rp.get('uuid'), str) and
                 isinstance(rp.get('name'), str)):
@@ -288,8 +292,11 @@ class PlacementClient(object):
             left = min(left, session_timeout)
         return {'timeout': left}
 
-    def _request(self, method, url, what, json=None, ok=(200,)):
+    def _request(self, method, url, what, json=None, ok=(200,),
+                 microversion=None):
         kwargs = self._timeout_kwargs(what)
+        if microversion is not None:
+            kwargs['microversion'] = microversion
         self.requests += 1
         try:
             resp = self.adapter.request(url, method, json=json,
@@ -313,24 +320,55 @@ class PlacementClient(object):
         raise PlacementError('%s: placement answered HTTP %d: %s'
                              % (what, resp.status_code, detail))
 
-    def list_providers(self, name=None, member_of=None):
-        """Provider dicts, optionally by exact name or aggregate UUID."""
-        url = '/resource_providers'
+    def get_dated_json(self, url, what, microversion=None):
+        """(JSON body, Last-Modified as a UTC datetime or None) of a 200
+        answer to GET url (a dict; PlacementError otherwise).
+
+        A 400 answer to a ``required=`` query raises
+        :class:`grouping.NoSuchTrait`: Placement refuses to filter by a
+        trait nobody created, which means no provider carries it.
+        """
+        resp = self._request('GET', url, what, ok=(200, 400),
+                             microversion=microversion)
+        if resp.status_code == 400:
+            detail = redact(_error_text(resp))
+            if 'required=' in url:
+                raise grouping.NoSuchTrait('%s: %s' % (what, detail))
+            raise PlacementError('%s: placement answered HTTP 400: %s'
+                                 % (what, detail))
+        return (_body(resp, what),
+                parse_http_date(resp.headers.get('Last-Modified')))
+
+    def get_json(self, url, what, microversion=None):
+        """The JSON body of GET url (see :meth:`get_dated_json`)."""
+        return self.get_dated_json(url, what, microversion)[0]
+
+    def list_providers(self, name=None, member_of=None, required=None,
+                       dated=False):
+        """Provider dicts, optionally by exact name, aggregate UUID and a
+        required trait ([] when no provider has that trait); with dated,
+        (providers, the listing's Last-Modified: the newest change of a
+        provider listed)."""
+        query = []
         if name is not None:
-            url += '?name=' + _quote(name)
-        elif member_of is not None:
-            url += '?member_of=' + member_of
+            query.append('name=' + _quote(name))
+        if member_of is not None:
+            query.append('member_of=' + _quote(member_of))
+        if required is not None:
+            query.append('required=' + _quote(required))
+        url = '/resource_providers' + ('?' + '&'.join(query) if query
+                                       else '')
         what = 'list resource providers'
-        return _providers(self._request('GET', url, what), what)
+        try:
+            body, stamp = self.get_dated_json(url, what)
+        except grouping.NoSuchTrait:
+            body, stamp = {'resource_providers': []}, None
+        rps = _providers_of(body, what)
+        return (rps, stamp) if dated else rps
 
-    def list_root_providers(self, member_of=None):
-        """The providers that are the root of their tree (compute nodes,
-        shared storage, ...)."""
-        return [rp for rp in self.list_providers(member_of=member_of)
-                if rp.get('root_provider_uuid', rp['uuid']) == rp['uuid']]
-
-    def find_provider(self, name_or_uuid):
-        """The provider dict (uuid, name, generation) for a UUID or name."""
+    def find_provider(self, name_or_uuid, dated=False):
+        """The provider dict (uuid, name, generation) for a UUID or name;
+        with dated, (provider, its Last-Modified datetime or None)."""
         if is_uuid(name_or_uuid):
             what = 'look up resource provider %s' % name_or_uuid
             resp = self._request(
@@ -342,15 +380,16 @@ class PlacementClient(object):
                 if not isinstance(rp.get('uuid'), str):
                     raise PlacementError('%s: %s (no uuid)'
                                          % (what, BAD_BODY % 200))
-                return rp
-        found = self.list_providers(name=name_or_uuid)
+                stamp = parse_http_date(resp.headers.get('Last-Modified'))
+                return (rp, stamp) if dated else rp
+        found, stamp = self.list_providers(name=name_or_uuid, dated=True)
         if not found:
             raise ProviderNotFound(
                 'no resource provider named %r in placement (is '
                 'nova-compute running on this host, and is the name nova\'s '
                 'hypervisor hostname? give it with --provider)'
                 % name_or_uuid)
-        return found[0]
+        return (found[0], stamp) if dated else found[0]
 
     def get_traits(self, rp_uuid, label=None):
         """(set of trait names, provider generation).

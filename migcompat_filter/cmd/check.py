@@ -61,7 +61,9 @@ class Check(common.FleetCommand, lister.Lister):
                                  'is not in Placement' % (server['id'], node))
         self.app.stderr.write('server %s (%s) on %s\n' % (
             server.get('name'), server['id'], node))
-        return hosts, source[0]
+        # The source's own traits: its running guests, which its profile
+        # group leaves blank.
+        return hosts, f.read_own(source[0])
 
     def _unjudged_source(self, hosts, source):
         # The filter cannot judge any destination: it applies one action.

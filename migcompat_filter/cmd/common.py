@@ -406,15 +406,16 @@ def connect(conf, os_cloud=None, placement_url=None, nova_url=None,
 
 
 def _progress_printer(stream):
-    state = {'last': -1}
+    """progress(done, total, what) writing one updating line to stream
+    (Fleet.progress: profile groups read, then loose hosts)."""
+    state = {'last': None}
 
-    def progress(done, total):
+    def progress(done, total, what='hosts'):
         pct = done * 100 // total
-        if pct == state['last'] and done != total:
+        if state['last'] == (what, pct) and done != total:
             return
-        state['last'] = pct
-        stream.write('\rreading traits: %d/%d hosts (%d%%)'
-                     % (done, total, pct))
+        state['last'] = (what, pct)
+        stream.write('\rreading %s: %d/%d (%d%%)' % (what, done, total, pct))
         if done == total:
             stream.write('\n')
         stream.flush()

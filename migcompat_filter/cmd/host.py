@@ -65,6 +65,8 @@ def _nested_text(profile):
 
 
 def _changed_text(host):
+    if host.group_updated and not host.updated:
+        return 'by ' + host.group_updated
     if host.updated and host.traits_created:
         if host.traits_created == host.updated:
             return host.updated
@@ -72,8 +74,13 @@ def _changed_text(host):
     return host.updated
 
 
-def summary(host):
-    """A host's one-line profile summary (dict of plain strings)."""
+def summary(host, memo=None):
+    """A host's one-line profile summary (dict of plain strings).
+
+    memo: a dict shared across calls, so that the hosts of a profile
+    group (one shared profile object) have their profile columns worked
+    out once.
+    """
     out = {
         'name': host.name,
         'uuid': host.uuid,
@@ -83,24 +90,36 @@ def summary(host):
         'nova': host.nova_refusal() or ('up, enabled' if host.hypervisor
                                         else None),
     }
-    traited = host.state == hoststate.TRAITED
-    p = host.profile
-    out['cpu'] = _cpu_text(p) if traited else None
-    out['nested'] = _nested_text(p) if traited else None
-    for column, factor in _FACTOR_COLUMNS.items():
-        out[column] = _text(p[factor]) if traited else None
+    if host.state != hoststate.TRAITED:
+        out.update(dict.fromkeys(('cpu', 'nested') + tuple(_FACTOR_COLUMNS)))
+        return out
+    memo = {} if memo is None else memo
+    key = id(host.profile)
+    if key not in memo:
+        memo[key] = _profile_columns(host.profile)
+    out.update(memo[key])
     return out
+
+
+def _profile_columns(p):
+    cols = {'cpu': _cpu_text(p), 'nested': _nested_text(p)}
+    for column, factor in _FACTOR_COLUMNS.items():
+        cols[column] = _text(p[factor])
+    return cols
 
 
 class HostList(common.FleetCommand, lister.Lister):
     """List every compute node with its migcompat profile summary.
 
     One row per compute node: CPU (name [family/model/stepping]),
-    microcode, kernel, QEMU, libvirt, guest CPU mode, nested, and when the
-    reporter last changed the host's traits ("changed": Placement keeps no
-    per-trait time, so it is the window between the creation of the
-    newest of the host's trait values and the provider's last update).
-    Hosts without migcompat traits show "no migcompat traits".
+    microcode, kernel, QEMU, libvirt, guest CPU mode, nested, and
+    "changed": "by T", T being the newest change in Placement of any host
+    with the same profile (the Last-Modified of its profile group's
+    listing), so the host's traits last changed at or before T. The fleet
+    is read by profile group, in 3 + 2 x profiles requests whatever the
+    number of hosts, so no per-host time is read here; "host show HOST"
+    gives the host's own window. Hosts without migcompat traits show "no
+    migcompat traits" (and no time).
     """
 
     def get_parser(self, prog_name):
@@ -118,12 +137,20 @@ class HostList(common.FleetCommand, lister.Lister):
             aggregate=parsed_args.aggregate, timestamps=True)
         self.warn_about_nova()
         cols = LONG_COLUMNS if parsed_args.long else LIST_COLUMNS
-        summaries = [summary(host) for host in hosts]
+        memo = {}
+        summaries = [summary(host, memo) for host in hosts]
         return cols, [tuple(s[c] for c in cols) for s in summaries]
 
 
 class HostShow(common.FleetCommand, show.ShowOne):
-    """Show one compute node: decoded factors and raw traits."""
+    """Show one compute node: decoded factors and raw traits.
+
+    Reads only that host (its provider by name or UUID, its traits, the
+    creation time of its trait names), never the whole fleet. "changed"
+    is the window between the creation of the newest of the host's trait
+    values and the provider's last update (Placement keeps no per-trait
+    time).
+    """
 
     def get_parser(self, prog_name):
         parser = super(HostShow, self).get_parser(prog_name)

@@ -95,18 +95,33 @@ class LibvirtCPUMap(object):
 
         Features this libvirt's CPU map does not know (a newer libvirt
         named them) are left out and returned, so the check still runs.
+        They are found on one probe CPU per (model, vendor) listing every
+        feature of the CPUs of that model, so that each CPU's own XML is
+        built once, whatever the retries.
         """
+        unknown, models = set(), set()
+        probes = {}
+        for model, vendor, feats in cpus:
+            probes.setdefault((model, vendor), set()).update(feats)
+        self._call(lambda: [
+            _cpu_xml(arch, m if m not in models else '486', v, f - unknown)
+            for (m, v), f in sorted(probes.items(), key=str)],
+            unknown, models)
+        xmls = [_cpu_xml(arch, m if m not in models else '486', v,
+                         set(f) - unknown) for m, v, f in cpus]
+        model, feats = _features_of(self._call(lambda: xmls, set(), set()))
+        return model, feats, unknown
+
+    def _call(self, build, unknown, models):
+        """baselineCPU(build()), learning the features and models this
+        libvirt does not know into unknown and models and retrying (a
+        model it does not know is replaced by the minimal "486": every
+        feature is listed explicitly anyway)."""
         import re
-        unknown = set()
-        # A model this libvirt does not know is replaced by the minimal
-        # "486": every feature is listed explicitly anyway.
-        models = set()
         for _attempt in range(64):
-            xmls = [_cpu_xml(arch, m if m not in models else '486', v,
-                             set(f) - unknown) for m, v, f in cpus]
             try:
-                out = self._conn.baselineCPU(
-                    xmls,
+                return self._conn.baselineCPU(
+                    build(),
                     self._libvirt.VIR_CONNECT_BASELINE_CPU_EXPAND_FEATURES)
             except self._libvirt.libvirtError as e:
                 m = re.search(r'Unknown CPU (feature|model) (\S+)', str(e))
@@ -114,9 +129,6 @@ class LibvirtCPUMap(object):
                     raise
                 (unknown if m.group(1) == 'feature' else models).add(
                     m.group(2))
-                continue
-            model, feats = _features_of(out)
-            return model, feats, unknown
         raise RuntimeError('too many CPU features unknown to %s' % self.uri)
 
 
@@ -182,7 +194,7 @@ def compute(hosts, cpu_map=None):
         raise BaselineError('no hosts to compute a baseline for')
     cpu_map = cpu_map or LibvirtCPUMap()
     vendor, offers = _offers(hosts, cpu_map)
-    common = set.intersection(*offers.values())
+    common = set.intersection(*_distinct(offers))
     notes = []
     candidates = _candidates(hosts, cpu_map, vendor, common, notes)
     model, model_features = (candidates[0] if candidates else (None, None))
@@ -199,13 +211,20 @@ def compute(hosts, cpu_map=None):
 
 
 def _offers(hosts, cpu_map):
-    """(the one vendor, {host name: features a host-model guest gets})."""
+    """(the one vendor, {host name: features a host-model guest gets}).
+
+    Worked out once per distinct profile (hosts of one profile group
+    share the set), not per host.
+    """
     vendors = {}
     offers = {}
+    by_key = {}
     for host in hosts:
         if host.state != hoststate.TRAITED:
             raise BaselineError('%s: %s' % (host.name, host.status))
-        vendor, offered = _offered(host, cpu_map.expand)
+        if host.key not in by_key:
+            by_key[host.key] = _offered(host, cpu_map.expand)
+        vendor, offered = by_key[host.key]
         vendors.setdefault(vendor, []).append(host.name)
         offers[host.name] = offered
     if len(vendors) > 1:
@@ -217,16 +236,25 @@ def _offers(hosts, cpu_map):
     return next(iter(vendors)), offers
 
 
+def _distinct(offers):
+    """The distinct offered sets (hosts of a profile share one object)."""
+    return list({id(f): f for f in offers.values()}.values())
+
+
 def _candidates(hosts, cpu_map, vendor, common, notes):
     """[(model, features)] usable on every host whose features are all
     common, richest first."""
     usable = None
     unknown_usable = []
+    seen = set()
     for host in hosts:
         models = host.profile['usable_models']
         if is_unknown(models) or not isinstance(models, list):
             unknown_usable.append(host.name)
             continue
+        if host.key in seen:
+            continue  # the same profile: the same models
+        seen.add(host.key)
         usable = set(models) if usable is None else usable & set(models)
     if unknown_usable:
         notes.append('usable CPU models unknown on %s: the model is chosen '
@@ -255,7 +283,10 @@ def _libvirt_check(cpu_map, hosts, offers, vendor, common):
     # Every feature listed on the minimal "486", so that libvirt judges
     # the features a host offers, not its model's definition (a host-model
     # CPU may disable features of its named model).
-    cpus = [('486', vendor, offers[host.name]) for host in hosts]
+    # Each distinct offered set once: libvirt's baseline of a CPU does
+    # not change when the CPU is listed twice.
+    distinct = {frozenset(f) for f in _distinct(offers)}
+    cpus = [('486', vendor, f) for f in sorted(distinct, key=sorted)]
     try:
         model, feats, unknown = cpu_map.baseline(cpus)
     except Exception as e:

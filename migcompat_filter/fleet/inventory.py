@@ -1,17 +1,19 @@
 """The compute nodes and what their Placement traits say.
 
-Compute nodes are Placement's root resource providers (a compute node's
-provider UUID is nova's compute node UUID). When nova's API is reachable
-its hypervisor list names the compute nodes exactly, gives the service
-host of each and its state, and resolves aggregates by name; without
-nova, the compute nodes are the root providers that carry nova's
+A compute node's provider UUID is nova's compute node UUID. When nova's
+API is reachable its hypervisor list names the compute nodes exactly,
+gives the service host of each and its state, and resolves aggregates by
+name; without nova, the compute nodes are the providers that carry nova's
 ``COMPUTE_NODE`` trait or any trait of ours, and aggregates are Placement
 aggregate UUIDs.
 
-Each provider's traits are read with bounded parallelism through the
-public :class:`~migcompat_filter.placement.PlacementClient` calls and
-classified with :func:`migcompat_filter.hoststate.classify`, the one way
-the scheduler filter reads a host too.
+The fleet is read the way the scheduler reads it,
+:func:`migcompat_filter.grouping.read`: hosts grouped by profile digest in
+2 + 2 x profiles requests, one decoded profile per group shared by its
+hosts. Only the hosts that carry traits of ours but no valid digest
+(``Grouping.loose``) and the hosts a command needs on their own (``host
+show``, a ``check``'s source) are read one by one, classified with
+:func:`migcompat_filter.hoststate.classify` as the filter does.
 """
 
 import concurrent.futures
@@ -20,6 +22,7 @@ import threading
 from migcompat_filter.exception import InputError
 from migcompat_filter import fleet
 from migcompat_filter.fleet import nova_api
+from migcompat_filter import grouping
 from migcompat_filter import hoststate
 from migcompat_filter import placement
 from migcompat_filter.profile import Profile
@@ -28,6 +31,9 @@ from migcompat_filter import traits as traits_codec
 #: The trait nova-compute puts on every compute node provider.
 COMPUTE_NODE_TRAIT = 'COMPUTE_NODE'
 DEFAULT_WORKERS = 8
+#: A compute node of nova that Placement lists nowhere.
+NO_PROVIDER = ('no resource provider %s in Placement with nova\'s '
+               'COMPUTE_NODE trait or migcompat traits')
 
 
 def _iso(stamp):
@@ -44,6 +50,10 @@ class Host(object):
         #: nova's hypervisor record when nova answered, else None.
         self.hypervisor = hypervisor
         self.traits = set()
+        #: True once this host's own traits were read; a host of a
+        #: profile group shares the group's profile and its trait names
+        #: are not read (see Fleet.load).
+        self.traits_read = False
         self.generation = None
         self.classify()
         #: When Placement last changed the provider (any writer); the
@@ -53,6 +63,10 @@ class Host(object):
         #: created in Placement; the reporter's last change is at or
         #: after it.
         self.traits_created = None
+        #: host list: the newest change of any host of this host's
+        #: profile group (its listing's Last-Modified), so the last change
+        #: of this host's traits is at or before it.
+        self.group_updated = None
         #: Why Placement could not be read for this host, or None.
         self.error = None
 
@@ -70,6 +84,15 @@ class Host(object):
             # why), so that "host show" lists them.
             self.profile = (traits_codec.decode(self.ours) if self.ours
                             else Profile({}))
+
+    def adopt(self, hp):
+        """Take a profile group's HostProfile (decoded once, shared by
+        every host of the group; its per-host factors are blank)."""
+        self.state = hp.state
+        self.key = hp.key
+        self.problems = hp.problems
+        self.reason = hp.reason
+        self.profile = hp.profile
 
     def fail(self, error):
         """Placement failed while reading this host: it is not judged."""
@@ -132,44 +155,32 @@ class Fleet(object):
         #: nova was configured but could not be used (worth saying).
         self.nova_failed = False
         self.workers = max(1, int(workers))
+        #: progress(done, total, what) or None.
         self.progress = progress
-        self._only_compute = False
+        #: The last grouping.Grouping read (load), or None.
+        self.grouping = None
+        # digest -> HostProfile: a digest names its content, so a profile
+        # decoded once is never read again.
+        self._known = {}
+        self._hyps = None
+        self._ours = None
 
-    # -- listing --------------------------------------------------------
+    # -- nova -------------------------------------------------------------
 
     def _hypervisors(self):
+        """nova's hypervisor list (read once), or None without nova."""
+        if self._hyps is not None:
+            return self._hyps
         if self.nova is None:
             return None
         try:
-            return self.nova.hypervisors()
+            self._hyps = self.nova.hypervisors()
+            return self._hyps
         except nova_api.NovaError as e:
             self.nova_error = str(e)
             self.nova_failed = True
             self.nova = None
             return None
-
-    def compute_nodes(self, aggregate=None):
-        """[Host] without traits read yet, sorted by name."""
-        hypervisors = self._hypervisors()
-        member_uuids = service_hosts = None
-        if aggregate:
-            member_uuids, service_hosts = self._aggregate(aggregate)
-        if hypervisors is not None:
-            hosts = [Host(h['hypervisor_hostname'], h['id'], hypervisor=h)
-                     for h in hypervisors]
-            if aggregate and service_hosts is not None:
-                hosts = [h for h in hosts if h.service_host in service_hosts]
-            elif aggregate:
-                hosts = [h for h in hosts if h.uuid in member_uuids]
-            self._only_compute = False
-        else:
-            hosts = [Host(rp['name'], rp['uuid'])
-                     for rp in self.placement.list_root_providers()]
-            if aggregate:
-                hosts = [h for h in hosts if h.uuid in member_uuids]
-            # Which roots are compute nodes is known once traits are read.
-            self._only_compute = True
-        return sorted(hosts, key=lambda h: (h.name, h.uuid))
 
     def _nova_aggregates(self):
         if self.nova is None:
@@ -181,13 +192,14 @@ class Fleet(object):
             return None
 
     def _aggregate(self, name):
-        """(provider UUIDs, nova service hosts or None) of an aggregate."""
+        """(Placement aggregate UUID, None) or (None, nova service hosts)
+        of an aggregate."""
         aggs = self._nova_aggregates()
         if aggs is not None:
             for agg in aggs:
                 if name in (agg.get('name'), str(agg.get('id')),
                             agg.get('uuid')):
-                    return set(), set(agg.get('hosts') or ())
+                    return None, set(agg.get('hosts') or ())
             if not placement.is_uuid(name):
                 raise fleet.NotFound(
                     'no nova host aggregate named %r (known: %s)'
@@ -199,20 +211,155 @@ class Fleet(object):
                 'aggregate %r: without nova\'s API only a Placement '
                 'aggregate UUID can be given (%s)'
                 % (name, self.nova_error or 'nova not configured'))
-        roots = self.placement.list_root_providers(member_of=name)
-        return {rp['uuid'] for rp in roots}, None
+        return name, None
 
-    # -- reading ----------------------------------------------------------
+    # -- the whole fleet, by profile group --------------------------------
 
-    def _read(self, host, timestamps):
+    def read_grouping(self):
+        """(grouping.Grouping, {listing URL: Last-Modified}) of the fleet:
+        2 + 2 x new profiles requests (PlacementError on a failure)."""
+        stamps = {}
+
+        def get(url, version):
+            body, stamps[url] = self.placement.get_dated_json(
+                url, 'read the fleet\'s profile groups (GET %s)'
+                % url[:120], version)
+            if url.startswith('/traits?'):
+                # Every trait of ours in use: its schema traits tell the
+                # compute nodes without traits of ours (_untraited).
+                self._ours = body.get('traits')
+            return body
+
+        def progress(done, total):
+            if self.progress:
+                self.progress(done, total, 'profile groups')
+        try:
+            found = grouping.read(get, known=self._known, progress=progress)
+        except grouping.PartialRead as e:
+            if isinstance(e.error, placement.PlacementError):
+                raise e.error from None
+            raise placement.PlacementError(
+                'read the fleet\'s profile groups: %s' % e.error) from None
+        self.grouping = found
+        self._known.update(found.profiles)
+        return found, stamps
+
+    def load(self, aggregate=None, names=None, timestamps=False):
+        """The compute nodes with their profiles, sorted by name.
+
+        names: only these hosts (name, service host or UUID), each read
+        on its own (NotFound for a name that is none). Otherwise the
+        fleet is read by profile group plus, unless nova lists the compute
+        nodes, one listing of those without traits of ours
+        (``?required=COMPUTE_NODE,!<schema traits>``; for an aggregate its
+        members with COMPUTE_NODE, ``member_of=``): requests <= 3 + 2 x
+        profiles + 2 per loose host.
+        timestamps: each grouped host's group_updated (from the group
+        listing, no extra request).
+        """
+        if names:
+            return [self.host(n, timestamps=timestamps) for n in names]
+        hypervisors = self._hypervisors()
+        member_of = service_hosts = None
+        if aggregate:
+            member_of, service_hosts = self._aggregate(aggregate)
+        found, stamps = self.read_grouping()
+        listed = None
+        if member_of:
+            listed = {rp['uuid']: rp['name'] for rp in
+                      self.placement.list_providers(
+                          member_of=member_of, required=COMPUTE_NODE_TRAIT)}
+        elif hypervisors is None:
+            # nova names its compute nodes; else the groups and this.
+            listed = self._untraited()
+        if hypervisors is not None:
+            hosts = [Host(h['hypervisor_hostname'], h['id'], hypervisor=h)
+                     for h in hypervisors]
+            if service_hosts is not None:
+                hosts = [h for h in hosts if h.service_host in service_hosts]
+            elif member_of:
+                hosts = [h for h in hosts if h.uuid in listed]
+        else:
+            uuids = set(listed)
+            if member_of is None:
+                uuids |= found.traited
+            hosts = [Host(listed.get(u) or found.names.get(u) or u, u)
+                     for u in uuids]
+        self._judge(hosts, found, listed, stamps if timestamps else None)
+        return sorted(hosts, key=lambda h: (h.name, h.uuid))
+
+    def _untraited(self):
+        """{uuid: name} of the providers with COMPUTE_NODE and no schema
+        trait of ours: the compute nodes no group lists, in one listing
+        of just them (not of every compute node)."""
+        schemas = sorted(t for t in self._ours or ()
+                         if isinstance(t, str) and
+                         t.startswith(grouping.SCHEMA_PREFIX))
+        required = ','.join([COMPUTE_NODE_TRAIT] +
+                            ['!' + t for t in schemas])
+        return {rp['uuid']: rp['name'] for rp in
+                self.placement.list_providers(required=required)}
+
+    def _judge(self, hosts, found, listed, stamps):
+        """Give each host its group's profile; read the loose ones."""
+        loose = []
+        for host in hosts:
+            digest = found.host_key.get(host.uuid)
+            if digest is not None:
+                host.adopt(found.profiles[digest])
+                if stamps is not None:
+                    host.group_updated = _iso(stamps.get(
+                        grouping.members_url([digest])[0]))
+            elif host.uuid in found.loose:
+                loose.append(host)
+            elif (listed is not None and host.uuid not in listed and
+                  host.uuid not in found.traited):
+                host.fail(NO_PROVIDER % host.uuid)
+            # else: a compute node without traits of ours (untraited; with
+            # nova, one whose provider is missing too: no scheduler picks
+            # it either).
+        self._read_all(loose)
+
+    def _read_all(self, hosts):
+        total = len(hosts)
+        done = [0]
+        lock = threading.Lock()
+
+        def read(host):
+            self._read(host, timestamps=False)
+            if host.name == host.uuid and not host.error:
+                self._name(host)
+            with lock:
+                done[0] += 1
+                if self.progress:
+                    self.progress(done[0], total, 'hosts one by one')
+
+        if total:
+            with concurrent.futures.ThreadPoolExecutor(
+                    min(self.workers, total)) as pool:
+                list(pool.map(read, hosts))
+
+    def _name(self, host):
+        # A loose host without COMPUTE_NODE is in no listing with names.
+        try:
+            host.name = self.placement.find_provider(host.uuid)['name']
+        except placement.PlacementError:
+            pass
+
+    # -- one host ---------------------------------------------------------
+
+    def _read(self, host, timestamps, updated=None):
+        """Read host's own traits (and, with timestamps, when they
+        changed); a failure marks the host unjudged."""
         try:
             names, host.generation = self.placement.get_traits(
                 host.uuid, label=host.name)
             host.traits = set(names)
+            host.traits_read = True
             if timestamps:
                 host.traits_created = _iso(self.placement.traits_created(
                     host.ours, label=host.name))
-                host.updated = _iso(self.placement.provider_updated(
+                host.updated = _iso(updated or self.placement.provider_updated(
                     host.uuid, label=host.name))
         except placement.ProviderNotFound:
             host.fail('no resource provider %s in Placement' % host.uuid)
@@ -222,54 +369,39 @@ class Fleet(object):
             host.classify()
         return host
 
-    def _read_all(self, hosts, timestamps):
-        total = len(hosts)
-        done = [0]
-        lock = threading.Lock()
+    def read_own(self, host):
+        """Re-read one host from its own traits: its per-host factors (the
+        running guests), which a profile group leaves blank."""
+        return self._read(host, timestamps=False)
 
-        def read(host):
-            self._read(host, timestamps)
-            with lock:
-                done[0] += 1
-                if self.progress:
-                    self.progress(done[0], total)
-
-        if total:
-            with concurrent.futures.ThreadPoolExecutor(
-                    min(self.workers, total)) as pool:
-                list(pool.map(read, hosts))
-
-    def load(self, aggregate=None, names=None, timestamps=False):
-        """The compute nodes with traits and profiles, sorted by name.
-
-        names: only these hosts (name, service host or UUID); NotFound
-        for a name that is none of them.
-        """
-        hosts = self.compute_nodes(aggregate=aggregate)
-        if names:
-            hosts = [self._pick(hosts, n) for n in names]
-        self._read_all(hosts, timestamps)
-        if self._only_compute and not names:
-            hosts = [h for h in hosts
-                     if COMPUTE_NODE_TRAIT in h.traits or h.ours]
-        return hosts
+    def host(self, name, timestamps=True):
+        """One compute node read on its own (never the fleet): nova's
+        hypervisor list or Placement's provider of that name or UUID, its
+        traits and, with timestamps, when they changed."""
+        hypervisors = self._hypervisors()
+        if hypervisors is not None:
+            host = self._pick([Host(h['hypervisor_hostname'], h['id'],
+                                    hypervisor=h) for h in hypervisors], name)
+            return self._read(host, timestamps)
+        try:
+            rp, stamp = self.placement.find_provider(name, dated=True)
+        except placement.ProviderNotFound:
+            raise fleet.NotFound('no compute node named %r%s' % (
+                name, ' (nova: %s)' % self.nova_error
+                if self.nova_failed else '')) from None
+        return self._read(Host(rp['name'], rp['uuid']), timestamps,
+                          updated=stamp)
 
     def _pick(self, hosts, name):
         found = [h for h in hosts if name in h.names()]
         if not found:
-            raise fleet.NotFound(
-                'no compute node named %r%s' % (
-                    name, ' (nova: %s)' % self.nova_error
-                    if self.nova_error and self.nova is None else ''))
+            raise fleet.NotFound('no compute node named %r' % name)
         if len(found) > 1:
             raise fleet.NotFound('%r names %d compute nodes (%s); give the '
                                  'node name or UUID'
                                  % (name, len(found),
                                     ', '.join(h.name for h in found)))
         return found[0]
-
-    def host(self, name, timestamps=True):
-        return self.load(names=[name], timestamps=timestamps)[0]
 
     def server_host(self, server_name):
         """(server dict, name of the compute node it runs on); needs nova's

@@ -144,7 +144,8 @@ def actions_from_conf(conf):
 def accepts(hosts, source, policy=None, mode=None, conf_actions=None,
             guest=None):
     """For a guest on source: [(host, accepted, reason, verdict or None)]
-    for every other host, as the scheduler filter would judge it.
+    for every other host, as the scheduler filter would judge it: one
+    rules evaluation per distinct destination profile, not per host.
 
     guest: what is known of the guest (a rules.guest_cpu.GuestCPU) or None;
     the engine completes it from the source's running-guests record, as
@@ -156,20 +157,26 @@ def accepts(hosts, source, policy=None, mode=None, conf_actions=None,
     """
     actions = dict.fromkeys(hoststate.NOT_JUDGED, DEFAULT_ACTION)
     actions.update(conf_actions or {})
-    return [_accepts(host, source, actions, policy, mode, guest)
+    verdicts = {}
+    return [_accepts(host, source, actions, verdicts,
+                     dict(mode=mode, policy=policy, guest=guest))
             for host in hosts if host.uuid != source.uuid]
 
 
-def _accepts(host, source, actions, policy, mode, guest):
+def _accepts(host, source, actions, verdicts, how):
     refusal = host.nova_refusal()
     if refusal:
         return host, False, 'nova: %s' % refusal, None
     if host.state != hoststate.TRAITED:
         action = actions[host.state]
         return host, action == DEFAULT_ACTION, _unjudged(host, action), None
-    from migcompat_filter import rules
-    verdict = rules.evaluate(source.profile, host.profile, mode=mode,
-                             policy=policy, guest=guest)
+    # The hosts of a profile group share one profile object, and only the
+    # source's per-host factors count: one evaluation per group.
+    key = id(host.profile)
+    if key not in verdicts:
+        from migcompat_filter import rules
+        verdicts[key] = rules.evaluate(source.profile, host.profile, **how)
+    verdict = verdicts[key]
     return host, verdict.compatible, _judged(verdict), verdict
 
 

@@ -238,9 +238,12 @@ class TestHostCommands(FleetTestBase):
         self.assertEqual('no migcompat traits',
                          rows[UNTRAITED]['profile'])
         self.assertIsNone(rows[UNTRAITED]['cpu'])
-        # When the traits last changed: a timestamp from Placement.
-        self.assertRegex(rows['milan-1']['changed'], r'20\d\d-\d\d-\d\dT')
-        self.assertIsNotNone(rows[UNTRAITED]['changed'])
+        # When the traits last changed: at or before the newest change
+        # of its profile group, from the group's listing.
+        self.assertRegex(rows['milan-1']['changed'],
+                         r'^by 20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ$')
+        # Nothing of ours to have changed.
+        self.assertIsNone(rows[UNTRAITED]['changed'])
 
     def test_host_list_table_and_csv(self):
         status, out, err = self.run_cli('host', 'list', '--placement-url',
@@ -257,11 +260,11 @@ class TestHostCommands(FleetTestBase):
                                         self.placement.url, '--progress',
                                         '-f', 'value')
         self.assertEqual(0, status, err)
-        self.assertIn('reading traits:', err)
+        self.assertIn('reading profile groups:', err)
         self.assertIn('100%', err)
         status, out, err = self.run_cli('host', 'list', '--placement-url',
                                         self.placement.url, '-f', 'value')
-        self.assertNotIn('reading traits', err)  # not a terminal
+        self.assertNotIn('reading', err)  # not a terminal
 
     def test_host_show_decodes_factors_and_keeps_raw_traits(self):
         data = self.cli_json('host', 'show', 'rome-90')

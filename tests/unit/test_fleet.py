@@ -229,50 +229,29 @@ class TestRunningGuests(testtools.TestCase):
         self.assertEqual('ok', m.cell(m.groups[0], m.groups[0]).status)
 
 
-class FakeClient(object):
-    """The public PlacementClient calls the inventory makes, over a dict."""
+class TestHostStates(testtools.TestCase):
+    """Hosts are read with hoststate.classify; what the CLI says of each.
+    (How the fleet is read from a real placement: tests/functional/
+    test_fleet_groups.py.)"""
 
-    def __init__(self, traits_by_name, fail=None):
-        self.traits = traits_by_name
-        self.fail = fail  # host name -> PlacementError its read raises
-
-    def list_root_providers(self, member_of=None):
-        return [{'uuid': 'uuid-' + n, 'name': n} for n in self.traits]
-
-    def get_traits(self, rp_uuid, label=None):
-        if label in (self.fail or {}):
-            raise self.fail[label]
-        return set(self.traits[label]), 1
-
-    def traits_created(self, names, label=None):
-        return None
-
-    def provider_updated(self, rp_uuid, label=None):
-        return None
-
-
-class TestInventory(testtools.TestCase):
-    """Hosts are read with hoststate.classify; what the CLI says of each."""
-
-    def load(self, fail=None, names=None):
+    def hosts(self):
         good = traits.encode(profile())
         schema = traits.PREFIX + traits.SCHEMA_CODE + '_'
         newer = [t for t in good if not t.startswith(schema)] + [
             schema + '99']
-        client = FakeClient({'good': good + ['COMPUTE_NODE'],
-                             'newer': newer, 'bare': ['COMPUTE_NODE'],
-                             'broken': good, 'storage': []}, fail=fail)
-        hosts = inventory.Fleet(client, workers=2).load(names=names)
-        return {h.name: h for h in hosts}
-
-    def test_only_compute_nodes_are_listed(self):
-        # Without nova: the roots with COMPUTE_NODE or a trait of ours.
-        self.assertEqual({'good', 'newer', 'bare', 'broken'},
-                         set(self.load()))
+        found = {}
+        for name, names in (('good', good + ['COMPUTE_NODE']),
+                            ('newer', newer), ('bare', ['COMPUTE_NODE']),
+                            ('broken', good)):
+            h = inventory.Host(name, 'uuid-' + name)
+            h.traits = set(names)
+            h.classify()
+            found[name] = h
+        found['broken'].fail('boom')
+        return found
 
     def test_states_and_status(self):
-        hosts = self.load(fail={'broken': placement.PlacementError('boom')},
-                          names=['good', 'newer', 'bare', 'broken'])
+        hosts = self.hosts()
         self.assertEqual(hoststate.TRAITED, hosts['good'].state)
         self.assertEqual('reported', hosts['good'].status)
         self.assertEqual(hoststate.UNTRAITED, hosts['bare'].state)
@@ -287,9 +266,17 @@ class TestInventory(testtools.TestCase):
         self.assertEqual(hoststate.UNJUDGED, broken.state)
         self.assertEqual('error: boom', broken.status)
 
+    def test_a_group_profile_is_shared_not_copied(self):
+        hp = hoststate.classify(traits.encode(profile()))
+        a, b = inventory.Host('a', 'ua'), inventory.Host('b', 'ub')
+        a.adopt(hp)
+        b.adopt(hp)
+        self.assertIs(a.profile, b.profile)
+        self.assertEqual(hoststate.TRAITED, a.state)
+        self.assertEqual('reported', a.status)
+
     def test_check_reasons_follow_the_filter_actions(self):
-        hosts = self.load(fail={'broken': placement.PlacementError('boom')},
-                          names=['good', 'newer', 'bare', 'broken'])
+        hosts = self.hosts()
         result = {h.name: (ok, why) for h, ok, why, _v in matrix.accepts(
             list(hosts.values()), hosts['good'],
             conf_actions={hoststate.UNJUDGED: 'refuse'})}
@@ -305,9 +292,7 @@ class TestInventory(testtools.TestCase):
                                        'the filter pass'), why)
 
     def test_matrix_leaves_out_what_it_cannot_judge(self):
-        m = matrix.build(list(self.load(
-            fail={'broken': placement.PlacementError('boom')},
-            names=['good', 'newer', 'bare', 'broken']).values()))
+        m = matrix.build(list(self.hosts().values()))
         self.assertEqual([['good']], [g.names for g in m.groups])
         self.assertEqual({'bare': 'no migcompat traits',
                           'broken': 'error: boom'},
@@ -379,3 +364,62 @@ class TestBaseline(testtools.TestCase):
         qemu64 = self.cpu_map.expand('qemu64', 'Intel')
         self.assertTrue(qemu64 <= set(result.common))
         self.assertIn('ssse3', result.common)
+
+    def test_xml_built_once_per_distinct_cpu_despite_unknown_features(self):
+        # 40 hosts of 2 profiles, with 3 features this libvirt never
+        # heard of: libvirt's check still runs, leaves them out, and each
+        # distinct CPU's XML is built once (plus one probe per retry).
+        import fixtures
+        odd = ['zz-new-a', 'zz-new-b', 'zz-new-c']
+        a = profile(extra=['ssse3'] + odd)
+        b = profile(extra=['ssse3', 'sse4.1'] + odd)
+        hosts = ([host('a%02d' % i, a) for i in range(20)] +
+                 [host('b%02d' % i, b) for i in range(20)])
+        built = []
+        real = baseline._cpu_xml
+
+        def counting(*args):
+            built.append(args)
+            return real(*args)
+        self.useFixture(fixtures.MonkeyPatch(
+            'migcompat_filter.fleet.baseline._cpu_xml', counting))
+        result = baseline.compute(hosts, self.cpu_map)
+        check = result.libvirt_check
+        self.assertTrue(check['checked'], check)
+        self.assertEqual(odd, check['unknown_to_libvirt'])
+        self.assertEqual([], check['only_ours'])
+        self.assertEqual(40, len(result.hosts))
+        # (Model expansions build featureless CPUs: not counted.)
+        checked = [args for args in built if args[1] == '486' and args[3]]
+        # 2 final CPUs + 1 probe per attempt (3 unknown, then success).
+        self.assertEqual(2 + 4, len(checked))
+        # The same answer as hosts given one by one without sharing.
+        alone = baseline.compute([host('a', a), host('b', b)], self.cpu_map)
+        self.assertEqual(alone.common, result.common)
+        self.assertEqual(alone.model, result.model)
+
+
+class TestOncePerProfile(testtools.TestCase):
+
+    def test_accepts_evaluates_once_per_shared_profile(self):
+        old, new = profile(qemu='7.2.0'), profile(qemu='8.2.0')
+        src = host('src', new)
+        hp_old = hoststate.classify(traits.encode(old))
+        hp_new = hoststate.classify(traits.encode(new))
+        grouped = []
+        for i, hp in enumerate([hp_old] * 5 + [hp_new] * 5):
+            h = inventory.Host('h%d' % i, 'u%d' % i)
+            h.adopt(hp)
+            grouped.append(h)
+        judged = matrix.accepts(grouped, src)
+        verdicts = {h.profile is hp_old.profile: v
+                    for h, _ok, _w, v in judged}
+        for h, ok, why, v in judged:
+            # One verdict object per group: evaluated once.
+            self.assertIs(verdicts[h.profile is hp_old.profile], v)
+        # ... and the same as judging each host on its own.
+        single = {h.name: (ok, why) for h, ok, why, _v in matrix.accepts(
+            [host('h%d' % i, old if i < 5 else new) for i in range(10)],
+            src)}
+        self.assertEqual(single, {h.name: (ok, why)
+                                  for h, ok, why, _v in judged})
