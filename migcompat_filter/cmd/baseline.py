@@ -36,9 +36,10 @@ class BaselineCommand(common.FleetCommand, show.ShowOne):
         from migcompat_filter.fleet import baseline
         hosts = self._hosts(parsed_args)
         self.warn_about_nova()
-        b = baseline.compute(hosts, baseline.LibvirtCPUMap(
-            parsed_args.libvirt_uri))
-        fields = _fields(b)
+        cpu_map = baseline.LibvirtCPUMap(parsed_args.libvirt_uri)
+        b = baseline.compute(hosts, cpu_map)
+        fields = _fields(b) + (('explanation', common.ListColumn(_explain(
+            hosts, b, lambda some: baseline.compute(some, cpu_map)))),)
         return tuple(f[0] for f in fields), tuple(f[1] for f in fields)
 
     def _hosts(self, parsed_args):
@@ -67,6 +68,33 @@ def _fields(b):
         ('libvirt_check', _check_text(b.libvirt_check)),
         ('notes', common.ListColumn(b.notes)),
     )
+
+
+class _Representative(object):
+    """One host standing for its profile group (the explanation is
+    worked out per distinct profile, not per host)."""
+
+    def __init__(self, host, count):
+        self.name = host.name + (' (+%d)' % (count - 1) if count > 1 else '')
+        self.profile = host.profile
+        self.hosts = [host]
+
+
+def _explain(hosts, b, compute):
+    """Why a surprising baseline is what it is (fleet.baseline_explain),
+    one representative per distinct profile."""
+    from migcompat_filter.fleet import baseline_explain
+    groups = {}
+    for host in hosts:
+        groups.setdefault(host.key or host.uuid, []).append(host)
+    reps = [_Representative(members[0], len(members))
+            for members in groups.values()]
+
+    def compute_for(some):
+        return compute([h for rep in some for h in groups[
+            rep.hosts[0].key or rep.hosts[0].uuid]])
+    return baseline_explain.explain(reps, b.model, b.common,
+                                    compute=compute_for)
 
 
 def _check_text(check):

@@ -436,6 +436,20 @@ class TestBaseline(FleetTestBase):
         self.assertTrue(data['libvirt_check'].startswith('test:///default'),
                         data['libvirt_check'])
 
+    def test_baseline_explains_the_nested_hosts_that_pull_it_down(self):
+        # milan-1/milan-2 are nested L1 guests with a reduced host-model:
+        # the baseline says so, once for their group, and what it would
+        # be without them.
+        data = self.cli_json('baseline', 'milan-1', 'milan-2', 'rome-82',
+                             'rome-90', 'genoa')
+        why = ' '.join(data['explanation'])
+        self.assertIn('milan-1 (+1) pulls the baseline down', why)
+        self.assertNotIn('milan-2 pulls', why)
+        self.assertIn('nested', why)
+        self.assertIn('Without milan-1 (+1) the baseline of', why)
+        rich = self.cli_json('baseline', 'rome-82', 'rome-90', 'genoa')
+        self.assertIn('cpu_models = %s' % rich['cpu_model'], why)
+
     def test_baseline_across_vendors_is_refused(self):
         status, out, err = self.run_cli(
             'baseline', 'rome-90', 'gold-6148', '--placement-url',
