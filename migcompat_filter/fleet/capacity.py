@@ -65,18 +65,44 @@ class Capacity(object):
                 if rc in RESOURCES}
 
 
-# Placement has no bulk call for these; the PlacementClient's request
-# method keeps the request count, timeouts and URL redaction of every
-# other call.
+# Placement has no bulk call for these: one request each, through the
+# client's public get_json (request count, timeouts, URL redaction and the
+# check that the answer is a JSON object).
+
+def _section(body, key, what):
+    """body[key] as a dict of dicts or numbers; PlacementError otherwise
+    (a wrong-shaped answer is a failure, never a guess)."""
+    section = body.get(key, {})
+    if not isinstance(section, dict):
+        raise placement.PlacementError('%s: no %r object in the answer'
+                                       % (what, key))
+    return section
+
+
+def _number(value, what):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise placement.PlacementError('%s: %r is not a number'
+                                       % (what, value))
+    return value
+
 
 def read(client, host_uuid, label=None):
     """The :class:`Capacity` of one resource provider."""
     what = 'read the inventories of %s' % (label or host_uuid)
-    inv = client._request('GET', '/resource_providers/%s/inventories'
-                          % host_uuid, what).json().get('inventories') or {}
+    inv = _section(client.get_json('/resource_providers/%s/inventories'
+                                   % host_uuid, what), 'inventories', what)
+    for rc, record in inv.items():
+        if not isinstance(record, dict):
+            raise placement.PlacementError('%s: inventory %s is not an '
+                                           'object' % (what, rc))
+        for field in ('total', 'reserved', 'allocation_ratio'):
+            if field in record:
+                _number(record[field], '%s: %s %s' % (what, rc, field))
     what = 'read the usages of %s' % (label or host_uuid)
-    used = client._request('GET', '/resource_providers/%s/usages'
-                           % host_uuid, what).json().get('usages') or {}
+    used = _section(client.get_json('/resource_providers/%s/usages'
+                                    % host_uuid, what), 'usages', what)
+    for rc, amount in used.items():
+        _number(amount, '%s: %s' % (what, rc))
     return Capacity.from_placement(inv, used)
 
 
@@ -99,7 +125,11 @@ def allocation(client, consumer, rp_uuid):
     """{resource class: amount} a consumer (a server) holds on a provider;
     empty when it holds nothing there."""
     what = 'read the allocations of server %s' % consumer
-    allocs = client._request('GET', '/allocations/%s' % consumer,
-                             what).json().get('allocations') or {}
-    resources = (allocs.get(rp_uuid) or {}).get('resources') or {}
-    return {rc: n for rc, n in resources.items() if rc in RESOURCES}
+    allocs = _section(client.get_json('/allocations/%s' % consumer, what),
+                      'allocations', what)
+    mine = allocs.get(rp_uuid) or {}
+    resources = mine.get('resources') if isinstance(mine, dict) else None
+    if not isinstance(resources, dict):
+        return {}
+    return {rc: _number(n, '%s: %s' % (what, rc))
+            for rc, n in resources.items() if rc in RESOURCES}
