@@ -132,3 +132,22 @@ class TraitPruneTest(testtools.TestCase):
                          rows)
         self.assertIn('1 deleted, 1 in use, kept', stderr.getvalue())
         self.assertEqual({taken}, self.existing([taken]))
+
+    def test_openstack_migcompat_trait_prune(self):
+        # The OSC plugin: OpenStackClient's own auth and session.
+        openstack = os.path.join(os.path.dirname(sys.executable), 'openstack')
+        if not os.path.exists(openstack):
+            self.skipTest('python-openstackclient is not installed')
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(('OS_', 'MIGCOMPAT_'))}
+        env['HOME'] = self.useFixture(fixtures.TempDir()).path
+        proc = subprocess.run(
+            [openstack, '--os-auth-type', 'admin_token', '--os-endpoint',
+             self.server.url, '--os-token', 'admin', 'migcompat', 'trait',
+             'prune', '--dry-run', '-f', 'json'],
+            capture_output=True, text=True, env=env, timeout=120)
+        self.assertEqual(0, proc.returncode, proc.stderr)
+        self.assertEqual({n: 'would delete' for n in UNUSED_OURS},
+                         {r['name']: r['result']
+                          for r in json.loads(proc.stdout)})
+        self.assertEqual(set(UNUSED_OURS), self.existing(UNUSED_OURS))
