@@ -17,9 +17,10 @@ class TraitPrune(common.FleetCommand, lister.Lister):
     Every new microcode, kernel or feature combination a host reports
     creates trait names; Placement keeps them after no provider has them
     any more. This asks Placement for the names of ours that no provider
-    has (GET /traits?associated=false, by name prefix) and deletes each. A name a provider got in the meantime is refused by
-    Placement (409) and kept: it is listed as "in use, kept", not an
-    error. No other trait is ever touched. With --dry-run, only lists.
+    has (GET /traits?associated=false, by name prefix) and deletes each.
+    A name a provider got in the meantime is refused by Placement (409)
+    and kept: it is listed as "in use, kept", not an error. No other
+    trait is ever touched. With --dry-run, only lists.
     """
 
     def get_parser(self, prog_name):

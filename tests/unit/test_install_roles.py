@@ -105,11 +105,15 @@ _LOAD_THROUGH_NOVA = textwrap.dedent('''\
         instance_uuid='8d6c9d4e-1d0e-4c0e-9d3c-2a8f0e0d8a11')
     passed = fh.get_filtered_objects([fclasses[0]()], hosts, spec)
     weighed = wh.get_weighed_objects([wclasses[0]()], passed, spec)
+    # oslo-config-generator's entry point, e.g. run in nova's venv.
+    from migcompat_filter import conf
+    groups = sorted(str(g) for g, _ in conf.list_opts())
     print(json.dumps({
         'filters': [c.__module__ + '.' + c.__name__ for c in fclasses],
         'weighers': [c.__module__ + '.' + c.__name__ for c in wclasses],
         'passed': [h.host for h in passed],
         'weights': [w.weight for w in weighed],
+        'option_groups': groups,
         'loaded': sorted(m for m in sys.modules
                          if m.split('.')[0] in NOT_INSTALLED),
     }))
@@ -167,6 +171,7 @@ class SchedulerOnlyInstallTest(testtools.TestCase):
         self.assertEqual([weigher_path, weigher_path], out['weighers'])
         self.assertEqual(['host0', 'host1', 'host2'], out['passed'])
         self.assertEqual([0.0, 0.0, 0.0], out['weights'])
+        self.assertIn('migcompat', out['option_groups'])
         self.assertEqual([], out['loaded'])
 
     def test_the_hook_refuses_what_the_extras_bring(self):
