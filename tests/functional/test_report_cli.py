@@ -151,3 +151,16 @@ class TestWithPlacement(ReportCLITestBase):
             '-c', 'provider', MIGCOMPAT_PLACEMENT_URL=self.server.url)
         self.assertEqual(0, rc, err)
         self.assertEqual({self.rp['uuid']}, set(out.split()))
+
+    def test_os_cloud_from_the_environment(self):
+        clouds = os.path.join(self.tmp, 'clouds.yaml')
+        with open(clouds, 'w') as f:
+            yaml.safe_dump({'clouds': {'lab': {
+                'auth_type': 'admin_token',
+                'auth': {'endpoint': self.server.url, 'token': 'admin'}}}},
+                f)
+        rc, out, err = self.report('--provider', self.rp['name'], '-f',
+                                   'json', OS_CLOUD='lab',
+                                   OS_CLIENT_CONFIG_FILE=clouds)
+        self.assertEqual(0, rc, err)
+        self.assertEqual(set(wanted()) | set(FOREIGN), self.provider_traits())
