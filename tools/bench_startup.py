@@ -16,6 +16,7 @@ the ratio.
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -36,10 +37,16 @@ _UNPRIMED = ('import sys; from migcompat_filter import entry_points; '
 
 
 def run_once(python, code, args):
+    """(wall, CPU) seconds of one process. CPU time (user + system) is
+    less disturbed by other load on a shared machine than wall time."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run([python, '-c', code] + args, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime +
+                  after.ru_stime - before.ru_stime)
 
 
 def main():
@@ -83,16 +90,21 @@ def main():
                 cmd, path, kind = case
                 times[case].append(run_once(pythons[path], codes[kind],
                                             commands[cmd]))
-        bare = statistics.median(run_once(sys.executable, 'pass', [])
-                                 for _ in range(args.runs))
-        print('%d runs each, median wall time of the whole process '
-              '(python -c pass: %.0f ms)' % (args.runs, bare * 1000))
+        bare = [run_once(sys.executable, 'pass', [])
+                for _ in range(args.runs)]
+        print('%d runs each, whole processes: median wall (min, max) and '
+              'median CPU; python -c pass: %.0f ms wall, %.0f ms CPU'
+              % (args.runs, statistics.median(w for w, _ in bare) * 1000,
+                 statistics.median(c for _, c in bare) * 1000))
+        print('os.getloadavg(): %.1f %.1f %.1f' % os.getloadavg())
         for case in cases:
             cmd, path, kind = case
-            values = times[case]
-            print('%-30s %-10s%-19s median %6.0f ms  (min %.0f, max %.0f)'
-                  % (cmd, path, kind, statistics.median(values) * 1000,
-                     min(values) * 1000, max(values) * 1000))
+            walls = [w for w, _ in times[case]]
+            cpus = [c for _, c in times[case]]
+            print('%-28s %-10s%-18s wall %5.0f ms (%.0f, %.0f)  CPU %5.0f ms'
+                  % (cmd, path, kind, statistics.median(walls) * 1000,
+                     min(walls) * 1000, max(walls) * 1000,
+                     statistics.median(cpus) * 1000))
     return 0
 
 
