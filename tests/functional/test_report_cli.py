@@ -164,3 +164,16 @@ class TestWithPlacement(ReportCLITestBase):
                                    OS_CLIENT_CONFIG_FILE=clouds)
         self.assertEqual(0, rc, err)
         self.assertEqual(set(wanted()) | set(FOREIGN), self.provider_traits())
+
+    def test_dry_run_before_nova_registered_the_node(self):
+        # A fresh node: Placement is there, its provider not yet.
+        rc, out, err = self.report('--provider', 'not-registered-yet',
+                                   '--dry-run', '-f', 'json',
+                                   MIGCOMPAT_PLACEMENT_URL=self.server.url)
+        self.assertEqual(0, rc, err)
+        self.assertEqual({'would set'},
+                         {r['change'] for r in json.loads(out)})
+        self.assertIn("no resource provider named 'not-registered-yet'", err)
+        rc, out, err = self.report('--provider', 'not-registered-yet',
+                                   MIGCOMPAT_PLACEMENT_URL=self.server.url)
+        self.assertEqual(2, rc)
