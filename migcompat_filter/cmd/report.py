@@ -249,6 +249,9 @@ class Report(FastEpilog, lister.Lister):
             self._text.append('wrote %s (%d traits); %s'
                               % (path, len(wanted),
                                  reporter.RESTART_MESSAGE))
+            if parsed_args.formatter != 'text':
+                # Not in the rows: json/yaml users must still see it.
+                self.app.stderr.write(reporter.RESTART_MESSAGE + '\n')
             change = 'written'
         return [(t, change, path) for t in wanted]
 

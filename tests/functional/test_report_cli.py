@@ -78,6 +78,19 @@ class TestWithoutPlacement(ReportCLITestBase):
         self.assertIn('[placement] auth_type is not set', err)
         self.assertNotIn('Traceback', err)
 
+    def test_provider_config_rows_and_restart_hint(self):
+        rc, out, err = self.report('--provider-config', self.tmp, '-f',
+                                   'json')
+        self.assertEqual(0, rc, err)
+        path = os.path.join(self.tmp, 'migcompat.yaml')
+        self.assertEqual([(t, 'written', path) for t in wanted()],
+                         [(r['trait'], r['change'], r['provider'])
+                          for r in json.loads(out)])
+        self.assertIn('restart nova-compute', err)
+        rc, out, err = self.report('--provider-config', self.tmp, '-f',
+                                   'value', '-c', 'change')
+        self.assertEqual({'unchanged'}, set(out.split('\n')) - {''})
+
     def test_unreachable_placement_dry_run_shows_traits_and_why(self):
         url = 'http://127.0.0.1:%d' % placement_server.free_port()
         rc, out, err = self.report('--dry-run', '-f', 'yaml',
