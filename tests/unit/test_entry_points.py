@@ -84,3 +84,10 @@ class GroupsTest(testtools.TestCase):
         self.assertIn('arch', [ep.name for ep in
                                entry_points.group('migcompat.factors')])
         self.assertEqual([], entry_points.group('no.such.group'))
+
+    def test_a_stevedore_of_another_shape_is_left_alone(self):
+        # A newer stevedore without this cache: no hand-over, no failure.
+        import fixtures
+        self.useFixture(fixtures.MonkeyPatch('stevedore._cache._c',
+                                             object()))
+        self.assertFalse(entry_points.prime_stevedore())
