@@ -16,6 +16,7 @@ import sys
 import tempfile
 import textwrap
 
+import fixtures
 import testtools
 
 from migcompat_filter import entry_points
@@ -87,7 +88,6 @@ class GroupsTest(testtools.TestCase):
 
     def test_a_stevedore_of_another_shape_is_left_alone(self):
         # A newer stevedore without this cache: no hand-over, no failure.
-        import fixtures
         self.useFixture(fixtures.MonkeyPatch('stevedore._cache._c',
                                              object()))
         self.assertFalse(entry_points.prime_stevedore())
