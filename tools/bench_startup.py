@@ -36,12 +36,19 @@ _UNPRIMED = ('import sys; from migcompat_filter import entry_points; '
              'from migcompat_filter.cmd import main; sys.exit(main())')
 
 
+#: pip compiles an installed package's bytecode; a source tree run with
+#: PYTHONDONTWRITEBYTECODE (tox sets it) would compile every module of
+#: ours in every process instead (~50 ms). The warm-up run writes it.
+_ENV = {k: v for k, v in os.environ.items()
+        if k != 'PYTHONDONTWRITEBYTECODE'}
+
+
 def run_once(python, code, args):
     """(wall, CPU) seconds of one process. CPU time (user + system) is
     less disturbed by other load on a shared machine than wall time."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run([python, '-c', code] + args, check=True,
+    subprocess.run([python, '-c', code] + args, check=True, env=_ENV,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -84,7 +91,9 @@ def main():
             codes[' (stevedore scan)'] = _UNPRIMED
         cases = [(c, p, k) for c in commands for p in pythons for k in codes]
         times = {case: [] for case in cases}
-        run_once(sys.executable, 'pass', [])  # warm the page cache
+        for case in cases:  # bytecode and page cache
+            cmd, path, kind = case
+            run_once(pythons[path], codes[kind], commands[cmd])
         for _ in range(args.runs):
             for case in cases:  # interleaved: load hits every case alike
                 cmd, path, kind = case
