@@ -11,7 +11,9 @@ NOVA_DEFAULT_FILTERS=ComputeFilter,ComputeCapabilitiesFilter,\
 ImagePropertiesFilter,ServerGroupAntiAffinityFilter,ServerGroupAffinityFilter
 
 function install_migcompat {
-    setup_develop "$MIGCOMPAT_DIR"
+    # One node is scheduler and compute: the reporter and the CLI extras
+    # (the base install is the scheduler plugin alone).
+    setup_develop "$MIGCOMPAT_DIR" reporter,cli
 }
 
 # nova.conf [filter_scheduler]: keep nova's defaults, add ours. Both

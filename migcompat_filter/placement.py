@@ -455,6 +455,24 @@ class PlacementClient(object):
                 newest = stamp
         return newest
 
+    def list_unused_traits(self, prefix):
+        """The trait names starting with prefix that no provider has."""
+        what = 'list unused traits %s*' % prefix
+        resp = self._request('GET', '/traits?associated=false&name='
+                             'startswith:%s' % _quote(prefix), what)
+        names = _body(resp, what, 'traits', list)
+        if not all(isinstance(n, str) for n in names):
+            raise PlacementError('%s: %s (a trait that is not a string)'
+                                 % (what, BAD_BODY % 200))
+        return sorted(names)
+
+    def delete_trait(self, name):
+        """Delete a custom trait name; False when it did not exist.
+        Conflict when a provider has it (Placement refuses)."""
+        resp = self._request('DELETE', '/traits/%s' % _quote(name),
+                             'delete trait %s' % name, ok=(204, 404))
+        return resp.status_code == 204
+
 
 def parse_http_date(value):
     """A datetime from an HTTP date header value, or None."""

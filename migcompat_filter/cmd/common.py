@@ -349,10 +349,10 @@ def placement_adapter(conf, os_cloud=None, placement_url=None,
     return placement.adapter_from_conf(conf, timeout=timeout)
 
 
-def add_connection_arguments(parser):
-    """The fleet commands' cloud connection options."""
-    from migcompat_filter.fleet import inventory
-    group = parser.add_argument_group('cloud connection')
+def add_placement_arguments(group):
+    """--os-cloud and --placement-url on group (a parser or an argument
+    group), defaulting to $OS_CLOUD and $MIGCOMPAT_PLACEMENT_URL as in
+    every command. Use with placement_adapter(..., os_env=True)."""
     group.add_argument(
         '--os-cloud', metavar='NAME', default=os.environ.get('OS_CLOUD'),
         help='clouds.yaml cloud to use (default: $OS_CLOUD; with OS_AUTH_URL '
@@ -365,6 +365,14 @@ def add_connection_arguments(parser):
         help='Placement endpoint without auth (token "admin"; a placement '
              'with auth_strategy = noauth2, e.g. tests). Default: $%s.'
              % ENV_PLACEMENT_URL)
+    return group
+
+
+def add_connection_arguments(parser):
+    """The fleet commands' cloud connection options."""
+    from migcompat_filter.fleet import inventory
+    group = add_placement_arguments(
+        parser.add_argument_group('cloud connection'))
     group.add_argument(
         '--nova-url', metavar='URL', default=os.environ.get(ENV_NOVA_URL),
         help='nova API endpoint to use with --placement-url (token '

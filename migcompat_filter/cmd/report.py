@@ -1,12 +1,15 @@
 """``migcompat report``: publish this host's traits in Placement."""
 
 import logging
+import os
 import random
 import signal
 import socket
 import time
 
-from cliff import command
+from cliff.formatters import base as formatters_base
+from cliff import lister
+from stevedore import extension
 
 from migcompat_filter.cmd import common
 from migcompat_filter.cmd import FastEpilog
@@ -66,18 +69,51 @@ class _StopOnSigterm(object):
         return not self.requested
 
 
-class Report(FastEpilog, command.Command):
+_NOT_CONFIGURED = (
+    'no connection is configured (nova\'s [placement] in --config-file, '
+    '--os-cloud or $OS_CLOUD, OS_AUTH_URL, --placement-url or $%s)'
+    % common.ENV_PLACEMENT_URL)
+
+#: The rows of what report did or would do (-f json|yaml|table|value).
+COLUMNS = ('trait', 'change', 'provider')
+
+
+class _TextFormatter(formatters_base.ListFormatter):
+    """``-f text`` (the default): Report writes "+ TRAIT"/"- TRAIT" lines
+    and a summary itself; this only makes "text" a choice of -f."""
+
+    def add_argument_group(self, parser):
+        pass
+
+    def emit_list(self, column_names, data, stdout, parsed_args):
+        pass
+
+
+class Report(FastEpilog, lister.Lister):
     """Publish this host's migcompat traits on its resource provider.
 
     Reads the host (or a snapshot or profile), encodes its factors as
     CUSTOM_MIGCOMPAT_* traits and makes the compute node's resource
     provider carry exactly those of ours, leaving every other trait alone.
-    Prints the change ("+ TRAIT", "- TRAIT") or "unchanged". Placement is
-    reached with nova's [placement] options from --config-file (default
-    /etc/nova/nova.conf), a clouds.yaml cloud (--os-cloud) or, for tests,
-    --placement-url without auth. With --provider-config DIR it writes
-    nova's provider config file instead of talking to Placement.
+    Prints the change ("+ TRAIT", "- TRAIT") or "unchanged"; with -f
+    json|yaml|table|value one row per trait of ours (trait, change,
+    provider). Placement is reached as by the other commands: --os-cloud
+    ($OS_CLOUD, or OS_* variables), --placement-url
+    ($MIGCOMPAT_PLACEMENT_URL, no auth, for tests), else nova's
+    [placement] options from --config-file (default /etc/nova/nova.conf).
+    --dry-run needs none of them: without Placement it prints the traits
+    that would be set, with Placement also what would change. With
+    --provider-config DIR it writes nova's provider config file instead.
     """
+
+    formatter_default = 'text'
+
+    def _load_formatter_plugins(self):
+        text = extension.Extension('text', None, _TextFormatter,
+                                   _TextFormatter())
+        return extension.ExtensionManager.make_test_instance(
+            list(super(Report, self)._load_formatter_plugins()) + [text],
+            namespace=self.formatter_namespace)
 
     def get_parser(self, prog_name):
         parser = super(Report, self).get_parser(prog_name)
@@ -89,7 +125,9 @@ class Report(FastEpilog, command.Command):
                  'machine\'s FQDN).')
         parser.add_argument(
             '--dry-run', action='store_true',
-            help='Print the change without writing anything.')
+            help='Print the change without writing anything. Without a '
+                 'usable Placement connection, print the traits that would '
+                 'be set (and why there is no diff, on stderr).')
         parser.add_argument(
             '--interval', metavar='SECONDS', type=int, default=None,
             help='Keep running and report every SECONDS (plus up to '
@@ -104,24 +142,27 @@ class Report(FastEpilog, command.Command):
             help='Write nova\'s provider config file into DIR (its [compute] '
                  'provider_config_location) instead of calling Placement; '
                  'nova-compute must then be restarted to read it.')
-        where.add_argument(
-            '--os-cloud', metavar='NAME',
-            help='Authenticate with this clouds.yaml cloud instead of the '
-                 '[placement] options.')
-        where.add_argument(
-            '--placement-url', metavar='URL',
-            help='Talk to a Placement at URL with no authentication (token '
-                 '"admin"; for a placement running with auth_strategy = '
-                 'noauth2, e.g. in tests).')
+        common.add_placement_arguments(where)
         return parser
 
     def take_action(self, parsed_args):
         conf = common.load_conf(self.app.options.config_file)
         interval = self._interval(conf, parsed_args)
         if not interval:
-            self._report(conf, parsed_args, {})
-            return 0
+            return COLUMNS, self._report(conf, parsed_args, {})
+        # Each round prints its own rows; nothing is left for cliff.
         self._report_forever(conf, parsed_args, interval)
+        return COLUMNS, None
+
+    def produce_output(self, parsed_args, column_names, data):
+        if data is None:
+            return 0
+        if parsed_args.formatter == 'text':
+            for line in self._text:
+                self.app.stdout.write(line + '\n')
+            return 0
+        return super(Report, self).produce_output(parsed_args, column_names,
+                                                  data)
 
     def _interval(self, conf, parsed_args):
         interval = parsed_args.interval
@@ -148,7 +189,8 @@ class Report(FastEpilog, command.Command):
             return
         while True:
             try:
-                self._report(conf, parsed_args, state)
+                self.produce_output(parsed_args, COLUMNS,
+                                    self._report(conf, parsed_args, state))
             except placement.PlacementError as e:
                 # Includes a provider not found: at boot nova-compute may
                 # not have registered the node yet, and a re-registered
@@ -166,32 +208,60 @@ class Report(FastEpilog, command.Command):
                 return
 
     def _report(self, conf, parsed_args, state):
+        """The rows of one report; self._text gets its text lines."""
+        self._text = []
         wanted = common.traits_from_args(parsed_args)
         if parsed_args.provider_config:
-            self._write_provider_config(conf, parsed_args, wanted)
-        else:
-            self._sync(conf, parsed_args, state, wanted)
+            return self._write_provider_config(conf, parsed_args, wanted)
+        if parsed_args.dry_run and not _placement_configured(conf,
+                                                             parsed_args):
+            return self._offline(wanted, _NOT_CONFIGURED)
+        try:
+            return self._sync(conf, parsed_args, state, wanted)
+        except placement.PlacementError as e:
+            if not parsed_args.dry_run:
+                raise
+            state.pop('rp_uuid', None)
+            return self._offline(wanted, str(e))
+
+    def _offline(self, wanted, why):
+        """A dry run without Placement: what the provider would carry."""
+        self.app.stderr.write('note: no diff, Placement was not used: %s\n'
+                              % why)
+        self._text = ['+ %s' % t for t in wanted]
+        self._text.append('dry run: the provider would carry these %d '
+                          'traits of ours; nothing written' % len(wanted))
+        return [(t, 'would set', '') for t in wanted]
 
     def _write_provider_config(self, conf, parsed_args, wanted):
-        out = self.app.stdout
         path, changed = reporter.write_provider_config(
             parsed_args.provider_config, wanted,
             filename=conf.migcompat.provider_config_file,
             dry_run=parsed_args.dry_run)
         if not changed:
-            out.write('unchanged: %s\n' % path)
+            self._text.append('unchanged: %s' % path)
+            change = 'unchanged'
         elif parsed_args.dry_run:
-            out.write('would write %s (%d traits)\n' % (path, len(wanted)))
+            self._text.append('would write %s (%d traits)'
+                              % (path, len(wanted)))
+            change = 'would write'
         else:
-            out.write('wrote %s (%d traits); %s\n'
-                      % (path, len(wanted), reporter.RESTART_MESSAGE))
+            self._text.append('wrote %s (%d traits); %s'
+                              % (path, len(wanted),
+                                 reporter.RESTART_MESSAGE))
+            if parsed_args.formatter != 'text':
+                # Not in the rows: json/yaml users must still see it.
+                self.app.stderr.write(reporter.RESTART_MESSAGE + '\n')
+            change = 'written'
+        return [(t, change, path) for t in wanted]
 
     def _sync(self, conf, parsed_args, state, wanted):
         # state keeps the client and the provider across --interval runs.
         if state.get('client') is None:
             state['client'] = placement.PlacementClient(
                 common.placement_adapter(conf, parsed_args.os_cloud,
-                                         parsed_args.placement_url))
+                                         parsed_args.placement_url,
+                                         os_env=True))
         client = state['client']
         deadline = reporter.Deadline(_deadline_seconds(conf))
         if state.get('rp_uuid') is None:
@@ -202,17 +272,23 @@ class Report(FastEpilog, command.Command):
             client, rp_uuid, wanted, dry_run=parsed_args.dry_run,
             max_retries=conf.migcompat.max_conflict_retries,
             deadline=deadline)
-        out = self.app.stdout
-        for line in result.lines():
-            out.write(line + '\n')
+        self._text.extend(result.lines())
         if not result.changed:
-            out.write('unchanged: %d traits of ours on provider %s\n'
-                      % (len(wanted), rp_uuid))
+            self._text.append('unchanged: %d traits of ours on provider %s'
+                              % (len(wanted), rp_uuid))
         elif result.dry_run:
-            out.write('dry run: nothing written to provider %s\n' % rp_uuid)
+            self._text.append('dry run: nothing written to provider %s'
+                              % rp_uuid)
         else:
-            out.write('updated provider %s (generation %d)\n'
-                      % (rp_uuid, result.generation))
+            self._text.append('updated provider %s (generation %d)'
+                              % (rp_uuid, result.generation))
+        would = 'would ' if result.dry_run else ''
+        added = set(result.added)
+        return ([(t, would + 'add' if would else 'added', rp_uuid)
+                 for t in result.added] +
+                [(t, would + 'remove' if would else 'removed', rp_uuid)
+                 for t in result.removed] +
+                [(t, 'kept', rp_uuid) for t in wanted if t not in added])
 
     def _find_provider(self, client, conf, parsed_args, deadline):
         def find(name):
@@ -244,3 +320,11 @@ def _deadline_seconds(conf):
     timeout = getattr(getattr(conf, 'placement', None), 'timeout', None)
     return reporter_conf.DEFAULT_DEADLINE_FACTOR * float(
         timeout or conf.migcompat.request_timeout)
+
+
+def _placement_configured(conf, parsed_args):
+    """Whether any way to reach Placement is given (an option, the
+    environment or nova's [placement] auth_type), before trying it."""
+    return bool(parsed_args.placement_url or parsed_args.os_cloud or
+                os.environ.get('OS_AUTH_URL') or
+                getattr(getattr(conf, 'placement', None), 'auth_type', None))

@@ -1,7 +1,8 @@
 """OpenStackClient plugin: ``openstack migcompat host list`` and friends.
 
 The commands are the ``migcompat`` CLI's own classes
-(``migcompat_filter.cmd.host``, ``.matrix``, ``.check``, ``.baseline``);
+(``migcompat_filter.cmd.host``, ``.matrix``, ``.check``, ``.baseline``,
+``.trait`` for ``trait prune``);
 inside ``openstack`` they use its authenticated session (``--os-cloud``,
 ``OS_*`` variables, ...) through :func:`make_client` instead of their own
 connection options.
