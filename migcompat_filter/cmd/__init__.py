@@ -12,6 +12,39 @@ class FastEpilog(object):
     def get_epilog(self):
         return self._epilog or ''
 
+    def run(self, parsed_args):
+        """The same exit statuses under ``openstack`` as standalone.
+
+        OpenStackClient (like cliff) maps every error to 1; migcompat's
+        contract (doc/source/cli.rst) is 2 for bad input and, for a
+        command whose 1 means something else (``profile compare``: not
+        compatible), its ``internal_error_status`` for any other error.
+        The ``migcompat`` app applies it itself (shell.exit_status).
+        """
+        try:
+            return super(FastEpilog, self).run(parsed_args)
+        except Exception as e:
+            status = _foreign_app_status(self, e)
+            if status is None:
+                raise
+            log = self.app.LOG
+            if getattr(getattr(self.app, 'options', None), 'debug', False):
+                log.exception(e)
+            else:
+                log.error(e)
+            raise SystemExit(status)
+
+
+def _foreign_app_status(cmd, error):
+    """The exit status for error when cmd runs in an app that is not
+    migcompat's own (None: leave it to that app)."""
+    if getattr(cmd.app, 'MIGCOMPAT_EXIT_STATUSES', False):
+        return None
+    from migcompat_filter import exception
+    if isinstance(error, (exception.InputError, exception.FactorUnknown)):
+        return 2
+    return getattr(cmd, 'internal_error_status', None)
+
 
 def main(argv=None):
     """The ``migcompat`` console script.

@@ -28,6 +28,26 @@ _URL_VARIABLES = ('MIGCOMPAT_PLACEMENT_URL', 'MIGCOMPAT_NOVA_URL',
                   'OS_AUTH_URL')
 
 
+#: The command names before 2026.2 -> their <object> <action> names. The
+#: old names keep working for one release (cliff's legacy commands: not
+#: listed in --help); run from a terminal they say what to use instead.
+RENAMED = {
+    'profile': 'profile show',
+    'compare': 'profile compare',
+    'report': 'profile publish',
+    'snapshot': 'snapshot create',
+    'factors': 'factor list',
+    'traits': 'trait list',
+    'guests': 'guest list',
+    'check': 'server check',
+    'matrix': 'fleet matrix',
+    'baseline': 'fleet baseline',
+    'drain': 'host drain',
+    'what-if': 'fleet what-if',
+    'upgrade-plan': 'fleet upgrade-plan',
+}
+
+
 class LazyCommandManager(commandmanager.CommandManager):
     """Finds commands by entry point and imports only the one that runs.
 
@@ -44,9 +64,22 @@ class LazyCommandManager(commandmanager.CommandManager):
             name = (ep.name.replace('_', ' ') if self.convert_underscores
                     else ep.name)
             self.commands[name] = ep
+        for old, new in RENAMED.items():
+            if new in self.commands:
+                self.add_legacy_command(old, new)
+
+    def find_command(self, argv):
+        found = super(LazyCommandManager, self).find_command(argv)
+        #: (old name, new name) when argv used a deprecated name.
+        self.renamed = ((found[1], RENAMED[found[1]])
+                        if found[1] in RENAMED else None)
+        return found
 
 
 class MigcompatApp(app.App):
+
+    #: This app maps errors to exit statuses itself (exit_status).
+    MIGCOMPAT_EXIT_STATUSES = True
 
     def __init__(self):
         super(MigcompatApp, self).__init__(
@@ -74,8 +107,23 @@ class MigcompatApp(app.App):
     def run_subcommand(self, argv):
         self._error = None
         self._cmd = None
+        self._say_renamed(argv)
         result = super(MigcompatApp, self).run_subcommand(argv)
         return exit_status(self._error, result, self._cmd)
+
+    def _say_renamed(self, argv):
+        """A deprecated name run from a terminal says what replaces it
+        (not in scripts' output: their stderr stays as it was for the
+        release the old names are kept)."""
+        try:
+            self.command_manager.find_command(argv)
+        except ValueError:
+            return  # cliff reports the unknown command itself
+        renamed = getattr(self.command_manager, 'renamed', None)
+        if renamed and self.stderr.isatty():
+            self.stderr.write('migcompat: "%s" is deprecated and goes in '
+                              'the next release; use "migcompat %s"\n'
+                              % renamed)
 
     def clean_up(self, cmd, result, err):
         # cliff already printed the message (no traceback unless --debug).

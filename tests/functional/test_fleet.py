@@ -16,6 +16,7 @@ import atexit
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,6 +26,7 @@ import wsgiref.simple_server
 from defusedxml import ElementTree
 import testtools
 
+import migcompat_filter
 from migcompat_filter.cmd import shell
 from migcompat_filter import hostsource
 from migcompat_filter import placement
@@ -654,6 +656,10 @@ class TestOpenStackClientPlugin(FleetTestBase):
         self.assertEqual(0, out.returncode, out.stderr)
         commands = sum((g['Commands'] for g in json.loads(out.stdout)), [])
         for cmd in ('migcompat host list', 'migcompat host show',
+                    'migcompat fleet matrix', 'migcompat server check',
+                    'migcompat fleet baseline', 'migcompat profile compare',
+                    'migcompat host drain', 'migcompat trait prune',
+                    # the names before 2026.2, for one release
                     'migcompat matrix', 'migcompat check',
                     'migcompat baseline'):
             self.assertIn(cmd, commands)
@@ -682,6 +688,41 @@ class TestOpenStackClientPlugin(FleetTestBase):
         self.assertIn('nova\'s API is not usable', out.stderr)
         self.assertEqual(self.cli_json('matrix', '--pairs'),
                          json.loads(out.stdout))
+
+    def osc(self, *args):
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith('OS_')}
+        env['HOME'] = tempfile.mkdtemp()
+        return subprocess.run(
+            [self.openstack, '--os-auth-type', 'admin_token',
+             '--os-endpoint', self.placement.url, '--os-token', 'admin',
+             'migcompat'] + list(args),
+            capture_output=True, text=True, env=env, timeout=120)
+
+    def test_exit_statuses_are_the_same_as_standalone(self):
+        # OSC maps every error to 1; migcompat's contract is 2 for bad
+        # input (here an aggregate that is not there), under both.
+        out = self.osc('fleet', 'matrix', '--aggregate', 'no-such-agg')
+        self.assertEqual(2, out.returncode, out.stderr)
+        self.assertIn('no-such-agg', out.stderr)
+        self.assertNotIn('Traceback', out.stderr)
+        status, _out, err = self.run_cli(
+            'fleet', 'matrix', '--aggregate', 'no-such-agg',
+            '--placement-url', self.placement.url)
+        self.assertEqual(2, status, err)
+
+    def test_profile_compare_in_the_plugin(self):
+        # compare's verdict statuses: 0 compatible, 1 not, 2 bad input.
+        prof = os.path.join(tempfile.mkdtemp(), 'p.json')
+        shutil.copy(os.path.join(os.path.dirname(migcompat_filter.__file__),
+                                 'demo', 'data', 'hosts', 'rome-q90.json'),
+                    prof)
+        same = self.osc('profile', 'compare', prof, prof)
+        self.assertEqual(0, same.returncode, same.stderr)
+        self.assertIn('COMPATIBLE', same.stdout)
+        bad = self.osc('profile', 'compare', prof, prof + '.missing')
+        self.assertEqual(2, bad.returncode, bad.stderr)
+        self.assertIn('p.json.missing', bad.stderr)
 
 
 if __name__ == '__main__' and sys.argv[1:2] == ['fake-nova']:
