@@ -15,17 +15,20 @@ class BaselineCommand(common.FleetCommand, show.ShowOne):
     CPU model usable on all of them, and the nova-compute [libvirt]
     options (cpu_mode = custom, cpu_models, cpu_model_extra_flags) that
     make guests migratable across all of them. libvirt's own baselineCPU
-    (on --libvirt-uri, default test:///default: libvirt's CPU map, no
+    (on --connect, default test:///default: libvirt's CPU map, no
     daemon) computes the same baseline as a check.
     """
 
     def get_parser(self, prog_name):
         parser = super(BaselineCommand, self).get_parser(prog_name)
-        parser.add_argument('hosts', metavar='HOST', nargs='*',
+        parser.add_argument('hosts', metavar='<host>', nargs='*',
                             help='compute nodes (name, service host or UUID)')
-        parser.add_argument('--aggregate', metavar='AGG',
+        parser.add_argument('--aggregate', metavar='<aggregate>',
                             help='every host of this aggregate')
-        parser.add_argument('--libvirt-uri', metavar='URI',
+        # --libvirt-uri: the name before 2026.2 (deprecated); every other
+        # command calls the libvirt URI --connect.
+        parser.add_argument('--connect', '--libvirt-uri', metavar='<uri>',
+                            dest='libvirt_uri',
                             default='test:///default',
                             help='libvirt connection whose CPU map expands '
                                  'models and checks the baseline (default: '
@@ -44,7 +47,7 @@ class BaselineCommand(common.FleetCommand, show.ShowOne):
 
     def _hosts(self, parsed_args):
         if bool(parsed_args.hosts) == bool(parsed_args.aggregate):
-            raise exception.InputError('give HOST... or --aggregate AGG '
+            raise exception.InputError('give <host>... or --aggregate <aggregate> '
                                        '(one of the two)')
         f = self.fleet(parsed_args)
         if not parsed_args.aggregate:

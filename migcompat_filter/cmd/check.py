@@ -32,7 +32,7 @@ class Check(common.FleetCommand, lister.Lister):
 
     def get_parser(self, prog_name):
         parser = super(Check, self).get_parser(prog_name)
-        parser.add_argument('server', metavar='SERVER',
+        parser.add_argument('server', metavar='<server>',
                             help='server name or ID')
         parser.add_argument('--mode', choices=cpu_modes.MODES,
                             help='the server\'s guest CPU mode (its '

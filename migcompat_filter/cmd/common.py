@@ -44,15 +44,15 @@ def add_host_arguments(parser, root=True):
     from migcompat_filter import hostsource
     if root:
         parser.add_argument(
-            '--root', metavar='DIR', default=None,
+            '--root', metavar='<directory>', default=None,
             help='read an offline snapshot directory instead of the live '
                  'host')
     parser.add_argument(
-        '--connect', metavar='URI', default=None,
+        '--connect', metavar='<uri>', default=None,
         help='libvirt URI of the live host (default %s)'
              % hostsource.DEFAULT_URI)
     parser.add_argument(
-        '--nova-config', '--nova-config-file', metavar='FILE',
+        '--nova-config', '--nova-config-file', metavar='<file>',
         dest='nova_config', action=NovaConfigAction, default=None,
         help='a config file nova-compute is started with, to read '
              '[libvirt] cpu_mode/cpu_models from as nova does (oslo.config; '
@@ -60,7 +60,7 @@ def add_host_arguments(parser, root=True):
              '/etc/nova/nova.conf and /etc/nova/nova.conf.d/ when present); '
              'only those options are read')
     parser.add_argument(
-        '--nova-config-dir', metavar='DIR', dest='nova_config',
+        '--nova-config-dir', metavar='<directory>', dest='nova_config',
         action=NovaConfigAction, default=None,
         help='a config directory nova-compute is started with (its *.conf '
              'files, read after the files, as oslo.config does)')
@@ -105,15 +105,15 @@ def add_profile_arguments(parser):
     from migcompat_filter import hostsource
     group = parser.add_mutually_exclusive_group()
     group.add_argument(
-        '--root', metavar='DIR',
+        '--root', metavar='<directory>',
         help='Read an offline snapshot directory (as written by "migcompat '
              'snapshot") instead of this host.')
     group.add_argument(
-        '--profile', metavar='FILE',
+        '--profile', metavar='<file>',
         help='Use a profile JSON file (written by "migcompat profile -f '
              'json") instead of reading a host.')
     parser.add_argument(
-        '--connect', metavar='URI', default=hostsource.DEFAULT_URI,
+        '--connect', metavar='<uri>', default=hostsource.DEFAULT_URI,
         help='libvirt URI of this host (default: %(default)s).')
     return parser
 
@@ -354,13 +354,13 @@ def add_placement_arguments(group):
     group), defaulting to $OS_CLOUD and $MIGCOMPAT_PLACEMENT_URL as in
     every command. Use with placement_adapter(..., os_env=True)."""
     group.add_argument(
-        '--os-cloud', metavar='NAME', default=os.environ.get('OS_CLOUD'),
+        '--os-cloud', metavar='<name>', default=os.environ.get('OS_CLOUD'),
         help='clouds.yaml cloud to use (default: $OS_CLOUD; with OS_AUTH_URL '
              'and other OS_* variables set, those are used). Without it, '
              'nova\'s [placement] options from --config-file (default '
              '/etc/nova/nova.conf) are used.')
     group.add_argument(
-        '--placement-url', metavar='URL',
+        '--placement-url', metavar='<url>',
         default=os.environ.get(ENV_PLACEMENT_URL),
         help='Placement endpoint without auth (token "admin"; a placement '
              'with auth_strategy = noauth2, e.g. tests). Default: $%s.'
@@ -374,13 +374,13 @@ def add_connection_arguments(parser):
     group = add_placement_arguments(
         parser.add_argument_group('cloud connection'))
     group.add_argument(
-        '--nova-url', metavar='URL', default=os.environ.get(ENV_NOVA_URL),
+        '--nova-url', metavar='<url>', default=os.environ.get(ENV_NOVA_URL),
         help='nova API endpoint to use with --placement-url (token '
              '"admin"). Default: $%s; without it and without nova in the '
              'service catalog, hosts are Placement\'s provider names.'
              % ENV_NOVA_URL)
     group.add_argument(
-        '--workers', metavar='N', type=int, default=inventory.DEFAULT_WORKERS,
+        '--workers', metavar='<count>', type=int, default=inventory.DEFAULT_WORKERS,
         help='Placement requests in flight at once (default: %(default)s).')
     group.add_argument(
         '--progress', action='store_true', default=None,

@@ -227,11 +227,11 @@ class Compare(FastEpilog, show.ShowOne):
     def get_parser(self, prog_name):
         parser = super(Compare, self).get_parser(prog_name)
         parser.add_argument(
-            'source', metavar='SRC',
+            'source', metavar='<source>',
             help='source host: snapshot directory, profile JSON or trait '
                  'list')
         parser.add_argument(
-            'destination', metavar='DST',
+            'destination', metavar='<destination>',
             help='destination host: snapshot directory, profile JSON or '
                  'trait list')
         parser.add_argument(
@@ -243,7 +243,7 @@ class Compare(FastEpilog, show.ShowOne):
             help='every recommendation blocks (overrides [migcompat] '
                  'strict)')
         parser.add_argument(
-            '--cpu-model', metavar='NAME', action='append', dest='cpu_models',
+            '--cpu-model', metavar='<name>', action='append', dest='cpu_models',
             help='a named CPU model of the guest (custom mode; may be '
                  'repeated; default: the guest\'s own, else the source\'s '
                  'nova cpu_models)')

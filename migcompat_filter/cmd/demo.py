@@ -103,7 +103,7 @@ class Demo(FastEpilog, lister.Lister):
             help='Guest CPU mode to schedule in (nova [libvirt] cpu_mode); '
                  'may be repeated. Default: all three.')
         parser.add_argument(
-            '--cpu-model', metavar='MODEL', default=None,
+            '--cpu-model', metavar='<model>', default=None,
             help='The named CPU model of custom-mode guests (nova [libvirt] '
                  'cpu_models) on every host. Default: by CPU vendor, %s.'
                  % ', '.join('%s on %s' % (m, v) for v, m in
@@ -113,17 +113,17 @@ class Demo(FastEpilog, lister.Lister):
             help='Leave this machine out of the fleet (by default it is '
                  'read live; what cannot be read shows as unknown).')
         parser.add_argument(
-            '--connect', metavar='URI', default=None,
+            '--connect', metavar='<uri>', default=None,
             help='libvirt URI of this machine (default: qemu:///system).')
         parser.add_argument(
-            '--source', metavar='HOST', action='append', default=None,
+            '--source', metavar='<host>', action='append', default=None,
             help='Only schedule guests on these hosts (may be repeated); '
                  'the whole fleet is still a candidate.')
         parser.add_argument(
             '--long', action='store_true',
             help='Show every blocking reason and hint in the table.')
         parser.add_argument(
-            '--pictures', metavar='DIR', default=None,
+            '--pictures', metavar='<directory>', default=None,
             help='Also write the heat map and the compatibility graph of '
                  'the fleet, per mode, into DIR (SVG).')
         return parser

@@ -54,13 +54,13 @@ class Drain(common.FleetCommand, lister.Lister):
 
     def get_parser(self, prog_name):
         parser = super(Drain, self).get_parser(prog_name)
-        parser.add_argument('host', metavar='HOST',
+        parser.add_argument('host', metavar='<host>',
                             help='compute node to empty (node name, '
                                  'service host or UUID)')
         parser.add_argument('--mode', choices=cpu_modes.MODES,
                             help='guest CPU mode of every server (default: '
                                  'HOST\'s nova cpu_mode)')
-        parser.add_argument('--server-mode', metavar='SERVER=MODE',
+        parser.add_argument('--server-mode', metavar='<server>=<mode>',
                             action='append', default=[],
                             help='guest CPU mode of one server (name or '
                                  'ID); may be repeated')
@@ -68,18 +68,18 @@ class Drain(common.FleetCommand, lister.Lister):
                             help='every recommendation blocks')
         parser.add_argument('--execute', action='store_true',
                             help='carry the plan out through nova\'s API')
-        parser.add_argument('--parallel', metavar='N', default=1,
+        parser.add_argument('--parallel', metavar='<count>', default=1,
                             type=_positive(int),
                             help='live migrations at once (default 1)')
-        parser.add_argument('--timeout', metavar='SECONDS', default=None,
+        parser.add_argument('--timeout', metavar='<seconds>', default=None,
                             type=_positive(float),
                             help='longest wait for one migration '
                                  '(default 1800)')
-        parser.add_argument('--poll', metavar='SECONDS', default=None,
+        parser.add_argument('--poll', metavar='<seconds>', default=None,
                             type=_positive(float),
                             help='seconds between polls of a migration '
                                  '(default 2)')
-        parser.add_argument('--state-file', metavar='FILE',
+        parser.add_argument('--state-file', metavar='<file>',
                             help='resume state (default $XDG_STATE_HOME/'
                                  'migcompat/drain-HOST.json)')
         return self.add_arguments(parser)

@@ -59,7 +59,7 @@ class ListGuests(FastEpilog, lister.Lister):
         parser = super(ListGuests, self).get_parser(prog_name)
         common.add_host_arguments(parser)
         parser.add_argument(
-            '--hosts', metavar='HOST', nargs='+', default=[],
+            '--hosts', metavar='<host>', nargs='+', default=[],
             help='Snapshots, profile JSON files or trait lists of possible '
                  'destinations: show what each guest would miss there.')
         return parser

@@ -124,7 +124,7 @@ class HostList(common.FleetCommand, lister.Lister):
 
     def get_parser(self, prog_name):
         parser = super(HostList, self).get_parser(prog_name)
-        parser.add_argument('--aggregate', metavar='AGG',
+        parser.add_argument('--aggregate', metavar='<aggregate>',
                             help='Only the hosts of this aggregate (nova '
                                  'name or ID, or Placement aggregate UUID).')
         parser.add_argument('--long', action='store_true',
@@ -154,7 +154,7 @@ class HostShow(common.FleetCommand, show.ShowOne):
 
     def get_parser(self, prog_name):
         parser = super(HostShow, self).get_parser(prog_name)
-        parser.add_argument('host', metavar='HOST',
+        parser.add_argument('host', metavar='<host>',
                             help='compute node name, nova service host or '
                                  'resource provider UUID')
         return self.add_arguments(parser)

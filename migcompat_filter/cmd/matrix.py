@@ -27,17 +27,17 @@ class MatrixCommand(common.FleetCommand, lister.Lister):
         parser.add_argument('--mode', choices=cpu_modes.MODES,
                             help='guest CPU mode to judge (default: each '
                                  'source\'s nova cpu_mode, else host-model)')
-        parser.add_argument('--aggregate', metavar='AGG',
+        parser.add_argument('--aggregate', metavar='<aggregate>',
                             help='Only the hosts of this aggregate.')
         parser.add_argument('--strict', action='store_true', default=None,
                             help='every recommendation blocks')
         parser.add_argument('--pairs', action='store_true',
                             help='One row per (source, destination) group '
                                  'pair, with the reason.')
-        parser.add_argument('--output', metavar='FILE',
+        parser.add_argument('--output', metavar='<file>',
                             help='Also write the heat map to FILE (.svg; '
                                  '.png with the optional cairosvg).')
-        parser.add_argument('--graph', metavar='FILE',
+        parser.add_argument('--graph', metavar='<file>',
                             help='Also write the compatibility graph to '
                                  'FILE (.svg).')
         return self.add_arguments(parser)

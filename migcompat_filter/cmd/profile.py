@@ -71,7 +71,7 @@ class WriteSnapshot(FastEpilog, command.Command):
 
     def get_parser(self, prog_name):
         parser = super(WriteSnapshot, self).get_parser(prog_name)
-        parser.add_argument('directory', metavar='DIR',
+        parser.add_argument('directory', metavar='<directory>',
                             help='where to write the snapshot (created; '
                                  'must be empty or an older snapshot)')
         return common.add_host_arguments(parser, root=False)

@@ -129,7 +129,7 @@ class Report(FastEpilog, lister.Lister):
                  'usable Placement connection, print the traits that would '
                  'be set (and why there is no diff, on stderr).')
         parser.add_argument(
-            '--interval', metavar='SECONDS', type=int, default=None,
+            '--interval', metavar='<seconds>', type=int, default=None,
             help='Keep running and report every SECONDS (plus up to '
                  '[migcompat] report_jitter seconds); a failed report is '
                  'logged and retried next time; SIGTERM stops it (after '
@@ -138,7 +138,7 @@ class Report(FastEpilog, lister.Lister):
                  '(0: report once).')
         where = parser.add_mutually_exclusive_group()
         where.add_argument(
-            '--provider-config', metavar='DIR',
+            '--provider-config', metavar='<directory>',
             help='Write nova\'s provider config file into DIR (its [compute] '
                  'provider_config_location) instead of calling Placement; '
                  'nova-compute must then be restarted to read it.')

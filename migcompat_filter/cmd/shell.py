@@ -93,7 +93,7 @@ class MigcompatApp(app.App):
         parser = super(MigcompatApp, self).build_option_parser(
             description, version, argparse_kwargs)
         parser.add_argument(
-            '--config-file', metavar='FILE', action='append', default=[],
+            '--config-file', metavar='<file>', action='append', default=[],
             help='oslo.config file with a [migcompat] section (policy, '
                  'reporter and filter options); may be repeated.')
         return parser

@@ -29,10 +29,10 @@ class UpgradePlan(common.FleetCommand, lister.Lister):
 
     def get_parser(self, prog_name):
         parser = super(UpgradePlan, self).get_parser(prog_name)
-        parser.add_argument('--set', metavar='FACTOR=VALUE', dest='changes',
+        parser.add_argument('--set', metavar='<factor>=<value>', dest='changes',
                             action='append', default=[],
                             help='the upgrade; may be repeated')
-        parser.add_argument('--aggregate', metavar='AGG',
+        parser.add_argument('--aggregate', metavar='<aggregate>',
                             help='the aggregate to upgrade (required)')
         parser.add_argument('--mode', choices=cpu_modes.MODES,
                             help='guest CPU mode of every server')
@@ -54,7 +54,7 @@ class UpgradePlan(common.FleetCommand, lister.Lister):
         from migcompat_filter import rules
         changes = whatif.parse_changes(parsed_args.changes)
         if not parsed_args.aggregate:
-            raise exception.InputError('--aggregate AGG is required')
+            raise exception.InputError('--aggregate <aggregate> is required')
         f = self.fleet(parsed_args)
         if f.nova is None:
             raise exception.InputError('upgrade-plan needs nova\'s API for '

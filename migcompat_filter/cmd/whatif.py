@@ -32,14 +32,14 @@ class WhatIf(common.FleetCommand, lister.Lister):
 
     def get_parser(self, prog_name):
         parser = super(WhatIf, self).get_parser(prog_name)
-        parser.add_argument('--set', metavar='FACTOR=VALUE', dest='changes',
+        parser.add_argument('--set', metavar='<factor>=<value>', dest='changes',
                             action='append', default=[],
                             help='a planned change; may be repeated')
         where = parser.add_mutually_exclusive_group()
-        where.add_argument('--host', metavar='HOST', nargs='+',
+        where.add_argument('--host', metavar='<host>', nargs='+',
                            default=[], help='the hosts the change applies '
                                             'to')
-        where.add_argument('--aggregate', metavar='AGG',
+        where.add_argument('--aggregate', metavar='<aggregate>',
                            help='apply the change to this aggregate\'s '
                                 'hosts')
         parser.add_argument('--mode', choices=cpu_modes.MODES,
@@ -59,7 +59,7 @@ class WhatIf(common.FleetCommand, lister.Lister):
         changes = whatif.parse_changes(parsed_args.changes)
         if not parsed_args.host and not parsed_args.aggregate:
             raise exception.InputError('name the hosts to change: --host '
-                                       'HOST... or --aggregate AGG')
+                                       '<host>... or --aggregate <aggregate>')
         f = self.fleet(parsed_args)
         hosts = f.load()
         self.warn_about_nova()

@@ -464,7 +464,7 @@ class TestBaseline(FleetTestBase):
         status, out, err = self.run_cli('baseline', '--placement-url',
                                         self.placement.url)
         self.assertEqual(2, status)
-        self.assertIn('HOST... or --aggregate', err)
+        self.assertIn('<host>... or --aggregate', err)
 
 
 class TestCompareByHostName(FleetTestBase):
