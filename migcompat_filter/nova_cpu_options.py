@@ -10,6 +10,7 @@ passwords) is kept or quoted. A snapshot carries the two values as
 ``nova/cpu_mode`` and ``nova/cpu_models`` (MODE_FILE, MODELS_FILE).
 """
 
+import argparse
 import collections
 import glob
 import os
@@ -18,6 +19,7 @@ from oslo_config import cfg
 
 from migcompat_filter.cpu_modes import NOVA_CPU_MODES
 from migcompat_filter.exception import FactorUnknown
+from migcompat_filter.exception import InputError
 from migcompat_filter import safefile
 
 DEFAULT_NOVA_CONFIG = '/etc/nova/nova.conf'
@@ -59,6 +61,35 @@ def as_config(spec):
     if isinstance(spec, NovaConfig):
         return spec
     return NovaConfig((spec,), ())
+
+
+class NovaConfigAction(argparse.Action):
+    """``--nova-config FILE`` / ``--nova-config-dir DIR``, repeatable: one
+    NovaConfig in the order given (files, then dirs), as nova-compute's
+    own ``--config-file`` / ``--config-dir``."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        current = getattr(namespace, self.dest, None) or NovaConfig((), ())
+        if option_string == '--nova-config-dir':
+            current = current._replace(dirs=current.dirs + (value,))
+        else:
+            current = current._replace(files=current.files + (value,))
+        setattr(namespace, self.dest, current)
+
+
+def check_given(spec):
+    """InputError for a --nova-config file or dir that is not there."""
+    config = as_config(spec)
+    for path in config.files:
+        if not os.path.isfile(path):
+            raise InputError('--nova-config %s: %s' % (
+                path, 'no such file' if not os.path.lexists(path)
+                else 'is not a regular file'))
+    for path in config.dirs:
+        if not os.path.isdir(path):
+            raise InputError('--nova-config-dir %s: %s' % (
+                path, 'no such directory' if not os.path.lexists(path)
+                else 'is not a directory'))
 
 
 def _check_readable(config):

@@ -1,5 +1,7 @@
 """The migcompat CLI: one cliff command per verb."""
 
+import os
+
 
 class FastEpilog(object):
     """Every migcompat command mixes this in, first.
@@ -21,6 +23,7 @@ class FastEpilog(object):
         compatible), its ``internal_error_status`` for any other error.
         The ``migcompat`` app applies it itself (shell.exit_status).
         """
+        _global_cloud(self.app, parsed_args)
         try:
             return super(FastEpilog, self).run(parsed_args)
         except Exception as e:
@@ -33,6 +36,16 @@ class FastEpilog(object):
             else:
                 log.error(e)
             raise SystemExit(status)
+
+
+def _global_cloud(app, parsed_args):
+    """``migcompat --os-cloud X <command>`` (OpenStackClient's habit):
+    the global option stands for the command's own --os-cloud when that
+    was not given (it then holds its default, $OS_CLOUD)."""
+    cloud = getattr(getattr(app, 'options', None), 'os_cloud', None)
+    if (cloud and hasattr(parsed_args, 'os_cloud') and
+            parsed_args.os_cloud == os.environ.get('OS_CLOUD')):
+        parsed_args.os_cloud = cloud
 
 
 def _foreign_app_status(cmd, error):

@@ -47,7 +47,8 @@ class BaselineCommand(common.FleetCommand, show.ShowOne):
 
     def _hosts(self, parsed_args):
         if bool(parsed_args.hosts) == bool(parsed_args.aggregate):
-            raise exception.InputError('give <host>... or --aggregate <aggregate> '
+            raise exception.InputError('give <host>... or --aggregate '
+                                       '<aggregate> '
                                        '(one of the two)')
         f = self.fleet(parsed_args)
         if not parsed_args.aggregate:

@@ -7,13 +7,13 @@ No command module imports another; they import this. Heavy imports
 that needs them, so that each command pays only for what it uses.
 """
 
-import argparse
 import os
 
 from cliff import columns
 
 from migcompat_filter.cmd import FastEpilog
 from migcompat_filter import exception
+from migcompat_filter import nova_cpu_options
 from migcompat_filter.profile import Profile
 from migcompat_filter import safefile
 from migcompat_filter import urls
@@ -53,7 +53,8 @@ def add_host_arguments(parser, root=True):
              % hostsource.DEFAULT_URI)
     parser.add_argument(
         '--nova-config', '--nova-config-file', metavar='<file>',
-        dest='nova_config', action=NovaConfigAction, default=None,
+        dest='nova_config', action=nova_cpu_options.NovaConfigAction,
+        default=None,
         help='a config file nova-compute is started with, to read '
              '[libvirt] cpu_mode/cpu_models from as nova does (oslo.config; '
              'repeat it in nova-compute\'s order, later files win; default '
@@ -61,43 +62,10 @@ def add_host_arguments(parser, root=True):
              'only those options are read')
     parser.add_argument(
         '--nova-config-dir', metavar='<directory>', dest='nova_config',
-        action=NovaConfigAction, default=None,
+        action=nova_cpu_options.NovaConfigAction, default=None,
         help='a config directory nova-compute is started with (its *.conf '
              'files, read after the files, as oslo.config does)')
     return parser
-
-
-class NovaConfigAction(argparse.Action):
-    """--nova-config FILE / --nova-config-dir DIR, repeatable: one
-    nova_cpu_options.NovaConfig in the order given (files, then dirs)."""
-
-    def __call__(self, parser, namespace, value, option_string=None):
-        from migcompat_filter import nova_cpu_options
-        current = getattr(namespace, self.dest, None) or \
-            nova_cpu_options.NovaConfig((), ())
-        if option_string == '--nova-config-dir':
-            current = current._replace(dirs=current.dirs + (value,))
-        else:
-            current = current._replace(files=current.files + (value,))
-        setattr(namespace, self.dest, current)
-
-
-def _check_nova_config(config):
-    """InputError for a --nova-config file or dir that is not there."""
-    from migcompat_filter import nova_cpu_options
-    config = nova_cpu_options.as_config(config)
-    for path in config.files:
-        if not os.path.isfile(path):
-            raise exception.InputError(
-                '--nova-config %s: %s' % (
-                    path, 'no such file' if not os.path.lexists(path)
-                    else 'is not a regular file'))
-    for path in config.dirs:
-        if not os.path.isdir(path):
-            raise exception.InputError(
-                '--nova-config-dir %s: %s' % (
-                    path, 'no such directory' if not os.path.lexists(path)
-                    else 'is not a directory'))
 
 
 def add_profile_arguments(parser):
@@ -139,7 +107,7 @@ def open_host(root=None, uri=None, nova_config=None):
                    else 'is not a directory'))
         return hostsource.SnapshotSource(root)
     if nova_config is not None:
-        _check_nova_config(nova_config)
+        nova_cpu_options.check_given(nova_config)
     source = hostsource.LiveSource('/', uri or hostsource.DEFAULT_URI)
     source.nova_config = nova_config
     return source
@@ -354,8 +322,10 @@ def add_placement_arguments(group):
     group), defaulting to $OS_CLOUD and $MIGCOMPAT_PLACEMENT_URL as in
     every command. Use with placement_adapter(..., os_env=True)."""
     group.add_argument(
-        '--os-cloud', metavar='<name>', default=os.environ.get('OS_CLOUD'),
-        help='clouds.yaml cloud to use (default: $OS_CLOUD; with OS_AUTH_URL '
+        '--os-cloud', metavar='<name>',
+        default=os.environ.get('OS_CLOUD'),
+        help='clouds.yaml cloud to use (default: the global --os-cloud, '
+             'else $OS_CLOUD; with OS_AUTH_URL '
              'and other OS_* variables set, those are used). Without it, '
              'nova\'s [placement] options from --config-file (default '
              '/etc/nova/nova.conf) are used.')
@@ -380,7 +350,8 @@ def add_connection_arguments(parser):
              'service catalog, hosts are Placement\'s provider names.'
              % ENV_NOVA_URL)
     group.add_argument(
-        '--workers', metavar='<count>', type=int, default=inventory.DEFAULT_WORKERS,
+        '--workers', metavar='<count>', type=int,
+        default=inventory.DEFAULT_WORKERS,
         help='Placement requests in flight at once (default: %(default)s).')
     group.add_argument(
         '--progress', action='store_true', default=None,

@@ -243,7 +243,8 @@ class Compare(FastEpilog, show.ShowOne):
             help='every recommendation blocks (overrides [migcompat] '
                  'strict)')
         parser.add_argument(
-            '--cpu-model', metavar='<name>', action='append', dest='cpu_models',
+            '--cpu-model', metavar='<name>', action='append',
+            dest='cpu_models',
             help='a named CPU model of the guest (custom mode; may be '
                  'repeated; default: the guest\'s own, else the source\'s '
                  'nova cpu_models)')

@@ -96,6 +96,12 @@ class MigcompatApp(app.App):
             '--config-file', metavar='<file>', action='append', default=[],
             help='oslo.config file with a [migcompat] section (policy, '
                  'reporter and filter options); may be repeated.')
+        # OpenStackClient's habit: "migcompat --os-cloud X host list".
+        parser.add_argument(
+            '--os-cloud', metavar='<name>', default=None,
+            help='clouds.yaml cloud for every command that talks to the '
+                 'cloud (as the command\'s own --os-cloud; default '
+                 '$OS_CLOUD).')
         return parser
 
     def configure_logging(self):

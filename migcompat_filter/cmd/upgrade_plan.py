@@ -29,7 +29,8 @@ class UpgradePlan(common.FleetCommand, lister.Lister):
 
     def get_parser(self, prog_name):
         parser = super(UpgradePlan, self).get_parser(prog_name)
-        parser.add_argument('--set', metavar='<factor>=<value>', dest='changes',
+        parser.add_argument('--set', metavar='<factor>=<value>',
+                            dest='changes',
                             action='append', default=[],
                             help='the upgrade; may be repeated')
         parser.add_argument('--aggregate', metavar='<aggregate>',

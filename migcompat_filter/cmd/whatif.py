@@ -32,7 +32,8 @@ class WhatIf(common.FleetCommand, lister.Lister):
 
     def get_parser(self, prog_name):
         parser = super(WhatIf, self).get_parser(prog_name)
-        parser.add_argument('--set', metavar='<factor>=<value>', dest='changes',
+        parser.add_argument('--set', metavar='<factor>=<value>',
+                            dest='changes',
                             action='append', default=[],
                             help='a planned change; may be repeated')
         where = parser.add_mutually_exclusive_group()
