@@ -9,15 +9,16 @@ that needs them, so that each command pays only for what it uses.
 
 import os
 
-from cliff import columns
 
 from migcompat_filter.cmd import FastEpilog
+# The output columns, here too (they moved to cmd/columns.py).
+from migcompat_filter.cmd.columns import JSONColumn  # noqa: F401
+from migcompat_filter.cmd.columns import ListColumn  # noqa: F401
 from migcompat_filter import exception
 from migcompat_filter import nova_cpu_options
 from migcompat_filter.profile import Profile
 from migcompat_filter import safefile
 from migcompat_filter import urls
-from migcompat_filter.profile import to_jsonable
 
 #: Read when no --config-file is given (on a compute node, nova.conf has
 #: the [placement] credentials; they are used, never printed).
@@ -468,25 +469,3 @@ class FleetCommand(FastEpilog):
 
 
 # -- output columns ---------------------------------------------------------
-
-class JSONColumn(columns.FormattableColumn):
-    """Structured data: compact JSON in a table, the data itself in
-    json/yaml."""
-
-    def human_readable(self):
-        value = to_jsonable(self._value)
-        if isinstance(value, str):
-            return value
-        import json
-        return json.dumps(value, sort_keys=True)
-
-    def machine_readable(self):
-        return to_jsonable(self._value)
-
-
-class ListColumn(columns.FormattableColumn):
-    def human_readable(self):
-        return '\n'.join(str(v) for v in self._value or ())
-
-    def machine_readable(self):
-        return list(self._value or ())

@@ -13,9 +13,11 @@ session is used.
 from cliff import lister
 from cliff import show
 
+from migcompat_filter.cmd import columns as cmd_columns
 from migcompat_filter.cmd import common
 from migcompat_filter import hoststate
 from migcompat_filter.profile import is_unknown
+from migcompat_filter.profile import to_jsonable
 
 LIST_COLUMNS = ('name', 'profile', 'cpu', 'microcode', 'kernel', 'qemu',
                 'libvirt', 'mode', 'nested', 'changed')
@@ -173,8 +175,9 @@ def _show_fields(host):
               ('profile', host.status), ('changed', _changed_text(host)),
               ('generation', host.generation)]
     for name in sorted(host.profile.factors):
-        fields.append(('factor:' + name,
-                       common.JSONColumn(host.profile.factors[name])))
+        # Readable and wrapped as in "profile show", not one JSON line.
+        fields.append(('factor:' + name, cmd_columns.FactorColumn(
+            to_jsonable(host.profile.factors[name]))))
     fields.append(('problems', common.ListColumn(
         [str(p) for p in host.problems])))
     fields.append(('migcompat_traits', common.ListColumn(host.ours)))

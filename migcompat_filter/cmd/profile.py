@@ -1,53 +1,15 @@
 """``migcompat profile``, ``migcompat snapshot`` and ``migcompat factors``."""
 
 import os
-import textwrap
 
-from cliff import columns
 from cliff import command
 from cliff import lister
 from cliff import show
 
+from migcompat_filter.cmd import columns as cmd_columns
 from migcompat_filter.cmd import common
 from migcompat_filter.cmd import FastEpilog
 from migcompat_filter import profile as profile_mod
-
-
-class FactorColumn(columns.FormattableColumn):
-    """A factor value: raw JSON data for json/yaml, readable text for
-    table/value (an unknown as "unknown: reason")."""
-
-    def human_readable(self):
-        return _human(self._value)
-
-    def machine_readable(self):
-        return self._value
-
-
-def _human(value, indent=''):
-    if isinstance(value, dict):
-        if profile_mod.is_unknown_json(value):
-            return 'unknown: %s' % value.get('reason')
-        lines = []
-        for key in sorted(value):
-            sub = value[key]
-            if isinstance(sub, dict) and not profile_mod.is_unknown_json(sub):
-                lines.append('%s%s:' % (indent, key))
-                lines.append(_human(sub, indent + '  '))
-            else:
-                lines.append('%s%s: %s' % (indent, key, _human(sub)))
-        return '\n'.join(lines) if lines else '%s(none)' % indent
-    if isinstance(value, list):
-        text = ', '.join(_human(v) for v in value) or '(none)'
-        lines = textwrap.wrap(text, 72, subsequent_indent=indent + '  ')
-        return '\n'.join(lines) or text
-    if value is None:
-        return '-'
-    if value is True:
-        return 'true'
-    if value is False:
-        return 'false'
-    return str(value)
 
 
 class ShowProfile(FastEpilog, show.ShowOne):
@@ -62,7 +24,8 @@ class ShowProfile(FastEpilog, show.ShowOne):
             parsed_args.root, parsed_args.connect,
             parsed_args.nova_config)).to_dict()
         names = list(data)
-        return names, [FactorColumn(data[n]) if isinstance(data[n], (
+        factor = cmd_columns.FactorColumn
+        return names, [factor(data[n]) if isinstance(data[n], (
             dict, list)) or data[n] is None else data[n] for n in names]
 
 
@@ -94,7 +57,18 @@ class WriteSnapshot(FastEpilog, command.Command):
 
 
 class ListFactors(FastEpilog, lister.Lister):
-    """List the factors a profile is made of (plugins included)."""
+    """List the factors a profile is made of (plugins included).
+
+    ``type`` is the kind of value (str, dict, list, int); ``--long`` adds
+    its whole shape (``schema``). Long texts wrap in a table; json and
+    yaml carry them whole.
+    """
+
+    def get_parser(self, prog_name):
+        parser = super(ListFactors, self).get_parser(prog_name)
+        parser.add_argument('--long', action='store_true',
+                            help='also show the shape of each value')
+        return parser
 
     def take_action(self, parsed_args):
         from migcompat_filter import reader
@@ -104,7 +78,12 @@ class ListFactors(FastEpilog, lister.Lister):
                 description = factor.reason
             else:
                 description = factor.description or factor.__doc__ or ''
-            rows.append((name, description.strip(),
-                         profile_mod.FACTOR_SCHEMA.get(
-                             name, 'plugin factor (JSON data)')))
-        return ('Name', 'Description', 'Value'), rows
+            schema = profile_mod.FACTOR_SCHEMA.get(
+                name, 'json: plugin factor (JSON data)')
+            row = (name, cmd_columns.WrappedColumn(description.strip()),
+                   schema.split(':', 1)[0].strip())
+            if parsed_args.long:
+                row += (cmd_columns.WrappedColumn(schema),)
+            rows.append(row)
+        names = ('name', 'description', 'type')
+        return names + (('schema',) if parsed_args.long else ()), rows

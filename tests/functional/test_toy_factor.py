@@ -126,12 +126,14 @@ class TestToyFactor(testtools.TestCase):
         return rc, json.loads(out)
 
     def test_listed(self):
-        rc, out, err = self.migcompat('factors', '-f', 'json')
+        rc, out, err = self.migcompat('factor', 'list', '--long', '-f',
+                                      'json')
         self.assertEqual(0, rc, err)
-        rows = {r['Name']: r for r in json.loads(out)}
+        rows = {r['name']: r for r in json.loads(out)}
         self.assertEqual('the toy level of the host (etc/toy-level)',
-                         rows['toy_level']['Description'])
-        self.assertEqual('int: the toy level', rows['toy_level']['Value'])
+                         rows['toy_level']['description'])
+        self.assertEqual('int', rows['toy_level']['type'])
+        self.assertEqual('int: the toy level', rows['toy_level']['schema'])
 
     def test_a_broken_rule_is_skipped(self):
         rc, out, err = self.migcompat('compare', self.dst, self.src)

@@ -200,7 +200,20 @@ class TestSnapshotCommand(CliTestCase):
 class TestFactorsCommand(CliTestCase):
 
     def test_lists_every_factor(self):
-        rc, out, err = run('factors', '-f', 'json')
+        rc, out, err = run('factor', 'list', '-f', 'json')
         self.assertEqual(0, rc, err)
-        names = {row['Name'] for row in json.loads(out)}
+        names = {row['name'] for row in json.loads(out)}
         self.assertTrue(set(profile_mod.FACTOR_SCHEMA) <= names)
+        # The old name, for one release.
+        rc, old, err = run('factors', '-f', 'json')
+        self.assertEqual((0, json.loads(out)), (rc, json.loads(old)), err)
+
+    def test_table_stays_narrow_when_piped(self):
+        rc, out, err = run('factor', 'list')
+        self.assertEqual(0, rc, err)
+        self.assertLessEqual(max(len(line) for line in out.splitlines()),
+                             100)
+        rc, out, err = run('factor', 'list', '--long', '-f', 'json')
+        rows = {row['name']: row for row in json.loads(out)}
+        self.assertEqual('dict', rows['cpu_features']['type'])
+        self.assertTrue(rows['cpu_features']['schema'].startswith('dict: '))
