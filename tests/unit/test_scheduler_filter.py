@@ -90,12 +90,13 @@ class FilterStepsTest(_FilterBase):
                 'inst-1', 'src', 'src', self.src.uuid)))
         judgement = migration_filter.judgement_for(_Spec())
         self.assertEqual(hoststate.TRAITED, judgement.source.state)
-        self.assertIsNone(judgement.mode)
+        # No vcpu_model: the source's cpu_mode, as the filter would judge.
+        self.assertEqual('host-model', judgement.mode)
 
     def test_conf_is_novas_with_our_options(self):
         import nova.conf
         self.assertIs(nova.conf.CONF, migration_filter.conf())
-        self.assertEqual(10.0, migration_filter.conf().migcompat
+        self.assertEqual(1.0, migration_filter.conf().migcompat
                          .similarity_weight_multiplier)
 
 
