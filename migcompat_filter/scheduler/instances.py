@@ -18,7 +18,8 @@ from nova.compute import task_states
 from migcompat_filter import hoststate
 from migcompat_filter.scheduler import reads
 
-LOG = logging.getLogger(__name__)
+# The filter's logger (scheduler/migration_filter.py): one name to set.
+LOG = logging.getLogger('migcompat_filter.scheduler.filter')
 
 
 class LiveMigration(object):
