@@ -115,8 +115,8 @@ class AfterCodecChangeTest(_ExactBase):
     def test_one_group_and_per_host_reads_memoised(self):
         self.assertEqual(['near', 'same', 'scales'], self._judge_names())
         snap = migration_filter.shared().profiles.snapshot()
-        keys = {snap.host(h.uuid).key for h in (self.same, self.near,
-                                                  self.far)}
+        group = (self.same, self.near, self.far)
+        keys = {snap.host(h.uuid).key for h in group}
         self.assertEqual(1, len(keys))
         urls = list(self.placement.urls)
         own = {'/resource_providers/%s/traits' % h.uuid
