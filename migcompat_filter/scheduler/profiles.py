@@ -349,12 +349,13 @@ class ProfileCache(object):
 
     # -- the request path -------------------------------------------------
 
-    def snapshot(self, deadline=None):
+    def snapshot(self, deadline=None, wait=True):
         """The current Snapshot. Never waits on a lock or on Placement;
         only before the process's first read has ended does it wait for
-        that read, at most initial_wait seconds and not past deadline."""
+        that read, at most initial_wait seconds and not past deadline
+        (not at all with wait=False)."""
         self._ensure_started()
-        if not self._first.is_set() and self.background \
+        if wait and not self._first.is_set() and self.background \
                 and self.initial_wait > 0:
             left = self.initial_wait
             if deadline is not None:

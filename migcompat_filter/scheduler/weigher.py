@@ -81,7 +81,8 @@ class MigrationSimilarityWeigher(weights.BaseHostWeigher):
     def _similarities(judgement, weighed_obj_list):
         source = judgement.source
         cache = migration_filter.shared()
-        snapshot = cache.profiles.snapshot()
+        # The filter already waited (if at all) for the first read.
+        snapshot = cache.profiles.snapshot(wait=False)
         out = []
         memo = {}  # destination profile key -> similarity
         for weighed in weighed_obj_list:
