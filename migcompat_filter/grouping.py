@@ -31,6 +31,7 @@ immutable, and a failure part-way raises :class:`PartialRead` carrying
 what was read so far merged with the previous grouping.
 """
 
+import sys
 import urllib.parse
 
 from migcompat_filter import hoststate
@@ -165,7 +166,11 @@ def _providers(body, url):
             raise BadAnswer('GET %s: a resource provider without a "uuid" '
                             'string' % url)
         name = rp.get('name')
-        found.append((uuid, name if isinstance(name, str) else uuid))
+        # Interned: the same UUID comes in several listings and in every
+        # refresh; one string object per host, not one per listing.
+        uuid = sys.intern(uuid)
+        found.append((uuid, sys.intern(name) if isinstance(name, str)
+                      else uuid))
     return found
 
 
