@@ -304,6 +304,44 @@ class RefresherThreadTest(testtools.TestCase):
         self.assertFalse(cache._thread.is_alive())
 
 
+_EVENTLET_CHILD = r"""
+import eventlet
+eventlet.monkey_patch()
+import sys, time, uuid
+from migcompat_filter import hoststate
+from migcompat_filter.scheduler import profiles
+from tests.fake_placement import FakePlacement
+from tests.unit import test_scheduler_profiles as t
+placement = FakePlacement()
+rp = str(uuid.uuid4())
+placement.set(rp, t.published(t.real('epyc-milan-nested-l1')))
+cache = profiles.ProfileCache(lambda: placement, initial_wait=5.0)
+snap = cache.snapshot(deadline=time.monotonic() + 5)
+assert snap.host(rp).state == hoststate.TRAITED, snap
+cache.wake()
+eventlet.sleep(0.2)
+assert cache.snapshot().serial == 2, cache.snapshot()
+print('ok', cache._thread.__class__.__module__)
+"""
+
+
+class EventletTest(testtools.TestCase):
+    """nova services before 2026.2 run eventlet-patched: the refresher is
+    then a green thread, and still reads, installs and re-reads."""
+
+    def test_refresher_under_monkey_patching(self):
+        import subprocess
+        import sys
+        root = os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__))))
+        out = subprocess.run(
+            [sys.executable, '-c', _EVENTLET_CHILD], cwd=root,
+            capture_output=True, text=True, timeout=120,
+            env=dict(os.environ, PYTHONPATH=root))
+        self.assertEqual(0, out.returncode, out.stderr[-3000:])
+        self.assertIn('ok', out.stdout)
+
+
 class ConcurrentCachesTest(testtools.TestCase):
     """F9: the caches shared by request threads hold under contention."""
 
