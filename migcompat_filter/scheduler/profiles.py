@@ -302,7 +302,8 @@ class ProfileCache(object):
         failure = None
         try:
             fleet = grouping.read(self._grouping_get, known=self._known,
-                                  previous=previous.grouping)
+                                  previous=previous.grouping,
+                                  with_names=False)
         except grouping.PartialRead as e:
             fleet, failure = e.grouping, _as_failure(e.error)
         loose, loose_failure = self._read_loose(fleet, previous.loose)
