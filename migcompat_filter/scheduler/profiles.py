@@ -101,10 +101,10 @@ class Snapshot(object):
 
     def host(self, rp_uuid):
         """The HostProfile this snapshot knows for a host, or None."""
-        hp = self.loose.get(rp_uuid)
+        hp = self.grouping.profile_of(rp_uuid)
         if hp is not None:
             return hp
-        hp = self.grouping.profile_of(rp_uuid)
+        hp = self.loose.get(rp_uuid)
         if hp is not None:
             return hp
         if self.failure is None and self.grouping.is_untraited(rp_uuid):

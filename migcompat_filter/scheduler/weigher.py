@@ -71,35 +71,40 @@ class MigrationSimilarityWeigher(weights.BaseHostWeigher):
             share = _share(judgement)
             if not share:
                 return zeros
-            return [s * share for s in
-                    self._similarities(judgement, weighed_obj_list)]
+            return self._similarities(judgement, weighed_obj_list, share)
         except Exception:
             LOG.exception('migcompat: weighing failed; all hosts weigh 0')
             return zeros
 
     @staticmethod
-    def _similarities(judgement, weighed_obj_list):
+    def _similarities(judgement, weighed_obj_list, share):
+        """share x similarity to the source of each host (0 unjudged)."""
         source = judgement.source
         cache = migration_filter.shared()
         # The filter already waited (if at all) for the first read.
         snapshot = cache.profiles.snapshot(wait=False)
+        known = judgement.hosts
         out = []
-        memo = {}  # destination profile key -> similarity
+        append = out.append
+        memo = {}  # destination profile key -> weight
         for weighed in weighed_obj_list:
             uuid = weighed.obj.uuid
-            hp = judgement.hosts.get(uuid) or snapshot.host(uuid)
+            hp = known.get(uuid) or snapshot.host(uuid)
             if hp is None or hp.state != hoststate.TRAITED:
-                out.append(0.0)
+                append(0.0)
                 continue
             value = memo.get(hp.key)
             if value is None:
-                value = memo[hp.key] = cache.similarities.get_or_compute(
-                    (source.key, hp.key),
-                    lambda: engine.similarity(source.profile, hp.profile))
-            out.append(value)
-        LOG.debug('migcompat: similarity to %s: %s',
-                  judgement.migration.source_host,
-                  {w.obj.host: s for w, s in zip(weighed_obj_list, out)})
+                value = memo[hp.key] = share * \
+                    cache.similarities.get_or_compute(
+                        (source.key, hp.key),
+                        lambda: engine.similarity(source.profile,
+                                                  hp.profile))
+            append(value)
+        if LOG.isEnabledFor(logging.DEBUG):  # 10,000 hosts: not for free
+            LOG.debug('migcompat: weights by similarity to %s: %s',
+                      judgement.migration.source_host,
+                      {w.obj.host: s for w, s in zip(weighed_obj_list, out)})
         return out
 
 
