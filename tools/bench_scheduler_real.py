@@ -311,6 +311,11 @@ def _rows(args, bench, migration_filter, counter, hosts, source, guest_cpu,
 
     # A scheduler that just started: the first request waits for the
     # first read at most initial_profile_wait.
+    if cold_s > 30:
+        print('       (first request after a start: not run, the first read '
+              'takes %.0f s; the request waits initial_profile_wait, then '
+              'every destination is unjudged)' % cold_s)
+        return
     firsts = []
     for _ in range(min(2, args.requests)):
         shared = migration_filter.reset_shared(lambda: counter)
