@@ -385,6 +385,38 @@ class PlacementCallsTest(_Base):
                       self._filter_lines()[0])
 
 
+class SourceReCreatedTest(_Base):
+    """F9: a compute node re-created with a new UUID (reinstalled host,
+    lost compute_id file) is looked up again when Placement answers 404
+    for the UUID the scheduler learnt, not unjudged until a restart."""
+
+    def setUp(self):
+        super().setUp()
+        self.milan = mc.real_profile(MILAN)
+        self._start('src', self.milan)
+        self._start('twin', self.milan)
+        self._start('intel', mc.real_profile(INTEL))
+        self.server = self._boot_on('src')
+
+    def test_stale_compute_node_uuid_is_read_again(self):
+        self._migrate_live(self.server, 'src')
+        self.assertEqual('twin', self._host_of(self.server))
+        self._migrate_live(self.server, 'twin')
+        self.assertEqual('src', self._host_of(self.server))
+        nodes = migration_filter.shared().compute_nodes
+        key = next(k for k in nodes._uuids if k[0] == 'src')
+        real = nodes._uuids[key]
+        # What the scheduler learnt before the node was re-created: a
+        # UUID Placement does not know (any more).
+        nodes._uuids[key] = '7d5f3a3e-0000-4000-8000-000000000404'
+        self._migrate_live(self.server, 'src')
+        self.assertEqual('twin', self._host_of(self.server))
+        self.assertIn('2 candidates, 1 passed, 1 refused: intel',
+                      self._filter_lines()[-1])
+        self.assertIn('compute node UUID changed', self._log())
+        self.assertEqual(real, nodes._uuids[key])
+
+
 class UntraitedSourceTest(_Base):
     """A source without traits follows untraited_source_action."""
 
