@@ -84,7 +84,9 @@ Related options:
         help="""
 What the filter does with the hosts it could not judge because Placement
 failed, timed out or the time budget of the request (request_time_budget)
-ran out while the profiles were being read.
+ran out while the profiles were being read, and with the hosts the
+background read has not covered yet (right after nova-scheduler starts,
+see initial_profile_wait, or after a failed read).
 
 "pass" keeps live migration working while Placement is sick (only nova's own
 checks at migration time remain, see untraited_host_action); "refuse" refuses
@@ -102,22 +104,51 @@ Related options:
         default=300,
         min=0,
         help="""
-Seconds for which the filter trusts the host profiles it read from Placement
-before it reads them again.
+Seconds between two reads of the host profiles from Placement.
 
-Within this time a live-migration request costs no Placement call (besides
-the source host's own traits when the source is new to the cache). A host
-whose profile changed (e.g. after a kernel or microcode update and a new
-"migcompat report") is judged with its old profile for at most this long.
+Each nova-scheduler process reads the profiles of all hosts in a background
+thread (about 2 + 2 x profiles Placement calls when it starts, 2 + profiles
+later) and re-reads them this often; live-migration requests use the last
+complete reading and never wait for a read. A host whose profile changed
+(e.g. after a kernel or microcode update and a new "migcompat report") is
+judged with its old profile for at most this long plus one read. After a
+failed read the thread tries again after at most 30 seconds.
 
 Possible values:
 
-* 0: read Placement on every live-migration request.
+* 0: read again as soon as a read ends (at least 1 second apart).
 * A positive integer: seconds between two reads.
 
 Related options:
 
-* ``request_time_budget``: bounds the reads themselves.
+* ``initial_profile_wait``: what the first request after a start waits for.
+* ``request_time_budget``: bounds each Placement call of a read.
+"""),
+    cfg.FloatOpt(
+        'initial_profile_wait',
+        default=3.0,
+        min=0.0,
+        help="""
+Seconds the first live-migration request after nova-scheduler starts may
+wait for the first read of the host profiles (see profile_cache_ttl).
+
+Only until that first read has ended (succeeded or failed) does any request
+wait, and never longer than this nor past its own request_time_budget;
+afterwards requests never wait for a read. Hosts the read has not covered
+yet when the wait ends are unjudged and follow placement_error_action. A
+cold read costs 2 + 2 x profiles Placement calls (about 1 second for 10,000
+hosts of 17 profiles).
+
+Possible values:
+
+* 0: never wait; the first requests after a start judge only the source
+  and treat every destination according to placement_error_action.
+* A number of seconds.
+
+Related options:
+
+* ``placement_error_action``: what happens to the hosts not read yet.
+* ``request_time_budget``: caps the wait too.
 """),
     cfg.FloatOpt(
         'request_time_budget',
@@ -125,14 +156,17 @@ Related options:
         min=0.1,
         help="""
 Upper bound, in seconds, for the Placement reads of one live-migration
-request.
+request: the source host's own traits, and for a guest with a pinned
+invariant TSC the candidates' own traits (their TSC frequency is per host).
 
 When it runs out the filter stops reading, uses what it has and treats the
 hosts it could not judge according to placement_error_action. Each
 Placement call's timeout is capped at what is left of the budget (also with
 nova's [placement] timeout unset, which is no bound at all), and so is the
-wait for another request's refresh of the cached profiles, so a request
-never takes much longer than this, whatever Placement does.
+first request's wait for the first read of the profiles
+(initial_profile_wait), so a request never takes much longer than this,
+whatever Placement does. Each call of the background read of the profiles
+is bounded by this many seconds too.
 
 Possible values:
 
@@ -168,30 +202,36 @@ Related options:
 """),
     cfg.FloatOpt(
         'similarity_weight_multiplier',
-        default=10.0,
+        default=1.0,
         help="""
 Multiplier of the MigrationSimilarityWeigher.
 
-For a live migration the weigher ranks the destinations by how many factors
-they share with the source (identical hosts first), so that host-passthrough
-guests land on identical hosts when there are any. nova normalises each
-weigher over the candidates (the most similar host weighs 1, the least 0) and
-adds them up times their multipliers; nova's own weighers default to 1.0 each
-(RAM, CPU, disk, I/O, ...), so the default 10.0 lets similarity win over them
-for live migrations. The weigher gives every host 0 for other requests, so it
-does not change where new servers go.
+For a live migration of a host-passthrough guest the weigher gives each
+destination its similarity to the source (the share of factors it has
+identical, weighted; 1.0 for an identical host), in [0, 1] and not stretched
+over the candidates, times this multiplier, so at the default 1.0 it counts
+like one of nova's own weighers (RAM, CPU, soft-(anti-)affinity, ...): a
+host that is 0.05 less similar loses only 0.05. Host-model guests get a
+tie-break only (a millionth of their similarity), custom-mode guests and
+every other request 0, so it never changes where new servers go.
+
+An aggregate can override it for its hosts with the metadata key
+``migration_similarity_weight_multiplier``, as nova's
+``ram_weight_multiplier`` and the others.
 
 Possible values:
 
-* A positive number: lower it to let resource spreading win.
+* A positive number: raise it (e.g. 10) to keep host-passthrough guests on
+  identical hosts over resource spreading.
 * 0: turns the weigher off.
 * A negative number: prefers dissimilar hosts.
 
 Related options:
 
 * nova's ``[filter_scheduler] weight_classes``: must list the weigher.
-* nova's ``[filter_scheduler] ram_weight_multiplier`` and the other
-  weighers' multipliers: what similarity is weighed against.
+* nova's ``[filter_scheduler] ram_weight_multiplier``,
+  ``soft_anti_affinity_weight_multiplier`` and the other weighers'
+  multipliers: what similarity is weighed against.
 """),
 ]
 

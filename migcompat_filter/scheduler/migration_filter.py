@@ -21,10 +21,9 @@ rebuild and unshelve without a database call either; resize, cold
 migration and evacuate cost one instance read to be told apart).
 """
 
+import threading
+
 import nova.conf
-from nova import context as nova_context
-from nova import objects
-from nova.compute import task_states
 from nova.scheduler import filters
 from oslo_log import log as logging
 
@@ -33,6 +32,8 @@ from migcompat_filter.conf.scheduler import PASS
 from migcompat_filter import hoststate
 from migcompat_filter.rules import engine
 from migcompat_filter.rules import guest_cpu
+from migcompat_filter.scheduler import instances
+from migcompat_filter.scheduler import per_host
 from migcompat_filter.scheduler import profiles
 
 # NOTE(migcompat): the logger keeps the name of the module's former path
@@ -59,6 +60,8 @@ _REASONS_SHOWN = 10
 #: The request attribute that hands the filter's Judgement to the weigher.
 _STASH = '_migcompat_judgement'
 
+LiveMigration = instances.LiveMigration
+
 
 def conf():
     """nova's CONF, with the [migcompat] options (the weigher reads it)."""
@@ -71,99 +74,50 @@ def _report_client():
 
 
 class _Shared(object):
-    """State shared by the filter, the weigher and every request."""
+    """State shared by the filter, the weigher and every request: each
+    part is immutable (the profile snapshot) or behind its own lock."""
 
-    def __init__(self):
-        self.profiles = profiles.ProfileCache(_report_client)
+    def __init__(self, client_factory=_report_client):
+        self.profiles = profiles.ProfileCache(client_factory)
         self.verdicts = profiles.VerdictCache()
         self.similarities = profiles.VerdictCache()
-        self.compute_nodes = {}  # (host, node) -> compute node uuid
+        self.host_reads = per_host.HostReads()
+        self.compute_nodes = instances.ComputeNodes()
 
 
 _SHARED = None
+_SHARED_LOCK = threading.Lock()
 
 
 def shared():
     global _SHARED
-    if _SHARED is None:
-        _SHARED = _Shared()
-    return _SHARED
+    state = _SHARED
+    if state is None:
+        with _SHARED_LOCK:  # taken once per process, at the first request
+            if _SHARED is None:
+                _SHARED = _Shared()
+            state = _SHARED
+    return state
 
 
-def reset_shared(client_factory=None, clock=None):
-    """Forget every cached profile and verdict (tests, the benchmark)."""
+def reset_shared(client_factory=None, clock=None, background=True):
+    """Forget every cached profile and verdict (tests, the benchmark); the
+    old refresher thread ends."""
     global _SHARED
-    _SHARED = _Shared()
-    if client_factory is not None:
-        _SHARED.profiles = profiles.ProfileCache(client_factory)
-    if clock is not None:
-        _SHARED.profiles.clock = clock
-    return _SHARED
-
-
-class LiveMigration(object):
-    """What the filter needs to know about one live-migration request."""
-
-    def __init__(self, instance_uuid, source_host, source_node,
-                 source_uuid, request_id=None, vcpu_model=None):
-        self.instance_uuid = instance_uuid
-        self.source_host = source_host
-        self.source_node = source_node
-        self.source_uuid = source_uuid
-        self.request_id = request_id
-        #: nova's VirtCPUModel of the instance (None: nova recorded none).
-        self.vcpu_model = vcpu_model
+    with _SHARED_LOCK:
+        if _SHARED is not None:
+            _SHARED.profiles.stop()
+        _SHARED = _Shared(client_factory or _report_client)
+        if clock is not None:
+            _SHARED.profiles.clock = clock
+        _SHARED.profiles.background = background
+        return _SHARED
 
 
 def live_migration(spec_obj):
-    """LiveMigration for a live-migration request, else None.
-
-    Cheap for everything that is not a move: without ignore_hosts (which
-    conductor sets for live migrations, and for resizes to other hosts and
-    evacuations) no database is touched. Then the instance's task_state
-    tells a live migration ('migrating') from the rest. The same read
-    brings the instance's vcpu_model (instance_extra, joined into that one
-    query), the CPU the guest was started with.
-    """
-    if not (spec_obj.obj_attr_is_set('ignore_hosts') and
-            spec_obj.ignore_hosts):
-        return None
-    ctx = getattr(spec_obj, '_context', None)
-    if ctx is None:
-        ctx = nova_context.get_admin_context()
-    with nova_context.target_cell(ctx, _cell_of(ctx, spec_obj)) as cctx:
-        instance = objects.Instance.get_by_uuid(
-            cctx, spec_obj.instance_uuid, expected_attrs=['vcpu_model'])
-        if instance.task_state != task_states.MIGRATING:
-            return None
-        uuid = _compute_node_uuid(cctx, instance.host, instance.node)
-    return LiveMigration(spec_obj.instance_uuid, instance.host,
-                         instance.node, uuid,
-                         getattr(ctx, 'global_id', None),
-                         instance.vcpu_model)
-
-
-def _cell_of(ctx, spec_obj):
-    """The instance's cell: the request's when conductor set it there,
-    else from the instance mapping (one API database read)."""
-    dest = (spec_obj.requested_destination
-            if spec_obj.obj_attr_is_set('requested_destination') else None)
-    if (dest is not None and dest.obj_attr_is_set('cell') and
-            dest.cell is not None):
-        return dest.cell
-    return objects.InstanceMapping.get_by_instance_uuid(
-        ctx, spec_obj.instance_uuid).cell_mapping
-
-
-def _compute_node_uuid(cctx, host, node):
-    # A compute node keeps its uuid: read it once per node and process.
-    nodes = shared().compute_nodes
-    uuid = nodes.get((host, node))
-    if uuid is None:
-        uuid = objects.ComputeNode.get_by_host_and_nodename(
-            cctx, host, node).uuid
-        nodes[(host, node)] = uuid
-    return uuid
+    """LiveMigration for a live-migration request, else None
+    (scheduler/instances.py)."""
+    return instances.live_migration(spec_obj, shared().compute_nodes)
 
 
 class Judgement(object):
@@ -237,6 +191,7 @@ def judge(hosts, spec_obj, migration, conf=None):
         _stash(spec_obj, None)
         return request.source_unjudged(hosts, source)
     judgement = request.begin(source)
+    request.read_own(hosts)
     passed, refused = [], []
     for host_state in hosts:
         passes, why = request.classify(host_state)
@@ -262,14 +217,22 @@ class _RequestFilter(object):
         state = shared()
         self.cache = state.profiles
         self.cache.ttl = self.options.profile_cache_ttl
+        self.cache.read_timeout = self.options.request_time_budget
+        self.cache.initial_wait = self.options.initial_profile_wait
         self.verdicts = state.verdicts
         self.verdicts.size = self.options.verdict_cache_size
+        self.host_reads = state.host_reads
         self.deadline = self.cache.clock() + self.options.request_time_budget
-        self.failure = self.cache.ensure_fresh(self.deadline,
-                                               migration.request_id)
+        # One snapshot for the whole request: never a lock, never a read.
+        self.snapshot = self.cache.snapshot(self.deadline)
+        self.failure = self.snapshot.failure
+        self._host_key = self.snapshot.grouping.host_key
+        self._group_profiles = self.snapshot.grouping.profiles
         self.judgement = None
         self.policy = self.policy_key = None
         self.source_key = self.guest_key = None
+        self.exact_tsc = False
+        self.own = {}         # rp uuid -> HostProfile read from its traits
         self.counts = {}      # host state -> destinations in it
         self._decided = {}    # destination profile key -> (passes, why)
         self._members = {}    # destination profile key -> host names (DEBUG)
@@ -281,26 +244,32 @@ class _RequestFilter(object):
 
         Its running-guests traits are per host (in no digest): a cached
         profile of its digest group would carry another host's guests, or
-        this host's of an hour ago. One call, within the request budget.
+        this host's of an hour ago. One call, within the request budget
+        (two when Placement no longer knows the compute node's UUID and
+        the database has a new one).
         """
         migration = self.migration
-        source, self.source_key = self.cache.read_source(
-            migration.source_uuid, self.deadline, migration.request_id)
+        try:
+            source, self.source_key = self.cache.read_source(
+                migration.source_uuid, self.deadline, migration.request_id)
+        except profiles.NotFound as e:
+            source, self.source_key = instances.read_source_again(
+                self.cache, migration, self.deadline, e)
         if source.state == hoststate.UNJUDGED:
             return self._cached_source(source)
         return source
 
     def _cached_source(self, failed):
         # Placement failed on the source: judge by its digest group's
-        # cached profile (without running guests) rather than not at all.
-        cached = self.cache.cached(self.migration.source_uuid)
+        # profile (without running guests) rather than not at all.
+        cached = self.snapshot.host(self.migration.source_uuid)
         if cached is None or cached.state != hoststate.TRAITED:
             return failed
         LOG.warning('migcompat: reading the source %s failed (%s); judging '
                     'by its cached host profile, without its running '
                     'guests', self.migration.source_host, failed.reason)
         self.source_key = ('cached', cached.key)
-        return profiles.without_per_host(cached)
+        return cached
 
     def source_unjudged(self, hosts, source):
         """Every host or none, as the options say for a source that cannot
@@ -331,14 +300,36 @@ class _RequestFilter(object):
                           None if guest is None else guest.key())
         self.judgement = Judgement(self.migration, source, mode, guest,
                                    origin)
+        self.exact_tsc = per_host.needs_exact_tsc(guest, mode,
+                                                  source.profile)
         return self.judgement
+
+    def read_own(self, hosts):
+        """For a guest with a pinned invariant TSC: read the candidates
+        whose group does not judge TSC alike by their own traits
+        (scheduler/per_host.py), concurrently, by the deadline."""
+        if not self.exact_tsc:
+            return
+        wanted = []
+        for host_state in hosts:
+            hp = self.snapshot.host(host_state.uuid)
+            if (hp is not None and hp.state == hoststate.TRAITED and
+                    not per_host.group_is_exact(hp)):
+                wanted.append(host_state.uuid)
+        if wanted:
+            self.own = self.host_reads.read(
+                self.cache, wanted, self.snapshot.serial, self.deadline,
+                self.migration.request_id)
 
     def classify(self, host_state):
         """(passes, why) for one destination; why says what refuses it."""
-        hp = self._destination(host_state.uuid)
-        self.judgement.hosts[host_state.uuid] = hp
-        self.counts[hp.state] = self.counts.get(hp.state, 0) + 1
-        if hp.state != hoststate.TRAITED:
+        uuid = host_state.uuid
+        hp = self._destination(uuid)
+        self.judgement.hosts[uuid] = hp
+        state = hp.state
+        counts = self.counts
+        counts[state] = counts.get(state, 0) + 1
+        if state != hoststate.TRAITED:
             return self._as_configured(host_state, hp)
         decision = self._decided.get(hp.key)
         if decision is None:
@@ -349,17 +340,27 @@ class _RequestFilter(object):
         return decision
 
     def _destination(self, uuid):
-        hp = self.cache.cached(uuid)
-        if hp is not None:
+        # The common case first: a host of a digest group (10,000 of
+        # them per request: no method call, two dict lookups).
+        digest = self._host_key.get(uuid)
+        hp = self._group_profiles.get(digest) if digest else None
+        if hp is None:
+            hp = self.snapshot.host(uuid)
+        if hp is None:
+            # Not in the snapshot: not read yet (just started), or the
+            # last read failed before it.
+            return hoststate.HostProfile(hoststate.UNJUDGED,
+                                         reason=str(self.failure or
+                                                    'not read yet'))
+        if not self.exact_tsc:
             return hp
-        # A host the mapping does not cover (traits without a digest) is
-        # read on its own; after a failed refresh, such hosts are unjudged
-        # instead of costing one (failing) call each.
-        if self.failure is None:
-            return self.cache.read_host(uuid, self.deadline,
-                                        self.migration.request_id)
-        return hoststate.HostProfile(hoststate.UNJUDGED,
-                                     reason=str(self.failure))
+        if uuid in self.own:
+            return per_host.exact(hp, self.own[uuid])
+        if hp.state == hoststate.TRAITED and not per_host.group_is_exact(hp):
+            return hoststate.HostProfile(
+                hoststate.UNJUDGED, reason='its own TSC frequency was not '
+                'read within the time budget')
+        return hp
 
     def _as_configured(self, host_state, hp):
         # A destination that cannot be judged: its *_action option decides.
@@ -482,10 +483,13 @@ def judgement_for(spec_obj):
     cache = shared().profiles
     options = CONF.migcompat
     deadline = cache.clock() + options.request_time_budget
-    cache.ttl = options.profile_cache_ttl
-    cache.ensure_fresh(deadline, migration.request_id)
-    source = cache.host(migration.source_uuid, deadline,
-                        migration.request_id)
+    try:
+        source, _key = cache.read_source(migration.source_uuid, deadline,
+                                         migration.request_id)
+    except profiles.NotFound:
+        return None
     if source.state != hoststate.TRAITED:
         return None
-    return Judgement(migration, source, None)
+    guest = guest_cpu.from_vcpu_model(migration.vcpu_model)
+    mode, origin = guest_mode(guest, source.profile)
+    return Judgement(migration, source, mode, guest, origin)

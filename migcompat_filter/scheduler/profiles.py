@@ -1,55 +1,46 @@
-"""Host profiles as Placement traits say them, cached for the scheduler.
+"""Host profiles as Placement traits say them, kept fresh for the scheduler.
 
 Placement is the only place the scheduler learns a host's profile: the
 reporter (``migcompat report``) writes each compute node's profile as
-``CUSTOM_MIGCOMPAT_*`` traits on its resource provider (migcompat_filter.
-traits), plus one digest trait ``CUSTOM_MIGCOMPAT_DIGEST_<hash>`` of those
-traits (:func:`digest_trait`). Many hosts share one profile, so the cache
-reads Placement per *profile*, not per host:
+``CUSTOM_MIGCOMPAT_*`` traits on its resource provider, plus one digest
+trait ``CUSTOM_MIGCOMPAT_DIGEST_<hash>`` of those traits. The fleet is read
+per *profile*, not per host, by :func:`migcompat_filter.grouping.read`
+(2 + 2 x profiles Placement calls cold, 2 + profiles later).
 
-1. ``GET /traits?associated=true&name=startswith:CUSTOM_MIGCOMPAT_DIGEST_``
-   - every profile digest some provider carries (1 call);
-2. ``GET /resource_providers?required=CUSTOM_MIGCOMPAT_SCHEMA_<n>`` - every
-   provider with our traits at all (1 call), so the others are known to be
-   untraited without asking;
-3. per digest, ``GET /resource_providers?required=<digest>`` - the hosts
-   that have that profile (1 call per distinct profile);
-4. per digest never seen before, the traits of one of its hosts, decoded
-   into a Profile (1 call per new profile). A digest names its content, so
-   a decoded profile never goes stale and is kept (bounded LRU).
+**Who reads, and when.** One daemon thread per scheduler process (the
+*refresher*, started by the first request that needs it) re-reads the
+fleet every ``profile_cache_ttl`` seconds and swaps in a new immutable
+:class:`Snapshot` by reference. A request reads ``self._snapshot`` once and
+never waits on a lock or on the network for it. Only the very first
+request after a start may wait for the first read, at most
+``initial_profile_wait`` seconds (and never past its own deadline); a host
+the snapshot does not cover is "unjudged" (``placement_error_action``).
 
-A process that starts cold thus costs 2 + 2 x profiles calls, every later
-refresh 2 + profiles (+1 per profile new to it). A host whose traits carry
-no digest (or a digest that does not match them) is read on its own.
+A failed read keeps the previous snapshot, with what the failed read got
+installed over it (grouping.PartialRead): hosts it no longer covers are
+unjudged, not "untraited". Hosts with traits of ours but no (valid) digest
+are read one by one, by the refresher too.
 
-A refresh happens at most every ``profile_cache_ttl`` seconds; between
-refreshes a live migration costs one Placement call (the source's traits,
-:meth:`ProfileCache.read_source`: its running-guests record is per host,
-in no digest, and changes as guests start and stop) and any other request
-none. Every read is
-bounded by the request's deadline (scheduler/reads.py: each call's timeout
-is capped at the time left, and the caller waits no longer than that), and
-so is the wait for another request's refresh; every answer is checked for
-the shape the cache reads. On error, timeout or a wrong-shaped answer the
-previous mapping stays in use and the hosts it does not cover are
-"unjudged".
+Within a request only two reads touch Placement, each bounded by the
+request's deadline (scheduler/reads.py): the live-migration source's own
+traits (:meth:`ProfileCache.read_source`: its running-guests record is per
+host, in no digest) and, for a guest with a pinned invariant TSC, the
+candidates' own traits (scheduler/per_host.py).
 
-This module talks to Placement only through the object given to it (in
-nova: ``nova.scheduler.client.report.report_client_singleton()``), with
-its ``get(url, version=...)`` method, so it has no nova import itself.
+No nova import: the client is duck-typed (in nova:
+``nova.scheduler.client.report.report_client_singleton()``).
 """
 
 import collections
 import hashlib
+import os
 import threading
 import time
-import urllib.parse
 
 from oslo_log import log as logging
 
-from migcompat_filter.factors import catalogue
+from migcompat_filter import grouping
 from migcompat_filter import hoststate
-from migcompat_filter import profile as profile_mod
 from migcompat_filter.scheduler import reads
 from migcompat_filter import traits as traits_codec
 
@@ -60,17 +51,17 @@ LOG = logging.getLogger(__name__)
 #: digest trait (both the codec's: migcompat_filter.traits).
 TRAIT_PREFIX = traits_codec.PREFIX
 DIGEST_PREFIX = traits_codec.DIGEST_PREFIX
-#: The codec's schema traits; any provider with one has our traits.
-SCHEMA_PREFIX = TRAIT_PREFIX + 'SCHEMA_'
-
 
 PlacementFailure = reads.PlacementFailure
-
+NotFound = reads.NotFound
 
 digest_trait = traits_codec.digest_trait
 
+_UNTRAITED = hoststate.HostProfile(
+    hoststate.UNTRAITED, reason='no %s* traits' % TRAIT_PREFIX)
 
-def _classify(trait_names):
+
+def classify(trait_names):
     """A provider's trait names -> hoststate.HostProfile (never raises).
 
     hoststate.classify decides; the problems of a host that is still
@@ -89,18 +80,45 @@ def _all_traits_key(mine):
     return hashlib.sha256('\n'.join(mine).encode()).hexdigest()[:24]
 
 
-def without_per_host(hp):
-    """hp without its per-host factors (a cached profile was decoded from
-    one host of its digest group: its running guests are that host's)."""
-    names = catalogue.per_host()
-    if not any(n in hp.profile for n in names):
-        return hp
-    factors = dict(hp.profile.factors)
-    for name in names:
-        factors[name] = profile_mod.Unknown(
-            'per host; not read (Placement failed on the source)')
-    return hoststate.HostProfile(hp.state, profile_mod.Profile(factors),
-                                 hp.key)
+class Snapshot(object):
+    """What the request path reads: one reading of the fleet, never
+    changed once made (a refresh makes a new one).
+
+    grouping: grouping.Grouping; loose: rp_uuid -> HostProfile of the
+    hosts read one by one; read_at: clock() of the last complete read
+    (None: none yet); failure: the PlacementFailure of the last read, or
+    None; serial: counts the snapshots of this process (memo keys).
+    """
+
+    __slots__ = ('grouping', 'loose', 'read_at', 'failure', 'serial')
+
+    def __init__(self, grouping_, loose, read_at, failure, serial):
+        self.grouping = grouping_
+        self.loose = loose
+        self.read_at = read_at
+        self.failure = failure
+        self.serial = serial
+
+    def host(self, rp_uuid):
+        """The HostProfile this snapshot knows for a host, or None."""
+        hp = self.grouping.profile_of(rp_uuid)
+        if hp is not None:
+            return hp
+        hp = self.loose.get(rp_uuid)
+        if hp is not None:
+            return hp
+        if self.failure is None and self.grouping.is_untraited(rp_uuid):
+            return _UNTRAITED
+        return None
+
+    def __repr__(self):
+        return 'Snapshot(#%d, %r, %d loose%s)' % (
+            self.serial, self.grouping, len(self.loose),
+            ', failed: %s' % self.failure if self.failure else '')
+
+
+_NOT_READ = PlacementFailure('the host profiles have not been read from '
+                             'Placement yet (the scheduler just started)')
 
 
 class CallCounter(object):
@@ -125,31 +143,74 @@ class CallCounter(object):
         return self.client.get(url, version=version, **kwargs)
 
 
+class _LRU(object):
+    """A bounded mapping behind its own lock (shared by request threads)."""
+
+    def __init__(self, size):
+        self.size = size
+        self._data = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
+
+    def put(self, key, value):
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > max(self.size, 0):
+                self._data.popitem(last=False)
+
+    def snapshot(self):
+        with self._lock:
+            return dict(self._data)
+
+    def __len__(self):
+        return len(self._data)
+
+
 class ProfileCache(object):
-    """rp_uuid -> HostProfile, refreshed from Placement per profile."""
+    """rp_uuid -> HostProfile: an immutable Snapshot kept fresh by one
+    background thread per process (see the module docstring)."""
 
     #: Seconds between refresh attempts while Placement fails.
     RETRY_AFTER = 30.0
+    #: The shortest pause between two reads (profile_cache_ttl = 0).
+    MIN_INTERVAL = 1.0
 
     def __init__(self, client_factory, ttl=300, max_profiles=10000,
-                 clock=time.monotonic):
+                 clock=time.monotonic, background=True, read_timeout=10.0,
+                 initial_wait=3.0):
         self._client_factory = client_factory
         self._client = None
         self.ttl = ttl
         self.clock = clock
-        self._lock = threading.Lock()
-        self._by_key = collections.OrderedDict()  # key -> HostProfile
+        #: False: no thread; refresh_now() is the only reader (tests).
+        self.background = background
+        #: Seconds each of the refresher's Placement calls may take.
+        self.read_timeout = read_timeout
+        #: Seconds the first request after a start may wait for the first
+        #: read (initial_profile_wait).
+        self.initial_wait = initial_wait
+        self._snapshot = Snapshot(grouping.Grouping.empty(), {}, None,
+                                  _NOT_READ, 0)
+        # digest -> HostProfile, decoded before (a digest never changes
+        # meaning); only the refresher writes it, under _refresh_lock.
+        self._known = collections.OrderedDict()
         self._max_profiles = max_profiles
-        self._host_key = {}          # rp_uuid -> profile key
-        self._loaded_at = None       # clock() of the last full refresh
-        self._complete = False       # the mapping covers every traited host
-        self._extra = {}             # rp_uuid -> HostProfile read one by one
-        self._traited = set()        # providers with our schema trait
-        self._failure = None         # the last refresh's PlacementFailure
-        self._failed_at = None
+        self._refresh_lock = threading.Lock()  # one read at a time
+        self._start_lock = threading.Lock()
+        self._first = threading.Event()        # a first read has ended
+        self._wake = threading.Event()
+        self._stopped = threading.Event()
+        self._thread = None
+        self._pid = None
         # source traits key -> HostProfile with its per-host factors
-        self._sources = collections.OrderedDict()
-        self._max_sources = 1000
+        self._sources = _LRU(1000)
 
     # -- Placement --------------------------------------------------------
 
@@ -168,173 +229,157 @@ class ProfileCache(object):
         return reads.timed_get(client, url, version, deadline, request_id,
                                clock=self.clock)
 
-    def _provider_traits(self, rp_uuid, deadline, request_id=None):
+    def provider_traits(self, rp_uuid, deadline, request_id=None):
+        """One provider's trait names (1 call). Raises PlacementFailure
+        (NotFound for a provider Placement does not have)."""
         url = '/resource_providers/%s/traits' % rp_uuid
         return reads.trait_names(
             self._get(url, '1.6', deadline, request_id), url)
 
-    # -- refresh ----------------------------------------------------------
-
-    def fresh(self):
-        return (self._loaded_at is not None and
-                self.clock() - self._loaded_at < self.ttl)
-
-    def refresh(self, deadline, request_id=None):
-        """Re-read the host -> profile mapping (see module docstring).
-
-        Raises PlacementFailure; the previous mapping then stays in use.
-        """
-        prefix = DIGEST_PREFIX
-        # associated: only digests some provider still carries.
-        url = ('/traits?associated=true&name=startswith:%s'
-               % urllib.parse.quote(prefix))
-        digests = sorted(reads.trait_names(
-            self._get(url, '1.6', deadline, request_id), url))
-        # Which providers carry our traits at all: the rest are untraited
-        # without asking, and those among them without a digest trait
-        # (a reporter that does not publish one) are read one by one.
-        schema = '%s%d' % (SCHEMA_PREFIX, traits_codec.SCHEMA)
-        traited = set(self._members(schema, deadline, request_id))
-        host_key = {}
-        for digest in digests:
-            uuids = self._members(digest, deadline, request_id)
-            if not uuids:
-                continue  # a digest trait nobody carries any more
-            if digest not in self._by_key:
-                self._learn(uuids, digest, deadline, request_id)
-            for rp_uuid in uuids:
-                host_key[rp_uuid] = digest
-        undigested = traited.difference(host_key)
-        if undigested:
-            LOG.info('migcompat: %d hosts carry migcompat traits but no '
-                     '%s* trait; they are read one by one (run a newer '
-                     '"migcompat report" on them)', len(undigested), prefix)
-        self._host_key = host_key
-        self._traited = traited
-        self._extra = {}
-        self._complete = True
-        self._loaded_at = self.clock()
-
-    def _members(self, trait, deadline, request_id):
-        """UUIDs of the providers that have the trait ([] if no such)."""
-        url = '/resource_providers?required=%s' % urllib.parse.quote(trait)
+    def _grouping_get(self, url, version):
+        # grouping.read's get: each call bounded on its own (nobody waits
+        # for the refresher), a 400 to required= is "no such trait".
         try:
-            body = self._get(url, '1.18', deadline, request_id)
+            return self._get(url, version, self.clock() + self.read_timeout)
         except PlacementFailure as e:
-            if 'HTTP 400' in str(e):
-                return []  # the trait does not exist (yet): no provider
+            if e.status == 400 and 'required=' in url:
+                raise grouping.NoSuchTrait(url) from None
             raise
-        return reads.provider_uuids(body, url)
 
-    def _learn(self, uuids, digest, deadline, request_id):
-        names = self._provider_traits(uuids[0], deadline, request_id)
-        hp = _classify(names)
-        if hp.state == hoststate.TRAITED and hp.key != digest:
-            # A stale or hand-set digest trait, or the host changed
-            # between the two reads: do not file it under this digest
-            # (its hosts are then read one by one).
-            LOG.info('migcompat: host %s carries %s but its traits hash '
-                     'to %s', uuids[0], digest, hp.key)
+    # -- the refresher ----------------------------------------------------
+
+    def _ensure_started(self):
+        """Start the refresher thread once per process (never blocks)."""
+        if not self.background or self._stopped.is_set():
             return
-        self._remember(digest, hp)
-
-    def _remember(self, key, hp):
-        self._by_key[key] = hp
-        self._by_key.move_to_end(key)
-        while len(self._by_key) > self._max_profiles:
-            self._by_key.popitem(last=False)
-
-    # -- lookups ----------------------------------------------------------
-
-    def ensure_fresh(self, deadline, request_id=None):
-        """Refresh when the TTL ran out. Returns the failure or None.
-
-        After a failure, requests within RETRY_AFTER seconds (at most the
-        TTL) do not try again: while Placement is sick, live migrations
-        do not each wait for it. A request waits for another's refresh
-        only until its own deadline, then goes on with what is cached.
-        """
-        if self.fresh():
-            return None  # the common case: no lock to wait for
-        left = max(0.0, deadline - self.clock())
-        if not self._lock.acquire(timeout=left):
-            return PlacementFailure(
-                'another request is refreshing the host profiles from '
-                'Placement; the time budget ran out waiting for it')
+        pid = os.getpid()
+        if self._thread is not None and self._pid == pid:
+            return
+        # Another request starting it right now: go on without waiting.
+        if not self._start_lock.acquire(blocking=False):
+            return
         try:
-            return self._ensure_fresh_locked(deadline, request_id)
+            if self._thread is None or self._pid != pid:  # new, or forked
+                thread = threading.Thread(
+                    target=self._run, name='migcompat-profile-refresher',
+                    daemon=True)
+                thread.start()
+                self._thread, self._pid = thread, pid
         finally:
-            self._lock.release()
+            self._start_lock.release()
 
-    def _ensure_fresh_locked(self, deadline, request_id):
-        if self.fresh():
-            return None
-        if (self._failure is not None and self.clock() - self._failed_at
-                < min(self.RETRY_AFTER, self.ttl)):
-            return self._failure
+    def _run(self):
+        while not self._stopped.is_set():
+            try:
+                ok = self.refresh_now()
+            except Exception:  # never let the thread die
+                LOG.exception('migcompat: refreshing the host profiles '
+                              'failed')
+                ok = False
+            pause = self.ttl if ok else min(self.RETRY_AFTER, self.ttl)
+            self._wake.wait(max(pause, self.MIN_INTERVAL))
+            self._wake.clear()
+
+    def wake(self):
+        """Have the refresher read now instead of at its next interval."""
+        self._wake.set()
+
+    def stop(self):
+        """End the refresher thread (reset_shared, tests)."""
+        self._stopped.set()
+        self._wake.set()
+
+    def refresh_now(self):
+        """Read the fleet now, in the caller's thread, and install the new
+        snapshot. True when the read succeeded. Used by the refresher and
+        by tests and the benchmark to force a synchronous refresh."""
+        with self._refresh_lock:
+            return self._refresh()
+
+    def _refresh(self):
+        previous = self._snapshot
+        t0 = self.clock()
+        failure = None
         try:
-            self.refresh(deadline, request_id)
-            self._failure = None
-        except PlacementFailure as e:
-            self._failure, self._failed_at = e, self.clock()
-            LOG.warning('migcompat: could not refresh host profiles from '
-                        'Placement (%s); using the %s', e,
-                        'previous ones' if self._loaded_at is not None
-                        else 'source host only')
-            return e
-        return None
+            fleet = grouping.read(self._grouping_get, known=self._known,
+                                  previous=previous.grouping,
+                                  with_names=False)
+        except grouping.PartialRead as e:
+            fleet, failure = e.grouping, _as_failure(e.error)
+        loose, loose_failure = self._read_loose(fleet, previous.loose)
+        failure = failure or loose_failure
+        for digest, hp in fleet.profiles.items():
+            self._known[digest] = hp
+            self._known.move_to_end(digest)
+        while len(self._known) > self._max_profiles:
+            self._known.popitem(last=False)
+        self._snapshot = Snapshot(
+            fleet, loose, self.clock() if failure is None
+            else previous.read_at, failure, previous.serial + 1)
+        self._first.set()
+        if failure is not None:
+            LOG.warning('migcompat: could not read the host profiles from '
+                        'Placement (%s); keeping the %s for the hosts not '
+                        'read', failure, 'previous ones'
+                        if previous.read_at is not None else
+                        'ones read so far (none complete yet)')
+        else:
+            LOG.debug('migcompat: read %r in %.2f s (%d calls)',
+                      fleet, self.clock() - t0, fleet.requests)
+        if fleet.loose:
+            LOG.info('migcompat: %d hosts carry migcompat traits but no '
+                     'valid %s* trait; they are read one by one (run a '
+                     'newer "migcompat report" on them)', len(fleet.loose),
+                     DIGEST_PREFIX)
+        return failure is None
 
-    def cached(self, rp_uuid):
-        """The HostProfile known without a Placement call, or None."""
-        hp = self._extra.get(rp_uuid)
-        if hp is not None:
-            return hp
-        key = self._host_key.get(rp_uuid)
-        if key is not None:
-            return self._by_key.get(key)
-        if (self._complete and rp_uuid not in self._traited and
-                self.fresh()):
-            return hoststate.HostProfile(
-                hoststate.UNTRAITED, reason='no %s* traits' % TRAIT_PREFIX)
-        return None
+    def _read_loose(self, fleet, previous):
+        """rp_uuid -> HostProfile of each host in no group, and the first
+        failure (the hosts not reached keep their previous reading)."""
+        loose = {}
+        for rp_uuid in sorted(fleet.loose):
+            try:
+                names = self.provider_traits(
+                    rp_uuid, self.clock() + self.read_timeout)
+            except PlacementFailure as e:
+                loose.update((u, previous[u]) for u in fleet.loose
+                             if u in previous and u not in loose)
+                return loose, e
+            loose[rp_uuid] = classify(names)
+        return loose, None
 
-    def host(self, rp_uuid, deadline, request_id=None):
-        """The HostProfile of one host, reading Placement if needed.
+    # -- the request path -------------------------------------------------
 
-        Never raises: a failed read is an UNJUDGED HostProfile.
-        """
-        hp = self.cached(rp_uuid)
-        if hp is not None:
-            return hp
-        return self.read_host(rp_uuid, deadline, request_id)
-
-    def read_host(self, rp_uuid, deadline, request_id=None):
-        """Read one host's traits now (1 call) and remember them."""
-        try:
-            names = self._provider_traits(rp_uuid, deadline, request_id)
-        except PlacementFailure as e:
-            return hoststate.HostProfile(hoststate.UNJUDGED, reason=str(e))
-        hp = _classify(names)
-        if hp.state == hoststate.TRAITED:
-            if hp.key in self._by_key:
-                hp = self._by_key[hp.key]  # share one Profile per key
-            else:
-                self._remember(hp.key, hp)
-        self._extra[rp_uuid] = hp
-        return hp
+    def snapshot(self, deadline=None, wait=True):
+        """The current Snapshot. Never waits on a lock or on Placement;
+        only before the process's first read has ended does it wait for
+        that read, at most initial_wait seconds and not past deadline
+        (not at all with wait=False)."""
+        self._ensure_started()
+        if wait and not self._first.is_set() and self.background \
+                and self.initial_wait > 0:
+            left = self.initial_wait
+            if deadline is not None:
+                left = min(left, deadline - self.clock())
+            if left > 0:
+                self._first.wait(left)
+        return self._snapshot
 
     def read_source(self, rp_uuid, deadline, request_id=None):
         """(HostProfile, key) of a live-migration source, read now (1 call).
 
         The source's per-host traits (its running guests) are in no digest,
-        so no profile cached for its digest group may stand in for them.
-        key names every trait of ours it carries (None when unreadable):
-        what the engine reads of the source, per-host traits included. The
-        decoded profile is kept per such key, so an unchanged source is
-        not decoded again.
+        so no profile of its digest group may stand in for them. key names
+        every trait of ours it carries (None when unreadable). The decoded
+        profile is kept per such key, so an unchanged source is not decoded
+        again. Raises NotFound when Placement has no such provider (the
+        caller re-resolves the compute node); any other failure is an
+        UNJUDGED HostProfile.
         """
         try:
-            names = self._provider_traits(rp_uuid, deadline, request_id)
+            names = self.provider_traits(rp_uuid, deadline, request_id)
+        except NotFound:
+            raise
         except PlacementFailure as e:
             return hoststate.HostProfile(hoststate.UNJUDGED,
                                          reason=str(e)), None
@@ -342,22 +387,32 @@ class ProfileCache(object):
         key = _all_traits_key(mine) if mine else None
         hp = self._sources.get(key) if key else None
         if hp is None:
-            hp = _classify(names)
+            hp = classify(names)
             if key is not None:
-                self._sources[key] = hp
-                while len(self._sources) > self._max_sources:
-                    self._sources.popitem(last=False)
-        else:
-            self._sources.move_to_end(key)
+                self._sources.put(key, hp)
         return hp, key
 
     def stats(self):
-        return {'hosts': len(self._host_key) + len(self._extra),
-                'profiles': len(self._by_key)}
+        snap = self._snapshot
+        return {'hosts': len(snap.grouping) + len(snap.loose),
+                'profiles': len(snap.grouping.profiles)}
+
+
+def _as_failure(error):
+    if isinstance(error, PlacementFailure):
+        return error
+    if isinstance(error, grouping.BadAnswer):
+        return PlacementFailure('%s (%s)' % (reads.BAD_BODY, error))
+    return PlacementFailure(str(error))
 
 
 class VerdictCache(object):
-    """(source key, destination key, mode) -> Verdict, bounded LRU."""
+    """(source key, destination key, mode) -> Verdict, bounded LRU.
+
+    Shared by concurrent requests: every access is under its lock; the
+    verdict itself is computed outside it (two requests may compute the
+    same one; both results are equal).
+    """
 
     def __init__(self, size=100000):
         self.size = size

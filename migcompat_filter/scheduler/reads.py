@@ -36,7 +36,19 @@ BAD_BODY = 'placement answered HTTP 200 with a body that is not the ' \
 
 
 class PlacementFailure(Exception):
-    """Placement answered with an error, not at all, or too late."""
+    """Placement answered with an error, not at all, or too late.
+
+    status: the HTTP status of an error answer (None: no answer, or a 200
+    whose body is not the expected JSON).
+    """
+
+    def __init__(self, message, status=None):
+        super(PlacementFailure, self).__init__(message)
+        self.status = status
+
+
+class NotFound(PlacementFailure):
+    """Placement answered 404: no such resource provider (any more)."""
 
 
 def _adapter_of(client):
@@ -114,7 +126,8 @@ def timed_get(client, url, version, deadline, request_id=None,
 def _json(resp, url):
     status = getattr(resp, 'status_code', None)
     if status != 200:
-        raise PlacementFailure('GET %s returned HTTP %s' % (url, status))
+        cls = NotFound if status == 404 else PlacementFailure
+        raise cls('GET %s returned HTTP %s' % (url, status), status)
     try:
         return resp.json()
     except Exception:  # ValueError, RecursionError, a truncated body ...

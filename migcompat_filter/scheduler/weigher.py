@@ -9,34 +9,54 @@ Enable it in nova-scheduler's nova.conf::
 with ``migcompat_filter.scheduler.all_weighers`` (or this class's path)
 in place of ``<see below>``.
 
-The rule: for a live migration, a host weighs the share of factors it has
-identical to the source (the rules engine's similarity(): 1.0 = identical
-in every factor, unknown counts as different), normalised by nova over the
-candidates (most similar 1, least 0), times
-``[migcompat] similarity_weight_multiplier``. Host-passthrough guests thus
-go to identical hosts when there are any. Other requests, and hosts
-without a profile, weigh 0.
+The rule: for a live migration of a host-passthrough guest, a host weighs
+its similarity to the source (the rules engine's similarity(): the share
+of factors identical to the source, 1.0 = identical in every factor,
+unknown counts as different), in [0, 1] and not normalised over the
+candidates, times the multiplier: the aggregate metadata key
+``migration_similarity_weight_multiplier`` of the host's aggregates, else
+``[migcompat] similarity_weight_multiplier`` (default 1.0, as nova's own
+weighers). A host-model guest only gets a tie-break
+(:data:`HOST_MODEL_SHARE` of its similarity): any difference nova's own
+weighers see wins over it. Custom-mode guests, other requests and hosts
+without a profile weigh 0.
 """
 
+from nova.scheduler import utils
 from nova.scheduler import weights
 from oslo_log import log as logging
 
+from migcompat_filter import cpu_modes
 from migcompat_filter import hoststate
 from migcompat_filter.rules import engine
 from migcompat_filter.scheduler import migration_filter
 
 LOG = logging.getLogger(__name__)
 
+#: The aggregate metadata key that overrides the multiplier per host (as
+#: nova's ram_weight_multiplier, cpu_weight_multiplier, ...).
+AGGREGATE_KEY = 'migration_similarity_weight_multiplier'
+#: The share of its similarity a host-model guest's destination weighs: a
+#: tie-break only (a host-model guest sees the same CPU on any compatible
+#: host, so resource spreading should decide).
+HOST_MODEL_SHARE = 1e-6
+
 
 class MigrationSimilarityWeigher(weights.BaseHostWeigher):
-    """Live migration: weigh hosts by similarity to the source host."""
+    """Live migration: weigh hosts by similarity to the source host, for
+    host-passthrough guests in [0, 1], for host-model guests as a
+    tie-break only, for custom-mode guests not at all."""
 
-    # No fixed bounds: nova normalises the weights over the candidates, so
-    # the most similar candidate weighs 1 and the least 0, however close
-    # their raw similarities are.
+    # Fixed bounds: nova does not stretch the weights over the candidates,
+    # so a 0.01 difference in similarity stays 0.01 next to nova's
+    # weighers (RAM, CPU, soft-(anti-)affinity), not 1.
+    minval = 0.0
+    maxval = 1.0
 
     def weight_multiplier(self, host_state):
-        return migration_filter.conf().migcompat.similarity_weight_multiplier
+        return utils.get_weight_multiplier(
+            host_state, AGGREGATE_KEY,
+            migration_filter.conf().migcompat.similarity_weight_multiplier)
 
     def _weigh_object(self, host_state, weight_properties):
         # Only reached through weigh_objects below.
@@ -48,30 +68,51 @@ class MigrationSimilarityWeigher(weights.BaseHostWeigher):
             judgement = migration_filter.judgement_for(weight_properties)
             if judgement is None:
                 return zeros
-            return self._similarities(judgement, weighed_obj_list)
+            share = _share(judgement)
+            if not share:
+                return zeros
+            return self._similarities(judgement, weighed_obj_list, share)
         except Exception:
             LOG.exception('migcompat: weighing failed; all hosts weigh 0')
             return zeros
 
     @staticmethod
-    def _similarities(judgement, weighed_obj_list):
+    def _similarities(judgement, weighed_obj_list, share):
+        """share x similarity to the source of each host (0 unjudged)."""
         source = judgement.source
         cache = migration_filter.shared()
+        # The filter already waited (if at all) for the first read.
+        snapshot = cache.profiles.snapshot(wait=False)
+        known = judgement.hosts
         out = []
-        memo = {}  # destination profile key -> similarity
+        append = out.append
+        memo = {}  # destination profile key -> weight
         for weighed in weighed_obj_list:
             uuid = weighed.obj.uuid
-            hp = judgement.hosts.get(uuid) or cache.profiles.cached(uuid)
+            hp = known.get(uuid) or snapshot.host(uuid)
             if hp is None or hp.state != hoststate.TRAITED:
-                out.append(0.0)
+                append(0.0)
                 continue
             value = memo.get(hp.key)
             if value is None:
-                value = memo[hp.key] = cache.similarities.get_or_compute(
-                    (source.key, hp.key),
-                    lambda: engine.similarity(source.profile, hp.profile))
-            out.append(value)
-        LOG.debug('migcompat: similarity to %s: %s',
-                  judgement.migration.source_host,
-                  {w.obj.host: s for w, s in zip(weighed_obj_list, out)})
+                value = memo[hp.key] = share * \
+                    cache.similarities.get_or_compute(
+                        (source.key, hp.key),
+                        lambda: engine.similarity(source.profile,
+                                                  hp.profile))
+            append(value)
+        if LOG.isEnabledFor(logging.DEBUG):  # 10,000 hosts: not for free
+            LOG.debug('migcompat: weights by similarity to %s: %s',
+                      judgement.migration.source_host,
+                      {w.obj.host: s for w, s in zip(weighed_obj_list, out)})
         return out
+
+
+def _share(judgement):
+    """How much similarity counts for the guest's mode (1, tiny, 0)."""
+    mode = judgement.mode
+    if mode == cpu_modes.HOST_PASSTHROUGH:
+        return 1.0
+    if mode == cpu_modes.HOST_MODEL:
+        return HOST_MODEL_SHARE
+    return 0.0

@@ -32,6 +32,8 @@ class _Base(libvirt_base.LibvirtMigrationMixin,
         mc.nova_flags(self)
         super().setUp()
         migration_filter.reset_shared()
+        # The refresher thread of this test's cache ends with it.
+        self.addCleanup(migration_filter.reset_shared)
 
     def _start(self, hostname, prof=None, digest=True):
         self.start_compute(hostname)
@@ -249,16 +251,33 @@ class PassthroughWeigherTest(_Base):
         self._boot_on('twin')
         self._boot_on('twin')
 
-    def test_identical_host_preferred(self):
+    def test_resource_spread_wins_at_the_default_multiplier(self):
+        # F7: similarity in [0, 1] at multiplier 1.0 counts like nova's
+        # own weighers; the twin is 0.04 more similar but much fuller.
         self._migrate_live(self.server, 'src')
-        self.assertEqual('twin', self._host_of(self.server))
+        self.assertEqual('updated', self._host_of(self.server))
         line = self._filter_lines()[0]
         self.assertIn('(host-passthrough: instance vcpu_model)', line)
         self.assertIn('3 candidates, 2 passed, 1 refused: intel', line)
 
+    def test_identical_host_preferred_with_a_high_multiplier(self):
+        self.flags(similarity_weight_multiplier=100.0, group='migcompat')
+        self._migrate_live(self.server, 'src')
+        self.assertEqual('twin', self._host_of(self.server))
+
+    def test_aggregate_metadata_overrides_the_multiplier(self):
+        # nova's per-aggregate *_weight_multiplier convention: only the
+        # twin's aggregate says 100, the option stays at its default.
+        agg = self._create_aggregate('identical-milans')
+        self.api.add_host_to_aggregate(agg, 'twin')
+        self.api.post_aggregate_action(agg, {'set_metadata': {'metadata': {
+            'migration_similarity_weight_multiplier': '100'}}})
+        self._migrate_live(self.server, 'src')
+        self.assertEqual('twin', self._host_of(self.server))
+
     def test_without_weigher_multiplier_ram_wins(self):
-        # The control: the same cloud with the weigher off goes elsewhere,
-        # so the test above shows the weigher's effect, not chance.
+        # The control: with the weigher off the aggregate makes no
+        # difference, so the test above shows the weigher's effect.
         self.flags(similarity_weight_multiplier=0.0, group='migcompat')
         self._migrate_live(self.server, 'src')
         self.assertEqual('updated', self._host_of(self.server))
@@ -324,15 +343,17 @@ class PlacementCallsTest(_Base):
     def test_ttl_refresh_sees_a_changed_host(self):
         self._migrate_live(self.server, 'src')
         self.assertEqual('twin', self._host_of(self.server))
-        # The intel host is re-imaged as a Milan twin; with the TTL at 0
-        # the next request reads the mapping again (not the profiles,
-        # which are known by their digest).
-        self.flags(profile_cache_ttl=0, group='migcompat')
+        # The intel host is re-imaged as a Milan twin; the refresher's
+        # next read (forced here instead of waiting profile_cache_ttl)
+        # reads the mapping again, not the profiles, which are known by
+        # their digest.
         mc.publish(self, 'intel', self.milan)
         self.ours[:] = []
+        migration_filter.shared().profiles.refresh_now()
+        # trait list, schema members, the one profile's members.
+        self.assertEqual(2 + 1, len(self.ours), self.ours)
         self._migrate_live(self.server, 'twin')
-        # digest list, schema members, the one profile's members, the
-        # source's traits.
+        # ... and the request itself only the source's traits.
         self.assertEqual(2 + 1 + 1, len(self.ours), self.ours)
         self.assertIn('2 candidates, 2 passed, 0 refused',
                       self._filter_lines()[-1])
@@ -362,6 +383,38 @@ class PlacementCallsTest(_Base):
         self._post_live_migration_expect_no_valid_host(host='intel')
         self.assertIn('refused: intel (newer-schema)',
                       self._filter_lines()[0])
+
+
+class SourceReCreatedTest(_Base):
+    """F9: a compute node re-created with a new UUID (reinstalled host,
+    lost compute_id file) is looked up again when Placement answers 404
+    for the UUID the scheduler learnt, not unjudged until a restart."""
+
+    def setUp(self):
+        super().setUp()
+        self.milan = mc.real_profile(MILAN)
+        self._start('src', self.milan)
+        self._start('twin', self.milan)
+        self._start('intel', mc.real_profile(INTEL))
+        self.server = self._boot_on('src')
+
+    def test_stale_compute_node_uuid_is_read_again(self):
+        self._migrate_live(self.server, 'src')
+        self.assertEqual('twin', self._host_of(self.server))
+        self._migrate_live(self.server, 'twin')
+        self.assertEqual('src', self._host_of(self.server))
+        nodes = migration_filter.shared().compute_nodes
+        key = next(k for k in nodes._uuids if k[0] == 'src')
+        real = nodes._uuids[key]
+        # What the scheduler learnt before the node was re-created: a
+        # UUID Placement does not know (any more).
+        nodes._uuids[key] = '7d5f3a3e-0000-4000-8000-000000000404'
+        self._migrate_live(self.server, 'src')
+        self.assertEqual('twin', self._host_of(self.server))
+        self.assertIn('2 candidates, 1 passed, 1 refused: intel',
+                      self._filter_lines()[-1])
+        self.assertIn('compute node UUID changed', self._log())
+        self.assertEqual(real, nodes._uuids[key])
 
 
 class UntraitedSourceTest(_Base):

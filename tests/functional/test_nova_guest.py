@@ -340,6 +340,53 @@ class TscFrequencyTest(_GuestBase):
         self.assertEqual('other', self._host_of(self.server))
 
 
+class PinnedInvtscTest(_GuestBase):
+    """Guests with an invariant TSC at a pinned frequency need each
+    destination's own TSC frequency (per host: calibrated at boot), read
+    from its own traits when the digest group does not carry it."""
+
+    HZ = _MILAN['tsc']['frequency']
+
+    def simulate(self):
+        pass
+
+    def setUp(self):
+        super().setUp()
+        self.simulate()
+        record = running_guests('host-model', migratable_host_model(_MILAN),
+                                invtsc_frequencies=[self.HZ])
+        self._start('src', mc.real_profile(MILAN, running_guests=record))
+        self._start('near', mc.real_profile(
+            MILAN, tsc={'frequency': self.HZ + 1000, 'scaling': False}))
+        self._start('far', mc.real_profile(
+            MILAN, tsc={'frequency': self.HZ + 30000000, 'scaling': False}))
+        self.server = self._boot_on('src')
+
+    def test_other_frequency_refused(self):
+        self._migrate_live(self.server, 'src')
+        self.assertEqual('near', self._host_of(self.server))
+        line = self._filter_lines()[-1]
+        self.assertEqual({'far': 'tsc'}, self._refused(line))
+
+
+class PinnedInvtscPerHostDigestTest(PinnedInvtscTest):
+    """The same once the digest leaves the TSC frequency out (simulated
+    until the codec change lands): one group, each host read on its own."""
+
+    def simulate(self):
+        from tests.unit import test_scheduler_exact_tsc
+        test_scheduler_exact_tsc.per_host_tsc(self)
+
+    def test_other_frequency_refused(self):
+        super().test_other_frequency_refused()
+        snap = base.migration_filter.shared().profiles.snapshot()
+        self.assertEqual(1, len(snap.grouping.profiles))
+        reads = base.migration_filter.shared().host_reads
+        for name in ('near', 'far'):
+            rp = self._get_provider_uuid_by_host(name)
+            self.assertIsNotNone(reads.get(rp, snap.serial), name)
+
+
 class WorkaroundsTest(_GuestBase):
     """nova's [workarounds] skip_hypervisor_version_check_on_lm (read from
     nova's own CONF) relaxes our version rules as it relaxes nova's."""

@@ -94,6 +94,7 @@ class FilterUnderFaultsTest(_Placement):
         adapter = placement.adapter_noauth(self.proxy.url, timeout=None)
         self.assertIsNone(adapter.session.timeout)
         client = report.SchedulerReportClient(adapter=adapter)
+        self.client = client
         self.shared = migration_filter.reset_shared(lambda: client)
         self.addCleanup(migration_filter.reset_shared)
         self.hm = offline.make_host_manager(nova.conf.CONF)
@@ -128,48 +129,60 @@ class FilterUnderFaultsTest(_Placement):
         self.warm()
         self.assertEqual(['twin'], self.request()[0])
 
+    def refresh(self):
+        """The refresher's next read, forced in this thread (it runs in
+        the background in nova-scheduler); True when it succeeded."""
+        return self.shared.profiles.refresh_now()
+
     def test_wrong_shape_after_a_good_refresh_keeps_the_mapping(self):
-        # D1: the TTL runs out on every request; each wrong-shaped 200
-        # is a failed refresh, so intel stays refused (it used to be
-        # "untraited" and passed).
-        self.conf.config(group='migcompat', profile_cache_ttl=0)
+        # D1: each wrong-shaped 200 is a failed read, so intel stays
+        # refused (it used to be "untraited" and passed).
         self.warm()
         cache = self.shared.profiles
         for body in BAD_BODIES:
             self.proxy.set(('body', body))
+            self.assertFalse(self.refresh(), body)
             self.assertEqual(['twin'], self.request()[0], body)
-            self.assertIn('not the expected JSON', str(cache._failure))
-        # Recovery: the next refresh succeeds and reads the new mapping.
+            self.assertIn('not the expected JSON',
+                          str(cache.snapshot().failure))
+        # Recovery: the next read succeeds and is installed.
         self.proxy.set(None)
-        loaded = cache._loaded_at
+        loaded = cache.snapshot().read_at
+        self.assertTrue(self.refresh())
         self.assertEqual(['twin'], self.request()[0])
-        self.assertIsNone(cache._failure)
-        self.assertGreater(cache._loaded_at, loaded)
+        self.assertIsNone(cache.snapshot().failure)
+        self.assertGreater(cache.snapshot().read_at, loaded)
 
     def test_wrong_shape_on_a_single_request(self):
         # Only the membership lists break: the traits reads work.
-        self.conf.config(group='migcompat', profile_cache_ttl=0)
         self.warm()
         self.proxy.set(('body', b'{}'), only='/resource_providers?')
+        self.assertFalse(self.refresh())
         self.assertEqual(['twin'], self.request()[0])
         self.proxy.set(None)
+        self.assertTrue(self.refresh())
         self.assertEqual(['twin'], self.request()[0])
 
     def test_faults_warm_keep_the_previous_mapping(self):
-        self.conf.config(group='migcompat', profile_cache_ttl=0)
         self.warm()
         for fault in NO_ANSWER + [('body', b)
                                   for b in BAD_BODIES[:3]]:
             self.proxy.set(fault)
+            t0 = time.monotonic()
+            self.assertFalse(self.refresh(), fault)
+            # Each call of the read is bounded too (nobody waits for it).
+            self.assertLess(time.monotonic() - t0, 6 * BOUND, fault)
             passed, took = self.request()
             self.assertEqual(['twin'], passed, fault)
         self.proxy.set(None)
         self.assertEqual(['twin'], self.request()[0])
 
     def _cold(self, action, expected):
+        # A scheduler that just started while Placement misbehaves: the
+        # first request waits for the first read at most its budget.
         self.conf.config(group='migcompat', placement_error_action=action)
         for fault in NO_ANSWER + [('body', b'{}')]:
-            self.shared.profiles.__init__(self.shared.profiles._client_factory)
+            self.shared = migration_filter_reset(self.client)
             self.proxy.set(fault)
             passed, took = self.request()
             self.assertEqual(expected, passed, fault)
@@ -180,12 +193,13 @@ class FilterUnderFaultsTest(_Placement):
     def test_faults_cold_refuse_when_configured(self):
         self._cold('refuse', [])
 
-    def test_concurrent_requests_do_not_queue_past_the_budget(self):
-        # D2: one request refreshes (and hangs); the others wait for its
-        # lock only until their own deadline.
-        self.conf.config(group='migcompat', profile_cache_ttl=0)
+    def test_concurrent_requests_do_not_wait_for_a_hung_refresh(self):
+        # D2, F9: the refresher hangs in Placement; four concurrent
+        # requests use the last snapshot and stay within their budget
+        # (their source reads hang too and are bounded by it).
         self.warm()
         self.proxy.set(('hang',))
+        self.shared.profiles.wake()
         results, errors = [], []
 
         def one():
@@ -203,6 +217,11 @@ class FilterUnderFaultsTest(_Placement):
         for passed, took in results:
             self.assertEqual(['twin'], passed)
             self.assertLessEqual(took, BOUND)
+
+
+def migration_filter_reset(client):
+    from migcompat_filter.scheduler import migration_filter
+    return migration_filter.reset_shared(lambda: client)
 
 
 class ReporterClientUnderFaultsTest(_Placement):

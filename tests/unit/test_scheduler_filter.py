@@ -90,12 +90,13 @@ class FilterStepsTest(_FilterBase):
                 'inst-1', 'src', 'src', self.src.uuid)))
         judgement = migration_filter.judgement_for(_Spec())
         self.assertEqual(hoststate.TRAITED, judgement.source.state)
-        self.assertIsNone(judgement.mode)
+        # No vcpu_model: the source's cpu_mode, as the filter would judge.
+        self.assertEqual('host-model', judgement.mode)
 
     def test_conf_is_novas_with_our_options(self):
         import nova.conf
         self.assertIs(nova.conf.CONF, migration_filter.conf())
-        self.assertEqual(10.0, migration_filter.conf().migcompat
+        self.assertEqual(1.0, migration_filter.conf().migcompat
                          .similarity_weight_multiplier)
 
 
@@ -202,3 +203,43 @@ class GuestJudgedTest(_FilterBase):
         self.assertEqual([twin], self._judge([twin, intel]))
         self.assertIn('judging by its cached host profile', self.log.output)
         self.assertIn('1 passed, 1 refused: intel', self._summary())
+
+
+class _Weighed(object):
+    def __init__(self, host_state):
+        self.obj = host_state
+
+
+class WeigherSharesTest(_FilterBase):
+    """F7: similarity counts in full only for host-passthrough guests."""
+
+    def _weights(self, mode):
+        from migcompat_filter.scheduler import weigher
+        twin = self._host('twin', self.milan)
+        updated = self._host('updated', cached.real(
+            'epyc-milan-nested-l1', kernel_version='6.19.1-fc-v700'))
+        spec = _Spec()
+        migration = migration_filter.LiveMigration(
+            'inst-1', self.src.host, self.src.nodename, self.src.uuid,
+            vcpu_model=_VCPUModel(mode, sorted(
+                self.milan['usable_models'])[0] if mode == 'custom'
+                else None))
+        passed = migration_filter.judge([twin, updated], spec, migration)
+        self.assertEqual([twin, updated], passed)
+        w = weigher.MigrationSimilarityWeigher()
+        self.assertEqual((0.0, 1.0), (w.minval, w.maxval))
+        return w.weigh_objects([_Weighed(h) for h in passed], spec)
+
+    def test_passthrough_weighs_similarity(self):
+        twin, updated = self._weights('host-passthrough')
+        self.assertGreater(twin, updated)
+        self.assertLessEqual(twin, 1.0)
+        self.assertGreater(updated, 0.5)
+
+    def test_host_model_is_a_tie_break(self):
+        twin, updated = self._weights('host-model')
+        self.assertGreater(twin, updated)
+        self.assertLess(twin, 1e-5)
+
+    def test_custom_weighs_nothing(self):
+        self.assertEqual([0.0, 0.0], self._weights('custom'))

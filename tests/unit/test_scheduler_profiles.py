@@ -7,10 +7,13 @@ profiles are real snapshots encoded with the real codec.
 
 import collections
 import os
+import threading
+import time
 import uuid
 
 import testtools
 
+from migcompat_filter import grouping
 from migcompat_filter import hostsource
 from migcompat_filter import hoststate
 from migcompat_filter import profile as profile_mod
@@ -41,6 +44,13 @@ def as_placement_says(prof):
     return traits.decode(traits.encode(prof))
 
 
+def as_group_says(prof):
+    # A digest group's profile: one host's, its per-host factors blanked
+    # (grouping.without_per_host).
+    return grouping.without_per_host(hoststate.HostProfile(
+        hoststate.TRAITED, as_placement_says(prof))).profile
+
+
 def published(prof, digest=True):
     names = traits.encode(prof)  # the digest trait included
     if digest:
@@ -57,13 +67,16 @@ class Clock(object):
 
 
 class ProfileCacheTest(testtools.TestCase):
+    """Reads forced with refresh_now(); the request path (snapshot(),
+    read_source()) is checked to send nothing else."""
 
     def setUp(self):
         super().setUp()
         self.placement = FakePlacement()
         self.clock = Clock()
         self.cache = profiles.ProfileCache(lambda: self.placement, ttl=300,
-                                           clock=self.clock)
+                                           clock=self.clock,
+                                           background=False)
         self.milan = real('epyc-milan-nested-l1')
         self.kernel = real('epyc-milan-nested-l1',
                            kernel_version='6.19.1-fc-v700')
@@ -77,57 +90,53 @@ class ProfileCacheTest(testtools.TestCase):
         self.bare = str(uuid.uuid4())
         self.placement.set(self.bare, ['COMPUTE_NODE', 'CUSTOM_OTHER'])
 
-    def deadline(self):
-        return self.clock() + 10
+    def host(self, rp):
+        return self.cache.snapshot().host(rp)
 
     def test_cold_refresh_costs_calls_per_profile_not_per_host(self):
-        self.assertIsNone(self.cache.ensure_fresh(self.deadline()))
-        # digest list + schema members + 3 profiles x (members + decode)
+        self.assertTrue(self.cache.refresh_now())
+        # trait list + schema members + 3 profiles x (members + decode)
         self.assertEqual(2 + 2 * 3, len(self.placement.urls))
         self.placement.urls[:] = []
         for rp, prof in self.hosts.items():
-            hp = self.cache.cached(rp)
+            hp = self.host(rp)
             self.assertEqual(hoststate.TRAITED, hp.state)
-            self.assertEqual(as_placement_says(prof), hp.profile)
-        self.assertEqual(hoststate.UNTRAITED,
-                         self.cache.cached(self.bare).state)
+            self.assertEqual(as_group_says(prof), hp.profile)
+        self.assertEqual(hoststate.UNTRAITED, self.host(self.bare).state)
         self.assertEqual([], self.placement.urls)
 
-    def test_ttl_refresh_rereads_membership_only(self):
-        self.cache.ensure_fresh(self.deadline())
+    def test_refresh_rereads_membership_only(self):
+        self.cache.refresh_now()
         self.placement.urls[:] = []
-        self.clock.now += 299
-        self.cache.ensure_fresh(self.deadline())
-        self.assertEqual([], self.placement.urls)
-        # A host moves to another (known) profile; seen after the TTL.
+        # A host moves to another (known) profile; seen by the next read.
         rp = next(r for r, p in self.hosts.items() if p is self.intel)
         self.placement.set(rp, published(self.milan))
-        self.clock.now += 2
-        self.cache.ensure_fresh(self.deadline())
+        self.assertEqual(as_group_says(self.intel),
+                         self.host(rp).profile)
+        self.cache.refresh_now()
         self.assertEqual(2 + 3, len(self.placement.urls))
-        self.assertEqual(as_placement_says(self.milan),
-                         self.cache.cached(rp).profile)
+        self.assertEqual(as_group_says(self.milan),
+                         self.host(rp).profile)
 
     def test_equal_profiles_share_a_key_different_ones_do_not(self):
-        self.cache.ensure_fresh(self.deadline())
+        self.cache.refresh_now()
         keys = collections.defaultdict(set)
         for rp, prof in self.hosts.items():
-            keys[id(prof)].add(self.cache.cached(rp).key)
+            keys[id(prof)].add(self.host(rp).key)
         self.assertEqual([1, 1, 1], [len(k) for k in keys.values()])
         self.assertEqual(3, len(set.union(*keys.values())))
 
-    def test_host_without_digest_is_read_on_its_own(self):
+    def test_host_without_digest_is_read_by_the_refresher(self):
         rp = str(uuid.uuid4())
         self.placement.set(rp, published(self.kernel, digest=False))
-        self.cache.ensure_fresh(self.deadline())
-        self.assertIsNone(self.cache.cached(rp))
-        self.placement.urls[:] = []
-        hp = self.cache.read_host(rp, self.deadline())
-        self.assertEqual(['/resource_providers/%s/traits' % rp],
-                         self.placement.urls)
+        self.cache.refresh_now()
+        # 2 + 2 x 3 for the groups, 1 for the host without a digest.
+        self.assertEqual(2 + 2 * 3 + 1, len(self.placement.urls))
+        self.assertIn('/resource_providers/%s/traits' % rp,
+                      self.placement.urls)
+        hp = self.host(rp)
         self.assertEqual(hoststate.TRAITED, hp.state)
         self.assertEqual(as_placement_says(self.kernel), hp.profile)
-        self.assertIs(hp, self.cache.cached(rp))
 
     def test_newer_schema_is_recognised(self):
         rp = str(uuid.uuid4())
@@ -135,64 +144,58 @@ class ProfileCacheTest(testtools.TestCase):
                            'SCHEMA_%d' % (traits.SCHEMA + 1))
                  for t in traits.encode(self.milan)]
         self.placement.set(rp, names)
-        hp = self.cache.read_host(rp, self.deadline())
+        hp, _key = self.cache.read_source(rp, self.clock() + 10)
         self.assertEqual(hoststate.NEWER_SCHEMA, hp.state)
         self.assertIn('newer', hp.reason)
 
     def test_placement_failure_keeps_previous_mapping(self):
-        self.cache.ensure_fresh(self.deadline())
-        self.clock.now += 301
+        self.cache.refresh_now()
         self.placement.fail = ConnectionError('placement is down')
-        failure = self.cache.ensure_fresh(self.deadline())
-        self.assertIn('placement is down', str(failure))
+        self.assertFalse(self.cache.refresh_now())
+        snap = self.cache.snapshot()
+        self.assertIn('placement is down', str(snap.failure))
         rp = next(iter(self.hosts))
-        self.assertEqual(as_placement_says(self.hosts[rp]),
-                         self.cache.cached(rp).profile)
-        # Not fresh: an unknown host is not declared untraited.
-        self.assertIsNone(self.cache.cached(self.bare))
-        hp = self.cache.read_host(self.bare, self.deadline())
-        self.assertEqual(hoststate.UNJUDGED, hp.state)
+        self.assertEqual(as_group_says(self.hosts[rp]),
+                         self.host(rp).profile)
+        # After a failed read an unknown host is not declared untraited.
+        self.assertIsNone(self.host(self.bare))
+        self.placement.fail = None
+        self.assertTrue(self.cache.refresh_now())
+        self.assertEqual(hoststate.UNTRAITED, self.host(self.bare).state)
+
+    def test_a_failed_read_installs_what_it_got(self):
+        # The first read fails after the trait list, the schema members
+        # and one group: that group is judged, the others not yet.
+        real_get = self.placement.get
+        answered = []
+
+        def flaky(url, **kw):
+            answered.append(url)
+            if len(answered) > 4:
+                raise ConnectionError('placement went away')
+            return real_get(url, **kw)
+        self.placement.get = flaky
+        self.assertFalse(self.cache.refresh_now())
+        snap = self.cache.snapshot()
+        self.assertIn('placement went away', str(snap.failure))
+        judged = [rp for rp in self.hosts if snap.host(rp) is not None]
+        self.assertEqual(10, len(judged))
+        self.assertIsNone(snap.read_at)
 
     def test_wrong_shaped_answer_keeps_previous_mapping(self):
         # D1: a 200 {} used to read as "no host has traits".
         from tests.fake_placement import Response
-        self.cache.ensure_fresh(self.deadline())
-        self.clock.now += 301
+        self.cache.refresh_now()
         real_get = self.placement.get
         self.placement.get = lambda url, **kw: Response(200, {})
-        failure = self.cache.ensure_fresh(self.deadline())
-        self.assertIn('not the expected JSON', str(failure))
+        self.assertFalse(self.cache.refresh_now())
+        self.assertIn('not the expected JSON',
+                      str(self.cache.snapshot().failure))
         rp = next(iter(self.hosts))
-        self.assertEqual(as_placement_says(self.hosts[rp]),
-                         self.cache.cached(rp).profile)
+        self.assertEqual(as_group_says(self.hosts[rp]),
+                         self.host(rp).profile)
         self.placement.get = real_get
-        self.clock.now += 31
-        self.assertIsNone(self.cache.ensure_fresh(self.deadline()))
-
-    def test_lock_wait_is_bounded_by_the_deadline(self):
-        # D2: a request does not queue behind a hung refresh.
-        self.cache._lock.acquire()
-        self.addCleanup(self.cache._lock.release)
-        failure = self.cache.ensure_fresh(self.clock.now + 0.05)
-        self.assertIn('time budget ran out waiting', str(failure))
-
-    def test_no_retry_storm_while_placement_fails(self):
-        self.placement.fail = ConnectionError('placement is down')
-        self.assertIsNotNone(self.cache.ensure_fresh(self.deadline()))
-        self.assertEqual(1, len(self.placement.urls))
-        self.clock.now += 10
-        self.assertIsNotNone(self.cache.ensure_fresh(self.deadline()))
-        self.assertEqual(1, len(self.placement.urls))
-        self.placement.fail = None
-        self.clock.now += 25
-        self.assertIsNone(self.cache.ensure_fresh(self.deadline()))
-        rp = next(iter(self.hosts))
-        self.assertEqual(hoststate.TRAITED, self.cache.cached(rp).state)
-
-    def test_time_budget_stops_reading(self):
-        failure = self.cache.ensure_fresh(self.clock() - 1)
-        self.assertIn('time budget', str(failure))
-        self.assertEqual([], self.placement.urls)
+        self.assertTrue(self.cache.refresh_now())
 
     def test_stale_digest_is_not_trusted(self):
         # A digest trait left over from an older profile (set by hand or
@@ -202,10 +205,179 @@ class ProfileCacheTest(testtools.TestCase):
                  if not t.startswith(profiles.DIGEST_PREFIX)]
         wrong.append(profiles.digest_trait(traits.encode(self.kernel)))
         self.placement.traits = {rp: set(wrong)}
-        self.cache.ensure_fresh(self.deadline())
-        self.assertIsNone(self.cache.cached(rp))
-        hp = self.cache.read_host(rp, self.deadline())
-        self.assertEqual(as_placement_says(self.intel), hp.profile)
+        self.cache.refresh_now()
+        self.assertEqual(as_placement_says(self.intel),
+                         self.host(rp).profile)
+
+    def test_source_read_is_one_call_and_404_is_told_apart(self):
+        self.cache.refresh_now()
+        self.placement.urls[:] = []
+        rp = next(iter(self.hosts))
+        hp, key = self.cache.read_source(rp, self.clock() + 10)
+        self.assertEqual(hoststate.TRAITED, hp.state)
+        self.assertEqual(['/resource_providers/%s/traits' % rp],
+                         self.placement.urls)
+        self.assertRaises(profiles.NotFound, self.cache.read_source,
+                          str(uuid.uuid4()), self.clock() + 10)
+
+
+class RefresherThreadTest(testtools.TestCase):
+    """The background thread, on the real clock."""
+
+    def setUp(self):
+        super().setUp()
+        self.placement = FakePlacement()
+        self.milan = real('epyc-milan-nested-l1')
+        self.rp = str(uuid.uuid4())
+        self.placement.set(self.rp, published(self.milan))
+
+    def _cache(self, **kwargs):
+        cache = profiles.ProfileCache(lambda: self.placement, **kwargs)
+        self.addCleanup(cache.stop)
+        return cache
+
+    def test_first_request_waits_for_the_first_read_only(self):
+        cache = self._cache(ttl=300, initial_wait=5.0)
+        snap = cache.snapshot(deadline=time.monotonic() + 5)
+        self.assertEqual(hoststate.TRAITED, snap.host(self.rp).state)
+        self.assertEqual(1, snap.serial)
+        # Later requests never wait and never read.
+        before = self.placement.calls
+        self.assertIs(snap, cache.snapshot())
+        self.assertEqual(before, self.placement.calls)
+
+    def test_first_wait_is_bounded(self):
+        gate = threading.Event()
+        self.addCleanup(gate.set)
+        real_get = self.placement.get
+
+        def hung(url, **kw):
+            gate.wait(10)
+            return real_get(url, **kw)
+        self.placement.get = hung
+        cache = self._cache(ttl=300, initial_wait=0.2)
+        t0 = time.monotonic()
+        snap = cache.snapshot(deadline=time.monotonic() + 10)
+        self.assertLess(time.monotonic() - t0, 1.0)
+        self.assertIsNone(snap.host(self.rp))
+        self.assertIn('not been read', str(snap.failure))
+
+    def test_requests_do_not_wait_for_a_hung_refresh(self):
+        # F9: four concurrent requests while the refresher hangs in
+        # Placement: each gets the last snapshot at once.
+        cache = self._cache(ttl=300, initial_wait=5.0)
+        first = cache.snapshot(deadline=time.monotonic() + 5)
+        gate = threading.Event()
+        self.addCleanup(gate.set)
+        real_get = self.placement.get
+        entered = threading.Event()
+
+        def hung(url, **kw):
+            entered.set()
+            gate.wait(10)
+            return real_get(url, **kw)
+        self.placement.get = hung
+        cache.wake()
+        self.assertTrue(entered.wait(5))
+        took, seen = [], []
+
+        def request():
+            t0 = time.monotonic()
+            snap = cache.snapshot(deadline=time.monotonic() + 10)
+            seen.append(snap.host(self.rp).state)
+            took.append(time.monotonic() - t0)
+        threads = [threading.Thread(target=request) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(5)
+        self.assertEqual([hoststate.TRAITED] * 4, seen)
+        self.assertLess(max(took), 0.5, took)
+        self.assertIs(first, cache.snapshot())
+        gate.set()
+
+    def test_stop_ends_the_thread(self):
+        cache = self._cache(ttl=300)
+        cache.snapshot(deadline=time.monotonic() + 5)
+        cache.stop()
+        cache._thread.join(5)
+        self.assertFalse(cache._thread.is_alive())
+
+
+_EVENTLET_CHILD = r"""
+import eventlet
+eventlet.monkey_patch()
+import sys, time, uuid
+from migcompat_filter import hoststate
+from migcompat_filter.scheduler import profiles
+from tests.fake_placement import FakePlacement
+from tests.unit import test_scheduler_profiles as t
+placement = FakePlacement()
+rp = str(uuid.uuid4())
+placement.set(rp, t.published(t.real('epyc-milan-nested-l1')))
+cache = profiles.ProfileCache(lambda: placement, initial_wait=5.0)
+snap = cache.snapshot(deadline=time.monotonic() + 5)
+assert snap.host(rp).state == hoststate.TRAITED, snap
+cache.wake()
+eventlet.sleep(0.2)
+assert cache.snapshot().serial == 2, cache.snapshot()
+print('ok', cache._thread.__class__.__module__)
+"""
+
+
+class EventletTest(testtools.TestCase):
+    """nova services before 2026.2 run eventlet-patched: the refresher is
+    then a green thread, and still reads, installs and re-reads."""
+
+    def test_refresher_under_monkey_patching(self):
+        import subprocess
+        import sys
+        root = os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__))))
+        out = subprocess.run(
+            [sys.executable, '-c', _EVENTLET_CHILD], cwd=root,
+            capture_output=True, text=True, timeout=120,
+            env=dict(os.environ, PYTHONPATH=root))
+        self.assertEqual(0, out.returncode, out.stderr[-3000:])
+        self.assertIn('ok', out.stdout)
+
+
+class ConcurrentCachesTest(testtools.TestCase):
+    """F9: the caches shared by request threads hold under contention."""
+
+    def test_verdict_and_source_caches_under_threads(self):
+        verdicts = profiles.VerdictCache(size=50)
+        placement = FakePlacement()
+        milan = real('epyc-milan-nested-l1')
+        rps = [str(uuid.uuid4()) for _ in range(20)]
+        for i, rp in enumerate(rps):
+            placement.set(rp, published(real(
+                'epyc-milan-nested-l1', kernel_version='6.%d' % i)))
+        cache = profiles.ProfileCache(lambda: placement, background=False)
+        cache._sources.size = 5  # constant eviction
+        errors = []
+
+        def work(n):
+            try:
+                for i in range(200):
+                    key = (n * 7 + i) % 120
+                    self.assertEqual(key, verdicts.get_or_compute(
+                        key, lambda k=key: k))
+                    hp, _k = cache.read_source(rps[(n + i) % 20],
+                                               time.monotonic() + 10)
+                    self.assertEqual(hoststate.TRAITED, hp.state)
+            except Exception as e:  # reported by the main thread
+                errors.append(e)
+        threads = [threading.Thread(target=work, args=(n,))
+                   for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertEqual([], errors)
+        self.assertLessEqual(len(verdicts), 50)
+        self.assertLessEqual(len(cache._sources), 5)
+        del milan
 
 
 class VerdictCacheTest(testtools.TestCase):

@@ -1,0 +1,95 @@
+"""MigrationSimilarityWeigher next to nova's own weighers, in a real nova
+(nova 34's functional harness: API, conductor, scheduler, fake libvirt
+computes, real placement in process).
+
+F7 of the nova-libvirt review: similarity is weighed in [0, 1] at
+multiplier 1.0, so soft-anti-affinity and RAM spreading still decide
+where similarity does not (or barely) differ. Run with stestr.
+"""
+
+from tests.functional import nova_fixtures as mc
+from tests.functional import test_nova_filter as base
+
+MILAN = base.MILAN
+
+
+class SoftAntiAffinityTest(base._Base):
+    """A guest of a soft-anti-affinity group does not move onto its
+    sibling's host because that host is a little more similar."""
+
+    def setUp(self):
+        super().setUp()
+        self.flags(cpu_mode='host-passthrough', group='libvirt')
+        passthrough = mc.real_profile(MILAN, cpu_mode='host-passthrough')
+        self._start('src', passthrough)
+        self._start('twin', passthrough)
+        self._start('updated', mc.real_profile(
+            MILAN, cpu_mode='host-passthrough',
+            kernel_version='6.18.45-fc-v700'))
+        group = self.api.post_server_groups(
+            {'name': 'spread', 'policy': 'soft-anti-affinity'})
+        self.server = self._boot_in_group(group['id'], 'src')
+        self._boot_in_group(group['id'], 'twin')
+        # RAM and CPU alike on both candidates: one server each.
+        self._boot_on('updated')
+
+    def _boot_in_group(self, group_id, hostname):
+        body = self._build_server(networks='none', host=hostname)
+        server = self.api.post_server(
+            {'server': body, 'os:scheduler_hints': {'group': group_id}})
+        return self._wait_for_state_change(server, 'ACTIVE')
+
+    def test_spreads_away_from_the_sibling(self):
+        self._migrate_live(self.server, 'src')
+        self.assertEqual('updated', self._host_of(self.server))
+        self.assertIn('2 candidates, 2 passed, 0 refused',
+                      self._filter_lines()[0])
+
+    def test_a_high_multiplier_can_still_overrule_it(self):
+        # The control: the same cloud with similarity made to count more
+        # than the group goes to the twin, so the test above shows the
+        # bounded weigher, not a filter or chance.
+        self.flags(similarity_weight_multiplier=100.0, group='migcompat')
+        self._migrate_live(self.server, 'src')
+        self.assertEqual('twin', self._host_of(self.server))
+
+
+class EquallySimilarTest(base._Base):
+    """Between identical hosts, nova's RAM weigher spreads."""
+
+    def setUp(self):
+        super().setUp()
+        self.flags(cpu_mode='host-passthrough', group='libvirt')
+        passthrough = mc.real_profile(MILAN, cpu_mode='host-passthrough')
+        for name in ('src', 'twin1', 'twin2'):
+            self._start(name, passthrough)
+        self.server = self._boot_on('src')
+        self._boot_on('twin1')
+        self._boot_on('twin1')
+
+    def test_ram_spread_wins(self):
+        self._migrate_live(self.server, 'src')
+        self.assertEqual('twin2', self._host_of(self.server))
+
+
+class HostModelTieBreakTest(base._Base):
+    """A host-model guest sees the same CPU on any compatible host: the
+    weigher is only a tie-break there, so RAM wins over similarity even
+    with a high multiplier."""
+
+    def setUp(self):
+        super().setUp()
+        milan = mc.real_profile(MILAN)
+        self._start('src', milan)
+        self._start('twin', milan)
+        self._start('updated', mc.real_profile(
+            MILAN, kernel_version='6.18.45-fc-v700'))
+        self.server = self._boot_on('src')
+        self._boot_on('twin')
+
+    def test_resource_spread_wins(self):
+        self.flags(similarity_weight_multiplier=100.0, group='migcompat')
+        self._migrate_live(self.server, 'src')
+        self.assertEqual('updated', self._host_of(self.server))
+        self.assertIn('(host-model: instance vcpu_model)',
+                      self._filter_lines()[0])

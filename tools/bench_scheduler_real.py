@@ -1,0 +1,334 @@
+"""bench_scheduler.py --real: the scheduler's profile cache on a REAL
+placement server, with a fleet whose hosts differ only in their
+calibrated TSC frequency (P = N today). See bench_scheduler.py's
+docstring; run through it.
+"""
+
+import datetime
+import gc
+import random
+import signal
+import sqlite3
+import statistics
+import sys
+import threading
+import time
+import tracemalloc
+import uuid
+
+SOURCE_NAME = 'host00001'
+TSC_BASE_HZ = 2095000000
+#: A few of the traits nova-compute itself puts on every compute node.
+NOVA_TRAITS = {'COMPUTE_NODE', 'COMPUTE_VOLUME_EXTEND', 'HW_CPU_X86_AVX2',
+               'HW_CPU_X86_SSE42', 'COMPUTE_NET_VIF_MODEL_VIRTIO',
+               'COMPUTE_IMAGE_TYPE_QCOW2'}
+
+
+def fleet_traits(n, seed=1):
+    """[(rp_uuid, name, trait names)] of n hosts: the same Milan profile,
+    each with its own calibrated TSC frequency (2,095,0xx,xxx Hz)."""
+    from migcompat_filter import traits
+
+    import bench_scheduler as bench
+    base = dict(_milan(bench).factors)
+    rng = random.Random(seed)
+    out = []
+    for i in range(1, n + 1):
+        factors = dict(base)
+        factors['tsc'] = {'frequency': TSC_BASE_HZ + rng.randrange(100000),
+                          'scaling': False}
+        prof = _profile(factors)
+        name = 'host%05d' % i
+        names = (bench.source_traits(prof) if name == SOURCE_NAME
+                 else set(traits.encode(prof)))
+        out.append((str(uuid.uuid4()), name,
+                    sorted(names | NOVA_TRAITS)))
+    return out
+
+
+def _milan(bench):
+    from migcompat_filter import hostsource
+    from migcompat_filter import reader
+    import os
+    return reader.read_profile(hostsource.SnapshotSource(
+        os.path.join(bench.FIXTURES, 'epyc-milan-nested-l1')))
+
+
+def _profile(factors):
+    from migcompat_filter import profile as profile_mod
+    return profile_mod.Profile(factors)
+
+
+def populate(db, fleet):
+    """Write the providers and their traits into placement's sqlite
+    database (placement's own schema), as its API would store them."""
+    now = datetime.datetime.utcnow().isoformat(' ')
+    con = sqlite3.connect(db, timeout=60)
+    try:
+        ids = dict(con.execute('SELECT name, id FROM traits'))
+        new = sorted({t for _u, _n, names in fleet for t in names} - set(ids))
+        con.executemany('INSERT INTO traits (created_at, name) VALUES (?, ?)',
+                        [(now, t) for t in new])
+        ids = dict(con.execute('SELECT name, id FROM traits'))
+        start = (con.execute('SELECT max(id) FROM resource_providers')
+                 .fetchone()[0] or 0) + 1
+        rps, links = [], []
+        for i, (rp_uuid, name, names) in enumerate(fleet, start):
+            rps.append((now, i, rp_uuid, name, 1, i))
+            links.extend((now, ids[t], i) for t in names)
+        con.executemany(
+            'INSERT INTO resource_providers (created_at, id, uuid, name, '
+            'generation, root_provider_id) VALUES (?, ?, ?, ?, ?, ?)', rps)
+        con.executemany(
+            'INSERT INTO resource_provider_traits (created_at, trait_id, '
+            'resource_provider_id) VALUES (?, ?, ?)', links)
+        con.commit()
+    finally:
+        con.close()
+
+
+class RequestCounter(object):
+    """nova's report client, counting GETs per global_request_id: the
+    request path sends the request's id, the refresher none."""
+
+    def __init__(self, client):
+        self.client = client
+        self.by_request = {}
+        self._lock = threading.Lock()
+
+    def get(self, url, version=None, global_request_id=None):
+        with self._lock:
+            self.by_request[global_request_id] = \
+                self.by_request.get(global_request_id, 0) + 1
+        return self.client.get(url, version=version,
+                               global_request_id=global_request_id)
+
+    def calls(self, request_id):
+        with self._lock:
+            return self.by_request.get(request_id, 0)
+
+
+def simulate_per_host_tsc():
+    """The codec change (TSC frequency out of the digest, and out of a
+    group's profile), for a run before it lands."""
+    from migcompat_filter import grouping
+    from migcompat_filter import hoststate
+    from migcompat_filter import traits
+
+    code = traits.PREFIX + traits._codec_for('tsc')[0] + '_'
+    is_per_host, without = traits.is_per_host, grouping.without_per_host
+
+    def per_host(trait):
+        return is_per_host(trait) or trait.startswith(code)
+
+    def without_freq(hp):
+        hp = without(hp)
+        tsc = hp.profile['tsc'] if hp.profile is not None else None
+        if not isinstance(tsc, dict) or 'frequency' not in tsc:
+            return hp
+        factors = dict(hp.profile.factors)
+        factors['tsc'] = {k: v for k, v in tsc.items() if k != 'frequency'}
+        return hoststate.HostProfile(hp.state, _profile(factors), hp.key,
+                                     hp.reason, hp.problems)
+    traits.is_per_host = per_host
+    grouping.without_per_host = without_freq
+
+
+def _mb(n):
+    return n / 1e6
+
+
+def main(args, bench):
+    from nova.scheduler.client import report
+    from oslo_utils import timeutils
+
+    from migcompat_filter.demo import offline
+    from migcompat_filter import placement
+    from migcompat_filter.scheduler import migration_filter
+    from migcompat_filter import traits
+    from tests.functional import placement_server
+
+    # A timeout's SIGTERM still stops the placement server (finally below).
+    signal.signal(signal.SIGTERM, lambda *_a: sys.exit(143))
+    if args.per_host_tsc:
+        simulate_per_host_tsc()
+    all_w = ['nova.scheduler.weights.all_weighers']
+    base_hm = bench.make_host_manager(bench.DEFAULT_FILTERS, all_w)
+    ours_hm = bench.make_host_manager(
+        bench.DEFAULT_FILTERS + ['MigrationCompatibilityFilter'],
+        all_w + ['migcompat_filter.scheduler.all_weighers'])
+    own = bench.OwnTime(ours_hm)
+    guest_cpu = bench.vcpu_model()
+    for n in [int(x) for x in args.hosts.split(',')]:
+        t0 = time.perf_counter()
+        fleet = fleet_traits(n)
+        digests = {t for _u, _n, names in fleet for t in names
+                   if t.startswith(traits.DIGEST_PREFIX)}
+        server = placement_server.PlacementServer()
+        server.setUp()
+        try:
+            populate(server.db, fleet)
+            print('%d hosts (identical but for the TSC frequency) written '
+                  'in %.1f s; %d distinct digests (%s)' % (
+                      n, time.perf_counter() - t0, len(digests),
+                      'TSC per host, simulated' if args.per_host_tsc
+                      else 'the codec as it is'))
+            adapter = placement.adapter_noauth(server.url, timeout=None)
+            counter = RequestCounter(
+                report.SchedulerReportClient(adapter=adapter))
+            now = timeutils.utcnow()
+            cell = str(uuid.uuid4())
+            hosts = [offline.make_host_state(
+                name, name, cell, rp, 7002022, vcpus_used=i % 31,
+                free_ram_mb=65536 - (i % 97) * 256, num_instances=i % 17,
+                num_io_ops=i % 5, now=now)
+                for i, (rp, name, _t) in enumerate(fleet)]
+            source = hosts[0]
+            _rows(args, bench, migration_filter, counter, hosts, source,
+                  guest_cpu, base_hm, ours_hm, own)
+        finally:
+            server.cleanUp()
+
+
+def _rows(args, bench, migration_filter, counter, hosts, source, guest_cpu,
+          base_hm, ours_hm, own):
+    n = len(hosts)
+
+    def live(spec):
+        return migration_filter.LiveMigration(
+            spec.instance_uuid, source.host, source.nodename, source.uuid,
+            request_id='req-' + spec.instance_uuid, vcpu_model=guest_cpu)
+    migration_filter.live_migration = live
+
+    def request(hm):
+        """(seconds, passed, request-path calls) of one live migration."""
+        spec = bench.request_spec(True, source)
+        took, passed, _top = bench.run_once(hm, hosts, spec)
+        return took, passed, counter.calls('req-' + spec.instance_uuid)
+
+    # The refresher's reads, timed in this thread (and their memory).
+    shared = migration_filter.reset_shared(lambda: counter,
+                                           background=False)
+    cache = shared.profiles
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    t0 = time.perf_counter()
+    ok = cache.refresh_now()
+    cold_s = time.perf_counter() - t0
+    gc.collect()
+    cur, peak = tracemalloc.get_traced_memory()
+    cold_calls = counter.calls(None)
+    tracemalloc.reset_peak()
+    held = tracemalloc.get_traced_memory()[0]
+    t0 = time.perf_counter()
+    ok = cache.refresh_now() and ok
+    ttl_s = time.perf_counter() - t0
+    gc.collect()
+    cur2, peak2 = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    ttl_calls = counter.calls(None) - cold_calls
+    snap = cache.snapshot()
+    print('refresher, cold read: %.2f s, %d calls (%r%s)' % (
+        cold_s, cold_calls, snap.grouping, '' if ok else ', FAILED'))
+    print('refresher, TTL read:  %.2f s, %d calls' % (ttl_s, ttl_calls))
+    print('profile cache memory at %d hosts (tracemalloc): %.2f MB retained '
+          'after the cold read, peak +%.2f MB during it; after a TTL read '
+          '%.2f MB, peak +%.2f MB over the %.2f MB held' % (
+              n, _mb(cur - before), _mb(peak - before), _mb(cur2 - before),
+              _mb(peak2 - held), _mb(held - before)))
+
+    print('%-6s %-22s %9s %9s %6s %8s %10s %6s %s' % (
+        'hosts', 'request', 'base ms', 'ours ms', 'ratio', 'own ms',
+        'ratio own', 'calls', 'passed'))
+
+    def row(label, runs, base_t=None):
+        base_t = base_t or [bench.run_once(base_hm, hosts, bench.request_spec(
+            True, source))[0] for _ in range(args.requests)]
+        b = statistics.median(base_t)
+        t, w, c, p = (statistics.median(x) for x in zip(*runs))
+        print('%-6d %-22s %9.1f %9.1f %6.3f %8.2f %10.3f %6.1f %d' % (
+            n, label, b * 1e3, t * 1e3, t / b, w * 1e3, (b + w) / b, c, p))
+
+    def timed():
+        o0 = own.total
+        took, passed, calls = request(ours_hm)
+        return took, own.total - o0, calls, passed
+
+    timed()  # verdicts and similarities computed once
+    row('live-migr, snapshot', [timed() for _ in range(args.requests)])
+    reads = []
+    for _ in range(args.requests):
+        t0 = time.perf_counter()
+        cache.read_source(source.uuid, cache.clock() + 10)
+        reads.append(time.perf_counter() - t0)
+    print('       (of "own ms": the source read over HTTP alone, median '
+          '%.1f ms)' % (statistics.median(reads) * 1e3))
+
+    # Four concurrent requests while the refresher reads, against four
+    # concurrent requests of nova alone.
+    def four(hm):
+        results = []
+
+        def one():
+            t0 = time.perf_counter()
+            _took, passed, calls = request(hm)
+            results.append((time.perf_counter() - t0, 0.0, calls, passed))
+        threads = [threading.Thread(target=one) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return results
+    base4 = [r[0] for r in four(base_hm)]
+    waits = []
+    real_snapshot = cache.snapshot
+
+    def timed_snapshot(*a, **kw):
+        t0 = time.perf_counter()
+        try:
+            return real_snapshot(*a, **kw)
+        finally:
+            waits.append(time.perf_counter() - t0)
+    cache.snapshot = timed_snapshot
+    span = {}
+
+    def refresh():
+        span['start'] = time.perf_counter()
+        cache.refresh_now()
+        span['end'] = time.perf_counter()
+    refreshing = threading.Thread(target=refresh)
+    refreshing.start()
+    time.sleep(0.05)
+    t0 = time.perf_counter()
+    results = four(ours_hm)
+    t1 = time.perf_counter()
+    refreshing.join()
+    cache.snapshot = real_snapshot
+    row('4 during refresh', results, base4)
+    print('       (4 concurrent requests on %d cores, base also 4 '
+          'concurrent; the refresh ran %.2f-%.2f s, the requests '
+          '%.2f-%.2f s; longest wait for the snapshot in a request: '
+          '%.3f ms)' % (_cores(), 0.0, span['end'] - span['start'],
+                        t0 - span['start'], t1 - span['start'],
+                        max(waits) * 1e3))
+
+    # A scheduler that just started: the first request waits for the
+    # first read at most initial_profile_wait.
+    if cold_s > 30:
+        print('       (first request after a start: not run, the first read '
+              'takes %.0f s; the request waits initial_profile_wait, then '
+              'every destination is unjudged)' % cold_s)
+        return
+    firsts = []
+    for _ in range(min(2, args.requests)):
+        shared = migration_filter.reset_shared(lambda: counter)
+        firsts.append(timed())
+        shared.profiles.stop()
+        shared.profiles._first.wait(600)  # no overlap with the next one
+    row('first after start', firsts)
+
+
+def _cores():
+    import os
+    return os.cpu_count() or 1
