@@ -165,7 +165,10 @@ class Demo(object):
             # A fresh scheduler per mode: what nova-scheduler sees once
             # its profile cache TTL has passed after the reporters ran.
             sched_client = embedded.SchedulerPlacement(placement.adapter)
-            migration_filter.reset_shared(lambda: sched_client)
+            # Read in the foreground: no refresher thread beside the
+            # demo's in-process placement, and no first-request wait.
+            migration_filter.reset_shared(
+                lambda: sched_client, background=False).profiles.refresh_now()
             for host in self.hosts:
                 if self.sources is None or host.name in self.sources:
                     decisions.append(self._schedule(conf, hm, mode, host))
