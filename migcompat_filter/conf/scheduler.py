@@ -132,6 +132,11 @@ Related options:
 Seconds the first live-migration request after nova-scheduler starts may
 wait for the first read of the host profiles (see profile_cache_ttl).
 
+The read starts when nova-scheduler loads the filter, so it has usually
+ended long before the first live migration, which then does not wait at
+all; this bounds the wait of a live migration that arrives while that
+first read is still running.
+
 Only until that first read has ended (succeeded or failed) does any request
 wait, and never longer than this nor past its own request_time_budget;
 afterwards requests never wait for a read. Hosts the read has not covered

@@ -16,9 +16,8 @@ providers, under the ``[migcompat]`` policy options and nova's
 mode, a custom guest's one model, the extra flags nova gave it), completed
 by the engine from the source's record of its running guests; only when
 the instance records no mode does the source host's ``cpu_mode`` stand in.
-Every other request passes untouched and without a Placement call (boot,
-rebuild and unshelve without a database call either; resize, cold
-migration and evacuate cost one instance read to be told apart).
+Other requests pass untouched, with no Placement call (resize, cold
+migration, evacuate: one instance read to be told apart).
 """
 
 import threading
@@ -36,8 +35,7 @@ from migcompat_filter.scheduler import instances
 from migcompat_filter.scheduler import per_host
 from migcompat_filter.scheduler import profiles
 
-# NOTE(migcompat): the logger keeps the name of the module's former path
-# (scheduler/filter.py), which operators' logging configs may name.
+# The logger keeps the former path's name (logging configs may name it).
 LOG = logging.getLogger('migcompat_filter.scheduler.filter')
 
 CONF = nova.conf.CONF
@@ -152,8 +150,15 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
     than live migrations pass untouched.
     """
 
-    # A rebuild keeps the host; there is nothing to judge.
-    RUN_ON_REBUILD = False
+    RUN_ON_REBUILD = False  # a rebuild keeps the host: nothing to judge
+
+    def __init__(self):
+        # nova builds its filters as nova-scheduler starts: the first read
+        # of the profiles starts now, well before the first migration.
+        try:
+            shared().profiles.start()
+        except Exception as e:  # never into nova; requests start it too
+            LOG.warning('migcompat: cannot read the profiles yet: %s', e)
 
     def host_passes(self, host_state, spec_obj):
         # The work is done once per request in filter_all; a caller that

@@ -8,13 +8,15 @@ per *profile*, not per host, by :func:`migcompat_filter.grouping.read`
 (2 + 2 x profiles Placement calls cold, 2 + profiles later).
 
 **Who reads, and when.** One daemon thread per scheduler process (the
-*refresher*, started by the first request that needs it) re-reads the
-fleet every ``profile_cache_ttl`` seconds and swaps in a new immutable
-:class:`Snapshot` by reference. A request reads ``self._snapshot`` once and
-never waits on a lock or on the network for it. Only the very first
-request after a start may wait for the first read, at most
-``initial_profile_wait`` seconds (and never past its own deadline); a host
-the snapshot does not cover is "unjudged" (``placement_error_action``).
+*refresher*, started when nova-scheduler builds the filter, else by the
+first request) re-reads the fleet every ``profile_cache_ttl`` seconds and
+swaps in a new immutable :class:`Snapshot` by reference. A request reads
+``self._snapshot`` once and never waits on a lock or on the network for
+it, except a request that arrives while the process's very first read
+(begun at start-up) is still running: that one waits for it at most
+``initial_profile_wait`` seconds (0: not at all), never past its own
+deadline. A host the snapshot does not cover is "unjudged"
+(``placement_error_action``).
 
 A failed read keeps the previous snapshot, with what the failed read got
 installed over it (grouping.PartialRead): hosts it no longer covers are
@@ -184,7 +186,7 @@ class ProfileCache(object):
 
     def __init__(self, client_factory, ttl=300, max_profiles=10000,
                  clock=time.monotonic, background=True, read_timeout=10.0,
-                 initial_wait=3.0):
+                 initial_wait=0.0):
         self._client_factory = client_factory
         self._client = None
         self.ttl = ttl
@@ -247,6 +249,11 @@ class ProfileCache(object):
             raise
 
     # -- the refresher ----------------------------------------------------
+
+    def start(self):
+        """Start the refresher thread now (nova-scheduler's start-up);
+        a request starts it too when nothing did."""
+        self._ensure_started()
 
     def _ensure_started(self):
         """Start the refresher thread once per process (never blocks)."""
