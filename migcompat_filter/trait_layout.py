@@ -167,6 +167,9 @@ class Packed(Spec):
     def encode(self, value, path):
         raise NoFit()
 
+    def decode(self, bodies, markers):
+        raise Malformed('a readable value where only a packed one can be')
+
 
 class Set(Spec):
     """A list of distinct scalars, one trait each, decoded sorted."""

@@ -197,6 +197,14 @@ def _factor_for_code(code):
                      'migcompat?)' % code)
 
 
+def factor_of_code(code):
+    """The factor a schema-1 trait code names, or None."""
+    try:
+        return _factor_for_code(code)
+    except _Malformed:
+        return None
+
+
 def _decode_group(name, entries):
     """One factor's value from its parsed traits; _Malformed if unusable."""
     code, kind = _codec_for(name)

@@ -293,8 +293,9 @@ def _group(traits, problems=None):
     for trait in traits:
         family, code, rest = _split_name(trait)
         try:
-            if not code.isalpha():
-                raise Malformed('no trait code')
+            if not code.isalpha() or '_' not in trait[len(PREFIX):]:
+                raise Malformed('not a valid migcompat trait name '
+                                '(expected %s<CODE>_<value>)' % PREFIX)
             name, _part = _factor_of(code)
         except Malformed as e:
             if problems is None:
@@ -380,7 +381,7 @@ def parse_factors(traits):
                                      problems).items()):
         try:
             factors[name] = _decode_factor(codes, name)
-        except Malformed as e:
+        except Exception as e:  # Malformed, or a bug: never raise on content
             names = sorted(n for entry in codes.values() for n in entry.names)
             problems.extend(TraitProblem(t, str(e), name) for t in names)
             factors[name] = Unknown('malformed trait %s: %s'

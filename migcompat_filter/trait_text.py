@@ -22,7 +22,8 @@ the common case and makes every other character a *visible escape*:
   flag).
 
 So ``6.8.0-50`` is ``6_8_0__D50`` and ``6.8.0.50`` is ``6_8_0_50``. A plain
-``_`` never touches another ``_``, so ``__`` always starts an escape.
+``_`` is followed by a letter, a digit or (``___H``) a case switch, so
+``__`` always starts an escape.
 
 A *vocabulary* (the feature catalogue, libvirt's CPU model names, ...)
 makes the plain spelling exact for the names it knows: a known name is
@@ -128,7 +129,7 @@ def read(payload, sep, vocabulary=EMPTY_VOCABULARY, upper=False):
                        else ch.lower())
             i += 1
             continue
-        if payload.startswith('__', i):
+        if payload.startswith('__', i) and not payload.startswith('___', i):
             code = payload[i + 2:i + 3]
             if code in ESCAPES:
                 out.append(ESCAPES[code])

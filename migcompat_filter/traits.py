@@ -54,6 +54,7 @@ from migcompat_filter.exception import InputError
 from migcompat_filter.feature_catalogue import CATALOGUE_SIZES  # noqa: F401
 from migcompat_filter.feature_catalogue import CATALOGUE_VERSION  # noqa
 from migcompat_filter.feature_catalogue import FEATURE_CATALOGUE  # noqa
+from migcompat_filter.profile import from_jsonable
 from migcompat_filter.profile import Profile
 from migcompat_filter.profile import Unknown
 from migcompat_filter import trait_names
@@ -152,6 +153,16 @@ def encode(profile, schema=SCHEMA):
     return sorted(traits)
 
 
+def canonical(profile):
+    """The profile as schema 2 gives it back: the lists the layout calls
+    sets (feature lists, machine types, usable models, ...) sorted. So
+    ``decode(encode(p)) == canonical(p)``, and ``== p`` for a profile
+    whose sets are sorted already (what the readers write)."""
+    return Profile({name: from_jsonable(trait_schema2.canonical(name, v))
+                    for name, v in profile.factors.items()},
+                   profile.schema_version)
+
+
 def schema_of(trait):
     """The schema number a schema trait names, or None."""
     if trait.startswith(SCHEMA_PREFIX):
@@ -212,8 +223,10 @@ def _factor_names(traits):
     """The factors some trait names are about (best effort, any schema)."""
     found = set()
     for trait in traits:
-        name = trait_schema2.factor_of(trait)
-        if name is not None:
+        m = _CODE_RE.match(trait[len(PREFIX):])
+        name = m and (trait_schema2.factor_of(trait) or
+                      trait_schema1.factor_of_code(m.group(1)))
+        if name:
             found.add(name)
     return found
 
