@@ -29,6 +29,7 @@ matches on), and so are third-party factors. Unknown reasons are kept
 whole in ``WHY`` payloads, so a destination says exactly why.
 """
 
+import functools
 import json
 
 from migcompat_filter.exception import InputError
@@ -192,6 +193,22 @@ def _part_names(code, spec, value, factor):
 def encode_factor(name, value):
     """The sorted schema-2 trait names of one factor's value."""
     _check_kind(name, value)
+    try:
+        key = json.dumps(profile_mod.to_jsonable(value), sort_keys=True)
+    except (TypeError, ValueError):
+        return _encode_factor(name, value)
+    return list(_encode_cached(name, key))
+
+
+@functools.lru_cache(maxsize=1024)
+def _encode_cached(name, key):
+    # Hosts of a fleet share most values: a reporter, a demo fleet or a
+    # benchmark encodes the same factor value many times.
+    return tuple(_encode_factor(name, profile_mod.from_jsonable(
+        json.loads(key))))
+
+
+def _encode_factor(name, value):
     lay = layout.LAYOUTS.get(name)
     if lay is None:
         names = _packed(_plugin_code(name), value, name)
@@ -372,6 +389,13 @@ def _decode_factor(codes, name):
     return value
 
 
+@functools.lru_cache(maxsize=4096)
+def _decode_cached(name, names):
+    # The scheduler decodes one host per profile, the fleet commands
+    # many; a value is decoded once. Callers get fresh containers.
+    return profile_mod.to_jsonable(_decode_factor(_group(names)[name], name))
+
+
 def parse_factors(traits):
     """(factors, [TraitProblem]) from schema-2 trait names (the schema
     and digest traits are the caller's); never raises on content."""
@@ -380,7 +404,9 @@ def parse_factors(traits):
     for name, codes in sorted(_group(sorted(set(traits)),
                                      problems).items()):
         try:
-            factors[name] = _decode_factor(codes, name)
+            names = tuple(sorted(n for e in codes.values() for n in e.names))
+            factors[name] = profile_mod.from_jsonable(
+                _decode_cached(name, names))
         except Exception as e:  # Malformed, or a bug: never raise on content
             names = sorted(n for entry in codes.values() for n in entry.names)
             problems.extend(TraitProblem(t, str(e), name) for t in names)
