@@ -425,3 +425,46 @@ def factor_of(trait):
 
 def code_of(trait):
     return _split_name(trait)[1]
+
+
+def _shown(value):
+    if profile_mod.is_unknown(value):
+        return 'unknown'
+    if isinstance(value, dict):
+        return ', '.join('%s=%s' % (k, _shown(v))
+                         for k, v in sorted(value.items()))
+    if isinstance(value, (list, tuple)):
+        return ' '.join(_shown(v) for v in value)
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    return str(value)
+
+
+def describe(trait):
+    """(factor, what this one trait says) for ``migcompat traits``."""
+    family, code, rest = _split_name(trait)
+    try:
+        name, part = _factor_of(code)
+    except Malformed:
+        return None, 'not a trait this migcompat knows'
+    if family in (WHY, PACKED):
+        marker = rest.partition('_')[0].replace('OF', ' of ')
+        what = 'why unknown' if family == WHY else 'packed value'
+        return name, '%s (%s, part %s)' % (what, code, marker)
+    field = part.fields[0] if part is not None and part.single else None
+    if family in layout.MARKERS:
+        path = [field] if field else []
+        spec = part.spec if part is not None else None
+        for fcode in (rest.split('_') if rest else []):
+            if isinstance(spec, layout.Dict) and fcode in spec.by_code:
+                fname, spec = spec.by_code[fcode]
+                path.append(fname)
+        return name, '%s%s' % ('.'.join(path) + ' ' if path else '',
+                               family.lower())
+    if part is None:
+        return name, 'not a trait this migcompat knows'
+    try:
+        value = layout.decode_node(part.spec, [rest], {})
+    except Exception:  # a hand-set name: say so, never raise
+        return name, 'malformed'
+    return name, _shown({field: value} if field else value)

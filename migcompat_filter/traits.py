@@ -46,6 +46,7 @@ unknown ("upgrade migcompat"). Traits without our prefix are ignored.
 """
 
 import hashlib
+import json
 import re
 
 from migcompat_filter.exception import InputError
@@ -56,6 +57,7 @@ from migcompat_filter.feature_catalogue import CATALOGUE_VERSION  # noqa
 from migcompat_filter.feature_catalogue import FEATURE_CATALOGUE  # noqa
 from migcompat_filter.profile import from_jsonable
 from migcompat_filter.profile import Profile
+from migcompat_filter.profile import to_jsonable
 from migcompat_filter.profile import Unknown
 from migcompat_filter import trait_names
 from migcompat_filter.trait_names import DIGEST_CODE  # noqa: F401
@@ -236,17 +238,45 @@ def decode(traits):
     return parse(traits)[0]
 
 
+def describe(names):
+    """[(name, factor, value)] for each of our trait names: what one
+    trait says, decoded (``migcompat traits``). Schema-1 traits are whole
+    factors: their value is the factor's, as JSON."""
+    names = sorted(n for n in set(names) if is_ours(n))
+    version = parse(names).version
+    decoded = decode(names) if version == 1 else None
+    rows = []
+    for name in names:
+        if name.startswith(DIGEST_PREFIX):
+            rows.append((name, '', 'profile digest (groups hosts)'))
+        elif name.startswith(SCHEMA_PREFIX):
+            rows.append((name, '', 'trait schema %s' % schema_of(name)))
+        elif version == 1:
+            m = _CODE_RE.match(name[len(PREFIX):])
+            factor = m and trait_schema1.factor_of_code(m.group(1))
+            value = decoded.factors.get(factor) if factor else None
+            rows.append((name, factor or '', json.dumps(
+                to_jsonable(value), sort_keys=True)[:200]))
+        else:
+            factor, value = trait_schema2.describe(name)
+            rows.append((name, factor or '', value))
+    return rows
+
+
 def load_trait_list(text, origin='trait list'):
     """A profile from a file of trait names, one a line (``migcompat
-    traits -f value``). Raises InputError when it holds no trait of ours
-    or a line that is not a trait name; blank lines and ``#`` comments
-    are skipped. Malformed traits of ours make their factor Unknown.
+    traits -f value``: the name is a line's first word, what follows is
+    the decoded factor and value). Raises InputError when it holds no
+    trait of ours or a line that is not a trait name; blank lines and
+    ``#`` comments are skipped. Malformed traits of ours make their
+    factor Unknown.
     """
     names = []
     for lineno, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith('#'):
             continue
+        line = line.split()[0]
         if not _NAME_RE.match(line) and not re.match(
                 r'^[A-Z0-9_]+$', line):
             raise InputError('%s line %d: %r is not a trait name'

@@ -316,9 +316,32 @@ class ServerTestCase(testtools.TestCase):
 class TestReportCommand(ServerTestCase):
 
     def test_traits_command_matches_the_codec(self):
-        rc, out, err = migcompat('traits', '--root', HOST_A, '-f', 'value')
+        rc, out, err = migcompat('traits', '--root', HOST_A, '-f', 'value',
+                                 '-c', 'name')
         self.assertEqual(0, rc, err)
         self.assertEqual(traits.encode(read_host(HOST_A)), out.split())
+
+    def test_traits_command_decodes_each_trait(self):
+        rc, out, err = migcompat('traits', '--root', HOST_A, '-f', 'json')
+        self.assertEqual(0, rc, err)
+        rows = {r['name']: (r['factor'], r['value'])
+                for r in json.loads(out)}
+        self.assertEqual(set(traits.encode(read_host(HOST_A))), set(rows))
+        self.assertEqual(('qemu_version', '7.2.22'),
+                         rows['CUSTOM_MIGCOMPAT_QEMU_7_2_22'])
+        self.assertEqual(('host_model', 'features=x2apic'),
+                         rows['CUSTOM_MIGCOMPAT_HM_X2APIC'])
+        self.assertEqual(('arch', 'x86_64'),
+                         rows['CUSTOM_MIGCOMPAT_ARCH_X86_64'])
+        rc, out, err = migcompat('traits', '--root', HOST_A, '-f', 'yaml')
+        self.assertEqual(0, rc, err)
+        self.assertEqual(len(rows), len(yaml.safe_load(out)))
+        # -f value (name, factor, value a line) is a trait list compare
+        # reads: the name is each line's first word.
+        rc, out, err = migcompat('traits', '--root', HOST_A, '-f', 'value')
+        self.assertEqual(0, rc, err)
+        self.assertEqual(traits.canonical(read_host(HOST_A)),
+                         traits.load_trait_list(out))
 
     def test_report_with_nova_style_placement_options(self):
         conf = self.write_conf(
