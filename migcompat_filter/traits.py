@@ -181,11 +181,16 @@ def parse(traits):
 
     Traits without our prefix are ignored. Each problem names the trait
     and what is wrong; the affected factor is Unknown with that reason.
+    A name may be followed by whitespace and anything (a line of
+    ``migcompat traits -f value``: name, factor, value); Placement's names
+    never hold whitespace.
     """
     problems = []
     schemas = set()
     rest = []
-    for trait in sorted(set(traits)):
+    names = {t.split(None, 1)[0] if isinstance(t, str) and t.strip() else t
+             for t in traits}
+    for trait in sorted(names, key=str):
         if not isinstance(trait, str) or not is_ours(trait) or \
                 trait.startswith(DIGEST_PREFIX):
             continue

@@ -89,7 +89,7 @@ class MixedSchemaFleetTest(_Base):
 
     def test_schema_1_source_to_schema_2_destination(self):
         self._start_schema('new-twin', mc.real_profile(MILAN), 2)
-        server = self._boot_on('old-twin')
+        server = self.server = self._boot_on('old-twin')  # the stub's
         self._migrate_live(server, 'old-twin', dest='new-twin')
         self.assertEqual('new-twin', self._host_of(server))
         self.assertIn('1 candidates, 1 passed, 0 refused',
