@@ -743,3 +743,33 @@ class TestSchemaUpgrade(testtools.TestCase):
     def test_unknown_schema_cannot_be_written(self):
         e = self.assertRaises(InputError, traits.encode, self.profile, 3)
         self.assertIn('schema', str(e))
+
+
+class TestDescribe(testtools.TestCase):
+    """What ``migcompat traits`` shows beside each name."""
+
+    def test_each_schema_2_trait_names_its_factor_and_value(self):
+        profile = real_profiles()['epyc-milan-nested-l1']
+        rows = {n: (f, v) for n, f, v in traits.describe(
+            traits.encode(profile))}
+        self.assertEqual(set(traits.encode(profile)), set(rows))
+        self.assertEqual(('kernel_version', profile['kernel_version']),
+                         rows['CUSTOM_MIGCOMPAT_KVER_6_18_44__DFC__DV595'])
+        self.assertEqual(('tsc', 'frequency=%d'
+                          % profile['tsc']['frequency']),
+                         rows['CUSTOM_MIGCOMPAT_TSCHZ_%d'
+                              % profile['tsc']['frequency']])
+        self.assertEqual(('firmware_version', 'unknown'),
+                         rows['CUSTOM_MIGCOMPAT_UNKNOWN_FWVER'])
+        for name, (factor, value) in rows.items():
+            if not name.startswith((traits.DIGEST_PREFIX,
+                                    'CUSTOM_MIGCOMPAT_SCHEMA_')):
+                self.assertIn(factor, profile.factors, name)
+                self.assertTrue(value, name)
+
+    def test_schema_1_traits_show_their_whole_factor(self):
+        profile = real_profiles()['epyc-milan-nested-l1']
+        rows = {n: (f, v) for n, f, v in traits.describe(
+            traits.encode(profile, 1))}
+        self.assertEqual(('qemu_version', '"7.2.22"'),
+                         rows['CUSTOM_MIGCOMPAT_QEMU_7_02_022'])
