@@ -193,6 +193,8 @@ def _part_names(code, spec, value, factor):
 def encode_factor(name, value):
     """The sorted schema-2 trait names of one factor's value."""
     _check_kind(name, value)
+    if name not in layout.LAYOUTS:  # a plugin's code follows its row
+        return _encode_factor(name, value)
     try:
         key = json.dumps(profile_mod.to_jsonable(value), sort_keys=True)
     except (TypeError, ValueError):
