@@ -131,19 +131,34 @@ class Grouping(object):
 
 
 def without_per_host(hp):
-    """hp without its per-host factors (a profile decoded from one host of
-    a digest group: its running guests are that host's, not the group's).
+    """hp without its per-host facts (a profile decoded from one host of a
+    digest group: its running guests and its calibrated TSC frequency are
+    that host's, not the group's).
+
+    A per-host factor becomes Unknown; a per-host field of a dict factor
+    (catalogue ``per_host_fields``, e.g. tsc's ``frequency``) is removed,
+    which the rules read as unknown. Whoever needs a host's own value
+    reads that host's traits.
     """
     if hp.profile is None:
         return hp
     names = catalogue.per_host()
-    if not any(n in hp.profile for n in names):
-        return hp
+    fields = catalogue.per_host_fields()
     factors = dict(hp.profile.factors)
+    changed = False
     for name in names:
         if name in factors:
             factors[name] = profile_mod.Unknown(
                 'per host: read from the host\'s own traits')
+            changed = True
+    for name, drop in fields.items():
+        value = factors.get(name)
+        if isinstance(value, dict) and any(f in value for f in drop):
+            factors[name] = {k: v for k, v in value.items()
+                             if k not in drop}
+            changed = True
+    if not changed:
+        return hp
     return hoststate.HostProfile(hp.state, profile_mod.Profile(factors),
                                  hp.key, hp.reason, hp.problems)
 

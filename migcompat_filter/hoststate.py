@@ -52,13 +52,18 @@ def ours(trait_names):
 def classify(trait_names):
     """A host's trait names -> HostProfile (never raises).
 
+    Both trait schemas are read (schema 1 of an older reporter, schema 2);
+    a provider carrying both schema traits is UNREADABLE ("mixed").
+
     The key is the digest of the profile traits themselves, so a stale or
     hand-set digest trait can never make two profiles share a key. Like
-    the digest trait, it leaves out the per-host factors (the running
-    guests): hosts that differ only in their guests share a key, while
-    the profile still holds each host's own guests. So a cache that keeps
-    one Profile per key must read a source's per-host factors from that
-    host's own traits (traits.is_per_host tells them apart).
+    the digest trait, it leaves out the per-host facts (the running
+    guests; in schema 2 also the calibrated TSC frequency): hosts that
+    differ only in those share a key, while the profile still holds each
+    host's own values. So a cache that keeps one Profile per key must read
+    a host's per-host facts from that host's own traits
+    (traits.is_per_host tells them apart; grouping.without_per_host blanks
+    them in a group's profile).
     """
     mine = [t for t in ours(trait_names)
             if not t.startswith(traits_codec.DIGEST_PREFIX)]

@@ -325,3 +325,15 @@ def _payload_jsonable_uncached(kind, payload):
     if isinstance(kind, Features):
         return _unpack_features(_unb32(payload), kind)
     return _unpack_json(_unb32(payload))
+
+
+# -- compact payloads of schema 2 -------------------------------------------
+
+def pack(value, factor):
+    """A JSON value as a base32 payload (deflated when that is shorter)."""
+    return _b32(_pack_json(value, factor))
+
+
+def unpack(payload):
+    """Inverse of :func:`pack` (a jsonable value); raises Malformed."""
+    return _unpack_json(_unb32(payload))

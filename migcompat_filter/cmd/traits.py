@@ -7,11 +7,14 @@ from migcompat_filter.cmd import FastEpilog
 
 
 class ShowTraits(FastEpilog, lister.Lister):
-    """Show the CUSTOM_MIGCOMPAT_* Placement traits of a host.
+    """Show the CUSTOM_MIGCOMPAT_* Placement traits of a host, decoded.
 
     These are what "migcompat report" publishes on the compute node's
-    resource provider. With -f value, one trait a line: such a file can be
-    given to "migcompat compare" as SRC or DST.
+    resource provider: one row per trait, with the factor it belongs to
+    and the value it says (e.g. CUSTOM_MIGCOMPAT_HM_AVX512F: host_model,
+    features=avx512f). With -f value, one trait a line (its name first):
+    such a file can be given to "migcompat compare" as SRC or DST. Give
+    -c name for the names alone.
     """
 
     def get_parser(self, prog_name):
@@ -19,5 +22,6 @@ class ShowTraits(FastEpilog, lister.Lister):
         return common.add_profile_arguments(parser)
 
     def take_action(self, parsed_args):
+        from migcompat_filter import traits
         names = common.traits_from_args(parsed_args)
-        return ('Trait',), [(name,) for name in names]
+        return ('name', 'factor', 'value'), traits.describe(names)

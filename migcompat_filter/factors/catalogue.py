@@ -52,7 +52,8 @@ KVM_MODULE_PARAMETERS = (
 
 _FIELDS = ('name', 'description', 'schema', 'trait_code', 'codec',
            'feature_fields', 'similarity', 'passthrough_identical',
-           'identity_ignore', 'snapshot_files', 'no_rule', 'per_host')
+           'identity_ignore', 'snapshot_files', 'no_rule', 'per_host',
+           'per_host_fields')
 
 
 class FactorRow(collections.namedtuple('FactorRow', _FIELDS)):
@@ -81,6 +82,13 @@ class FactorRow(collections.namedtuple('FactorRow', _FIELDS)):
       and of the key that groups identical hosts: guests starting and
       stopping never split a group. The scheduler reads it from the
       source's own traits on each request.
+    per_host_fields: fields of a dict value that belong to this one host
+      and differ between otherwise identical hosts (the TSC frequency the
+      kernel calibrates at each boot). They are published in traits of
+      their own, left out of the digest and of the group key like a
+      per_host factor, and blanked in a group's shared profile; a rule
+      that needs one reads it from that host's own traits, and treats it
+      as unknown when absent.
     """
 
     __slots__ = ()
@@ -89,12 +97,13 @@ class FactorRow(collections.namedtuple('FactorRow', _FIELDS)):
 def row(name, description, schema, trait_code=None, codec=JSON,
         feature_fields=(), similarity=0.0, passthrough_identical=False,
         identity_ignore=(), snapshot_files=(), no_rule=None,
-        per_host=False):
+        per_host=False, per_host_fields=()):
     """A FactorRow with the defaults a third-party factor would want."""
     return FactorRow(name, description, schema, trait_code, codec,
                      tuple(feature_fields), float(similarity),
                      bool(passthrough_identical), tuple(identity_ignore),
-                     tuple(snapshot_files), no_rule, bool(per_host))
+                     tuple(snapshot_files), no_rule, bool(per_host),
+                     tuple(per_host_fields))
 
 
 _CAPS = 'libvirt/capabilities.xml'
@@ -228,7 +237,7 @@ BUILTIN = (
         'TSC frequency and whether it can be scaled',
         'dict: frequency (int Hz), scaling (bool or null)',
         trait_code='TSC', codec=JSON, similarity=1.0,
-        snapshot_files=(_CAPS,)),
+        snapshot_files=(_CAPS,), per_host_fields=('frequency',)),
     row('phys_bits',
         'physical address bits (libvirt, else cpuinfo)',
         'int: physical address bits',
@@ -355,6 +364,12 @@ def passthrough_identical():
 def per_host():
     """The names of the per-host factors (FactorRow.per_host)."""
     return frozenset(r.name for r in rows() if r.per_host)
+
+
+def per_host_fields():
+    """factor -> its per-host fields (FactorRow.per_host_fields), for the
+    factors that have some."""
+    return {r.name: r.per_host_fields for r in rows() if r.per_host_fields}
 
 
 def identity_ignore(name=None):

@@ -93,8 +93,10 @@ class TestSyncInProcess(testtools.TestCase):
         wanted = traits.encode(self.host_a)
         before = self.client.requests
         result = reporter.sync(self.client, self.rp, wanted)
-        # one read + one create per new name + one write
-        self.assertEqual(1 + len(wanted) + 1,
+        # one read + one listing + one create per name new to Placement +
+        # one write (tests/functional/test_schema2.py counts them on the
+        # server side)
+        self.assertEqual(1 + 1 + len(result.created) + 1,
                          self.client.requests - before)
         self.assertTrue(result.written)
         self.assertEqual(sorted(wanted), result.added)
@@ -150,9 +152,11 @@ class TestSyncInProcess(testtools.TestCase):
         reporter.sync(self.client, self.rp, before_names)
         before = self.client.requests
         result = reporter.sync(self.client, self.rp, after_names)
-        # one read, one create-if-missing per new GUESTS name, one write
-        self.assertEqual(2 + len(result.added),
+        # one read, one listing of the new GUESTS names, a create for
+        # each one Placement lacks, one write
+        self.assertEqual(3 + len(result.created),
                          self.client.requests - before)
+        self.assertGreater(len(result.added), reporter.LIST_BEYOND)
         self.assertTrue(result.written)
         self.assertTrue(all(traits.is_per_host(t)
                             for t in result.added + result.removed))
@@ -180,7 +184,7 @@ class TestSyncInProcess(testtools.TestCase):
         self.assertTrue(result.changed)
         self.assertFalse(result.written)
         self.assertEqual(set(FOREIGN), self.traits())
-        self.assertIn('+ CUSTOM_MIGCOMPAT_SCHEMA_1', result.lines())
+        self.assertIn('+ CUSTOM_MIGCOMPAT_SCHEMA_2', result.lines())
 
     def test_hand_set_malformed_trait_of_ours_is_replaced(self):
         wanted = traits.encode(self.host_a)
@@ -190,7 +194,7 @@ class TestSyncInProcess(testtools.TestCase):
         current, gen = self.client.get_traits(self.rp)
         self.client.put_traits(self.rp, current | {bad}, gen)
         decoded, problems = traits.parse(self.traits())
-        self.assertEqual(sorted([bad, 'CUSTOM_MIGCOMPAT_QEMU_7_02_022']),
+        self.assertEqual(sorted([bad, 'CUSTOM_MIGCOMPAT_QEMU_7_2_22']),
                          sorted(p.trait for p in problems))
         self.assertIsInstance(decoded['qemu_version'], Unknown)
         result = reporter.sync(self.client, self.rp, wanted)
@@ -316,9 +320,32 @@ class ServerTestCase(testtools.TestCase):
 class TestReportCommand(ServerTestCase):
 
     def test_traits_command_matches_the_codec(self):
-        rc, out, err = migcompat('traits', '--root', HOST_A, '-f', 'value')
+        rc, out, err = migcompat('traits', '--root', HOST_A, '-f', 'value',
+                                 '-c', 'name')
         self.assertEqual(0, rc, err)
         self.assertEqual(traits.encode(read_host(HOST_A)), out.split())
+
+    def test_traits_command_decodes_each_trait(self):
+        rc, out, err = migcompat('traits', '--root', HOST_A, '-f', 'json')
+        self.assertEqual(0, rc, err)
+        rows = {r['name']: (r['factor'], r['value'])
+                for r in json.loads(out)}
+        self.assertEqual(set(traits.encode(read_host(HOST_A))), set(rows))
+        self.assertEqual(('qemu_version', '7.2.22'),
+                         rows['CUSTOM_MIGCOMPAT_QEMU_7_2_22'])
+        self.assertEqual(('host_model', 'features=x2apic'),
+                         rows['CUSTOM_MIGCOMPAT_HM_X2APIC'])
+        self.assertEqual(('arch', 'x86_64'),
+                         rows['CUSTOM_MIGCOMPAT_ARCH_X86_64'])
+        rc, out, err = migcompat('traits', '--root', HOST_A, '-f', 'yaml')
+        self.assertEqual(0, rc, err)
+        self.assertEqual(len(rows), len(yaml.safe_load(out)))
+        # -f value (name, factor, value a line) is a trait list compare
+        # reads: the name is each line's first word.
+        rc, out, err = migcompat('traits', '--root', HOST_A, '-f', 'value')
+        self.assertEqual(0, rc, err)
+        self.assertEqual(traits.canonical(read_host(HOST_A)),
+                         traits.load_trait_list(out))
 
     def test_report_with_nova_style_placement_options(self):
         conf = self.write_conf(
@@ -350,7 +377,7 @@ class TestReportCommand(ServerTestCase):
         self.assertEqual(0, rc, err)
         self.assertEqual(set(traits.encode(read_host(HOST_B))), self.ours())
         self.assertEqual(set(FOREIGN), self.foreign())
-        self.assertIn('- CUSTOM_MIGCOMPAT_KVER_6_018_044_1FC_1V595', out)
+        self.assertIn('- CUSTOM_MIGCOMPAT_KVER_6_18_44__DFC__DV595', out)
 
     def test_report_with_clouds_yaml(self):
         clouds = os.path.join(self.tmp, 'clouds.yaml')
@@ -406,7 +433,7 @@ class TestReportCommand(ServerTestCase):
                              self.ours())
             # A human removes one of ours: the next round puts it back.
             cur, gen = self.server.traits(self.rp['uuid'])
-            victim = 'CUSTOM_MIGCOMPAT_QEMU_7_02_022'
+            victim = 'CUSTOM_MIGCOMPAT_QEMU_7_2_22'
             self.client.put_traits(self.rp['uuid'], cur - {victim}, gen)
             deadline = time.time() + 30
             while time.time() < deadline and victim not in self.ours():
@@ -571,18 +598,19 @@ class TestFailures(ServerTestCase):
         self.recover()
 
     def test_report_deadline_stops_a_slow_report(self):
-        # D16: every answer 0.3 s late, well inside request_timeout, but a
-        # fresh host needs ~27 requests; the 1.5 s deadline stops the
-        # report before its one write. Fails on main (no deadline: ~8 s,
-        # then the traits are written).
+        # D16: every answer 0.5 s late, well inside request_timeout. Even
+        # when the trait names exist (other tests made them), the report
+        # reads the provider, its traits and the names before its one
+        # write (1.5 s): the 1.2 s deadline stops it before that write.
+        # A fresh placement needs ~300 more requests (one per new name).
         url = self.useFixture(delay_proxy.DelayProxy(self.server.url,
-                                                     0.3)).url
+                                                     0.5)).url
         conf = self.write_conf('[migcompat]\nrequest_timeout = 5\n'
-                               'report_deadline = 1.5\n')
+                               'report_deadline = 1.2\n')
         rc, out, err = migcompat('--config-file', conf, 'report', '--root',
                                  HOST_A, '--placement-url', url,
                                  '--provider', self.rp['uuid'])
-        self.assert_failed_cleanly(rc, err, 'report deadline of 1.5 s '
+        self.assert_failed_cleanly(rc, err, 'report deadline of 1.2 s '
                                    'passed')
         self.recover()
 

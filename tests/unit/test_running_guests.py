@@ -186,13 +186,15 @@ class TestTraits(SnapshotWithGuests):
     def test_unknown_guests_are_left_out_of_the_digest_too(self):
         prof = reader.read_profile(hostsource.SnapshotSource(self.root))
         self.assertTrue(profile_mod.is_unknown(prof['running_guests']))
-        names = traits.encode(prof)
-        marker = [t for t in names if traits.is_per_host(t)]
-        self.assertEqual(1, len(marker))
-        self.assertTrue(marker[0].startswith(
-            traits.PREFIX + 'UNKNOWN_GUESTS_'))
-        self.assertEqual(traits.digest_trait(names),
-                         traits.digest_trait(set(names) - set(marker)))
+        for schema, marker_name in ((1, 'UNKNOWN_GUESTS_'),
+                                    (2, 'UNKNOWN_GUESTS')):
+            names = traits.encode(prof, schema)
+            marker = [t for t in names if traits.is_per_host(t) and
+                      'GUESTS' in t]
+            self.assertTrue(marker[0].startswith(
+                traits.PREFIX + marker_name), marker)
+            self.assertEqual(traits.digest_trait(names),
+                             traits.digest_trait(set(names) - set(marker)))
 
     def test_other_factors_still_change_the_digest(self):
         prof = reader.read_profile(hostsource.SnapshotSource(self.root))
