@@ -132,10 +132,9 @@ Related options:
 Seconds the first live-migration request after nova-scheduler starts may
 wait for the first read of the host profiles (see profile_cache_ttl).
 
-The read starts when nova-scheduler loads the filter, so it has usually
-ended long before the first live migration, which then does not wait at
-all; this bounds the wait of a live migration that arrives while that
-first read is still running.
+The first live-migration request starts the background read; this bounds
+how long that request (and any other arriving during that first read)
+waits for it. Every later request uses the last reading without waiting.
 
 Only until that first read has ended (succeeded or failed) does any request
 wait, and never longer than this nor past its own request_time_budget;

@@ -152,14 +152,6 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
 
     RUN_ON_REBUILD = False  # a rebuild keeps the host: nothing to judge
 
-    def __init__(self):
-        # nova builds its filters as nova-scheduler starts: the first read
-        # of the profiles starts now, well before the first migration.
-        try:
-            shared().profiles.start()
-        except Exception as e:  # never into nova; requests start it too
-            LOG.warning('migcompat: cannot read the profiles yet: %s', e)
-
     def host_passes(self, host_state, spec_obj):
         # The work is done once per request in filter_all; a caller that
         # asks about one host gets the same answer through it.
