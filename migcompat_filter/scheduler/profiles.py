@@ -8,8 +8,8 @@ per *profile*, not per host, by :func:`migcompat_filter.grouping.read`
 (2 + 2 x profiles Placement calls cold, 2 + profiles later).
 
 **Who reads, and when.** One daemon thread per scheduler process (the
-*refresher*, started by the first request that needs it) re-reads the fleet every ``profile_cache_ttl`` seconds and
-swaps in a new immutable :class:`Snapshot` by reference. A request reads
+*refresher*, started by the first request that needs it) re-reads the
+fleet every ``profile_cache_ttl`` seconds and swaps in a new immutable :class:`Snapshot` by reference. A request reads
 ``self._snapshot`` once and never waits on a lock or on the network for
 it, except a request that arrives while the process's very first read
 is still running: that one waits for it at most
