@@ -9,13 +9,13 @@ per *profile*, not per host, by :func:`migcompat_filter.grouping.read`
 
 **Who reads, and when.** One daemon thread per scheduler process (the
 *refresher*, started by the first request that needs it) re-reads the
-fleet every ``profile_cache_ttl`` seconds and swaps in a new immutable :class:`Snapshot` by reference. A request reads
-``self._snapshot`` once and never waits on a lock or on the network for
-it, except a request that arrives while the process's very first read
-is still running: that one waits for it at most
-``initial_profile_wait`` seconds (0: not at all), never past its own
-deadline. A host the snapshot does not cover is "unjudged"
-(``placement_error_action``).
+fleet every ``profile_cache_ttl`` seconds and swaps in a new immutable
+:class:`Snapshot` by reference. A request reads ``self._snapshot`` once
+and never waits on a lock or on the network for it, except a request that
+arrives while the process's very first read is still running: that one
+waits for it at most ``initial_profile_wait`` seconds (0: not at all),
+never past its own deadline. A host the snapshot does not cover is
+"unjudged" (``placement_error_action``).
 
 A failed read keeps the previous snapshot, with what the failed read got
 installed over it (grouping.PartialRead): hosts it no longer covers are
