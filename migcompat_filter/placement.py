@@ -343,7 +343,7 @@ class PlacementClient(object):
         """
         what = 'read trait names' + (' of %s' % label if label else '')
         newest = None
-        for batch in _batches(names):
+        for batch in _batches(names, limit=3500):  # request line < 4 KiB
             resp = self._request('GET', '/traits?name=in:%s'
                                  % ','.join(batch), what)
             stamp = parse_http_date(resp.headers.get('Last-Modified'))

@@ -36,6 +36,24 @@ NO_PROVIDER = ('no resource provider %s in Placement with nova\'s '
                'COMPUTE_NODE trait or migcompat traits')
 
 
+#: Factors published as one trait per list item (hundreds in schema 2):
+#: their names are left out of the dating of a host's last change.
+_LIST_FACTORS = ('cpu_features', 'host_model', 'usable_models',
+                 'running_guests')
+
+
+def _dating_names(ours):
+    """The trait names whose creation times date a host's last change:
+    all of ours but the per-item names of list factors, so that one
+    request answers (a subset keeps the lower bound a lower bound; a new
+    microcode, kernel, version or feature set still brings a name of its
+    own outside those lists)."""
+    if len(ours) <= 60:
+        return ours
+    return [name for name, factor, _value in traits_codec.describe(ours)
+            if factor not in _LIST_FACTORS]
+
+
 def _iso(stamp):
     """ISO 8601 UTC text of a datetime, or None."""
     return stamp.strftime('%Y-%m-%dT%H:%M:%SZ') if stamp else None
@@ -358,7 +376,7 @@ class Fleet(object):
             host.traits_read = True
             if timestamps:
                 host.traits_created = _iso(self.placement.traits_created(
-                    host.ours, label=host.name))
+                    _dating_names(host.ours), label=host.name))
                 host.updated = _iso(updated or self.placement.provider_updated(
                     host.uuid, label=host.name))
         except placement.ProviderNotFound:
