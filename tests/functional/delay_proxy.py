@@ -1,8 +1,10 @@
 """A loopback HTTP proxy that answers every request SECONDS late.
 
-``python -m tests.functional.delay_proxy UPSTREAM SECONDS`` forwards each
-request to UPSTREAM (``http://127.0.0.1:PORT``) after sleeping SECONDS,
-and prints its own port on the first line. A child process, not a thread,
+``python -m tests.functional.delay_proxy UPSTREAM SECONDS [LOG]`` forwards
+each request to UPSTREAM (``http://127.0.0.1:PORT``) after sleeping
+SECONDS, and prints its own port on the first line; with LOG, it appends
+"METHOD PATH" of each request to that file first (what the server really
+received: CountingProxy). A child process, not a thread,
 for the reason stub_service gives (eventlet in the test process).
 """
 
@@ -19,6 +21,7 @@ import fixtures
 class _Handler(http.server.BaseHTTPRequestHandler):
     upstream = None
     delay = 0.0
+    log = None
 
     def _forward(self):
         try:
@@ -27,6 +30,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             pass  # the client gave up waiting (its deadline): expected
 
     def _relay(self):
+        if self.log:
+            with open(self.log, 'a') as f:
+                f.write('%s %s\n' % (self.command, self.path))
         time.sleep(self.delay)
         length = int(self.headers.get('Content-Length') or 0)
         body = self.rfile.read(length) if length else None
@@ -57,15 +63,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 class DelayProxy(fixtures.Fixture):
     """Start the proxy in front of upstream; ``url`` is where it listens."""
 
-    def __init__(self, upstream, delay):
+    def __init__(self, upstream, delay, log=None):
         super(DelayProxy, self).__init__()
         self.upstream = upstream
         self.delay = delay
+        self.log = log
 
     def _setUp(self):
         proc = subprocess.Popen(
             [sys.executable, '-m', 'tests.functional.delay_proxy',
-             self.upstream, str(self.delay)],
+             self.upstream, str(self.delay)] + (
+                 [self.log] if self.log else []),
             stdout=subprocess.PIPE, text=True)
         self.addCleanup(proc.wait, 10)
         self.addCleanup(proc.terminate)
@@ -74,11 +82,35 @@ class DelayProxy(fixtures.Fixture):
 
 
 def main():
-    handler = type('Handler', (_Handler,), {'upstream': sys.argv[1],
-                                            'delay': float(sys.argv[2])})
+    handler = type('Handler', (_Handler,), {
+        'upstream': sys.argv[1], 'delay': float(sys.argv[2]),
+        'log': sys.argv[3] if len(sys.argv) > 3 else None})
     server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
     print(server.server_address[1], flush=True)
     server.serve_forever()
+
+
+class CountingProxy(fixtures.Fixture):
+    """A proxy in front of placement that records every request line it
+    forwards (a child process: eventlet may have patched this one)."""
+
+    def __init__(self, upstream):
+        super(CountingProxy, self).__init__()
+        self.upstream = upstream
+
+    def _setUp(self):
+        self.log = self.useFixture(fixtures.TempDir()).join('requests')
+        open(self.log, 'w').close()
+        self.url = self.useFixture(
+            DelayProxy(self.upstream, 0, log=self.log)).url
+
+    @property
+    def seen(self):
+        with open(self.log) as f:
+            return [tuple(line.rstrip('\n').split(' ', 1)) for line in f]
+
+    def count(self):
+        return len(self.seen)
 
 
 if __name__ == '__main__':

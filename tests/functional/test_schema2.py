@@ -3,12 +3,8 @@
 upgrade from schema 1 (one write, other writers' traits untouched).
 """
 
-import http.server
 import os
-import threading
 
-import fixtures
-import requests
 import testtools
 
 from migcompat_filter import hostsource
@@ -18,6 +14,7 @@ from migcompat_filter.profile import Profile
 from migcompat_filter import reader
 from migcompat_filter import reporter
 from migcompat_filter import traits
+from tests.functional import delay_proxy
 from tests.functional import placement_server
 
 HOSTS = os.path.join(os.path.dirname(__file__), '..', 'fixtures', 'hosts')
@@ -26,58 +23,7 @@ FOREIGN = ['HW_CPU_X86_AVX2', 'COMPUTE_STATUS_DISABLED', 'CUSTOM_GOLD',
            'CUSTOM_MIGCOMPATIBLE']
 
 
-class CountingProxy(fixtures.Fixture):
-    """An HTTP proxy in front of placement that records every request
-    line it forwards: what the server really received."""
-
-    def __init__(self, upstream):
-        super(CountingProxy, self).__init__()
-        self.upstream = upstream
-        self.seen = []
-
-    def _setUp(self):
-        proxy = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = 'HTTP/1.1'
-
-            def _forward(self):
-                length = int(self.headers.get('Content-Length') or 0)
-                body = self.rfile.read(length) if length else None
-                proxy.seen.append((self.command, self.path))
-                headers = {k: v for k, v in self.headers.items()
-                           if k.lower() not in ('host', 'content-length')}
-                resp = requests.request(self.command,
-                                        proxy.upstream + self.path,
-                                        headers=headers, data=body,
-                                        timeout=60)
-                data = resp.content
-                self.send_response(resp.status_code)
-                for k, v in resp.headers.items():
-                    if k.lower() not in ('content-length', 'connection',
-                                         'transfer-encoding',
-                                         'content-encoding'):
-                        self.send_header(k, v)
-                self.send_header('Content-Length', str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_PUT = do_POST = do_DELETE = _forward
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0),
-                                                     Handler)
-        self.url = 'http://127.0.0.1:%d' % self.httpd.server_address[1]
-        thread = threading.Thread(target=self.httpd.serve_forever,
-                                  daemon=True)
-        thread.start()
-        self.addCleanup(self.httpd.server_close)
-        self.addCleanup(self.httpd.shutdown)
-
-    def count(self):
-        return len(self.seen)
+CountingProxy = delay_proxy.CountingProxy
 
 
 def read_host(path):
