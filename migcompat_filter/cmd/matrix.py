@@ -15,11 +15,12 @@ class MatrixCommand(common.FleetCommand, lister.Lister):
     """Show which hosts can receive live migrations from which.
 
     Hosts with identical profiles are collapsed into groups (G1 is the
-    biggest); each row is a source group, each column "to Gn" a
-    destination group: "yes", "yes (N warnings)" or "NO: <blocking
-    factors>". --pairs lists one row per group pair with the first
-    reason instead; --output FILE.svg also draws the heat map. Hosts
-    without readable traits are left out (listed on stderr).
+    biggest); each row is a source group, each column ("to <first host>
+    (+N)") a destination group: "yes", "yes (N warnings)", "NO:
+    <blocking factors>", or "n/a" for a one-host group against itself.
+    --pairs lists one row per group pair with the first reason instead;
+    --output FILE.svg also draws the heat map. Hosts without readable
+    traits are left out (listed on stderr).
     """
 
     def get_parser(self, prog_name):
@@ -69,11 +70,24 @@ class MatrixCommand(common.FleetCommand, lister.Lister):
 
 
 def _grid(m):
-    """One row per source group, one "to Gn" column per destination."""
-    cols = ('group', 'hosts') + tuple('to ' + g.label for g in m.groups)
+    """One row per source group, one column per destination group, named
+    by its hosts as the heat map's axes are ("to milan-a (+3)"), so that
+    ``-f json`` keys say which hosts they are; a one-host group against
+    itself is n/a (a host never migrates to itself)."""
+    from migcompat_filter import heatmap
+    cols = ('group', 'hosts') + tuple('to ' + heatmap.axis_name(g)
+                                      for g in m.groups)
     rows = [(src.label, common.ListColumn(src.names)) + tuple(
-        m.cell(src, dst).text() for dst in m.groups) for src in m.groups]
+        _grid_text(m, src, dst) for dst in m.groups) for src in m.groups]
     return cols, rows
+
+
+def _grid_text(m, src, dst):
+    from migcompat_filter import heatmap
+    cell = m.cell(src, dst)
+    if heatmap.status(cell) == heatmap.NOT_APPLICABLE:
+        return 'n/a (one host)'
+    return cell.text()
 
 
 def _pairs(m):

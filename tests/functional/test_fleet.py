@@ -348,6 +348,14 @@ class TestMatrix(FleetTestBase):
                  if k.startswith('to ')]
         self.assertTrue(any(c.startswith('NO: ') for c in cells))
         self.assertTrue(any(c.startswith('yes') for c in cells))
+        # Columns are named by their hosts, not G1..Gn; a one-host group
+        # against itself is n/a, the two-host group against itself not.
+        self.assertIn('to milan-1 (+1)', rows[0])
+        for r in rows:
+            own = 'to %s%s' % (r['hosts'][0], ' (+%d)' % (len(r['hosts']) - 1)
+                               if len(r['hosts']) > 1 else '')
+            self.assertEqual(len(r['hosts']) == 1,
+                             r[own].startswith('n/a'), r)
 
     def test_placement_aggregate_without_nova(self):
         agg = str(uuid.uuid4())
