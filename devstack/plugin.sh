@@ -49,7 +49,7 @@ function configure_migcompat_reporter {
     migcompat_bin=$(command -v migcompat || echo /usr/local/bin/migcompat)
     sed -e "s|^User=.*|User=$STACK_USER|" \
         -e "s|^Group=.*|Group=$STACK_USER|" \
-        -e "s|^ExecStart=.*|ExecStart=$migcompat_bin --config-file $NOVA_CPU_CONF report|" \
+        -e "s|^ExecStart=.*|ExecStart=$migcompat_bin --config-file $NOVA_CPU_CONF profile publish|" \
         "$MIGCOMPAT_DIR/etc/systemd/migcompat-report.service" \
         | sudo tee "$unit_dir/migcompat-report.service" >/dev/null
     sed -e "s|^OnUnitActiveSec=.*|OnUnitActiveSec=$MIGCOMPAT_REPORT_INTERVAL|" \
