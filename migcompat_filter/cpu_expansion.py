@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Expanding a named CPU (a model plus features) into all its features.
 
 libvirt's own CPU map first, through the daemon-less test driver (so the
@@ -99,7 +111,8 @@ class Expansion(collections.namedtuple('Expansion',
     """A named CPU expanded: sorted feature names, which definitions
     expanded it (``'libvirt'``, ``'libvirt+qemu'`` or ``'qemu'``, see
     :meth:`migcompat_filter.hostsource.HostSource.expand_cpu`) and a
-    sentence saying how."""
+    sentence saying how.
+    """
 
 
 class _CpuSpec(collections.namedtuple('_CpuSpec',

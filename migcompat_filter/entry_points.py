@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """One scan of the installed distributions' entry points per process.
 
 stevedore keeps an on-disk cache of entry points, but not when the
@@ -19,7 +31,8 @@ _groups = None
 
 def groups():
     """{group: [(name, value, group), ...]} of every installed
-    distribution, in stevedore's order and without its duplicates."""
+    distribution, in stevedore's order and without its duplicates.
+    """
     global _groups
     if _groups is None:
         found, seen = {}, set()

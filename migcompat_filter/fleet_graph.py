@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The fleet as a compatibility graph: a hand-written SVG.
 
 A matrix of N groups stops being readable beyond about twenty; a graph
@@ -42,7 +54,8 @@ def node_radius(group):
 
 def edges(matrix):
     """[(source group, destination group, cell, one_way)] for every
-    compatible ordered pair of different groups."""
+    compatible ordered pair of different groups.
+    """
     out = []
     for src in matrix.groups:
         for dst in matrix.groups:
@@ -57,7 +70,8 @@ def edges(matrix):
 
 def _ordered(matrix):
     """The groups, those connected by any arrow next to each other, so
-    that an island sits together on the circle."""
+    that an island sits together on the circle.
+    """
     linked = {g.label: set() for g in matrix.groups}
     for src, dst, _cell, _one_way in edges(matrix):
         linked[src.label].add(dst.label)
@@ -95,7 +109,8 @@ def _layout(groups):
 
 def _label(group, x, y, r):
     """(x, y, anchor, text) of the name beside its node, pointing away
-    from the centre, and its bounding box (x0, y0, x1, y1)."""
+    from the centre, and its bounding box (x0, y0, x1, y1).
+    """
     name = svgdraw.fit(heatmap.axis_name(group), heatmap.AXIS_MAX,
                        LABEL_SIZE)
     width = svgdraw.text_width(name, LABEL_SIZE)
@@ -115,7 +130,8 @@ def _label(group, x, y, r):
 
 def _curve(a, b, bend):
     """Path data from node a to node b (x, y, r), bent sideways by bend px,
-    trimmed to the node circles (the arrow head ends on b's rim)."""
+    trimmed to the node circles (the arrow head ends on b's rim).
+    """
     (x1, y1, r1), (x2, y2, r2) = a, b
     dx, dy = x2 - x1, y2 - y1
     dist = math.hypot(dx, dy) or 1.0

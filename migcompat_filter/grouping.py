@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The fleet as Placement groups it: hosts by profile digest, read once.
 
 The scheduler's profile cache and the fleet commands (``host list``,
@@ -33,9 +45,9 @@ what was read so far merged with the previous grouping.
 
 import urllib.parse
 
+from migcompat_filter.factors import catalogue
 from migcompat_filter import hoststate
 from migcompat_filter import profile as profile_mod
-from migcompat_filter.factors import catalogue
 from migcompat_filter import traits as traits_codec
 
 PREFIX = traits_codec.PREFIX
@@ -118,7 +130,8 @@ class Grouping(object):
 
     def is_untraited(self, uuid):
         """True only when a complete reading knows the host has no traits
-        of ours."""
+        of ours.
+        """
         return self.complete and uuid not in self.traited
 
     def __len__(self):
@@ -199,7 +212,8 @@ def members_url(traits):
 
 def members(get, traits):
     """[(uuid, name)] of the providers with any of traits ([] if none of
-    the traits exists)."""
+    the traits exists).
+    """
     if not traits:
         return []
     url, version = members_url(sorted(traits))
@@ -217,7 +231,8 @@ def provider_traits(get, uuid):
 def learn(get, digest, uuids):
     """The HostProfile of a digest group, from one of its hosts, or None
     when that host's traits do not hash to the digest (stale or hand-set:
-    its hosts are then read one by one)."""
+    its hosts are then read one by one).
+    """
     hp = hoststate.classify(provider_traits(get, uuids[0]))
     if hp.state == hoststate.TRAITED and hp.key != digest:
         return None

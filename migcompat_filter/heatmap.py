@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The live-migration matrix as a picture: a hand-written SVG heat map.
 
 Rows are source groups, columns destination groups (a group is a set of
@@ -60,7 +72,8 @@ def _short(names, limit=6):
 
 def cell_label(cell, width=CELL - 6, size=CELL_TEXT_SIZE):
     """The lines of words under the glyph, each cut to width px: the
-    first blocking factor and how many more, else the verdict."""
+    first blocking factor and how many more, else the verdict.
+    """
     verdict = status(cell)
     if verdict == 'refused':
         blocking = cell.blocking or ['refused']

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Where factors are read from: the live host or an offline snapshot.
 
 Both sources expose the same small API, so every factor reader serves both:
@@ -108,7 +120,8 @@ class HostSource(object):
     def read_bytes(self, relpath, max_bytes=MAX_FILE_BYTES):
         """The bytes of a regular file; SourceError naming relpath when it
         is missing, unreadable, not a regular file (a FIFO never blocks
-        us: see migcompat_filter.safefile) or larger than max_bytes."""
+        us: see migcompat_filter.safefile) or larger than max_bytes.
+        """
         full = self.path(relpath)
         self._check_inside(relpath, full)
         try:
@@ -158,7 +171,8 @@ class HostSource(object):
         """compute() once per source; a FactorUnknown is remembered too,
         so that every factor needing a missing document gets the same
         reason without reading it again. Factors use it for what several
-        of them parse (e.g. /proc/cpuinfo)."""
+        of them parse (e.g. /proc/cpuinfo).
+        """
         if key not in self._cache:
             try:
                 self._cache[key] = compute()
@@ -213,7 +227,8 @@ class HostSource(object):
     def expand_cpu_element(self, cpu):
         """Expand a libvirt <cpu> element (model + extra features): the
         :meth:`expand_cpu` of its arch, model, vendor and required
-        features."""
+        features.
+        """
         spec = ET.Element('cpu')
         for tag in ('arch', 'model', 'vendor'):
             for child in cpu.findall(tag):
@@ -278,7 +293,8 @@ class HostSource(object):
 
     def missing_is_empty(self, relpath):
         """Whether a missing directory means "nothing there" (the live
-        host) rather than "not captured" (a snapshot)."""
+        host) rather than "not captured" (a snapshot).
+        """
         raise NotImplementedError
 
     def nova_cpu_mode(self):
@@ -296,7 +312,8 @@ class HostSource(object):
     def running_domains(self):
         """[(origin, domain XML text)] of the running guests, by UUID
         (cached); FactorUnknown when they cannot be listed. ``origin``
-        names each document in errors."""
+        names each document in errors.
+        """
         return self.cached(('domains',), self._running_domains)
 
     def _running_domains(self):

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Talking to libvirt safely: importing it quietly, parsing the XML it
 writes with defusedxml (entity expansion refused), its version numbers
 and the domain capabilities with the host-model CPU expanded.
@@ -6,8 +18,8 @@ Shared by the host sources and CPU-model expansion.
 
 import xml.etree.ElementTree as ET  # ParseError, building XML; parse: defused
 
-from defusedxml import ElementTree as SafeET
 import defusedxml
+from defusedxml import ElementTree as SafeET
 
 from migcompat_filter.exception import SourceError
 
@@ -42,7 +54,8 @@ _SINGLE_ELEMENTS = (
 def parse_xml(text, origin):
     """Parse untrusted XML text, refusing entities and any DTD (libvirt
     never writes one), and documents that repeat an element libvirt
-    writes once ("... has two <cpu> elements")."""
+    writes once ("... has two <cpu> elements").
+    """
     try:
         root = SafeET.fromstring(text, forbid_dtd=True)
     except defusedxml.DefusedXmlException as e:

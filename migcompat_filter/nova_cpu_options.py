@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """nova-compute's [libvirt] cpu_mode and cpu_models, read as nova reads them.
 
 nova-compute reads its options with oslo.config from one or more config
@@ -40,7 +52,8 @@ class NovaConfig(collections.namedtuple('NovaConfig', 'files dirs')):
     @classmethod
     def default(cls):
         """What nova-compute reads when started without options (the
-        files that exist)."""
+        files that exist).
+        """
         return cls(tuple(f for f in (DEFAULT_NOVA_CONFIG,)
                          if os.path.exists(f)),
                    tuple(d for d in (DEFAULT_NOVA_CONFIG_DIR,)
@@ -66,7 +79,8 @@ def as_config(spec):
 class NovaConfigAction(argparse.Action):
     """``--nova-config FILE`` / ``--nova-config-dir DIR``, repeatable: one
     NovaConfig in the order given (files, then dirs), as nova-compute's
-    own ``--config-file`` / ``--config-dir``."""
+    own ``--config-file`` / ``--config-dir``.
+    """
 
     def __call__(self, parser, namespace, value, option_string=None):
         current = getattr(namespace, self.dest, None) or NovaConfig((), ())
@@ -94,7 +108,8 @@ def check_given(spec):
 
 def _check_readable(config):
     """Refuse what is not a regular file before oslo.config opens it (a
-    FIFO or a device there must not hang us)."""
+    FIFO or a device there must not hang us).
+    """
     for path in config.files + tuple(
             p for d in config.dirs
             for p in sorted(glob.glob(os.path.join(d, '*.conf')))):

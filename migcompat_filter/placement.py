@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """A small Placement client: what the trait reporter and the fleet
 commands need.
 
@@ -110,7 +122,8 @@ def _body(resp, what, key=None, kind=dict):
 
 def _providers_of(body, what):
     """body['resource_providers'], each a dict with a string uuid and name
-    (what fleet/inventory.py reads)."""
+    (what fleet/inventory.py reads).
+    """
     rps = body.get('resource_providers')
     if not isinstance(rps, list):
         raise PlacementError("%s: %s (no 'resource_providers' list)"
@@ -244,7 +257,8 @@ class PlacementClient(object):
         """Provider dicts, optionally by exact name, aggregate UUID and a
         required trait ([] when no provider has that trait); with dated,
         (providers, the listing's Last-Modified: the newest change of a
-        provider listed)."""
+        provider listed).
+        """
         query = []
         if name is not None:
             query.append('name=' + _quote(name))
@@ -264,7 +278,8 @@ class PlacementClient(object):
 
     def find_provider(self, name_or_uuid, dated=False):
         """The provider dict (uuid, name, generation) for a UUID or name;
-        with dated, (provider, its Last-Modified datetime or None)."""
+        with dated, (provider, its Last-Modified datetime or None).
+        """
         if is_uuid(name_or_uuid):
             what = 'look up resource provider %s' % name_or_uuid
             resp = self._request(
@@ -308,7 +323,8 @@ class PlacementClient(object):
 
     def put_traits(self, rp_uuid, traits, generation):
         """Replace the provider's traits; the new generation. Conflict on
-        a stale generation."""
+        a stale generation.
+        """
         what = 'write traits of resource provider %s' % rp_uuid
         resp = self._request(
             'PUT', '/resource_providers/%s/traits' % rp_uuid, what,
@@ -328,7 +344,8 @@ class PlacementClient(object):
 
     def provider_updated(self, rp_uuid, label=None):
         """When Placement last changed the provider (any writer): its
-        Last-Modified as a UTC datetime, or None."""
+        Last-Modified as a UTC datetime, or None.
+        """
         resp = self._request(
             'GET', '/resource_providers/%s' % rp_uuid,
             'read resource provider %s' % (label or rp_uuid), ok=(200, 404))
@@ -364,7 +381,8 @@ class PlacementClient(object):
 
     def delete_trait(self, name):
         """Delete a custom trait name; False when it did not exist.
-        Conflict when a provider has it (Placement refuses)."""
+        Conflict when a provider has it (Placement refuses).
+        """
         resp = self._request('DELETE', '/traits/%s' % _quote(name),
                              'delete trait %s' % name, ok=(204, 404))
         return resp.status_code == 204
@@ -410,7 +428,8 @@ def parse_http_date(value):
 
 def _batches(names, limit=1500):
     """names in lists whose comma-joined length stays under limit (servers
-    limit the request line to 4 KiB)."""
+    limit the request line to 4 KiB).
+    """
     batch = []
     for name in names:
         if batch and sum(len(n) + 1 for n in batch) + len(name) >= limit:

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """How the CLI reaches Placement: keystoneauth Adapters for nova-style
 ``[placement]`` options, a ``clouds.yaml`` cloud, or no auth (noauth2).
 
@@ -28,13 +40,15 @@ DEFAULT_TIMEOUT = 30.0
 def redact(text):
     """str(text) with the userinfo (``user:password@``) of every URL removed
     (and any secret the CLI registered masked): migcompat_filter.redaction,
-    the one scrubber the CLI's output and logs go through too."""
+    the one scrubber the CLI's output and logs go through too.
+    """
     return redaction.redact(str(text))
 
 
 class RedactingFilter(logging.Filter):
     """Strips URL userinfo from the records of a logger (keystoneauth logs
-    every request's URL at DEBUG)."""
+    every request's URL at DEBUG).
+    """
 
     def filter(self, record):
         if record.args:

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The host factor profile: plain data that every other part consumes.
 
 Data flows one way: a host source is read into a :class:`Profile`, a profile
@@ -155,7 +167,8 @@ def _non_finite(value):
 def shape_problem(name, value):
     """What is wrong with ``value`` as the factor ``name``'s value, as
     the catalogue's schema describes it ('' if nothing). An Unknown,
-    anywhere, is fine; a non-finite number never is."""
+    anywhere, is fine; a non-finite number never is.
+    """
     bad = _non_finite(value)
     if bad is not None:
         return 'holds %r, which is not a finite number' % bad
@@ -258,7 +271,8 @@ class Profile(object):
     def from_json(cls, text, origin='profile'):
         """Parse a profile document; ProfileError (bad input) naming
         origin when it is not JSON, nests too deeply, holds NaN or an
-        infinity, or a factor's value is not of its catalogue shape."""
+        infinity, or a factor's value is not of its catalogue shape.
+        """
         try:
             data = json.loads(text, parse_constant=_refuse_constant)
         except RecursionError:

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Keep credentials out of what the CLI prints and logs (review D11).
 
 A URL may carry ``user:password@`` in its authority (``--placement-url``,
@@ -45,7 +57,8 @@ def strip_userinfo(url):
 
 def add_secrets_from_url(url):
     """Remember the password of url's userinfo, raw and percent-decoded,
-    so that :func:`redact` masks it anywhere."""
+    so that :func:`redact` masks it anywhere.
+    """
     if not url or '@' not in url:
         return
     match = re.match(r"[A-Za-z][A-Za-z0-9+.-]*://([^/?#\s]*)@", url)
@@ -101,7 +114,8 @@ class RedactingStream(object):
 
 class RedactingFormatter(logging.Formatter):
     """Formats as the formatter it replaces, then redacts the whole record
-    (message, arguments and traceback)."""
+    (message, arguments and traceback).
+    """
 
     def __init__(self, inner):
         super(RedactingFormatter, self).__init__()

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Keep a compute node's migcompat traits current in Placement.
 
 Placement's ``PUT /resource_providers/{uuid}/traits`` replaces *all* of a
@@ -25,9 +37,9 @@ import time
 
 import yaml
 
+from migcompat_filter.exception import InputError
 from migcompat_filter import placement
 from migcompat_filter import traits as traits_mod
-from migcompat_filter.exception import InputError
 
 LOG = logging.getLogger(__name__)
 
@@ -72,7 +84,8 @@ class SyncResult(object):
 class DeadlineExceeded(placement.PlacementError):
     """The report's overall deadline passed; the provider was not written
     (or, when it passed during the one write, that write either took
-    effect whole or not at all: a trait PUT is atomic)."""
+    effect whole or not at all: a trait PUT is atomic).
+    """
 
 
 class Deadline(object):
@@ -132,7 +145,8 @@ class _NoDeadline(object):
 def _bounded(client, end):
     """Run with client's own deadline (placement.PlacementClient caps each
     request's timeout at the time left, and sends nothing after it) set to
-    end, unless the client already has an earlier one."""
+    end, unless the client already has an earlier one.
+    """
     if not hasattr(client, 'deadline'):
         yield  # a client without deadlines (tests' fakes)
         return
@@ -158,7 +172,8 @@ def _check_wanted(wanted):
 
 def _backoff(attempt):
     """Wait a random moment before re-reading after a 409: two writers
-    that retry at once would otherwise collide again in lock step."""
+    that retry at once would otherwise collide again in lock step.
+    """
     time.sleep(random.uniform(0, min(1.0, 0.01 * 2 ** attempt)))
 
 
@@ -248,7 +263,8 @@ RESTART_MESSAGE = ('nova-compute reads provider config files only when it '
 
 def provider_config_document(wanted):
     """nova's provider config (schema 1.0) adding ``wanted`` to this
-    compute node's provider."""
+    compute node's provider.
+    """
     wanted = _check_wanted(wanted)
     return {
         'meta': {'schema_version': PROVIDER_CONFIG_SCHEMA_VERSION},

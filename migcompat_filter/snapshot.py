@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Write an offline snapshot of a host (``migcompat snapshot DIR``).
 
 The snapshot mirrors the host's own paths (see doc/source/snapshot.rst), so
@@ -58,7 +70,8 @@ _DOMAINS = hostsource.DOMAINS_DIR + '/'
 
 def files():
     """Every path or pattern a snapshot copies: what the factors' catalogue
-    rows list (FactorRow.snapshot_files), less the nova files."""
+    rows list (FactorRow.snapshot_files), less the nova files.
+    """
     return [p for p in catalogue.snapshot_files() if p not in NOVA_FILES]
 
 
@@ -306,7 +319,8 @@ def _libc_renameat2():
 def exchange(a, b):
     """Swap the directory entries a and b atomically; False when the C
     library, kernel or file system cannot (then nothing was changed).
-    Raises OSError for any other failure."""
+    Raises OSError for any other failure.
+    """
     func = _libc_renameat2()
     if func is None:
         return False

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """What the SVG pictures (heat map, fleet graph) share: text measured
 without a font engine, a colour-blind-safe palette, a glyph per verdict.
 
@@ -40,7 +52,8 @@ _WIDTHS = [
 
 def text_width(text, size):
     """The width in px of text at font size px (an upper bound, see the
-    module doc)."""
+    module doc).
+    """
     units = 0
     for ch in text:
         code = ord(ch)
@@ -111,7 +124,8 @@ def ink(background):
 
 def glyph(status, cx, cy, size, colour):
     """An SVG group drawing the verdict's glyph centred on (cx, cy), size
-    px high, carrying data-glyph."""
+    px high, carrying data-glyph.
+    """
     h = size / 2.0
     w = max(1.5, size / 7.0)
     name = GLYPHS[status]
@@ -145,7 +159,8 @@ _NOT_XML = re.compile('[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]')
 
 def document(width, height, title, body):
     """The whole SVG document: a white canvas of width x height (any
-    character XML cannot carry shown as U+FFFD)."""
+    character XML cannot carry shown as U+FFFD).
+    """
     return _NOT_XML.sub('\ufffd', '\n'.join([
         '<?xml version="1.0" encoding="UTF-8"?>',
         '<svg xmlns="http://www.w3.org/2000/svg" version="1.1" '

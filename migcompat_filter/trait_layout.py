@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """How each factor is laid out in schema-2 trait names (plain data + specs).
 
 A factor is published as one or more *parts*, each with its own trait code
@@ -23,6 +35,7 @@ every value is exact either way. Decoding raises Malformed.
 from migcompat_filter.factors import catalogue
 from migcompat_filter.profile import is_unknown
 from migcompat_filter.profile import Unknown
+from migcompat_filter.trait_payloads import Malformed
 from migcompat_filter import trait_text as text
 from migcompat_filter.trait_vocabulary import ARCHES
 from migcompat_filter.trait_vocabulary import FEATURES
@@ -34,7 +47,6 @@ from migcompat_filter.trait_vocabulary import MODULE_PARAMS
 from migcompat_filter.trait_vocabulary import SMT
 from migcompat_filter.trait_vocabulary import VENDORS
 from migcompat_filter.trait_vocabulary import VIRT
-from migcompat_filter.trait_payloads import Malformed
 
 UNKNOWN = 'UNKNOWN'
 EMPTY = 'EMPTY'
@@ -364,7 +376,8 @@ class IntSet(Set):
 class Part(object):
     """One trait family of a factor: its code, spec, and which fields of
     the factor's dict it holds (None: the whole value; one name with
-    ``single``: that field's value itself)."""
+    ``single``: that field's value itself).
+    """
 
     def __init__(self, code, spec, fields=None, single=False):
         self.code = code
@@ -478,7 +491,8 @@ def _build():
 
 def _mark_per_host(layouts):
     """A part is per host when its factor is (catalogue per_host) or all
-    its fields are the factor's per_host_fields."""
+    its fields are the factor's per_host_fields.
+    """
     for lay in layouts:
         row = catalogue.get(lay.name)
         for part in lay.parts:

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Schema 2 of the migcompat traits: one readable trait per fact.
 
 Grammar (every name matches ``^CUSTOM_[A-Z0-9_]+$`` and is at most
@@ -232,7 +244,8 @@ def _encode_factor(name, value):
 
 def _check_kind(name, value):
     """InputError for a text or integer factor of another type (a reader
-    bug: a clear error beats publishing something undecodable)."""
+    bug: a clear error beats publishing something undecodable).
+    """
     row = catalogue.get(name)
     kind = row.codec if row else None
     if profile_mod.is_unknown(value) or kind not in (catalogue.TEXT,
@@ -400,7 +413,8 @@ def _decode_cached(name, names):
 
 def parse_factors(traits):
     """(factors, [TraitProblem]) from schema-2 trait names (the schema
-    and digest traits are the caller's); never raises on content."""
+    and digest traits are the caller's); never raises on content.
+    """
     problems = []
     factors = {}
     for name, codes in sorted(_group(sorted(set(traits)),

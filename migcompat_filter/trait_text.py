@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Readable, reversible spelling of text in trait names (schema 2).
 
 Placement trait names allow only ``[A-Z0-9_]``, so a value such as
@@ -57,7 +69,8 @@ def _alnum(ch):
 def plain(name):
     """The vocabulary spelling of a name: upper case, punctuation runs as
     ``_``; None when that is not a clean spelling (leading, trailing or
-    no alphanumerics)."""
+    no alphanumerics).
+    """
     spelt = re.sub('[^A-Z0-9]+', '_', name.upper()) if name.isascii() else ''
     if not spelt or spelt.startswith('_') or spelt.endswith('_'):
         return None

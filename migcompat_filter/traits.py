@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Encode a host profile as Placement traits, and decode traits back.
 
 The scheduler only knows what Placement knows, so each factor of a
@@ -117,7 +129,8 @@ _CODE_RE = re.compile(r'^(?:(?:%s)_)?([A-Z]+)' % '|'.join(
 
 def is_per_host(trait):
     """True for a trait of a per-host fact: the running guests (both
-    schemas), the calibrated TSC frequency (schema 2)."""
+    schemas), the calibrated TSC frequency (schema 2).
+    """
     m = _CODE_RE.match(trait[len(PREFIX):])
     return bool(m) and (m.group(1) in trait_schema2.per_host_codes() or
                         m.group(1) in trait_schema1.per_host_codes())
@@ -159,7 +172,8 @@ def canonical(profile):
     """The profile as schema 2 gives it back: the lists the layout calls
     sets (feature lists, machine types, usable models, ...) sorted. So
     ``decode(encode(p)) == canonical(p)``, and ``== p`` for a profile
-    whose sets are sorted already (what the readers write)."""
+    whose sets are sorted already (what the readers write).
+    """
     return Profile({name: from_jsonable(trait_schema2.canonical(name, v))
                     for name, v in profile.factors.items()},
                    profile.schema_version)
@@ -246,7 +260,8 @@ def decode(traits):
 def describe(names):
     """[(name, factor, value)] for each of our trait names: what one
     trait says, decoded (``migcompat traits``). Schema-1 traits are whole
-    factors: their value is the factor's, as JSON."""
+    factors: their value is the factor's, as JSON.
+    """
     names = sorted(n for n in set(names) if is_ours(n))
     version = parse(names).version
     decoded = decode(names) if version == 1 else None

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """URLs given on the command line: checked before use, shown safely."""
 
 import urllib.parse
@@ -8,7 +20,8 @@ from migcompat_filter import redaction
 
 def check_url(option, url):
     """InputError (exit 2) naming option when url cannot be an HTTP
-    endpoint; the message never shows the URL's userinfo."""
+    endpoint; the message never shows the URL's userinfo.
+    """
     shown = redaction.strip_userinfo(url)
     problem = None
     try:

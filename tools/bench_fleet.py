@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Benchmark the fleet commands against a real placement server.
 
 Builds a fleet the way docs/reviews/fleet-scale.md did, on a real
@@ -108,7 +120,8 @@ class LoggedPlacement(placement_server.PlacementServer):
 
     def cpu(self):
         """CPU seconds of the server's processes (gunicorn and its
-        worker) so far, or None without psutil."""
+        worker) so far, or None without psutil.
+        """
         try:
             import psutil
         except ImportError:
@@ -202,7 +215,8 @@ def populate(server, client, n, workers):
 
 def keep(server, path, meta):
     """Copy the server's database to path (sqlite's backup API: a
-    consistent copy while the server runs) and meta to path.json."""
+    consistent copy while the server runs) and meta to path.json.
+    """
     import sqlite3
     src, dst = sqlite3.connect(server.db), sqlite3.connect(path)
     with dst:
@@ -215,7 +229,8 @@ def keep(server, path, meta):
 
 def run(server, argv, env=None):
     """(requests served, wall s, the process's CPU s) of one migcompat
-    process."""
+    process.
+    """
     import resource
     cli = os.path.join(os.path.dirname(sys.executable), 'migcompat')
     before, server_cpu = server.served(), server.cpu()
@@ -240,7 +255,8 @@ def run(server, argv, env=None):
 def in_process(n):
     """The commands' own work without HTTP, for n hosts: hosts sharing
     their group's profile (as Fleet.load gives them) against every host
-    decoded from its own traits (as before profile groups)."""
+    decoded from its own traits (as before profile groups).
+    """
     from migcompat_filter.fleet import baseline
     from migcompat_filter.fleet import inventory
     from migcompat_filter.fleet import matrix

@@ -1,4 +1,16 @@
 #!/usr/bin/env python3
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Benchmark what the running guests add to a report, with real guests.
 
 Starts N real tiny KVM guests on qemu:///system
@@ -93,7 +105,8 @@ def measure(conn, client, rp, runs, label):
 
 def start_guests(conn, n, started, budget):
     """Start guests until n run or budget seconds passed (a small,
-    shared machine slows down as guests pile up: measure what runs)."""
+    shared machine slows down as guests pile up: measure what runs).
+    """
     t0 = time.perf_counter()
     while len(started) < n and time.perf_counter() - t0 < budget:
         g = guests.RunningGuest(conn)
@@ -104,7 +117,8 @@ def start_guests(conn, n, started, budget):
 
 def destroy(conn, g):
     """Destroy one guest, also one whose start was interrupted after
-    libvirt created it (looked up by its UUID)."""
+    libvirt created it (looked up by its UUID).
+    """
     libvirt = guests._libvirt()
     try:
         (g.domain or conn.lookupByUUIDString(g.uuid)).destroy()

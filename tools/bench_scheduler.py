@@ -1,4 +1,16 @@
 #!/usr/bin/env python3
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Benchmark MigrationCompatibilityFilter/-Weigher in nova's scheduler path.
 
 Runs nova's own HostManager.get_filtered_hosts + get_weighed_hosts (the
@@ -146,7 +158,8 @@ def build(n_hosts, with_digest=True):
 
 def source_traits(prof):
     """The source's traits with a running-guests record, as its reporter
-    publishes it for 40 running guests (host-model and custom)."""
+    publishes it for 40 running guests (host-model and custom).
+    """
     from migcompat_filter import profile as profile_mod
     from migcompat_filter import traits
 
@@ -205,7 +218,8 @@ def request_spec(live_migration, source):
 
 class OwnTime(object):
     """Times our filter's and weigher's own methods inside a HostManager:
-    a second, low-noise measure of what they add to a request."""
+    a second, low-noise measure of what they add to a request.
+    """
 
     def __init__(self, hm):
         self.total = 0.0

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """bench_scheduler.py --real: the scheduler's profile cache on a REAL
 placement server, with a fleet whose hosts differ only in their
 calibrated TSC frequency (P = N today). See bench_scheduler.py's
@@ -26,7 +38,8 @@ NOVA_TRAITS = {'COMPUTE_NODE', 'COMPUTE_VOLUME_EXTEND', 'HW_CPU_X86_AVX2',
 
 def fleet_traits(n, seed=1):
     """[(rp_uuid, name, trait names)] of n hosts: the same Milan profile,
-    each with its own calibrated TSC frequency (2,095,0xx,xxx Hz)."""
+    each with its own calibrated TSC frequency (2,095,0xx,xxx Hz).
+    """
     from migcompat_filter import traits
 
     import bench_scheduler as bench
@@ -61,7 +74,8 @@ def _profile(factors):
 
 def populate(db, fleet):
     """Write the providers and their traits into placement's sqlite
-    database (placement's own schema), as its API would store them."""
+    database (placement's own schema), as its API would store them.
+    """
     now = datetime.datetime.utcnow().isoformat(' ')
     con = sqlite3.connect(db, timeout=60)
     try:
@@ -89,7 +103,8 @@ def populate(db, fleet):
 
 class RequestCounter(object):
     """nova's report client, counting GETs per global_request_id: the
-    request path sends the request's id, the refresher none."""
+    request path sends the request's id, the refresher none.
+    """
 
     def __init__(self, client):
         self.client = client
@@ -110,7 +125,8 @@ class RequestCounter(object):
 
 def simulate_per_host_tsc():
     """The codec change (TSC frequency out of the digest, and out of a
-    group's profile), for a run before it lands."""
+    group's profile), for a run before it lands.
+    """
     from migcompat_filter import grouping
     from migcompat_filter import hoststate
     from migcompat_filter import traits

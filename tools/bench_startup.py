@@ -1,4 +1,16 @@
 #!/usr/bin/env python3
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Benchmark the ``migcompat`` process start-up, from a venv path under
 /tmp and not.
 
@@ -45,7 +57,8 @@ _ENV = {k: v for k, v in os.environ.items()
 
 def run_once(python, code, args):
     """(wall, CPU) seconds of one process. CPU time (user + system) is
-    less disturbed by other load on a shared machine than wall time."""
+    less disturbed by other load on a shared machine than wall time.
+    """
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run([python, '-c', code] + args, check=True, env=_ENV,

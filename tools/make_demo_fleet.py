@@ -1,4 +1,16 @@
 #!/usr/bin/env python3
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Generate the demo fleet bundled in migcompat_filter/demo/data/.
 
 ``migcompat demo`` runs on a fleet of host profiles shipped inside the
@@ -59,7 +71,8 @@ def _without_tsx(features):
 
 def _machine_types_up_to(qemu):
     """QEMU's versioned x86 machine types up to its own version (QEMU adds
-    pc-q35-X.Y and pc-i440fx-X.Y with every release X.Y)."""
+    pc-q35-X.Y and pc-i440fx-X.Y with every release X.Y).
+    """
     major, minor = (int(p) for p in qemu.split('.')[:2])
     releases = ['2.%d' % i for i in range(4, 13)] + \
         ['%d.%d' % (a, b) for a in range(3, 11) for b in range(3)]

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The migcompat CLI: one cliff command per verb."""
 
 import os
@@ -41,7 +53,8 @@ class FastEpilog(object):
 def _global_cloud(app, parsed_args):
     """``migcompat --os-cloud X <command>`` (OpenStackClient's habit):
     the global option stands for the command's own --os-cloud when that
-    was not given (it then holds its default, $OS_CLOUD)."""
+    was not given (it then holds its default, $OS_CLOUD).
+    """
     cloud = getattr(getattr(app, 'options', None), 'os_cloud', None)
     if (cloud and hasattr(parsed_args, 'os_cloud') and
             parsed_args.os_cloud == os.environ.get('OS_CLOUD')):
@@ -50,7 +63,8 @@ def _global_cloud(app, parsed_args):
 
 def _foreign_app_status(cmd, error):
     """The exit status for error when cmd runs in an app that is not
-    migcompat's own (None: leave it to that app)."""
+    migcompat's own (None: leave it to that app).
+    """
     if getattr(cmd.app, 'MIGCOMPAT_EXIT_STATUSES', False):
         return None
     from migcompat_filter import exception

@@ -1,5 +1,18 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """``migcompat baseline``: the guest CPU every listed host can offer
-(also ``openstack migcompat baseline``)."""
+(also ``openstack migcompat baseline``).
+"""
 
 from cliff import show
 
@@ -76,7 +89,8 @@ def _fields(b):
 
 class _Representative(object):
     """One host standing for its profile group (the explanation is
-    worked out per distinct profile, not per host)."""
+    worked out per distinct profile, not per host).
+    """
 
     def __init__(self, host, count):
         self.name = host.name + (' (+%d)' % (count - 1) if count > 1 else '')
@@ -86,7 +100,8 @@ class _Representative(object):
 
 def _explain(hosts, b, compute):
     """Why a surprising baseline is what it is (fleet.baseline_explain),
-    one representative per distinct profile."""
+    one representative per distinct profile.
+    """
     from migcompat_filter.fleet import baseline_explain
     groups = {}
     for host in hosts:

@@ -1,5 +1,18 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """``migcompat check SERVER``: where the scheduler would let one server
-live-migrate (also ``openstack migcompat check``)."""
+live-migrate (also ``openstack migcompat check``).
+"""
 
 from cliff import lister
 
@@ -108,7 +121,8 @@ def _mode(profile, given):
 
 def _cpu_used(source, mode):
     """What stands in for the server's CPU: the source's running guests of
-    its mode (the engine reads them), else the source host's profile."""
+    its mode (the engine reads them), else the source host's profile.
+    """
     running = source.profile['running_guests']
     if not isinstance(running, dict):
         return ("%s's host CPU profile (no running-guests record: %s)"

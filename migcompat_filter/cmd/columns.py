@@ -1,5 +1,18 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The output columns the commands share: readable in a table, the data
-itself in json and yaml (cliff FormattableColumns)."""
+itself in json and yaml (cliff FormattableColumns).
+"""
 
 import json
 import textwrap
@@ -12,7 +25,8 @@ from migcompat_filter.profile import to_jsonable
 
 class JSONColumn(columns.FormattableColumn):
     """Structured data: compact JSON in a table, the data itself in
-    json/yaml."""
+    json/yaml.
+    """
 
     def human_readable(self):
         value = to_jsonable(self._value)
@@ -34,7 +48,8 @@ class ListColumn(columns.FormattableColumn):
 
 class FactorColumn(columns.FormattableColumn):
     """A factor value: raw JSON data for json/yaml, readable text for
-    table/value (an unknown as "unknown: reason")."""
+    table/value (an unknown as "unknown: reason").
+    """
 
     def human_readable(self):
         return _human(self._value)
@@ -71,7 +86,8 @@ def _human(value, indent=''):
 
 class WrappedColumn(columns.FormattableColumn):
     """A long text: wrapped to 60 columns in a table, whole in json/yaml
-    (a piped table stays readable)."""
+    (a piped table stays readable).
+    """
 
     def human_readable(self):
         return '\n'.join(textwrap.wrap(self._value, 60)) or self._value

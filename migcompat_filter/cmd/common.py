@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """What the commands share (as ``osc_placement/resources/common.py``):
 where a profile comes from, the configuration, the cloud connection, the
 fleet commands' base class and output columns.
@@ -9,11 +21,10 @@ that needs them, so that each command pays only for what it uses.
 
 import os
 
-
-from migcompat_filter.cmd import FastEpilog
 # The output columns, here too (they moved to cmd/columns.py).
 from migcompat_filter.cmd.columns import JSONColumn  # noqa: F401
 from migcompat_filter.cmd.columns import ListColumn  # noqa: F401
+from migcompat_filter.cmd import FastEpilog
 from migcompat_filter import exception
 from migcompat_filter import nova_cpu_options
 from migcompat_filter.profile import Profile
@@ -89,7 +100,8 @@ def add_profile_arguments(parser):
 
 def open_host(root=None, uri=None, nova_config=None):
     """The host source the add_host_arguments options name (InputError
-    when unusable)."""
+    when unusable).
+    """
     from migcompat_filter import hostsource
     if root is not None:
         if uri is not None:
@@ -157,7 +169,8 @@ def traits_from_args(parsed_args):
 
 def _origin(parsed_args):
     """How the user named the profile's source, for messages (or None for
-    the live host, which has no file to blame)."""
+    the live host, which has no file to blame).
+    """
     if getattr(parsed_args, 'profile', None):
         return '--profile %s' % parsed_args.profile
     if getattr(parsed_args, 'root', None):
@@ -193,7 +206,8 @@ def _trait_list(traits, text, spec):
     factor and the trait when a trait of a known factor does not decode
     or decodes to a value not of the factor's shape. (Decoding traits read
     from Placement never raises; a file given on the command line is bad
-    input instead.)"""
+    input instead.)
+    """
     from migcompat_filter.profile import shape_problem
     profile = traits.load_trait_list(text, origin=spec)
     names = [line.strip() for line in text.splitlines()
@@ -213,7 +227,8 @@ def _trait_list(traits, text, spec):
 def read_input_file(path, max_bytes=MAX_INPUT_BYTES):
     """The bytes of a file named on the command line: a regular file of
     at most max_bytes (a FIFO, socket or device is refused without
-    blocking on it). InputError naming path otherwise."""
+    blocking on it). InputError naming path otherwise.
+    """
     try:
         return safefile.read_regular(path, max_bytes)
     except safefile.FileRefused as e:
@@ -307,7 +322,8 @@ def placement_adapter(conf, os_cloud=None, placement_url=None,
                       os_env=False):
     """A Placement Adapter: no auth at placement_url, a clouds.yaml cloud
     (or, with os_env, OS_* credentials in the environment), else the
-    [placement] options of conf."""
+    [placement] options of conf.
+    """
     from migcompat_filter import placement
     timeout = conf.migcompat.request_timeout
     if placement_url:
@@ -321,7 +337,8 @@ def placement_adapter(conf, os_cloud=None, placement_url=None,
 def add_placement_arguments(group):
     """--os-cloud and --placement-url on group (a parser or an argument
     group), defaulting to $OS_CLOUD and $MIGCOMPAT_PLACEMENT_URL as in
-    every command. Use with placement_adapter(..., os_env=True)."""
+    every command. Use with placement_adapter(..., os_env=True).
+    """
     group.add_argument(
         '--os-cloud', metavar='<name>',
         default=os.environ.get('OS_CLOUD'),
@@ -363,7 +380,8 @@ def add_connection_arguments(parser):
 def connect(conf, os_cloud=None, placement_url=None, nova_url=None,
             workers=None, progress=None):
     """A :class:`~migcompat_filter.fleet.inventory.Fleet` from the
-    connection options."""
+    connection options.
+    """
     from migcompat_filter.fleet import inventory
     from migcompat_filter.fleet import nova_api
     from migcompat_filter import placement
@@ -387,7 +405,8 @@ def connect(conf, os_cloud=None, placement_url=None, nova_url=None,
 
 def _progress_printer(stream):
     """progress(done, total, what) writing one updating line to stream
-    (Fleet.progress: profile groups read, then loose hosts)."""
+    (Fleet.progress: profile groups read, then loose hosts).
+    """
     state = {'last': None}
 
     def progress(done, total, what='hosts'):
@@ -404,7 +423,8 @@ def _progress_printer(stream):
 
 class FleetCommand(FastEpilog):
     """Mixin of the fleet commands: connection options (unless inside
-    openstack), the configuration, the policy and the fleet."""
+    openstack), the configuration, the policy and the fleet.
+    """
 
     def _in_osc(self):
         # OSC registers plugins as lazy attributes of the ClientManager

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """``migcompat compare SRC DST``: can a guest live-migrate from SRC to DST?
 
 SRC and DST may each be a snapshot directory, a profile JSON file written by
@@ -81,9 +93,9 @@ def _read_domain(path):
 
 def _model_expander(path, arch):
     """expand(model) -> features, through libvirt's CPU map (or QEMU)."""
-    import xml.etree.ElementTree as ET  # only for building XML
     from migcompat_filter import cpu_expansion
     from migcompat_filter import qemu_cpu_models
+    import xml.etree.ElementTree as ET  # only for building XML
 
     def expand(model):
         cpu = ET.Element('cpu')
@@ -192,7 +204,8 @@ class FindingsColumn(columns.FormattableColumn):
 def plain(value):
     """value as JSON/YAML-ready data: sets (a rule's set of CPU models or
     features) become sorted lists, tuples lists, recursively, so that no
-    formatter meets a type it cannot write (and stops half-way)."""
+    formatter meets a type it cannot write (and stops half-way).
+    """
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}
     if isinstance(value, (set, frozenset)):

@@ -1,5 +1,18 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """``migcompat guests``: the running guests of a host and what limits
-their moves."""
+their moves.
+"""
 
 from cliff import lister
 
@@ -27,7 +40,8 @@ def _phys_bits(guest):
 
 def _missing(need, guest, hosts):
     """Per destination, what this guest needs that it lacks (a hint: the
-    destination's host-model features and machine types)."""
+    destination's host-model features and machine types).
+    """
     out = []
     for name, prof in hosts:
         lacks = []

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """``migcompat report``: publish this host's traits in Placement."""
 
 import logging
@@ -80,7 +92,8 @@ COLUMNS = ('trait', 'change', 'provider')
 
 class _TextFormatter(formatters_base.ListFormatter):
     """``-f text`` (the default): Report writes "+ TRAIT"/"- TRAIT" lines
-    and a summary itself; this only makes "text" a choice of -f."""
+    and a summary itself; this only makes "text" a choice of -f.
+    """
 
     def add_argument_group(self, parser):
         pass
@@ -314,7 +327,8 @@ class Report(FastEpilog, lister.Lister):
 
 def _deadline_seconds(conf):
     """[migcompat] report_deadline, or its default: a few times the
-    per-request timeout ([placement] timeout when set)."""
+    per-request timeout ([placement] timeout when set).
+    """
     if conf.migcompat.report_deadline:
         return conf.migcompat.report_deadline
     timeout = getattr(getattr(conf, 'placement', None), 'timeout', None)
@@ -324,7 +338,8 @@ def _deadline_seconds(conf):
 
 def _placement_configured(conf, parsed_args):
     """Whether any way to reach Placement is given (an option, the
-    environment or nova's [placement] auth_type), before trying it."""
+    environment or nova's [placement] auth_type), before trying it.
+    """
     return bool(parsed_args.placement_url or parsed_args.os_cloud or
                 os.environ.get('OS_AUTH_URL') or
                 getattr(getattr(conf, 'placement', None), 'auth_type', None))

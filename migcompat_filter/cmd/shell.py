@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The ``migcompat`` command."""
 
 import os
@@ -120,7 +132,8 @@ class MigcompatApp(app.App):
     def _say_renamed(self, argv):
         """A deprecated name run from a terminal says what replaces it
         (not in scripts' output: their stderr stays as it was for the
-        release the old names are kept)."""
+        release the old names are kept).
+        """
         try:
             self.command_manager.find_command(argv)
         except ValueError:
@@ -166,7 +179,8 @@ def _version():
 def protect_output(argv, environ=None):
     """Redact credentials from everything this process prints: register
     the userinfo of every URL in argv and the URL variables, and wrap
-    sys.stdout and sys.stderr (also what a --debug traceback goes to)."""
+    sys.stdout and sys.stderr (also what a --debug traceback goes to).
+    """
     environ = os.environ if environ is None else environ
     for value in list(argv) + [environ.get(v) for v in _URL_VARIABLES]:
         if value and '://' in value:

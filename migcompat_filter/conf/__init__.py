@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """migcompat's configuration options, one module per concern.
 
 All options live in the ``[migcompat]`` group (:data:`GROUP`), so the same
@@ -103,7 +115,8 @@ def register_nova_workarounds(conf):
     """nova's two [workarounds] options the policy follows, on a private
     ConfigOpts, with nova's names and defaults (so ``--config-file
     /etc/nova/nova.conf`` honours them). Never on nova's own CONF: nova
-    registers them there itself."""
+    registers them there itself.
+    """
     opts = [
         cfg.BoolOpt('skip_hypervisor_version_check_on_lm', default=False,
                     help="nova's option (read, not owned): nova does not "

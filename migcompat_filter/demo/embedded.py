@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """An in-process Placement for the demo, and the filter's view of it."""
 
 import os
@@ -46,7 +58,8 @@ class EmbeddedPlacement(object):
 
     def create_provider(self, name):
         """A compute node's root resource provider, as nova-compute makes
-        it (with nova's own COMPUTE_NODE trait); its UUID."""
+        it (with nova's own COMPUTE_NODE trait); its UUID.
+        """
         rp_uuid = str(uuid.uuid4())
         resp = self.adapter.post(
             '/resource_providers', json={'name': name, 'uuid': rp_uuid},
@@ -73,7 +86,8 @@ class EmbeddedPlacement(object):
 
 class SchedulerPlacement(object):
     """The one method of nova's report client the filter's profile cache
-    uses (``get(url, version=...)``), on the embedded Placement."""
+    uses (``get(url, version=...)``), on the embedded Placement.
+    """
 
     def __init__(self, adapter):
         self.adapter = adapter

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The demo fleet: the host profiles bundled in ``data/`` (written by
 ``tools/make_demo_fleet.py``) and this machine, read live.
 """
@@ -57,7 +69,8 @@ class DemoHost(object):
 
     def in_mode(self, mode, cpu_model=None):
         """This host's profile with nova's [libvirt] cpu_mode (and, for
-        custom, cpu_models) set."""
+        custom, cpu_models) set.
+        """
         factors = dict(self.profile.factors)
         factors['cpu_mode'] = mode
         factors['cpu_models'] = (self.cpu_models(cpu_model)

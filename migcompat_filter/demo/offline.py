@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """nova's scheduler path without nova's database, for offline drivers.
 
 The demo and the scheduler benchmark run nova's real HostManager filtering
@@ -88,7 +100,8 @@ def make_host_state(host, node, cell_uuid, rp_uuid, hypervisor_version,
 
 def nova_conf(config_files):
     """nova's global CONF, parsed once, with our [migcompat] options and the
-    nova.conf lines the documentation gives."""
+    nova.conf lines the documentation gives.
+    """
     import nova.conf
     from nova import objects
 
@@ -119,7 +132,8 @@ def nova_conf(config_files):
 
 def hypervisor_version(qemu_version):
     """nova's integer form of the QEMU version (7.2.22 -> 7002022); 0 when
-    unknown."""
+    unknown.
+    """
     parts = values.parse_version(qemu_version, 'qemu_version')
     if profile_mod.is_unknown(parts):
         return 0

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The bundled demo fleet as pictures: its heat map and its compatibility
 graph, drawn from the same traits the reporter publishes.
 
@@ -48,7 +60,8 @@ def demo_matrix(mode=cpu_modes.HOST_MODEL, fleet=None):
 
 def prepare(directory):
     """Create the output directory (InputError naming it when it cannot
-    be), so that a bad --pictures fails before the demo runs."""
+    be), so that a bad --pictures fails before the demo runs.
+    """
     try:
         os.makedirs(directory, exist_ok=True)
     except OSError as e:
@@ -60,7 +73,8 @@ def prepare(directory):
 
 def write(directory, modes=(cpu_modes.HOST_MODEL,), fleet=None):
     """Write the heat map and the graph of each mode into directory;
-    [paths written]. fleet: as for :func:`fleet_hosts`."""
+    [paths written]. fleet: as for :func:`fleet_hosts`.
+    """
     from migcompat_filter import fleet_graph
     from migcompat_filter import heatmap
 

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The demo run: publish every host's traits, then let nova's scheduler
 choose a live-migration target for a guest on each host, in each mode.
 """
@@ -194,7 +206,8 @@ class Demo(object):
 
     def _publish(self, client, mode):
         """Every host's traits in this guest CPU mode, as the reporter
-        publishes them."""
+        publishes them.
+        """
         from migcompat_filter import reporter
         from migcompat_filter import traits
 
@@ -265,7 +278,8 @@ def _refusal(judgement, policy, hs):
 
 def _approximated(profile):
     """True when the profile's host-model CPU is the reader's
-    approximation, not libvirt's domain capabilities."""
+    approximation, not libvirt's domain capabilities.
+    """
     hm = profile['host_model']
     return isinstance(hm, dict) and bool(hm.get('approximated'))
 

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The factor catalogue: one row per factor, and nothing else to keep in step.
 
 Plain data in the spirit of os-traits: every list that is keyed by a factor
@@ -368,13 +380,15 @@ def per_host():
 
 def per_host_fields():
     """factor -> its per-host fields (FactorRow.per_host_fields), for the
-    factors that have some."""
+    factors that have some.
+    """
     return {r.name: r.per_host_fields for r in rows() if r.per_host_fields}
 
 
 def identity_ignore(name=None):
     """The cosmetic sub-keys of a factor; without a name, factor -> keys
-    for every factor that has some."""
+    for every factor that has some.
+    """
     if name is None:
         return {r.name: r.identity_ignore for r in rows()
                 if r.identity_ignore}

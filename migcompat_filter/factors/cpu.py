@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """CPU factors: architecture, model, features, microcode.
 
 /proc/cpuinfo is the first choice (what the kernel sees); libvirt's host
@@ -22,7 +34,8 @@ def _int(text, what):
 
 class ArchFactor(base.Factor):
     """libvirt's <host><cpu><arch>, else what /proc/cpuinfo implies (x86,
-    ARM, POWER and s390 formats: factors.cpuinfo_arch)."""
+    ARM, POWER and s390 formats: factors.cpuinfo_arch).
+    """
 
     def read(self, host):
         try:
@@ -48,7 +61,8 @@ class ArchFactor(base.Factor):
     @staticmethod
     def _cross_checked(host, arch):
         """libvirt's arch, unless /proc/cpuinfo plainly names another
-        family (an altered snapshot: nothing says which file is right)."""
+        family (an altered snapshot: nothing says which file is right).
+        """
         try:
             implied = cpuinfo_arch.arch_from_cpuinfo(host.cpuinfo())
         except base.FactorUnknown:
@@ -173,7 +187,8 @@ class CpuFeaturesFactor(base.Factor):
 
 def _microcode_text(text, what):
     """The cpuinfo microcode revision (hex, "0x" optional) as shown,
-    or FactorUnknown when it is not a non-negative hex number."""
+    or FactorUnknown when it is not a non-negative hex number.
+    """
     digits = str(text).strip()
     digits = digits[2:] if digits.lower().startswith('0x') else digits
     if not digits or not all(c in '0123456789abcdefABCDEF' for c in digits):
@@ -185,7 +200,8 @@ def _microcode_text(text, what):
 class MicrocodeFactor(base.Factor):
     """The microcode revision: cpuinfo's "microcode", else libvirt's
     <microcode version=> (decimal, shown as hex); negative or
-    malformed revisions are unknown, naming the file."""
+    malformed revisions are unknown, naming the file.
+    """
 
     def read(self, host):
         try:

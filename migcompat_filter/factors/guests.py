@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The running guests factor: what the host's guests need from a destination.
 
 A live migration moves a guest with the CPU libvirt gave it at start, its
@@ -26,7 +38,8 @@ from migcompat_filter import guest_requirements
 def read_guests(host):
     """[Guest] of the host's running domains; FactorUnknown naming the
     document that cannot be read (the guests' needs would be incomplete,
-    and an incomplete record would let a move through that should not)."""
+    and an incomplete record would let a move through that should not).
+    """
     found = []
     for origin, text in host.running_domains():
         try:
@@ -38,7 +51,8 @@ def read_guests(host):
 
 def model_expander(host, arch='x86_64'):
     """expand(model) -> libvirt-spelt features, or None when only QEMU's
-    own definition knows the model; SourceError when nothing does."""
+    own definition knows the model; SourceError when nothing does.
+    """
 
     def expand(model):
         cpu = '<cpu><arch>%s</arch><model>%s</model></cpu>' % (arch, model)

@@ -1,5 +1,18 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Hypervisor factors: QEMU/libvirt versions, nesting, the host-model CPU
-libvirt offers, usable models, TSC, phys-bits and machine types."""
+libvirt offers, usable models, TSC, phys-bits and machine types.
+"""
 
 import re
 
@@ -121,7 +134,8 @@ def _domcaps_mode(host, name):
 
 class HostModelFactor(base.Factor):
     """The domcaps host-model CPU; without domain capabilities, an
-    approximation from the host CPU (see approximate_host_model)."""
+    approximation from the host CPU (see approximate_host_model).
+    """
 
     def read(self, host):
         try:
@@ -179,7 +193,8 @@ class HostModelFactor(base.Factor):
 def _no_domcaps(host):
     """True when the source has no domain capabilities at all (a snapshot
     or profile written without them), not when they say host-model is
-    unsupported (that host really offers none)."""
+    unsupported (that host really offers none).
+    """
     try:
         host.libvirt_xml('domcapabilities')
     except base.FactorUnknown:
@@ -271,7 +286,8 @@ class TscFactor(base.Factor):
 class PhysBitsFactor(base.Factor):
     """Physical address bits: libvirt's <maxphysaddr>, else cpuinfo's
     "address sizes"; 1..64 or unknown (an impossible value names its
-    file)."""
+    file).
+    """
 
     def read(self, host):
         caps = host.libvirt_origin('capabilities')

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The EVC-style answer to "which guest CPU can run on every one of these
 hosts".
 
@@ -116,7 +128,8 @@ class LibvirtCPUMap(object):
         """baselineCPU(build()), learning the features and models this
         libvirt does not know into unknown and models and retrying (a
         model it does not know is replaced by the minimal "486": every
-        feature is listed explicitly anyway)."""
+        feature is listed explicitly anyway).
+        """
         import re
         for _attempt in range(64):
             try:
@@ -133,8 +146,8 @@ class LibvirtCPUMap(object):
 
 
 def _cpu_xml(arch, model, vendor, features):
-    from xml.sax.saxutils import quoteattr
     from xml.sax.saxutils import escape
+    from xml.sax.saxutils import quoteattr
     parts = ['<cpu><arch>%s</arch>' % escape(arch)]
     if model:
         parts.append('<model>%s</model>' % escape(model))
@@ -189,7 +202,8 @@ class Baseline(object):
 
 def compute(hosts, cpu_map=None):
     """The :class:`Baseline` of the hosts (BaselineError when there is
-    none)."""
+    none).
+    """
     if not hosts:
         raise BaselineError('no hosts to compute a baseline for')
     cpu_map = cpu_map or LibvirtCPUMap()
@@ -243,7 +257,8 @@ def _distinct(offers):
 
 def _candidates(hosts, cpu_map, vendor, common, notes):
     """[(model, features)] usable on every host whose features are all
-    common, richest first."""
+    common, richest first.
+    """
     usable = None
     unknown_usable = []
     seen = set()

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Why a baseline CPU came out surprisingly old, in plain language.
 
 ``migcompat baseline`` proposes the richest named CPU model usable on
@@ -50,7 +62,8 @@ def is_legacy(model):
 
 def _offered(host):
     """The features a host-model guest gets there, or None when the
-    profile lists only some of them (not expanded) or none."""
+    profile lists only some of them (not expanded) or none.
+    """
     hm = _factor(host, 'host_model')
     if not isinstance(hm, dict) or not hm.get('expanded'):
         return None
@@ -78,7 +91,8 @@ def _nested(host):
 
 def _why(host, others):
     """[reason] this host cuts the baseline down, judged against the
-    other hosts ([] when it does not)."""
+    other hosts ([] when it does not).
+    """
     reasons = []
     offered = _offered(host)
     shared = _common([_offered(o) for o in others])
@@ -100,7 +114,8 @@ def _why(host, others):
 
 def _describe(host, kind=True):
     """What kind of host this is (kind=False: only its CPU), when that
-    explains a reduced CPU."""
+    explains a reduced CPU.
+    """
     hm = _factor(host, 'host_model')
     disabled = hm.get('disabled') if isinstance(hm, dict) else None
     model = hm.get('model') if isinstance(hm, dict) else None

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Free capacity of compute nodes, from Placement inventories and usages.
 
 What Placement itself checks when nova claims a server on a host: per
@@ -35,7 +47,8 @@ class Capacity(object):
 
     def fits(self, need):
         """True when every class of need has room (a class the host has
-        no inventory of has no room)."""
+        no inventory of has no room).
+        """
         return all(self.free.get(rc, 0) >= amount
                    for rc, amount in need.items() if amount)
 
@@ -71,7 +84,8 @@ class Capacity(object):
 
 def _section(body, key, what):
     """body[key] as a dict of dicts or numbers; PlacementError otherwise
-    (a wrong-shaped answer is a failure, never a guess)."""
+    (a wrong-shaped answer is a failure, never a guess).
+    """
     section = body.get(key, {})
     if not isinstance(section, dict):
         raise placement.PlacementError('%s: no %r object in the answer'
@@ -108,7 +122,8 @@ def read(client, host_uuid, label=None):
 
 def read_all(client, hosts, workers=8):
     """{host uuid: Capacity}, workers requests in flight; a host Placement
-    cannot answer for has none (it takes no server)."""
+    cannot answer for has none (it takes no server).
+    """
     def one(host):
         try:
             return host.uuid, read(client, host.uuid, host.name)
@@ -123,7 +138,8 @@ def read_all(client, hosts, workers=8):
 
 def allocation(client, consumer, rp_uuid):
     """{resource class: amount} a consumer (a server) holds on a provider;
-    empty when it holds nothing there."""
+    empty when it holds nothing there.
+    """
     what = 'read the allocations of server %s' % consumer
     allocs = _section(client.get_json('/allocations/%s' % consumer, what),
                       'allocations', what)

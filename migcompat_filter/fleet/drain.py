@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """A drain plan: where each server of a host can go, and one assignment.
 
 For every server on the host, its valid targets in order of preference:
@@ -112,7 +124,8 @@ class Plan(object):
 def server_need(server, allocation):
     """{resource class: amount} a server needs on a destination: its
     allocation on the source, else its flavor (nova's API 2.47+ shows
-    vcpus, ram and disk)."""
+    vcpus, ram and disk).
+    """
     if allocation:
         return dict(allocation)
     flavor = server.get('flavor') or {}
@@ -124,7 +137,8 @@ def server_need(server, allocation):
 
 def _judged(source, hosts, mode, policy, conf_actions, source_action):
     """[(host, accepted, reason, verdict, similarity)] for a guest of
-    mode on source (what the filter and the weigher would say)."""
+    mode on source (what the filter and the weigher would say).
+    """
     from migcompat_filter import rules
     if source.state != hoststate.TRAITED:
         # The filter judges no destination: it applies one action.
@@ -152,7 +166,8 @@ def _judged(source, hosts, mode, policy, conf_actions, source_action):
 
 def judge(sp, judged, free):
     """Fill sp.targets (sorted best first) and sp.refused from judged
-    (see _judged)."""
+    (see _judged).
+    """
     for host, ok, why, verdict, sim in judged:
         target = Target(host, ok, why, verdict, sim,
                         free.get(host.uuid) or capacity_mod.Capacity({}))
@@ -164,7 +179,8 @@ def judge(sp, judged, free):
 def assign(server_plans, free):
     """Give each server the best valid target with room, most
     constrained server first; free ({uuid: Capacity}) is the ledger and
-    is updated. Returns them unplaced first, then in assignment order."""
+    is updated. Returns them unplaced first, then in assignment order.
+    """
     order = sorted(server_plans, key=lambda sp: (len(sp.targets),
                                                  sp.name, sp.id))
     placed, unplaced = [], []

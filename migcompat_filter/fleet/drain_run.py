@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Carry a drain plan out through nova's API, and resume it.
 
 Each planned server is live-migrated to its planned host without forcing
@@ -31,7 +43,8 @@ DEFAULT_POLL = 2.0
 
 def default_state_path(host):
     """$XDG_STATE_HOME/migcompat/drain-HOST.json (~/.local/state when
-    unset)."""
+    unset).
+    """
     base = os.environ.get('XDG_STATE_HOME') or os.path.join(
         os.path.expanduser('~'), '.local', 'state')
     safe = ''.join(c if c.isalnum() or c in '.-_' else '_' for c in host)
@@ -137,7 +150,8 @@ class Runner(object):
 
     def order(self, moves):
         """moves [(server id, name, target)] in the order to run them:
-        in flight first, then the one that failed, then the plan's."""
+        in flight first, then the one that failed, then the plan's.
+        """
         first = [m for m in moves if m[0] in self.state.in_flight]
         then = [m for m in moves if m[0] in self.state.failed
                 and m not in first]

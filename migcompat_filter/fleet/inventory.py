@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The compute nodes and what their Placement traits say.
 
 A compute node's provider UUID is nova's compute node UUID. When nova's
@@ -47,7 +59,8 @@ def _dating_names(ours):
     all of ours but the per-item names of list factors, so that one
     request answers (a subset keeps the lower bound a lower bound; a new
     microcode, kernel, version or feature set still brings a name of its
-    own outside those lists)."""
+    own outside those lists).
+    """
     if len(ours) <= 60:
         return ours
     return [name for name, factor, _value in traits_codec.describe(ours)
@@ -105,7 +118,8 @@ class Host(object):
 
     def adopt(self, hp):
         """Take a profile group's HostProfile (decoded once, shared by
-        every host of the group; its per-host factors are blank)."""
+        every host of the group; its per-host factors are blank).
+        """
         self.state = hp.state
         self.key = hp.key
         self.problems = hp.problems
@@ -211,7 +225,8 @@ class Fleet(object):
 
     def _aggregate(self, name):
         """(Placement aggregate UUID, None) or (None, nova service hosts)
-        of an aggregate."""
+        of an aggregate.
+        """
         aggs = self._nova_aggregates()
         if aggs is not None:
             for agg in aggs:
@@ -235,7 +250,8 @@ class Fleet(object):
 
     def read_grouping(self):
         """(grouping.Grouping, {listing URL: Last-Modified}) of the fleet:
-        2 + 2 x new profiles requests (PlacementError on a failure)."""
+        2 + 2 x new profiles requests (PlacementError on a failure).
+        """
         stamps = {}
 
         def get(url, version):
@@ -309,7 +325,8 @@ class Fleet(object):
     def _untraited(self):
         """{uuid: name} of the providers with COMPUTE_NODE and no schema
         trait of ours: the compute nodes no group lists, in one listing
-        of just them (not of every compute node)."""
+        of just them (not of every compute node).
+        """
         schemas = sorted(t for t in self._ours or ()
                          if isinstance(t, str) and
                          t.startswith(grouping.SCHEMA_PREFIX))
@@ -368,7 +385,8 @@ class Fleet(object):
 
     def _read(self, host, timestamps, updated=None):
         """Read host's own traits (and, with timestamps, when they
-        changed); a failure marks the host unjudged."""
+        changed); a failure marks the host unjudged.
+        """
         try:
             names, host.generation = self.placement.get_traits(
                 host.uuid, label=host.name)
@@ -389,13 +407,15 @@ class Fleet(object):
 
     def read_own(self, host):
         """Re-read one host from its own traits: its per-host factors (the
-        running guests), which a profile group leaves blank."""
+        running guests), which a profile group leaves blank.
+        """
         return self._read(host, timestamps=False)
 
     def host(self, name, timestamps=True):
         """One compute node read on its own (never the fleet): nova's
         hypervisor list or Placement's provider of that name or UUID, its
-        traits and, with timestamps, when they changed."""
+        traits and, with timestamps, when they changed.
+        """
         hypervisors = self._hypervisors()
         if hypervisors is not None:
             host = self._pick([Host(h['hypervisor_hostname'], h['id'],
@@ -423,7 +443,8 @@ class Fleet(object):
 
     def server_host(self, server_name):
         """(server dict, name of the compute node it runs on); needs nova's
-        API."""
+        API.
+        """
         if self.nova is None:
             raise InputError('finding server %r needs nova\'s API (%s)'
                              % (server_name, self.nova_error))

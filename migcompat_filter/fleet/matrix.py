@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Who can receive live migrations from whom.
 
 Hosts with identical traits have identical profiles: they form one
@@ -23,7 +35,8 @@ DEFAULT_ACTION = 'pass'
 
 class Group(object):
     """Hosts with identical migcompat traits, hence identical profiles
-    (but for their per-host factors: their running guests)."""
+    (but for their per-host factors: their running guests).
+    """
 
     def __init__(self, label, hosts):
         self.label = label
@@ -118,7 +131,8 @@ class Matrix(object):
 def build(hosts, mode=None, policy=None, cpu_models=None):
     """The live-migration :class:`Matrix` of the hosts, one evaluation per
     pair of groups (the diagonal too: identical hosts can still refuse,
-    e.g. when a factor is unknown and the policy blocks unknowns)."""
+    e.g. when a factor is unknown and the policy blocks unknowns).
+    """
     from migcompat_filter import rules
 
     groups = group_hosts(hosts)
@@ -135,7 +149,8 @@ def build(hosts, mode=None, policy=None, cpu_models=None):
 
 def actions_from_conf(conf):
     """{host state: 'pass'|'refuse'}: the filter's [migcompat] actions for
-    the destinations it cannot judge."""
+    the destinations it cannot judge.
+    """
     group = conf.migcompat
     return {state: getattr(group, option)
             for state, option in ACTION_OPTIONS.items()}

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The few nova API calls the fleet commands make (admin credentials).
 
 nova names the compute nodes exactly (its hypervisor list), gives the
@@ -67,7 +79,8 @@ class NovaClient(object):
 
     def hypervisors(self):
         """[{id (compute node UUID), hypervisor_hostname, state, status,
-        service: {host, disabled_reason}}]."""
+        service: {host, disabled_reason}}].
+        """
         return self._paged('/os-hypervisors/detail', 'hypervisors',
                            'list hypervisors')
 
@@ -116,7 +129,8 @@ class NovaClient(object):
 
     def servers_on(self, service_host, node=None):
         """The servers on a compute service host (all projects), by name;
-        with node, only those nova places on that compute node."""
+        with node, only those nova places on that compute node.
+        """
         servers = self._paged(
             '/servers/detail?all_tenants=1&host=%s'
             % quote(service_host, safe=''),
@@ -132,7 +146,8 @@ class NovaClient(object):
 
     def live_migrate(self, server_id, host=None):
         """Ask nova to live-migrate a server (to host when given; nova's
-        scheduler still checks that host)."""
+        scheduler still checks that host).
+        """
         body = {'os-migrateLive': {'host': host, 'block_migration': 'auto'}}
         self._post('/servers/%s/action' % server_id, body,
                    'live-migrate server %s%s'

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """An order in which to upgrade hosts so that each can be drained first.
 
 At its turn a host is emptied: each of its guests must go to another
@@ -66,7 +78,8 @@ class Planner(object):
                  budget=DEFAULT_BUDGET):
         """hosts: the hosts to upgrade, as they are (whatif.Changed);
         after: {name: the same host upgraded}; guests: {name: [Guest]};
-        free: {name: Capacity}."""
+        free: {name: Capacity}.
+        """
         self.before = {h.name: h for h in hosts}
         self.after = after
         self.guests = guests
@@ -81,7 +94,8 @@ class Planner(object):
 
     def _drain(self, name, upgraded, free, guests):
         """[(guest, dest)] moving every guest off name, updating free and
-        guests, or a Stuck."""
+        guests, or a Stuck.
+        """
         src = self._current(name, upgraded)
         moves = []
         for guest in sorted(guests[name], key=lambda g: (

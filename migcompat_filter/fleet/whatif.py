@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """What a planned change to some hosts does to live migration.
 
 A change is a list of ``FACTOR=VALUE`` settings (:func:`parse_changes`)
@@ -59,7 +71,8 @@ SETTABLE = {
 
 def parse_changes(settings):
     """[(factor, parsed value)] of ``--set FACTOR=VALUE`` strings;
-    InputError naming the setting and what is wrong."""
+    InputError naming the setting and what is wrong.
+    """
     if not settings:
         raise InputError('give at least one --set FACTOR=VALUE (factors: '
                          '%s)' % ', '.join(sorted(SETTABLE)))
@@ -119,7 +132,8 @@ def apply(profile, changes):
 
 class Changed(object):
     """A host as it would be: the same name, uuid and state, another
-    profile (hosts the change does not touch keep theirs)."""
+    profile (hosts the change does not touch keep theirs).
+    """
 
     def __init__(self, host, profile, changed):
         self.host = host
@@ -145,7 +159,8 @@ def unchanged_fleet(hosts):
 def changed_fleet(hosts, names, changes):
     """[Changed] of hosts, the named ones (name/uuid/service host) with
     the changes applied; hosts whose traits cannot be read are left out
-    of the change (they are reported, not judged)."""
+    of the change (they are reported, not judged).
+    """
     out = []
     for h in hosts:
         touch = bool({h.name, h.uuid, h.service_host} & set(names)) and \
@@ -157,7 +172,8 @@ def changed_fleet(hosts, names, changes):
 
 class Verdicts(object):
     """Cached verdicts by (source key, dest key, mode): hosts with the
-    same traits (and the same change) are judged once."""
+    same traits (and the same change) are judged once.
+    """
 
     def __init__(self, policy=None):
         self.policy = policy
@@ -182,7 +198,8 @@ def _judgeable(hosts):
 
 def delta(before, after, mode=None, verdicts=None):
     """Pairs whose verdict the change flips: [(source, destination,
-    'impossible'|'possible', blocking factors before or after)]."""
+    'impossible'|'possible', blocking factors before or after)].
+    """
     verdicts = verdicts or Verdicts()
     b_hosts, a_hosts = _judgeable(before), _judgeable(after)
     out = []
@@ -202,7 +219,8 @@ def delta(before, after, mode=None, verdicts=None):
 
 def guest_modes(host):
     """{mode: count} of a host's running guests (its record), or None when
-    it has no readable record."""
+    it has no readable record.
+    """
     running = host.profile['running_guests']
     if not isinstance(running, dict):
         return None
@@ -222,7 +240,8 @@ def targets(hosts, source, mode, verdicts):
 
 def stranded(before, after, verdicts=None):
     """Running guests with no valid target after the change:
-    [(host, mode, guests, targets before)]."""
+    [(host, mode, guests, targets before)].
+    """
     verdicts = verdicts or Verdicts()
     out = []
     for hb, ha in zip(before, after):

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Rules on the CPU: architecture, vendor, address bits, TSC."""
 
 from migcompat_filter.cpu_modes import HOST_PASSTHROUGH
@@ -232,7 +244,8 @@ class TscRule(Rule):
     @staticmethod
     def _host_invtsc(ctx):
         """A host-passthrough guest with migratable='off' on a source
-        host with invtsc has invtsc (QEMU gives it every host feature)."""
+        host with invtsc has invtsc (QEMU gives it every host feature).
+        """
         if ctx.mode != HOST_PASSTHROUGH or not ctx.guest.migratable_off:
             return False
         features = values.feature_set(values.part(
@@ -283,7 +296,8 @@ class TscRule(Rule):
 def _frequency(value):
     """The TSC frequency in Hz (1 Hz..1e11 Hz, finite) or Unknown: NaN,
     an infinity or a 400-digit number must neither raise nor make the
-    tolerance test hold for every destination."""
+    tolerance test hold for every destination.
+    """
     return values.bounded(values.part(value, 'frequency', 'tsc'),
                           'tsc frequency', *values.TSC_HZ_RANGE)
 

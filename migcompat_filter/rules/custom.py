@@ -1,5 +1,18 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """custom: the guest's CPU model and extra flags must be usable on the
-destination."""
+destination.
+"""
 
 from migcompat_filter.cpu_modes import CUSTOM
 from migcompat_filter.profile import is_unknown
@@ -97,7 +110,8 @@ class CustomModelRule(Rule):
 def extra_flags_missing(given, dst):
     """(missing, undecided) of the features ``given`` on a destination
     host-model value (expanded: complete; a named model: only its
-    disable list is definite)."""
+    disable list is definite).
+    """
     features = values.feature_set(values.part(dst, 'features', 'host_model'),
                                   'destination host-model features')
     if is_unknown(features):

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The rules engine: can a guest live-migrate from one host to another?
 
 :func:`evaluate` is a pure function of two profiles, the guest CPU mode and
@@ -17,8 +29,8 @@ from migcompat_filter.cpu_modes import MODES
 from migcompat_filter.factors import catalogue
 from migcompat_filter.profile import is_unknown
 from migcompat_filter.rules import guest_cpu
-from migcompat_filter.rules import values
 from migcompat_filter.rules.policy import Policy
+from migcompat_filter.rules import values
 from migcompat_filter.rules.verdict import Context
 from migcompat_filter.rules.verdict import Verdict
 
@@ -54,7 +66,8 @@ def _load_rules():
 
 class NoRulesInstalled(RuntimeError):
     """No rule could be loaded: a verdict would be "compatible" for
-    anything, so none is given."""
+    anything, so none is given.
+    """
 
 
 def all_rules():
@@ -79,7 +92,8 @@ def rules_for(mode):
 def choose_mode(source, mode=None, guest=None):
     """The guest CPU mode to judge: explicit, else the guest's own, else
     the source host's nova cpu_mode, else host-model (nova's default for
-    kvm)."""
+    kvm).
+    """
     if mode:
         if mode not in MODES:
             raise ValueError('mode %r is not one of %s' % (mode, MODES))

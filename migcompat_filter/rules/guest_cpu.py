@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The migrating guest: what travels with it, as plain data for the rules.
 
 A live migration moves a guest, not a host. What must fit on the
@@ -94,12 +106,14 @@ class GuestCPU(object):
 
     def extra(self):
         """Every feature added on top of the guest's mode: the explicit
-        given ones and, for host-passthrough, what nova added there."""
+        given ones and, for host-passthrough, what nova added there.
+        """
         return self.given() | (self.passthrough_extra or frozenset())
 
     def key(self):
         """A hashable tuple that differs when any judged field differs
-        (verdict caches key on it)."""
+        (verdict caches key on it).
+        """
         def frozen(value):
             return None if value is None else tuple(sorted(value))
         return (self.mode, self.model,

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """host-passthrough: factors that should be identical on both hosts.
 
 The guest sees the host CPU as is, so for these a difference (or an
@@ -51,7 +63,8 @@ class IdenticalRule(Rule):
 
 def _difference(src, dst, shown=8):
     """What differs, for the message: the first keys of two dicts, or
-    both values."""
+    both values.
+    """
     if not (isinstance(src, dict) and isinstance(dst, dict)):
         return ' (source %s, destination %s)' % (src, dst)
     diff = values.differing_keys(src, dst)
@@ -83,7 +96,8 @@ class CpuSignatureRule(IdenticalRule):
 
 class MicrocodeRule(IdenticalRule):
     """host-passthrough: same microcode revision (it adds and removes
-    features)."""
+    features).
+    """
 
     factor = 'microcode_version'
     what = 'microcode revision'
@@ -91,7 +105,8 @@ class MicrocodeRule(IdenticalRule):
 
 class FirmwareVersionRule(IdenticalRule):
     """host-passthrough: same firmware (BIOS) revision; it bundles
-    microcode and defaults."""
+    microcode and defaults.
+    """
 
     factor = 'firmware_version'
     what = 'firmware revision'
@@ -106,7 +121,8 @@ class FirmwareSettingsRule(IdenticalRule):
 
 class KernelVersionRule(IdenticalRule):
     """host-passthrough: same host kernel release (kernels hide or emulate
-    features)."""
+    features).
+    """
 
     factor = 'kernel_version'
     what = 'host kernel version'
@@ -114,7 +130,8 @@ class KernelVersionRule(IdenticalRule):
 
 class KernelSettingsRule(IdenticalRule):
     """host-passthrough: same CPU-relevant kernel settings (command line,
-    KVM module options, vulnerability mitigations)."""
+    KVM module options, vulnerability mitigations).
+    """
 
     factor = 'kernel_settings'
     what = 'host kernel settings'

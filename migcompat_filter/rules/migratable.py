@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The migratable view of a host's CPU: what a guest can carry across.
 
 libvirt never gives a guest that can migrate the features its CPU map marks
@@ -24,7 +36,8 @@ def dropped(profile):
 def view(value, names):
     """A copy of a dict-valued CPU factor without ``names`` in its
     ``features`` (an Unknown, or a value without a feature list, is
-    returned as it is)."""
+    returned as it is).
+    """
     if not isinstance(value, dict) or not isinstance(
             value.get('features'), (list, tuple)):
         return value

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The compatibility policy as plain data, for the rules engine.
 
 The engine stays pure (no oslo.config): :class:`Policy` holds what the
@@ -35,7 +47,8 @@ DEFAULTS = {
 
 def passthrough_identical_factors():
     """Factors host-passthrough wants identical (the catalogue says which):
-    the libvirt QEMU driver's "strongly recommended" list."""
+    the libvirt QEMU driver's "strongly recommended" list.
+    """
     return catalogue.passthrough_identical()
 
 

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Rules on the hypervisor software: QEMU, libvirt, machine types."""
 
 from migcompat_filter.cpu_modes import HOST_PASSTHROUGH
@@ -15,7 +27,8 @@ from migcompat_filter.rules.verdict import WARN
 class VersionRule(Rule):
     """The destination's version of a component must not be older (when
     older_blocks says so); for host-passthrough any difference follows the
-    identical-factor policy."""
+    identical-factor policy.
+    """
 
     #: The component, as messages name it.
     name = None

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Which request is a live migration, and from which compute node.
 
 nova's RequestSpec does not say "live migration"; the instance's
@@ -11,9 +23,9 @@ import threading
 
 from oslo_log import log as logging
 
+from nova.compute import task_states
 from nova import context as nova_context
 from nova import objects
-from nova.compute import task_states
 
 from migcompat_filter import hoststate
 from migcompat_filter.scheduler import reads
@@ -42,7 +54,8 @@ class LiveMigration(object):
 
 class ComputeNodes(object):
     """(host, node) -> compute node UUID, shared by concurrent requests
-    behind its lock (the database read itself happens outside it)."""
+    behind its lock (the database read itself happens outside it).
+    """
 
     def __init__(self):
         self._uuids = {}
@@ -107,7 +120,8 @@ def live_migration(spec_obj, nodes):
 
 def _cell_of(ctx, spec_obj):
     """The instance's cell: the request's when conductor set it there,
-    else from the instance mapping (one API database read)."""
+    else from the instance mapping (one API database read).
+    """
     dest = (spec_obj.requested_destination
             if spec_obj.obj_attr_is_set('requested_destination') else None)
     if (dest is not None and dest.obj_attr_is_set('cell') and
@@ -121,7 +135,8 @@ def read_source_again(cache, migration, deadline, not_found):
     """(HostProfile, key) of the source after Placement answered 404 for
     its provider: the compute node may have been re-created with a new
     UUID, so it is read from the database again (and migration's
-    source_uuid updated) instead of being stuck until a restart."""
+    source_uuid updated) instead of being stuck until a restart.
+    """
     unjudged = hoststate.HostProfile(hoststate.UNJUDGED,
                                      reason=str(not_found)), None
     if migration.resolve_source is None:

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """MigrationCompatibilityFilter: live-migrate only to compatible hosts.
 
 Enable it in nova-scheduler's nova.conf::
@@ -73,7 +85,8 @@ def _report_client():
 
 class _Shared(object):
     """State shared by the filter, the weigher and every request: each
-    part is immutable (the profile snapshot) or behind its own lock."""
+    part is immutable (the profile snapshot) or behind its own lock.
+    """
 
     def __init__(self, client_factory=_report_client):
         self.profiles = profiles.ProfileCache(client_factory)
@@ -100,7 +113,8 @@ def shared():
 
 def reset_shared(client_factory=None, clock=None, background=True):
     """Forget every cached profile and verdict (tests, the benchmark); the
-    old refresher thread ends."""
+    old refresher thread ends.
+    """
     global _SHARED
     with _SHARED_LOCK:
         if _SHARED is not None:
@@ -114,7 +128,8 @@ def reset_shared(client_factory=None, clock=None, background=True):
 
 def live_migration(spec_obj):
     """LiveMigration for a live-migration request, else None
-    (scheduler/instances.py)."""
+    (scheduler/instances.py).
+    """
     return instances.live_migration(spec_obj, shared().compute_nodes)
 
 
@@ -205,7 +220,8 @@ class _RequestFilter(object):
     """One live-migration request being filtered, in nova's host_passes
     shape: the source's profile once, then (passes, why) per destination,
     then one summary line. Hosts share profiles, so a verdict is reached
-    once per destination profile."""
+    once per destination profile.
+    """
 
     def __init__(self, migration, conf):
         self.migration = migration
@@ -270,7 +286,8 @@ class _RequestFilter(object):
 
     def source_unjudged(self, hosts, source):
         """Every host or none, as the options say for a source that cannot
-        be judged."""
+        be judged.
+        """
         action = (self.options.placement_error_action
                   if source.state == hoststate.UNJUDGED
                   else self.options.untraited_source_action)
@@ -304,7 +321,8 @@ class _RequestFilter(object):
     def read_own(self, hosts):
         """For a guest with a pinned invariant TSC: read the candidates
         whose group does not judge TSC alike by their own traits
-        (scheduler/per_host.py), concurrently, by the deadline."""
+        (scheduler/per_host.py), concurrently, by the deadline.
+        """
         if not self.exact_tsc:
             return
         wanted = []
@@ -385,7 +403,8 @@ class _RequestFilter(object):
     def log_summary(self, hosts, passed, refused):
         """The DEBUG line per destination profile, then the INFO line,
         then why each refused profile was refused (its blocking findings
-        name the features, e.g. the ones only the running guests have)."""
+        name the features, e.g. the ones only the running guests have).
+        """
         for key, names in self._members.items():
             LOG.debug('migcompat: hosts with profile %s: %s', key,
                       ', '.join(names))
@@ -419,7 +438,8 @@ class _RequestFilter(object):
 def guest_mode(guest, source_profile):
     """(mode, where it came from): the instance's own vcpu_model mode, else
     the source host's nova.conf cpu_mode (which may have changed since the
-    guest started), else nova's default."""
+    guest started), else nova's default.
+    """
     if guest is not None and guest.mode:
         return guest.mode, 'instance vcpu_model'
     mode = engine.choose_mode(source_profile)

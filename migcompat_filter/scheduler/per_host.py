@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """A destination's own TSC frequency, read when the migrating guest needs it.
 
 The TSC frequency is calibrated per host (often per boot), so the profile
@@ -33,7 +45,8 @@ def needs_exact_tsc(guest, mode, source_profile):
     the engine does) has an invariant TSC at a pinned frequency, or invtsc
     from nova with nothing saying how it runs; False when no destination
     frequency matters (no invtsc) or none can help (unpinned invtsc
-    guests block everywhere)."""
+    guests block everywhere).
+    """
     guest = guest_cpu.with_running(guest, source_profile['running_guests'],
                                    mode)
     if guest is None or guest.invtsc_unpinned:
@@ -46,7 +59,8 @@ def needs_exact_tsc(guest, mode, source_profile):
 def group_is_exact(hp):
     """True when a group profile judges TSC alike for all its hosts: they
     scale the TSC, or the group still carries one frequency (its digest
-    covers it)."""
+    covers it).
+    """
     tsc = hp.profile['tsc']
     return isinstance(tsc, dict) and (tsc.get('scaling') is True or
                                       'frequency' in tsc)
@@ -55,7 +69,8 @@ def group_is_exact(hp):
 def exact(group_hp, own_hp):
     """The group's HostProfile with the host's own TSC (from own_hp, the
     host's traits read now); its key tells hosts of other frequencies
-    apart, so verdicts are cached per (group, frequency)."""
+    apart, so verdicts are cached per (group, frequency).
+    """
     if own_hp.state != hoststate.TRAITED:
         return own_hp
     base = group_hp if own_hp.key == group_hp.key else own_hp
@@ -97,7 +112,8 @@ class HostReads(object):
     def read(self, cache, uuids, serial, deadline, request_id=None):
         """Read the hosts of uuids not memoised yet, WORKERS at a time,
         until the deadline; returns rp_uuid -> HostProfile of those read
-        (a failed read is an UNJUDGED HostProfile, not memoised)."""
+        (a failed read is an UNJUDGED HostProfile, not memoised).
+        """
         found = {}
         todo = queue.Queue()
         for uuid in uuids:

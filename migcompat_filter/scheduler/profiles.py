@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Host profiles as Placement traits say them, kept fresh for the scheduler.
 
 Placement is the only place the scheduler learns a host's profile: the
@@ -176,7 +188,8 @@ class _LRU(object):
 
 class ProfileCache(object):
     """rp_uuid -> HostProfile: an immutable Snapshot kept fresh by one
-    background thread per process (see the module docstring)."""
+    background thread per process (see the module docstring).
+    """
 
     #: Seconds between refresh attempts while Placement fails.
     RETRY_AFTER = 30.0
@@ -232,7 +245,8 @@ class ProfileCache(object):
 
     def provider_traits(self, rp_uuid, deadline, request_id=None):
         """One provider's trait names (1 call). Raises PlacementFailure
-        (NotFound for a provider Placement does not have)."""
+        (NotFound for a provider Placement does not have).
+        """
         url = '/resource_providers/%s/traits' % rp_uuid
         return reads.trait_names(
             self._get(url, '1.6', deadline, request_id), url)
@@ -251,7 +265,8 @@ class ProfileCache(object):
 
     def start(self):
         """Start the refresher thread now (nova-scheduler's start-up);
-        a request starts it too when nothing did."""
+        a request starts it too when nothing did.
+        """
         self._ensure_started()
 
     def _ensure_started(self):
@@ -298,7 +313,8 @@ class ProfileCache(object):
     def refresh_now(self):
         """Read the fleet now, in the caller's thread, and install the new
         snapshot. True when the read succeeded. Used by the refresher and
-        by tests and the benchmark to force a synchronous refresh."""
+        by tests and the benchmark to force a synchronous refresh.
+        """
         with self._refresh_lock:
             return self._refresh()
 
@@ -341,7 +357,8 @@ class ProfileCache(object):
 
     def _read_loose(self, fleet, previous):
         """rp_uuid -> HostProfile of each host in no group, and the first
-        failure (the hosts not reached keep their previous reading)."""
+        failure (the hosts not reached keep their previous reading).
+        """
         loose = {}
         for rp_uuid in sorted(fleet.loose):
             try:
@@ -360,7 +377,8 @@ class ProfileCache(object):
         """The current Snapshot. Never waits on a lock or on Placement;
         only before the process's first read has ended does it wait for
         that read, at most initial_wait seconds and not past deadline
-        (not at all with wait=False)."""
+        (not at all with wait=False).
+        """
         self._ensure_started()
         if wait and not self._first.is_set() and self.background \
                 and self.initial_wait > 0:

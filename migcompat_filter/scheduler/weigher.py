@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """MigrationSimilarityWeigher: prefer destinations most like the source.
 
 Enable it in nova-scheduler's nova.conf::
@@ -45,7 +57,8 @@ HOST_MODEL_SHARE = 1e-6
 class MigrationSimilarityWeigher(weights.BaseHostWeigher):
     """Live migration: weigh hosts by similarity to the source host, for
     host-passthrough guests in [0, 1], for host-model guests as a
-    tie-break only, for custom-mode guests not at all."""
+    tie-break only, for custom-mode guests not at all.
+    """
 
     # Fixed bounds: nova does not stretch the weights over the candidates,
     # so a 0.01 difference in similarity stays 0.01 next to nova's

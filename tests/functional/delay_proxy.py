@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """A loopback HTTP proxy that answers every request SECONDS late.
 
 ``python -m tests.functional.delay_proxy UPSTREAM SECONDS [LOG]`` forwards
@@ -92,7 +104,8 @@ def main():
 
 class CountingProxy(fixtures.Fixture):
     """A proxy in front of placement that records every request line it
-    forwards (a child process: eventlet may have patched this one)."""
+    forwards (a child process: eventlet may have patched this one).
+    """
 
     def __init__(self, upstream):
         super(CountingProxy, self).__init__()

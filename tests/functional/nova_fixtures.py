@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Helpers for running migcompat inside nova's own functional harness.
 
 Gotchas met while getting nova 34's harness (from the PyPI wheel) to run an
@@ -55,7 +67,8 @@ def _snapshot_profile(name):
 
 def real_profile(name, **changes):
     """The profile of a snapshot under tests/fixtures/hosts, optionally
-    with some factors changed (the same host after an update)."""
+    with some factors changed (the same host after an update).
+    """
     base = _snapshot_profile(name)
     factors = dict(base.factors)
     factors.update(changes)

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Fleet commands against a real placement server process.
 
 The fleet is built from real host profiles (tests/fixtures/hosts/*): each
@@ -79,8 +91,8 @@ class FakeNova(object):
         elif path == '/os-aggregates':
             body = {'aggregates': self.aggregates}
         elif path == '/servers/detail':
-            from urllib.parse import parse_qs
             import re
+            from urllib.parse import parse_qs
             pattern = parse_qs(query).get('name', ['.*'])[0]
             body = {'servers': [s for s in self.servers
                                 if re.search(pattern, s['name'])]}
@@ -100,7 +112,8 @@ class FakeNova(object):
 
     def start(self):
         """Serve in a child process: under stestr the nova tests' eventlet
-        monkey-patching makes a server thread here never run."""
+        monkey-patching makes a server thread here never run.
+        """
         self.tmp = tempfile.mkdtemp(prefix='migcompat-fake-nova-')
         data = os.path.join(self.tmp, 'nova.json')
         with open(data, 'w') as f:
@@ -151,7 +164,8 @@ _SHARED = {}
 
 def _shared_fleet():
     """One placement server with the published fleet, for every class
-    (a server start and 8 reports are the slow part)."""
+    (a server start and 8 reports are the slow part).
+    """
     if _SHARED:
         return _SHARED
     server = placement_server.PlacementServer()

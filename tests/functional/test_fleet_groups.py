@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The fleet commands read the fleet by profile group (grouping.read)
 against a real placement server process: their requests do not grow with
 the number of hosts, ``host show`` reads one host, hosts with traits of
@@ -43,7 +55,8 @@ P = len(PROFILES)
 class GroupedFleet(testtools.TestCase):
     """A fresh placement with hosts of 3 profiles, an untraited compute
     node, a loose host (traits of ours without the digest) and a shared
-    storage provider."""
+    storage provider.
+    """
 
     @classmethod
     def setUpClass(cls):
@@ -78,7 +91,8 @@ class GroupedFleet(testtools.TestCase):
     def add_hosts(cls, n):
         """n more hosts, round-robin over the profiles: the reporter for
         the first of each profile, then its trait set in one PUT (the
-        same database state, faster)."""
+        same database state, faster).
+        """
         names = sorted(PROFILES)
         for i in range(n):
             prof = names[(len(cls.uuids) + i) % P]
@@ -127,7 +141,8 @@ class GroupedFleet(testtools.TestCase):
 
     def per_host(self):
         """Every compute node read on its own, the way the fleet commands
-        read it before profile groups: {name: Host}."""
+        read it before profile groups: {name: Host}.
+        """
         hosts = {}
         for name, rp in self.uuids.items():
             h = inventory.Host(name, rp)

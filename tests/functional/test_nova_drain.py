@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """``migcompat drain HOST`` and ``drain --execute`` inside a real nova
 (nova 34's functional harness).
 
@@ -64,7 +76,8 @@ class _DrainBase(guest_base._GuestBase):
 
     def _start_small(self, hostname, prof):
         """A compute with room for one more 1-VCPU server: a server
-        already there takes the rest of its VCPUs."""
+        already there takes the rest of its VCPUs.
+        """
         self._start(hostname, prof)
         rp = self._get_provider_uuid_by_host(hostname)
         room = capacity.read(mc.reporter_client(self), rp).free['VCPU'] - 1
@@ -127,7 +140,8 @@ class _DrainBase(guest_base._GuestBase):
 class DrainModesTest(_DrainBase):
     """A host with host-model and host-passthrough servers: the plan
     sends each only where the filter lets it go, and --execute empties
-    the host that way."""
+    the host that way.
+    """
 
     def setUp(self):
         super().setUp()
@@ -175,7 +189,8 @@ class DrainModesTest(_DrainBase):
 
 class DrainUnplaceableTest(_DrainBase):
     """A passthrough server with no identical host: reported first, with
-    what blocks it on each candidate, and left where it is."""
+    what blocks it on each candidate, and left where it is.
+    """
 
     def setUp(self):
         super().setUp()
@@ -282,7 +297,8 @@ class DrainResumeTest(_DrainBase):
 
 class FleetCommandsTest(_DrainBase):
     """what-if and upgrade-plan against the same real nova and placement,
-    and their bad input."""
+    and their bad input.
+    """
 
     def setUp(self):
         super().setUp()

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The filter and weigher inside a real nova (nova 34's functional harness).
 
 Fake libvirt computes, the real nova API, conductor and scheduler, and a
@@ -82,7 +94,8 @@ class _Base(libvirt_base.LibvirtMigrationMixin,
 
 class _LazyDest(object):
     """self.dest for the migrate stub when no target is given: the
-    compute the instance is being migrated to, read from the migration."""
+    compute the instance is being migrated to, read from the migration.
+    """
 
     def __init__(self, test, server):
         self.test = test
@@ -227,7 +240,8 @@ def mc_fixtures_monkeypatch(name, new):
 
 class PassthroughWeigherTest(_Base):
     """A host-passthrough source goes to the identical host when one is
-    free, even when nova's own weighers prefer another compatible one."""
+    free, even when nova's own weighers prefer another compatible one.
+    """
 
     def setUp(self):
         super().setUp()
@@ -303,7 +317,8 @@ class NoDigestTest(_Base):
 class PlacementCallsTest(_Base):
     """A warm cache costs a live migration one Placement call of ours (the
     source's traits: its running-guests record is per host, in no digest);
-    a newer trait schema follows newer_schema_action."""
+    a newer trait schema follows newer_schema_action.
+    """
 
     def setUp(self):
         super().setUp()
@@ -388,7 +403,8 @@ class PlacementCallsTest(_Base):
 class SourceReCreatedTest(_Base):
     """F9: a compute node re-created with a new UUID (reinstalled host,
     lost compute_id file) is looked up again when Placement answers 404
-    for the UUID the scheduler learnt, not unjudged until a restart."""
+    for the UUID the scheduler learnt, not unjudged until a restart.
+    """
 
     def setUp(self):
         super().setUp()

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The filter judges the migrating guest, not its host (issue 10), inside
 a real nova (nova 34's functional harness).
 
@@ -53,7 +65,8 @@ def intel(name, **changes):
 
 def host_model_without(prof, *features):
     """prof's host_model value with features moved to its disabled list
-    (the same CPU after an update took them away)."""
+    (the same CPU after an update took them away).
+    """
     hm = dict(prof['host_model'])
     hm['features'] = sorted(set(hm['features']) - set(features))
     hm['disabled'] = sorted(set(hm.get('disabled') or ()) | set(features))
@@ -62,7 +75,8 @@ def host_model_without(prof, *features):
 
 def running_guests(mode, features, count=1, **extra):
     """A running_guests record as the reporter publishes it: `count`
-    guests of one mode running with these CPU features."""
+    guests of one mode running with these CPU features.
+    """
     record = {'count': count, 'modes': {mode: count},
               'host_model_features': [], 'custom_features': [],
               'unexpanded': [], 'machine_types': ['pc-q35-7.2'],
@@ -78,7 +92,8 @@ def running_guests(mode, features, count=1, **extra):
 
 def migratable_host_model(prof):
     """The features a host-model guest started on prof runs with: its
-    host-model features minus those libvirt never migrates (invtsc)."""
+    host-model features minus those libvirt never migrates (invtsc).
+    """
     return sorted(set(prof['host_model']['features']) -
                   cpu_map_migratable.non_migratable(prof['arch']))
 
@@ -94,7 +109,8 @@ class _GuestBase(base._Base):
 
     def _expect_no_valid_host(self, host, stays_on):
         """A live migration to host the scheduler refuses (see
-        _post_live_migration_expect_no_valid_host)."""
+        _post_live_migration_expect_no_valid_host).
+        """
         server = self.api.get_server(self.server['id'])
         try:
             self.api.post_server_action(
@@ -115,7 +131,8 @@ class _GuestBase(base._Base):
 
     def _set_vcpu_model(self, server, mode, model=None, features=()):
         """Store instance.vcpu_model as nova's libvirt driver does after
-        generating the guest CPU config (see the module docstring)."""
+        generating the guest CPU config (see the module docstring).
+        """
         _cctx, instance = self._instance(server)
         instance.vcpu_model = objects.VirtCPUModel(
             arch='x86_64', vendor='AMD', model=model, mode=mode,
@@ -158,7 +175,8 @@ class InstanceReadTest(_GuestBase):
 
 class CustomModeTest(_GuestBase):
     """A custom guest is judged by its one model and its extra flags, not
-    by every model of the source's [libvirt] cpu_models."""
+    by every model of the source's [libvirt] cpu_models.
+    """
 
     def setUp(self):
         super().setUp()
@@ -201,7 +219,8 @@ class CustomModeTest(_GuestBase):
 
 class HostModelBackAndForthTest(_GuestBase):
     """A host-model guest moved Skylake -> Ice Lake can move back: it
-    still runs the Skylake-level CPU it was started with."""
+    still runs the Skylake-level CPU it was started with.
+    """
 
     def setUp(self):
         super().setUp()
@@ -240,7 +259,8 @@ class HostModelBackAndForthTest(_GuestBase):
 
 class PassthroughGuestOnHostModelHostTest(_GuestBase):
     """A host-passthrough guest still running after the operator switched
-    the host's cpu_mode to host-model is judged as host-passthrough."""
+    the host's cpu_mode to host-model is judged as host-passthrough.
+    """
 
     def setUp(self):
         super().setUp()
@@ -271,7 +291,8 @@ class PassthroughGuestOnHostModelHostTest(_GuestBase):
 class TsxGuestsTest(_GuestBase):
     """Guests booted before an update took TSX away still have hle/rtm:
     a TSX-less destination is refused although the source's own
-    host-model lacks TSX now."""
+    host-model lacks TSX now.
+    """
 
     def setUp(self):
         super().setUp()
@@ -317,7 +338,8 @@ class TsxGuestsTest(_GuestBase):
 
 class TscFrequencyTest(_GuestBase):
     """host-model guests have no invtsc (libvirt leaves it out of the
-    CPU it gives them): hosts of another TSC frequency suit them."""
+    CPU it gives them): hosts of another TSC frequency suit them.
+    """
 
     def setUp(self):
         super().setUp()
@@ -343,7 +365,8 @@ class TscFrequencyTest(_GuestBase):
 class PinnedInvtscTest(_GuestBase):
     """Guests with an invariant TSC at a pinned frequency need each
     destination's own TSC frequency (per host: calibrated at boot), read
-    from its own traits when the digest group does not carry it."""
+    from its own traits when the digest group does not carry it.
+    """
 
     HZ = _MILAN['tsc']['frequency']
 
@@ -371,7 +394,8 @@ class PinnedInvtscTest(_GuestBase):
 
 class PinnedInvtscPerHostDigestTest(PinnedInvtscTest):
     """The same once the digest leaves the TSC frequency out (simulated
-    until the codec change lands): one group, each host read on its own."""
+    until the codec change lands): one group, each host read on its own.
+    """
 
     def simulate(self):
         from tests.unit import test_scheduler_exact_tsc
@@ -389,7 +413,8 @@ class PinnedInvtscPerHostDigestTest(PinnedInvtscTest):
 
 class WorkaroundsTest(_GuestBase):
     """nova's [workarounds] skip_hypervisor_version_check_on_lm (read from
-    nova's own CONF) relaxes our version rules as it relaxes nova's."""
+    nova's own CONF) relaxes our version rules as it relaxes nova's.
+    """
 
     def setUp(self):
         super().setUp()

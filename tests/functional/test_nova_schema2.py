@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Schema-2 traits inside a real nova (nova 34's functional harness).
 
 The reporter publishes each compute's profile (real host snapshots under
@@ -105,7 +117,8 @@ class MixedSchemaFleetTest(_Base):
 
 class FlavorTraitTest(_Base):
     """trait:CUSTOM_MIGCOMPAT_HM_<feature>=required in a flavor: Placement
-    offers only hosts whose host-model CPU has the feature."""
+    offers only hosts whose host-model CPU has the feature.
+    """
 
     def setUp(self):
         super().setUp()

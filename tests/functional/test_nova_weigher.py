@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """MigrationSimilarityWeigher next to nova's own weighers, in a real nova
 (nova 34's functional harness: API, conductor, scheduler, fake libvirt
 computes, real placement in process).
@@ -15,7 +27,8 @@ MILAN = base.MILAN
 
 class SoftAntiAffinityTest(base._Base):
     """A guest of a soft-anti-affinity group does not move onto its
-    sibling's host because that host is a little more similar."""
+    sibling's host because that host is a little more similar.
+    """
 
     def setUp(self):
         super().setUp()
@@ -75,7 +88,8 @@ class EquallySimilarTest(base._Base):
 class HostModelTieBreakTest(base._Base):
     """A host-model guest sees the same CPU on any compatible host: the
     weigher is only a tie-break there, so RAM wins over similarity even
-    with a high multiplier."""
+    with a high multiplier.
+    """
 
     def setUp(self):
         super().setUp()

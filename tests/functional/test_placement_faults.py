@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Placement faults: the filter in nova's HostManager path, and the
 reporter's client, against a real placement behind a misbehaving proxy.
 
@@ -75,12 +87,12 @@ class FilterUnderFaultsTest(_Placement):
 
     def setUp(self):
         super().setUp()
+        from migcompat_filter.demo import offline
+        from migcompat_filter.scheduler import migration_filter
         import nova.conf
         from nova import objects
         from nova.scheduler.client import report
         from nova.tests.fixtures import conf as nova_conf_fixture
-        from migcompat_filter.demo import offline
-        from migcompat_filter.scheduler import migration_filter
 
         objects.register_all()
         self.conf = self.useFixture(
@@ -131,7 +143,8 @@ class FilterUnderFaultsTest(_Placement):
 
     def refresh(self):
         """The refresher's next read, forced in this thread (it runs in
-        the background in nova-scheduler); True when it succeeded."""
+        the background in nova-scheduler); True when it succeeded.
+        """
         return self.shared.profiles.refresh_now()
 
     def test_wrong_shape_after_a_good_refresh_keeps_the_mapping(self):

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The trait reporter against real Placement.
 
 In-process placement (placement.direct) for the sync logic, and a real
@@ -19,6 +31,7 @@ import testtools
 import yaml
 
 from migcompat_filter import domains
+from migcompat_filter.exception import InputError
 from migcompat_filter.factors import guests as guests_factor
 from migcompat_filter import guest_requirements
 from migcompat_filter import hostsource
@@ -247,7 +260,7 @@ class TestSyncInProcess(testtools.TestCase):
                           self.client.find_provider, missing)
 
     def test_only_our_traits_may_be_wanted(self):
-        e = self.assertRaises(Exception, reporter.sync, self.client,
+        e = self.assertRaises(InputError, reporter.sync, self.client,
                               self.rp, ['CUSTOM_GOLD'])
         self.assertIn('only traits under CUSTOM_MIGCOMPAT_', str(e))
         self.assertEqual(set(FOREIGN), self.traits())
@@ -523,7 +536,8 @@ class TestReportCommand(ServerTestCase):
 
 class TestFailures(ServerTestCase):
     """Each failure: clear error, non-zero exit, nothing written, and the
-    next run against a healthy placement recovers."""
+    next run against a healthy placement recovers.
+    """
 
     def assert_failed_cleanly(self, rc, err, expected):
         self.assertEqual(1, rc, err)

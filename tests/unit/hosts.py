@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Real host profiles (and variants of them) for the rules tests.
 
 The CPU facts are real: the ``XEON_*`` and ``EPYC_*`` feature lists are the
@@ -276,7 +288,8 @@ def xeon_9242():
 def xeon_4214r():
     """Cascade Lake Silver 4214R: the 9242's signature, TSX off (no
     hle/rtm), a newer microcode. Same TSC as the 9242 so that only the CPU
-    differs."""
+    differs.
+    """
     return bare_metal(XEON_4214R, '0x5003707', 2300000000,
                       'Intel(R) Xeon(R) Silver 4214R CPU @ 2.40GHz')
 

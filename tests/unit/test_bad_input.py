@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The bad-input corpus for the readers and file arguments (issue 12:
 D3 FIFOs and devices, D4 unknown/ARM architectures, D5-D7 numeric
 garbage, D8 unbounded reads, D12 DTDs and repeated elements, D15
@@ -88,7 +100,8 @@ class BadInputBase(testtools.TestCase):
 
     def milan_profile(self, **changes):
         """The Milan fixture's profile JSON text with factors replaced;
-        values are JSON text so that NaN and huge numbers stay verbatim."""
+        values are JSON text so that NaN and huge numbers stay verbatim.
+        """
         data = self.profile_json(MILAN)
         text = json.dumps(data)
         for name, value in changes.items():
@@ -102,7 +115,8 @@ class FifoTest(BadInputBase):
 
     def assert_unknown_because_fifo(self, root, factor, relpath):
         """The factor (or the part of it the file feeds) is unknown,
-        saying that relpath is not a regular file."""
+        saying that relpath is not a regular file.
+        """
         value = self.profile_json(root)[factor]
         self.assertIn('%s: is not a regular file (a FIFO)' % relpath,
                       json.dumps(value))
@@ -146,7 +160,8 @@ class FifoTest(BadInputBase):
 
     def test_device_as_traits_profile(self):
         """D8: /dev/zero is refused at once, not read until memory runs
-        out."""
+        out.
+        """
         self.assert_bad_input(
             self.run_cli('traits', '--profile', '/dev/zero'),
             '/dev/zero', 'is not a regular file (a character device)')
@@ -161,7 +176,8 @@ class FifoTest(BadInputBase):
 
 class ArchitectureTest(BadInputBase):
     """D4: an architecture is read from ARM cpuinfo, and an unknown one
-    blocks in every mode."""
+    blocks in every mode.
+    """
 
     def test_arm_snapshot_without_capabilities_is_aarch64(self):
         data = self.profile_json(ARM)
@@ -202,7 +218,8 @@ class ArchitectureTest(BadInputBase):
 
 class NumbersTest(BadInputBase):
     """D5-D7: numeric garbage is bad input in a profile and unknown
-    (naming the file) in a snapshot; it never crashes a rule."""
+    (naming the file) in a snapshot; it never crashes a rule.
+    """
 
     def test_nan_tsc_in_profile(self):
         src = self.write('nan.json', self.milan_profile(
@@ -329,7 +346,8 @@ class ProfileShapeTest(BadInputBase):
 
 class ReportProfileTest(BadInputBase):
     """D3/D8 for ``report --profile``: refused before Placement is asked
-    (the URL is a closed loopback port)."""
+    (the URL is a closed loopback port).
+    """
 
     def test_fifo_and_device(self):
         fifo = self.fifo(os.path.join(self.tmp, 'pipe'))

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """CLI hygiene (issue 12, review D10, D11, D13, D14 and the compare
 frozenset crash), each through the real ``migcompat`` process.
 
@@ -274,7 +286,8 @@ class TestProviderConfigLitter(HygieneTestCase):
 class TestCompareFormats(HygieneTestCase):
     """Every -f format of compare, in every mode, is complete output.
     Fails on main: custom mode with a model set crashes json and yaml
-    half-way ("Object of type frozenset is not JSON serializable")."""
+    half-way ("Object of type frozenset is not JSON serializable").
+    """
 
     # The second pair gives custom mode a set of CPU models (the crash).
     PAIRS = ((EPYC_7713, MILAN, ()),

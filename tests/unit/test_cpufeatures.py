@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Kernel and libvirt CPU feature names meet in libvirt's spelling."""
 
 import os
@@ -51,7 +63,8 @@ class TestCanonicalFeature(testtools.TestCase):
 
     def test_real_cpuinfo_flags_land_in_libvirt_cpu_map(self):
         """Every canonical flag of a real AMD host that the installed CPU
-        map knows by some spelling is spelled the CPU map's way."""
+        map knows by some spelling is spelled the CPU map's way.
+        """
         if not os.path.exists(CPU_MAP):
             self.skipTest('libvirt CPU map not installed: %s' % CPU_MAP)
         with open(CPU_MAP) as f:

@@ -1,6 +1,19 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The docs an operator copies from: the nova.conf lines are what nova
 reads, no literal block is too wide for the page, and the example
-pictures are drawn from the demo data at build time."""
+pictures are drawn from the demo data at build time.
+"""
 
 import importlib.util
 import os
@@ -58,8 +71,8 @@ class TestNovaConfLines(testtools.TestCase):
 
     def test_nova_reads_the_documented_lines(self):
         # nova 34's own options parse the block exactly as printed.
-        from oslo_config import cfg
         import nova.conf
+        from oslo_config import cfg
         tmp = self.useFixture(fixtures.TempDir()).path
         path = os.path.join(tmp, 'nova.conf')
         with open(path, 'w') as f:

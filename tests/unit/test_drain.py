@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The drain plan's ordering and capacity ledger, on real host profiles.
 
 The hosts are snapshots read with the real reader and sent through the
@@ -131,7 +143,8 @@ class PlanTest(testtools.TestCase):
 
 class UntraitedSourceTest(testtools.TestCase):
     """A source without readable traits: the filter applies its
-    untraited_source_action to every destination; so does the plan."""
+    untraited_source_action to every destination; so does the plan.
+    """
 
     def test_action_applies_to_every_host(self):
         hosts = fleets.fleet(src=fleets.real(MILAN), twin=fleets.real(MILAN))

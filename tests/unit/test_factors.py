@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Factor readers against real-host fixtures and broken snapshots."""
 
 import os
@@ -384,7 +396,9 @@ class TestKernelArgs(testtools.TestCase):
 class TestKernelArgsProperties(testtools.TestCase):
 
     def test_any_text_parses(self):
-        from hypothesis import given, settings, strategies as st
+        from hypothesis import given
+        from hypothesis import settings
+        from hypothesis import strategies as st
 
         @settings(max_examples=300, deadline=None)
         @given(st.text(alphabet=st.sampled_from('ab=" -_.\t\\\xff'),
@@ -395,7 +409,9 @@ class TestKernelArgsProperties(testtools.TestCase):
         check()
 
     def test_unquoted_pairs_round_trip(self):
-        from hypothesis import given, settings, strategies as st
+        from hypothesis import given
+        from hypothesis import settings
+        from hypothesis import strategies as st
         word = st.text(alphabet='abcxyz019_,.', min_size=1, max_size=8)
 
         @settings(max_examples=200, deadline=None)
@@ -409,7 +425,8 @@ class TestKernelArgsProperties(testtools.TestCase):
 class TestHostModelApproximation(SnapshotDir):
     """No domain capabilities: host-model approximated from the host CPU,
     so a TSX-on host's guests need TSX (not an unknown that lets a
-    TSX-on -> tsx=off move through)."""
+    TSX-on -> tsx=off move through).
+    """
 
     def test_tsx_on_host_cpu_approximates_host_model_with_tsx(self):
         p = profile_of(fixture('libvirt-cpuid-xeon-platinum-8268-host'))
@@ -488,7 +505,8 @@ S390_CPUINFO = (
 
 class ArchFromCpuinfoTest(SnapshotDir):
     """Issue 12 D4: the architecture of a snapshot without libvirt
-    dumps, from every cpuinfo format."""
+    dumps, from every cpuinfo format.
+    """
 
     def arch(self, cpuinfo):
         self.put('proc/cpuinfo', cpuinfo)

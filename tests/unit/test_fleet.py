@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The fleet model: grouping, the matrix, check and baseline logic.
 
 Profiles here are plain data (the shapes of profile.FACTOR_SCHEMA), sent
@@ -9,7 +21,6 @@ libvirt-python is installed.
 import testtools
 
 from migcompat_filter.cmd import host as host_cmd
-from migcompat_filter.rules.policy import Policy
 from migcompat_filter.fleet import baseline
 from migcompat_filter.fleet import inventory
 from migcompat_filter.fleet import matrix
@@ -18,6 +29,7 @@ from migcompat_filter import placement
 from migcompat_filter.profile import Profile
 from migcompat_filter.profile import Unknown
 from migcompat_filter import rules
+from migcompat_filter.rules.policy import Policy
 from migcompat_filter import traits
 
 BASE = ['apic', 'clflush', 'cmov', 'cx8', 'de', 'fpu', 'fxsr', 'lm', 'mca',
@@ -182,7 +194,8 @@ class TestAccepts(testtools.TestCase):
 
 def with_guests(prof, features, mode='host-model', count=2):
     """prof with a running_guests record: count guests of mode running
-    with features (the reporter's plain-data value)."""
+    with features (the reporter's plain-data value).
+    """
     record = {'count': count, 'modes': {mode: count},
               'host_model_features': [], 'custom_features': [],
               'unexpanded': [], 'machine_types': ['pc-q35-8.2'],
@@ -232,7 +245,8 @@ class TestRunningGuests(testtools.TestCase):
 class TestHostStates(testtools.TestCase):
     """Hosts are read with hoststate.classify; what the CLI says of each.
     (How the fleet is read from a real placement: tests/functional/
-    test_fleet_groups.py.)"""
+    test_fleet_groups.py.)
+    """
 
     def hosts(self):
         good = traits.encode(profile())

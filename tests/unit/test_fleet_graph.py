@@ -1,6 +1,19 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The fleet compatibility graph: one arrow per compatible ordered pair of
 groups, one-way arrows highlighted, nodes sized by their host count, all
-inside the canvas."""
+inside the canvas.
+"""
 
 import os
 
@@ -9,8 +22,8 @@ import fixtures
 import testtools
 
 from migcompat_filter.exception import InputError
-from migcompat_filter import fleet_graph
 from migcompat_filter.fleet import matrix
+from migcompat_filter import fleet_graph
 from tests.unit import test_fleet
 from tests.unit import test_matrix_svg
 

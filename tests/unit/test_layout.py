@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The package's shape: no import cycle, small modules, nova kept in place.
 
 Read from the source (AST), not by importing, so function-level imports
@@ -128,7 +140,13 @@ class LayoutTest(testtools.TestCase):
         big = {}
         for mod, path in _modules().items():
             with open(path, encoding='utf-8') as f:
-                n = sum(1 for _ in f)
+                lines = f.readlines()
+            # The license header is not the module's size.
+            header = 0
+            while header < len(lines) and (lines[header].startswith('#') or
+                                           not lines[header].strip()):
+                header += 1
+            n = len(lines) - header
             if n > MAX_LINES:
                 big[mod] = n
         self.assertEqual({}, big)

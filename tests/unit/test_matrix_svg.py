@@ -1,7 +1,20 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The matrix heat map is a valid SVG whose cells say what the table says,
 and a picture that survives being pasted into a ticket as a PNG: host
 names on the axes, every label inside its box, nothing clipped, verdicts
-told apart by glyph and by colour even with a colour-vision deficiency."""
+told apart by glyph and by colour even with a colour-vision deficiency.
+"""
 
 import itertools
 import os
@@ -230,7 +243,8 @@ class TestSvg(testtools.TestCase):
 
 def assert_inside(test, root):
     """Every unrotated text inside the canvas and every cell label inside
-    its cell."""
+    its cell.
+    """
     width, height = float(root.get('width')), float(root.get('height'))
     for t in root.iter(NS + 'text'):
         if t.get('transform'):
@@ -288,7 +302,8 @@ def installed_fonts():
 
 class TestAgainstRealFonts(testtools.TestCase):
     """The metric is checked against the font files a renderer uses, not
-    against itself."""
+    against itself.
+    """
 
     def setUp(self):
         super(TestAgainstRealFonts, self).setUp()

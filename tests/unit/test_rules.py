@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Verdicts on real host pairs, in every guest CPU mode.
 
 Each scenario names the source, the destination (a real host or a variant
@@ -13,13 +25,13 @@ import re
 import fixtures
 import testtools
 
-from migcompat_filter.rules.policy import Policy
 from migcompat_filter.profile import FACTOR_SCHEMA
 from migcompat_filter.profile import Profile
 from migcompat_filter.profile import Unknown
 from migcompat_filter import rules
 from migcompat_filter.rules.guest_cpu import GuestCPU
 from migcompat_filter.rules import host_model
+from migcompat_filter.rules.policy import Policy
 from tests.unit import hosts
 
 HM = 'host-model'
@@ -629,7 +641,8 @@ class TestSimilarity(testtools.TestCase):
 
 class TestRealSnapshots(testtools.TestCase):
     """The engine on profiles read from the real snapshots in
-    tests/fixtures/hosts (the host reader's output, unchanged)."""
+    tests/fixtures/hosts (the host reader's output, unchanged).
+    """
 
     def read(self, name):
         from migcompat_filter import hostsource
@@ -737,7 +750,8 @@ class TestHostBuilders(testtools.TestCase):
 
 class NoRulesTest(testtools.TestCase):
     """Without any installed rule the engine refuses to judge: a verdict
-    from no rule would say "compatible" for anything."""
+    from no rule would say "compatible" for anything.
+    """
 
     def test_no_rules_is_an_error_not_a_compatible_verdict(self):
         from migcompat_filter.rules import engine
@@ -752,7 +766,8 @@ class NoRulesTest(testtools.TestCase):
 
 class TestHostileValues(testtools.TestCase):
     """Issue 12 (D4, D5, D6): numeric garbage never raises or hides a
-    block, and an unknown architecture or vendor blocks in every mode."""
+    block, and an unknown architecture or vendor blocks in every mode.
+    """
 
     def test_number_helpers_never_raise(self):
         from migcompat_filter.rules import values

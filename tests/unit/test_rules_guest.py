@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The rules judge the migrating guest, not its host (issue 10).
 
 Real host profiles (tests/unit/hosts.py: libvirt's own CPU test data and
@@ -47,7 +59,8 @@ def running(host_model=(), custom=(), modes=None, **fields):
 
 def started_on(host):
     """The CPU a host-model guest started on ``host`` carries: that host's
-    host-model CPU in the migratable view (what libvirt gave it)."""
+    host-model CPU in the migratable view (what libvirt gave it).
+    """
     return set(host['host_model']['features']) - \
         cpu_map_migratable.non_migratable()
 

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Properties of the rules that must hold for every host, not just ours.
 
 Hosts are drawn from the real profiles of tests.unit.hosts, changed at
@@ -13,12 +25,12 @@ from hypothesis import strategies as st
 import testtools
 
 from migcompat_filter import cpu_map_migratable
-from migcompat_filter.rules.policy import Policy
 from migcompat_filter.profile import Profile
 from migcompat_filter.profile import Unknown
 from migcompat_filter import rules
 from migcompat_filter.rules import cpu as cpu_rules
 from migcompat_filter.rules import engine
+from migcompat_filter.rules.policy import Policy
 from migcompat_filter.rules import values
 from migcompat_filter.rules import versions
 from tests.unit import hosts

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The running_guests factor: read from a snapshot's libvirt/domains, its
 published value, its traits (left out of the digest), and ``migcompat
 guests``.
@@ -17,8 +29,8 @@ import fixtures
 import testtools
 
 from migcompat_filter.factors import catalogue
-from migcompat_filter import hoststate
 from migcompat_filter import hostsource
+from migcompat_filter import hoststate
 from migcompat_filter import profile as profile_mod
 from migcompat_filter import reader
 from migcompat_filter import traits
@@ -36,7 +48,8 @@ UUIDS = ['%08d-0000-4000-8000-000000000000' % i for i in range(1, 6)]
 
 class SnapshotWithGuests(testtools.TestCase):
     """This machine's real snapshot, with libvirt/domains written per
-    test."""
+    test.
+    """
 
     def setUp(self):
         super(SnapshotWithGuests, self).setUp()

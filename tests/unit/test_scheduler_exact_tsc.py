@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """A guest with a pinned invariant TSC is judged by each destination's own
 TSC frequency, before and after the digest leaves the frequency out.
 
@@ -37,7 +49,8 @@ def _pinned_record(hz):
 def per_host_tsc(test):
     """Simulate the codec change: TSC out of the digest, and a group's
     profile without the frequency (nothing to do where the codec already
-    publishes the frequency per host: catalogue per_host_fields)."""
+    publishes the frequency per host: catalogue per_host_fields).
+    """
     if catalogue.get('tsc').per_host_fields:
         return
     code = traits.PREFIX + traits._codec_for('tsc')[0] + '_'
@@ -99,7 +112,8 @@ class _ExactBase(base._FilterBase):
 
 class BeforeCodecChangeTest(_ExactBase):
     """Today: the digest covers the frequency, so each frequency is its own
-    group and nothing is read per host."""
+    group and nothing is read per host.
+    """
 
     def test_no_per_host_reads(self):
         self._judge(self.hosts)
@@ -111,7 +125,8 @@ class BeforeCodecChangeTest(_ExactBase):
 
 class AfterCodecChangeTest(_ExactBase):
     """The digest leaves the frequency out: the hosts that do not scale
-    share one group and are each read once per snapshot."""
+    share one group and are each read once per snapshot.
+    """
 
     def simulate(self):
         per_host_tsc(self)

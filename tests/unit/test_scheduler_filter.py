@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """MigrationCompatibilityFilter's steps and the weigher's door, without nova's
 database: the live-migration question is answered by the test, Placement
 is the in-memory stand-in, and the host states carry only what the filter
@@ -124,7 +136,8 @@ def _record(features, mode='host-model', count=2):
 
 class GuestJudgedTest(_FilterBase):
     """The instance's vcpu_model and the source's running guests decide
-    (issue 10); the source is read on every request."""
+    (issue 10); the source is read on every request.
+    """
 
     def _judge(self, hosts, spec=None, vcpu_model=None):
         migration = migration_filter.LiveMigration(

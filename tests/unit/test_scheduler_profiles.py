@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The scheduler's profile cache: Placement calls per profile, not per host.
 
 Placement is a small in-memory stand-in answering the GETs the cache
@@ -18,8 +30,8 @@ from migcompat_filter import hostsource
 from migcompat_filter import hoststate
 from migcompat_filter import profile as profile_mod
 from migcompat_filter import reader
-from migcompat_filter import traits
 from migcompat_filter.scheduler import profiles
+from migcompat_filter import traits
 from tests.fake_placement import FakePlacement
 
 HOSTS = os.path.join(os.path.dirname(os.path.dirname(__file__)),
@@ -68,7 +80,8 @@ class Clock(object):
 
 class ProfileCacheTest(testtools.TestCase):
     """Reads forced with refresh_now(); the request path (snapshot(),
-    read_source()) is checked to send nothing else."""
+    read_source()) is checked to send nothing else.
+    """
 
     def setUp(self):
         super().setUp()
@@ -327,7 +340,8 @@ print('ok', cache._thread.__class__.__module__)
 
 class EventletTest(testtools.TestCase):
     """nova services before 2026.2 run eventlet-patched: the refresher is
-    then a green thread, and still reads, installs and re-reads."""
+    then a green thread, and still reads, installs and re-reads.
+    """
 
     def test_refresher_under_monkey_patching(self):
         import subprocess

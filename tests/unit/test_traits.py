@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The trait codec: profile -> CUSTOM_MIGCOMPAT_* traits -> profile."""
 
 import os
@@ -41,7 +53,8 @@ def real_profiles():
 
 def canonical(value):
     """What the codec promises to keep: feature lists become sorted sets,
-    tuples lists; an Unknown stays unknown (its reason may be shortened)."""
+    tuples lists; an Unknown stays unknown (its reason may be shortened).
+    """
     if isinstance(value, Unknown):
         return 'UNKNOWN'
     if isinstance(value, dict):
@@ -682,9 +695,9 @@ class TestSchema2Spelling(testtools.TestCase):
 
     def test_random_texts_round_trip_with_a_fixed_seed(self):
         # Hypothesis explores; this pins 3,000 nasty cases for every run.
-        import random
         from migcompat_filter import trait_text
         from migcompat_filter import trait_vocabulary
+        import random
         rnd = random.Random(20261201)
         alphabet = 'aZ09._- ,=/:+~()@\u00e9\u4e2d_'
         vocabularies = (trait_text.EMPTY_VOCABULARY,

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """what-if and upgrade-plan on fleets built from real host snapshots.
 
 Profiles are read from tests/fixtures/hosts with the real reader, sent
@@ -17,8 +29,8 @@ from migcompat_filter.exception import InputError
 from migcompat_filter.fleet import capacity
 from migcompat_filter.fleet import upgrade_plan
 from migcompat_filter.fleet import whatif
-from migcompat_filter import hoststate
 from migcompat_filter import hostsource
+from migcompat_filter import hoststate
 from migcompat_filter.profile import Profile
 from migcompat_filter import reader
 from migcompat_filter import traits
@@ -49,7 +61,8 @@ def real(name, **changes):
 
 def with_guests(prof, count=2, mode='host-model'):
     """prof running count guests of mode started there (the reporter's
-    running_guests record: the host-model CPU, migratable part)."""
+    running_guests record: the host-model CPU, migratable part).
+    """
     feats = sorted(set(prof['host_model']['features']) -
                    cpu_map_migratable.non_migratable(prof['arch']))
     record = {'count': count, 'modes': {mode: count},
@@ -62,7 +75,8 @@ def with_guests(prof, count=2, mode='host-model'):
 
 class FleetHost(object):
     """A compute node as Fleet.load returns it (its public attributes),
-    its profile read back from the traits Placement would hold."""
+    its profile read back from the traits Placement would hold.
+    """
 
     def __init__(self, name, prof):
         self.name = name
