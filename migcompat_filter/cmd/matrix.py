@@ -86,7 +86,8 @@ def _grid(m):
     """One row per source group, one column per destination group, named
     by its hosts as the heat map's axes are ("to milan-a (+3)"), so that
     ``-f json`` keys say which hosts they are; a one-host group against
-    itself is n/a (a host never migrates to itself)."""
+    itself is n/a (a host never migrates to itself).
+    """
     from migcompat_filter import heatmap
     cols = ('group', 'hosts') + tuple('to ' + heatmap.axis_name(g)
                                       for g in m.groups)
