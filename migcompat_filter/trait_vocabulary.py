@@ -51,18 +51,9 @@ MODES = text.Vocabulary(('host-model', 'host-passthrough', 'custom', 'none'))
 SMT = text.Vocabulary(('on', 'off', 'forceoff', 'notsupported',
                        'notimplemented'))
 VIRT = text.Vocabulary(('vmx', 'svm', 'none'))
-#: The kernel parameters factors.kernel reads (CPU_PARAMS; a test keeps
-#: the two in step). Append only: a name's spelling never changes.
-KERNEL_PARAMS = text.Vocabulary((
-    'tsx', 'l1tf', 'nosmt', 'mitigations', 'spectre_v1', 'spectre_v2',
-    'spectre_v2_user', 'spectre_bhi', 'spec_store_bypass_disable',
-    'spec_rstack_overflow', 'clearcpuid', 'mds', 'tsx_async_abort',
-    'retbleed', 'srbds', 'mmio_stale_data', 'gather_data_sampling',
-    'reg_file_data_sampling', 'indirect_target_selection', 'l1d_flush',
-    'nospectre_v1', 'nospectre_v2', 'nospec_store_bypass_disable',
-    'nopti', 'pti', 'nopku', 'nox2apic', 'x2apic_phys', 'nopcid',
-    'noinvpcid', 'nosgx', 'no5lvl', 'nofsgsbase', 'tsc', 'nosmap',
-    'nosmep', 'noexec', 'mce', 'intel_iommu', 'amd_iommu', 'iommu'))
+#: The kernel parameters factors.kernel reads (the catalogue's list,
+#: append only: a name's spelling never changes).
+KERNEL_PARAMS = text.Vocabulary(catalogue.CPU_KERNEL_PARAMETERS)
 KVM_MODULES = text.Vocabulary(('kvm', 'kvm_intel', 'kvm_amd'))
 
 

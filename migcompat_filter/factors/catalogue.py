@@ -45,6 +45,21 @@ FACTOR_NAMESPACE = 'migcompat.factors'
 RULE_NAMESPACE = 'migcompat.rules'
 CATALOGUE_NAMESPACE = 'migcompat.catalogue'
 
+#: Kernel parameters that change what the CPU offers to guests or how KVM
+#: runs them (names with '-' read as '_', as the kernel does): the ones
+#: factors.kernel keeps from the command line, and the names trait schema 2
+#: spells plainly. Append only: a name's trait spelling never changes.
+CPU_KERNEL_PARAMETERS = (
+    'tsx', 'l1tf', 'nosmt', 'mitigations', 'spectre_v1', 'spectre_v2',
+    'spectre_v2_user', 'spectre_bhi', 'spec_store_bypass_disable',
+    'spec_rstack_overflow', 'clearcpuid', 'mds', 'tsx_async_abort',
+    'retbleed', 'srbds', 'mmio_stale_data', 'gather_data_sampling',
+    'reg_file_data_sampling', 'indirect_target_selection', 'l1d_flush',
+    'nospectre_v1', 'nospectre_v2', 'nospec_store_bypass_disable',
+    'nopti', 'pti', 'nopku', 'nox2apic', 'x2apic_phys', 'nopcid',
+    'noinvpcid', 'nosgx', 'no5lvl', 'nofsgsbase', 'tsc', 'nosmap',
+    'nosmep', 'noexec', 'mce', 'intel_iommu', 'amd_iommu', 'iommu')
+
 #: sysfs module parameters read from /sys/module/kvm*/parameters: the ones
 #: that change what a guest sees or whether it can migrate (not tuning
 #: knobs such as halt polling).

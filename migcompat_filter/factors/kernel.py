@@ -23,18 +23,8 @@ MODULE_DIR = 'sys/module'
 VULN_DIR = 'sys/devices/system/cpu/vulnerabilities'
 
 #: Kernel parameters that change what the CPU offers to guests or how KVM
-#: runs them (names with '-' read as '_', as the kernel does).
-CPU_PARAMS = frozenset([
-    'tsx', 'l1tf', 'nosmt', 'mitigations', 'spectre_v1', 'spectre_v2',
-    'spectre_v2_user', 'spectre_bhi', 'spec_store_bypass_disable',
-    'spec_rstack_overflow', 'clearcpuid', 'mds', 'tsx_async_abort',
-    'retbleed', 'srbds', 'mmio_stale_data', 'gather_data_sampling',
-    'reg_file_data_sampling', 'indirect_target_selection', 'l1d_flush',
-    'nospectre_v1', 'nospectre_v2', 'nospec_store_bypass_disable',
-    'nopti', 'pti', 'nopku', 'nox2apic', 'x2apic_phys', 'nopcid',
-    'noinvpcid', 'nosgx', 'no5lvl', 'nofsgsbase', 'tsc', 'nosmap',
-    'nosmep', 'noexec', 'mce', 'intel_iommu', 'amd_iommu', 'iommu',
-])
+#: runs them (the catalogue's list).
+CPU_PARAMS = frozenset(catalogue.CPU_KERNEL_PARAMETERS)
 #: Parameter name prefixes that are all relevant (noxsave, noxsaveopt,
 #: noxsaves, ...; every kvm module parameter).
 CPU_PARAM_PREFIXES = ('noxsave', 'kvm.', 'kvm_')
