@@ -51,9 +51,15 @@ class NovaClient(object):
         self.requests = 0
 
     def _get(self, url, what, ok=(200,)):
+        return self._send('GET', url, what, ok)
+
+    def _send(self, method, url, what, ok, body=None):
+        """One request; NovaError naming what was tried for anything but
+        a status in ok."""
         self.requests += 1
         try:
-            resp = self.adapter.get(url, raise_exc=False)
+            resp = self.adapter.request(url, method, json=body,
+                                        raise_exc=False)
         except ks_exc.EndpointNotFound as e:
             raise NovaError('%s: no compute endpoint in the service '
                             'catalog: %s' % (what, e))
@@ -115,17 +121,7 @@ class NovaClient(object):
     # The live migration never forces a host (no ``force`` is sent): nova's
     # scheduler still runs its filters, ours included, on a requested host.
     def _post(self, url, body, what, ok=(202,)):
-        self.requests += 1
-        try:
-            resp = self.adapter.post(url, json=body, raise_exc=False)
-        except ks_exc.ClientException as e:
-            raise NovaError('%s: cannot reach nova: %s: %s'
-                            % (what, type(e).__name__, e))
-        if resp.status_code not in ok:
-            raise NovaError('%s: nova answered HTTP %d: %s'
-                            % (what, resp.status_code,
-                               ' '.join(resp.text.split())[:300]))
-        return resp
+        return self._send('POST', url, what, ok, body=body)
 
     def servers_on(self, service_host, node=None):
         """The servers on a compute service host (all projects), by name;
