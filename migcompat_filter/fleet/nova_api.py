@@ -55,7 +55,8 @@ class NovaClient(object):
 
     def _send(self, method, url, what, ok, body=None):
         """One request; NovaError naming what was tried for anything but
-        a status in ok."""
+        a status in ok.
+        """
         self.requests += 1
         try:
             resp = self.adapter.request(url, method, json=body,
