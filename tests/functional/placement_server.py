@@ -54,6 +54,23 @@ def _gunicorn():
     return path
 
 
+class ServerPerClass(object):
+    """Mix into a TestCase: one real placement server (``cls.server``)
+    for the whole class, as starting one takes seconds.
+    """
+
+    @classmethod
+    def setUpClass(cls):
+        super(ServerPerClass, cls).setUpClass()
+        cls.server = PlacementServer()
+        cls.server.setUp()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.cleanUp()
+        super(ServerPerClass, cls).tearDownClass()
+
+
 class PlacementServer(fixtures.Fixture):
     """A real placement API process on 127.0.0.1 with sqlite."""
 

@@ -123,18 +123,7 @@ class TestWithoutPlacement(ReportCLITestBase):
         self.assertIn('not a url', err)
 
 
-class TestWithPlacement(ReportCLITestBase):
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.server = placement_server.PlacementServer()
-        cls.server.setUp()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.cleanUp()
-        super().tearDownClass()
+class TestWithPlacement(placement_server.ServerPerClass, ReportCLITestBase):
 
     def setUp(self):
         super().setUp()

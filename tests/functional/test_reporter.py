@@ -289,19 +289,8 @@ class TestProviderConfig(testtools.TestCase):
 migcompat = cli.run
 
 
-class ServerTestCase(testtools.TestCase):
+class ServerTestCase(placement_server.ServerPerClass, testtools.TestCase):
     """Shares one real placement server per class (it takes seconds)."""
-
-    @classmethod
-    def setUpClass(cls):
-        super(ServerTestCase, cls).setUpClass()
-        cls.server = placement_server.PlacementServer()
-        cls.server.setUp()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.cleanUp()
-        super(ServerTestCase, cls).tearDownClass()
 
     def setUp(self):
         super(ServerTestCase, self).setUp()

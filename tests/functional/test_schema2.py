@@ -42,19 +42,12 @@ def read_host(path):
     return reader.read_profile(hostsource.SnapshotSource(path))
 
 
-class ServerCase(testtools.TestCase):
+class ServerCase(placement_server.ServerPerClass, testtools.TestCase):
 
     @classmethod
     def setUpClass(cls):
         super(ServerCase, cls).setUpClass()
-        cls.server = placement_server.PlacementServer()
-        cls.server.setUp()
         cls.profile = read_host(HOST_A)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.cleanUp()
-        super(ServerCase, cls).tearDownClass()
 
     def setUp(self):
         super(ServerCase, self).setUp()

@@ -42,18 +42,7 @@ UNUSED_FOREIGN = ['CUSTOM_GOLD', 'CUSTOM_MIGCOMPATIBLE',
 NOVA_OWN = ['CUSTOM_NOVA_WRITER_A', 'CUSTOM_NOVA_WRITER_B']
 
 
-class TraitPruneTest(testtools.TestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.server = placement_server.PlacementServer()
-        cls.server.setUp()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.cleanUp()
-        super().tearDownClass()
+class TraitPruneTest(placement_server.ServerPerClass, testtools.TestCase):
 
     def setUp(self):
         super().setUp()
