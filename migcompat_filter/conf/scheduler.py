@@ -138,15 +138,20 @@ Related options:
 """),
     cfg.FloatOpt(
         'initial_profile_wait',
-        default=3.0,
+        default=0.0,
         min=0.0,
         help="""
-Seconds the first live-migration request after nova-scheduler starts may
-wait for the first read of the host profiles (see profile_cache_ttl).
+Seconds a live-migration request that arrives while nova-scheduler's first
+read of the host profiles is still running may wait for it (see
+profile_cache_ttl).
 
-The first live-migration request starts the background read; this bounds
-how long that request (and any other arriving during that first read)
-waits for it. Every later request uses the last reading without waiting.
+The background read starts when nova-scheduler starts (when nova builds
+the filter), so the first live migration usually finds the profiles read.
+By default a request never waits: one that arrives during the first read
+uses what is there, and every destination not read yet follows
+placement_error_action. A wait here trades that request's latency for
+judged destinations. Every request after the first read uses the last
+reading without waiting.
 
 Only until that first read has ended (succeeded or failed) does any request
 wait, and never longer than this nor past its own request_time_budget;
@@ -157,9 +162,10 @@ hosts of 17 profiles).
 
 Possible values:
 
-* 0: never wait; the first requests after a start judge only the source
-  and treat every destination according to placement_error_action.
-* A number of seconds.
+* 0 (default): never wait; requests during the first read judge the
+  source and treat the destinations not read yet according to
+  placement_error_action.
+* A number of seconds to wait at most.
 
 Related options:
 

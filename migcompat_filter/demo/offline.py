@@ -36,6 +36,19 @@ def make_host_manager(conf):
     nova's database, which the demo does not have; this sets up the same
     handlers and lists the way __init__ does, without that.
     """
+    from migcompat_filter.scheduler import migration_filter
+
+    # The caller says which Placement to read (reset_shared): no refresher
+    # on nova's own report client meanwhile.
+    start, migration_filter.START_WITH_FILTER = (
+        migration_filter.START_WITH_FILTER, False)
+    try:
+        return _host_manager(conf)
+    finally:
+        migration_filter.START_WITH_FILTER = start
+
+
+def _host_manager(conf):
     from nova.scheduler import filters
     from nova.scheduler import host_manager
     from nova.scheduler import weights

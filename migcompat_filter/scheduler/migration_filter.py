@@ -72,6 +72,11 @@ _STASH = '_migcompat_judgement'
 
 LiveMigration = instances.LiveMigration
 
+#: Start the refresher when nova builds the filter (nova-scheduler's
+#: start). Tools that build nova's HostManager before they say which
+#: Placement to read (the demo, the benchmarks: reset_shared) turn it off.
+START_WITH_FILTER = True
+
 
 def conf():
     """nova's CONF, with the [migcompat] options (the weigher reads it)."""
@@ -133,6 +138,15 @@ def live_migration(spec_obj):
     return instances.live_migration(spec_obj, shared().compute_nodes)
 
 
+def configure(cache, options):
+    """Apply the [migcompat] options of the profile cache (read on every
+    request, so that a changed option applies without a restart).
+    """
+    cache.ttl = options.profile_cache_ttl
+    cache.read_timeout = options.request_time_budget
+    cache.initial_wait = options.initial_profile_wait
+
+
 class Judgement(object):
     """The filter's result for one request (also read by the weigher)."""
 
@@ -166,6 +180,21 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
     """
 
     RUN_ON_REBUILD = False  # a rebuild keeps the host: nothing to judge
+
+    def __init__(self):
+        super().__init__()
+        # nova builds its filters when nova-scheduler starts: read the
+        # host profiles from now on, so that the first live migration
+        # finds them read instead of waiting for (or missing) them.
+        if not START_WITH_FILTER:
+            return
+        try:
+            cache = shared().profiles
+            configure(cache, CONF.migcompat)
+            cache.start()
+        except Exception:  # never break nova-scheduler's start-up
+            LOG.exception('migcompat: could not start reading the host '
+                          'profiles; the first live migration will')
 
     def host_passes(self, host_state, spec_obj):
         # The work is done once per request in filter_all; a caller that
@@ -229,9 +258,7 @@ class _RequestFilter(object):
         self.options = conf.migcompat
         state = shared()
         self.cache = state.profiles
-        self.cache.ttl = self.options.profile_cache_ttl
-        self.cache.read_timeout = self.options.request_time_budget
-        self.cache.initial_wait = self.options.initial_profile_wait
+        configure(self.cache, self.options)
         self.verdicts = state.verdicts
         self.verdicts.size = self.options.verdict_cache_size
         self.host_reads = state.host_reads

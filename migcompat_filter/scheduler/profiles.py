@@ -20,12 +20,13 @@ per *profile*, not per host, by :func:`migcompat_filter.grouping.read`
 (2 + 2 x profiles Placement calls cold, 2 + profiles later).
 
 **Who reads, and when.** One daemon thread per scheduler process (the
-*refresher*, started by the first request that needs it) re-reads the
+*refresher*, started when nova builds the filter at nova-scheduler's
+start, else by the first request that needs it) re-reads the
 fleet every ``profile_cache_ttl`` seconds and swaps in a new immutable
 :class:`Snapshot` by reference. A request reads ``self._snapshot`` once
-and never waits on a lock or on the network for it, except a request that
-arrives while the process's very first read is still running: that one
-waits for it at most ``initial_profile_wait`` seconds (0: not at all),
+and never waits on a lock or on the network for it. Only a request that
+arrives while the process's very first read is still running may wait for
+it, at most ``initial_profile_wait`` seconds (default 0: not at all),
 never past its own deadline. A host the snapshot does not cover is
 "unjudged" (``placement_error_action``).
 

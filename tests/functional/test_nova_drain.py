@@ -109,7 +109,14 @@ class _DrainBase(guest_base._GuestBase):
         domain.complete_job()
 
     def _boot(self, name, mode='host-model'):
+        # An explicit 1-VCPU flavor: without one, nova's helper takes the
+        # first flavor by id, which is the filler's (15 VCPUs) whenever
+        # its random id sorts before '1'.
+        if not hasattr(self, '_one_vcpu'):
+            self._one_vcpu = self._create_flavor(memory_mb=512, vcpu=1,
+                                                 disk=1)
         server = self._create_server(name=name, host='src',
+                                     flavor_id=self._one_vcpu,
                                      networks='none')
         if mode != 'host-model':
             self._set_vcpu_model(server, mode)

@@ -101,7 +101,10 @@ class FilterUnderFaultsTest(_Placement):
             'nova.scheduler.filters.all_filters',
             'migcompat_filter.scheduler.all_filters'],
             enabled_filters=['MigrationCompatibilityFilter'])
-        self.conf.config(group='migcompat', request_time_budget=BUDGET)
+        # The first request waits for the first read (capped by the
+        # budget), so that warm() is judged.
+        self.conf.config(group='migcompat', request_time_budget=BUDGET,
+                         initial_profile_wait=BUDGET)
         # nova's report client on the proxy; [placement] timeout unset.
         adapter = placement.adapter_noauth(self.proxy.url, timeout=None)
         self.assertIsNone(adapter.session.timeout)
