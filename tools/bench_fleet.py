@@ -81,6 +81,8 @@ _NOVA_COMMON = sorted(
                      'COMPUTE_DEVICE_TAGGING', 'COMPUTE_TRUSTED_CERTS',
                      'COMPUTE_NODE', 'COMPUTE_ARCH_X86_64')))
 _X86 = frozenset(os_traits.get_traits('HW_CPU_X86_'))
+#: The per-host trait of the calibrated TSC frequency (trait_vocabulary).
+TSC_TRAIT = 'CUSTOM_MIGCOMPAT_TSCHZ_'
 
 
 class LoggedPlacement(placement_server.PlacementServer):
@@ -213,6 +215,91 @@ def populate(server, client, n, workers):
     return uuids, agg, len(digests), sum(amd[k] for _n, k in hosts)
 
 
+def populate_fast(server, client, n, spread_khz, seed=1):
+    """populate()'s fleet, with the hosts' own calibrated TSC frequencies
+    (KVM's kHz x 1000 over spread_khz kHz around each profile's), written
+    the fast way: the first host of each profile over HTTP with the
+    reporter (reporter.sync creates the trait names), then every other
+    host straight into the server's sqlite database, with exactly the
+    traits that host's report would set (the profile's traits with its own
+    CUSTOM_MIGCOMPAT_TSCHZ_<Hz>, a per-host trait outside the digest).
+    """
+    import datetime
+    import random
+    import sqlite3
+    kinds = profiles()
+    wanted = [set(traits.encode(p)) for _l, p, _s in kinds]
+    digests = {t for w in wanted for t in w
+               if t.startswith(traits.DIGEST_PREFIX)}
+    amd = [isinstance(p['cpu_model'], dict) and
+           p['cpu_model'].get('vendor') == 'AMD' for _l, p, _s in kinds]
+    agg = str(uuid.uuid4())
+    hosts = plan(n, kinds)
+    rng = random.Random(seed)
+    uuids, firsts = {}, set()
+    for name, kind in hosts:
+        if kind in firsts:
+            continue
+        firsts.add(kind)
+        rp = server.create_provider(name)
+        client.put_traits(rp['uuid'], nova_traits(kinds[kind][1]), 0)
+        reporter.sync(client, rp['uuid'], sorted(wanted[kind]))
+        uuids[name] = rp['uuid']
+        if amd[kind]:
+            gen = client.find_provider(rp['uuid'])['generation']
+            server.request('PUT', '/resource_providers/%s/aggregates'
+                           % rp['uuid'],
+                           json={'aggregates': [agg],
+                                 'resource_provider_generation': gen})
+    rest = []
+    for name, kind in hosts:
+        if name in uuids:
+            continue
+        own = {t for t in wanted[kind] if not t.startswith(TSC_TRAIT)}
+        tsc = [t for t in wanted[kind] if t.startswith(TSC_TRAIT)]
+        if tsc:
+            hz = int(tsc[0][len(TSC_TRAIT):]) + rng.randrange(spread_khz) \
+                * 1000
+            own.add('%s%d' % (TSC_TRAIT, hz))
+        rest.append((str(uuid.uuid4()), name, kind,
+                     own | nova_traits(kinds[kind][1])))
+    now = datetime.datetime.utcnow().isoformat(' ')
+    con = sqlite3.connect(server.db, timeout=60)
+    try:
+        ids = dict(con.execute('SELECT name, id FROM traits'))
+        new = sorted({t for _u, _n, _k, names in rest for t in names}
+                     - set(ids))
+        con.executemany('INSERT INTO traits (created_at, name) '
+                        'VALUES (?, ?)', [(now, t) for t in new])
+        ids = dict(con.execute('SELECT name, id FROM traits'))
+        con.execute('INSERT OR IGNORE INTO placement_aggregates '
+                    '(created_at, uuid) VALUES (?, ?)', (now, agg))
+        agg_id = con.execute('SELECT id FROM placement_aggregates WHERE '
+                             'uuid = ?', (agg,)).fetchone()[0]
+        start = con.execute('SELECT max(id) FROM resource_providers'
+                            ).fetchone()[0] + 1
+        rps, links, members = [], [], []
+        for i, (rp_uuid, name, kind, names) in enumerate(rest, start):
+            rps.append((now, i, rp_uuid, name, 1, i))
+            links.extend((now, ids[t], i) for t in names)
+            if amd[kind]:
+                members.append((now, i, agg_id))
+            uuids[name] = rp_uuid
+        con.executemany(
+            'INSERT INTO resource_providers (created_at, id, uuid, name, '
+            'generation, root_provider_id) VALUES (?, ?, ?, ?, ?, ?)', rps)
+        con.executemany(
+            'INSERT INTO resource_provider_traits (created_at, trait_id, '
+            'resource_provider_id) VALUES (?, ?, ?)', links)
+        con.executemany(
+            'INSERT INTO resource_provider_aggregates (created_at, '
+            'resource_provider_id, aggregate_id) VALUES (?, ?, ?)', members)
+        con.commit()
+    finally:
+        con.close()
+    return uuids, agg, len(digests), sum(amd[k] for _n, k in hosts)
+
+
 def keep(server, path, meta):
     """Copy the server's database to path (sqlite's backup API: a
     consistent copy while the server runs) and meta to path.json.
@@ -319,6 +406,13 @@ def main():
     parser.add_argument('--keep', metavar='FILE',
                         help='keep the populated sqlite database in FILE '
                              '(and FILE.json); reuse it when it exists')
+    parser.add_argument('--http', action='store_true',
+                        help='populate every host over HTTP (minutes at '
+                             '10,000 hosts; every host of a profile then '
+                             'has the same TSC frequency)')
+    parser.add_argument('--tsc-spread-khz', type=int, default=1000,
+                        help='the hosts\' calibrated TSC frequencies spread '
+                             'over this many kHz (default 1000)')
     parser.add_argument('--in-process', action='store_true',
                         help='only the commands\' own work, no placement')
     args = parser.parse_args()
@@ -338,9 +432,12 @@ def main():
             with open(args.keep + '.json') as f:
                 uuids, agg, p, n_amd = json.load(f)
             print('reusing %s (%d hosts)' % (args.keep, len(uuids)))
-        else:
+        elif args.http:
             uuids, agg, p, n_amd = populate(server, client, args.hosts,
                                             args.workers)
+        else:
+            uuids, agg, p, n_amd = populate_fast(server, client, args.hosts,
+                                                 args.tsc_spread_khz)
             if args.keep:
                 keep(server, args.keep, (uuids, agg, p, n_amd))
         print('populated %d hosts (%d AMD in aggregate %s), %d distinct '

@@ -30,15 +30,27 @@ import uuid
 
 SOURCE_NAME = 'host00001'
 TSC_BASE_HZ = 2095000000
+#: The per-host trait of the calibrated TSC frequency (trait_vocabulary).
+TSC_TRAIT_PREFIX = 'CUSTOM_MIGCOMPAT_TSCHZ_'
 #: A few of the traits nova-compute itself puts on every compute node.
 NOVA_TRAITS = {'COMPUTE_NODE', 'COMPUTE_VOLUME_EXTEND', 'HW_CPU_X86_AVX2',
                'HW_CPU_X86_SSE42', 'COMPUTE_NET_VIF_MODEL_VIRTIO',
                'COMPUTE_IMAGE_TYPE_QCOW2'}
 
 
-def fleet_traits(n, seed=1):
+def tsc_frequency(rng, spread_khz, to_the_hz=False):
+    """A calibrated TSC frequency in Hz as libvirt reports it: KVM's
+    kHz x 1000 (virHostCPUGetTscInfo), within spread_khz of the base;
+    to_the_hz: any Hz in that range (the worst case).
+    """
+    if to_the_hz:
+        return TSC_BASE_HZ + rng.randrange(spread_khz * 1000)
+    return TSC_BASE_HZ + rng.randrange(spread_khz) * 1000
+
+
+def fleet_traits(n, seed=1, spread_khz=1000, to_the_hz=False):
     """[(rp_uuid, name, trait names)] of n hosts: the same Milan profile,
-    each with its own calibrated TSC frequency (2,095,0xx,xxx Hz).
+    each with its own calibrated TSC frequency (tsc_frequency).
     """
     from migcompat_filter import traits
 
@@ -48,7 +60,8 @@ def fleet_traits(n, seed=1):
     out = []
     for i in range(1, n + 1):
         factors = dict(base)
-        factors['tsc'] = {'frequency': TSC_BASE_HZ + rng.randrange(100000),
+        factors['tsc'] = {'frequency': tsc_frequency(rng, spread_khz,
+                                                     to_the_hz),
                           'scaling': False}
         prof = _profile(factors)
         name = 'host%05d' % i
@@ -123,33 +136,6 @@ class RequestCounter(object):
             return self.by_request.get(request_id, 0)
 
 
-def simulate_per_host_tsc():
-    """The codec change (TSC frequency out of the digest, and out of a
-    group's profile), for a run before it lands.
-    """
-    from migcompat_filter import grouping
-    from migcompat_filter import hoststate
-    from migcompat_filter import traits
-
-    code = traits.PREFIX + traits._codec_for('tsc')[0] + '_'
-    is_per_host, without = traits.is_per_host, grouping.without_per_host
-
-    def per_host(trait):
-        return is_per_host(trait) or trait.startswith(code)
-
-    def without_freq(hp):
-        hp = without(hp)
-        tsc = hp.profile['tsc'] if hp.profile is not None else None
-        if not isinstance(tsc, dict) or 'frequency' not in tsc:
-            return hp
-        factors = dict(hp.profile.factors)
-        factors['tsc'] = {k: v for k, v in tsc.items() if k != 'frequency'}
-        return hoststate.HostProfile(hp.state, _profile(factors), hp.key,
-                                     hp.reason, hp.problems)
-    traits.is_per_host = per_host
-    grouping.without_per_host = without_freq
-
-
 def _mb(n):
     return n / 1e6
 
@@ -166,8 +152,6 @@ def main(args, bench):
 
     # A timeout's SIGTERM still stops the placement server (finally below).
     signal.signal(signal.SIGTERM, lambda *_a: sys.exit(143))
-    if args.per_host_tsc:
-        simulate_per_host_tsc()
     all_w = ['nova.scheduler.weights.all_weighers']
     base_hm = bench.make_host_manager(bench.DEFAULT_FILTERS, all_w)
     ours_hm = bench.make_host_manager(
@@ -177,18 +161,23 @@ def main(args, bench):
     guest_cpu = bench.vcpu_model()
     for n in [int(x) for x in args.hosts.split(',')]:
         t0 = time.perf_counter()
-        fleet = fleet_traits(n)
+        fleet = fleet_traits(n, spread_khz=args.tsc_spread_khz,
+                             to_the_hz=args.tsc_hz)
         digests = {t for _u, _n, names in fleet for t in names
                    if t.startswith(traits.DIGEST_PREFIX)}
+        tsc_names = {t for _u, _n, names in fleet for t in names
+                     if t.startswith(TSC_TRAIT_PREFIX)}
         server = placement_server.PlacementServer()
         server.setUp()
         try:
             populate(server.db, fleet)
-            print('%d hosts (identical but for the TSC frequency) written '
-                  'in %.1f s; %d distinct digests (%s)' % (
-                      n, time.perf_counter() - t0, len(digests),
-                      'TSC per host, simulated' if args.per_host_tsc
-                      else 'the codec as it is'))
+            print('%d hosts (identical but for the TSC frequency, %s) '
+                  'written in %.1f s; %d distinct digests, %d distinct TSC '
+                  'trait names' % (
+                      n, 'to the Hz' if args.tsc_hz else
+                      'kHz x 1000 over %d kHz' % args.tsc_spread_khz,
+                      time.perf_counter() - t0, len(digests),
+                      len(tsc_names)))
             adapter = placement.adapter_noauth(server.url, timeout=None)
             counter = RequestCounter(
                 report.SchedulerReportClient(adapter=adapter))
@@ -329,20 +318,26 @@ def _rows(args, bench, migration_filter, counter, hosts, source, guest_cpu,
                         t0 - span['start'], t1 - span['start'],
                         max(waits) * 1e3))
 
-    # A scheduler that just started: the first request waits for the
-    # first read at most initial_profile_wait.
-    if cold_s > 30:
-        print('       (first request after a start: not run, the first read '
-              'takes %.0f s; the request waits initial_profile_wait, then '
-              'every destination is unjudged)' % cold_s)
-        return
-    firsts = []
-    for _ in range(min(2, args.requests)):
+    # A scheduler that just started (the filter built: the refresher
+    # reads at once). Its first live migration after that first read; and
+    # one that arrives during it, which by default does not wait
+    # (initial_profile_wait = 0): its destinations are unjudged and pass.
+    after, during = [], []
+    for _ in range(min(3, args.requests)):
         shared = migration_filter.reset_shared(lambda: counter)
-        firsts.append(timed())
+        shared.profiles.start()
+        shared.profiles._first.wait(600)
+        after.append(timed())
+        shared.profiles.stop()
+        shared = migration_filter.reset_shared(lambda: counter)
+        shared.profiles.start()
+        during.append(timed())
         shared.profiles.stop()
         shared.profiles._first.wait(600)  # no overlap with the next one
-    row('first after start', firsts)
+    row('first after start', after)
+    row('first during 1st read', during)
+    print('       ("first during 1st read": no wait, its %d destinations '
+          'unjudged; placement_error_action decides)' % during[0][3])
 
 
 def _cores():

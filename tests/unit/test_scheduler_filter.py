@@ -44,6 +44,12 @@ class _FilterBase(testtools.TestCase):
         self.placement = FakePlacement()
         migration_filter.reset_shared(lambda: self.placement)
         self.addCleanup(migration_filter.reset_shared)
+        # The hosts are added after the "scheduler start": the first
+        # request waits for the first read (by default it would not).
+        conf = migration_filter.CONF
+        conf.set_override('initial_profile_wait', 10, 'migcompat')
+        self.addCleanup(conf.clear_override, 'initial_profile_wait',
+                        'migcompat')
         self.milan = cached.real('epyc-milan-nested-l1')
         self.intel = cached.real('libvirt-cpuid-xeon-gold-6148-host')
         self.src = self._host('src', self.milan)
