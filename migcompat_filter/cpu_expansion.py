@@ -26,6 +26,7 @@ import re
 import xml.etree.ElementTree as ET  # only for building XML; parsing is defused
 
 from migcompat_filter.exception import SourceError
+from migcompat_filter import expansion_cache
 from migcompat_filter.libvirt_io import import_libvirt
 from migcompat_filter.libvirt_io import parse_xml
 from migcompat_filter.libvirt_io import version_int_to_str
@@ -38,10 +39,17 @@ def expand(cpu_xml, qemu_binary):
     qemu_binary(arch): the QEMU emulator to ask for model definitions.
     """
     cpu = _CpuSpec.parse(cpu_xml)
+    # libvirt's answer, remembered across processes (expansion_cache).
+    features = expansion_cache.get(cpu_xml)
+    if features is not None:
+        return Expansion(features, 'libvirt', '')
     try:
-        return Expansion(_expand_with_cpu_map(cpu), 'libvirt', '')
+        features = _expand_with_cpu_map(cpu)
     except SourceError as e:
         libvirt_error = e
+    else:
+        expansion_cache.put(cpu_xml, features)
+        return Expansion(features, 'libvirt', '')
     if not cpu.model:
         raise libvirt_error
     try:

@@ -24,6 +24,7 @@ is installed. Plugins of other distributions are still found.
 """
 
 import importlib.metadata
+import re
 import sys
 
 _groups = None
@@ -36,22 +37,58 @@ def groups():
     global _groups
     if _groups is None:
         found, seen = {}, set()
-        for ep in _all_entry_points():
-            item = (ep.name, ep.value, ep.group)
+        for item in _all_entry_points():
             if item not in seen:
                 seen.add(item)
-                found.setdefault(ep.group, []).append(item)
+                found.setdefault(item[2], []).append(item)
         _groups = found
     return _groups
 
 
 def _all_entry_points():
-    eps = importlib.metadata.entry_points()
-    if isinstance(eps, dict):
-        # Python < 3.12: {group: EntryPoints}; dict's own values() skips
-        # its deprecation warning (and select() would rescan per group).
-        return [ep for per_group in dict.values(eps) for ep in per_group]
-    return eps
+    """(name, value, group) of every distribution importlib.metadata
+    finds, in its order, the first distribution of a name winning (as
+    importlib.metadata.entry_points() does). Its own parse builds an
+    EntryPoint per line (~10 ms for a nova venv's 1,500); this reads the
+    same entry_points.txt texts into plain tuples (~1 ms).
+    """
+    seen = set()
+    for dist in importlib.metadata.distributions():
+        name = _normalized_name(dist)
+        if name in seen:
+            continue
+        seen.add(name)
+        text = dist.read_text('entry_points.txt')
+        if text:
+            yield from _parse(text)
+
+
+def _normalized_name(dist):
+    # importlib.metadata's own key (PEP 503), from the directory's name;
+    # the metadata's Name only for a distribution without one.
+    name = getattr(dist, '_normalized_name', None)
+    if name is None:
+        name = re.sub(r'[-_.]+', '_', (dist.metadata['Name'] or '')).lower()
+    return name
+
+
+def _parse(text):
+    """(name, value, group) of an entry_points.txt (ini sections), the way
+    importlib.metadata reads it: stripped lines, '#' and ';' comments,
+    'name = value' split at the first '='.
+    """
+    group = None
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith(('#', ';')):
+            continue
+        if line.startswith('[') and line.endswith(']'):
+            group = line[1:-1].strip()
+            continue
+        if group is None or '=' not in line:
+            continue
+        name, value = line.split('=', 1)
+        yield name.strip(), value.strip(), group
 
 
 def group(name):

@@ -43,7 +43,8 @@ dropped.
 QEMU's answers (the enabled properties, before mapping, so that a change
 of the mapping needs no cache invalidation) are cached per (binary, its
 mtime and size, model) in-process and in a small JSON file under
-``$XDG_CACHE_HOME/migcompat`` (else ``~/.cache/migcompat``): safe to
+migcompat's cache directory (expansion_cache.cache_dir: by default
+``$XDG_CACHE_HOME/migcompat``, else ``~/.cache/migcompat``): safe to
 delete, never required, ignored when unreadable. QEMU's refusals (a model
 it does not define) are cached too; failures to run QEMU are not.
 
@@ -60,6 +61,7 @@ import tempfile
 import time
 
 from migcompat_filter.exception import FactorUnknown
+from migcompat_filter import expansion_cache
 
 #: Seconds one QEMU process may take for a whole batch. It answers in
 #: about 0.1 s here; the margin is for loaded machines.
@@ -207,18 +209,22 @@ def _is_current(key):
 
 
 def cache_dir():
-    base = os.environ.get('XDG_CACHE_HOME') or os.path.join(
-        os.path.expanduser('~'), '.cache')
-    return os.path.join(base, 'migcompat')
+    """migcompat's cache directory, or None when turned off (one setting
+    for both caches: expansion_cache.cache_dir).
+    """
+    return expansion_cache.cache_dir()
 
 
 class _DiskCache(object):
     """{binary key: {'qemu': version, 'models': {model: [properties]}}}."""
 
     def path(self):
-        return os.path.join(cache_dir(), CACHE_FILE)
+        directory = cache_dir()
+        return os.path.join(directory, CACHE_FILE) if directory else None
 
     def load(self):
+        if self.path() is None:
+            return {}
         try:
             with open(self.path(), 'rb') as f:
                 data = f.read(MAX_CACHE_BYTES + 1)
@@ -248,6 +254,8 @@ class _DiskCache(object):
 
     def put(self, key, version, models):
         """Add ``models`` ({name: properties or refusal}); never raises."""
+        if self.path() is None:
+            return
         try:
             binaries = self.load()
             entry = binaries.get(key)

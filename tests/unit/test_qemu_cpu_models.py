@@ -77,7 +77,8 @@ class QemuTestCase(testtools.TestCase):
         self.tmp = self.useFixture(fixtures.TempDir()).path
         self.cache_home = os.path.join(self.tmp, 'cache')
         self.useFixture(fixtures.EnvironmentVariable(
-            'XDG_CACHE_HOME', self.cache_home))
+            'MIGCOMPAT_CACHE_DIR', os.path.join(self.cache_home,
+                                                'migcompat')))
         qcm.clear_memory_cache()
         self.addCleanup(qcm.clear_memory_cache)
         self.runs = []
@@ -229,8 +230,9 @@ class TestQemuFailures(QemuTestCase):
                 '[1])[:3])\n' % (fake, QEMU))
         proc = subprocess.run([sys.executable, '-c', code],
                               capture_output=True, text=True, timeout=60,
-                              env=dict(os.environ,
-                                       XDG_CACHE_HOME=self.cache_home))
+                              env=dict(os.environ, MIGCOMPAT_CACHE_DIR=(
+                                  os.path.join(self.cache_home,
+                                               'migcompat'))))
         self.assertEqual(0, proc.returncode, proc.stderr)
         self.assertIn('unknown: %s is not a working QEMU' % fake,
                       proc.stdout)
@@ -425,8 +427,8 @@ class TestCache(QemuTestCase):
         blocker = os.path.join(self.tmp, 'a-file')
         with open(blocker, 'w') as f:
             f.write('not a directory')
-        self.useFixture(fixtures.EnvironmentVariable('XDG_CACHE_HOME',
-                                                     blocker))
+        self.useFixture(fixtures.EnvironmentVariable(
+            'MIGCOMPAT_CACHE_DIR', os.path.join(blocker, 'migcompat')))
         feats = qcm.expand_model('Skylake-Server-v1', QEMU)[1]
         self.assertIn('avx512f', feats)
 
