@@ -19,7 +19,9 @@ with /tmp (stevedore/_cache.py). This runs the same venv through its own
 path and through a symlink under /tmp, and prints the wall time of whole
 processes (median of N, interleaved so that load from other processes
 hits both alike). Target: ``profile --root SNAP -f json`` <= 0.15 s on
-either path. ``--baseline`` adds the same commands with stevedore's own
+either path. Each command also runs with migcompat's caches off
+(``MIGCOMPAT_CACHE_DIR=``: libvirt asked for every CPU expansion, as
+right after a libvirt upgrade). ``--baseline`` adds the same commands with stevedore's own
 scan (the hand-over of migcompat_filter.entry_points switched off), for
 the ratio.
 
@@ -55,13 +57,18 @@ _ENV = {k: v for k, v in os.environ.items()
         if k != 'PYTHONDONTWRITEBYTECODE'}
 
 
-def run_once(python, code, args):
+#: The same, without migcompat's caches (MIGCOMPAT_CACHE_DIR empty): what
+#: a first run after a libvirt upgrade costs.
+_NO_CACHE = dict(_ENV, MIGCOMPAT_CACHE_DIR='')
+
+
+def run_once(python, code, args, env=_ENV):
     """(wall, CPU) seconds of one process. CPU time (user + system) is
     less disturbed by other load on a shared machine than wall time.
     """
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run([python, '-c', code] + args, check=True, env=_ENV,
+    subprocess.run([python, '-c', code] + args, check=True, env=env,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -99,19 +106,20 @@ def main():
                                             '-f', 'json'],
             'traits --root SNAP': ['traits', '--root', args.root],
         }
-        codes = {'': _MAIN}
+        codes = {'': (_MAIN, _ENV), ' (no cache)': (_MAIN, _NO_CACHE)}
         if args.baseline:
-            codes[' (stevedore scan)'] = _UNPRIMED
+            codes[' (stevedore scan)'] = (_UNPRIMED, _ENV)
         cases = [(c, p, k) for c in commands for p in pythons for k in codes]
         times = {case: [] for case in cases}
-        for case in cases:  # bytecode and page cache
+        for case in cases:  # bytecode, page cache, migcompat's caches
             cmd, path, kind = case
-            run_once(pythons[path], codes[kind], commands[cmd])
+            run_once(pythons[path], codes[kind][0], commands[cmd],
+                     codes[kind][1])
         for _ in range(args.runs):
             for case in cases:  # interleaved: load hits every case alike
                 cmd, path, kind = case
-                times[case].append(run_once(pythons[path], codes[kind],
-                                            commands[cmd]))
+                times[case].append(run_once(pythons[path], codes[kind][0],
+                                            commands[cmd], codes[kind][1]))
         bare = [run_once(sys.executable, 'pass', [])
                 for _ in range(args.runs)]
         print('%d runs each, whole processes: median wall (min, max) and '
