@@ -208,6 +208,7 @@ class _RequestFilter(object):
         self.source_key = self.guest_key = None
         self.exact_tsc = False
         self.own = {}         # rp uuid -> HostProfile read from its traits
+        self._not_read = None  # the HostProfile of hosts not read yet
         self.counts = {}      # host state -> destinations in it
         self._decided = {}    # destination profile key -> (passes, why)
         self._members = {}    # destination profile key -> host names (DEBUG)
@@ -365,10 +366,12 @@ class _RequestFilter(object):
             hp = self.snapshot.host(uuid)
         if hp is None:
             # Not in the snapshot: not read yet (just started), or the
-            # last read failed before it.
-            return hoststate.HostProfile(hoststate.UNJUDGED,
-                                         reason=str(self.failure or
-                                                    'not read yet'))
+            # last read failed before it. One profile for all of them.
+            if self._not_read is None:
+                self._not_read = hoststate.HostProfile(
+                    hoststate.UNJUDGED,
+                    reason=str(self.failure or 'not read yet'))
+            return self._not_read
         if not self.exact_tsc:
             return hp
         if uuid in self.own:
