@@ -173,13 +173,19 @@ def plan(n, kinds):
     return [('node-%05d' % j, seq[j % len(seq)]) for j in range(n)]
 
 
-def populate(server, client, n, workers):
+def _kinds():
+    """(kinds, their trait sets, the distinct digests, is-AMD per kind)."""
     kinds = profiles()
-    wanted = [traits.encode(p) for _l, p, _s in kinds]
+    wanted = [set(traits.encode(p)) for _l, p, _s in kinds]
     digests = {t for w in wanted for t in w
                if t.startswith(traits.DIGEST_PREFIX)}
     amd = [isinstance(p['cpu_model'], dict) and
            p['cpu_model'].get('vendor') == 'AMD' for _l, p, _s in kinds]
+    return kinds, wanted, digests, amd
+
+
+def populate(server, client, n, workers):
+    kinds, wanted, digests, amd = _kinds()
     agg = str(uuid.uuid4())
     hosts = plan(n, kinds)
     first = {}
@@ -192,7 +198,7 @@ def populate(server, client, n, workers):
         own = nova_traits(kinds[kind][1])
         if first[kind] == name:
             client.put_traits(rp['uuid'], own, 0)
-            reporter.sync(client, rp['uuid'], wanted[kind])
+            reporter.sync(client, rp['uuid'], sorted(wanted[kind]))
             gen = None
         else:
             # nova's and ours in one PUT: the state the reporter leaves.
@@ -224,15 +230,8 @@ def populate_fast(server, client, n, spread_khz, seed=1):
     traits that host's report would set (the profile's traits with its own
     CUSTOM_MIGCOMPAT_TSCHZ_<Hz>, a per-host trait outside the digest).
     """
-    import datetime
     import random
-    import sqlite3
-    kinds = profiles()
-    wanted = [set(traits.encode(p)) for _l, p, _s in kinds]
-    digests = {t for w in wanted for t in w
-               if t.startswith(traits.DIGEST_PREFIX)}
-    amd = [isinstance(p['cpu_model'], dict) and
-           p['cpu_model'].get('vendor') == 'AMD' for _l, p, _s in kinds]
+    kinds, wanted, digests, amd = _kinds()
     agg = str(uuid.uuid4())
     hosts = plan(n, kinds)
     rng = random.Random(seed)
@@ -263,40 +262,10 @@ def populate_fast(server, client, n, spread_khz, seed=1):
             own.add('%s%d' % (TSC_TRAIT, hz))
         rest.append((str(uuid.uuid4()), name, kind,
                      own | nova_traits(kinds[kind][1])))
-    now = datetime.datetime.utcnow().isoformat(' ')
-    con = sqlite3.connect(server.db, timeout=60)
-    try:
-        ids = dict(con.execute('SELECT name, id FROM traits'))
-        new = sorted({t for _u, _n, _k, names in rest for t in names}
-                     - set(ids))
-        con.executemany('INSERT INTO traits (created_at, name) '
-                        'VALUES (?, ?)', [(now, t) for t in new])
-        ids = dict(con.execute('SELECT name, id FROM traits'))
-        con.execute('INSERT OR IGNORE INTO placement_aggregates '
-                    '(created_at, uuid) VALUES (?, ?)', (now, agg))
-        agg_id = con.execute('SELECT id FROM placement_aggregates WHERE '
-                             'uuid = ?', (agg,)).fetchone()[0]
-        start = con.execute('SELECT max(id) FROM resource_providers'
-                            ).fetchone()[0] + 1
-        rps, links, members = [], [], []
-        for i, (rp_uuid, name, kind, names) in enumerate(rest, start):
-            rps.append((now, i, rp_uuid, name, 1, i))
-            links.extend((now, ids[t], i) for t in names)
-            if amd[kind]:
-                members.append((now, i, agg_id))
-            uuids[name] = rp_uuid
-        con.executemany(
-            'INSERT INTO resource_providers (created_at, id, uuid, name, '
-            'generation, root_provider_id) VALUES (?, ?, ?, ?, ?, ?)', rps)
-        con.executemany(
-            'INSERT INTO resource_provider_traits (created_at, trait_id, '
-            'resource_provider_id) VALUES (?, ?, ?)', links)
-        con.executemany(
-            'INSERT INTO resource_provider_aggregates (created_at, '
-            'resource_provider_id, aggregate_id) VALUES (?, ?, ?)', members)
-        con.commit()
-    finally:
-        con.close()
+    placement_server.write_providers(
+        server.db, [(u, name, names, amd[kind])
+                    for u, name, kind, names in rest], aggregate=agg)
+    uuids.update((name, u) for u, name, _k, _n in rest)
     return uuids, agg, len(digests), sum(amd[k] for _n, k in hosts)
 
 

@@ -16,11 +16,9 @@ calibrated TSC frequency (P = N today). See bench_scheduler.py's
 docstring; run through it.
 """
 
-import datetime
 import gc
 import random
 import signal
-import sqlite3
 import statistics
 import sys
 import threading
@@ -85,35 +83,6 @@ def _profile(factors):
     return profile_mod.Profile(factors)
 
 
-def populate(db, fleet):
-    """Write the providers and their traits into placement's sqlite
-    database (placement's own schema), as its API would store them.
-    """
-    now = datetime.datetime.utcnow().isoformat(' ')
-    con = sqlite3.connect(db, timeout=60)
-    try:
-        ids = dict(con.execute('SELECT name, id FROM traits'))
-        new = sorted({t for _u, _n, names in fleet for t in names} - set(ids))
-        con.executemany('INSERT INTO traits (created_at, name) VALUES (?, ?)',
-                        [(now, t) for t in new])
-        ids = dict(con.execute('SELECT name, id FROM traits'))
-        start = (con.execute('SELECT max(id) FROM resource_providers')
-                 .fetchone()[0] or 0) + 1
-        rps, links = [], []
-        for i, (rp_uuid, name, names) in enumerate(fleet, start):
-            rps.append((now, i, rp_uuid, name, 1, i))
-            links.extend((now, ids[t], i) for t in names)
-        con.executemany(
-            'INSERT INTO resource_providers (created_at, id, uuid, name, '
-            'generation, root_provider_id) VALUES (?, ?, ?, ?, ?, ?)', rps)
-        con.executemany(
-            'INSERT INTO resource_provider_traits (created_at, trait_id, '
-            'resource_provider_id) VALUES (?, ?, ?)', links)
-        con.commit()
-    finally:
-        con.close()
-
-
 class RequestCounter(object):
     """nova's report client, counting GETs per global_request_id: the
     request path sends the request's id, the refresher none.
@@ -170,7 +139,8 @@ def main(args, bench):
         server = placement_server.PlacementServer()
         server.setUp()
         try:
-            populate(server.db, fleet)
+            placement_server.write_providers(
+                server.db, [(u, n, names, False) for u, n, names in fleet])
             print('%d hosts (identical but for the TSC frequency, %s) '
                   'written in %.1f s; %d distinct digests, %d distinct TSC '
                   'trait names' % (

@@ -162,6 +162,54 @@ class PlacementServer(fixtures.Fixture):
 _DIRECT = {}
 
 
+def write_providers(db, providers, aggregate=None):
+    """Write providers straight into a PlacementServer's sqlite database
+    (placement's own schema), as its API would store them: the trait
+    names not there yet, each provider (a root, generation 1) with its
+    traits, and, for those marked, membership of aggregate (a UUID).
+    For benchmarks of 10,000 providers, which take minutes over HTTP.
+
+    providers: [(rp_uuid, name, trait names, in_aggregate)].
+    """
+    import datetime
+    import sqlite3
+    now = datetime.datetime.utcnow().isoformat(' ')
+    con = sqlite3.connect(db, timeout=60)
+    try:
+        ids = dict(con.execute('SELECT name, id FROM traits'))
+        new = sorted({t for _u, _n, names, _a in providers
+                      for t in names} - set(ids))
+        con.executemany('INSERT INTO traits (created_at, name) '
+                        'VALUES (?, ?)', [(now, t) for t in new])
+        ids = dict(con.execute('SELECT name, id FROM traits'))
+        agg_id = None
+        if aggregate is not None:
+            con.execute('INSERT OR IGNORE INTO placement_aggregates '
+                        '(created_at, uuid) VALUES (?, ?)', (now, aggregate))
+            agg_id = con.execute('SELECT id FROM placement_aggregates '
+                                 'WHERE uuid = ?', (aggregate,)).fetchone()[0]
+        start = (con.execute('SELECT max(id) FROM resource_providers')
+                 .fetchone()[0] or 0) + 1
+        rps, links, members = [], [], []
+        for i, (rp_uuid, name, names, in_agg) in enumerate(providers, start):
+            rps.append((now, i, rp_uuid, name, 1, i))
+            links.extend((now, ids[t], i) for t in names)
+            if in_agg and agg_id is not None:
+                members.append((now, i, agg_id))
+        con.executemany(
+            'INSERT INTO resource_providers (created_at, id, uuid, name, '
+            'generation, root_provider_id) VALUES (?, ?, ?, ?, ?, ?)', rps)
+        con.executemany(
+            'INSERT INTO resource_provider_traits (created_at, trait_id, '
+            'resource_provider_id) VALUES (?, ?, ?)', links)
+        con.executemany(
+            'INSERT INTO resource_provider_aggregates (created_at, '
+            'resource_provider_id, aggregate_id) VALUES (?, ?, ?)', members)
+        con.commit()
+    finally:
+        con.close()
+
+
 def _direct_cleanup():
     ctx = _DIRECT.pop('ctx', None)
     if ctx is not None:

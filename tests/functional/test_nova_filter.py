@@ -61,6 +61,14 @@ class _Base(libvirt_base.LibvirtMigrationMixin,
         if prof is not None:
             mc.publish(self, hostname, prof, digest=digest)
 
+    def _start_three(self):
+        """A Milan source with a server, its twin and an Intel host."""
+        self.milan = mc.real_profile(MILAN)
+        self._start('src', self.milan)
+        self._start('twin', self.milan)
+        self._start('intel', mc.real_profile(INTEL))
+        self.server = self._boot_on('src')
+
     def _boot_on(self, hostname):
         return self._create_server(host=hostname, networks='none')
 
@@ -143,11 +151,7 @@ class HostModelLiveMigrationTest(_Base):
 
     def setUp(self):
         super().setUp()
-        self.milan = mc.real_profile(MILAN)
-        self._start('src', self.milan)
-        self._start('twin', self.milan)
-        self._start('intel', mc.real_profile(INTEL))
-        self.server = self._boot_on('src')
+        self._start_three()
 
     def test_no_target_lands_on_compatible_host(self):
         self._migrate_live(self.server, 'src')
@@ -215,11 +219,7 @@ class FirstRequestTest(_Base):
     def setUp(self):
         super().setUp()
         self.flags(initial_profile_wait=0, group='migcompat')  # default
-        self.milan = mc.real_profile(MILAN)
-        self._start('src', self.milan)
-        self._start('twin', self.milan)
-        self._start('intel', mc.real_profile(INTEL))
-        self.server = self._boot_on('src')
+        self._start_three()
 
     def _restart_scheduler(self):
         # A fresh process state, then nova-scheduler's start-up, which
