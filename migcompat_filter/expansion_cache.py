@@ -65,7 +65,10 @@ def fingerprint():
     if spec is None or not spec.origin:
         return None
     digest = hashlib.sha256()
-    paths = [spec.origin] + [os.path.join(CPU_MAP_DIR, n) for n in names]
+    # The real path: one venv reached through a symlink (/tmp, tox) is one
+    # libvirt, not two fingerprints overwriting each other's file.
+    paths = [os.path.realpath(spec.origin)] + [
+        os.path.join(CPU_MAP_DIR, n) for n in names]
     for path in paths:
         try:
             st = os.stat(path)

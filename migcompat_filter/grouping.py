@@ -20,9 +20,13 @@ number of Placement calls: O(distinct profiles), never O(hosts).
 1. ``GET /traits?associated=true&name=startswith:CUSTOM_MIGCOMPAT_`` -
    every trait of ours some provider carries (1 call): the digest traits
    (one per distinct profile) and the schema traits;
-2. ``GET /resource_providers?required=in:<schema traits>`` - every
-   provider with traits of ours at all (1 call), so any other provider is
-   known to have none without asking;
+2. ``GET /resource_providers?required=in:<schema traits>&required=
+   !<digest>,...`` - the providers with traits of ours but none of the
+   digest traits (1 call, usually answering none); with the groups below
+   that is every provider with traits of ours, so any other provider is
+   known to have none without asking. Only when the digests would make
+   the URL too long for a web server's request line is it every provider
+   with a schema trait instead;
 3. per digest, ``GET /resource_providers?required=<digest>`` - the hosts
    that have that profile, with their names (1 call per profile);
 4. per digest not in ``known``, the traits of one of its hosts, decoded
@@ -54,10 +58,14 @@ PREFIX = traits_codec.PREFIX
 DIGEST_PREFIX = traits_codec.DIGEST_PREFIX
 SCHEMA_PREFIX = PREFIX + traits_codec.SCHEMA_CODE + '_'
 
-#: Microversions: 1.6 for traits, 1.18 for required=, 1.39 for in:.
+#: Microversions: 1.6 for traits, 1.18 for required=, 1.39 for in: and
+#: a repeated required=.
 TRAITS_VERSION = '1.6'
 REQUIRED_VERSION = '1.18'
 REQUIRED_IN_VERSION = '1.39'
+#: The longest listing URL sent: gunicorn refuses request lines over
+#: 4094 bytes by default, Apache over 8190.
+MAX_URL = 3500
 
 
 class NoSuchTrait(Exception):
@@ -90,7 +98,8 @@ class Grouping(object):
     names:    provider UUID -> provider name (hosts of some group)
     profiles: digest -> HostProfile decoded from one of its hosts (the
               per-host factors blanked: :func:`without_per_host`)
-    traited:  frozenset of provider UUIDs with any schema trait of ours
+    traited:  frozenset of provider UUIDs with traits of ours (a schema
+              or a digest trait)
     loose:    frozenset of traited UUIDs in no (valid) group: read each
     complete: every step succeeded
     """
@@ -223,6 +232,32 @@ def members(get, traits):
         return []
 
 
+def _traited(members_of, extra):
+    # The grouped hosts and the ungrouped ones with traits of ours.
+    return frozenset(u for m in members_of.values() for u in m).union(
+        u for u, _n in extra)
+
+
+def ungrouped(get, schemas, digests):
+    """(uuid, name) of the providers with any of schemas and none of
+    digests: those no digest listing returns. None when the URL would be
+    too long (the caller lists every provider with a schema trait).
+    """
+    if not schemas:
+        return []
+    if not digests:
+        return members(get, schemas)
+    url = ('/resource_providers?required=in:%s&required=%s' % (
+        ','.join(urllib.parse.quote(t) for t in sorted(schemas)),
+        ','.join('!' + urllib.parse.quote(t) for t in sorted(digests))))
+    if len(url) > MAX_URL:
+        return None
+    try:
+        return _providers(get(url, REQUIRED_IN_VERSION), url)
+    except NoSuchTrait:
+        return None  # a digest trait just deleted: ask the long way
+
+
 def provider_traits(get, uuid):
     url = '/resource_providers/%s/traits' % uuid
     return _trait_names(get(url, TRAITS_VERSION), url)
@@ -266,13 +301,16 @@ def read(get, known=None, previous=None, progress=None, with_names=True):
     names = dict(previous.names)
     profiles = dict(previous.profiles)
     traited = previous.traited
+    extra = None
     try:
         url = ('/traits?associated=true&name=startswith:%s'
                % urllib.parse.quote(PREFIX))
         ours = _trait_names(get(url, TRAITS_VERSION), url)
         digests = sorted(t for t in ours if t.startswith(DIGEST_PREFIX))
         schemas = sorted(t for t in ours if t.startswith(SCHEMA_PREFIX))
-        traited = frozenset(u for u, _n in members(get, schemas))
+        extra = ungrouped(get, schemas, digests)
+        if extra is None:
+            traited = frozenset(u for u, _n in members(get, schemas))
         # Groups nobody carries any more go; the others are re-read.
         members_of = {d: m for d, m in members_of.items() if d in digests}
         for done, digest in enumerate(digests, 1):
@@ -288,7 +326,13 @@ def read(get, known=None, previous=None, progress=None, with_names=True):
                     profiles[digest] = hp
             if progress:
                 progress(done, len(digests))
+        if extra is not None:
+            traited = _traited(members_of, extra)
+            if with_names:
+                names.update(extra)
     except Exception as e:
+        if extra is not None:  # what this read saw, over the last one
+            traited = previous.traited | _traited(members_of, extra)
         raise PartialRead(e, Grouping(members_of, names, profiles, traited,
                                       complete=False,
                                       requests=get.calls)) from None

@@ -65,6 +65,29 @@ class FakePlacement(object):
                     self._by_trait[name].append(rp)
         return self._by_trait
 
+    def _list(self, required, by_trait):
+        # Placement's required= (1.39): repeated values all apply; each is
+        # "in:A,B" (any of them) or "A,!B" (A and not B); 400 for a trait
+        # that does not exist.
+        found = None
+        for value in required:
+            names = value[3:].split(',') if value.startswith('in:') \
+                else value.split(',')
+            if any(n.lstrip('!') not in by_trait for n in names):
+                return Response(400, {})
+            if value.startswith('in:'):
+                match = set().union(*(by_trait[n] for n in names))
+            else:
+                match = set(self._traits)
+                for n in names:
+                    if n.startswith('!'):
+                        match -= set(by_trait[n[1:]])
+                    else:
+                        match &= set(by_trait[n])
+            found = match if found is None else found & match
+        return Response(200, {'resource_providers': [
+            {'uuid': rp} for rp in sorted(found)]})
+
     def get(self, url, version=None, global_request_id=None):
         self.urls.append(url)
         if self.fail:
@@ -78,11 +101,7 @@ class FakePlacement(object):
             return Response(200, {'traits': sorted(
                 t for t in by_trait if t.startswith(prefix))})
         if parsed.path == '/resource_providers':
-            trait = query['required'][0]
-            if trait not in by_trait:
-                return Response(400, {})
-            return Response(200, {'resource_providers': [
-                {'uuid': rp} for rp in by_trait[trait]]})
+            return self._list(query['required'], by_trait)
         rp = parsed.path.split('/')[2]
         if rp not in self._traits:
             return Response(404, {})

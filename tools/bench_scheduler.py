@@ -37,22 +37,23 @@ What is real and what is not:
   from Placement on every live migration (1 call when warm).
 
 With ``--real``, the rows run against a REAL placement server instead
-(tests/functional/placement_server.PlacementServer: gunicorn, sqlite,
-nova's own SchedulerReportClient): a fleet of N hosts identical except
-their calibrated TSC frequency and their provider UUIDs, each published
-with ``traits.encode(profile)``. The frequencies are what libvirt reports
-(KVM's TSC kHz x 1000) spread over --tsc-spread-khz kHz (default 1,000:
-2,095.000 to 2,095.999 MHz); ``--tsc-hz`` draws them to the Hz instead
-(every host its own value: more distinct per-host trait names than any
-real fleet has, the worst case for Placement). It prints how many
-distinct digests and TSC trait names that gives, the background
-refresher's cold and TTL reads (wall time, Placement calls, tracemalloc
-memory of the profile cache), and live-migration requests in nova's
-HostManager with the snapshot installed, during a refresh (4 concurrent
-requests) and right after a start, with the Placement calls made in the
-request path. The providers are written straight into the server's sqlite
-database (the schema placement's own sync created; the trait names are
-exactly traits.encode's), since 10,000 providers over HTTP take minutes; the
+(tests/functional/placement_server.PlacementServer: gunicorn with two
+worker processes, sqlite, nova's own SchedulerReportClient): a fleet of
+N hosts identical except their calibrated TSC frequency and their
+provider UUIDs, each published with ``traits.encode(profile)``. The
+frequencies are what libvirt reports (KVM's TSC kHz x 1000) spread over
+--tsc-spread-khz kHz (default 1,000: 2,095.000 to 2,095.999 MHz);
+``--tsc-hz`` draws them to the Hz instead (every host its own value:
+more distinct per-host trait names than any real fleet has, the worst
+case for Placement). It prints how many distinct digests and TSC trait
+names that gives, the background refresher's cold and TTL reads (wall
+time, Placement calls, tracemalloc memory of the profile cache), and
+live-migration requests in nova's HostManager with the snapshot
+installed, during a refresh (4 concurrent requests) and right after a
+start, with the Placement calls made in the request path. The providers
+are written straight into the server's sqlite database (the schema
+placement's own sync created; the trait names are exactly
+traits.encode's), since 10,000 providers over HTTP take minutes; the
 server then answers every read over HTTP.
 
 Usage: python tools/bench_scheduler.py [--hosts 1000,10000] [--requests N]

@@ -136,14 +136,16 @@ def main(args, bench):
                    if t.startswith(traits.DIGEST_PREFIX)}
         tsc_names = {t for _u, _n, names in fleet for t in names
                      if t.startswith(TSC_TRAIT_PREFIX)}
-        server = placement_server.PlacementServer()
+        # Two processes, as devstack runs placement (the database is
+        # written before they serve, and only read after).
+        server = placement_server.PlacementServer(workers=2)
         server.setUp()
         try:
             placement_server.write_providers(
                 server.db, [(u, n, names, False) for u, n, names in fleet])
             print('%d hosts (identical but for the TSC frequency, %s) '
                   'written in %.1f s; %d distinct digests, %d distinct TSC '
-                  'trait names' % (
+                  'trait names; placement: 2 gunicorn workers' % (
                       n, 'to the Hz' if args.tsc_hz else
                       'kHz x 1000 over %d kHz' % args.tsc_spread_khz,
                       time.perf_counter() - t0, len(digests),

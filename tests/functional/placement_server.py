@@ -74,9 +74,12 @@ class ServerPerClass(object):
 class PlacementServer(fixtures.Fixture):
     """A real placement API process on 127.0.0.1 with sqlite."""
 
-    def __init__(self, start_timeout=90):
+    def __init__(self, start_timeout=90, workers=1):
         super(PlacementServer, self).__init__()
         self.start_timeout = start_timeout
+        #: gunicorn workers: more than 1 only for a server that is read,
+        #: not written (sqlite, see start()).
+        self.workers = workers
 
     def _setUp(self):
         self.tmp = self.useFixture(fixtures.TempDir()).path
@@ -100,7 +103,8 @@ class PlacementServer(fixtures.Fixture):
                  # One worker, one thread: sqlite refuses concurrent
                  # writers ("database is locked"); clients still race
                  # between their read and their write, as with MySQL.
-                 '--workers', '1', '--threads', '1', '--timeout', '60',
+                 '--workers', str(self.workers), '--threads', '1',
+                 '--timeout', '60',
                  'placement.wsgi.api:application'],
                 env=env, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True)

@@ -147,3 +147,23 @@ class ProfileCommandTest(testtools.TestCase):
             cache, 'cpu-expansions.json')))
         self.assertEqual(without, first)
         self.assertEqual(without, second)
+
+
+class SymlinkedVenvTest(testtools.TestCase):
+    """One venv run through its own path and through a symlink (a /tmp
+    path, as tox or a benchmark uses) shares one cache, instead of each
+    rewriting it with its own fingerprint.
+    """
+
+    def test_same_fingerprint_through_a_symlink(self):
+        tmp = self.useFixture(fixtures.TempDir()).path
+        link = os.path.join(tmp, 'venv')
+        os.symlink(sys.prefix, link)
+        python = os.path.join(link, 'bin', os.path.basename(sys.executable))
+        code = ('from migcompat_filter import expansion_cache as e; '
+                'print(e.fingerprint())')
+        prints = [subprocess.run([exe, '-c', code], capture_output=True,
+                                 text=True, check=True).stdout
+                  for exe in (sys.executable, python)]
+        self.assertNotEqual('None\n', prints[0])
+        self.assertEqual(prints[0], prints[1])
