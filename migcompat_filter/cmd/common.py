@@ -75,8 +75,8 @@ def add_host_arguments(parser, root=True):
     parser.add_argument(
         '--nova-config-dir', metavar='<directory>', dest='nova_config',
         action=nova_cpu_options.NovaConfigAction, default=None,
-        help='a config directory nova-compute is started with (its *.conf '
-             'files, read after the files, as oslo.config does)')
+        help='a config directory nova-compute is started with (its files '
+             'ending in .conf, read after the files, as oslo.config does)')
     return parser
 
 
