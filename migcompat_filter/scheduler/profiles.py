@@ -50,6 +50,7 @@ import hashlib
 import os
 import threading
 import time
+import weakref
 
 from oslo_log import log as logging
 
@@ -224,6 +225,9 @@ class ProfileCache(object):
         self._stopped = threading.Event()
         self._thread = None
         self._pid = None
+        self._fork_hooks = False
+        #: True in a process that forked and has served no request since.
+        self._idle = False
         # source traits key -> HostProfile with its per-host factors
         self._sources = _LRU(1000)
 
@@ -267,8 +271,34 @@ class ProfileCache(object):
     def start(self):
         """Start the refresher thread now (nova-scheduler's start-up);
         a request starts it too when nothing did.
+
+        nova-scheduler with several workers builds its filters in the
+        parent process and then forks the workers: each worker starts its
+        own refresher at once (a thread does not survive a fork), and the
+        parent, which serves no request, stops reading until one comes.
         """
         self._ensure_started()
+        if not self._fork_hooks and self.background:
+            self._fork_hooks = True
+            ref = weakref.ref(self)
+            os.register_at_fork(
+                after_in_child=lambda: _call(ref, '_after_fork_in_child'),
+                after_in_parent=lambda: _call(ref, '_after_fork_in_parent'))
+
+    def _after_fork_in_child(self):
+        # The parent's refresher may have held these at the fork; the
+        # thread that would release them does not exist here.
+        self._refresh_lock = threading.Lock()
+        self._start_lock = threading.Lock()
+        self._wake = threading.Event()
+        first, self._first = self._first, threading.Event()
+        if first.is_set():
+            self._first.set()
+        self._idle = False
+        self._ensure_started()
+
+    def _after_fork_in_parent(self):  # dormant until a request comes
+        self._idle = True
 
     def _ensure_started(self):
         """Start the refresher thread once per process (never blocks)."""
@@ -292,6 +322,11 @@ class ProfileCache(object):
 
     def _run(self):
         while not self._stopped.is_set():
+            if self._idle:
+                # A parent that forked the workers: no reads for it.
+                self._wake.wait()
+                self._wake.clear()
+                continue
             try:
                 ok = self.refresh_now()
             except Exception:  # never let the thread die
@@ -381,6 +416,9 @@ class ProfileCache(object):
         (not at all with wait=False).
         """
         self._ensure_started()
+        if self._idle:  # a request after all: read again from now on
+            self._idle = False
+            self._wake.set()
         if wait and not self._first.is_set() and self.background \
                 and self.initial_wait > 0:
             left = self.initial_wait
@@ -417,10 +455,15 @@ class ProfileCache(object):
                 self._sources.put(key, hp)
         return hp, key
 
-    def stats(self):
-        snap = self._snapshot
-        return {'hosts': len(snap.grouping) + len(snap.loose),
-                'profiles': len(snap.grouping.profiles)}
+
+def _call(ref, method):
+    # An at-fork hook of a cache that may have been dropped since.
+    cache = ref()
+    if cache is not None:
+        try:
+            getattr(cache, method)()
+        except Exception:  # never break a fork
+            pass
 
 
 def _as_failure(error):

@@ -356,6 +356,64 @@ class EventletTest(testtools.TestCase):
         self.assertIn('ok', out.stdout)
 
 
+_FORK_CHILD = r"""
+import os, sys, time, uuid
+from migcompat_filter import hoststate
+from migcompat_filter.scheduler import profiles
+from tests.fake_placement import FakePlacement
+from tests.unit import test_scheduler_profiles as t
+placement = FakePlacement()
+rp = str(uuid.uuid4())
+placement.set(rp, t.published(t.real('epyc-milan-nested-l1')))
+cache = profiles.ProfileCache(lambda: placement, ttl=0)
+cache.MIN_INTERVAL = 0.05
+cache.start()                      # nova builds the filter
+assert cache._first.wait(10)
+r, w = os.pipe()
+pid = os.fork()                    # oslo.service forks a worker
+if pid == 0:
+    # The worker: its own refresher runs at once, without a request.
+    before = len(placement.urls)
+    time.sleep(1.0)
+    os.write(w, b'%d' % (len(placement.urls) - before))
+    os._exit(0)
+os.close(w)
+child_reads = int(os.read(r, 100) or b'0')
+os.waitpid(pid, 0)
+time.sleep(0.3)                    # the parent's read in flight ends
+before = len(placement.urls)
+time.sleep(1.0)
+parent_idle = len(placement.urls) - before
+snap = cache.snapshot()            # a request in the parent after all
+assert snap.host(rp).state == hoststate.TRAITED
+time.sleep(1.0)
+parent_after = len(placement.urls) - before
+print(child_reads, parent_idle, parent_after)
+"""
+
+
+class ForkTest(testtools.TestCase):
+    """nova-scheduler with workers: the filter is built in the parent,
+    which then forks. Each worker reads at once; the parent stops reading
+    until it serves a request.
+    """
+
+    def test_worker_reads_parent_rests(self):
+        import subprocess
+        import sys
+        root = os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__))))
+        out = subprocess.run(
+            [sys.executable, '-c', _FORK_CHILD], cwd=root,
+            capture_output=True, text=True, timeout=120,
+            env=dict(os.environ, PYTHONPATH=root))
+        self.assertEqual(0, out.returncode, out.stderr[-3000:])
+        child, idle, after = map(int, out.stdout.split())
+        self.assertGreater(child, 0)       # the worker's own refresher
+        self.assertEqual(0, idle)          # the parent: no reads
+        self.assertGreater(after, 0)       # ... until a request came
+
+
 class ConcurrentCachesTest(testtools.TestCase):
     """F9: the caches shared by request threads hold under contention."""
 
