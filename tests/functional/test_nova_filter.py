@@ -24,6 +24,8 @@ import threading
 import time
 from unittest import mock
 
+import fixtures
+from nova import service as nova_service
 from nova.tests.functional.api import client as api_client
 from nova.tests.functional import integrated_helpers
 from nova.tests.functional.libvirt import base as libvirt_base
@@ -46,6 +48,9 @@ class _Base(libvirt_base.LibvirtMigrationMixin,
 
     def setUp(self):
         mc.nova_flags(self)
+        # Before nova's fixtures: restored after every service is killed.
+        self.useFixture(fixtures.MonkeyPatch('nova.service.Service.kill',
+                                             _kill_despite_claim_race))
         super().setUp()
         migration_filter.reset_shared()
         # The refresher thread of this test's cache ends with it.
@@ -125,6 +130,18 @@ class _Base(libvirt_base.LibvirtMigrationMixin,
     def _filter_lines(self):
         return [line for line in self._log().splitlines()
                 if 'migcompat: live migration of instance' in line]
+
+
+def _kill_despite_claim_race(service, _kill=nova_service.Service.kill):
+    # The same oslo.db race as in _Base._create_server, in nova's harness
+    # tear-down (a compute's graceful shutdown against the deletion of its
+    # service record), after the test itself has passed: the record goes
+    # with the test's database anyway.
+    try:
+        return _kill(service)
+    except TypeError as e:
+        if _NOVA_CLAIM_RACE not in str(e):
+            raise
 
 
 class _LazyDest(object):
@@ -307,7 +324,7 @@ class UntraitedAndPlacementErrorTest(_Base):
                     url.endswith('/traits')):
                 raise report.ks_exc.ConnectFailure('injected failure')
             return real_get(client, url, *args, **kwargs)
-        self.useFixture(mc_fixtures_monkeypatch(
+        self.useFixture(fixtures.MonkeyPatch(
             'nova.scheduler.client.report.SchedulerReportClient.get', get))
 
     def test_placement_error_passes_by_default(self):
@@ -323,11 +340,6 @@ class UntraitedAndPlacementErrorTest(_Base):
         self.assertIn('injected failure', self._log())
         self.assertIn('refusing all 1 candidate hosts',
                       self._filter_lines()[0])
-
-
-def mc_fixtures_monkeypatch(name, new):
-    import fixtures
-    return fixtures.MonkeyPatch(name, new)
 
 
 class PassthroughWeigherTest(_Base):
@@ -427,7 +439,7 @@ class PlacementCallsTest(_Base):
             if 'MIGCOMPAT' in url or url.endswith('/traits'):
                 self.ours.append(url)
             return real_get(client, url, *args, **kwargs)
-        self.useFixture(mc_fixtures_monkeypatch(
+        self.useFixture(fixtures.MonkeyPatch(
             'nova.scheduler.client.report.SchedulerReportClient.get', get))
 
     def test_warm_request_costs_one_placement_call(self):
