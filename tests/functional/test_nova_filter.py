@@ -426,11 +426,7 @@ class PlacementCallsTest(_Base):
 
     def setUp(self):
         super().setUp()
-        self.milan = mc.real_profile(MILAN)
-        self._start('src', self.milan)
-        self._start('twin', self.milan)
-        self._start('intel', mc.real_profile(INTEL))
-        self.server = self._boot_on('src')
+        self._start_three()
         from nova.scheduler.client import report
         real_get = report.SchedulerReportClient.get
         self.ours = []
@@ -512,11 +508,7 @@ class SourceReCreatedTest(_Base):
 
     def setUp(self):
         super().setUp()
-        self.milan = mc.real_profile(MILAN)
-        self._start('src', self.milan)
-        self._start('twin', self.milan)
-        self._start('intel', mc.real_profile(INTEL))
-        self.server = self._boot_on('src')
+        self._start_three()
 
     def test_stale_compute_node_uuid_is_read_again(self):
         self._migrate_live(self.server, 'src')

@@ -338,22 +338,29 @@ print('ok', cache._thread.__class__.__module__)
 """
 
 
+def _run_child(test, code):
+    """The stdout of code run by a fresh interpreter in the source tree
+    (a process of its own: eventlet patching, a fork); fails the test
+    unless it exits 0.
+    """
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    out = subprocess.run(
+        [sys.executable, '-c', code], cwd=root, capture_output=True,
+        text=True, timeout=120, env=dict(os.environ, PYTHONPATH=root))
+    test.assertEqual(0, out.returncode, out.stderr[-3000:])
+    return out.stdout
+
+
 class EventletTest(testtools.TestCase):
     """nova services before 2026.2 run eventlet-patched: the refresher is
     then a green thread, and still reads, installs and re-reads.
     """
 
     def test_refresher_under_monkey_patching(self):
-        import subprocess
-        import sys
-        root = os.path.dirname(os.path.dirname(os.path.dirname(
-            os.path.abspath(__file__))))
-        out = subprocess.run(
-            [sys.executable, '-c', _EVENTLET_CHILD], cwd=root,
-            capture_output=True, text=True, timeout=120,
-            env=dict(os.environ, PYTHONPATH=root))
-        self.assertEqual(0, out.returncode, out.stderr[-3000:])
-        self.assertIn('ok', out.stdout)
+        self.assertIn('ok', _run_child(self, _EVENTLET_CHILD))
 
 
 _FORK_CHILD = r"""
@@ -399,16 +406,7 @@ class ForkTest(testtools.TestCase):
     """
 
     def test_worker_reads_parent_rests(self):
-        import subprocess
-        import sys
-        root = os.path.dirname(os.path.dirname(os.path.dirname(
-            os.path.abspath(__file__))))
-        out = subprocess.run(
-            [sys.executable, '-c', _FORK_CHILD], cwd=root,
-            capture_output=True, text=True, timeout=120,
-            env=dict(os.environ, PYTHONPATH=root))
-        self.assertEqual(0, out.returncode, out.stderr[-3000:])
-        child, idle, after = map(int, out.stdout.split())
+        child, idle, after = map(int, _run_child(self, _FORK_CHILD).split())
         self.assertGreater(child, 0)       # the worker's own refresher
         self.assertEqual(0, idle)          # the parent: no reads
         self.assertGreater(after, 0)       # ... until a request came
