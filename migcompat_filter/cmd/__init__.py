@@ -50,6 +50,20 @@ class FastEpilog(object):
             raise SystemExit(status)
 
 
+class ResultStatus(object):
+    """A display command whose exit status is its result: cliff's display
+    commands always return 0, so take_action sets ``self._exit_status``
+    (``EXIT_DEFAULT`` until it does). Mixed in after FastEpilog.
+    """
+
+    EXIT_DEFAULT = 0
+
+    def run(self, parsed_args):
+        self._exit_status = self.EXIT_DEFAULT
+        super(ResultStatus, self).run(parsed_args)
+        return self._exit_status
+
+
 def _global_cloud(app, parsed_args):
     """``migcompat --os-cloud X <command>`` (OpenStackClient's habit):
     the global option stands for the command's own --os-cloud when that

@@ -30,6 +30,7 @@ from oslo_config import cfg
 
 from migcompat_filter.cmd import common
 from migcompat_filter.cmd import FastEpilog
+from migcompat_filter.cmd import ResultStatus
 from migcompat_filter import cpu_modes
 from migcompat_filter import exception
 from migcompat_filter.profile import is_unknown
@@ -220,7 +221,7 @@ def _sort_key(value):
     return (type(value).__name__, str(value))
 
 
-class Compare(FastEpilog, show.ShowOne):
+class Compare(FastEpilog, ResultStatus, show.ShowOne):
     """Judge a live migration from SRC to DST, with reasons.
 
     SRC and DST are each a snapshot directory, a profile JSON file
@@ -233,6 +234,8 @@ class Compare(FastEpilog, show.ShowOne):
     1 not compatible, 2 bad input or usage, 3 an internal error (no
     verdict).
     """
+
+    EXIT_DEFAULT = EXIT_COMPATIBLE
 
     #: cmd.shell.exit_status: an error that is not bad input is no verdict.
     internal_error_status = EXIT_INTERNAL_ERROR
@@ -288,10 +291,3 @@ class Compare(FastEpilog, show.ShowOne):
         self._exit_status = (EXIT_COMPATIBLE if verdict.compatible
                              else EXIT_INCOMPATIBLE)
         return _verdict_fields(verdict, src_desc, dst_desc, guest)
-
-    def run(self, parsed_args):
-        # cliff's display commands always return 0; the verdict is the
-        # exit status (like diff).
-        self._exit_status = EXIT_COMPATIBLE
-        super(Compare, self).run(parsed_args)
-        return self._exit_status

@@ -16,6 +16,7 @@ import argparse
 
 from cliff import lister
 
+from migcompat_filter import cmd
 from migcompat_filter.cmd import common
 from migcompat_filter import cpu_modes
 from migcompat_filter import exception
@@ -42,7 +43,7 @@ def _positive(kind):
     return parse
 
 
-class Drain(common.FleetCommand, lister.Lister):
+class Drain(common.FleetCommand, cmd.ResultStatus, lister.Lister):
     """Plan (and with --execute, carry out) emptying a host by live
     migration.
 
@@ -63,6 +64,8 @@ class Drain(common.FleetCommand, lister.Lister):
     run resumes from the state file. Progress goes to stderr. Exit 0
     when every server is (or can be) moved, 1 otherwise.
     """
+
+    EXIT_DEFAULT = EXIT_EMPTIED
 
     def get_parser(self, prog_name):
         parser = super(Drain, self).get_parser(prog_name)
@@ -95,11 +98,6 @@ class Drain(common.FleetCommand, lister.Lister):
                             help='resume state (default $XDG_STATE_HOME/'
                                  'migcompat/drain-HOST.json)')
         return self.add_arguments(parser)
-
-    def run(self, parsed_args):
-        self._exit_status = EXIT_EMPTIED
-        super(Drain, self).run(parsed_args)
-        return self._exit_status
 
     def take_action(self, parsed_args):
         from migcompat_filter.fleet import capacity

@@ -16,6 +16,7 @@ to upgrade an aggregate's hosts, draining each at its turn.
 
 from cliff import lister
 
+from migcompat_filter import cmd
 from migcompat_filter.cmd import common
 from migcompat_filter import cpu_modes
 from migcompat_filter import exception
@@ -26,7 +27,7 @@ COLUMNS = ('turn', 'host', 'guests', 'moves')
 EXIT_NO_ORDER = 1
 
 
-class UpgradePlan(common.FleetCommand, lister.Lister):
+class UpgradePlan(common.FleetCommand, cmd.ResultStatus, lister.Lister):
     """An order in which to upgrade the hosts of an aggregate so that each
     can be drained at its turn.
 
@@ -53,11 +54,6 @@ class UpgradePlan(common.FleetCommand, lister.Lister):
         parser.add_argument('--strict', action='store_true', default=None,
                             help='every recommendation blocks')
         return self.add_arguments(parser)
-
-    def run(self, parsed_args):
-        self._exit_status = 0
-        super(UpgradePlan, self).run(parsed_args)
-        return self._exit_status
 
     def take_action(self, parsed_args):
         from migcompat_filter.fleet import capacity

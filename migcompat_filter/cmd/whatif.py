@@ -16,6 +16,7 @@ what a planned change to some hosts does to live migration.
 
 from cliff import lister
 
+from migcompat_filter import cmd
 from migcompat_filter.cmd import common
 from migcompat_filter import cpu_modes
 from migcompat_filter import exception
@@ -26,7 +27,7 @@ COLUMNS = ('change', 'source', 'destination', 'factors', 'detail')
 EXIT_STRANDS = 1
 
 
-class WhatIf(common.FleetCommand, lister.Lister):
+class WhatIf(common.FleetCommand, cmd.ResultStatus, lister.Lister):
     """Show what a planned change to some hosts' profiles changes.
 
     --set FACTOR=VALUE (repeatable) is applied to the hosts named by
@@ -62,11 +63,6 @@ class WhatIf(common.FleetCommand, lister.Lister):
         parser.add_argument('--strict', action='store_true', default=None,
                             help='every recommendation blocks')
         return self.add_arguments(parser)
-
-    def run(self, parsed_args):
-        self._exit_status = 0
-        super(WhatIf, self).run(parsed_args)
-        return self._exit_status
 
     def take_action(self, parsed_args):
         from migcompat_filter.fleet import whatif
