@@ -37,24 +37,8 @@ from migcompat_filter.fleet import capacity  # noqa: E402
 from migcompat_filter.fleet import drain  # noqa: E402
 from migcompat_filter.fleet import upgrade_plan  # noqa: E402
 from migcompat_filter.fleet import whatif  # noqa: E402
-from migcompat_filter import hoststate  # noqa: E402
 from migcompat_filter.sim import core  # noqa: E402
-from migcompat_filter import traits  # noqa: E402
-
-
-class BenchHost(object):
-    """The attributes of a fleet Host the planners read."""
-
-    def __init__(self, name, prof):
-        self.name = self.service_host = name
-        self.uuid = 'uuid-' + name
-        self.hypervisor = None
-        read = hoststate.classify(set(traits.encode(prof)))
-        self.state, self.key, self.profile = read.state, read.key, \
-            read.profile
-
-    def nova_refusal(self):
-        return None
+from tests import fake_fleet  # noqa: E402
 
 
 def fleet(n):
@@ -65,8 +49,8 @@ def fleet(n):
     for i in range(n):
         kind = kinds[i * len(kinds) // n]
         if kind not in read:
-            read[kind] = BenchHost(kind, bases[kind])
-        h = BenchHost.__new__(BenchHost)
+            read[kind] = fake_fleet.FleetHost(kind, bases[kind])
+        h = fake_fleet.FleetHost.__new__(fake_fleet.FleetHost)
         h.__dict__.update(read[kind].__dict__)
         h.name = h.service_host = '%s-%04d' % (kind, i)
         h.uuid = 'uuid-' + h.name

@@ -30,10 +30,9 @@ from migcompat_filter.fleet import capacity
 from migcompat_filter.fleet import upgrade_plan
 from migcompat_filter.fleet import whatif
 from migcompat_filter import hostsource
-from migcompat_filter import hoststate
 from migcompat_filter.profile import Profile
 from migcompat_filter import reader
-from migcompat_filter import traits
+from tests import fake_fleet
 
 HOSTS = os.path.join(os.path.dirname(os.path.dirname(__file__)),
                      'fixtures', 'hosts')
@@ -73,26 +72,9 @@ def with_guests(prof, count=2, mode='host-model'):
     return Profile(dict(prof.factors, running_guests=record))
 
 
-class FleetHost(object):
-    """A compute node as Fleet.load returns it (its public attributes),
-    its profile read back from the traits Placement would hold.
-    """
-
-    def __init__(self, name, prof):
-        self.name = name
-        self.uuid = 'uuid-' + name
-        self.service_host = 'svc-' + name
-        self.hypervisor = None
-        read = hoststate.classify(set(traits.encode(prof)))
-        self.state, self.key, self.profile = read.state, read.key, \
-            read.profile
-
-    def nova_refusal(self):
-        return None
-
-
 def fleet(**profiles):
-    return [FleetHost(n, p) for n, p in sorted(profiles.items())]
+    return [fake_fleet.FleetHost(n, p, service_host='svc-' + n)
+            for n, p in sorted(profiles.items())]
 
 
 class ParseChangesTest(testtools.TestCase):
