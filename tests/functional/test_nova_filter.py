@@ -25,7 +25,6 @@ import time
 from unittest import mock
 
 import fixtures
-from nova import service as nova_service
 from nova.tests.functional.api import client as api_client
 from nova.tests.functional import integrated_helpers
 from nova.tests.functional.libvirt import base as libvirt_base
@@ -33,8 +32,6 @@ from nova.tests.functional.libvirt import base as libvirt_base
 from migcompat_filter.scheduler import migration_filter
 from tests.functional import nova_fixtures as mc
 
-#: A transient failure of nova's own harness (see _Base._create_server).
-_NOVA_CLAIM_RACE = "Can't upgrade a READER transaction to a WRITER"
 MILAN = 'epyc-milan-nested-l1'
 INTEL = 'libvirt-cpuid-xeon-gold-6148-host'
 
@@ -48,9 +45,6 @@ class _Base(libvirt_base.LibvirtMigrationMixin,
 
     def setUp(self):
         mc.nova_flags(self)
-        # Before nova's fixtures: restored after every service is killed.
-        self.useFixture(fixtures.MonkeyPatch('nova.service.Service.kill',
-                                             _kill_despite_claim_race))
         super().setUp()
         migration_filter.reset_shared()
         # The refresher thread of this test's cache ends with it.
@@ -76,24 +70,6 @@ class _Base(libvirt_base.LibvirtMigrationMixin,
 
     def _boot_on(self, hostname):
         return self._create_server(host=hostname, networks='none')
-
-    def _create_server(self, *args, **kwargs):
-        # nova 34's harness now and then fails a boot's claim inside
-        # nova-compute's resource tracker with oslo.db's "Can't upgrade a
-        # READER transaction to a WRITER mid-transaction" (no migcompat
-        # code runs during a boot): such a boot is tried once more.
-        seen = self._log().count(_NOVA_CLAIM_RACE)
-        try:
-            return super()._create_server(*args, **kwargs)
-        except AssertionError:
-            # The server's fault only says "Exceeded maximum number of
-            # retries"; nova-compute's log names the cause.
-            if self._log().count(_NOVA_CLAIM_RACE) == seen:
-                raise
-        for server in self.api.get_servers(detail=True):
-            if server['status'] == 'ERROR':
-                self._delete_server(server)
-        return super()._create_server(*args, **kwargs)
 
     def _host_of(self, server):
         return self.api.get_server(server['id'])['OS-EXT-SRV-ATTR:host']
@@ -130,18 +106,6 @@ class _Base(libvirt_base.LibvirtMigrationMixin,
     def _filter_lines(self):
         return [line for line in self._log().splitlines()
                 if 'migcompat: live migration of instance' in line]
-
-
-def _kill_despite_claim_race(service, _kill=nova_service.Service.kill):
-    # The same oslo.db race as in _Base._create_server, in nova's harness
-    # tear-down (a compute's graceful shutdown against the deletion of its
-    # service record), after the test itself has passed: the record goes
-    # with the test's database anyway.
-    try:
-        return _kill(service)
-    except TypeError as e:
-        if _NOVA_CLAIM_RACE not in str(e):
-            raise
 
 
 class _LazyDest(object):
