@@ -91,6 +91,16 @@ class PlacementServer(fixtures.Fixture):
         self.addCleanup(self.stop)
 
     def start(self):
+        if self.workers > 1 and not os.path.exists(self.db):
+            # Each worker syncs the schema, the resource classes and the
+            # standard traits as it boots; two doing it at once on one
+            # sqlite file lose a lock ("database is locked": the worker
+            # exits, gunicorn stops). One worker does it first, alone.
+            self._serve(1)
+            self.stop()
+        self._serve(self.workers)
+
+    def _serve(self, workers):
         env = dict(os.environ)
         env.update({
             'OS_PLACEMENT_DATABASE__CONNECTION': 'sqlite:///' + self.db,
@@ -103,7 +113,7 @@ class PlacementServer(fixtures.Fixture):
                  # One worker, one thread: sqlite refuses concurrent
                  # writers ("database is locked"); clients still race
                  # between their read and their write, as with MySQL.
-                 '--workers', str(self.workers), '--threads', '1',
+                 '--workers', str(workers), '--threads', '1',
                  '--timeout', '60',
                  'placement.wsgi.api:application'],
                 env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -166,6 +176,10 @@ class PlacementServer(fixtures.Fixture):
 _DIRECT = {}
 
 
+#: Providers written per sqlite transaction (write_providers).
+_WRITE_CHUNK = 500
+
+
 def write_providers(db, providers, aggregate=None):
     """Write providers straight into a PlacementServer's sqlite database
     (placement's own schema), as its API would store them: the trait
@@ -192,24 +206,32 @@ def write_providers(db, providers, aggregate=None):
                         '(created_at, uuid) VALUES (?, ?)', (now, aggregate))
             agg_id = con.execute('SELECT id FROM placement_aggregates '
                                  'WHERE uuid = ?', (aggregate,)).fetchone()[0]
+        con.commit()
         start = (con.execute('SELECT max(id) FROM resource_providers')
                  .fetchone()[0] or 0) + 1
-        rps, links, members = [], [], []
-        for i, (rp_uuid, name, names, in_agg) in enumerate(providers, start):
-            rps.append((now, i, rp_uuid, name, 1, i))
-            links.extend((now, ids[t], i) for t in names)
-            if in_agg and agg_id is not None:
-                members.append((now, i, agg_id))
-        con.executemany(
-            'INSERT INTO resource_providers (created_at, id, uuid, name, '
-            'generation, root_provider_id) VALUES (?, ?, ?, ?, ?, ?)', rps)
-        con.executemany(
-            'INSERT INTO resource_provider_traits (created_at, trait_id, '
-            'resource_provider_id) VALUES (?, ?, ?)', links)
-        con.executemany(
-            'INSERT INTO resource_provider_aggregates (created_at, '
-            'resource_provider_id, aggregate_id) VALUES (?, ?, ?)', members)
-        con.commit()
+        # Short transactions: a server worker that writes while it starts
+        # (placement syncs the standard traits) waits for the sqlite lock
+        # for 5 s at most, then fails to boot.
+        for at in range(0, len(providers), _WRITE_CHUNK):
+            rps, links, members = [], [], []
+            for i, (rp_uuid, name, names, in_agg) in enumerate(
+                    providers[at:at + _WRITE_CHUNK], start + at):
+                rps.append((now, i, rp_uuid, name, 1, i))
+                links.extend((now, ids[t], i) for t in names)
+                if in_agg and agg_id is not None:
+                    members.append((now, i, agg_id))
+            con.executemany(
+                'INSERT INTO resource_providers (created_at, id, uuid, '
+                'name, generation, root_provider_id) VALUES (?, ?, ?, ?, '
+                '?, ?)', rps)
+            con.executemany(
+                'INSERT INTO resource_provider_traits (created_at, '
+                'trait_id, resource_provider_id) VALUES (?, ?, ?)', links)
+            con.executemany(
+                'INSERT INTO resource_provider_aggregates (created_at, '
+                'resource_provider_id, aggregate_id) VALUES (?, ?, ?)',
+                members)
+            con.commit()
     finally:
         con.close()
 
