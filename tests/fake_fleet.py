@@ -15,8 +15,8 @@ planners read: drain, what-if, upgrade-plan), with its profile read back
 from the traits Placement would hold. For tests and tools/bench_drain.py.
 """
 
-from migcompat_filter import hoststate
-from migcompat_filter import traits
+from migcompat_filter.placement import hoststate
+from migcompat_filter.traits import codec as traits
 
 
 class FleetHost(object):

@@ -37,7 +37,7 @@ from migcompat_filter.fleet import capacity  # noqa: E402
 from migcompat_filter.fleet import drain  # noqa: E402
 from migcompat_filter.fleet import upgrade_plan  # noqa: E402
 from migcompat_filter.fleet import whatif  # noqa: E402
-from migcompat_filter.sim import core  # noqa: E402
+from rolling_upgrade_sim import core  # noqa: E402
 from tests import fake_fleet  # noqa: E402
 
 

@@ -54,10 +54,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 
 import os_traits  # noqa: E402
 
-from migcompat_filter import placement  # noqa: E402
+from migcompat_filter.placement import client as placement  # noqa: E402
+from migcompat_filter.placement import reporter  # noqa: E402
 from migcompat_filter.profile import Profile  # noqa: E402
-from migcompat_filter import reporter  # noqa: E402
-from migcompat_filter import traits  # noqa: E402
+from migcompat_filter.traits import codec as traits  # noqa: E402
 from tests.functional import placement_server  # noqa: E402
 from tests.functional import test_fleet  # noqa: E402
 
@@ -316,7 +316,7 @@ def in_process(n):
     from migcompat_filter.fleet import baseline
     from migcompat_filter.fleet import inventory
     from migcompat_filter.fleet import matrix
-    from migcompat_filter import hoststate
+    from migcompat_filter.placement import hoststate
     kinds = profiles()
     wanted = [traits.encode(p) for _l, p, _s in kinds]
     hosts = plan(n, kinds)

@@ -41,11 +41,11 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from migcompat_filter import hostsource  # noqa: E402
-from migcompat_filter import placement  # noqa: E402
-from migcompat_filter import reader  # noqa: E402
-from migcompat_filter import reporter  # noqa: E402
-from migcompat_filter import traits  # noqa: E402
+from migcompat_filter.host import reader  # noqa: E402
+from migcompat_filter.host import source as hostsource  # noqa: E402
+from migcompat_filter.placement import client as placement  # noqa: E402
+from migcompat_filter.placement import reporter  # noqa: E402
+from migcompat_filter.traits import codec as traits  # noqa: E402
 from tests.functional import guests  # noqa: E402
 from tests.functional import placement_server  # noqa: E402
 

@@ -32,10 +32,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 from migcompat_filter.demo import hosts as demo_hosts  # noqa: E402
 from migcompat_filter.fleet import inventory  # noqa: E402
 from migcompat_filter.fleet import matrix  # noqa: E402
-from migcompat_filter import fleet_graph  # noqa: E402
-from migcompat_filter import heatmap  # noqa: E402
+from migcompat_filter.pictures import graph as fleet_graph  # noqa: E402
+from migcompat_filter.pictures import heatmap  # noqa: E402
 from migcompat_filter.profile import Profile  # noqa: E402
-from migcompat_filter import traits  # noqa: E402
+from migcompat_filter.traits import codec as traits  # noqa: E402
 
 
 def fleet(n, mode='host-model'):

@@ -28,9 +28,9 @@ import sys
 import tempfile
 import time
 
-from migcompat_filter import hostsource
-from migcompat_filter import reader
-from migcompat_filter import snapshot
+from migcompat_filter.host import reader
+from migcompat_filter.host import snapshot
+from migcompat_filter.host import source as hostsource
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

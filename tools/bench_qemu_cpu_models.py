@@ -36,9 +36,9 @@ import sys
 import tempfile
 import time
 
-from migcompat_filter import hostsource
-from migcompat_filter import qemu_cpu_models
-from migcompat_filter import reader
+from migcompat_filter.host import qemu_cpu_models
+from migcompat_filter.host import reader
+from migcompat_filter.host import source as hostsource
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HOSTS = os.path.join(os.path.dirname(HERE), 'tests', 'fixtures', 'hosts')

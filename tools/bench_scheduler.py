@@ -81,9 +81,9 @@ DEFAULT_FILTERS = ['ComputeFilter', 'ComputeCapabilitiesFilter',
 
 def fleet_profiles():
     """(name, Profile, share) of a realistic fleet."""
-    from migcompat_filter import hostsource
+    from migcompat_filter.host import reader
+    from migcompat_filter.host import source as hostsource
     from migcompat_filter import profile as profile_mod
-    from migcompat_filter import reader
 
     def read(name):
         return reader.read_profile(hostsource.SnapshotSource(
@@ -124,7 +124,7 @@ def build(n_hosts, with_digest=True):
     from oslo_utils import timeutils
 
     from migcompat_filter.demo import offline
-    from migcompat_filter import traits
+    from migcompat_filter.traits import codec as traits
 
     fleet = fleet_profiles()
     encoded = []
@@ -166,7 +166,7 @@ def source_traits(prof):
     publishes it for 40 running guests (host-model and custom).
     """
     from migcompat_filter import profile as profile_mod
-    from migcompat_filter import traits
+    from migcompat_filter.traits import codec as traits
 
     features = sorted(prof['host_model']['features'])
     record = {'count': 40, 'modes': {'host-model': 36, 'custom': 4},

@@ -50,7 +50,7 @@ def fleet_traits(n, seed=1, spread_khz=1000, to_the_hz=False):
     """[(rp_uuid, name, trait names)] of n hosts: the same Milan profile,
     each with its own calibrated TSC frequency (tsc_frequency).
     """
-    from migcompat_filter import traits
+    from migcompat_filter.traits import codec as traits
 
     import bench_scheduler as bench
     base = dict(_milan(bench).factors)
@@ -71,8 +71,8 @@ def fleet_traits(n, seed=1, spread_khz=1000, to_the_hz=False):
 
 
 def _milan(bench):
-    from migcompat_filter import hostsource
-    from migcompat_filter import reader
+    from migcompat_filter.host import reader
+    from migcompat_filter.host import source as hostsource
     import os
     return reader.read_profile(hostsource.SnapshotSource(
         os.path.join(bench.FIXTURES, 'epyc-milan-nested-l1')))
@@ -114,9 +114,9 @@ def main(args, bench):
     from oslo_utils import timeutils
 
     from migcompat_filter.demo import offline
-    from migcompat_filter import placement
+    from migcompat_filter.placement import client as placement
     from migcompat_filter.scheduler import migration_filter
-    from migcompat_filter import traits
+    from migcompat_filter.traits import codec as traits
     from tests.functional import placement_server
 
     # A timeout's SIGTERM still stops the placement server (finally below).

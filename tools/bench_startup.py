@@ -22,7 +22,7 @@ hits both alike). Target: ``profile --root SNAP -f json`` <= 0.15 s on
 either path. Each command also runs with migcompat's caches off
 (``MIGCOMPAT_CACHE_DIR=``: libvirt asked for every CPU expansion, as
 right after a libvirt upgrade). ``--baseline`` adds the same commands
-with stevedore's own scan (the hand-over of migcompat_filter.entry_points
+with stevedore's own scan (the hand-over of migcompat_filter.cmd.entry_points
 switched off), for the ratio.
 
     python tools/bench_startup.py [--runs N] [--root SNAPSHOT] [--baseline]

@@ -31,9 +31,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 from migcompat_filter import profile as profile_mod  # noqa: E402
-from migcompat_filter import trait_payloads  # noqa: E402
-from migcompat_filter import trait_schema2  # noqa: E402
-from migcompat_filter import traits  # noqa: E402
+from migcompat_filter.traits import codec as traits  # noqa: E402
+from migcompat_filter.traits import payloads as trait_payloads  # noqa: E402
+from migcompat_filter.traits import schema2 as trait_schema2  # noqa: E402
 
 HOSTS = os.path.join(os.path.dirname(HERE), 'migcompat_filter', 'demo',
                      'data', 'hosts')

@@ -11,7 +11,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Write migcompat_filter/cpu_map_migratable.py from libvirt's CPU map.
+"""Write migcompat_filter/cpu/map_migratable.py from libvirt's CPU map.
 
 libvirt marks the features it never gives a guest across a migration with
 ``migratable='no'`` in its CPU map (``x86_features.xml``: ``invtsc``,
@@ -38,7 +38,7 @@ from defusedxml import ElementTree as SafeET
 DEFAULT_MAP = '/usr/share/libvirt/cpu_map'
 MODULE = os.path.normpath(os.path.join(
     os.path.dirname(os.path.abspath(__file__)), '..', 'migcompat_filter',
-    'cpu_map_migratable.py'))
+    'cpu', 'map_migratable.py'))
 
 TEMPLATE = '''\
 # Licensed under the Apache License, Version 2.0 (the "License"); you may

@@ -157,9 +157,9 @@ FLEET = [
 
 def build():
     """{file name: JSON text} of everything this script writes."""
-    from migcompat_filter import hostsource
+    from migcompat_filter.host import reader
+    from migcompat_filter.host import source as hostsource
     from migcompat_filter import profile as profile_mod
-    from migcompat_filter import reader
 
     Unknown = profile_mod.Unknown('absent')
 

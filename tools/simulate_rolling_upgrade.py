@@ -21,7 +21,7 @@ removes TSX on half of the Cascade Lake 8268 hosts (2 days), a kernel
 update (5 days) and a QEMU minor upgrade (5 days) across the fleet, each
 host drained before its change. Every live migration a drain requests is
 counted by outcome in each world; what really happens is
-migcompat_filter/sim/migration_model.py (its docstring says where it is
+tools/rolling_upgrade_sim/migration_model.py (its docstring says where it is
 simplified).
 
     python tools/simulate_rolling_upgrade.py [--hosts 1000] [--guests 3000]
@@ -31,7 +31,7 @@ import argparse
 import sys
 import time
 
-from migcompat_filter.sim import core
+from rolling_upgrade_sim import core
 
 
 def main(argv=None):

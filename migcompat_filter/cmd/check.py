@@ -19,7 +19,7 @@ from cliff import lister
 from migcompat_filter.cmd import common
 from migcompat_filter import cpu_modes
 from migcompat_filter import fleet
-from migcompat_filter import hoststate
+from migcompat_filter.placement import hoststate
 from migcompat_filter import rules
 
 COLUMNS = ('host', 'accepted', 'reason')

@@ -26,10 +26,10 @@ from migcompat_filter.cmd.columns import JSONColumn  # noqa: F401
 from migcompat_filter.cmd.columns import ListColumn  # noqa: F401
 from migcompat_filter.cmd import FastEpilog
 from migcompat_filter import exception
-from migcompat_filter import nova_cpu_options
+from migcompat_filter.host import nova_cpu_options
+from migcompat_filter.host import safefile
+from migcompat_filter.placement import urls
 from migcompat_filter.profile import Profile
-from migcompat_filter import safefile
-from migcompat_filter import urls
 
 #: Read when no --config-file is given (on a compute node, nova.conf has
 #: the [placement] credentials; they are used, never printed).
@@ -53,7 +53,7 @@ _SNAPSHOT_ENTRIES = ('libvirt', 'proc', 'sys', 'nova', 'etc')
 
 def add_host_arguments(parser, root=True):
     """[--root] --connect --nova-config: the host a command reads."""
-    from migcompat_filter import hostsource
+    from migcompat_filter.host import source as hostsource
     if root:
         parser.add_argument(
             '--root', metavar='<directory>', default=None,
@@ -82,7 +82,7 @@ def add_host_arguments(parser, root=True):
 
 def add_profile_arguments(parser):
     """--root | --profile, --connect: where a host's profile comes from."""
-    from migcompat_filter import hostsource
+    from migcompat_filter.host import source as hostsource
     group = parser.add_mutually_exclusive_group()
     group.add_argument(
         '--root', metavar='<directory>',
@@ -102,7 +102,7 @@ def open_host(root=None, uri=None, nova_config=None):
     """The host source the add_host_arguments options name (InputError
     when unusable).
     """
-    from migcompat_filter import hostsource
+    from migcompat_filter.host import source as hostsource
     if root is not None:
         if uri is not None:
             raise exception.InputError(
@@ -130,7 +130,7 @@ def read_profile(source):
     """The Profile of a host source, which is closed afterwards."""
     # The host reader is imported late: reading a profile file must not
     # need libvirt.
-    from migcompat_filter import reader
+    from migcompat_filter.host import reader
     try:
         return reader.read_profile(source)
     finally:
@@ -141,7 +141,7 @@ def profile_from_args(parsed_args):
     """The Profile that add_profile_arguments' options name."""
     if parsed_args.profile:
         return load_profile(parsed_args.profile)[0]
-    from migcompat_filter import hostsource
+    from migcompat_filter.host import source as hostsource
     return read_profile(hostsource.open_source(parsed_args.root,
                                                parsed_args.connect))
 
@@ -153,7 +153,7 @@ def traits_from_args(parsed_args):
     names the file or snapshot it came from (review D14: "factor phys_bits:
     expected an integer" alone does not say which file is wrong).
     """
-    from migcompat_filter import traits
+    from migcompat_filter.traits import codec as traits
     try:
         return traits.encode(profile_from_args(parsed_args))
     except exception.InputError as e:
@@ -192,7 +192,7 @@ def load_profile(spec):
     text = _read_text(spec)
     if text.lstrip().startswith('{'):
         return Profile.from_json(text, origin=spec), 'profile %s' % spec
-    from migcompat_filter import traits
+    from migcompat_filter.traits import codec as traits
     if traits.looks_like_trait_list(text):
         return _trait_list(traits, text, spec), 'trait list %s' % spec
     raise exception.InputError(
@@ -252,7 +252,7 @@ def _from_snapshot(path):
             '%s: a directory, but not a snapshot: it has none of %s (see '
             '"migcompat snapshot")'
             % (path, ', '.join(e + '/' for e in _SNAPSHOT_ENTRIES)))
-    from migcompat_filter import hostsource
+    from migcompat_filter.host import source as hostsource
     try:
         source = hostsource.SnapshotSource(path)
     except hostsource.SourceError as e:
@@ -267,8 +267,8 @@ def _from_host_name(name):
         raise exception.InputError(
             '%s: does not exist (neither a file nor, with no cloud '
             'configured in OS_CLOUD or OS_AUTH_URL, a host name)' % name)
-    from migcompat_filter import hoststate
-    from migcompat_filter import placement
+    from migcompat_filter.placement import client as placement
+    from migcompat_filter.placement import hoststate
     try:
         host = connect(load_conf([]), os_cloud=cloud, placement_url=url,
                        nova_url=os.environ.get(ENV_NOVA_URL)).host(
@@ -289,7 +289,7 @@ def load_conf(config_files):
     from oslo_config import cfg
 
     from migcompat_filter import conf as conf_pkg
-    from migcompat_filter import placement
+    from migcompat_filter.placement import client as placement
     conf = cfg.ConfigOpts()
     conf_pkg.register_opts(conf)
     conf_pkg.register_nova_workarounds(conf)
@@ -324,7 +324,7 @@ def placement_adapter(conf, os_cloud=None, placement_url=None,
     (or, with os_env, OS_* credentials in the environment), else the
     [placement] options of conf.
     """
-    from migcompat_filter import placement
+    from migcompat_filter.placement import client as placement
     timeout = conf.migcompat.request_timeout
     if placement_url:
         urls.check_url('--placement-url', placement_url)
@@ -384,7 +384,7 @@ def connect(conf, os_cloud=None, placement_url=None, nova_url=None,
     """
     from migcompat_filter.fleet import inventory
     from migcompat_filter.fleet import nova_api
-    from migcompat_filter import placement
+    from migcompat_filter.placement import client as placement
     pl = placement_adapter(conf, os_cloud, placement_url, os_env=True)
     if nova_url:
         urls.check_url('--nova-url', nova_url)
@@ -474,7 +474,7 @@ class FleetCommand(FastEpilog):
     def _osc_fleet(self, workers, progress):
         from migcompat_filter.fleet import inventory
         from migcompat_filter.fleet import nova_api
-        from migcompat_filter import placement
+        from migcompat_filter.placement import client as placement
         client = self.app.client_manager.migcompat
         return inventory.Fleet(placement.PlacementClient(client.placement),
                                nova_api.NovaClient(client.compute),

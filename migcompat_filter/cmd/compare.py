@@ -74,7 +74,7 @@ def load_guest(path):
     or a host-model CPU libvirt has not expanded (an inactive XML), is bad
     input: the guest's CPU could not be known.
     """
-    from migcompat_filter import domains
+    from migcompat_filter.host import domains
     from migcompat_filter.rules import guest_cpu
     record = domains.parse_domain(_read_domain(path), path)
     if record.nova_mode == cpu_modes.HOST_MODEL and not record.model:
@@ -94,8 +94,8 @@ def _read_domain(path):
 
 def _model_expander(path, arch):
     """expand(model) -> features, through libvirt's CPU map (or QEMU)."""
-    from migcompat_filter import cpu_expansion
-    from migcompat_filter import qemu_cpu_models
+    from migcompat_filter.host import cpu_expansion
+    from migcompat_filter.host import qemu_cpu_models
     import xml.etree.ElementTree as ET  # only for building XML
 
     def expand(model):

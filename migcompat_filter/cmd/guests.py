@@ -79,9 +79,9 @@ class ListGuests(FastEpilog, lister.Lister):
         return parser
 
     def take_action(self, parsed_args):
-        from migcompat_filter import domains
+        from migcompat_filter.cpu import guest_requirements
         from migcompat_filter.factors import guests as guests_factor
-        from migcompat_filter import guest_requirements
+        from migcompat_filter.host import domains
         hosts = [(spec, common.load_profile(spec)[0].factors)
                  for spec in parsed_args.hosts]
         source = common.open_host(parsed_args.root, parsed_args.connect,

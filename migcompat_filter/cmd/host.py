@@ -27,7 +27,7 @@ from cliff import show
 
 from migcompat_filter.cmd import columns as cmd_columns
 from migcompat_filter.cmd import common
-from migcompat_filter import hoststate
+from migcompat_filter.placement import hoststate
 from migcompat_filter.profile import is_unknown
 from migcompat_filter.profile import to_jsonable
 

@@ -66,7 +66,7 @@ class MatrixCommand(common.FleetCommand, lister.Lister):
         if parsed_args.output:
             self._write_heatmap(m, parsed_args.output)
         if parsed_args.graph:
-            from migcompat_filter import fleet_graph
+            from migcompat_filter.pictures import graph as fleet_graph
             fleet_graph.write(m, parsed_args.graph)
             self.app.stderr.write('wrote %s\n' % parsed_args.graph)
         return _pairs(m) if parsed_args.pairs else _grid(m)
@@ -77,7 +77,7 @@ class MatrixCommand(common.FleetCommand, lister.Lister):
                                   % (host.name, why))
 
     def _write_heatmap(self, m, path):
-        from migcompat_filter import heatmap
+        from migcompat_filter.pictures import heatmap
         heatmap.write(m, path)
         self.app.stderr.write('wrote %s\n' % path)
 
@@ -88,7 +88,7 @@ def _grid(m):
     ``-f json`` keys say which hosts they are; a one-host group against
     itself is n/a (a host never migrates to itself).
     """
-    from migcompat_filter import heatmap
+    from migcompat_filter.pictures import heatmap
     cols = ('group', 'hosts') + tuple('to ' + heatmap.axis_name(g)
                                       for g in m.groups)
     rows = [(src.label, common.ListColumn(src.names)) + tuple(
@@ -97,7 +97,7 @@ def _grid(m):
 
 
 def _grid_text(m, src, dst):
-    from migcompat_filter import heatmap
+    from migcompat_filter.pictures import heatmap
     cell = m.cell(src, dst)
     if heatmap.status(cell) == heatmap.NOT_APPLICABLE:
         return 'n/a (one host)'

@@ -52,7 +52,7 @@ class WriteSnapshot(FastEpilog, command.Command):
         return common.add_host_arguments(parser, root=False)
 
     def take_action(self, parsed_args):
-        from migcompat_filter import snapshot
+        from migcompat_filter.host import snapshot
         source = common.open_host(None, parsed_args.connect,
                                   parsed_args.nova_config)
         try:
@@ -83,7 +83,7 @@ class ListFactors(FastEpilog, lister.Lister):
         return parser
 
     def take_action(self, parsed_args):
-        from migcompat_filter import reader
+        from migcompat_filter.host import reader
         rows = []
         for name, factor in reader.load_factors():
             if isinstance(factor, profile_mod.Unknown):

@@ -27,8 +27,8 @@ from migcompat_filter.cmd import common
 from migcompat_filter.cmd import FastEpilog
 from migcompat_filter.conf import reporter as reporter_conf
 from migcompat_filter import exception
-from migcompat_filter import placement
-from migcompat_filter import reporter
+from migcompat_filter.placement import client as placement
+from migcompat_filter.placement import reporter
 
 LOG = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from cliff import app
 from cliff import commandmanager
 
 import migcompat_filter
-from migcompat_filter import entry_points
+from migcompat_filter.cmd import entry_points
 from migcompat_filter import exception
 from migcompat_filter.factors import base as factor_base
 from migcompat_filter import redaction
@@ -67,7 +67,7 @@ class LazyCommandManager(commandmanager.CommandManager):
     starts, so "migcompat profile" would import the fleet commands'
     keystoneauth and requests too (about a third of its start-up time).
     cliff itself calls ``.load()`` on what it finds. The entry points come
-    from the process's one scan (migcompat_filter.entry_points).
+    from the process's one scan (migcompat_filter.cmd.entry_points).
     """
 
     def load_commands(self, namespace):

@@ -46,8 +46,8 @@ class TraitPrune(common.FleetCommand, lister.Lister):
         return parser
 
     def take_action(self, parsed_args):
-        from migcompat_filter import placement
-        from migcompat_filter import traits
+        from migcompat_filter.placement import client as placement
+        from migcompat_filter.traits import codec as traits
         client = self._client(parsed_args)
         rows = []
         for name in client.list_unused_traits(traits.PREFIX):
@@ -65,7 +65,7 @@ class TraitPrune(common.FleetCommand, lister.Lister):
         return ('name', 'result'), rows
 
     def _client(self, parsed_args):
-        from migcompat_filter import placement
+        from migcompat_filter.placement import client as placement
         if self._in_osc():
             return placement.PlacementClient(
                 self.app.client_manager.migcompat.placement)

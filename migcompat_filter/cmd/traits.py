@@ -34,6 +34,6 @@ class ShowTraits(FastEpilog, lister.Lister):
         return common.add_profile_arguments(parser)
 
     def take_action(self, parsed_args):
-        from migcompat_filter import traits
+        from migcompat_filter.traits import codec as traits
         names = common.traits_from_args(parsed_args)
         return ('name', 'factor', 'value'), traits.describe(names)

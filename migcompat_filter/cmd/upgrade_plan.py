@@ -60,7 +60,7 @@ class UpgradePlan(common.FleetCommand, cmd.ResultStatus, lister.Lister):
         from migcompat_filter.fleet import drain
         from migcompat_filter.fleet import upgrade_plan
         from migcompat_filter.fleet import whatif
-        from migcompat_filter import hoststate
+        from migcompat_filter.placement import hoststate
         from migcompat_filter import rules
         changes = whatif.parse_changes(parsed_args.changes)
         if not parsed_args.aggregate:

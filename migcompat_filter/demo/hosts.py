@@ -113,8 +113,8 @@ def live_host(uri):
     libvirt factors are Unknown with the reason, as the reporter would
     publish them on a real compute node.
     """
-    from migcompat_filter import hostsource
-    from migcompat_filter import reader
+    from migcompat_filter.host import reader
+    from migcompat_filter.host import source as hostsource
     name = (socket.gethostname() or 'this-host').split('.')[0]
     try:
         source = hostsource.open_source(None, uri)

@@ -38,7 +38,7 @@ def fleet_hosts(mode=cpu_modes.HOST_MODEL, fleet=None):
     the bundled fleet.
     """
     from migcompat_filter.fleet import inventory
-    from migcompat_filter import traits
+    from migcompat_filter.traits import codec as traits
 
     if fleet is None:
         fleet = demo_hosts.load_fleet()
@@ -75,8 +75,8 @@ def write(directory, modes=(cpu_modes.HOST_MODEL,), fleet=None):
     """Write the heat map and the graph of each mode into directory;
     [paths written]. fleet: as for :func:`fleet_hosts`.
     """
-    from migcompat_filter import fleet_graph
-    from migcompat_filter import heatmap
+    from migcompat_filter.pictures import graph as fleet_graph
+    from migcompat_filter.pictures import heatmap
 
     prepare(directory)
     written = []

@@ -129,7 +129,7 @@ class Demo(object):
             return self._run(conf, placement)
 
     def _load_hosts(self):
-        from migcompat_filter import hostsource
+        from migcompat_filter.host import source as hostsource
 
         self.hosts = demo_hosts.load_fleet(self.fleet_file)
         if os.path.abspath(self.fleet_file) == demo_hosts.FLEET_FILE:
@@ -158,7 +158,7 @@ class Demo(object):
             self.hosts.append(host)
 
     def _run(self, conf, placement):
-        from migcompat_filter import placement as placement_mod
+        from migcompat_filter.placement import client as placement_mod
         from migcompat_filter.scheduler import migration_filter
 
         client = placement_mod.PlacementClient(placement.adapter)
@@ -208,8 +208,8 @@ class Demo(object):
         """Every host's traits in this guest CPU mode, as the reporter
         publishes them.
         """
-        from migcompat_filter import reporter
-        from migcompat_filter import traits
+        from migcompat_filter.placement import reporter
+        from migcompat_filter.traits import codec as traits
 
         results = []
         for host in self.hosts:

@@ -26,7 +26,7 @@ Its catalogue row (migcompat_filter.factors.catalogue, or a row of its own
 in the ``migcompat.catalogue`` namespace) describes it: description,
 schema, trait code, snapshot files.
 
-``read(host)`` gets a :class:`migcompat_filter.hostsource.HostSource` (the
+``read(host)`` gets a :class:`migcompat_filter.host.source.HostSource` (the
 live host or an offline snapshot: the same code serves both) and returns a
 JSON-able value, or raises :class:`FactorUnknown` with a reason an operator
 can act on. Any other exception is a bug in the factor; the profile reader

@@ -33,7 +33,7 @@ import logging
 
 LOG = logging.getLogger(__name__)
 
-#: Codec kinds (migcompat_filter.traits): a text value, an int, any JSON
+#: Codec kinds (migcompat_filter.traits.codec): a text value, an int, any JSON
 #: value, or a dict whose ``feature_fields`` are sets of CPU feature names.
 TEXT = 'text'
 INT = 'int'
@@ -90,7 +90,7 @@ class FactorRow(collections.namedtuple('FactorRow', _FIELDS)):
     description: one line, for ``migcompat factors`` and the docs.
     schema: the shape of its value, in words.
     trait_code: letters, unique, never reused; None for a third-party
-      factor (it then gets the plugin code, see migcompat_filter.traits).
+      factor (it then gets the plugin code, see migcompat_filter.traits.codec).
     codec: TEXT, INT, JSON or FEATURES (with feature_fields).
     similarity: weight in the similarity score (0: not weighed).
     passthrough_identical: host-passthrough recommends it identical
@@ -138,7 +138,7 @@ _DOMCAPS = 'libvirt/domcapabilities.xml'
 _VERSION = 'libvirt/version.txt'
 _CPUINFO = 'proc/cpuinfo'
 _DMI = 'sys/class/dmi/id/'
-#: The running guests' live XML, cut down (migcompat_filter.snapshot).
+#: The running guests' live XML, cut down (migcompat_filter.host.snapshot).
 _DOMAINS = 'libvirt/domains/'
 
 #: The built-in factors, in the order ``migcompat factors`` lists them.

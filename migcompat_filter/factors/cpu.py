@@ -18,10 +18,10 @@ name). Both are parsed once by the host source (host.cpuinfo(),
 host.host_cpu()).
 """
 
-from migcompat_filter import cpufeatures
+from migcompat_filter.cpu import features as cpufeatures
 from migcompat_filter.factors import base
 from migcompat_filter.factors import cpuinfo_arch
-from migcompat_filter.hostsource import CPUINFO
+from migcompat_filter.host.source import CPUINFO
 from migcompat_filter.profile import Unknown
 
 

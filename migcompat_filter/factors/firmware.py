@@ -13,7 +13,7 @@
 """Firmware factors: BIOS revision (DMI) and firmware settings."""
 
 from migcompat_filter.factors import base
-from migcompat_filter.hostsource import CPUINFO
+from migcompat_filter.host.source import CPUINFO
 from migcompat_filter.profile import Unknown
 
 SMT_CONTROL = 'sys/devices/system/cpu/smt/control'

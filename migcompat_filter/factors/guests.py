@@ -17,9 +17,9 @@ machine type and its TSC set-up (doc/source/guests.rst). The host source
 lists the running domains (``host.running_domains()``: the live host
 through libvirt, one list call and one live-XML read per guest; a snapshot
 from ``libvirt/domains/*.xml``); each is parsed
-(:func:`migcompat_filter.domains.parse_domain`) and their needs are summed
-(:func:`migcompat_filter.domains.requirements`, then
-:func:`migcompat_filter.guest_requirements.published`: counts and sorted
+(:func:`migcompat_filter.host.domains.parse_domain`) and their needs are summed
+(:func:`migcompat_filter.host.domains.requirements`, then
+:func:`migcompat_filter.cpu.guest_requirements.published`: counts and sorted
 lists, no guest UUID or name, as the value becomes Placement traits).
 
 Named models are expanded through the host source's CPU-model expansion,
@@ -28,11 +28,11 @@ QEMU's version changes. QEMU's own model lists differ from libvirt's, so a
 model only QEMU knows is listed under ``unexpanded`` rather than mixed in.
 """
 
-from migcompat_filter import cpufeatures
-from migcompat_filter import domains
+from migcompat_filter.cpu import features as cpufeatures
+from migcompat_filter.cpu import guest_requirements
 from migcompat_filter import exception
 from migcompat_filter.factors import base
-from migcompat_filter import guest_requirements
+from migcompat_filter.host import domains
 
 
 def read_guests(host):

@@ -16,9 +16,9 @@ libvirt offers, usable models, TSC, phys-bits and machine types.
 
 import re
 
-from migcompat_filter import cpufeatures
+from migcompat_filter.cpu import features as cpufeatures
 from migcompat_filter.factors import base
-from migcompat_filter.hostsource import CPUINFO
+from migcompat_filter.host.source import CPUINFO
 from migcompat_filter.profile import Unknown
 
 #: Features every libvirt x86 CPU model includes: libvirt never lists them
@@ -213,7 +213,8 @@ def approximate_host_model(host, why):
     approximated can look more capable than it is; the note says that.
     FactorUnknown naming both reasons when the host CPU cannot be read.
     """
-    from migcompat_filter import cpu_map_migratable  # plain data
+    # plain data
+    from migcompat_filter.cpu import map_migratable as cpu_map_migratable
     try:
         cpu = host.host_cpu()
         expansion = host.expand_cpu_element(cpu)

@@ -19,7 +19,7 @@ against libvirt's own baseline API (:class:`LibvirtCPUMap`).
 """
 
 from migcompat_filter.exception import InputError
-from migcompat_filter import hoststate
+from migcompat_filter.placement import hoststate
 from migcompat_filter.profile import is_unknown
 
 

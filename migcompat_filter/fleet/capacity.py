@@ -20,7 +20,7 @@ never plans two servers into room there is for one.
 
 import concurrent.futures
 
-from migcompat_filter import placement
+from migcompat_filter.placement import client as placement
 
 #: The resource classes a plan accounts for (a server's allocation on its
 #: compute node; nested providers such as a GPU are not planned).

@@ -32,7 +32,7 @@ included) still decides.
 
 from migcompat_filter.fleet import capacity as capacity_mod
 from migcompat_filter.fleet import matrix
-from migcompat_filter import hoststate
+from migcompat_filter.placement import hoststate
 
 #: Server statuses nova live-migrates (None: the status is not shown).
 LIVE_MIGRATABLE = (None, 'ACTIVE', 'PAUSED')

@@ -20,12 +20,12 @@ name; without nova, the compute nodes are the providers that carry nova's
 aggregate UUIDs.
 
 The fleet is read the way the scheduler reads it,
-:func:`migcompat_filter.grouping.read`: hosts grouped by profile digest in
-2 + 2 x profiles requests, one decoded profile per group shared by its
-hosts. Only the hosts that carry traits of ours but no valid digest
-(``Grouping.loose``) and the hosts a command needs on their own (``host
-show``, a ``check``'s source) are read one by one, classified with
-:func:`migcompat_filter.hoststate.classify` as the filter does.
+:func:`migcompat_filter.placement.grouping.read`: hosts grouped by profile
+digest in 2 + 2 x profiles requests, one decoded profile per group shared by
+its hosts. Only the hosts that carry traits of ours but no valid digest
+(``Grouping.loose``) and the hosts a command needs on their own (``host show``,
+a ``check``'s source) are read one by one, classified with
+:func:`migcompat_filter.placement.hoststate.classify` as the filter does.
 """
 
 import concurrent.futures
@@ -34,11 +34,11 @@ import threading
 from migcompat_filter.exception import InputError
 from migcompat_filter import fleet
 from migcompat_filter.fleet import nova_api
-from migcompat_filter import grouping
-from migcompat_filter import hoststate
-from migcompat_filter import placement
+from migcompat_filter.placement import client as placement
+from migcompat_filter.placement import grouping
+from migcompat_filter.placement import hoststate
 from migcompat_filter.profile import Profile
-from migcompat_filter import traits as traits_codec
+from migcompat_filter.traits import codec as traits_codec
 
 #: The trait nova-compute puts on every compute node provider.
 COMPUTE_NODE_TRAIT = 'COMPUTE_NODE'

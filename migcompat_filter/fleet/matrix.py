@@ -19,7 +19,7 @@ what the scheduler filter would: the same rules engine for the hosts it
 can judge, the filter's configured action for the hosts it cannot.
 """
 
-from migcompat_filter import hoststate
+from migcompat_filter.placement import hoststate
 
 #: The [migcompat] option naming the filter's action for a destination
 #: it cannot judge, by host state (see scheduler/filter.py).

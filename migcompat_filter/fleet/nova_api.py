@@ -27,7 +27,7 @@ from keystoneauth1 import session as ks_session
 from keystoneauth1 import token_endpoint
 
 from migcompat_filter import fleet
-from migcompat_filter import placement
+from migcompat_filter.placement import client as placement
 
 #: nova API microversion: 2.53 makes a hypervisor's id the compute node
 #: UUID (= its resource provider UUID).

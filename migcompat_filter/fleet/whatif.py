@@ -30,7 +30,7 @@ import re
 
 from migcompat_filter.exception import InputError
 from migcompat_filter.fleet import matrix
-from migcompat_filter import hoststate
+from migcompat_filter.placement import hoststate
 from migcompat_filter.profile import Profile
 
 _VERSION = re.compile(r'^\d+(\.\d+){0,3}$')

@@ -36,8 +36,8 @@ source host's profile, as a proxy (say so in their messages).
 
 import copy
 
+from migcompat_filter.cpu import guest_requirements
 from migcompat_filter import cpu_modes
-from migcompat_filter import guest_requirements
 
 #: Feature policies that give the guest the feature (libvirt's words).
 GIVES = ('require', 'force')

@@ -21,7 +21,7 @@ judge guests that have no invariant TSC), so the feature rules compare
 host CPUs in this view.
 """
 
-from migcompat_filter import cpu_map_migratable
+from migcompat_filter.cpu import map_migratable as cpu_map_migratable
 from migcompat_filter.profile import is_unknown
 
 

@@ -27,7 +27,7 @@ from nova.compute import task_states
 from nova import context as nova_context
 from nova import objects
 
-from migcompat_filter import hoststate
+from migcompat_filter.placement import hoststate
 from migcompat_filter.scheduler import reads
 
 # The filter's logger (scheduler/migration_filter.py): one name to set.

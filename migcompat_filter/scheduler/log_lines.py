@@ -14,7 +14,7 @@
 request refused and could not judge (one INFO line per request).
 """
 
-from migcompat_filter import hoststate
+from migcompat_filter.placement import hoststate
 
 #: The most refused hosts the INFO line names.
 REFUSED_SHOWN = 50

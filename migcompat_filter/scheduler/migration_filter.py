@@ -39,7 +39,7 @@ from oslo_log import log as logging
 
 from migcompat_filter import conf as conf_mod
 from migcompat_filter.conf.scheduler import PASS
-from migcompat_filter import hoststate
+from migcompat_filter.placement import hoststate
 from migcompat_filter.rules import engine
 from migcompat_filter.rules import guest_cpu
 from migcompat_filter.scheduler import instances

@@ -31,7 +31,7 @@ nothing is read.
 import queue
 import threading
 
-from migcompat_filter import hoststate
+from migcompat_filter.placement import hoststate
 from migcompat_filter import profile as profile_mod
 from migcompat_filter.rules import guest_cpu
 from migcompat_filter.scheduler import reads

@@ -12,12 +12,12 @@
 
 """Host profiles as Placement traits say them, kept fresh for the scheduler.
 
-Placement is the only place the scheduler learns a host's profile: the
-reporter (``migcompat report``) writes each compute node's profile as
-``CUSTOM_MIGCOMPAT_*`` traits on its resource provider, plus one digest
-trait ``CUSTOM_MIGCOMPAT_DIGEST_<hash>`` of those traits. The fleet is read
-per *profile*, not per host, by :func:`migcompat_filter.grouping.read`
-(2 + 2 x profiles Placement calls cold, 2 + profiles later).
+Placement is the only place the scheduler learns a host's profile: the reporter
+(``migcompat report``) writes each compute node's profile as
+``CUSTOM_MIGCOMPAT_*`` traits on its resource provider, plus one digest trait
+``CUSTOM_MIGCOMPAT_DIGEST_<hash>`` of those traits. The fleet is read per
+*profile*, not per host, by :func:`migcompat_filter.placement.grouping.read` (2
++ 2 x profiles Placement calls cold, 2 + profiles later).
 
 **Who reads, and when.** One daemon thread per scheduler process (the
 *refresher*, started when nova builds the filter at nova-scheduler's
@@ -54,16 +54,16 @@ import weakref
 
 from oslo_log import log as logging
 
-from migcompat_filter import grouping
-from migcompat_filter import hoststate
+from migcompat_filter.placement import grouping
+from migcompat_filter.placement import hoststate
 from migcompat_filter.scheduler import reads
-from migcompat_filter import traits as traits_codec
+from migcompat_filter.traits import codec as traits_codec
 
 
 LOG = logging.getLogger(__name__)
 
 #: The namespace of every trait migcompat writes, and the per-profile
-#: digest trait (both the codec's: migcompat_filter.traits).
+#: digest trait (both the codec's: migcompat_filter.traits.codec).
 TRAIT_PREFIX = traits_codec.PREFIX
 DIGEST_PREFIX = traits_codec.DIGEST_PREFIX
 

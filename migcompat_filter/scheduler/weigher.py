@@ -39,7 +39,7 @@ from nova.scheduler import weights
 from oslo_log import log as logging
 
 from migcompat_filter import cpu_modes
-from migcompat_filter import hoststate
+from migcompat_filter.placement import hoststate
 from migcompat_filter.rules import engine
 from migcompat_filter.scheduler import migration_filter
 

@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 
-from migcompat_filter import placement
+from migcompat_filter.placement import client as placement
 
 
 def main():

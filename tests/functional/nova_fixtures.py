@@ -34,12 +34,12 @@ import functools
 import os
 import sys
 
-from migcompat_filter import hostsource
-from migcompat_filter import placement
+from migcompat_filter.host import reader
+from migcompat_filter.host import source as hostsource
+from migcompat_filter.placement import client as placement
+from migcompat_filter.placement import reporter
 from migcompat_filter import profile as profile_mod
-from migcompat_filter import reader
-from migcompat_filter import reporter
-from migcompat_filter import traits
+from migcompat_filter.traits import codec as traits
 
 HOSTS = os.path.join(os.path.dirname(os.path.dirname(__file__)),
                      'fixtures', 'hosts')

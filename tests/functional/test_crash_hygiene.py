@@ -28,7 +28,7 @@ import time
 import fixtures
 import testtools
 
-from migcompat_filter import snapshot
+from migcompat_filter.host import snapshot
 from tests import cli
 
 CONNECT = ('--connect', 'test:///default')
@@ -37,8 +37,8 @@ CONNECT = ('--connect', 'test:///default')
 # process: argv[1] names the point, the rest is the command line.
 _WRAPPER = '''
 import os, signal, sys
-from migcompat_filter import snapshot
 from migcompat_filter.cmd import shell
+from migcompat_filter.host import snapshot
 point = sys.argv[1]
 
 def die():

@@ -40,12 +40,12 @@ import testtools
 
 import migcompat_filter
 from migcompat_filter.cmd import shell
-from migcompat_filter import hostsource
-from migcompat_filter import placement
-from migcompat_filter import reader
-from migcompat_filter import reporter
+from migcompat_filter.host import reader
+from migcompat_filter.host import source as hostsource
+from migcompat_filter.placement import client as placement
+from migcompat_filter.placement import reporter
 from migcompat_filter import rules
-from migcompat_filter import traits
+from migcompat_filter.traits import codec as traits
 from tests.functional import placement_server
 
 HOSTS = os.path.join(os.path.dirname(__file__), '..', 'fixtures', 'hosts')

@@ -33,11 +33,11 @@ from migcompat_filter.cmd import host as host_cmd
 from migcompat_filter.cmd import shell
 from migcompat_filter.fleet import inventory
 from migcompat_filter.fleet import matrix
-from migcompat_filter import hoststate
-from migcompat_filter import placement
-from migcompat_filter import reporter
+from migcompat_filter.placement import client as placement
+from migcompat_filter.placement import hoststate
+from migcompat_filter.placement import reporter
 from migcompat_filter import rules
-from migcompat_filter import traits
+from migcompat_filter.traits import codec as traits
 from tests.functional import placement_server
 from tests.functional import test_fleet
 
@@ -125,7 +125,8 @@ class GroupedFleet(testtools.TestCase):
             urls.append(url)
             return real(client, method, url, *args, **kwargs)
         self.useFixture(fixtures.MonkeyPatch(
-            'migcompat_filter.placement.PlacementClient._request', counting))
+            'migcompat_filter.placement.client.PlacementClient._request',
+            counting))
 
     def run_cli(self, *argv, nova=None):
         """(requests sent, parsed JSON output) of a migcompat command."""
@@ -306,7 +307,7 @@ class TestGetJson(GroupedFleet):
     """PlacementClient.get_json, the get grouping.read is given."""
 
     def test_required_of_a_trait_nobody_created(self):
-        from migcompat_filter import grouping
+        from migcompat_filter.placement import grouping
         url = '/resource_providers?required=CUSTOM_MIGCOMPAT_NOBODY'
         self.assertRaises(grouping.NoSuchTrait, self.client.get_json, url,
                           'list', grouping.REQUIRED_VERSION)

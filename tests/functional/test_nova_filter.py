@@ -438,8 +438,8 @@ class PlacementCallsTest(_Base):
                       self._filter_lines()[-1])
 
     def _publish_newer_schema(self, hostname):
-        from migcompat_filter import reporter
-        from migcompat_filter import traits
+        from migcompat_filter.placement import reporter
+        from migcompat_filter.traits import codec as traits
         names = [t.replace('SCHEMA_%d' % traits.SCHEMA,
                            'SCHEMA_%d' % (traits.SCHEMA + 1))
                  for t in traits.encode(self.milan)

@@ -39,7 +39,7 @@ from nova.db.main import api as main_db_api
 from nova import objects
 from sqlalchemy import event
 
-from migcompat_filter import cpu_map_migratable
+from migcompat_filter.cpu import map_migratable as cpu_map_migratable
 from tests.functional import nova_fixtures as mc
 from tests.functional import test_nova_filter as base
 

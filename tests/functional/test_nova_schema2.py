@@ -23,8 +23,8 @@ Run with stestr (or python -m testtools.run), not pytest.
 
 from nova.tests.functional.api import client as api_client
 
-from migcompat_filter import reporter
-from migcompat_filter import traits
+from migcompat_filter.placement import reporter
+from migcompat_filter.traits import codec as traits
 from tests.functional import nova_fixtures as mc
 from tests.functional import test_nova_filter
 

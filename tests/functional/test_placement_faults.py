@@ -32,9 +32,9 @@ import uuid
 
 import testtools
 
-from migcompat_filter import placement
-from migcompat_filter import reporter
-from migcompat_filter import traits
+from migcompat_filter.placement import client as placement
+from migcompat_filter.placement import reporter
+from migcompat_filter.traits import codec as traits
 from tests.functional import fault_proxy
 from tests.functional import nova_fixtures as mc
 from tests.functional import placement_server

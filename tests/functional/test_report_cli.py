@@ -23,10 +23,10 @@ import fixtures
 import testtools
 import yaml
 
-from migcompat_filter import hostsource
-from migcompat_filter import placement
-from migcompat_filter import reader
-from migcompat_filter import traits
+from migcompat_filter.host import reader
+from migcompat_filter.host import source as hostsource
+from migcompat_filter.placement import client as placement
+from migcompat_filter.traits import codec as traits
 from tests import cli
 from tests.functional import placement_server
 

@@ -30,17 +30,17 @@ import uuid
 import testtools
 import yaml
 
-from migcompat_filter import domains
+from migcompat_filter.cpu import guest_requirements
 from migcompat_filter.exception import InputError
 from migcompat_filter.factors import guests as guests_factor
-from migcompat_filter import guest_requirements
-from migcompat_filter import hostsource
-from migcompat_filter import placement
+from migcompat_filter.host import domains
+from migcompat_filter.host import reader
+from migcompat_filter.host import source as hostsource
+from migcompat_filter.placement import client as placement
+from migcompat_filter.placement import reporter
 from migcompat_filter.profile import Profile
 from migcompat_filter.profile import Unknown
-from migcompat_filter import reader
-from migcompat_filter import reporter
-from migcompat_filter import traits
+from migcompat_filter.traits import codec as traits
 from tests import cli
 from tests.functional import delay_proxy
 from tests.functional import placement_server

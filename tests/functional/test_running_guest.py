@@ -26,11 +26,11 @@ import xml.etree.ElementTree as ET
 import fixtures
 import testtools
 
-from migcompat_filter import cpu_map_migratable
-from migcompat_filter import domains
-from migcompat_filter import hostsource
-from migcompat_filter import reader
-from migcompat_filter import traits
+from migcompat_filter.cpu import map_migratable as cpu_map_migratable
+from migcompat_filter.host import domains
+from migcompat_filter.host import reader
+from migcompat_filter.host import source as hostsource
+from migcompat_filter.traits import codec as traits
 from tests import cli
 from tests.functional import guests
 

@@ -19,13 +19,13 @@ import os
 
 import testtools
 
-from migcompat_filter import hostsource
-from migcompat_filter import hoststate
-from migcompat_filter import placement
+from migcompat_filter.host import reader
+from migcompat_filter.host import source as hostsource
+from migcompat_filter.placement import client as placement
+from migcompat_filter.placement import hoststate
+from migcompat_filter.placement import reporter
 from migcompat_filter.profile import Profile
-from migcompat_filter import reader
-from migcompat_filter import reporter
-from migcompat_filter import traits
+from migcompat_filter.traits import codec as traits
 from tests.functional import delay_proxy
 from tests.functional import placement_server
 

@@ -171,7 +171,7 @@ class TestToyFactor(testtools.TestCase):
         self.assertEqual(0, rc, err)
         trait_file = self._write('src.traits', out)
         code = ('import sys\n'
-                'from migcompat_filter import traits\n'
+                'from migcompat_filter.traits import codec as traits\n'
                 'profile, problems = traits.parse(open(sys.argv[1]).read()'
                 '.split())\n'
                 'print(profile["toy_level"], len(problems))\n')
@@ -187,7 +187,8 @@ class TestToyFactor(testtools.TestCase):
         # "migcompat snapshot" reads only the live host, which has no toy
         # level; write_snapshot of the source snapshot is the same code.
         copy = os.path.join(self.dir, 'copy')
-        self.python('from migcompat_filter import hostsource, snapshot\n'
+        self.python('from migcompat_filter.host import snapshot\n'
+                    'from migcompat_filter.host import source as hostsource\n'
                     'snapshot.write_snapshot(hostsource.SnapshotSource(%r), '
                     '%r)\n' % (self.src, copy))
         with open(os.path.join(copy, 'etc', 'toy-level')) as f:

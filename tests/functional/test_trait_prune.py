@@ -29,7 +29,7 @@ import fixtures
 import testtools
 
 from migcompat_filter.cmd import shell
-from migcompat_filter import placement
+from migcompat_filter.placement import client as placement
 from tests import cli
 from tests.functional import placement_server
 
@@ -119,7 +119,7 @@ class TraitPruneTest(placement_server.ServerPerClass, testtools.TestCase):
             return real_delete(client, name)
 
         self.useFixture(fixtures.MonkeyPatch(
-            'migcompat_filter.placement.PlacementClient.delete_trait',
+            'migcompat_filter.placement.client.PlacementClient.delete_trait',
             racing_delete))
         stdout, stderr = io.StringIO(), io.StringIO()
         self.useFixture(fixtures.MonkeyPatch('sys.stdout', stdout))

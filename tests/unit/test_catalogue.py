@@ -23,13 +23,13 @@ import testtools
 
 from migcompat_filter.factors import catalogue
 from migcompat_filter.factors import kernel
+from migcompat_filter.host import reader
+from migcompat_filter.host import snapshot
 from migcompat_filter import profile as profile_mod
-from migcompat_filter import reader
 from migcompat_filter.rules import engine
 from migcompat_filter.rules import identical
 from migcompat_filter.rules import policy
-from migcompat_filter import snapshot
-from migcompat_filter import traits
+from migcompat_filter.traits import codec as traits
 
 
 def _installed(namespace):
@@ -158,7 +158,7 @@ class TestPlainData(testtools.TestCase):
         # pull in libvirt, defusedxml or the readers.
         code = ('import sys\n'
                 'from migcompat_filter.factors import catalogue\n'
-                'from migcompat_filter import traits\n'
+                'from migcompat_filter.traits import codec as traits\n'
                 'from migcompat_filter import rules\n'
                 'rules.engine.all_rules()\n'
                 'catalogue.rows()\n'

@@ -32,8 +32,8 @@ import yaml
 from migcompat_filter.cmd import compare as compare_cmd
 from migcompat_filter.cmd import shell
 from migcompat_filter import exception
+from migcompat_filter.placement import reporter
 from migcompat_filter import redaction
-from migcompat_filter import reporter
 from tests import cli
 from tests.unit import test_compare_cli
 

@@ -182,7 +182,7 @@ class CompareCLITest(CLITestBase):
         self.assertEqual(0, proc.returncode, proc.stderr)
 
     def test_trait_list_input(self):
-        from migcompat_filter import traits
+        from migcompat_filter.traits import codec as traits
         src_profile = hosts.xeon_9242()
         dst_profile = hosts.with_tsx_off(hosts.xeon_9242())
         src = self.write('src.traits',

@@ -22,11 +22,11 @@ import tempfile
 
 import testtools
 
-from migcompat_filter import cpu_map_migratable
+from migcompat_filter.cpu import map_migratable as cpu_map_migratable
 
 ROOT = os.path.join(os.path.dirname(__file__), '..', '..')
 TOOL = os.path.join(ROOT, 'tools', 'make_cpu_map_data.py')
-MODULE = os.path.join(ROOT, 'migcompat_filter', 'cpu_map_migratable.py')
+MODULE = os.path.join(ROOT, 'migcompat_filter', 'cpu', 'map_migratable.py')
 INSTALLED_MAP = '/usr/share/libvirt/cpu_map'
 
 

@@ -17,7 +17,7 @@ import re
 
 import testtools
 
-from migcompat_filter import cpufeatures
+from migcompat_filter.cpu import features as cpufeatures
 
 HOSTS = os.path.join(os.path.dirname(__file__), '..', 'fixtures', 'hosts')
 MILAN = os.path.join(HOSTS, 'epyc-milan-nested-l1')

@@ -26,7 +26,7 @@ import testtools
 from migcompat_filter import cpu_modes
 from migcompat_filter.demo import hosts as demo_hosts
 from migcompat_filter import profile as profile_mod
-from migcompat_filter import traits
+from migcompat_filter.traits import codec as traits
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))

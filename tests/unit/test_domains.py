@@ -25,8 +25,8 @@ import xml.etree.ElementTree as ET
 import libvirt
 import testtools
 
-from migcompat_filter import domains
 from migcompat_filter import exception
+from migcompat_filter.host import domains
 
 GUESTS = os.path.join(os.path.dirname(__file__), '..', 'fixtures', 'guests')
 UUID = '3f0a7c1e-2b4d-4e8a-9c61-5d2f8e7a1b90'

@@ -16,10 +16,16 @@ The model must say what its docstring says libvirt, QEMU and nova do;
 the simulator must count each request once, in one outcome.
 """
 
+import os
+import sys
+
 import testtools
 
-from migcompat_filter.sim import core
-from migcompat_filter.sim import migration_model as mm
+# The simulator is a tool (tools/rolling_upgrade_sim), not installed code.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                os.pardir, os.pardir, 'tools'))
+from rolling_upgrade_sim import core  # noqa: E402
+from rolling_upgrade_sim import migration_model as mm  # noqa: E402
 
 
 def host(name, flags=('sse2', 'avx', 'avx2'), host_model=None, qemu=(8, 2, 0),

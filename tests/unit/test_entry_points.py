@@ -14,7 +14,7 @@
 
 stevedore skips its on-disk cache when the interpreter lives under /tmp
 and then rebuilds its whole index (slowly) in every process. The CLI
-hands stevedore one scan of its own (migcompat_filter.entry_points):
+hands stevedore one scan of its own (migcompat_filter.cmd.entry_points):
 these tests run the CLI from a venv path under /tmp with stevedore's own
 scan made to fail, so they fail if the hand-over stops working (a
 stevedore whose cache has another shape); tools/bench_startup.py prints
@@ -31,7 +31,7 @@ import textwrap
 import fixtures
 import testtools
 
-from migcompat_filter import entry_points
+from migcompat_filter.cmd import entry_points
 
 SNAP = os.path.join(os.path.dirname(__file__), '..', 'fixtures', 'hosts',
                     'epyc-milan-nested-l1')

@@ -23,8 +23,8 @@ import sys
 import fixtures
 import testtools
 
-from migcompat_filter import cpu_expansion
-from migcompat_filter import expansion_cache
+from migcompat_filter.host import cpu_expansion
+from migcompat_filter.host import expansion_cache
 
 SKYLAKE = ('<cpu><arch>x86_64</arch><model>Skylake-Server-IBRS</model>'
            '<vendor>Intel</vendor><feature name="invtsc"/></cpu>')
@@ -45,7 +45,7 @@ class ExpansionCacheTest(testtools.TestCase):
         self.map = os.path.join(self.dir, 'cpu_map')
         shutil.copytree(expansion_cache.CPU_MAP_DIR, self.map)
         self.useFixture(fixtures.MonkeyPatch(
-            'migcompat_filter.expansion_cache.CPU_MAP_DIR', self.map))
+            'migcompat_filter.host.expansion_cache.CPU_MAP_DIR', self.map))
         self.useFixture(fixtures.EnvironmentVariable(
             'MIGCOMPAT_CACHE_DIR', os.path.join(self.dir, 'cache')))
         expansion_cache.forget()
@@ -57,7 +57,8 @@ class ExpansionCacheTest(testtools.TestCase):
             self.asked.append(cpu.model)
             return real(cpu)
         self.useFixture(fixtures.MonkeyPatch(
-            'migcompat_filter.cpu_expansion._expand_with_cpu_map', counted))
+            'migcompat_filter.host.cpu_expansion._expand_with_cpu_map',
+            counted))
 
     def _expand(self):
         return cpu_expansion.expand(SKYLAKE, _no_qemu)
@@ -160,7 +161,7 @@ class SymlinkedVenvTest(testtools.TestCase):
         link = os.path.join(tmp, 'venv')
         os.symlink(sys.prefix, link)
         python = os.path.join(link, 'bin', os.path.basename(sys.executable))
-        code = ('from migcompat_filter import expansion_cache as e; '
+        code = ('from migcompat_filter.host import expansion_cache as e; '
                 'print(e.fingerprint())')
         prints = [subprocess.run([exe, '-c', code], capture_output=True,
                                  text=True, check=True).stdout

@@ -24,13 +24,13 @@ from migcompat_filter.cmd import host as host_cmd
 from migcompat_filter.fleet import baseline
 from migcompat_filter.fleet import inventory
 from migcompat_filter.fleet import matrix
-from migcompat_filter import hoststate
-from migcompat_filter import placement
+from migcompat_filter.placement import client as placement
+from migcompat_filter.placement import hoststate
 from migcompat_filter.profile import Profile
 from migcompat_filter.profile import Unknown
 from migcompat_filter import rules
 from migcompat_filter.rules.policy import Policy
-from migcompat_filter import traits
+from migcompat_filter.traits import codec as traits
 
 BASE = ['apic', 'clflush', 'cmov', 'cx8', 'de', 'fpu', 'fxsr', 'lm', 'mca',
         'mce', 'mmx', 'msr', 'mtrr', 'nx', 'pae', 'pat', 'pge', 'pni',

@@ -23,7 +23,7 @@ import testtools
 
 from migcompat_filter.exception import InputError
 from migcompat_filter.fleet import matrix
-from migcompat_filter import fleet_graph
+from migcompat_filter.pictures import graph as fleet_graph
 from tests.unit import test_fleet
 from tests.unit import test_matrix_svg
 

@@ -20,8 +20,8 @@ import uuid
 
 import testtools
 
-from migcompat_filter import grouping
-from migcompat_filter import traits
+from migcompat_filter.placement import grouping
+from migcompat_filter.traits import codec as traits
 from tests.fake_placement import FakePlacement
 from tests.unit import test_scheduler_profiles as cached
 

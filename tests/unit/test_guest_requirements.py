@@ -20,9 +20,9 @@ import json
 
 import testtools
 
-from migcompat_filter import cpu_map_migratable
-from migcompat_filter import domains
+from migcompat_filter.cpu import map_migratable as cpu_map_migratable
 from migcompat_filter import exception
+from migcompat_filter.host import domains
 from tests.unit.test_domains import domain
 from tests.unit.test_domains import invtsc
 from tests.unit.test_domains import LIVE

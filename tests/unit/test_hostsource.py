@@ -18,7 +18,7 @@ import tempfile
 
 import testtools
 
-from migcompat_filter import hostsource
+from migcompat_filter.host import source as hostsource
 
 
 class TestFiles(testtools.TestCase):

@@ -28,6 +28,35 @@ PACKAGE = 'migcompat_filter'
 MAX_LINES = 500
 #: Only these parts of the package import nova or placement at run time.
 NOVA_USERS = (PACKAGE + '.scheduler', PACKAGE + '.demo')
+#: At most this many modules at the top level besides __init__: only what
+#: every layer shares.
+MAX_TOP_LEVEL = 10
+
+#: The steps of the flow, lowest first: a module may import its own rank
+#: and lower ranks, never a higher one (doc/source/contributor/layout.rst).
+#: The top-level modules (profile, exception, cpu_modes, redaction) are
+#: rank 0 with cpu/.
+LAYERS = (
+    ('', 'cpu'),
+    ('host', 'factors'),
+    ('traits', 'rules', 'conf'),
+    ('placement', 'pictures'),
+    ('scheduler', 'fleet'),
+    ('cmd', 'demo'),
+)
+#: Same-rank folders that must not import each other, as (importer,
+#: imported): rules judge profiles and know nothing of how they were
+#: encoded or stored.
+FORBIDDEN = (('rules', 'traits'), ('rules', 'placement'),
+             ('rules', 'scheduler'), ('traits', 'rules'),
+             ('pictures', 'placement'), ('fleet', 'scheduler'),
+             ('scheduler', 'fleet'))
+#: Allowed upward imports, each with its reason.
+EXCEPTIONS = {
+    # A Profile checks its factor names against the catalogue, which is
+    # plain data (one row per factor) and imports no reader.
+    (PACKAGE + '.profile', PACKAGE + '.factors.catalogue'),
+}
 
 
 def _modules():
@@ -124,7 +153,75 @@ def _cycle(graph):
     return None
 
 
+def _folder(mod):
+    """The step a module belongs to: its first folder, '' at top level."""
+    parts = mod.split('.')[1:]
+    if not parts:
+        return ''
+    path = os.path.join(PACKAGE_DIR, *parts)
+    if len(parts) == 1 and not os.path.isdir(path):
+        return ''
+    return parts[0]
+
+
+def _rank(folder):
+    for rank, folders in enumerate(LAYERS):
+        if folder in folders:
+            return rank
+    return None
+
+
+def _layer_violations(graph, folder=_folder):
+    """Every import that goes up the layers or across a forbidden pair."""
+    bad = []
+    for mod, targets in graph.items():
+        src = folder(mod)
+        for target in targets:
+            dst = folder(target)
+            if (mod, target) in EXCEPTIONS or src == dst:
+                continue
+            up = (_rank(src) is None or _rank(dst) is None or
+                  _rank(dst) > _rank(src))
+            if up or (src, dst) in FORBIDDEN:
+                bad.append('%s -> %s' % (mod, target))
+    return sorted(bad)
+
+
 class LayoutTest(testtools.TestCase):
+
+    def test_every_folder_has_a_layer(self):
+        folders = {_folder(m) for m in _modules()}
+        self.assertEqual(set(), {f for f in folders if _rank(f) is None})
+
+    def test_no_lower_layer_imports_a_higher_one(self):
+        self.assertEqual([], _layer_violations(_graph()))
+
+    def test_the_layer_check_finds_an_upward_import(self):
+        # The check itself must be able to fail: a trait codec module that
+        # imports the scheduler, rules that read Placement, a host reader
+        # that imports the CLI.
+        graph = {
+            PACKAGE + '.traits.codec': {PACKAGE + '.scheduler.state'},
+            PACKAGE + '.rules.cpu': {PACKAGE + '.placement.client'},
+            PACKAGE + '.host.source': {PACKAGE + '.cmd.common'},
+            PACKAGE + '.cmd.common': {PACKAGE + '.host.source'},
+        }
+        self.assertEqual(
+            [PACKAGE + '.host.source -> ' + PACKAGE + '.cmd.common',
+             PACKAGE + '.rules.cpu -> ' + PACKAGE + '.placement.client',
+             PACKAGE + '.traits.codec -> ' + PACKAGE + '.scheduler.state'],
+            _layer_violations(graph,
+                              folder=lambda m: m.split('.')[1]))
+
+    def test_few_top_level_modules(self):
+        top = sorted(m for m in _modules() if _folder(m) == '' and
+                     m != PACKAGE)
+        self.assertLessEqual(len(top), MAX_TOP_LEVEL, top)
+
+    def test_tools_are_not_installed(self):
+        # The rolling-upgrade simulator is a benchmark's model, not runtime
+        # code: it lives under tools/.
+        self.assertFalse(os.path.exists(os.path.join(PACKAGE_DIR, 'sim')))
 
     def test_no_import_cycle(self):
         cycle = _cycle(_graph())
@@ -173,7 +270,7 @@ class LayoutTest(testtools.TestCase):
         graph = _graph()
         cmds = {m for m in graph if m.startswith(PACKAGE + '.cmd.')}
         shared = {PACKAGE + '.cmd.common', PACKAGE + '.cmd.columns',
-                  PACKAGE + '.cmd.shell'}
+                  PACKAGE + '.cmd.shell', PACKAGE + '.cmd.entry_points'}
         crossing = sorted('%s -> %s' % (m, n) for m in cmds - shared
                           for n in graph[m] & cmds - shared)
         self.assertEqual([], crossing)

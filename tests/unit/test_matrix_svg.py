@@ -28,8 +28,8 @@ import testtools
 
 from migcompat_filter.exception import InputError
 from migcompat_filter.fleet import matrix
-from migcompat_filter import heatmap
-from migcompat_filter import svgdraw
+from migcompat_filter.pictures import heatmap
+from migcompat_filter.pictures import svgdraw
 from tests.unit import colour_vision
 from tests.unit import test_fleet
 from tests.unit import truetype
@@ -283,7 +283,7 @@ class TestLayoutProperties(testtools.TestCase):
                 finding.factor = factor
         root = parse(heatmap.svg(m))
         assert_inside(self, root)
-        from migcompat_filter import fleet_graph
+        from migcompat_filter.pictures import graph as fleet_graph
         assert_inside(self, parse(fleet_graph.svg(m)))
 
 

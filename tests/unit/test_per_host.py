@@ -17,11 +17,11 @@ import random
 
 import testtools
 
-from migcompat_filter import grouping
-from migcompat_filter import hoststate
+from migcompat_filter.placement import grouping
+from migcompat_filter.placement import hoststate
 from migcompat_filter.profile import Profile
 from migcompat_filter.rules import engine
-from migcompat_filter import traits
+from migcompat_filter.traits import codec as traits
 
 HOSTS = os.path.join(os.path.dirname(__file__), '..', '..',
                      'migcompat_filter', 'demo', 'data', 'hosts')

@@ -21,9 +21,9 @@ import testtools
 
 from tests import cli
 
-from migcompat_filter import hostsource
+from migcompat_filter.host import reader
+from migcompat_filter.host import source as hostsource
 from migcompat_filter import profile as profile_mod
-from migcompat_filter import reader
 
 HOSTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..',
                      'fixtures', 'hosts')

@@ -30,9 +30,9 @@ import fixtures
 import libvirt
 import testtools
 
-from migcompat_filter import hostsource
-from migcompat_filter import qemu_cpu_models as qcm
-from migcompat_filter import reader
+from migcompat_filter.host import qemu_cpu_models as qcm
+from migcompat_filter.host import reader
+from migcompat_filter.host import source as hostsource
 from migcompat_filter import rules
 from migcompat_filter.rules.policy import Policy
 
@@ -89,7 +89,7 @@ class QemuTestCase(testtools.TestCase):
             self.runs.append(binary)
             return real_run(binary, stdin_bytes)
         self.useFixture(fixtures.MonkeyPatch(
-            'migcompat_filter.qemu_cpu_models._run', counting_run))
+            'migcompat_filter.host.qemu_cpu_models._run', counting_run))
 
     def snapshot_with_model(self, model, base=TSX_OFF):
         """A copy of a capabilities-only snapshot naming another model."""
@@ -190,7 +190,7 @@ class TestQemuFailures(QemuTestCase):
 
     def test_hanging_binary_is_stopped(self):
         self.useFixture(fixtures.MonkeyPatch(
-            'migcompat_filter.qemu_cpu_models.TIMEOUT', 1.0))
+            'migcompat_filter.host.qemu_cpu_models.TIMEOUT', 1.0))
         hang = self.script('hang', 'exec sleep 60')
         start = time.monotonic()
         e = self.assertRaises(qcm.QemuCpuModelError, qcm.expand_model,
@@ -200,7 +200,7 @@ class TestQemuFailures(QemuTestCase):
 
     def test_flooding_binary_is_refused(self):
         self.useFixture(fixtures.MonkeyPatch(
-            'migcompat_filter.qemu_cpu_models.MAX_OUTPUT_BYTES', 100000))
+            'migcompat_filter.host.qemu_cpu_models.MAX_OUTPUT_BYTES', 100000))
         flood = self.script('flood', 'exec yes')
         e = self.assertRaises(qcm.QemuCpuModelError, qcm.expand_model,
                               'Cascadelake-Server-v3', flood)
@@ -208,7 +208,7 @@ class TestQemuFailures(QemuTestCase):
 
     def test_flood_never_fills_the_disk(self):
         self.useFixture(fixtures.MonkeyPatch(
-            'migcompat_filter.qemu_cpu_models.MAX_OUTPUT_BYTES', 100000))
+            'migcompat_filter.host.qemu_cpu_models.MAX_OUTPUT_BYTES', 100000))
         flood = self.script('flood', 'yes; sleep 60')
         start = time.monotonic()
         self.assertRaises(qcm.QemuCpuModelError, qcm.expand_model,
@@ -221,7 +221,7 @@ class TestQemuFailures(QemuTestCase):
         # must still give an answer, not a busy loop.
         fake = self.script('not-qemu', 'exit 3')
         code = ('import eventlet; eventlet.monkey_patch()\n'
-                'from migcompat_filter import qemu_cpu_models as q\n'
+                'from migcompat_filter.host import qemu_cpu_models as q\n'
                 'try:\n'
                 '    q.expand_model("Cascadelake-Server-v3", %r)\n'
                 'except q.QemuCpuModelError as e:\n'

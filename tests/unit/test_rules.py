@@ -645,8 +645,8 @@ class TestRealSnapshots(testtools.TestCase):
     """
 
     def read(self, name):
-        from migcompat_filter import hostsource
-        from migcompat_filter import reader
+        from migcompat_filter.host import reader
+        from migcompat_filter.host import source as hostsource
         path = os.path.join(os.path.dirname(os.path.dirname(
             os.path.abspath(__file__))), 'fixtures', 'hosts', name)
         return reader.read_profile(hostsource.SnapshotSource(path))

@@ -23,8 +23,8 @@ import os
 
 import testtools
 
-from migcompat_filter import cpu_map_migratable
-from migcompat_filter import domains
+from migcompat_filter.cpu import map_migratable as cpu_map_migratable
+from migcompat_filter.host import domains
 from migcompat_filter import rules
 from migcompat_filter.rules import guest_cpu
 from migcompat_filter.rules.guest_cpu import GuestCPU

@@ -24,7 +24,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 import testtools
 
-from migcompat_filter import cpu_map_migratable
+from migcompat_filter.cpu import map_migratable as cpu_map_migratable
 from migcompat_filter.profile import Profile
 from migcompat_filter.profile import Unknown
 from migcompat_filter import rules

@@ -29,11 +29,11 @@ import fixtures
 import testtools
 
 from migcompat_filter.factors import catalogue
-from migcompat_filter import hostsource
-from migcompat_filter import hoststate
+from migcompat_filter.host import reader
+from migcompat_filter.host import source as hostsource
+from migcompat_filter.placement import hoststate
 from migcompat_filter import profile as profile_mod
-from migcompat_filter import reader
-from migcompat_filter import traits
+from migcompat_filter.traits import codec as traits
 from tests import cli
 from tests.unit.test_domains import domain
 from tests.unit.test_domains import invtsc

@@ -27,10 +27,10 @@ import fixtures
 from oslo_config import fixture as config_fixture
 
 from migcompat_filter.factors import catalogue
-from migcompat_filter import grouping
-from migcompat_filter import hoststate
+from migcompat_filter.placement import grouping
+from migcompat_filter.placement import hoststate
 from migcompat_filter.scheduler import migration_filter
-from migcompat_filter import traits
+from migcompat_filter.traits import codec as traits
 from tests.unit import test_scheduler_filter as base
 from tests.unit import test_scheduler_profiles as cached
 
@@ -70,9 +70,9 @@ def per_host_tsc(test):
         return hoststate.HostProfile(hp.state, type(hp.profile)(factors),
                                      hp.key, hp.reason, hp.problems)
     test.useFixture(fixtures.MonkeyPatch(
-        'migcompat_filter.traits.is_per_host', is_per_host))
+        'migcompat_filter.traits.codec.is_per_host', is_per_host))
     test.useFixture(fixtures.MonkeyPatch(
-        'migcompat_filter.grouping.without_per_host', without))
+        'migcompat_filter.placement.grouping.without_per_host', without))
 
 
 class _ExactBase(base._FilterBase):

@@ -21,7 +21,7 @@ import uuid
 import fixtures
 import testtools
 
-from migcompat_filter import hoststate
+from migcompat_filter.placement import hoststate
 from migcompat_filter.scheduler import migration_filter
 from tests.fake_placement import FakePlacement
 from tests.unit import test_scheduler_profiles as cached

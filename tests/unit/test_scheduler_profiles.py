@@ -25,13 +25,13 @@ import uuid
 
 import testtools
 
-from migcompat_filter import grouping
-from migcompat_filter import hostsource
-from migcompat_filter import hoststate
+from migcompat_filter.host import reader
+from migcompat_filter.host import source as hostsource
+from migcompat_filter.placement import grouping
+from migcompat_filter.placement import hoststate
 from migcompat_filter import profile as profile_mod
-from migcompat_filter import reader
 from migcompat_filter.scheduler import profiles
-from migcompat_filter import traits
+from migcompat_filter.traits import codec as traits
 from tests.fake_placement import FakePlacement
 
 HOSTS = os.path.join(os.path.dirname(os.path.dirname(__file__)),
@@ -321,7 +321,7 @@ _EVENTLET_CHILD = r"""
 import eventlet
 eventlet.monkey_patch()
 import sys, time, uuid
-from migcompat_filter import hoststate
+from migcompat_filter.placement import hoststate
 from migcompat_filter.scheduler import profiles
 from tests.fake_placement import FakePlacement
 from tests.unit import test_scheduler_profiles as t
@@ -365,7 +365,7 @@ class EventletTest(testtools.TestCase):
 
 _FORK_CHILD = r"""
 import os, sys, time, uuid
-from migcompat_filter import hoststate
+from migcompat_filter.placement import hoststate
 from migcompat_filter.scheduler import profiles
 from tests.fake_placement import FakePlacement
 from tests.unit import test_scheduler_profiles as t

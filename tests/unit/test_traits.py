@@ -21,13 +21,13 @@ from hypothesis import strategies as st
 import testtools
 
 from migcompat_filter.exception import InputError
-from migcompat_filter import hostsource
+from migcompat_filter.host import reader
+from migcompat_filter.host import source as hostsource
 from migcompat_filter.profile import Profile
 from migcompat_filter.profile import Unknown
-from migcompat_filter import reader
 from migcompat_filter.rules import engine
-from migcompat_filter import trait_payloads
-from migcompat_filter import traits
+from migcompat_filter.traits import codec as traits
+from migcompat_filter.traits import payloads as trait_payloads
 
 HOSTS = os.path.join(os.path.dirname(__file__), '..', 'fixtures', 'hosts')
 TRAIT_RE = re.compile(r'^CUSTOM_[A-Z0-9_]+$')
@@ -695,8 +695,8 @@ class TestSchema2Spelling(testtools.TestCase):
 
     def test_random_texts_round_trip_with_a_fixed_seed(self):
         # Hypothesis explores; this pins 3,000 nasty cases for every run.
-        from migcompat_filter import trait_text
-        from migcompat_filter import trait_vocabulary
+        from migcompat_filter.traits import text as trait_text
+        from migcompat_filter.traits import vocabulary as trait_vocabulary
         import random
         rnd = random.Random(20261201)
         alphabet = 'aZ09._- ,=/:+~()@\u00e9\u4e2d_'
@@ -728,7 +728,7 @@ class TestSchema2Spelling(testtools.TestCase):
 
     def test_kernel_parameters_vocabulary_follows_the_reader(self):
         from migcompat_filter.factors import kernel
-        from migcompat_filter import trait_vocabulary
+        from migcompat_filter.traits import vocabulary as trait_vocabulary
         self.assertEqual(set(), set(kernel.CPU_PARAMS) - set(
             trait_vocabulary.KERNEL_PARAMS.spelling))
 

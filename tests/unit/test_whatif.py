@@ -24,14 +24,14 @@ import os
 
 import testtools
 
-from migcompat_filter import cpu_map_migratable
+from migcompat_filter.cpu import map_migratable as cpu_map_migratable
 from migcompat_filter.exception import InputError
 from migcompat_filter.fleet import capacity
 from migcompat_filter.fleet import upgrade_plan
 from migcompat_filter.fleet import whatif
-from migcompat_filter import hostsource
+from migcompat_filter.host import reader
+from migcompat_filter.host import source as hostsource
 from migcompat_filter.profile import Profile
-from migcompat_filter import reader
 from tests import fake_fleet
 
 HOSTS = os.path.join(os.path.dirname(os.path.dirname(__file__)),
