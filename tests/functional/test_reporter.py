@@ -493,19 +493,33 @@ class TestReportCommand(ServerTestCase):
              '--placement-url', self.server.url, '--provider', name,
              '--interval', '1'],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # Create the provider only once the reporter has said it found
+        # none (an event, not a sleep: a loaded machine may take seconds).
+        err_lines = []
+        missing = threading.Event()
+
+        def read_err():
+            for line in proc.stderr:
+                err_lines.append(line)
+                if "no resource provider named '%s'" % name in line:
+                    missing.set()
+
+        reader_thread = threading.Thread(target=read_err, daemon=True)
+        reader_thread.start()
         try:
-            time.sleep(2.5)
+            self.assertTrue(missing.wait(120), ''.join(err_lines))
             self.assertIsNone(proc.poll())
             rp = self.server.create_provider(name)['uuid']
-            deadline = time.time() + 30
+            deadline = time.time() + 120
             while time.time() < deadline and not self.server.traits(rp)[0]:
                 time.sleep(0.2)
             self.assertEqual(set(traits.encode(read_host(HOST_A))),
                              self.server.traits(rp)[0])
         finally:
             proc.terminate()
-            out, err = proc.communicate(timeout=30)
-        self.assertIn("no resource provider named '%s'" % name, err)
+            proc.wait(timeout=60)
+            reader_thread.join(30)
+            proc.stdout.close()
 
     def test_bad_usage(self):
         rc, out, err = migcompat('--config-file', '/nonexistent.conf',
