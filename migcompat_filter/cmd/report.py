@@ -221,7 +221,16 @@ class Report(FastEpilog, lister.Lister):
                 return
 
     def _report(self, conf, parsed_args, state):
-        """The rows of one report; self._text gets its text lines."""
+        """The rows of one report; self._text gets its text lines, the
+        last one the running guests' drift when some drifted.
+        """
+        rows = self._report_traits(conf, parsed_args, state)
+        if self._drift and self._drift['guests']:
+            self._text.append('drift: %d running guest(s) drifted (%s)' % (
+                self._drift['guests'], ', '.join(self._drift['factors'])))
+        return rows
+
+    def _report_traits(self, conf, parsed_args, state):
         self._text = []
         wanted = common.traits_from_args(parsed_args)
         self._drift = _check_drift(parsed_args, state)
