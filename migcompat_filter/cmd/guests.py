@@ -20,7 +20,7 @@ from migcompat_filter.cmd import common
 from migcompat_filter.cmd import FastEpilog
 
 COLUMNS = ('UUID', 'Name', 'Mode', 'Model', 'Machine type', 'TSC',
-           'Phys bits', 'Limits')
+           'Phys bits', 'Drift', 'Limits')
 
 
 def _tsc(guest):
@@ -58,12 +58,28 @@ def _missing(need, guest, hosts):
     return out
 
 
+#: The host's factors a running guest is compared with (drift).
+DRIFT_FACTORS = ('host_model', 'cpu_features', 'machine_types',
+                 'qemu_version', 'tsc')
+
+
+def _drift(drifted, unknown):
+    """{factor: what drifted}, '-' when nothing did, plus the factors
+    that could not be compared ('unknown: ...').
+    """
+    out = dict(drifted)
+    out.update(('%s (unknown)' % f, why) for f, why in unknown.items())
+    return out or '-'
+
+
 class ListGuests(FastEpilog, lister.Lister):
     """List the running guests of this host (or of a snapshot).
 
     One row per guest: its UUID (nova's instance UUID), name, nova CPU
-    mode, model, machine type, TSC set-up, guest physical address bits
-    and what limits its live migrations. With --hosts, also which
+    mode, model, machine type, TSC set-up, guest physical address bits,
+    drift (what the host no longer offers of what the guest runs with:
+    host_model, cpu_features, machine_types, tsc; '-' when nothing) and
+    what limits its live migrations. With --hosts, also which
     features or machine type each guest would miss on those hosts (a
     hint from their host-model CPU and machine types; ``migcompat
     compare --guest`` judges one guest fully).
@@ -82,6 +98,8 @@ class ListGuests(FastEpilog, lister.Lister):
         from migcompat_filter.cpu import guest_requirements
         from migcompat_filter.factors import guests as guests_factor
         from migcompat_filter.host import domains
+        from migcompat_filter.host import reader
+        from migcompat_filter.rules import drift
         hosts = [(spec, common.load_profile(spec)[0].factors)
                  for spec in parsed_args.hosts]
         source = common.open_host(parsed_args.root, parsed_args.connect,
@@ -89,15 +107,19 @@ class ListGuests(FastEpilog, lister.Lister):
         try:
             found = [domains.parse_domain(text, origin)
                      for origin, text in source.running_domains()]
+            # What this host offers now, for the drift column.
+            now = reader.read_profile(source, list(DRIFT_FACTORS))
             rows = []
             for guest in found:
                 expand = guests_factor.model_expander(
                     source, guest.arch or 'x86_64')
                 need, limits = guest_requirements.one_guest(guest, expand)
                 limits += _missing(need, guest, hosts)
+                drifted, unknown = drift.guest_drift(guest, need, now)
                 rows.append((guest.uuid, guest.name or '-', guest.nova_mode,
                              guest.model or '-', guest.machine or '-',
                              _tsc(guest), _phys_bits(guest),
+                             common.JSONColumn(_drift(drifted, unknown)),
                              common.ListColumn(limits)))
         finally:
             source.close()

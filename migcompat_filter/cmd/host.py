@@ -32,7 +32,7 @@ from migcompat_filter.profile import is_unknown
 from migcompat_filter.profile import to_jsonable
 
 LIST_COLUMNS = ('name', 'profile', 'cpu', 'microcode', 'kernel', 'qemu',
-                'libvirt', 'mode', 'nested', 'changed')
+                'libvirt', 'mode', 'nested', 'drift', 'changed')
 LONG_COLUMNS = LIST_COLUMNS + ('uuid', 'service_host', 'nova')
 #: summary() column -> the factor shown as is.
 _FACTOR_COLUMNS = {'microcode': 'microcode_version',
@@ -88,6 +88,20 @@ def _changed_text(host):
     return host.updated
 
 
+def _drift_text(host):
+    """Running guests drifted under the host (its note's ``drift``, trait
+    schema 3), or '-' when its traits carry no note.
+    """
+    note = getattr(host.profile, 'note', None) or getattr(host, 'note',
+                                                          None)
+    drift = note.get('drift') if isinstance(note, dict) else None
+    if not isinstance(drift, dict):
+        return '-'
+    factors = drift.get('factors') or {}
+    return '%s%s' % (drift.get('guests', 0), ' (%s)' % ', '.join(
+        sorted(factors)) if factors else '')
+
+
 def summary(host, memo=None):
     """A host's one-line profile summary (dict of plain strings).
 
@@ -101,6 +115,7 @@ def summary(host, memo=None):
         'service_host': host.service_host,
         'profile': host.status,
         'changed': _changed_text(host),
+        'drift': _drift_text(host),
         'nova': host.nova_refusal() or ('up, enabled' if host.hypervisor
                                         else None),
     }
@@ -185,6 +200,7 @@ def _show_fields(host):
     fields = [('name', host.name), ('uuid', host.uuid),
               ('service_host', host.service_host),
               ('profile', host.status), ('changed', _changed_text(host)),
+              ('drift', _drift_text(host)),
               ('generation', host.generation)]
     for name in sorted(host.profile.factors):
         # Readable and wrapped as in "profile show", not one JSON line.

@@ -221,9 +221,19 @@ class Report(FastEpilog, lister.Lister):
                 return
 
     def _report(self, conf, parsed_args, state):
-        """The rows of one report; self._text gets its text lines."""
+        """The rows of one report; self._text gets its text lines, the
+        last one the running guests' drift when some drifted.
+        """
+        rows = self._report_traits(conf, parsed_args, state)
+        if self._drift and self._drift['guests']:
+            self._text.append('drift: %d running guest(s) drifted (%s)' % (
+                self._drift['guests'], ', '.join(self._drift['factors'])))
+        return rows
+
+    def _report_traits(self, conf, parsed_args, state):
         self._text = []
         wanted = common.traits_from_args(parsed_args)
+        self._drift = _check_drift(parsed_args, state)
         if parsed_args.provider_config:
             return self._write_provider_config(conf, parsed_args, wanted)
         if parsed_args.dry_run and not _placement_configured(conf,
@@ -284,7 +294,7 @@ class Report(FastEpilog, lister.Lister):
         result = reporter.sync(
             client, rp_uuid, wanted, dry_run=parsed_args.dry_run,
             max_retries=conf.migcompat.max_conflict_retries,
-            deadline=deadline)
+            deadline=deadline, **_note(self._drift))
         self._text.extend(result.lines())
         if not result.changed:
             self._text.append('unchanged: %d traits of ours on provider %s'
@@ -323,6 +333,42 @@ class Report(FastEpilog, lister.Lister):
             'no resource provider named %s in placement; give the compute '
             'node\'s provider with --provider or [migcompat] provider_name'
             % ' or '.join(repr(c) for c in candidates))
+
+
+def _check_drift(parsed_args, state):
+    """The running guests' drift summary (rules/drift.py), after a WARNING
+    once per guest and change; None when not checked (a --profile file
+    has no guests; a read failure is logged, never fatal).
+    """
+    if getattr(parsed_args, 'profile', None):
+        return None
+    from migcompat_filter.host import source as hostsource
+    from migcompat_filter.rules import drift
+    try:
+        source = hostsource.open_source(parsed_args.root,
+                                        parsed_args.connect)
+        try:
+            entries = drift.read(source)
+        finally:
+            source.close()
+    except Exception as e:
+        LOG.warning('running guests not checked for drift: %s', e)
+        return None
+    if 'drift' not in state:
+        state['drift'] = drift.Warner(drift.default_state_file())
+    state['drift'].warn(entries, LOG)
+    return drift.summary(entries)
+
+
+def _note(drift_summary):
+    """reporter.sync's note (trait schema 3) with our ``drift`` key, when
+    this reporter.sync takes one.
+    """
+    import inspect
+    if drift_summary is None or 'note' not in inspect.signature(
+            reporter.sync).parameters:
+        return {}
+    return {'note': {'drift': drift_summary}}
 
 
 def _deadline_seconds(conf):

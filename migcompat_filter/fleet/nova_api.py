@@ -34,6 +34,11 @@ from migcompat_filter.placement import client as placement
 COMPUTE_MICROVERSION = '2.53'
 SERVICE_TYPE = 'compute'
 
+#: Migrations with their UUID and paging; instance action events with
+#: their details.
+MIGRATION_UUID_MICROVERSION = '2.59'
+EVENT_DETAILS_MICROVERSION = '2.84'
+
 #: Migration statuses after which nova does nothing more with it.
 MIGRATION_DONE = frozenset(['completed'])
 MIGRATION_FAILED = frozenset(['error', 'failed', 'cancelled'])
@@ -50,17 +55,18 @@ class NovaClient(object):
         self.adapter = adapter
         self.requests = 0
 
-    def _get(self, url, what, ok=(200,)):
-        return self._send('GET', url, what, ok)
+    def _get(self, url, what, ok=(200,), microversion=None):
+        return self._send('GET', url, what, ok, microversion=microversion)
 
-    def _send(self, method, url, what, ok, body=None):
+    def _send(self, method, url, what, ok, body=None, microversion=None):
         """One request; NovaError naming what was tried for anything but
         a status in ok.
         """
         self.requests += 1
+        extra = {'microversion': microversion} if microversion else {}
         try:
             resp = self.adapter.request(url, method, json=body,
-                                        raise_exc=False)
+                                        raise_exc=False, **extra)
         except ks_exc.EndpointNotFound as e:
             raise NovaError('%s: no compute endpoint in the service '
                             'catalog: %s' % (what, e))
@@ -73,10 +79,10 @@ class NovaClient(object):
                                ' '.join(resp.text.split())[:300]))
         return resp
 
-    def _paged(self, url, key, what):
+    def _paged(self, url, key, what, microversion=None):
         out = []
         while url:
-            body = self._get(url, what).json()
+            body = self._get(url, what, microversion=microversion).json()
             out.extend(body.get(key) or [])
             url = None
             for link in body.get(key + '_links') or ():
@@ -160,6 +166,41 @@ class NovaClient(object):
                        (None, 'live-migration') and m.get(
                            'instance_uuid', server_id) == server_id),
                       key=lambda m: m.get('id') or 0)
+
+    # -- migration explain: nova's record of a failed migration ----------
+    def all_live_migrations(self):
+        """Every live migration nova lists (2.59: with its UUID, paged)."""
+        return self._paged('/os-migrations?migration_type=live-migration',
+                           'migrations', 'list live migrations',
+                           microversion=MIGRATION_UUID_MICROVERSION)
+
+    def server_live_migrations(self, server_id):
+        """The server's live migrations with their UUIDs, oldest first."""
+        migs = self._paged(
+            '/os-migrations?migration_type=live-migration&instance_uuid=%s'
+            % quote(server_id, safe=''),
+            'migrations', 'list the migrations of server %s' % server_id,
+            microversion=MIGRATION_UUID_MICROVERSION)
+        return sorted((m for m in migs
+                       if m.get('instance_uuid') == server_id),
+                      key=lambda m: m.get('id') or 0)
+
+    def instance_actions(self, server_id):
+        return self._paged('/servers/%s/os-instance-actions' % server_id,
+                           'instanceActions', 'list the actions of server '
+                           '%s' % server_id,
+                           microversion=EVENT_DETAILS_MICROVERSION)
+
+    def instance_action(self, server_id, request_id):
+        """One instance action with its events (2.84: their details; the
+        traceback for admins).
+        """
+        return self._get('/servers/%s/os-instance-actions/%s'
+                         % (server_id, request_id),
+                         'show action %s of server %s' % (request_id,
+                                                          server_id),
+                         microversion=EVENT_DETAILS_MICROVERSION
+                         ).json()['instanceAction']
 
 
 def adapter_from(placement_adapter):
