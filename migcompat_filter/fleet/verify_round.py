@@ -1,0 +1,168 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The reporter's verification round: the fleet's guest CPUs against this
+host's libvirt, the counts published.
+
+One round: read the fleet's guest CPUs from Placement (the grouped read
+the fleet commands use), and when they or this host's profile changed
+since the last round, judge each with migcompat's rules and with libvirt
+(:mod:`migcompat_filter.fleet.verify`), publish the counts, and log each
+disagreement at WARNING once per guest CPU and host change, with both
+answers. The round keeps to a time budget: guest CPUs not reached in time
+count as unchecked and the round is not remembered, so the next report
+does it again. A small JSON state file remembers the last round.
+"""
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+
+from migcompat_filter.fleet import inventory
+from migcompat_filter.fleet import verify
+from migcompat_filter.host import expansion_cache
+from migcompat_filter.host import verify as lv
+from migcompat_filter.placement import verify_store
+
+LOG = logging.getLogger(__name__)
+STATE_NAME = 'verify-state.json'
+_VERSION = 1
+
+
+def state_path(configured):
+    """The state file: configured, else in the cache dir, else None."""
+    if configured:
+        return configured
+    base = expansion_cache.cache_dir()
+    return os.path.join(base, STATE_NAME) if base else None
+
+
+def _load(path):
+    if not path:
+        return {}
+    try:
+        with open(path, encoding='utf-8') as f:
+            state = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(state, dict) or state.get('version') != _VERSION:
+        return {}
+    return state
+
+
+def _save(path, state):
+    if not path:
+        return
+    state = dict(state, version=_VERSION)
+    try:
+        folder = os.path.dirname(os.path.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix='.verify-')
+        with os.fdopen(fd, 'w', encoding='utf-8') as f:
+            json.dump(state, f, sort_keys=True)
+        os.replace(tmp, path)
+    except OSError as e:
+        LOG.warning('cannot remember the verification round in %s: %s',
+                    path, e)
+
+
+def _digest(*parts):
+    return hashlib.sha256(json.dumps(parts, sort_keys=True,
+                                     default=str).encode()).hexdigest()[:32]
+
+
+class Round(object):
+    """One reporter's verification rounds (keeps nothing but the path).
+
+    ``host_key`` identifies this host's profile (the reporter passes its
+    wanted traits, whose digest names the profile); ``open_host(uri)``
+    returns a :class:`verify.LocalHost` (tests pass their own).
+    """
+
+    def __init__(self, uri, state_file, budget, open_host=None,
+                 clock=time.monotonic):
+        self.uri = uri
+        self.path = state_path(state_file)
+        self.budget = budget
+        self.open_host = open_host or verify.LocalHost
+        self.clock = clock
+        #: What the last run did: 'skipped', 'verified', 'partial'.
+        self.last = None
+        self.rows = []
+
+    def run(self, client, rp_uuid, host_key):
+        """Verify and publish; returns the counts published (or kept).
+
+        PlacementError and libvirt failures propagate: the caller logs
+        them and the next report retries.
+        """
+        start = self.clock()
+        before = client.deadline
+        client.set_budget(self.budget)
+        try:
+            return self._run(client, rp_uuid, host_key, start)
+        finally:
+            client.deadline = before
+
+    def _run(self, client, rp_uuid, host_key, start):
+        hosts = inventory.Fleet(client, None).load()
+        cases = verify.distinct(verify.cases_from_hosts(hosts))
+        key = _digest(host_key, sorted(c.key() for c in cases))
+        state = _load(self.path)
+        if state.get('key') == key and state.get('published') == rp_uuid:
+            self.last, self.rows = 'skipped', []
+            return state.get('counts')
+        host = self.open_host(self.uri)
+        try:
+            rows = self._judge(host, cases, start)
+        finally:
+            host.close()
+        counts = verify.counts(rows)
+        warned = set(state.get('warned') or ()) if \
+            state.get('host_key') == host_key else set()
+        for row in rows:
+            if row.agree is False:
+                mark = _digest(host_key, row.case.key())
+                if mark not in warned:
+                    warned.add(mark)
+                    LOG.warning(
+                        'migcompat and libvirt disagree on guest CPU %s '
+                        '(from %s) on this host: migcompat says %s, libvirt '
+                        'says %s; %s', row.case.label, row.case.source,
+                        row.ours, row.answer.verdict, row.detail())
+        verify_store.publish(client, rp_uuid, counts)
+        complete = self.last == 'verified'
+        _save(self.path, {'key': key if complete else None,
+                          'published': rp_uuid, 'counts': counts,
+                          'host_key': host_key, 'warned': sorted(warned)})
+        self.rows = rows
+        return counts
+
+    def _judge(self, host, cases, start):
+        """Rows of the cases reached within the budget; the rest are
+        unchecked ("time ran out").
+        """
+        rows, self.last = [], 'verified'
+        for i, case in enumerate(cases):
+            if self.clock() - start > self.budget:
+                self.last = 'partial'
+                why = ('not checked: the verification round ran out of its '
+                       '%g s budget (verify_budget)' % self.budget)
+                rows.extend(verify.Row(c, lv.UNCHECKED, why,
+                                       lv.unchecked(why))
+                            for c in cases[i:])
+                break
+            rows.extend(host.verify([case]))
+        return rows
