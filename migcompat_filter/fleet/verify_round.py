@@ -35,6 +35,7 @@ from migcompat_filter.fleet import verify
 from migcompat_filter.host import expansion_cache
 from migcompat_filter.host import verify as lv
 from migcompat_filter.placement import verify_store
+from migcompat_filter.profile import to_jsonable
 
 LOG = logging.getLogger(__name__)
 STATE_NAME = 'verify-state.json'
@@ -87,7 +88,10 @@ class Round(object):
     """One reporter's verification rounds (keeps nothing but the path).
 
     ``host_key`` identifies this host's profile (the reporter passes its
-    wanted traits, whose digest names the profile); ``open_host(uri)``
+    wanted traits); with the fleet's guest CPUs it decides whether a round
+    has anything new. A disagreement is logged once per guest CPU and
+    this host's CPU part (host-model CPU, usable models, vendor, arch), so
+    guests starting and stopping here do not repeat it. ``open_host(uri)``
     returns a :class:`verify.LocalHost` (tests pass their own).
     """
 
@@ -127,14 +131,18 @@ class Round(object):
         host = self.open_host(self.uri)
         try:
             rows = self._judge(host, cases, start)
+            # "This host" for the warnings: its CPU as a destination (not
+            # its running guests, which come and go).
+            dest_key = _digest({f: to_jsonable(host.profile[f])
+                                for f in verify.CPU_FACTORS + ('arch',)})
         finally:
             host.close()
         counts = verify.counts(rows)
         warned = set(state.get('warned') or ()) if \
-            state.get('host_key') == host_key else set()
+            state.get('host_key') == dest_key else set()
         for row in rows:
             if row.agree is False:
-                mark = _digest(host_key, row.case.key())
+                mark = _digest(dest_key, row.case.key())
                 if mark not in warned:
                     warned.add(mark)
                     LOG.warning(
@@ -146,7 +154,7 @@ class Round(object):
         complete = self.last == 'verified'
         _save(self.path, {'key': key if complete else None,
                           'published': rp_uuid, 'counts': counts,
-                          'host_key': host_key, 'warned': sorted(warned)})
+                          'host_key': dest_key, 'warned': sorted(warned)})
         self.rows = rows
         return counts
 
