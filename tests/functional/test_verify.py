@@ -35,6 +35,7 @@ from migcompat_filter.placement import client as placement
 from migcompat_filter.placement import reporter
 from migcompat_filter.rules import host_model
 from migcompat_filter.traits import codec as traits
+from tests.functional import guests
 from tests.functional import placement_server
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -121,7 +122,27 @@ class VerifyTest(placement_server.ServerPerClass, testtools.TestCase):
                 # Never a silent skip: the reason is given.
                 self.assertIn('not checkable', row['detail'])
         guests = [r for r in rows if r['source'].endswith('.xml')]
-        self.assertEqual(2, len(guests))
+        self.assertEqual(3, len(guests))
+        # Every fixture guest ran on a machine like this one.
+        self.assertEqual({'yes'}, {r['libvirt'] for r in guests})
+
+    def test_guests_running_here_fit_here_by_both_judges(self):
+        conn = guests.open_or_skip(self)
+        paths = []
+        for i, cpu in enumerate((guests.HOST_MODEL_CPU, guests.CUSTOM_CPU)):
+            guest = self.useFixture(guests.RunningGuest(conn, cpu_xml=cpu))
+            paths.append(os.path.join(self.tmp, 'guest-%d.xml' % i))
+            with open(paths[-1], 'w') as f:
+                f.write(guest.live_xml())
+        status, out, err = self.run_cli('host', 'verify', '-f', 'json',
+                                        *paths)
+        self.assertEqual(0, status, out + err)
+        rows = json.loads(out)
+        self.assertEqual([('yes', 'yes', 'yes')] * 2,
+                         [(r['ours'], r['libvirt'], r['agree'])
+                          for r in rows])
+        self.assertEqual(['host-model', 'custom'],
+                         [r['guest_cpu'].split()[0] for r in rows])
 
     def test_machine_type_this_qemu_lacks_is_not_checkable(self):
         with open(os.path.join(ROOT, 'tests', 'fixtures', 'guests',

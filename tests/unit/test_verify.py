@@ -151,3 +151,42 @@ class TestPublishedNames(testtools.TestCase):
                                    'unchecked': 0}}
         got = verify_store.counts_of(Host, {'u': {'checked': 9}})
         self.assertEqual(1, got['checked'])
+
+
+class TestCustomGuestThatDisablesFeatures(testtools.TestCase):
+    """The rule fix ``host verify`` led to (rules/custom.py): a running
+    custom guest whose XML disables the model features this host lacks
+    runs here although the model itself is not usable here (libvirt said
+    yes, migcompat said no).
+    """
+
+    #: libvirt 9.0's CPU map expansion of qemu64.
+    QEMU64 = ('apic clflush cmov cx16 cx8 de fpu fxsr lm mca mce mmx msr '
+              'mtrr nx pae pat pge pni pse pse36 sep sse sse2 svm syscall '
+              'tsc').split()
+
+    def verdict(self, xml):
+        from migcompat_filter.cmd import common
+        from migcompat_filter.host import domains
+        from migcompat_filter.rules import engine
+        from migcompat_filter.rules import guest_cpu
+        host = common.load_profile(os.path.join(
+            ROOT, 'tests', 'fixtures', 'hosts',
+            'this-host-epyc-nested-l1-20261125'))[0]
+        record = domains.parse_domain(xml, 'guest.xml')
+        guest = guest_cpu.from_domain(record, lambda m: self.QEMU64)
+        return engine.evaluate(host, host, guest=guest)
+
+    def fixture(self):
+        with open(os.path.join(GUESTS, 'custom-qemu64-guest.live.xml')) as f:
+            return f.read()
+
+    def test_the_running_guest_fits_its_own_host(self):
+        verdict = self.verdict(self.fixture())
+        self.assertEqual('custom', verdict.mode)
+        self.assertNotIn('usable_models', verdict.factors())
+
+    def test_without_the_disable_it_does_not(self):
+        xml = self.fixture().replace(
+            '<feature policy="disable" name="pni" />', '')
+        self.assertIn('usable_models', self.verdict(xml).factors())
