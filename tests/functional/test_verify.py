@@ -143,6 +143,18 @@ class VerifyTest(placement_server.ServerPerClass, testtools.TestCase):
                           for r in rows])
         self.assertEqual(['host-model', 'custom'],
                          [r['guest_cpu'].split()[0] for r in rows])
+        # A snapshot of this host with them running: its host-model CPU,
+        # its running guests' CPU class (their published union) and each
+        # guest's own CPU.
+        snap = os.path.join(self.tmp, 'snap')
+        status, out, err = self.run_cli('snapshot', 'create', snap)
+        self.assertEqual(0, status, err)
+        status, out, err = self.run_cli('host', 'verify', '-f', 'json', snap)
+        self.assertEqual(0, status, out + err)
+        rows = {r['source'].rpartition('(')[2]: r for r in json.loads(out)}
+        union = rows['running guests)']
+        self.assertEqual(('yes', 'yes'), (union['ours'], union['libvirt']))
+        self.assertEqual('yes', rows['host-model CPU)']['agree'])
 
     def test_machine_type_this_qemu_lacks_is_not_checkable(self):
         with open(os.path.join(ROOT, 'tests', 'fixtures', 'guests',

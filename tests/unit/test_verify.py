@@ -90,6 +90,21 @@ class TestCases(testtools.TestCase):
         # A host-model guest never carries what libvirt cannot migrate.
         self.assertEqual({'sse2'}, set(case.require))
 
+    def test_running_guests_class_is_exactly_their_features(self):
+        p = Profile({'arch': 'x86_64', 'cpu_model': {'vendor': 'AMD'},
+                     'running_guests': {
+                         'modes': {'host-model': 2},
+                         'host_model_features': ['fpu', 'sse2', 'x2apic'],
+                         'unexpanded': []}})
+        case, = verify.cases_from_profile(p, 'h')
+        self.assertEqual('h (running guests)', case.source)
+        cpu = ET.fromstring(case.cpu_xml())
+        self.assertEqual((lv.BASE_MODEL, 'AMD'),
+                         (cpu.findtext('model'), cpu.findtext('vendor')))
+        # 486's own pse and vme are not theirs: disabled.
+        self.assertEqual({'pse', 'vme'}, set(case.disable))
+        self.assertTrue(case.expanded)
+
     def test_expanded_cpu_as_features_on_the_base_model(self):
         case = lv.GuestCPUCase('x', 's', 'host-model', model='EPYC-Genoa',
                                require={'fpu', 'sse2'}, expanded=True)
