@@ -21,19 +21,29 @@ this host (its profile read once per round), the time per guest CPU
 (both judges) and per round, and the libvirt calls per round (and how
 many of them are compareHypervisorCPU). Median of N rounds.
 
+With --placement: the reporter's round (fleet/verify_round.py) against a
+real placement server (tests/functional/placement_server.py) holding the
+bundled snapshots and demo profiles as compute nodes: the time of a round
+that verifies, of a round skipped as unchanged, and the Placement
+requests of each.
+
     python tools/bench_verify.py [--runs N] [--connect URI] [--all-models]
+                                 [--placement]
 """
 
 import argparse
 import glob
 import os
 import statistics
+import sys
+import tempfile
 import time
 
-from migcompat_filter.cmd import common
-from migcompat_filter.fleet import verify
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from migcompat_filter.cmd import common  # noqa: E402
+from migcompat_filter.fleet import verify  # noqa: E402
 
 
 def inputs():
@@ -70,12 +80,55 @@ def one_round(cases, uri, all_models):
         host.close()
 
 
+def reporter_rounds(runs, uri):
+    """The reporter's round against a real placement server."""
+    from migcompat_filter.fleet import verify_round
+    from migcompat_filter.placement import client as placement
+    from migcompat_filter.placement import reporter
+    from migcompat_filter.traits import codec as traits
+    from tests.functional import placement_server
+    server = placement_server.PlacementServer()
+    server.setUp()
+    try:
+        client = placement.PlacementClient(
+            placement.adapter_noauth(server.url))
+        hosts = [p for p in inputs() if not p.endswith('.xml')]
+        for i, path in enumerate(hosts):
+            profile = common.load_profile(path)[0]
+            rp = server.create_provider('host-%d' % i)
+            client.put_traits(rp['uuid'], {'COMPUTE_NODE'}, 0)
+            reporter.sync(client, rp['uuid'], traits.encode(profile))
+        me = server.create_provider('verifier')['uuid']
+        tmp = tempfile.mkdtemp(prefix='bench-verify-')
+        done, skipped = [], []
+        for run in range(runs):
+            state = os.path.join(tmp, 'state-%d.json' % run)
+            rnd = verify_round.Round(uri, state, 60.0)
+            for times, what in ((done, 'verified'), (skipped, 'skipped')):
+                before, start = client.requests, time.perf_counter()
+                counts = rnd.run(client, me, ['bench'])
+                times.append((time.perf_counter() - start,
+                              client.requests - before))
+                assert rnd.last == what, rnd.last
+        print('reporter round over %d published hosts: %s'
+              % (len(hosts), counts))
+        for label, times in (('verifying', done), ('skipped', skipped)):
+            print('  round %-10s median %.1f ms, %d Placement requests'
+                  % (label, statistics.median(t for t, _ in times) * 1000,
+                     times[-1][1]))
+    finally:
+        server.cleanUp()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--runs', type=int, default=5)
     parser.add_argument('--connect', default='qemu:///system')
     parser.add_argument('--all-models', action='store_true')
+    parser.add_argument('--placement', action='store_true')
     args = parser.parse_args()
+    if args.placement:
+        return reporter_rounds(args.runs, args.connect)
     cases = []
     for path in inputs():
         cases.extend(verify.cases_from_path(

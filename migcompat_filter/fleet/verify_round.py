@@ -13,9 +13,10 @@
 """The reporter's verification round: the fleet's guest CPUs against this
 host's libvirt, the counts published.
 
-One round: read the fleet's guest CPUs from Placement (the grouped read
-the fleet commands use), and when they or this host's profile changed
-since the last round, judge each with migcompat's rules and with libvirt
+One round: when the fleet's trait names of ours (one request) or this
+host's profile changed since the last round, read the fleet's guest CPUs
+from Placement (the grouped read the fleet commands use), and when they
+changed too, judge each with migcompat's rules and with libvirt
 (:mod:`migcompat_filter.fleet.verify`), publish the counts, and log each
 disagreement at WARNING once per guest CPU and host change, with both
 answers. The round keeps to a time budget: guest CPUs not reached in time
@@ -36,9 +37,12 @@ from migcompat_filter.host import expansion_cache
 from migcompat_filter.host import verify as lv
 from migcompat_filter.placement import verify_store
 from migcompat_filter.profile import to_jsonable
+from migcompat_filter.traits import names as traits_names
 
 LOG = logging.getLogger(__name__)
 STATE_NAME = 'verify-state.json'
+#: GET /traits?associated= (placement microversion 1.6).
+TRAITS_VERSION = '1.6'
 _VERSION = 1
 
 
@@ -121,12 +125,23 @@ class Round(object):
             client.deadline = before
 
     def _run(self, client, rp_uuid, host_key, start):
+        state = _load(self.path)
+        # One request tells whether the fleet may have changed: the trait
+        # names of ours that some provider carries (a new or gone profile
+        # changes them). Unchanged, with this host unchanged: skip.
+        names = client.get_json(
+            '/traits?associated=true&name=startswith:%s'
+            % traits_names.PREFIX, 'list the fleet\'s trait names',
+            microversion=TRAITS_VERSION).get('traits')
+        quick = _digest(host_key, sorted(names or ()))
+        if self._unchanged(state, rp_uuid, 'quick', quick):
+            return state.get('counts')
         hosts = inventory.Fleet(client, None).load()
         cases = verify.distinct(verify.cases_from_hosts(hosts))
         key = _digest(host_key, sorted(c.key() for c in cases))
-        state = _load(self.path)
-        if state.get('key') == key and state.get('published') == rp_uuid:
-            self.last, self.rows = 'skipped', []
+        if self._unchanged(state, rp_uuid, 'key', key):
+            state['quick'] = quick
+            _save(self.path, state)
             return state.get('counts')
         host = self.open_host(self.uri)
         try:
@@ -153,10 +168,17 @@ class Round(object):
         verify_store.publish(client, rp_uuid, counts)
         complete = self.last == 'verified'
         _save(self.path, {'key': key if complete else None,
+                          'quick': quick if complete else None,
                           'published': rp_uuid, 'counts': counts,
                           'host_key': dest_key, 'warned': sorted(warned)})
         self.rows = rows
         return counts
+
+    def _unchanged(self, state, rp_uuid, field, value):
+        if state.get(field) == value and state.get('published') == rp_uuid:
+            self.last, self.rows = 'skipped', []
+            return True
+        return False
 
     def _judge(self, host, cases, start):
         """Rows of the cases reached within the budget; the rest are

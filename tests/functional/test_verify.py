@@ -225,7 +225,7 @@ class VerifyTest(placement_server.ServerPerClass, testtools.TestCase):
         self.assertEqual(1, log.output.count(rome))
         with open(self.state) as f:
             state = json.load(f)
-        state['key'] = 'the fleet changed'
+        state['key'] = state['quick'] = 'the fleet changed'
         with open(self.state, 'w') as f:
             json.dump(state, f)
         self.report()
