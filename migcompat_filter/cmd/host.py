@@ -28,12 +28,13 @@ from cliff import show
 from migcompat_filter.cmd import columns as cmd_columns
 from migcompat_filter.cmd import common
 from migcompat_filter.placement import hoststate
+from migcompat_filter.placement import verify_store
 from migcompat_filter.profile import is_unknown
 from migcompat_filter.profile import to_jsonable
 
 LIST_COLUMNS = ('name', 'profile', 'cpu', 'microcode', 'kernel', 'qemu',
                 'libvirt', 'mode', 'nested', 'drift', 'changed')
-LONG_COLUMNS = LIST_COLUMNS + ('uuid', 'service_host', 'nova')
+LONG_COLUMNS = LIST_COLUMNS + ('uuid', 'service_host', 'nova', 'verify')
 #: summary() column -> the factor shown as is.
 _FACTOR_COLUMNS = {'microcode': 'microcode_version',
                    'kernel': 'kernel_version', 'qemu': 'qemu_version',
@@ -158,7 +159,9 @@ class HostList(common.FleetCommand, lister.Lister):
                                  'name or ID, or Placement aggregate UUID).')
         parser.add_argument('--long', action='store_true',
                             help='Also the provider UUID, nova\'s service '
-                                 'host and nova\'s service state.')
+                                 'host, nova\'s service state and the '
+                                 'host\'s libvirt verification counts '
+                                 '("migcompat fleet verify").')
         return self.add_arguments(parser)
 
     def take_action(self, parsed_args):
@@ -168,6 +171,11 @@ class HostList(common.FleetCommand, lister.Lister):
         cols = LONG_COLUMNS if parsed_args.long else LIST_COLUMNS
         memo = {}
         summaries = [summary(host, memo) for host in hosts]
+        if parsed_args.long:
+            published = verify_store.read_all(self._fleet.placement)
+            for host, s in zip(hosts, summaries):
+                s['verify'] = verify_text(
+                    verify_store.counts_of(host, published))
         return cols, [tuple(s[c] for c in cols) for s in summaries]
 
 
@@ -192,7 +200,17 @@ class HostShow(common.FleetCommand, show.ShowOne):
         host = self.fleet(parsed_args).host(parsed_args.host)
         self.warn_about_nova()
         fields = _show_fields(host)
+        fields.insert(6, ('verify', verify_text(verify_store.counts_of(
+            host, verify_store.read_all(self._fleet.placement)))))
         return tuple(f[0] for f in fields), tuple(f[1] for f in fields)
+
+
+def verify_text(counts):
+    """The libvirt-verification counts of a host as one line, or None."""
+    if not counts:
+        return None
+    return ('%(agree)d of %(checked)d agree with libvirt, %(disagree)d '
+            'disagree, %(unchecked)d unchecked' % counts)
 
 
 def _show_fields(host):

@@ -305,6 +305,8 @@ class Report(FastEpilog, lister.Lister):
         else:
             self._text.append('updated provider %s (generation %d)'
                               % (rp_uuid, result.generation))
+        if not result.dry_run:
+            _verify(conf, parsed_args, state, client, rp_uuid, wanted)
         would = 'would ' if result.dry_run else ''
         added = set(result.added)
         return ([(t, would + 'add' if would else 'added', rp_uuid)
@@ -369,6 +371,27 @@ def _note(drift_summary):
             reporter.sync).parameters:
         return {}
     return {'note': {'drift': drift_summary}}
+
+
+def _verify(conf, parsed_args, state, client, rp_uuid, wanted):
+    """The verification round (fleet/verify_round.py) of a live host's
+    report; its failure is logged, never the report's.
+    """
+    if not conf.migcompat.verify_with_libvirt or parsed_args.root or \
+            parsed_args.profile:
+        return
+    from migcompat_filter.fleet import verify_round
+    if state.get('verify') is None:
+        state['verify'] = verify_round.Round(
+            parsed_args.connect, conf.migcompat.verify_state_file,
+            conf.migcompat.verify_budget)
+    try:
+        counts = state['verify'].run(client, rp_uuid, sorted(wanted))
+        LOG.info('verification with libvirt (%s): %s',
+                 state['verify'].last, counts)
+    except Exception as e:
+        LOG.warning('verification with libvirt failed (retried next '
+                    'report): %s', e)
 
 
 def _deadline_seconds(conf):

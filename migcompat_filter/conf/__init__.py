@@ -27,13 +27,14 @@ from migcompat_filter.conf import group
 from migcompat_filter.conf import policy
 from migcompat_filter.conf import reporter
 from migcompat_filter.conf import scheduler
+from migcompat_filter.conf import verify
 from migcompat_filter import cpu_modes
 from migcompat_filter.rules.policy import Policy
 
 GROUP = group.GROUP
 
 # In the order the sample config and the configuration reference list them.
-_MODULES = (policy, reporter, scheduler)
+_MODULES = (policy, reporter, scheduler, verify)
 
 
 def register_opts(conf):

@@ -52,6 +52,11 @@ class CustomModelRule(Rule):
 
     The guest's own model, not every model of the source's cpu_models: a
     guest runs one. Only when its model is unknown the whole list stands in.
+    A guest that disables some of its model's features (libvirt writes
+    them into a running guest's XML, e.g. ``pni`` on a host without it)
+    needs only the rest: a model not usable on the destination still fits
+    when every feature the guest keeps (its expanded CPU, migratable view)
+    is in the destination's expanded host-model CPU.
     """
 
     factor = 'usable_models'
@@ -73,6 +78,8 @@ class CustomModelRule(Rule):
         # cpu_models in some releases; compare without case.
         usable_ci = {m.lower() for m in usable}
         missing = sorted(m for m in wanted if m.lower() not in usable_ci)
+        if missing and _fits_without_taken(ctx, wanted):
+            missing = []
         findings = self._flags(ctx)
         if missing:
             findings.insert(0, Finding(
@@ -105,6 +112,23 @@ class CustomModelRule(Rule):
                 'an expanded feature list' % ', '.join(sorted(undecided)))
             return [finding]
         return []
+
+
+def _fits_without_taken(ctx, wanted):
+    """Whether the guest's own model, minus the features it disables,
+    fits the destination's expanded host-model CPU (its complete feature
+    list known on both sides).
+    """
+    guest = ctx.guest
+    if not guest.taken() or guest.required is None or \
+            guest.expanded is not True or list(wanted) != [guest.model]:
+        return False
+    dst = migratable.host_model(ctx.destination)
+    if values.part(dst, 'expanded', 'host_model') is not True:
+        return False
+    features = values.feature_set(values.part(dst, 'features', 'host_model'),
+                                  'destination host-model features')
+    return not is_unknown(features) and guest.required <= features
 
 
 def extra_flags_missing(given, dst):
