@@ -51,10 +51,14 @@ class Unknown(object):
     path can ever treat two unknowns as "the same".
     """
 
-    __slots__ = ('reason',)
+    __slots__ = ('reason', 'transient')
 
-    def __init__(self, reason):
+    def __init__(self, reason, transient=False):
         self.reason = str(reason)
+        #: Whether the cause may pass by itself (libvirt unreachable, a
+        #: timeout, permission denied): the reporter then keeps the last
+        #: good value. Not part of the JSON form.
+        self.transient = transient
 
     def __eq__(self, other):
         return False
@@ -73,6 +77,17 @@ class Unknown(object):
 
 def is_unknown(value):
     return isinstance(value, Unknown)
+
+
+def has_unknown(value):
+    """Whether value is Unknown or holds one (in a dict or list)."""
+    if isinstance(value, Unknown):
+        return True
+    if isinstance(value, dict):
+        return any(has_unknown(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(has_unknown(v) for v in value)
+    return False
 
 
 class ProfileError(InputError):

@@ -12,6 +12,8 @@
 
 """``migcompat report``: publish this host's traits in Placement."""
 
+import datetime
+import inspect
 import logging
 import os
 import random
@@ -27,6 +29,7 @@ from migcompat_filter.cmd import common
 from migcompat_filter.cmd import FastEpilog
 from migcompat_filter.conf import reporter as reporter_conf
 from migcompat_filter import exception
+from migcompat_filter.host import last_good
 from migcompat_filter.placement import client as placement
 from migcompat_filter.placement import reporter
 
@@ -149,6 +152,15 @@ class Report(FastEpilog, lister.Lister):
                  'the round in progress) with exit status 0. At most '
                  '604800 (a week). Default: [migcompat] report_interval '
                  '(0: report once).')
+        parser.add_argument(
+            '--forget-kept', action='store_true',
+            help='Publish what is read now: a factor that cannot be read '
+                 'is published as unknown instead of its kept last good '
+                 'value (for a host whose libvirt was really removed).')
+        parser.add_argument(
+            '--kept-values-file', metavar='<file>', default=None,
+            help='Where the last good value of each factor is kept '
+                 '(default: [migcompat] kept_values_file).')
         where = parser.add_mutually_exclusive_group()
         where.add_argument(
             '--provider-config', metavar='<directory>',
@@ -157,6 +169,13 @@ class Report(FastEpilog, lister.Lister):
                  'nova-compute must then be restarted to read it.')
         common.add_placement_arguments(where)
         return parser
+
+    def run(self, parsed_args):
+        # A factor kept or left unknown because it could not be read this
+        # time: the report is written, and the exit status says 1.
+        self._failed = False
+        status = super(Report, self).run(parsed_args)
+        return 1 if self._failed and not status else status
 
     def take_action(self, parsed_args):
         conf = common.load_conf(self.app.options.config_file)
@@ -223,7 +242,8 @@ class Report(FastEpilog, lister.Lister):
     def _report(self, conf, parsed_args, state):
         """The rows of one report; self._text gets its text lines."""
         self._text = []
-        wanted = common.traits_from_args(parsed_args)
+        self._note = None
+        wanted = self._wanted(conf, parsed_args)
         if parsed_args.provider_config:
             return self._write_provider_config(conf, parsed_args, wanted)
         if parsed_args.dry_run and not _placement_configured(conf,
@@ -236,6 +256,43 @@ class Report(FastEpilog, lister.Lister):
                 raise
             state.pop('rp_uuid', None)
             return self._offline(wanted, str(e))
+
+    def _wanted(self, conf, parsed_args):
+        """The traits to publish: of the live host with the kept values
+        (migcompat_filter.host.last_good) standing in for factors that
+        could not be read this time; of a snapshot or profile as given.
+        """
+        if parsed_args.profile or parsed_args.root:
+            return common.traits_from_args(parsed_args)
+        from migcompat_filter.traits import codec
+        profile = common.profile_from_args(parsed_args)
+        path = (parsed_args.kept_values_file or
+                conf.migcompat.kept_values_file)
+        now = datetime.datetime.now(datetime.timezone.utc)
+        try:
+            state = last_good.load(path)
+        except last_good.StateProblem as e:
+            self.app.stderr.write('warning: kept values: %s; starting '
+                                  'afresh\n' % e)
+            state = {}
+        outcome = last_good.apply(
+            profile, state, now, conf.migcompat.kept_value_max_runs,
+            forget=parsed_args.forget_kept)
+        for line in outcome.messages(now):
+            self.app.stderr.write('error: %s\n' % line)
+            LOG.debug('kept values: %s', line)
+        if not parsed_args.dry_run:
+            try:
+                last_good.save(path, outcome.state)
+            except last_good.StateProblem as e:
+                self.app.stderr.write('warning: kept values: %s; no value '
+                                      'is kept for the next report\n' % e)
+        self._failed = self._failed or outcome.failed
+        self._note = outcome.note()
+        if self._note:
+            self._text.append('kept: %s' % ', '.join(
+                '%s since %s' % item for item in sorted(self._note.items())))
+        return codec.encode(outcome.profile)
 
     def _offline(self, wanted, why):
         """A dry run without Placement: what the provider would carry."""
@@ -281,10 +338,14 @@ class Report(FastEpilog, lister.Lister):
             state['rp_uuid'] = self._find_provider(client, conf,
                                                    parsed_args, deadline)
         rp_uuid = state['rp_uuid']
+        extra = {}
+        if self._note is not None and _sync_takes_note():
+            # schema 3 publishes the ages of kept values in the host's note.
+            extra['note'] = {'kept': self._note} if self._note else {}
         result = reporter.sync(
             client, rp_uuid, wanted, dry_run=parsed_args.dry_run,
             max_retries=conf.migcompat.max_conflict_retries,
-            deadline=deadline)
+            deadline=deadline, **extra)
         self._text.extend(result.lines())
         if not result.changed:
             self._text.append('unchanged: %d traits of ours on provider %s'
@@ -323,6 +384,14 @@ class Report(FastEpilog, lister.Lister):
             'no resource provider named %s in placement; give the compute '
             'node\'s provider with --provider or [migcompat] provider_name'
             % ' or '.join(repr(c) for c in candidates))
+
+
+def _sync_takes_note():
+    """Whether reporter.sync publishes a per-host note (schema 3)."""
+    try:
+        return 'note' in inspect.signature(reporter.sync).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _deadline_seconds(conf):

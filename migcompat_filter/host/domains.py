@@ -53,6 +53,7 @@ from defusedxml import ElementTree as SafeET
 from migcompat_filter.cpu.guest_requirements import requirements  # noqa: F401
 from migcompat_filter import cpu_modes
 from migcompat_filter import exception
+from migcompat_filter.host import libvirt_io
 
 #: A domain XML is some KiB (about 5 for a nova guest, more with many
 #: devices); anything near this bound is not a domain XML.
@@ -379,8 +380,11 @@ def list_running(conn, uri=None):
     try:
         domains = conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)
     except libvirt.libvirtError as e:
-        raise exception.SourceError('cannot list the running guests of %s: '
-                                    '%s' % (_uri(conn, uri), _msg(e)))
+        lost = libvirt_io.lost_connection_codes(libvirt)
+        error = (exception.TransientSourceError
+                 if e.get_error_code() in lost else exception.SourceError)
+        raise error('cannot list the running guests of %s: '
+                    '%s' % (_uri(conn, uri), _msg(e)))
     out = []
     for dom in domains:
         try:

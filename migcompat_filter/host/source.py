@@ -36,9 +36,11 @@ import xml.etree.ElementTree as ET  # only for building XML; parsing is defused
 
 from migcompat_filter.exception import FactorUnknown
 from migcompat_filter.exception import SourceError
+from migcompat_filter.exception import TransientSourceError
 from migcompat_filter.host import cpu_expansion
 from migcompat_filter.host.libvirt_io import expanded_domcapabilities
 from migcompat_filter.host.libvirt_io import import_libvirt
+from migcompat_filter.host.libvirt_io import lost_connection_codes
 from migcompat_filter.host.libvirt_io import parse_xml
 from migcompat_filter.host.libvirt_io import version_int_to_str
 from migcompat_filter.host import nova_cpu_options
@@ -91,6 +93,16 @@ class HostSource(object):
         self.root = os.path.abspath(root)
         self._real_root = os.path.realpath(self.root)
         self._cache = {}
+        #: Every TransientSourceError raised so far (also when a cached
+        #: one is raised again): the reader marks a factor whose read saw
+        #: one as transiently unknown (see transient_errors).
+        self.transient_seen = []
+
+    def transient_error(self, message):
+        """A TransientSourceError, noted in transient_seen: raise it."""
+        e = TransientSourceError(message)
+        self.transient_seen.append(e)
+        return e
 
     # -- files -------------------------------------------------------------
 
@@ -127,6 +139,8 @@ class HostSource(object):
         try:
             return safefile.read_regular(full, max_bytes, name=relpath)
         except safefile.FileRefused as e:
+            if e.transient:
+                raise self.transient_error(str(e))
             raise SourceError(str(e))
 
     def read_text(self, relpath, errors='strict', max_bytes=MAX_FILE_BYTES):
@@ -179,6 +193,8 @@ class HostSource(object):
             except FactorUnknown as e:
                 self._cache[key] = e
         value = self._cache[key]
+        if isinstance(value, TransientSourceError):
+            self.transient_seen.append(value)
         if isinstance(value, FactorUnknown):
             raise value
         return value
@@ -399,7 +415,11 @@ class LiveSource(HostSource):
         except Exception as e:  # libvirtError, or a bad URI
             msg = (e.get_error_message()
                    if hasattr(e, 'get_error_message') else str(e))
-            raise SourceError(
+            # libvirtd stopped, restarting or refusing us for now: the
+            # reporter keeps the last good values (an unreachable daemon
+            # and a removed one look alike; "really gone" is decided by
+            # the kept values' rule, not here).
+            raise self.transient_error(
                 'cannot connect to libvirt at %s: %s' % (self.uri, msg))
 
     def libvirt_origin(self, name):
@@ -419,9 +439,13 @@ class LiveSource(HostSource):
 
     def _running_domains(self):
         from migcompat_filter.host import domains  # defusedxml, only when read
+        try:
+            running = domains.list_running(self.connection(), self.uri)
+        except TransientSourceError as e:
+            self.transient_seen.append(e)
+            raise
         return [('domain %s of %s' % (uuid, self.uri), text)
-                for uuid, text in domains.list_running(self.connection(),
-                                                       self.uri)]
+                for uuid, text in running]
 
     def virt_type(self):
         return 'kvm' if os.path.exists('/dev/kvm') else 'qemu'
@@ -442,6 +466,10 @@ class LiveSource(HostSource):
                     libvirt, conn, self.virt_type(),
                     self.libvirt_origin('domcapabilities'))
         except libvirt.libvirtError as e:
+            if e.get_error_code() in lost_connection_codes(libvirt):
+                raise self.transient_error(
+                    '%s: libvirt connection lost: %s'
+                    % (self.libvirt_origin(name), e.get_error_message()))
             raise SourceError('%s: libvirt refused: %s'
                               % (self.libvirt_origin(name),
                                  e.get_error_message()))
