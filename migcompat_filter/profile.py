@@ -317,6 +317,16 @@ class Profile(object):
         except ValueError as e:
             raise ProfileError('%s: not valid JSON: %s' % (origin, e))
         try:
+            json.dumps(data, ensure_ascii=False).encode('utf-8')
+        except UnicodeEncodeError as e:
+            raise ProfileError('%s: holds a string that is not Unicode text '
+                               '(%s at position %d: a lone surrogate)'
+                               % (origin, repr(e.object[e.start:e.end]),
+                                  e.start))
+        except RecursionError:
+            raise ProfileError('%s: not valid JSON: nested too deeply'
+                               % origin)
+        try:
             return cls.from_dict(data, origin=origin)
         except RecursionError:
             raise ProfileError('%s: not a profile: values nested too deeply'

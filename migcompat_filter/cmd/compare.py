@@ -21,7 +21,6 @@ instead of whatever SRC's profile says of its guests. Exit status follows
 internal error (never 1, which would read as "not compatible").
 """
 
-import os
 import textwrap
 
 from cliff import columns
@@ -53,10 +52,7 @@ def load_policy(config_files, strict=None):
     from migcompat_filter import conf as conf_mod
     conf_mod.register_opts(conf)
     conf_mod.register_nova_workarounds(conf)
-    for path in config_files or ():
-        if not os.path.isfile(path):
-            raise exception.InputError('%s: configuration file does not '
-                                       'exist' % path)
+    common.check_config_files(config_files)
     try:
         conf(args=[], project='migcompat',
              default_config_files=list(config_files or ()))

@@ -1,0 +1,123 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The small exits and messages of review N10, each as a user meets it."""
+
+import os
+import signal
+import subprocess
+import sys
+
+import fixtures
+import testtools
+
+from migcompat_filter.exception import InputError
+from migcompat_filter.fleet import whatif
+from migcompat_filter import profile as profile_mod
+from tests import cli
+
+ROOT = os.path.join(os.path.dirname(__file__), '..', '..')
+HOST = os.path.join(ROOT, 'tests', 'fixtures', 'hosts',
+                    'epyc-milan-nested-l1')
+
+
+class TestExits(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.tmp = self.useFixture(fixtures.TempDir()).path
+
+    def test_lone_surrogate_in_a_profile_is_bad_input(self):
+        path = os.path.join(self.tmp, 'p.json')
+        with open(path, 'w') as f:
+            f.write('{"schema_version": %d, "kernel_version": "\\ud800"}'
+                    % profile_mod.SCHEMA_VERSION)
+        rc, out, err = cli.run('trait', 'list', '--profile', path)
+        self.assertEqual(2, rc, err)
+        self.assertIn(path, err)
+        self.assertIn('lone surrogate', err)
+        self.assertNotIn('Traceback', err)
+
+    def test_workers_must_be_positive(self):
+        for value in ('0', '-3'):
+            rc, out, err = cli.run('host', 'list', '--workers', value,
+                                   '--placement-url', 'http://127.0.0.1:9')
+            self.assertEqual(2, rc, err)
+            self.assertIn('--workers', err)
+            self.assertIn('must be 1 or more', err)
+
+    def test_config_file_fifo_is_named_as_such(self):
+        fifo = os.path.join(self.tmp, 'fifo.conf')
+        os.mkfifo(fifo)
+        for args in (('host', 'list', '--placement-url',
+                      'http://127.0.0.1:9'),
+                     ('profile', 'compare', HOST, HOST)):
+            rc, out, err = cli.run('--config-file', fifo, *args)
+            self.assertEqual(2, rc, (args, err))
+            self.assertIn('--config-file %s: is not a regular file (a FIFO)'
+                          % fifo, err)
+
+
+class TestWhatIfSettings(testtools.TestCase):
+
+    def test_a_factor_set_twice_is_refused(self):
+        e = self.assertRaises(InputError, whatif.parse_changes,
+                              ['qemu_version=8.2.2', 'qemu_version=1.0'])
+        self.assertIn('--set qemu_version=1.0: qemu_version is already set '
+                      'by --set qemu_version=8.2.2', str(e))
+        e = self.assertRaises(InputError, whatif.parse_changes,
+                              ['kernel_cmdline=tsx=off',
+                               'kernel_cmdline=tsx=on'])
+        self.assertIn('kernel_cmdline tsx is already set', str(e))
+        # Two different kernel_cmdline keys are two settings.
+        self.assertEqual(2, len(whatif.parse_changes(
+            ['kernel_cmdline=tsx=off', 'kernel_cmdline=nosmt'])))
+
+    def test_only_ascii_digits_and_no_trailing_newline(self):
+        for value in ('\u0668.\u0662.\u0662', '\uff18.2.2', '8.2.2\n'):
+            self.assertRaises(InputError, whatif.parse_changes,
+                              ['qemu_version=' + value])
+
+
+class TestPlacementServerDiesWithItsTestRun(testtools.TestCase):
+
+    def test_killed_test_process_leaves_no_server(self):
+        proc = subprocess.Popen(
+            [sys.executable, '-c',
+             'import sys, time\n'
+             'from tests.functional import placement_server\n'
+             's = placement_server.PlacementServer()\n'
+             's.setUp()\n'
+             'print(s.process.pid, flush=True)\n'
+             'time.sleep(600)\n'],
+            cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(proc.wait)
+        self.addCleanup(proc.kill)
+        pid = int(proc.stdout.readline())
+        os.kill(pid, 0)  # the server runs
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        # The kernel signals the server; it exits (gunicorn's graceful
+        # stop). The bound only keeps a broken fix from hanging the run.
+        for _ in range(3000):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            subprocess.run(['sleep', '0.2'])
+        else:
+            os.kill(pid, signal.SIGKILL)
+            self.fail('the placement server outlived its test process')
