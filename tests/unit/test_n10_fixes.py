@@ -121,3 +121,61 @@ class TestPlacementServerDiesWithItsTestRun(testtools.TestCase):
         else:
             os.kill(pid, signal.SIGKILL)
             self.fail('the placement server outlived its test process')
+
+
+class TestSnapshotDomains(testtools.TestCase):
+    """A snapshot's libvirt/domains/: one file per guest, named after its
+    <uuid>, of the host's architecture (review N10).
+    """
+
+    UUID = '3f0a7c1e-2b4d-4e8a-9c61-5d2f8e7a1b90'
+
+    def setUp(self):
+        super().setUp()
+        import shutil
+        self.snap = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                                 's')
+        shutil.copytree(os.path.join(ROOT, 'tests', 'fixtures', 'hosts',
+                                     'this-host-epyc-nested-l1-20261125'),
+                        self.snap, symlinks=True)
+        os.makedirs(os.path.join(self.snap, 'libvirt', 'domains'))
+        with open(os.path.join(ROOT, 'tests', 'fixtures', 'guests',
+                               'host-model-guest.live.xml')) as f:
+            self.xml = f.read()
+
+    def write(self, name, text):
+        with open(os.path.join(self.snap, 'libvirt', 'domains', name),
+                  'w') as f:
+            f.write(text)
+
+    def guests(self):
+        from migcompat_filter.host import reader
+        from migcompat_filter.host import source as hostsource
+        return reader.read_profile(hostsource.SnapshotSource(self.snap),
+                                   names=['running_guests'])[
+                                       'running_guests']
+
+    def test_one_guest_is_read(self):
+        self.write(self.UUID + '.xml', self.xml)
+        self.assertEqual(1, self.guests()['count'])
+
+    def test_file_not_named_after_its_uuid(self):
+        self.write('..evil.xml', self.xml)
+        reason = self.guests().reason
+        self.assertIn('libvirt/domains/..evil.xml: holds guest %s'
+                      % self.UUID, reason)
+
+    def test_same_uuid_twice(self):
+        self.write(self.UUID + '.xml', self.xml)
+        other = 'aaaaaaaa-2b4d-4e8a-9c61-5d2f8e7a1b90'
+        self.write(other + '.xml', self.xml.replace(self.UUID, other, 1)
+                   .replace('<uuid>%s' % other, '<uuid>%s' % self.UUID))
+        # Counted once, never twice: the second file is refused by name.
+        self.assertIn('%s.xml: holds guest %s' % (other, self.UUID),
+                      self.guests().reason)
+
+    def test_guest_of_another_architecture(self):
+        self.write(self.UUID + '.xml', self.xml.replace(
+            "arch='x86_64'", "arch='aarch64'", 1))
+        self.assertIn('a aarch64 guest on a x86_64 host',
+                      self.guests().reason)
