@@ -48,10 +48,10 @@ import xml.etree.ElementTree as ET  # only for building XML; parsing is defused
 import defusedxml
 from defusedxml import ElementTree as SafeET
 
+from migcompat_filter import bounds
 # requirements() lives beside the record it reads; domains.requirements is
 # its public name.
 from migcompat_filter.cpu.guest_requirements import requirements  # noqa: F401
-from migcompat_filter import bounds
 from migcompat_filter import cpu_modes
 from migcompat_filter import exception
 from migcompat_filter.host import libvirt_io
