@@ -298,7 +298,9 @@ def check_config_files(paths):
                                        % path)
         if not stat.S_ISREG(mode):
             kind = ('a directory' if stat.S_ISDIR(mode) else
-                    'a FIFO' if stat.S_ISFIFO(mode) else 'not a file')
+                    'a FIFO' if stat.S_ISFIFO(mode) else
+                    'a device' if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                    else 'a socket')
             raise exception.InputError('--config-file %s: is not a regular '
                                        'file (%s)' % (path, kind))
 

@@ -25,6 +25,7 @@ from cliff.formatters import base as formatters_base
 from cliff import lister
 from stevedore import extension
 
+from migcompat_filter import cmd
 from migcompat_filter.cmd import common
 from migcompat_filter.cmd import FastEpilog
 from migcompat_filter.conf import reporter as reporter_conf
@@ -52,14 +53,16 @@ class _StopOnSigterm(object):
     def __init__(self):
         self.requested = False
         self.waiting = False
-        self._previous = None
 
     def __enter__(self):
-        self._previous = signal.signal(signal.SIGTERM, self._handle)
+        signal.signal(signal.SIGTERM, self._handle)
+        if cmd.EARLY_SIGTERM:
+            # It came while the command was starting: stop at once.
+            self._handle(signal.SIGTERM, None)
         return self
 
     def __exit__(self, *exc):
-        signal.signal(signal.SIGTERM, self._previous)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         return False
 
     def _handle(self, signum, frame):
@@ -181,6 +184,7 @@ class Report(FastEpilog, lister.Lister):
         conf = common.load_conf(self.app.options.config_file)
         interval = self._interval(conf, parsed_args)
         if not interval:
+            cmd.release_early_sigterm()
             return COLUMNS, self._report(conf, parsed_args, {})
         # Each round prints its own rows; nothing is left for cliff.
         self._report_forever(conf, parsed_args, interval)

@@ -19,6 +19,7 @@ from cliff import app
 from cliff import commandmanager
 
 import migcompat_filter
+from migcompat_filter import cmd
 from migcompat_filter.cmd import entry_points
 from migcompat_filter import exception
 from migcompat_filter.factors import base as factor_base
@@ -197,6 +198,7 @@ def main(argv=None):
     if argv is None:
         argv = sys.argv[1:]
     protect_output(argv)
+    cmd.hold_early_sigterm(argv)
     # Before cliff's first ExtensionManager (command hooks, formatters).
     entry_points.prime_stevedore()
     return MigcompatApp().run(argv)

@@ -179,3 +179,37 @@ class TestSnapshotDomains(testtools.TestCase):
             "arch='x86_64'", "arch='aarch64'", 1))
         self.assertIn('a aarch64 guest on a x86_64 host',
                       self.guests().reason)
+
+
+class TestSigtermDuringStartUp(testtools.TestCase):
+    """``profile publish --interval``: a SIGTERM while the command starts
+    stops it cleanly (exit 0), as cli.rst says; a one-shot publish still
+    dies of it.
+    """
+
+    SCRIPT = (
+        'import os, signal, sys\n'
+        'from migcompat_filter.cmd import entry_points, shell\n'
+        'real = entry_points.prime_stevedore\n'
+        'def during_start_up():\n'
+        '    os.kill(os.getpid(), signal.SIGTERM)\n'
+        '    real()\n'
+        'entry_points.prime_stevedore = during_start_up\n'
+        'sys.exit(shell.main(sys.argv[1:]))\n')
+
+    def publish(self, *args):
+        conf = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                            'empty.conf')
+        open(conf, 'w').close()
+        return subprocess.run(
+            [sys.executable, '-c', self.SCRIPT, '--config-file', conf,
+             'profile', 'publish', '--root', HOST, '--dry-run'] + list(args),
+            capture_output=True, text=True, timeout=300, cwd=ROOT)
+
+    def test_interval_stops_cleanly(self):
+        proc = self.publish('--interval', '60')
+        self.assertEqual(0, proc.returncode, proc.stderr)
+        self.assertIn('stopping on SIGTERM', proc.stderr)
+
+    def test_one_shot_dies_of_it(self):
+        self.assertEqual(-signal.SIGTERM, self.publish().returncode)
