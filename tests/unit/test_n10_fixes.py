@@ -213,3 +213,25 @@ class TestSigtermDuringStartUp(testtools.TestCase):
 
     def test_one_shot_dies_of_it(self):
         self.assertEqual(-signal.SIGTERM, self.publish().returncode)
+
+
+class TestCorruptedPayloadNamesItsTrait(testtools.TestCase):
+
+    def test_the_payloads_traits_are_named_not_the_factors_first(self):
+        from migcompat_filter.host import reader
+        from migcompat_filter.host import source as hostsource
+        from migcompat_filter.traits import codec
+        prof = reader.read_profile(hostsource.SnapshotSource(os.path.join(
+            ROOT, 'tests', 'fixtures', 'hosts',
+            'this-host-epyc-nested-l1-20261125')))
+        names = codec.encode(prof)
+        [first] = [n for n in names if 'PACKED_VULN_1OF' in n]
+        self.assertTrue(any('EMPTY_MODPROBE' in n for n in names))
+        bad = first[:-3] + '189'  # 1, 8 and 9 are not base32
+        parsed = codec.parse([bad if n == first else n for n in names])
+        named = {p.trait for p in parsed.problems}
+        self.assertIn(bad, named)
+        self.assertTrue(all('PACKED_VULN_' in n for n in named), named)
+        reason = parsed.profile['kernel_settings'].reason
+        self.assertIn(bad, reason)
+        self.assertNotIn('EMPTY_MODPROBE', reason)
