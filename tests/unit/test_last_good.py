@@ -98,3 +98,35 @@ class TestStateFile(testtools.TestCase):
             e = self.assertRaises(last_good.StateProblem, last_good.load,
                                   self.path)
             self.assertIn(self.path, str(e))
+
+
+class TestTransientCauses(testtools.TestCase):
+    """Which failures are transient: permission denied on a file (as root
+    the tests cannot take a permission away, so os.open says it), not a
+    missing file.
+    """
+
+    def test_permission_denied_marks_the_factor_transient(self):
+        import errno
+
+        from migcompat_filter.host import reader
+        from migcompat_filter.host import source as hostsource
+        snap = os.path.join(os.path.dirname(__file__), '..', 'fixtures',
+                            'hosts', 'this-host-epyc-nested-l1-20261125')
+        real_open = os.open
+
+        def refuse_cpuinfo(path, *args, **kwargs):
+            if path.endswith('proc/cpuinfo'):
+                raise PermissionError(errno.EACCES, 'Permission denied')
+            return real_open(path, *args, **kwargs)
+        with fixtures.MonkeyPatch('os.open', refuse_cpuinfo):
+            prof = reader.read_profile(hostsource.SnapshotSource(snap),
+                                       names=['microcode_version', 'arch'])
+        self.assertIn('microcode_version', prof.transient)
+        self.assertIn('proc/cpuinfo: permission denied',
+                      prof.transient['microcode_version'])
+        # A missing file is no transient cause.
+        prof = reader.read_profile(hostsource.SnapshotSource(
+            self.useFixture(fixtures.TempDir()).path),
+            names=['microcode_version'])
+        self.assertEqual({}, prof.transient)
