@@ -117,31 +117,3 @@ def positive_count(text):
     if value < 1:
         raise argparse.ArgumentTypeError('%r: must be 1 or more' % text)
     return value
-
-
-#: SIGTERM that arrived while a reporter command was starting (see
-#: hold_early_sigterm); the reporter's own handler takes it from here.
-EARLY_SIGTERM = []
-
-
-def hold_early_sigterm(argv):
-    """For ``report``/``profile publish``: note a SIGTERM that arrives
-    during start-up instead of dying of it, so that ``--interval`` can
-    stop cleanly (exit 0) as documented. A one-shot report gives the
-    signal back (release_early_sigterm).
-    """
-    import signal
-    if not {'report', 'publish'} & set(argv):
-        return
-    signal.signal(signal.SIGTERM,
-                  lambda signum, frame: EARLY_SIGTERM.append(signum))
-
-
-def release_early_sigterm():
-    """Back to the default SIGTERM action; one held meanwhile kills the
-    process now, as it would have.
-    """
-    import signal
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    if EARLY_SIGTERM:
-        os.kill(os.getpid(), signal.SIGTERM)

@@ -25,9 +25,9 @@ from cliff.formatters import base as formatters_base
 from cliff import lister
 from stevedore import extension
 
-from migcompat_filter import cmd
 from migcompat_filter.cmd import common
 from migcompat_filter.cmd import FastEpilog
+from migcompat_filter.cmd import shell
 from migcompat_filter.conf import reporter as reporter_conf
 from migcompat_filter import exception
 from migcompat_filter.host import last_good
@@ -56,7 +56,7 @@ class _StopOnSigterm(object):
 
     def __enter__(self):
         signal.signal(signal.SIGTERM, self._handle)
-        if cmd.EARLY_SIGTERM:
+        if shell.EARLY_SIGTERM:
             # It came while the command was starting: stop at once.
             self._handle(signal.SIGTERM, None)
         return self
@@ -184,7 +184,7 @@ class Report(FastEpilog, lister.Lister):
         conf = common.load_conf(self.app.options.config_file)
         interval = self._interval(conf, parsed_args)
         if not interval:
-            cmd.release_early_sigterm()
+            shell.release_early_sigterm()
             return COLUMNS, self._report(conf, parsed_args, {})
         # Each round prints its own rows; nothing is left for cliff.
         self._report_forever(conf, parsed_args, interval)
