@@ -32,6 +32,7 @@ JSON form (``migcompat profile -f json``)::
 import json
 import math
 
+from migcompat_filter import bounds
 from migcompat_filter.exception import InputError
 from migcompat_filter.factors import catalogue
 
@@ -51,10 +52,14 @@ class Unknown(object):
     path can ever treat two unknowns as "the same".
     """
 
-    __slots__ = ('reason',)
+    __slots__ = ('reason', 'transient')
 
-    def __init__(self, reason):
+    def __init__(self, reason, transient=False):
         self.reason = str(reason)
+        #: Whether the cause may pass by itself (libvirt unreachable, a
+        #: timeout, permission denied): the reporter then keeps the last
+        #: good value. Not part of the JSON form.
+        self.transient = transient
 
     def __eq__(self, other):
         return False
@@ -73,6 +78,17 @@ class Unknown(object):
 
 def is_unknown(value):
     return isinstance(value, Unknown)
+
+
+def has_unknown(value):
+    """Whether value is Unknown or holds one (in a dict or list)."""
+    if isinstance(value, Unknown):
+        return True
+    if isinstance(value, dict):
+        return any(has_unknown(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(has_unknown(v) for v in value)
+    return False
 
 
 class ProfileError(InputError):
@@ -124,16 +140,27 @@ _FIELDS = {
     ('cpu_model', 'model'): (int,),
     ('cpu_model', 'stepping'): (int,),
     ('running_guests', 'count'): (int,),
+    ('firmware_settings', 'threads_per_core'): (int,),
     ('running_guests', 'invtsc_unpinned'): (int,),
     ('host_model', 'features'): (list,),
     ('cpu_features', 'features'): (list,),
 }
 
-#: Numbers no real host has: (factor, field or None) -> (low, high); the
-#: same bounds as the readers' and the rules'.
+#: Numbers no real host has: (factor, field or None) -> their kind in
+#: migcompat_filter.bounds (the readers' range check, the one helper).
 _RANGES = {
-    ('tsc', 'frequency'): (1, 10 ** 11),
-    ('phys_bits', None): (1, 64),
+    ('tsc', 'frequency'): 'tsc_hz',
+    ('phys_bits', None): 'phys_bits',
+    ('cpu_model', 'family'): 'cpu_family',
+    ('cpu_model', 'model'): 'cpu_model_number',
+    ('cpu_model', 'stepping'): 'cpu_stepping',
+    ('firmware_settings', 'threads_per_core'): 'threads_per_core',
+}
+
+#: Lists of numbers: (factor, field) -> the kind of each item.
+_LIST_RANGES = {
+    ('running_guests', 'invtsc_frequencies'): 'tsc_hz',
+    ('running_guests', 'phys_bits'): 'phys_bits',
 }
 
 _TYPE_NAMES = {str: 'a string', int: 'an integer', dict: 'a mapping',
@@ -195,14 +222,23 @@ def shape_problem(name, value):
             problem = _range_problem(v, _RANGES.get((name, field)))
             if problem:
                 return '%s: %s' % (field, problem)
+        for (factor, field), kind in sorted(_LIST_RANGES.items()):
+            items = value.get(field) if factor == name else None
+            if not isinstance(items, list):
+                continue
+            for v in items:
+                problem = (bounds.problem(v, kind)
+                           if not is_unknown(v) else '')
+                if problem:
+                    return '%s: %s' % (field, problem)
     return ''
 
 
-def _range_problem(value, bounds):
-    if bounds is None or isinstance(value, bool) or not isinstance(
+def _range_problem(value, kind):
+    if kind is None or isinstance(value, bool) or not isinstance(
             value, (int, float)):
         return ''
-    low, high = bounds
+    low, high = bounds.RANGES[kind]
     if low <= value <= high:
         return ''
     return '%s is out of range (%d..%g)' % (_json_kind(value), low, high)
@@ -280,6 +316,16 @@ class Profile(object):
                                % origin)
         except ValueError as e:
             raise ProfileError('%s: not valid JSON: %s' % (origin, e))
+        try:
+            json.dumps(data, ensure_ascii=False).encode('utf-8')
+        except UnicodeEncodeError as e:
+            raise ProfileError('%s: holds a string that is not Unicode text '
+                               '(%s at position %d: a lone surrogate)'
+                               % (origin, repr(e.object[e.start:e.end]),
+                                  e.start))
+        except RecursionError:
+            raise ProfileError('%s: not valid JSON: nested too deeply'
+                               % origin)
         try:
             return cls.from_dict(data, origin=origin)
         except RecursionError:

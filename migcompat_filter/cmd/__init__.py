@@ -105,3 +105,15 @@ def main(argv=None):
             % e)
         return 2
     return shell.main(argv)
+
+
+def positive_count(text):
+    """argparse type of a count that must be 1 or more (--workers)."""
+    import argparse
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError('%r is not a whole number' % text)
+    if value < 1:
+        raise argparse.ArgumentTypeError('%r: must be 1 or more' % text)
+    return value

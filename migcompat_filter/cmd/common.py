@@ -25,6 +25,7 @@ import os
 from migcompat_filter.cmd.columns import JSONColumn  # noqa: F401
 from migcompat_filter.cmd.columns import ListColumn  # noqa: F401
 from migcompat_filter.cmd import FastEpilog
+from migcompat_filter.cmd import positive_count
 from migcompat_filter import exception
 from migcompat_filter.host import nova_cpu_options
 from migcompat_filter.host import safefile
@@ -284,6 +285,26 @@ def _from_host_name(name):
 
 # -- configuration ----------------------------------------------------------
 
+def check_config_files(paths):
+    """InputError naming a --config-file that is missing or not a regular
+    file (a FIFO, a directory: oslo.config would block or fail on it).
+    """
+    import stat
+    for path in paths or ():
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            raise exception.InputError('--config-file %s: no such file'
+                                       % path)
+        if not stat.S_ISREG(mode):
+            kind = ('a directory' if stat.S_ISDIR(mode) else
+                    'a FIFO' if stat.S_ISFIFO(mode) else
+                    'a device' if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                    else 'a socket')
+            raise exception.InputError('--config-file %s: is not a regular '
+                                       'file (%s)' % (path, kind))
+
+
 def load_conf(config_files):
     """A private ConfigOpts with [migcompat], [placement] and nova's host."""
     from oslo_config import cfg
@@ -299,9 +320,7 @@ def load_conf(config_files):
         help='nova\'s [DEFAULT] host (read, not owned).'))
     if not config_files:
         config_files = [f for f in DEFAULT_CONFIG_FILES if os.path.exists(f)]
-    for f in config_files:
-        if not os.path.isfile(f):
-            raise exception.InputError('--config-file %s: no such file' % f)
+    check_config_files(config_files)
     try:
         conf([], project='migcompat', default_config_files=config_files,
              use_env=False)
@@ -368,7 +387,7 @@ def add_connection_arguments(parser):
              'service catalog, hosts are Placement\'s provider names.'
              % ENV_NOVA_URL)
     group.add_argument(
-        '--workers', metavar='<count>', type=int,
+        '--workers', metavar='<count>', type=positive_count,
         default=inventory.DEFAULT_WORKERS,
         help='Placement requests in flight at once (default: %(default)s).')
     group.add_argument(
@@ -437,7 +456,7 @@ class FleetCommand(FastEpilog):
         if not self._in_osc():
             return add_connection_arguments(parser)
         from migcompat_filter.fleet import inventory
-        parser.add_argument('--workers', type=int,
+        parser.add_argument('--workers', type=positive_count,
                             default=inventory.DEFAULT_WORKERS,
                             help='Placement requests in flight at once.')
         parser.add_argument('--progress', action='store_true', default=None,

@@ -21,7 +21,6 @@ instead of whatever SRC's profile says of its guests. Exit status follows
 internal error (never 1, which would read as "not compatible").
 """
 
-import os
 import textwrap
 
 from cliff import columns
@@ -53,10 +52,7 @@ def load_policy(config_files, strict=None):
     from migcompat_filter import conf as conf_mod
     conf_mod.register_opts(conf)
     conf_mod.register_nova_workarounds(conf)
-    for path in config_files or ():
-        if not os.path.isfile(path):
-            raise exception.InputError('%s: configuration file does not '
-                                       'exist' % path)
+    common.check_config_files(config_files)
     try:
         conf(args=[], project='migcompat',
              default_config_files=list(config_files or ()))
@@ -82,8 +78,13 @@ def load_guest(path):
             "%s: <cpu mode='host-model'> is not expanded: this is not the "
             'live XML of a running guest (virsh dumpxml of a running '
             'domain shows the CPU libvirt started it with)' % path)
-    return (guest_cpu.from_domain(record, _model_expander(path, record.arch)),
-            record.arch)
+    how = []
+    guest = guest_cpu.from_domain(record,
+                                  _model_expander(path, record.arch, how))
+    if how:
+        # Say in the verdict which definitions expanded the guest's model.
+        guest.origin = '%s (%s)' % (guest.origin, '; '.join(how))
+    return guest, record.arch
 
 
 def _read_domain(path):
@@ -92,8 +93,11 @@ def _read_domain(path):
     return common.read_input_file(path)
 
 
-def _model_expander(path, arch):
-    """expand(model) -> features, through libvirt's CPU map (or QEMU)."""
+def _model_expander(path, arch, how=None):
+    """expand(model) -> features, through libvirt's CPU map (or the newer
+    map migcompat carries, or QEMU); ``how`` gets one line per model
+    saying which expanded it.
+    """
     from migcompat_filter.host import cpu_expansion
     from migcompat_filter.host import qemu_cpu_models
     import xml.etree.ElementTree as ET  # only for building XML
@@ -103,8 +107,12 @@ def _model_expander(path, arch):
         ET.SubElement(cpu, 'arch').text = arch or 'x86_64'
         ET.SubElement(cpu, 'model').text = model
         try:
-            return cpu_expansion.expand(ET.tostring(cpu, encoding='unicode'),
-                                        qemu_cpu_models.find_binary).features
+            found = cpu_expansion.expand(ET.tostring(cpu, encoding='unicode'),
+                                         qemu_cpu_models.find_binary)
+            if how is not None:
+                how.append('%s expanded by %s' % (
+                    model, found.detail or "this machine's libvirt CPU map"))
+            return found.features
         except exception.SourceError as e:
             raise exception.InputError(
                 '%s: the guest CPU model %s is known neither to the local '

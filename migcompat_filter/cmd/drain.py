@@ -13,6 +13,8 @@
 """``migcompat drain HOST``: can this host be emptied, and where to."""
 
 import argparse
+import contextlib
+import signal
 
 from cliff import lister
 
@@ -61,8 +63,13 @@ class Drain(common.FleetCommand, cmd.ResultStatus, lister.Lister):
     --execute asks nova to live-migrate each planned server to its target
     (never forced: nova's scheduler still decides), --parallel at a time,
     polling each migration; it stops at the first failure, and the next
-    run resumes from the state file. Progress goes to stderr. Exit 0
-    when every server is (or can be) moved, 1 otherwise.
+    run resumes from the state file (one run per host at a time: a second
+    one exits 2 naming the first one's pid). SIGTERM lets the request in
+    progress finish, starts nothing new and leaves running migrations to
+    nova (the next run polls them). --disable-service disables HOST's
+    nova-compute service first, so that nova places nothing new on the
+    host being emptied. Progress goes to stderr. Exit 0 when every server
+    is (or can be) moved, 1 otherwise.
     """
 
     EXIT_DEFAULT = EXIT_EMPTIED
@@ -94,6 +101,18 @@ class Drain(common.FleetCommand, cmd.ResultStatus, lister.Lister):
                             type=_positive(float),
                             help='seconds between polls of a migration '
                                  '(default 2)')
+        parser.add_argument(
+            '--disable-service', action='store_true',
+            help='with --execute: disable HOST\'s nova-compute service '
+                 'before the first migration (reason "migcompat drain"), '
+                 'so that nova schedules no new server or migration onto '
+                 'the host being emptied; it stays disabled afterwards '
+                 '(for the maintenance) unless --reenable-service')
+        parser.add_argument(
+            '--reenable-service', action='store_true',
+            help='with --disable-service: enable the service again when '
+                 'the run ends, however it ends (a service that was '
+                 'already disabled is left disabled)')
         parser.add_argument('--state-file', metavar='<file>',
                             help='resume state (default $XDG_STATE_HOME/'
                                  'migcompat/drain-HOST.json)')
@@ -103,6 +122,11 @@ class Drain(common.FleetCommand, cmd.ResultStatus, lister.Lister):
         from migcompat_filter.fleet import capacity
         from migcompat_filter.fleet import drain
         from migcompat_filter.fleet import matrix
+        if parsed_args.disable_service and not parsed_args.execute:
+            raise exception.InputError('--disable-service needs --execute')
+        if parsed_args.reenable_service and not parsed_args.disable_service:
+            raise exception.InputError('--reenable-service needs '
+                                       '--disable-service')
         modes = _server_modes(parsed_args.server_mode)
         f = self.fleet(parsed_args)
         if f.nova is None:
@@ -136,10 +160,49 @@ class Drain(common.FleetCommand, cmd.ResultStatus, lister.Lister):
         return COLUMNS, [_row(sp, status[sp.id]) for sp in plan.servers]
 
     def _execute(self, f, source, plan, parsed_args, status):
-        from migcompat_filter.fleet import drain_run
-        path = parsed_args.state_file or drain_run.default_state_path(
+        from migcompat_filter.fleet import drain_state
+        path = parsed_args.state_file or drain_state.default_state_path(
             source.name)
-        state = drain_run.State.load(path, source.name)
+        with drain_state.DrainLock(path, source.name):
+            state = drain_state.State.load(path, source.name)
+            with self._service_disabled(f.nova, source, parsed_args):
+                self._run(f, source, plan, parsed_args, status, state, path)
+
+    @contextlib.contextmanager
+    def _service_disabled(self, nova, source, parsed_args):
+        """--disable-service: the host's compute service disabled while
+        the drain runs (and after it, unless --reenable-service).
+        """
+        if not parsed_args.disable_service:
+            yield
+            return
+        err = self.app.stderr
+        service = nova.compute_service(source.service_host or source.name)
+        if service.get('status') == 'disabled':
+            err.write('compute service of %s: already disabled (%s); left '
+                      'so\n' % (service.get('host'),
+                                service.get('disabled_reason') or
+                                'no reason given'))
+            yield
+            return
+        nova.set_service_disabled(service, True, 'migcompat drain')
+        err.write('compute service of %s: disabled (nova places nothing '
+                  'new there)\n' % service.get('host'))
+        try:
+            yield
+        finally:
+            if parsed_args.reenable_service:
+                nova.set_service_disabled(service, False)
+                err.write('compute service of %s: enabled again\n'
+                          % service.get('host'))
+            else:
+                err.write('compute service of %s: left disabled; enable it '
+                          'after the maintenance: openstack compute service '
+                          'set --enable %s nova-compute\n'
+                          % (service.get('host'), service.get('host')))
+
+    def _run(self, f, source, plan, parsed_args, status, state, path):
+        from migcompat_filter.fleet import drain_run
         err = self.app.stderr
 
         def progress(text):
@@ -151,25 +214,52 @@ class Drain(common.FleetCommand, cmd.ResultStatus, lister.Lister):
             poll=parsed_args.poll or drain_run.DEFAULT_POLL,
             progress=progress)
         moves = [(sp.id, sp.name, sp.target.host.name) for sp in plan.placed]
-        result = runner.run(moves)
+        with _stop_on_sigterm(runner, progress):
+            result = runner.run(moves)
         for sid, _name, host in result.moved:
             status[sid] = 'moved to %s' % host
         for sid, _name, why in result.failed:
             status[sid] = 'failed: %s' % why
         for sid, _name, _host in result.not_started:
             status[sid] = 'not started'
+        for sid, _name, host in result.left_running:
+            status[sid] = 'migrating to %s' % host
+        if result.stopped:
+            err.write('drain %s: stopped on SIGTERM; %d migration(s) left '
+                      'to nova, recorded in the state file; run again to '
+                      'resume\n' % (source.name, len(result.left_running)))
+            self._exit_status = EXIT_NOT_EMPTIED
         err.write('drain %s: %d moved, %d failed, %d not started, %d '
                   'without a target; state: %s\n'
                   % (source.name, len(result.moved), len(result.failed),
                      len(result.not_started), len(plan.unplaced), path))
-        if result.failed or result.not_started:
+        if result.failed:
             err.write('stopped at the first failure: %s; run again to '
                       'resume\n' % '; '.join(
                           '%s: %s' % (n, why) for _s, n, why in
                           result.failed))
+        if result.failed or result.not_started or result.left_running:
             self._exit_status = EXIT_NOT_EMPTIED
         if plan.unplaced:
             self._exit_status = EXIT_NOT_EMPTIED
+
+
+@contextlib.contextmanager
+def _stop_on_sigterm(runner, progress):
+    """While the runner runs, SIGTERM stops it cleanly (Runner.stop)."""
+    def handle(signum, frame):
+        progress('stopping on SIGTERM: the request in progress finishes, '
+                 'nothing new starts')
+        runner.stop()
+    try:
+        previous = signal.signal(signal.SIGTERM, handle)
+    except ValueError:
+        yield  # not the main thread: signal handlers belong to it
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _row(sp, status):

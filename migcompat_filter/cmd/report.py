@@ -12,6 +12,8 @@
 
 """``migcompat report``: publish this host's traits in Placement."""
 
+import datetime
+import inspect
 import logging
 import os
 import random
@@ -25,8 +27,10 @@ from stevedore import extension
 
 from migcompat_filter.cmd import common
 from migcompat_filter.cmd import FastEpilog
+from migcompat_filter.cmd import shell
 from migcompat_filter.conf import reporter as reporter_conf
 from migcompat_filter import exception
+from migcompat_filter.host import last_good
 from migcompat_filter.placement import client as placement
 from migcompat_filter.placement import reporter
 
@@ -49,14 +53,16 @@ class _StopOnSigterm(object):
     def __init__(self):
         self.requested = False
         self.waiting = False
-        self._previous = None
 
     def __enter__(self):
-        self._previous = signal.signal(signal.SIGTERM, self._handle)
+        signal.signal(signal.SIGTERM, self._handle)
+        if shell.EARLY_SIGTERM:
+            # It came while the command was starting: stop at once.
+            self._handle(signal.SIGTERM, None)
         return self
 
     def __exit__(self, *exc):
-        signal.signal(signal.SIGTERM, self._previous)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         return False
 
     def _handle(self, signum, frame):
@@ -149,6 +155,15 @@ class Report(FastEpilog, lister.Lister):
                  'the round in progress) with exit status 0. At most '
                  '604800 (a week). Default: [migcompat] report_interval '
                  '(0: report once).')
+        parser.add_argument(
+            '--forget-kept', action='store_true',
+            help='Publish what is read now: a factor that cannot be read '
+                 'is published as unknown instead of its kept last good '
+                 'value (for a host whose libvirt was really removed).')
+        parser.add_argument(
+            '--kept-values-file', metavar='<file>', default=None,
+            help='Where the last good value of each factor is kept '
+                 '(default: [migcompat] kept_values_file).')
         where = parser.add_mutually_exclusive_group()
         where.add_argument(
             '--provider-config', metavar='<directory>',
@@ -158,10 +173,18 @@ class Report(FastEpilog, lister.Lister):
         common.add_placement_arguments(where)
         return parser
 
+    def run(self, parsed_args):
+        # A factor kept or left unknown because it could not be read this
+        # time: the report is written, and the exit status says 1.
+        self._failed = False
+        status = super(Report, self).run(parsed_args)
+        return 1 if self._failed and not status else status
+
     def take_action(self, parsed_args):
         conf = common.load_conf(self.app.options.config_file)
         interval = self._interval(conf, parsed_args)
         if not interval:
+            shell.release_early_sigterm()
             return COLUMNS, self._report(conf, parsed_args, {})
         # Each round prints its own rows; nothing is left for cliff.
         self._report_forever(conf, parsed_args, interval)
@@ -232,7 +255,8 @@ class Report(FastEpilog, lister.Lister):
 
     def _report_traits(self, conf, parsed_args, state):
         self._text = []
-        wanted = common.traits_from_args(parsed_args)
+        self._note = None
+        wanted = self._wanted(conf, parsed_args)
         self._drift = _check_drift(parsed_args, state)
         if parsed_args.provider_config:
             return self._write_provider_config(conf, parsed_args, wanted)
@@ -246,6 +270,43 @@ class Report(FastEpilog, lister.Lister):
                 raise
             state.pop('rp_uuid', None)
             return self._offline(wanted, str(e))
+
+    def _wanted(self, conf, parsed_args):
+        """The traits to publish: of the live host with the kept values
+        (migcompat_filter.host.last_good) standing in for factors that
+        could not be read this time; of a snapshot or profile as given.
+        """
+        if parsed_args.profile or parsed_args.root:
+            return common.traits_from_args(parsed_args)
+        from migcompat_filter.traits import codec
+        profile = common.profile_from_args(parsed_args)
+        path = (parsed_args.kept_values_file or
+                conf.migcompat.kept_values_file)
+        now = datetime.datetime.now(datetime.timezone.utc)
+        try:
+            state = last_good.load(path)
+        except last_good.StateProblem as e:
+            self.app.stderr.write('warning: kept values: %s; starting '
+                                  'afresh\n' % e)
+            state = {}
+        outcome = last_good.apply(
+            profile, state, now, conf.migcompat.kept_value_max_runs,
+            forget=parsed_args.forget_kept)
+        for line in outcome.messages(now):
+            self.app.stderr.write('error: %s\n' % line)
+            LOG.debug('kept values: %s', line)
+        if not parsed_args.dry_run:
+            try:
+                last_good.save(path, outcome.state)
+            except last_good.StateProblem as e:
+                self.app.stderr.write('warning: kept values: %s; no value '
+                                      'is kept for the next report\n' % e)
+        self._failed = self._failed or outcome.failed
+        self._note = outcome.note()
+        if self._note:
+            self._text.append('kept: %s' % ', '.join(
+                '%s since %s' % item for item in sorted(self._note.items())))
+        return codec.encode(outcome.profile)
 
     def _offline(self, wanted, why):
         """A dry run without Placement: what the provider would carry."""
@@ -291,10 +352,20 @@ class Report(FastEpilog, lister.Lister):
             state['rp_uuid'] = self._find_provider(client, conf,
                                                    parsed_args, deadline)
         rp_uuid = state['rp_uuid']
+        extra = {}
+        if _sync_takes_note():
+            # schema 3 publishes per-host facts in the host's note: the ages
+            # of kept values and the running guests' drift.
+            note = {}
+            if self._note:
+                note['kept'] = self._note
+            if self._drift is not None:
+                note['drift'] = self._drift
+            extra['note'] = note
         result = reporter.sync(
             client, rp_uuid, wanted, dry_run=parsed_args.dry_run,
             max_retries=conf.migcompat.max_conflict_retries,
-            deadline=deadline, **_note(self._drift))
+            deadline=deadline, **extra)
         self._text.extend(result.lines())
         if not result.changed:
             self._text.append('unchanged: %d traits of ours on provider %s'
@@ -362,17 +433,6 @@ def _check_drift(parsed_args, state):
     return drift.summary(entries)
 
 
-def _note(drift_summary):
-    """reporter.sync's note (trait schema 3) with our ``drift`` key, when
-    this reporter.sync takes one.
-    """
-    import inspect
-    if drift_summary is None or 'note' not in inspect.signature(
-            reporter.sync).parameters:
-        return {}
-    return {'note': {'drift': drift_summary}}
-
-
 def _verify(conf, parsed_args, state, client, rp_uuid, wanted):
     """The verification round (fleet/verify_round.py) of a live host's
     report; its failure is logged, never the report's.
@@ -392,6 +452,14 @@ def _verify(conf, parsed_args, state, client, rp_uuid, wanted):
     except Exception as e:
         LOG.warning('verification with libvirt failed (retried next '
                     'report): %s', e)
+
+
+def _sync_takes_note():
+    """Whether reporter.sync publishes a per-host note (schema 3)."""
+    try:
+        return 'note' in inspect.signature(reporter.sync).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _deadline_seconds(conf):

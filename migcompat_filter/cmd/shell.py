@@ -193,10 +193,39 @@ def protect_output(argv, environ=None):
             setattr(sys, name, redaction.RedactingStream(stream))
 
 
+#: SIGTERM that arrived while a reporter command was starting (see
+#: hold_early_sigterm); the reporter's own handler takes it from here.
+EARLY_SIGTERM = []
+
+
+def hold_early_sigterm(argv):
+    """For ``report``/``profile publish``: note a SIGTERM that arrives
+    during start-up instead of dying of it, so that ``--interval`` can
+    stop cleanly (exit 0) as documented. A one-shot report gives the
+    signal back (release_early_sigterm).
+    """
+    import signal
+    if not {'report', 'publish'} & set(argv):
+        return
+    signal.signal(signal.SIGTERM,
+                  lambda signum, frame: EARLY_SIGTERM.append(signum))
+
+
+def release_early_sigterm():
+    """Back to the default SIGTERM action; one held meanwhile kills the
+    process now, as it would have.
+    """
+    import signal
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if EARLY_SIGTERM:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def main(argv=None):
     if argv is None:
         argv = sys.argv[1:]
     protect_output(argv)
+    hold_early_sigterm(argv)
     # Before cliff's first ExtensionManager (command hooks, formatters).
     entry_points.prime_stevedore()
     return MigcompatApp().run(argv)

@@ -173,6 +173,44 @@ Related options:
 * nova's ``[compute] provider_config_location``: the directory to give
   "report --provider-config".
 """),
+    cfg.StrOpt(
+        'kept_values_file',
+        default='/var/lib/migcompat/last-good.json',
+        help="""
+Where "migcompat report" keeps the last good value of each factor of this
+host. When a factor cannot be read for a cause that may pass (libvirt
+unreachable or restarting, a timeout, permission denied on a file), report
+publishes the kept value instead of unknown and exits 1 naming the factor.
+
+Possible values:
+
+* A file path; its directory is created when missing. When it cannot be
+  written, report warns and publishes what it read (no value is kept).
+
+Related options:
+
+* ``kept_value_max_runs``: how long a value is kept.
+"""),
+    cfg.IntOpt(
+        'kept_value_max_runs',
+        default=24,
+        min=0,
+        max=100000,
+        help="""
+How many reports in a row may publish a factor's kept value before it is
+published as unknown (the rule for a factor that is really gone, such as
+libvirt removed). With the hourly timer, 24 is a day.
+
+Possible values:
+
+* 0: never keep a value (a factor that cannot be read is unknown at once).
+* A positive integer.
+
+Related options:
+
+* ``kept_values_file``; ``report --forget-kept`` drops every kept value
+  at once.
+"""),
 ]
 
 

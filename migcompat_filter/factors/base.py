@@ -35,6 +35,7 @@ still reports it as unknown (with the exception) rather than crash.
 
 import abc
 
+from migcompat_filter import bounds
 from migcompat_filter.exception import FactorUnknown  # noqa: F401
 from migcompat_filter.factors import catalogue
 
@@ -54,28 +55,16 @@ class Factor(metaclass=abc.ABCMeta):
         """Return the factor's value on ``host`` or raise FactorUnknown."""
 
 
-def bounded_int(text, what, low=None, high=None, base_=10):
-    """int(text) within [low, high] (None: open), else FactorUnknown.
+def bounded_int(text, what, low=None, high=None, base_=10, kind=None):
+    """int(text) within [low, high] (None: open) or kind's range
+    (migcompat_filter.bounds, the one range check), else FactorUnknown.
 
     ``what`` names the file and the field ("libvirt/capabilities.xml: TSC
     frequency"), so the reason says where the impossible value was read.
-    Digit strings beyond Python's conversion limit are "not an integer".
+    ``base_=0``: decimal or 0x hex.
     """
     try:
-        value = int(str(text).strip(), base_)
-    except (TypeError, ValueError):
-        raise FactorUnknown('%s %s is not an integer' % (what, _cut(text)))
-    if (low is not None and value < low) or (
-            high is not None and value > high):
-        raise FactorUnknown('%s %s is out of range (%s..%s)'
-                            % (what, _cut(text),
-                               '' if low is None else low,
-                               '' if high is None else '%g' % high))
-    return value
-
-
-def _cut(text, limit=40):
-    text = repr(str(text).strip())
-    if len(text) > limit:
-        return '%s... (%d characters)' % (text[:limit], len(text))
-    return text
+        return bounds.parse_int(text, what, kind=kind, low=low, high=high,
+                                hex_ok=base_ in (0, 16))
+    except bounds.OutOfRange as e:
+        raise FactorUnknown(str(e)) from None

@@ -25,11 +25,13 @@ from migcompat_filter.host.source import CPUINFO
 from migcompat_filter.profile import Unknown
 
 
-def _int(text, what):
-    try:
-        return int(str(text).strip(), 0)
-    except (TypeError, ValueError):
-        raise base.FactorUnknown('%s: %r is not an integer' % (what, text))
+#: cpu_model field -> its kind in migcompat_filter.bounds
+_KINDS = {'family': 'cpu_family', 'model': 'cpu_model_number',
+          'stepping': 'cpu_stepping'}
+
+
+def _int(text, what, key):
+    return base.bounded_int(text, what + ':', base_=0, kind=_KINDS[key])
 
 
 class ArchFactor(base.Factor):
@@ -107,7 +109,7 @@ class CpuModelFactor(base.Factor):
                               ('stepping', 'stepping')):
                 try:
                     value[key] = _int(info.get(name), '%s "%s"'
-                                      % (CPUINFO, name))
+                                      % (CPUINFO, name), key)
                 except base.FactorUnknown as e:
                     value[key] = Unknown(str(e))
             value['model_name'] = info.get('model name') or Unknown(
@@ -125,7 +127,8 @@ class CpuModelFactor(base.Factor):
         for key in ('family', 'model', 'stepping'):
             if sig is not None and sig.get(key) is not None:
                 try:
-                    value[key] = _int(sig.get(key), 'signature %s' % key)
+                    value[key] = _int(sig.get(key), 'signature %s' % key,
+                                      key)
                 except base.FactorUnknown as e:
                     value[key] = Unknown(str(e))
             else:

@@ -34,25 +34,42 @@ class FirmwareVersionFactor(base.Factor):
 
 
 def _threads_per_core(host):
+    """libvirt's <topology threads=>, else cpuinfo's siblings / cpu cores;
+    an impossible number is Unknown naming its file (not a reason to
+    trust the other file).
+    """
     try:
         topo = host.host_cpu().find('topology')
         if topo is not None and topo.get('threads'):
-            return int(topo.get('threads'))
+            return base.bounded_int(
+                topo.get('threads'), '%s: <topology threads=>'
+                % host.libvirt_origin('capabilities'),
+                kind='threads_per_core')
         caps_error = 'capabilities host CPU has no <topology threads=>'
-    except (base.FactorUnknown, ValueError) as e:
+    except base.FactorUnknown as e:
+        if 'topology' in str(e):
+            return Unknown(str(e))
         caps_error = str(e)
     try:
         info = host.cpuinfo()
-        siblings = int(info['siblings'])
-        cores = int(info['cpu cores'])
-        if cores > 0 and siblings % cores == 0:
-            return siblings // cores
     except base.FactorUnknown as e:
         return Unknown('%s; %s' % (caps_error, e))
-    except (KeyError, ValueError):
-        pass
-    return Unknown('%s; %s has no usable "siblings"/"cpu cores"'
-                   % (caps_error, CPUINFO))
+    if 'siblings' not in info or 'cpu cores' not in info:
+        return Unknown('%s; %s has no usable "siblings"/"cpu cores"'
+                       % (caps_error, CPUINFO))
+    try:
+        siblings = base.bounded_int(info['siblings'],
+                                    '%s: "siblings"' % CPUINFO, 1, 2 ** 20)
+        cores = base.bounded_int(info['cpu cores'],
+                                 '%s: "cpu cores"' % CPUINFO, 1, 2 ** 20)
+        if siblings % cores:
+            return Unknown('%s: "siblings" %d is not a multiple of "cpu '
+                           'cores" %d' % (CPUINFO, siblings, cores))
+        return base.bounded_int(
+            str(siblings // cores), '%s: "siblings" / "cpu cores"'
+            % CPUINFO, kind='threads_per_core')
+    except base.FactorUnknown as e:
+        return Unknown(str(e))
 
 
 def _virtualization(host):

@@ -40,13 +40,52 @@ def read_guests(host):
     document that cannot be read (the guests' needs would be incomplete,
     and an incomplete record would let a move through that should not).
     """
-    found = []
+    found, by_uuid = [], {}
     for origin, text in host.running_domains():
         try:
-            found.append(domains.parse_domain(text, origin))
+            guest = domains.parse_domain(text, origin)
         except exception.InputError as e:
             raise base.FactorUnknown('running guest %s' % e)
+        name = origin.rpartition('/')[2]
+        if origin.startswith(DOMAINS_DIR + '/') and \
+                name != '%s.xml' % guest.uuid:
+            raise base.FactorUnknown(
+                'running guest %s: holds guest %s; a snapshot names each '
+                'file after its guest\'s <uuid>' % (origin, guest.uuid))
+        if guest.uuid in by_uuid:
+            raise base.FactorUnknown(
+                'running guest %s: the same <uuid> %s as %s; one guest '
+                'runs once' % (origin, guest.uuid, by_uuid[guest.uuid]))
+        by_uuid[guest.uuid] = origin
+        found.append(guest)
+    _check_arch(host, found)
     return found
+
+
+#: Where a snapshot keeps its running guests' XML (host.source.DOMAINS_DIR).
+DOMAINS_DIR = 'libvirt/domains'
+#: A guest <os><type arch> -> the host architectures that run it.
+_RUNS_ON = {'i686': ('x86_64', 'i686'), 'i386': ('x86_64', 'i686')}
+
+
+def _check_arch(host, guests):
+    """FactorUnknown naming a guest of another architecture than the host
+    (KVM runs guests of the host's own): its needs would be counted
+    against hosts it can never run on.
+    """
+    try:
+        arch = (host.host_cpu().findtext('arch') or '').strip() or None
+    except base.FactorUnknown:
+        arch = None
+    if arch is None:
+        arch = next((g.arch for g in guests if g.arch), None)
+    for guest in guests:
+        if guest.arch and arch and arch not in _RUNS_ON.get(
+                guest.arch, (guest.arch,)):
+            raise base.FactorUnknown(
+                'running guest %s: a %s guest on a %s host; KVM runs '
+                'guests of the host\'s architecture'
+                % (guest.origin, guest.arch, arch))
 
 
 def model_expander(host, arch='x86_64'):

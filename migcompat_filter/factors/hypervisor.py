@@ -279,7 +279,7 @@ class TscFactor(base.Factor):
         freq = base.bounded_int(
             counter.get('frequency'),
             '%s: TSC frequency' % host.libvirt_origin('capabilities'),
-            1, 10 ** 11)
+            kind='tsc_hz')
         scaling = {'yes': True, 'no': False}.get(counter.get('scaling'))
         return {'frequency': freq, 'scaling': scaling}
 
@@ -302,7 +302,8 @@ class PhysBitsFactor(base.Factor):
             # An impossible value is unknown, not a reason to trust the
             # other file of a snapshot that is inconsistent.
             return base.bounded_int(el.get('bits'),
-                                    '%s: maxphysaddr bits' % caps, 1, 64)
+                                    '%s: maxphysaddr bits' % caps,
+                                    kind='phys_bits')
         try:
             info = host.cpuinfo()
         except base.FactorUnknown as e:
@@ -312,7 +313,7 @@ class PhysBitsFactor(base.Factor):
             raise base.FactorUnknown('%s; %s has no "address sizes"'
                                      % (caps_error, CPUINFO))
         return base.bounded_int(m.group(1), '%s: "address sizes"' % CPUINFO,
-                                1, 64)
+                                kind='phys_bits')
 
 
 class MachineTypesFactor(base.Factor):

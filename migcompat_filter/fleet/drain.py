@@ -35,7 +35,10 @@ from migcompat_filter.fleet import matrix
 from migcompat_filter.placement import hoststate
 
 #: Server statuses nova live-migrates (None: the status is not shown).
-LIVE_MIGRATABLE = (None, 'ACTIVE', 'PAUSED')
+#: MIGRATING: nova is already live-migrating it (a drain run that asked
+#: was stopped before it recorded the request): it is planned, and the
+#: run follows that migration instead of asking again.
+LIVE_MIGRATABLE = (None, 'ACTIVE', 'PAUSED', 'MIGRATING')
 
 #: Ranks of a target's verdict (lower is preferred).
 RANK_OK, RANK_WARN, RANK_UNJUDGED = 0, 1, 2

@@ -104,7 +104,7 @@ class NovaClient(object):
     def server(self, name_or_id):
         """One server (admin view), by UUID or exact name."""
         if placement.is_uuid(name_or_id):
-            resp = self._get('/servers/%s' % name_or_id,
+            resp = self._get('/servers/%s' % _part(name_or_id),
                              'look up server %s' % name_or_id,
                              ok=(200, 404))
             if resp.status_code == 200:
@@ -144,7 +144,7 @@ class NovaClient(object):
         return sorted(servers, key=lambda s: (s.get('name') or '', s['id']))
 
     def server_by_id(self, server_id):
-        return self._get('/servers/%s' % server_id,
+        return self._get('/servers/%s' % _part(server_id),
                          'look up server %s' % server_id).json()['server']
 
     def live_migrate(self, server_id, host=None):
@@ -152,7 +152,7 @@ class NovaClient(object):
         scheduler still checks that host).
         """
         body = {'os-migrateLive': {'host': host, 'block_migration': 'auto'}}
-        self._post('/servers/%s/action' % server_id, body,
+        self._post('/servers/%s/action' % _part(server_id), body,
                    'live-migrate server %s%s'
                    % (server_id, ' to %s' % host if host else ''))
 
@@ -160,7 +160,7 @@ class NovaClient(object):
         """The server's live migrations, oldest first."""
         migs = self._get(
             '/os-migrations?instance_uuid=%s&migration_type=live-migration'
-            % server_id, 'list the migrations of server %s' % server_id
+            % _part(server_id), 'list the migrations of server %s' % server_id
         ).json().get('migrations') or []
         return sorted((m for m in migs if m.get('migration_type') in
                        (None, 'live-migration') and m.get(
@@ -178,7 +178,7 @@ class NovaClient(object):
         """The server's live migrations with their UUIDs, oldest first."""
         migs = self._paged(
             '/os-migrations?migration_type=live-migration&instance_uuid=%s'
-            % quote(server_id, safe=''),
+            % _part(server_id),
             'migrations', 'list the migrations of server %s' % server_id,
             microversion=MIGRATION_UUID_MICROVERSION)
         return sorted((m for m in migs
@@ -186,7 +186,8 @@ class NovaClient(object):
                       key=lambda m: m.get('id') or 0)
 
     def instance_actions(self, server_id):
-        return self._paged('/servers/%s/os-instance-actions' % server_id,
+        return self._paged('/servers/%s/os-instance-actions'
+                           % _part(server_id),
                            'instanceActions', 'list the actions of server '
                            '%s' % server_id,
                            microversion=EVENT_DETAILS_MICROVERSION)
@@ -196,11 +197,42 @@ class NovaClient(object):
         traceback for admins).
         """
         return self._get('/servers/%s/os-instance-actions/%s'
-                         % (server_id, request_id),
+                         % (_part(server_id), _part(request_id)),
                          'show action %s of server %s' % (request_id,
                                                           server_id),
                          microversion=EVENT_DETAILS_MICROVERSION
                          ).json()['instanceAction']
+
+    # -- the compute service of a host: disabled during a drain ----------
+    def compute_service(self, service_host):
+        """nova's nova-compute service record of a host ({id, status,
+        disabled_reason, ...}); NovaError when there is not exactly one.
+        """
+        services = self._get(
+            '/os-services?binary=nova-compute&host=%s'
+            % _part(service_host),
+            'look up the compute service of %s' % service_host
+        ).json().get('services') or []
+        services = [s for s in services if s.get('host') == service_host]
+        if len(services) != 1:
+            raise NovaError('look up the compute service of %s: nova lists '
+                            '%d' % (service_host, len(services)))
+        return services[0]
+
+    def set_service_disabled(self, service, disabled, reason=None):
+        """Disable (with reason) or enable a compute service."""
+        body = {'status': 'disabled' if disabled else 'enabled'}
+        if disabled and reason:
+            body['disabled_reason'] = reason
+        self._send('PUT', '/os-services/%s' % _part(str(service['id'])),
+                   '%s the compute service of %s'
+                   % ('disable' if disabled else 'enable',
+                      service.get('host')), (200,), body=body)
+
+
+def _part(text):
+    """text quoted as one URL path segment or query value."""
+    return quote(str(text), safe='')
 
 
 def adapter_from(placement_adapter):

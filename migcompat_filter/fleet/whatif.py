@@ -33,10 +33,10 @@ from migcompat_filter.fleet import matrix
 from migcompat_filter.placement import hoststate
 from migcompat_filter.profile import Profile
 
-_VERSION = re.compile(r'^\d+(\.\d+){0,3}$')
-_HEX = re.compile(r'^0x[0-9a-fA-F]+$')
-_WORD = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+~:-]*$')
-_CMDLINE = re.compile(r'^[A-Za-z0-9_.-]+(=[A-Za-z0-9_.,:-]*)?$')
+_VERSION = re.compile(r'\A[0-9]+(\.[0-9]+){0,3}\Z')
+_HEX = re.compile(r'\A0x[0-9a-fA-F]+\Z')
+_WORD = re.compile(r'\A[A-Za-z0-9][A-Za-z0-9._+~:-]*\Z')
+_CMDLINE = re.compile(r'\A[A-Za-z0-9_.-]+(=[A-Za-z0-9_.,:-]*)?\Z')
 
 #: Features the kernel hides with tsx=off.
 TSX_FEATURES = ('hle', 'rtm')
@@ -63,7 +63,7 @@ SETTABLE = {
     'firmware_version': (_WORD, 'a BIOS version string',
                          'BIOS/firmware version'),
     'remove_features': (re.compile(r'^[a-z0-9][a-z0-9_.-]*'
-                                   r'(,[a-z0-9][a-z0-9_.-]*)*$'),
+                                   r'(,[a-z0-9][a-z0-9_.-]*)*\Z'),
                         'CPU feature names separated by commas (e.g. '
                         'hle,rtm)', 'CPU features an update removes'),
 }
@@ -77,6 +77,7 @@ def parse_changes(settings):
         raise InputError('give at least one --set FACTOR=VALUE (factors: '
                          '%s)' % ', '.join(sorted(SETTABLE)))
     out = []
+    seen = {}
     for text in settings:
         name, sep, value = text.partition('=')
         if not sep or not name:
@@ -88,6 +89,16 @@ def parse_changes(settings):
         if not pattern.match(value):
             raise InputError('--set %s: wrong value for %s: expected %s'
                              % (text, name, expected))
+        # One value per factor (per kernel_cmdline key): a second one
+        # would silently win.
+        key = (name, value.partition('=')[0] if name == 'kernel_cmdline'
+               else None)
+        if key in seen:
+            raise InputError('--set %s: %s is already set by --set %s; give '
+                             'each once' % (text, name if key[1] is None
+                                            else '%s %s' % (name, key[1]),
+                                            seen[key]))
+        seen[key] = text
         if name == 'remove_features':
             value = _features(value)
         out.append((name, value))

@@ -25,6 +25,7 @@ import collections
 import re
 import xml.etree.ElementTree as ET  # only for building XML; parsing is defused
 
+from migcompat_filter.cpu import map_models
 from migcompat_filter.exception import SourceError
 from migcompat_filter.host import expansion_cache
 from migcompat_filter.host.libvirt_io import import_libvirt
@@ -52,10 +53,37 @@ def expand(cpu_xml, qemu_binary):
         return Expansion(features, 'libvirt', '')
     if not cpu.model:
         raise libvirt_error
+    bundled = _expand_with_bundled_map(cpu)
+    if bundled is not None:
+        return bundled
     try:
         return _expand_with_qemu(cpu, qemu_binary(cpu.arch))
     except (SourceError, qemu_cpu_models.QemuCpuModelError) as e:
         raise SourceError('%s; %s' % (libvirt_error, e))
+
+
+def _expand_with_bundled_map(cpu):
+    """The Expansion of a model the local libvirt does not know, from the
+    newer libvirt CPU map data migcompat carries
+    (migcompat_filter.cpu.map_models); None when it does not know it
+    either.
+    """
+    if cpu.arch not in ('x86_64', 'i686', 'i386'):
+        return None
+    found = map_models.features(cpu.model)
+    if found is None:
+        return None
+    vendor, features = found
+    try:
+        local = version_int_to_str(import_libvirt().getVersion())
+    except SourceError:
+        local = 'not installed'
+    return Expansion(
+        sorted(features | set(cpu.extra)), 'libvirt-data',
+        "the CPU map of a newer libvirt (libvirt/libvirt commit %s) that "
+        "migcompat carries; this machine's libvirt (%s) does not know %s"
+        % (map_models.SOURCES.get(cpu.model.replace('-v1', ''), '?')[:12],
+           local, cpu.model))
 
 
 def _expand_with_qemu(cpu, binary):
@@ -117,7 +145,8 @@ def _cpu_map_connection():
 class Expansion(collections.namedtuple('Expansion',
                                        'features how detail')):
     """A named CPU expanded: sorted feature names, which definitions
-    expanded it (``'libvirt'``, ``'libvirt+qemu'`` or ``'qemu'``, see
+    expanded it (``'libvirt'``, ``'libvirt-data'``, ``'libvirt+qemu'`` or
+    ``'qemu'``, see
     :meth:`migcompat_filter.host.source.HostSource.expand_cpu`) and a
     sentence saying how.
     """

@@ -48,11 +48,13 @@ import xml.etree.ElementTree as ET  # only for building XML; parsing is defused
 import defusedxml
 from defusedxml import ElementTree as SafeET
 
+from migcompat_filter import bounds
 # requirements() lives beside the record it reads; domains.requirements is
 # its public name.
 from migcompat_filter.cpu.guest_requirements import requirements  # noqa: F401
 from migcompat_filter import cpu_modes
 from migcompat_filter import exception
+from migcompat_filter.host import libvirt_io
 
 #: A domain XML is some KiB (about 5 for a nova guest, more with many
 #: devices); anything near this bound is not a domain XML.
@@ -176,11 +178,17 @@ def _text(elem):
     return None if elem is None else (elem.text or '').strip() or None
 
 
-def _int(value, what, origin):
-    if value is not None and not re.match(r'^[0-9]+$', value):
-        raise exception.InputError('%s: %s is %r, not a non-negative integer'
-                                   % (origin, what, value))
-    return None if value is None else int(value)
+def _int(value, what, origin, kind):
+    """None, or the number value spells within kind's range (the one
+    range check, migcompat_filter.bounds); InputError naming origin.
+    """
+    if value is None:
+        return None
+    try:
+        return bounds.parse_int(value, '%s: %s' % (origin, what), kind=kind,
+                                strip=False)
+    except bounds.OutOfRange as e:
+        raise exception.InputError(str(e)) from None
 
 
 def _on_off(value, what, origin):
@@ -255,8 +263,10 @@ def _maxphysaddr(cpu, origin):
     if elem is None:
         return None
     return {'mode': elem.get('mode'),
-            'bits': _int(elem.get('bits'), 'maxphysaddr bits', origin),
-            'limit': _int(elem.get('limit'), 'maxphysaddr limit', origin)}
+            'bits': _int(elem.get('bits'), 'maxphysaddr bits', origin,
+                         'phys_bits'),
+            'limit': _int(elem.get('limit'), 'maxphysaddr limit', origin,
+                          'phys_bits')}
 
 
 def _tsc(root, origin):
@@ -270,7 +280,7 @@ def _tsc(root, origin):
     if not timers:
         return None
     return {'frequency': _int(timers[0].get('frequency'),
-                              'the tsc timer frequency', origin),
+                              'the tsc timer frequency', origin, 'tsc_hz'),
             'mode': timers[0].get('mode')}
 
 
@@ -379,8 +389,11 @@ def list_running(conn, uri=None):
     try:
         domains = conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)
     except libvirt.libvirtError as e:
-        raise exception.SourceError('cannot list the running guests of %s: '
-                                    '%s' % (_uri(conn, uri), _msg(e)))
+        lost = libvirt_io.lost_connection_codes(libvirt)
+        error = (exception.TransientSourceError
+                 if e.get_error_code() in lost else exception.SourceError)
+        raise error('cannot list the running guests of %s: '
+                    '%s' % (_uri(conn, uri), _msg(e)))
     out = []
     for dom in domains:
         try:

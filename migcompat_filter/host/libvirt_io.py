@@ -39,6 +39,16 @@ def import_libvirt():
     return libvirt
 
 
+def lost_connection_codes(libvirt):
+    """libvirt error codes of a connection that failed or was lost (the
+    daemon stopped or restarting, a timeout), as opposed to a refusal.
+    """
+    return {getattr(libvirt, name) for name in (
+        'VIR_ERR_SYSTEM_ERROR', 'VIR_ERR_RPC', 'VIR_ERR_NO_CONNECT',
+        'VIR_ERR_INVALID_CONN', 'VIR_ERR_OPERATION_TIMEOUT',
+        'VIR_ERR_AUTH_UNAVAILABLE') if hasattr(libvirt, name)}
+
+
 #: (root tag, path from the root, child tag): elements libvirt writes
 #: once. A second one would be read or ignored silently depending on its
 #: position (ElementTree's find() takes the first), so it is refused.

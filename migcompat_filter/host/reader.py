@@ -78,12 +78,28 @@ def read_profile(source, names=None):
     no plugin is Unknown.
     """
     factors = {}
+    transient = {}
+    seen = getattr(source, 'transient_seen', None)
     for name, factor in load_factors(names):
         if isinstance(factor, profile_mod.Unknown):
             factors[name] = factor
-        else:
-            factors[name] = read_factor(factor, name, source)
+            continue
+        before = len(seen) if seen is not None else 0
+        value = read_factor(factor, name, source)
+        if seen and len(seen) > before:
+            # A read this factor needed failed for a cause that may pass
+            # (libvirt unreachable, a timeout, permission denied), even if
+            # the factor reworded it or fell back to another source (a
+            # poorer value): the reporter keeps its last good value.
+            transient[name] = str(seen[before])
+            if profile_mod.is_unknown(value):
+                value.transient = True
+        factors[name] = value
     for name in names or ():
         factors.setdefault(name, profile_mod.Unknown(
             'no factor plugin named %s is installed' % name))
-    return profile_mod.Profile(factors)
+    result = profile_mod.Profile(factors)
+    #: {factor: the transient cause} of the factors one of whose reads
+    #: failed for a cause that may pass (the value is unknown or poorer).
+    result.transient = transient
+    return result

@@ -36,8 +36,21 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 _CHUNK = 65536
 
 
+#: errnos of a read that may succeed next time (permission denied, an I/O
+#: error or a timeout of a network filesystem): FileRefused.transient.
+TRANSIENT_ERRNOS = frozenset((errno.EACCES, errno.EPERM, errno.EIO,
+                              errno.EAGAIN, errno.ETIMEDOUT, errno.EINTR))
+
+
 class FileRefused(Exception):
-    """A file cannot be read; str(exc) names it and says why."""
+    """A file cannot be read; str(exc) names it and says why.
+
+    ``transient``: the cause may pass by itself (TRANSIENT_ERRNOS).
+    """
+
+    def __init__(self, message, transient=False):
+        super(FileRefused, self).__init__(message)
+        self.transient = transient
 
 
 def _open(path, name):
@@ -48,13 +61,15 @@ def _open(path, name):
         if e.errno == errno.ENOENT:
             raise FileRefused('%s: does not exist' % name)
         if e.errno in (errno.EACCES, errno.EPERM):
-            raise FileRefused('%s: permission denied' % name)
+            raise FileRefused('%s: permission denied' % name,
+                              transient=True)
         if e.errno == errno.EISDIR:
             raise FileRefused('%s: is a directory, expected a file' % name)
         if e.errno == errno.ENXIO:  # a socket, or a FIFO on some systems
             raise FileRefused('%s: is not a regular file' % name)
         raise FileRefused('%s: cannot be read: %s'
-                          % (name, e.strerror or e))
+                          % (name, e.strerror or e),
+                          transient=e.errno in TRANSIENT_ERRNOS)
 
 
 def _kind(mode):
@@ -90,7 +105,8 @@ def read_regular(path, max_bytes=MAX_FILE_BYTES, name=None):
                 chunk = os.read(fd, min(_CHUNK, max_bytes + 1 - size))
             except OSError as e:
                 raise FileRefused('%s: cannot be read: %s'
-                                  % (name, e.strerror or e))
+                                  % (name, e.strerror or e),
+                                  transient=e.errno in TRANSIENT_ERRNOS)
             if not chunk:
                 break
             chunks.append(chunk)

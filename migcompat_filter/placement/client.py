@@ -69,6 +69,12 @@ class Conflict(PlacementError):
     """A write raced another writer (HTTP 409); re-read and retry."""
 
 
+class NoSuchTrait(PlacementError):
+    """A provider write named a trait Placement does not know (HTTP 400
+    "No such trait"): deleted since it was created (``trait prune``).
+    """
+
+
 class ProviderNotFound(PlacementError, InputError):
     """No resource provider has that name or UUID."""
 
@@ -330,7 +336,13 @@ class PlacementClient(object):
             'PUT', '/resource_providers/%s/traits' % rp_uuid, what,
             json={'traits': sorted(traits),
                   'resource_provider_generation': generation},
-            ok=(200, 404))
+            ok=(200, 400, 404))
+        if resp.status_code == 400:
+            detail = ' '.join(resp.text.split())[:300]
+            error = (NoSuchTrait if 'no such trait' in detail.lower()
+                     else PlacementError)
+            raise error('%s: placement answered HTTP 400: %s'
+                        % (what, detail))
         if resp.status_code == 404:
             raise ProviderNotFound('resource provider %s does not exist'
                                    % rp_uuid)

@@ -216,6 +216,7 @@ def sync(client, provider_uuid, wanted, dry_run=False,
     created = set()
     ensured = set()
     attempts = 0
+    recreated = False
     while True:
         attempts += 1
         current, generation = deadline.call(
@@ -237,6 +238,16 @@ def sync(client, provider_uuid, wanted, dry_run=False,
             generation = deadline.call(
                 client, 'writing the traits of %s' % provider_uuid,
                 client.put_traits, provider_uuid, new, generation)
+        except placement.NoSuchTrait:
+            # A name created above was deleted before the write (``trait
+            # prune`` between the two): create the names again, once.
+            if recreated:
+                raise
+            recreated = True
+            ensured.clear()
+            LOG.info('a trait name was deleted under the report of %s; '
+                     'creating it again', provider_uuid)
+            continue
         except placement.Conflict:
             if attempts > max_retries:
                 raise placement.PlacementError(

@@ -66,6 +66,7 @@ from migcompat_filter.exception import InputError
 # own modules; these names are part of this module's interface too.
 from migcompat_filter.profile import from_jsonable
 from migcompat_filter.profile import Profile
+from migcompat_filter.profile import shape_problem
 from migcompat_filter.profile import to_jsonable
 from migcompat_filter.profile import Unknown
 from migcompat_filter.traits.feature_catalogue import CATALOGUE_SIZES  # noqa
@@ -218,6 +219,7 @@ def parse(traits):
     if len(schemas) == 1 and min(schemas) in _CODECS:
         version = min(schemas)
         factors, found = _CODECS[version].parse_factors(rest)
+        _refuse_impossible(factors, rest, found)
         return Parsed(Profile(factors), problems + found, version=version)
     if not schemas:
         if not rest:
@@ -238,6 +240,21 @@ def parse(traits):
     factors = {name: Unknown('cannot decode traits: %s' % why)
                for name in _factor_names(rest)}
     return Parsed(Profile(factors), problems, status)
+
+
+def _refuse_impossible(factors, traits, problems):
+    """A decoded value out of its range (the one range check, through the
+    profile's shape check) is Unknown naming its traits, never judged.
+    """
+    for name, value in sorted(factors.items()):
+        problem = shape_problem(name, value)
+        if not problem:
+            continue
+        mine = sorted(t for t in traits if _factor_names([t]) == {name})
+        why = 'trait %s: %s' % (mine[0] if mine else name, problem)
+        factors[name] = Unknown('factor %s: %s' % (name, why))
+        problems.append(TraitProblem(mine[0] if mine else PREFIX + name,
+                                     problem))
 
 
 def _factor_names(traits):

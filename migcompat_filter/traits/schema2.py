@@ -424,11 +424,26 @@ def parse_factors(traits):
             factors[name] = profile_mod.from_jsonable(
                 _decode_cached(name, names))
         except Exception as e:  # Malformed, or a bug: never raise on content
-            names = sorted(n for entry in codes.values() for n in entry.names)
+            names = _culprits(name, codes, str(e))
             problems.extend(TraitProblem(t, str(e), name) for t in names)
             factors[name] = Unknown('malformed trait %s: %s'
                                     % (', '.join(names), e))
     return factors, problems
+
+
+def _culprits(name, codes, error):
+    """The traits of the factor's codes that fail alone with the same
+    error (a corrupted payload names its own trait, not the factor's
+    first one: review N10); all of the factor's traits when none does.
+    """
+    found = []
+    for entry in codes.values():
+        try:
+            _decode_cached(name, tuple(sorted(entry.names)))
+        except Exception as e:  # the same never-raise rule as above
+            if str(e) == error:
+                found.extend(entry.names)
+    return sorted(found or (n for e in codes.values() for n in e.names))
 
 
 def factor_of(trait):

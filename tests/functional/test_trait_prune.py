@@ -24,6 +24,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 
 import fixtures
 import testtools
@@ -152,3 +153,59 @@ class TraitPruneTest(placement_server.ServerPerClass, testtools.TestCase):
                          {r['name']: r['result']
                           for r in json.loads(proc.stdout)})
         self.assertEqual(set(UNUSED_OURS), self.existing(UNUSED_OURS))
+
+
+class PruneDuringFirstReportTest(placement_server.ServerPerClass,
+                                 testtools.TestCase):
+    """A prune between a first report's creation of its names and its
+    provider write (review N8): the report creates the names again and
+    writes once more; it fails only when a second prune hits that second
+    window, and then cleanly.
+    """
+
+    def setUp(self):
+        super().setUp()
+        # New names for each test: the server lives for the class.
+        tag = uuid.uuid4().hex[:8].upper()
+        self.NAMES = ['CUSTOM_MIGCOMPAT_QEMU_8_2_%s' % tag,
+                      'CUSTOM_MIGCOMPAT_LIBVIRT_10_0_%s' % tag,
+                      'CUSTOM_MIGCOMPAT_SCHEMA_2']
+        self.client = placement.PlacementClient(
+            placement.adapter_noauth(self.server.url))
+        self.rp = self.server.create_provider()
+        self.prunes = 0
+
+    def prune_after_creation(self, times):
+        """A real trait prune just before each provider write (up to
+        times): after the report created its new names.
+        """
+        real = placement.PlacementClient.put_traits
+
+        def put(client, rp_uuid, traits, generation):
+            if self.prunes < times:
+                self.prunes += 1
+                rc, out, err = cli.run('trait', 'prune', '--placement-url',
+                                       self.server.url)
+                self.assertEqual(0, rc, err)
+                self.assertIn('deleted', err)
+            return real(client, rp_uuid, traits, generation)
+        self.useFixture(fixtures.MonkeyPatch(
+            'migcompat_filter.placement.client.PlacementClient.put_traits',
+            put))
+
+    def test_report_recreates_names_pruned_under_it(self):
+        from migcompat_filter.placement import reporter
+        self.prune_after_creation(times=1)
+        result = reporter.sync(self.client, self.rp['uuid'], self.NAMES)
+        self.assertTrue(result.changed)
+        self.assertEqual(1, self.prunes)
+        self.assertEqual(set(self.NAMES),
+                         self.server.traits(self.rp['uuid'])[0])
+
+    def test_second_prune_fails_the_report_cleanly(self):
+        from migcompat_filter.placement import reporter
+        self.prune_after_creation(times=2)
+        e = self.assertRaises(placement.NoSuchTrait, reporter.sync,
+                              self.client, self.rp['uuid'], self.NAMES)
+        self.assertIn('No such trait', str(e))
+        self.assertEqual(set(), self.server.traits(self.rp['uuid'])[0])

@@ -163,6 +163,10 @@ class UntraitedSourceTest(testtools.TestCase):
             self.assertIn('untraited_source_action', reasons[0])
 
 
+S1 = '3f0a7c1e-2b4d-4e8a-9c61-5d2f8e7a1b90'
+S2 = '9d1b7e2a-4c3f-4a8b-8e6d-2f1a0c9b7e53'
+
+
 class StateFileTest(testtools.TestCase):
 
     def setUp(self):
@@ -171,14 +175,15 @@ class StateFileTest(testtools.TestCase):
         self.path = os.path.join(self.dir, 'sub', 'drain-src.json')
 
     def test_round_trip_and_atomic_write(self):
+        s1, s2 = S1, S2
         state = drain_run.State.load(self.path, 'src')
-        state.update('s1', migrated='twin')
-        state.update('s2', failed='boom')
+        state.update(s1, migrated='twin')
+        state.update(s2, failed='boom')
         self.assertEqual(['drain-src.json'],
                          os.listdir(os.path.dirname(self.path)))
         again = drain_run.State.load(self.path, 'src')
-        self.assertEqual({'s1': 'twin'}, again.migrated)
-        self.assertEqual({'s2': 'boom'}, again.failed)
+        self.assertEqual({s1: 'twin'}, again.migrated)
+        self.assertEqual({s2: 'boom'}, again.failed)
 
     def test_bad_state_files_are_bad_input(self):
         os.makedirs(os.path.dirname(self.path))

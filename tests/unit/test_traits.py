@@ -254,7 +254,7 @@ FACTOR_STRATEGIES = {
         'expanded': st.booleans()}),
     'usable_models': st.lists(_names, max_size=20, unique=True),
     'tsc': st.fixed_dictionaries({
-        'frequency': st.integers(0, 5 * 10 ** 9),
+        'frequency': st.integers(1, 5 * 10 ** 9),
         'scaling': st.one_of(st.none(), st.booleans())}),
     'phys_bits': st.integers(32, 64),
     'machine_types': st.lists(_names, max_size=30, unique=True),
@@ -266,7 +266,7 @@ FACTOR_STRATEGIES = {
         'host_model_features': _features, 'custom_features': _features,
         'unexpanded': st.lists(_names, max_size=3, unique=True),
         'machine_types': st.lists(_names, max_size=5, unique=True),
-        'invtsc_frequencies': st.lists(st.integers(0, 5 * 10 ** 9),
+        'invtsc_frequencies': st.lists(st.integers(1, 5 * 10 ** 9),
                                        max_size=3, unique=True),
         'invtsc_unpinned': st.integers(0, 5000),
         'phys_bits': st.lists(st.integers(32, 64), max_size=3, unique=True),
