@@ -32,6 +32,10 @@ stopped and deleted at the end). Variants:
     S3  + migcompat trait schema 3 (traits.encode(profile, 3)): the host's
         few traits, and the records they point at as store providers
         (schema3.providers_of, in the store aggregate, no inventory)
+    S3F S3 with every store provider a root (no parent): what a flat
+        store would cost (placement takes its slower nested-provider path
+        for every allocation-candidates request once any provider has a
+        parent)
     B   + schema 2 (traits.encode(profile, 2)), for reference
 
 Every variant has the same N hosts (same UUIDs, names, inventories,
@@ -76,7 +80,6 @@ import argparse
 import datetime
 import glob
 import os
-import sqlite3
 import statistics
 import sys
 import time
@@ -103,7 +106,7 @@ SEED = uuid.UUID('5e1f0000-0000-4000-8000-000000000000')
 INVENTORY = (('VCPU', 64, 0, 4.0), ('MEMORY_MB', 515072, 512, 1.0),
              ('DISK_GB', 1800, 0, 1.0))
 INSTANCE = {'VCPU': 2, 'MEMORY_MB': 4096, 'DISK_GB': 40}
-SCHEMA_OF = {'S3': 3, 'B': 2}
+SCHEMA_OF = {'S3': 3, 'S3F': 3, 'B': 2}
 AC = ('/allocation_candidates?resources=VCPU:1,MEMORY_MB:512,DISK_GB:1'
       '&limit=1000')
 DISABLED = 'COMPUTE_STATUS_DISABLED'
@@ -153,48 +156,6 @@ def fleet(n, variants):
 
 # -- population: the same rows into sqlite or PostgreSQL ---------------------
 
-class SqliteDb(object):
-    def __init__(self, path):
-        self.con = sqlite3.connect(path, timeout=60)
-
-    def query(self, sql):
-        return self.con.execute(sql).fetchall()
-
-    def insert(self, table, cols, rows):
-        rows = list(rows)
-        for at in range(0, len(rows), 20000):  # short write locks
-            self.con.executemany('INSERT INTO %s (%s) VALUES (%s)' % (
-                table, ', '.join(cols), ', '.join('?' * len(cols))),
-                rows[at:at + 20000])
-            self.con.commit()
-
-    def close(self):
-        self.con.commit()
-        self.con.close()
-
-
-class PgDb(object):
-    def __init__(self, url):
-        self.con = pg_cluster.connect(url)
-        self.cur = self.con.cursor()
-
-    def query(self, sql):
-        self.cur.execute(sql)
-        return self.cur.fetchall()
-
-    def insert(self, table, cols, rows):
-        pg_cluster.copy_rows(self.cur, table, cols, rows)
-
-    def close(self):
-        self.cur.execute("SELECT setval(pg_get_serial_sequence("
-                         "'resource_providers', 'id'), (SELECT max(id) FROM "
-                         "resource_providers))")
-        self.con.commit()
-        self.con.autocommit = True
-        self.cur.execute('ANALYZE')
-        self.con.close()
-
-
 def populate(db, hosts, variant, records, instances):
     """Hosts (with traits, inventories, allocations) and the variant's
     store records (providers without inventory in the store aggregate).
@@ -218,8 +179,10 @@ def populate(db, hosts, variant, records, instances):
             for u, name, parent in schema3.providers_of(record):
                 rp_id += 1
                 root = rp_id if parent is None else root
-                rps.append((now, rp_id, u, name, 1, root,
-                            None if parent is None else root))
+                if parent is None or variant == 'S3F':
+                    rps.append((now, rp_id, u, name, 1, rp_id, None))
+                else:
+                    rps.append((now, rp_id, u, name, 1, root, root))
                 members.append((now, rp_id, agg))
     db.insert('projects', ('created_at', 'external_id'),
               [(now, 'bench-project')])
@@ -420,7 +383,7 @@ def first_reports(variants):
             ('profile exists, own TSC', profs[0][1], 3),
             ('profile exists, same TSC', profs[0][1], 1)]
     out = {}
-    for v in variants[1:]:
+    for v in [v for v in variants[1:] if v != 'S3F']:
         server = bench_fleet.LoggedPlacement(start_timeout=180)
         server.setUp()
         try:
@@ -456,7 +419,7 @@ def main():
     parser.add_argument('--db', choices=('sqlite', 'postgresql'),
                         default='sqlite')
     parser.add_argument('--variants', default='A,S3',
-                        help='comma-separated, A first (A, S3, B)')
+                        help='comma-separated, A first (A, S3, S3F, B)')
     parser.add_argument('--only', help='comma-separated request labels: '
                         + ','.join(LABELS))
     parser.add_argument('--instances', type=int, default=10)
@@ -468,10 +431,10 @@ def main():
     bad = [v for v in variants if v != 'A' and v not in SCHEMA_OF] + [
         lb for lb in labels if lb not in LABELS]
     if variants[0] != 'A' or bad or args.hosts < 3 or args.rounds < 1:
-        parser.error('variants start with A and are among A,S3,B; labels '
+        parser.error('variants start with A and are among A,S3,S3F,B; labels '
                      'among %s; --hosts >= 3, --rounds >= 1 (bad: %s)'
                      % (','.join(LABELS), ', '.join(bad) or '-'))
-    if 'S3' in variants and 3 not in traits.SCHEMAS:
+    if {'S3', 'S3F'} & set(variants) and 3 not in traits.SCHEMAS:
         parser.error('this migcompat has no trait schema 3 yet: use '
                      '--variants A,B')
     request_lines(variants)
@@ -497,7 +460,8 @@ def run(args, variants, labels, hosts, records):
                 start_timeout=300, db_url=url, timeout=900)
             server.setUp()
             servers.append(server)
-            db = PgDb(url) if url else SqliteDb(server.db)
+            db = (pg_cluster.Rows(url) if url else
+                  pg_cluster.SqliteRows(server.db))
             t0 = time.perf_counter()
             populate(db, hosts, v, records.get(v), args.instances)
             rows[v] = counts(db)

@@ -24,8 +24,8 @@ installs the package with apt-get (run ``apt-get update`` first on a
 fresh machine); otherwise it says what to install. The Python driver is
 ``psycopg2`` (``pip install psycopg2-binary``; in upper-constraints).
 
-``copy_rows`` writes rows with COPY (what a 10,000-host benchmark needs:
-a million rows in seconds).
+``Rows`` fills a placement database with COPY (a 10,000-host benchmark
+writes a million rows in seconds); ``SqliteRows`` is the same on sqlite.
 """
 
 import glob
@@ -34,9 +34,9 @@ import os
 import pwd
 import shutil
 import socket
+import sqlite3
 import subprocess
 import tempfile
-import time
 
 import fixtures
 
@@ -177,14 +177,51 @@ def copy_rows(cur, table, columns, rows):
     cur.copy_from(buf, table, columns=columns)
 
 
-def wait_for(url, timeout=30):
-    """Until the database answers (a just-started cluster)."""
-    deadline = time.time() + timeout
-    while True:
-        try:
-            connect(url).close()
-            return
-        except Exception:
-            if time.time() > deadline:
-                raise
-            time.sleep(0.3)
+class Rows(object):
+    """A placement database to fill: query, insert (COPY), close (the
+    provider id sequence moved past the rows, ANALYZE).
+    """
+
+    def __init__(self, url):
+        self.con = connect(url)
+        self.cur = self.con.cursor()
+
+    def query(self, sql):
+        self.cur.execute(sql)
+        return self.cur.fetchall()
+
+    def insert(self, table, cols, rows):
+        copy_rows(self.cur, table, cols, rows)
+
+    def close(self):
+        self.cur.execute("SELECT setval(pg_get_serial_sequence("
+                         "'resource_providers', 'id'), (SELECT max(id) FROM "
+                         "resource_providers))")
+        self.con.commit()
+        self.con.autocommit = True
+        self.cur.execute('ANALYZE')
+        self.con.close()
+
+
+class SqliteRows(object):
+    """The same interface as Rows, on a sqlite file (a running
+    placement's: short write transactions).
+    """
+
+    def __init__(self, path):
+        self.con = sqlite3.connect(path, timeout=60)
+
+    def query(self, sql):
+        return self.con.execute(sql).fetchall()
+
+    def insert(self, table, cols, rows):
+        rows = list(rows)
+        for at in range(0, len(rows), 20000):  # short write locks
+            self.con.executemany('INSERT INTO %s (%s) VALUES (%s)' % (
+                table, ', '.join(cols), ', '.join('?' * len(cols))),
+                rows[at:at + 20000])
+            self.con.commit()
+
+    def close(self):
+        self.con.commit()
+        self.con.close()
