@@ -284,7 +284,8 @@ class Report(FastEpilog, lister.Lister):
         result = reporter.sync(
             client, rp_uuid, wanted, dry_run=parsed_args.dry_run,
             max_retries=conf.migcompat.max_conflict_retries,
-            deadline=deadline)
+            deadline=deadline,
+            readable=conf.migcompat.readable_profile_traits)
         self._text.extend(result.lines())
         if not result.changed:
             self._text.append('unchanged: %d traits of ours on provider %s'
