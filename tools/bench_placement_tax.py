@@ -21,59 +21,65 @@ package, installed with apt-get when missing and run as root)::
     python tools/bench_placement_tax.py --hosts 1000 --db postgresql
     python tools/bench_placement_tax.py --hosts 1000 --variants A,S3,B
 
-One real placement server per variant, all running at once
-(tests/functional/placement_server.PlacementServer: placement 16 under
-gunicorn with gunicorn's DEFAULT limits, 1 sync worker, noauth2), on
-sqlite or on a private PostgreSQL cluster on 127.0.0.1 (tools/pg_cluster:
-initdb/pg_ctl as ``postgres`` in a temporary directory, a free port,
-stopped and deleted at the end). Variants:
+One real placement server per variant, all running at once (tests/
+functional/placement_server: placement 16 under gunicorn at gunicorn's
+DEFAULT limits, 1 sync worker, noauth2) on sqlite or on a private
+PostgreSQL cluster on 127.0.0.1 (tools/pg_cluster: initdb/pg_ctl as
+``postgres`` in a temporary directory, a free port, removed at the end).
+A: nova's traits only. S3: + schema 3 (traits.encode(profile, 3)) and the
+records its traits point at, as store providers (schema3.providers_of,
+in the store aggregate, no inventory). S3F: S3 with every store provider
+a root (no parent). B: + schema 2, for reference. Every variant has the
+same N hosts: host i has demo profile i mod 10 (migcompat_filter/demo/
+data/hosts), nova's traits as tools/bench_fleet.nova_traits gives them
+(~65), a calibrated TSC of 2,100,000 + (i mod 1000) kHz (1,000 distinct
+values), nova-like inventories (VCPU 64 x4.0, MEMORY_MB 515,072 reserved
+512, DISK_GB 1,800) and 10 instances of 2 VCPU / 4 GB / 40 GB, written
+straight into the database (the population follows docs/reviews/turn3/
+perf/placement_tax.py); every timed request goes over HTTP.
 
-    A   no migcompat: nova's traits only
-    S3  + migcompat trait schema 3 (traits.encode(profile, 3)): the host's
-        few traits, and the records they point at as store providers
-        (schema3.providers_of, in the store aggregate, no inventory)
-    S3F S3 with every store provider a root (no parent): what a flat
-        store would cost (placement takes its slower nested-provider path
-        for every allocation-candidates request once any provider has a
-        parent)
-    B   + schema 2 (traits.encode(profile, 2)), for reference
+Timed in interleaved rounds (every request to every variant, the order
+rotating; round 0 warms up), at nova's microversions: ``ac`` GET
+/allocation_candidates?resources=VCPU:1,MEMORY_MB:512,DISK_GB:1&limit=1000
+(every boot and move), ``ac_req`` the same &required=HW_CPU_X86_AVX2,
+``rp_traits`` GET /resource_providers/{uuid}/traits, ``ensure`` GET
+/traits?name=in:<the host's whole set> (nova's _ensure_traits before each
+trait PUT), ``put`` PUT .../traits (COMPUTE_STATUS_DISABLED toggled, ours
+kept), ``traits`` GET /traits, ``rp_req`` GET /resource_providers?
+required=MISC_SHARES_VIA_AGGREGATE (nova-compute's sharing query).
+Printed: median ms (min-max), X/A the median (min-max) of the per-round
+ratios, bytes; a refused request shows its status (B's ``ensure``: 400,
+over gunicorn's 4,094-byte request line). Then nova's trait-listing
+request line per bundled profile, our global names, the table rows, the
+reporter's first report on a fresh placement. Targets (issue 20): ratios
+<= 1.10, request line <= 3,000 B, names independent of the host count,
+resource_provider_traits <= 1.1 x A, a known profile's host <= 4 requests.
 
-Every variant has the same N hosts (same UUIDs, names, inventories,
-allocations): host i has demo profile i mod 10 (migcompat_filter/demo/data/
-hosts, sorted), nova's own traits as tools/bench_fleet.nova_traits gives
-them (~65: COMPUTE_* and the profile's HW_CPU_X86_*), a calibrated TSC of
-2,100,000 + (i mod 1000) kHz (1,000 distinct kHz values), nova-like
-inventories (VCPU 64 x4.0, MEMORY_MB 515,072 reserved 512, DISK_GB 1,800)
-and 10 instances of 2 VCPU / 4 GB / 40 GB. Rows go straight into the
-database (the population follows the review's perf/placement_tax.py in
-docs/reviews/turn3), then every timed request goes over HTTP.
+Measured (2-core machine shared, load 11-14; S3 as of 2039e9c; rounds:
+sqlite 6 / 4, PostgreSQL 15 6 / 3 at 1,000 / 10,000 hosts), X/A:
 
-Timed, in interleaved rounds (each round every request to every variant,
-the variants' order rotating; round 0 is a warm-up), nova's microversions:
+    request    sqlite 1k   sqlite 10k   PG 1k       PG 10k
+    ac         S3 1.11     S3 1.47      S3 1.00     S3 1.39
+               S3F 1.32*   S3F 1.02     S3F 0.92    S3F 0.95
+    ac_req     S3 2.61     S3 2.81      S3 2.86     S3 2.50
+               S3F 0.91    S3F 0.94     S3F 0.99    S3F 0.80
+    rp_traits  1.30/1.10   1.09/0.99    1.05/1.19   0.85/0.75  (S3/S3F)
+    ensure     0.92/1.01   0.97/0.87    0.97/0.92   0.89/0.74
+    put        1.09/1.31*  0.97/0.85    0.91/0.89   1.11/1.17
+    traits     0.91/0.91   1.28/1.49    1.03/0.89   1.27/1.28
+    rp_req     0.81/0.73   1.21/1.07    0.95/1.06   1.39/0.98
+    (B at sqlite 1k: ac 2.09, ac_req 2.82, rp_traits 2.47, put 2.16,
+    traits 1.97, ensure refused; * min-max 0.91-2.00 / 1.02-2.83: noise)
 
-    ac         GET /allocation_candidates?resources=VCPU:1,MEMORY_MB:512,
-               DISK_GB:1&limit=1000 (1.36)        every boot and move
-    ac_req     the same &required=HW_CPU_X86_AVX2
-    rp_traits  GET /resource_providers/{uuid}/traits (1.6)
-    ensure     GET /traits?name=in:<the host's whole set> (nova's
-               _ensure_traits before each trait PUT; 1.6)
-    put        PUT /resource_providers/{uuid}/traits, COMPUTE_STATUS_
-               DISABLED toggled, ours kept (1.6)
-    traits     GET /traits (1.6)
-    rp_req     GET /resource_providers?required=MISC_SHARES_VIA_AGGREGATE
-               (nova-compute's sharing-provider query; 1.18)
-
-Prints each request's median ms (min-max) per variant, X/A as the median
-(min-max) of the per-round ratios, the answers' bytes; a request a
-variant's server refuses is shown with its status (B's ``ensure``: 400,
-its request line is over gunicorn's 4,094 bytes). Then: nova's trait-
-listing request line per bundled profile, the global CUSTOM_MIGCOMPAT_*
-names, the rows of placement's tables, and the reporter's first report
-on a fresh placement (a new profile; a host whose profile exists).
-
-Targets (issue 20): each ratio <= 1.10; request line <= 3,000 bytes;
-names independent of the number of hosts; resource_provider_traits rows
-<= 1.1 x A; a host whose profile exists: <= 4 requests.
+Request line (bytes) A / S3 / B: 1,416-1,744 / 1,610-1,938 / 11,348-
+14,684. Our names: 78 at 1,000 and at 10,000 hosts (64 are TSCF_<j>;
+B: 1,660 at 1,000). resource_provider_traits S3/A 1.078 (69,500 /
+64,500; 695,000 / 645,000). First report, S3: a new profile 47 and 46
+requests (2.6-3.5 s; B 341 and 184, 19.5 s), a host whose profile exists
+4 (B 4). S3's store chunks are child providers: placement then takes its
+nested-provider path for every allocation-candidates request (ac_req
+x2.5-2.9, ac x1.4-1.5 at 10,000 hosts); with the same records as root
+providers (S3F) both are at A. GET /traits follows the name count (+78).
 """
 
 import argparse
@@ -332,12 +338,11 @@ def med(xs):
 
 
 def report(samples, size, refused, variants):
-    print('%-10s' % 'request' + ''.join('%-24s' % ('%s ms' % v)
+    print('%-10s' % 'request' + ''.join('%-26s' % ('%s ms' % v)
                                         for v in variants) +
           ''.join('%-20s' % ('%s/A' % v) for v in variants[1:]) + 'bytes')
-    out = {}
     for lb, per in samples.items():
-        cells, ratios, out[lb] = [], [], {}
+        cells, ratios = [], []
         for v in variants:
             cells.append(refused[lb].get(v) or med(per[v]))
         for v in variants[1:]:
@@ -345,13 +350,11 @@ def report(samples, size, refused, variants):
                 ratios.append('-')
                 continue
             rs = [b / a for a, b in zip(per['A'], per[v])]
-            out[lb][v] = statistics.median(rs)
             ratios.append('%.2f (%.2f-%.2f)' % (
                 statistics.median(rs), min(rs), max(rs)))
-        print('%-10s' % lb + ''.join('%-24s' % c[:23] for c in cells) +
+        print('%-10s' % lb + ''.join('%-26s' % c[:25] for c in cells) +
               ''.join('%-20s' % r for r in ratios) +
               '/'.join(str(size[lb].get(v, '-')) for v in variants))
-    return out
 
 
 # -- the other figures --------------------------------------------------------
@@ -382,7 +385,6 @@ def first_reports(variants):
             ('2nd new profile (%s)' % profs[3][0], profs[3][1], 2),
             ('profile exists, own TSC', profs[0][1], 3),
             ('profile exists, same TSC', profs[0][1], 1)]
-    out = {}
     for v in [v for v in variants[1:] if v != 'S3F']:
         server = bench_fleet.LoggedPlacement(start_timeout=180)
         server.setUp()
@@ -402,18 +404,16 @@ def first_reports(variants):
                 took = time.perf_counter() - t0
                 time.sleep(0.3)  # gunicorn logs after it answered
                 n = (client.requests - before[0], server.served() - before[1])
-                out[v, label] = n
                 print('  %-3s %-32s %4d / %4d  %.2f s' % (
                     v, label, n[0], n[1], took))
         finally:
             server.cleanUp()
-    return out
 
 
 def main():
     parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0],
-        epilog='See the module docstring (and its measured figures).')
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--hosts', type=int, default=1000)
     parser.add_argument('--rounds', type=int, default=5)
     parser.add_argument('--db', choices=('sqlite', 'postgresql'),
