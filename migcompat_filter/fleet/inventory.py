@@ -37,6 +37,7 @@ from migcompat_filter.fleet import nova_api
 from migcompat_filter.placement import client as placement
 from migcompat_filter.placement import grouping
 from migcompat_filter.placement import hoststate
+from migcompat_filter.placement import store
 from migcompat_filter.profile import Profile
 from migcompat_filter.traits import codec as traits_codec
 
@@ -100,10 +101,15 @@ class Host(object):
         self.group_updated = None
         #: Why Placement could not be read for this host, or None.
         self.error = None
+        #: A schema-3 host's note record ({} when none).
+        self.note = {}
 
-    def classify(self):
-        """Read self.traits: state, profile key, problems and profile."""
-        read = hoststate.classify(self.traits)
+    def classify(self, records=None):
+        """Read self.traits (schema 3 with records, the migcompat
+        store's): state, profile key, problems, profile and note.
+        """
+        read = hoststate.classify(self.traits, records, self.name)
+        self.note = read.note
         self.state = read.state
         self.key = read.key
         self.problems = read.problems
@@ -124,7 +130,10 @@ class Host(object):
         self.key = hp.key
         self.problems = hp.problems
         self.reason = hp.reason
+        if hp.state != hoststate.TRAITED and hp.reason:
+            self.reason = 'provider %s: %s' % (self.name, hp.reason)
         self.profile = hp.profile
+        self.note = hp.note
 
     def fail(self, error):
         """Placement failed while reading this host: it is not judged."""
@@ -196,6 +205,8 @@ class Fleet(object):
         self._known = {}
         self._hyps = None
         self._ours = None
+        #: The migcompat store's records read last (schema 3).
+        self._records = {}
 
     # -- nova -------------------------------------------------------------
 
@@ -275,7 +286,9 @@ class Fleet(object):
             raise placement.PlacementError(
                 'read the fleet\'s profile groups: %s' % e.error) from None
         self.grouping = found
-        self._known.update(found.profiles)
+        self._records = found.records
+        self._known.update((d, hp) for d, hp in found.profiles.items()
+                           if hp.state == hoststate.TRAITED)
         return found, stamps
 
     def load(self, aggregate=None, names=None, timestamps=False):
@@ -397,12 +410,16 @@ class Fleet(object):
                     _dating_names(host.ours), label=host.name))
                 host.updated = _iso(updated or self.placement.provider_updated(
                     host.uuid, label=host.name))
+            records = self._records
+            if not store.schema3.referenced(host.traits).issubset(records):
+                records = self._records = store.read(
+                    store.client_get(self.placement)).records
         except placement.ProviderNotFound:
             host.fail('no resource provider %s in Placement' % host.uuid)
-        except placement.PlacementError as e:
+        except (placement.PlacementError, store.BadStore) as e:
             host.fail(str(e))
         else:
-            host.classify()
+            host.classify(records)
         return host
 
     def read_own(self, host):

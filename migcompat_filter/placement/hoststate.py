@@ -116,6 +116,9 @@ def classify(trait_names, records=None, provider=None):
         why = '; '.join(str(p) for p in parsed.problems
                         if p.trait == traits_codec.PREFIX +
                         traits_codec.SCHEMA_CODE) or 'no usable schema trait'
+        if provider and parsed.schema in (traits_codec.SCHEMA_MIXED,
+                                          traits_codec.SCHEMA_MISSING):
+            why = 'provider %s (%s): %s' % (provider, ' '.join(mine), why)
         return HostProfile(state, reason=why, problems=parsed.problems)
     return HostProfile(TRAITED, profile=parsed.profile,
                        key=traits_codec.digest_trait(mine),

@@ -40,6 +40,7 @@ import yaml
 from migcompat_filter.exception import InputError
 from migcompat_filter.placement import client as placement
 from migcompat_filter.placement import store as store_mod
+from migcompat_filter.placement import store_writes
 from migcompat_filter.traits import codec as traits_mod
 from migcompat_filter.traits import schema3
 
@@ -224,7 +225,7 @@ def _ensure_records(client, records, added, deadline, readable):
     if not needed:
         return []
     store = store_mod.read(store_mod.client_get(client, deadline))
-    written = store_mod.ensure(client, needed, store, deadline)
+    written = store_writes.ensure(client, needed, store, deadline)
     for digest in written if readable else ():
         rec = needed[digest]
         if rec.kind == schema3.PROFILE:

@@ -26,16 +26,15 @@ against its digest (schema3.assemble). UUIDs are uuid5 of the record's
 kind and digest: two reporters creating one record at once converge, and
 "already exists" is success.
 
-Writers: :func:`ensure` creates the records a host's traits point at and
-the store does not hold (two requests per provider: POST, then the
-aggregate PUT; ~10-30 providers for a new profile, once in the fleet);
-:func:`unreferenced` and :func:`prune` find and delete the records no
-host points at (``migcompat trait prune``).
+Writers (placement/store_writes.py): ``ensure`` creates the records a
+host's traits point at and the store does not hold (two requests per
+provider: POST, then the aggregate PUT; ~10-30 providers for a new
+profile, once in the fleet); :func:`unreferenced` finds the records no
+host points at and ``delete`` removes them (``migcompat trait prune``).
 """
 
 import urllib.parse
 
-from migcompat_filter.placement import client as placement
 from migcompat_filter import profile as profile_mod
 from migcompat_filter.traits import codec as traits_codec
 from migcompat_filter.traits import schema3
@@ -95,6 +94,23 @@ def read(get):
     return parse(get(listing_url(), VERSION))
 
 
+def records_for(names, records, get):
+    """The records a host's schema-3 traits point at: ``records`` (a
+    snapshot's) when it holds them all, else the store read now with
+    get (1 call; on a failure the snapshot's, and the host's missing
+    record makes it unreadable). None for a host of an older schema.
+    """
+    wanted = schema3.referenced(names)
+    if not wanted:
+        return None
+    if wanted.issubset(records):
+        return records
+    try:
+        return read(get).records
+    except Exception:  # a failure of get, or BadStore: never raise here
+        return records
+
+
 def client_get(client, deadline=None):
     """A get(url, version) over a PlacementClient (within a reporter
     Deadline when given).
@@ -106,69 +122,6 @@ def client_get(client, deadline=None):
                              client.get_json, url,
                              'read the migcompat store', version)
     return get
-
-
-def _call(deadline, client, what, func, *args):
-    if deadline is None:
-        return func(*args)
-    return deadline.call(client, what, func, *args)
-
-
-def _create(client, rp_uuid, name, parent, deadline):
-    """Create one provider in the store's aggregate (or finish one that
-    a killed or concurrent reporter created).
-    """
-    try:
-        gen = _call(deadline, client, 'creating %s' % name[:60],
-                    client.create_provider, rp_uuid, name, parent)
-    except placement.Conflict:
-        found = _call(deadline, client, 'looking up %s' % rp_uuid,
-                      client.find_provider, rp_uuid)
-        if found.get('uuid') != rp_uuid or found.get('name') != name:
-            raise placement.PlacementError(
-                'cannot store %s: a provider %s already holds its name or '
-                'UUID' % (name[:60], found.get('uuid')))
-        gen = found.get('generation')
-    for attempt in range(3):
-        try:
-            return _call(deadline, client, 'adding %s to the store' % rp_uuid,
-                         client.set_aggregates, rp_uuid, [AGGREGATE], gen)
-        except placement.Conflict:
-            gen = _call(deadline, client, 'looking up %s' % rp_uuid,
-                        client.find_provider, rp_uuid).get('generation')
-    raise placement.PlacementError('provider %s kept changing while it was '
-                                   'added to the migcompat store' % rp_uuid)
-
-
-def delete(client, providers, deadline=None):
-    """Delete store providers, children before roots; the count deleted."""
-    deleted = 0
-    for rp_uuid, _name, _parent in sorted(providers,
-                                          key=lambda p: p[2] is None):
-        if _call(deadline, client, 'deleting %s' % rp_uuid,
-                 client.delete_provider, rp_uuid):
-            deleted += 1
-    return deleted
-
-
-def ensure(client, records, store, deadline=None):
-    """Create the records (digest -> schema3.Record) the store does not
-    hold valid; an invalid one is deleted and written again. Returns the
-    digests written.
-    """
-    written = []
-    for digest, rec in sorted(records.items()):
-        if store.valid(digest):
-            continue
-        old = store.records.get(digest)
-        if old is not None:
-            gone = set(old.providers)
-            delete(client, [p for p in store.providers if p[0] in gone],
-                   deadline)
-        for rp_uuid, name, parent in schema3.providers_of(rec):
-            _create(client, rp_uuid, name, parent, deadline)
-        written.append(digest)
-    return written
 
 
 def readable_names(rec):
