@@ -29,6 +29,7 @@ from migcompat_filter.conf import reporter as reporter_conf
 from migcompat_filter import exception
 from migcompat_filter.placement import client as placement
 from migcompat_filter.placement import reporter
+from migcompat_filter.traits import codec as traits
 
 LOG = logging.getLogger(__name__)
 
@@ -223,7 +224,10 @@ class Report(FastEpilog, lister.Lister):
     def _report(self, conf, parsed_args, state):
         """The rows of one report; self._text gets its text lines."""
         self._text = []
-        wanted = common.traits_from_args(parsed_args)
+        # Schema 3's records live in the store, which nova's provider
+        # config file cannot write: that file gets schema 2's names.
+        wanted = common.traits_from_args(
+            parsed_args, 2 if parsed_args.provider_config else traits.SCHEMA)
         if parsed_args.provider_config:
             return self._write_provider_config(conf, parsed_args, wanted)
         if parsed_args.dry_run and not _placement_configured(conf,

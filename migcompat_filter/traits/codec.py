@@ -97,8 +97,13 @@ from migcompat_filter.traits import schema1 as trait_schema1
 from migcompat_filter.traits import schema2 as trait_schema2
 from migcompat_filter.traits import schema3 as trait_schema3
 
-#: The schema this migcompat writes (it reads every one in SCHEMAS).
-SCHEMA = trait_schema2.SCHEMA
+#: The schema this migcompat writes on hosts (it reads every one in
+#: SCHEMAS): ``migcompat report`` publishes schema 3.
+SCHEMA = trait_schema3.SCHEMA
+#: What encode() gives without a schema: schema 2's readable names, which
+#: decode without the migcompat store (tools, tests, "trait list" of a
+#: profile spelled out, the readable names of a record).
+TRAIT_SCHEMA = trait_schema2.SCHEMA
 LEGACY_SCHEMA = trait_schema1.SCHEMA
 _CODECS = {1: trait_schema1, 2: trait_schema2}
 SCHEMAS = tuple(sorted(_CODECS)) + (3,)
@@ -121,7 +126,7 @@ def _codec(schema):
     return _CODECS[schema]
 
 
-def encode_factor(name, value, schema=SCHEMA):
+def encode_factor(name, value, schema=TRAIT_SCHEMA):
     """The sorted trait names of one factor's value (schema 3: as schema
     2 spells it, what the readable names of a record say).
     """
@@ -162,7 +167,7 @@ def digest_trait(trait_names):
         '\n'.join(names).encode()).hexdigest()[:DIGEST_LENGTH].upper()
 
 
-def encode(profile, schema=SCHEMA, note=None):
+def encode(profile, schema=TRAIT_SCHEMA, note=None):
     """The sorted trait names of a profile: schema, factors and digest.
 
     Schema 3 gives an :class:`Encoded` list whose ``records`` are the
