@@ -28,8 +28,10 @@ from cliff import show
 from migcompat_filter.cmd import columns as cmd_columns
 from migcompat_filter.cmd import common
 from migcompat_filter.placement import hoststate
+from migcompat_filter.placement import store
 from migcompat_filter.profile import is_unknown
 from migcompat_filter.profile import to_jsonable
+from migcompat_filter.traits import codec as traits_codec
 
 LIST_COLUMNS = ('name', 'profile', 'cpu', 'microcode', 'kernel', 'qemu',
                 'libvirt', 'mode', 'nested', 'changed')
@@ -192,7 +194,14 @@ def _show_fields(host):
             to_jsonable(host.profile.factors[name]))))
     fields.append(('problems', common.ListColumn(
         [str(p) for p in host.problems])))
+    if getattr(host, 'note', None):
+        fields.append(('note', cmd_columns.FactorColumn(host.note)))
     fields.append(('migcompat_traits', common.ListColumn(host.ours)))
+    if host.state == hoststate.TRAITED and \
+            traits_codec.SCHEMA_PREFIX + '3' in host.ours:
+        # Schema 3: the record's facts as schema 2 would name them.
+        fields.append(('readable_traits', common.ListColumn(
+            store.readable_names_of(host.profile))))
     fields.append(('other_traits', common.ListColumn(
         sorted(set(host.traits) - set(host.ours)))))
     return fields

@@ -128,9 +128,16 @@ def readable_names(rec):
     """Schema 2's names of a profile record's facts (no schema or digest
     trait: the root must never look like a host).
     """
-    factors = {n: profile_mod.from_jsonable(v)
-               for n, v in rec.value.get('factors', {}).items()}
-    names = traits_codec.encode(profile_mod.Profile(factors), 2)
+    return readable_names_of(profile_mod.Profile(
+        {n: profile_mod.from_jsonable(v)
+         for n, v in rec.value.get('factors', {}).items()}))
+
+
+def readable_names_of(profile):
+    """Schema 2's readable names of a profile, without schema or digest
+    trait ("host show" of a schema-3 host, a record's root).
+    """
+    names = traits_codec.encode(profile, 2)
     return sorted(n for n in names
                   if not n.startswith(traits_codec.SCHEMA_PREFIX) and
                   not n.startswith(traits_codec.DIGEST_PREFIX))
@@ -144,13 +151,13 @@ def unreferenced(store, referenced):
     keep = set(referenced)
     out = []
     for rp in store.providers:
-        digest = _digest_of_name(rp[1])
+        digest = digest_of_name(rp[1])
         if digest is None or digest not in keep:
             out.append(rp)
     return out
 
 
-def _digest_of_name(name):
+def digest_of_name(name):
     for part in (name or '').split('-'):
         if len(part) == schema3.DIGEST_HEX and part.isalnum() and \
                 part.upper() == part:

@@ -18,6 +18,7 @@ a reason naming it and its traits, and the refresh stays within
 2 x profiles + 3 requests.
 """
 
+import json
 import os
 
 import requests
@@ -189,3 +190,19 @@ class MixedFleetTest(placement_server.ServerPerClass, testtools.TestCase):
         one = fleet.host('a-1')
         self.assertEqual(hoststate.TRAITED, one.state)
         self.assertEqual(self.own('a-1').profile, one.profile)
+
+    def test_host_show_spells_the_record_out(self):
+        from tests import cli
+        rc, out, err = cli.run('host', 'show', 'a-1', '--placement-url',
+                               self.server.url, '-f', 'json')
+        self.assertEqual(0, rc, err)
+        shown = json.loads(out)
+        self.assertLessEqual(len(shown['migcompat_traits']), 6)
+        self.assertIn('CUSTOM_MIGCOMPAT_ARCH_X86_64',
+                      shown['readable_traits'])
+        self.assertEqual('x86_64', shown['factor:arch'])
+        rc, out, err = cli.run('host', 'show', 'bad-two-profiles',
+                               '--placement-url', self.server.url, '-f',
+                               'json')
+        self.assertEqual(0, rc, err)
+        self.assertIn('2 PROFILE traits', out)

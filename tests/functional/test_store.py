@@ -15,6 +15,7 @@
 traits on each host, the request counts the docs promise.
 """
 
+import json
 import os
 import uuid
 
@@ -27,6 +28,7 @@ from migcompat_filter.placement import store
 from migcompat_filter.profile import Profile
 from migcompat_filter.traits import codec as traits
 from migcompat_filter.traits import schema3
+from tests import cli
 from tests.functional import placement_server
 
 HOSTS = os.path.join(os.path.dirname(__file__), '..', '..',
@@ -182,3 +184,37 @@ class StoreTest(placement_server.ServerPerClass, testtools.TestCase):
         names, _ = self.client.get_traits(a)
         self.assertLessEqual(len([t for t in names if traits.is_ours(t)]),
                              6)
+
+    def test_prune_removes_unreferenced_records_and_old_names(self):
+        old = bundled('rome-q82', microcode='0x%x' % uuid.uuid4().int)
+        new = bundled('rome-q82', microcode='0x%x' % uuid.uuid4().int)
+        a = self.host()
+        reporter.sync(self.client, a, traits.encode(old, 2))
+        reporter.sync(self.client, a, traits.encode(old, 3))
+        b = self.host()
+        reporter.sync(self.client, b, traits.encode(new, 3))
+        reporter.sync(self.client, a, traits.encode(new, 3))  # a moves on
+        old_d, new_d = (next(t for t in traits.encode(x, 3)
+                             if '_PROFILE_' in t).rsplit('_')[-1]
+                        for x in (old, new))
+        rc, out, err = cli.run('trait', 'prune', '--placement-url',
+                               self.server.url, '-f', 'json')
+        self.assertEqual(0, rc, err)
+        rows = {r['name']: r['result'] for r in json.loads(out)}
+        self.assertEqual('new, kept', rows['store record %s' % old_d])
+        # Schema 2's names of the old microcode went (no provider has them).
+        self.assertEqual('deleted', rows[next(
+            t for t in traits.encode(old, 2) if '_UCODE_' in t)])
+        rc, out, err = cli.run('trait', 'prune', '--placement-url',
+                               self.server.url, '--min-age', '0', '-f',
+                               'json')
+        self.assertEqual(0, rc, err)
+        rows = {r['name']: r['result'] for r in json.loads(out)}
+        self.assertEqual('deleted', rows['store record %s' % old_d])
+        self.assertNotIn('store record %s' % new_d, rows)
+        st = store.read(store.client_get(self.client))
+        self.assertNotIn(old_d, st.records)
+        self.assertTrue(st.valid(new_d))
+        for rp in (a, b):
+            _names, hp = self.read(rp)
+            self.assertEqual(hoststate.TRAITED, hp.state, hp.reason)
