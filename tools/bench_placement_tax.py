@@ -69,7 +69,9 @@ sqlite 6 / 4, PostgreSQL 15 6 / 3 at 1,000 / 10,000 hosts), X/A:
     traits     0.91/0.91   1.28/1.49    1.03/0.89   1.27/1.28
     rp_req     0.81/0.73   1.21/1.07    0.95/1.06   1.39/0.98
     (B at sqlite 1k: ac 2.09, ac_req 2.82, rp_traits 2.47, put 2.16,
-    traits 1.97, ensure refused; * min-max 0.91-2.00 / 1.02-2.83: noise)
+    traits 1.97, ensure refused; * min-max 0.91-2.00 / 1.02-2.83: noise;
+    sqlite 1k again, 8 rounds: ac 1.15/1.03, ac_req 2.62/1.03, the small
+    requests 0.75-1.20, which is this machine's noise for them)
 
 Request line (bytes) A / S3 / B: 1,416-1,744 / 1,610-1,938 / 11,348-
 14,684. Our names: 78 at 1,000 and at 10,000 hosts (64 are TSCF_<j>;
