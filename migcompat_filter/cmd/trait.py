@@ -106,7 +106,7 @@ class TraitPrune(common.FleetCommand, lister.Lister):
         rows = []
         now = datetime.datetime.now(datetime.timezone.utc)
         for label, rps in sorted(by_record.items()):
-            roots = [rp[0] for rp in rps if rp[2] is None]
+            roots = [rp[0] for rp in rps if store.schema3.is_root_name(rp[1])]
             stamp = client.provider_updated(roots[0]) if roots else None
             if stamp is not None and \
                     (now - stamp).total_seconds() < min_age:

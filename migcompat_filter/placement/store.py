@@ -14,7 +14,8 @@
 
 Each record (a profile, the per-host factors of hosts running the same
 guests, a note) is one root provider ``migcompat-<kind>-<digest>`` and
-child providers whose names carry its content
+part providers (roots too, so that placement's allocation candidates keep
+their flat path) whose names carry its content
 (:mod:`migcompat_filter.traits.schema3`). None has inventory, so none is
 ever an allocation candidate; all are members of one aggregate,
 :data:`AGGREGATE`, so that

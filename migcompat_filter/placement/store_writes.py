@@ -54,10 +54,13 @@ def _create(client, rp_uuid, name, parent, deadline):
 
 
 def delete(client, providers, deadline=None):
-    """Delete store providers, children before roots; the count deleted."""
+    """Delete store providers, parts (and any children, as an older
+    store had) before record roots; the count deleted.
+    """
     deleted = 0
-    for rp_uuid, _name, _parent in sorted(providers,
-                                          key=lambda p: p[2] is None):
+    for rp_uuid, _name, _parent in sorted(
+            providers, key=lambda p: (p[2] is None,
+                                      schema3.is_root_name(p[1]))):
         if _call(deadline, client, 'deleting %s' % rp_uuid,
                  client.delete_provider, rp_uuid):
             deleted += 1

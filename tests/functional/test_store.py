@@ -105,6 +105,11 @@ class StoreTest(placement_server.ServerPerClass, testtools.TestCase):
         inv = self.server.request(
             'GET', '/resource_providers/%s/inventories' % root).json()
         self.assertEqual({}, inv['inventories'])
+        # Every store provider is a root: placement's allocation
+        # candidates stay on their flat path (bench_placement_tax S3F).
+        listed = store.read(store.client_get(self.client)).providers
+        self.assertTrue(listed)
+        self.assertEqual({None}, {p[2] for p in listed})
 
     def test_schema2_host_upgrades_in_one_write_keeping_others(self):
         prof = bundled('rome-q90', microcode='0x%x' % uuid.uuid4().int)
@@ -153,9 +158,7 @@ class StoreTest(placement_server.ServerPerClass, testtools.TestCase):
         text = ('A' if text[0] != 'A' else 'B') + text[1:]
         resp = self.server.request(
             'PUT', '/resource_providers/%s' % rp_uuid,
-            json={'name': head + '-' + text,
-                  'parent_provider_uuid': schema3.root_uuid('profile',
-                                                            digest)})
+            json={'name': head + '-' + text})
         self.assertEqual(200, resp.status_code, resp.text)
         _names, hp = self.read(a)
         self.assertEqual(hoststate.UNREADABLE, hp.state)

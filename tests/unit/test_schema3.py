@@ -203,8 +203,10 @@ class TestVerify(testtools.TestCase):
         rps = list(self.rps)
         rps[i] = (u, head + '-' + payload, parent)
         hp = self.classify(rps)
-        self.assertUnreadable(hp, self.profile_digest, parent,
-                              'migcompat-profile-' + self.profile_digest)
+        self.assertIsNone(parent)  # every store provider is a root
+        self.assertUnreadable(hp, self.profile_digest, schema3.root_uuid(
+            schema3.PROFILE, self.profile_digest),
+            'migcompat-profile-' + self.profile_digest)
 
     def test_content_of_another_record_does_not_pass(self):
         # Valid JSON, valid deflate: the content of another profile under
