@@ -28,9 +28,11 @@ from cliff import show
 from migcompat_filter.cmd import columns as cmd_columns
 from migcompat_filter.cmd import common
 from migcompat_filter.placement import hoststate
+from migcompat_filter.placement import store
 from migcompat_filter.placement import verify_store
 from migcompat_filter.profile import is_unknown
 from migcompat_filter.profile import to_jsonable
+from migcompat_filter.traits import codec as traits_codec
 
 LIST_COLUMNS = ('name', 'profile', 'cpu', 'microcode', 'kernel', 'qemu',
                 'libvirt', 'mode', 'nested', 'drift', 'changed')
@@ -172,10 +174,8 @@ class HostList(common.FleetCommand, lister.Lister):
         memo = {}
         summaries = [summary(host, memo) for host in hosts]
         if parsed_args.long:
-            published = verify_store.read_all(self._fleet.placement)
             for host, s in zip(hosts, summaries):
-                s['verify'] = verify_text(
-                    verify_store.counts_of(host, published))
+                s['verify'] = verify_text(verify_store.counts_of(host))
         return cols, [tuple(s[c] for c in cols) for s in summaries]
 
 
@@ -200,8 +200,8 @@ class HostShow(common.FleetCommand, show.ShowOne):
         host = self.fleet(parsed_args).host(parsed_args.host)
         self.warn_about_nova()
         fields = _show_fields(host)
-        fields.insert(6, ('verify', verify_text(verify_store.counts_of(
-            host, verify_store.read_all(self._fleet.placement)))))
+        fields.insert(6, ('verify',
+                          verify_text(verify_store.counts_of(host))))
         return tuple(f[0] for f in fields), tuple(f[1] for f in fields)
 
 
@@ -226,7 +226,14 @@ def _show_fields(host):
             to_jsonable(host.profile.factors[name]))))
     fields.append(('problems', common.ListColumn(
         [str(p) for p in host.problems])))
+    if getattr(host, 'note', None):
+        fields.append(('note', cmd_columns.FactorColumn(host.note)))
     fields.append(('migcompat_traits', common.ListColumn(host.ours)))
+    if host.state == hoststate.TRAITED and \
+            traits_codec.SCHEMA_PREFIX + '3' in host.ours:
+        # Schema 3: the record's facts as schema 2 would name them.
+        fields.append(('readable_traits', common.ListColumn(
+            store.readable_names_of(host.profile))))
     fields.append(('other_traits', common.ListColumn(
         sorted(set(host.traits) - set(host.ours)))))
     return fields

@@ -13,7 +13,6 @@
 """``migcompat report``: publish this host's traits in Placement."""
 
 import datetime
-import inspect
 import logging
 import os
 import random
@@ -33,6 +32,8 @@ from migcompat_filter import exception
 from migcompat_filter.host import last_good
 from migcompat_filter.placement import client as placement
 from migcompat_filter.placement import reporter
+from migcompat_filter.placement import verify_store
+from migcompat_filter.traits import codec as traits
 
 LOG = logging.getLogger(__name__)
 
@@ -256,7 +257,10 @@ class Report(FastEpilog, lister.Lister):
     def _report_traits(self, conf, parsed_args, state):
         self._text = []
         self._note = None
-        wanted = self._wanted(conf, parsed_args)
+        # Schema 3's records live in the store, which nova's provider
+        # config file cannot write: that file gets schema 2's names.
+        schema = 2 if parsed_args.provider_config else traits.SCHEMA
+        wanted = self._wanted(conf, parsed_args, schema)
         self._drift = _check_drift(parsed_args, state)
         if parsed_args.provider_config:
             return self._write_provider_config(conf, parsed_args, wanted)
@@ -271,13 +275,13 @@ class Report(FastEpilog, lister.Lister):
             state.pop('rp_uuid', None)
             return self._offline(wanted, str(e))
 
-    def _wanted(self, conf, parsed_args):
+    def _wanted(self, conf, parsed_args, schema):
         """The traits to publish: of the live host with the kept values
         (migcompat_filter.host.last_good) standing in for factors that
         could not be read this time; of a snapshot or profile as given.
         """
         if parsed_args.profile or parsed_args.root:
-            return common.traits_from_args(parsed_args)
+            return common.traits_from_args(parsed_args, schema)
         from migcompat_filter.traits import codec
         profile = common.profile_from_args(parsed_args)
         path = (parsed_args.kept_values_file or
@@ -306,7 +310,7 @@ class Report(FastEpilog, lister.Lister):
         if self._note:
             self._text.append('kept: %s' % ', '.join(
                 '%s since %s' % item for item in sorted(self._note.items())))
-        return codec.encode(outcome.profile)
+        return codec.encode(outcome.profile, schema)
 
     def _offline(self, wanted, why):
         """A dry run without Placement: what the provider would carry."""
@@ -352,20 +356,26 @@ class Report(FastEpilog, lister.Lister):
             state['rp_uuid'] = self._find_provider(client, conf,
                                                    parsed_args, deadline)
         rp_uuid = state['rp_uuid']
-        extra = {}
-        if _sync_takes_note():
-            # schema 3 publishes per-host facts in the host's note: the ages
-            # of kept values and the running guests' drift.
+        # Schema 3 publishes per-host facts in the host's note: the ages of
+        # kept values, the running guests' drift and the last verification
+        # with libvirt (run first, so this report carries its counts).
+        note = None
+        if getattr(wanted, 'records', None) is not None:
             note = {}
             if self._note:
                 note['kept'] = self._note
             if self._drift is not None:
                 note['drift'] = self._drift
-            extra['note'] = note
+            if not parsed_args.dry_run:
+                counts = verify_store.note_value(_verify(
+                    conf, parsed_args, state, client, rp_uuid, wanted))
+                if counts is not None:
+                    note[verify_store.NOTE_KEY] = counts
         result = reporter.sync(
             client, rp_uuid, wanted, dry_run=parsed_args.dry_run,
             max_retries=conf.migcompat.max_conflict_retries,
-            deadline=deadline, **extra)
+            deadline=deadline, note=note,
+            readable=conf.migcompat.readable_profile_traits)
         self._text.extend(result.lines())
         if not result.changed:
             self._text.append('unchanged: %d traits of ours on provider %s'
@@ -376,8 +386,6 @@ class Report(FastEpilog, lister.Lister):
         else:
             self._text.append('updated provider %s (generation %d)'
                               % (rp_uuid, result.generation))
-        if not result.dry_run:
-            _verify(conf, parsed_args, state, client, rp_uuid, wanted)
         would = 'would ' if result.dry_run else ''
         added = set(result.added)
         return ([(t, would + 'add' if would else 'added', rp_uuid)
@@ -449,17 +457,11 @@ def _verify(conf, parsed_args, state, client, rp_uuid, wanted):
         counts = state['verify'].run(client, rp_uuid, sorted(wanted))
         LOG.info('verification with libvirt (%s): %s',
                  state['verify'].last, counts)
+        return counts
     except Exception as e:
         LOG.warning('verification with libvirt failed (retried next '
                     'report): %s', e)
-
-
-def _sync_takes_note():
-    """Whether reporter.sync publishes a per-host note (schema 3)."""
-    try:
-        return 'note' in inspect.signature(reporter.sync).parameters
-    except (TypeError, ValueError):
-        return False
+        return None
 
 
 def _deadline_seconds(conf):

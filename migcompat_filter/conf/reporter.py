@@ -211,6 +211,33 @@ Related options:
 * ``kept_values_file``; ``report --forget-kept`` drops every kept value
   at once.
 """),
+    cfg.BoolOpt(
+        'readable_profile_traits',
+        default=False,
+        help="""
+Also put each new profile record's facts, spelled as schema 2's readable
+trait names, on that record's root provider in the migcompat store, so that
+"openstack resource provider trait list <root>" shows them and a flavor may
+read them; they are on the record, not on hosts, so no flavor can require
+them.
+
+Off by default: every new global trait name is loaded by Placement in each
+of nova's trait requests (about 300 names per distinct profile; measured by
+tools/bench_placement_tax.py, see doc/source/traits.rst), and the first
+report of a new profile costs one request per new name. Compute nodes carry
+at most 6 traits of ours either way.
+
+Possible values:
+
+* True: readable names on the profile records' roots (costs Placement
+  time in every trait request of nova, and rows).
+* False: only the records; "migcompat trait list" and "host show" spell
+  the facts out.
+
+Related options:
+
+* None.
+"""),
 ]
 
 

@@ -37,6 +37,7 @@ from migcompat_filter.fleet import nova_api
 from migcompat_filter.placement import client as placement
 from migcompat_filter.placement import grouping
 from migcompat_filter.placement import hoststate
+from migcompat_filter.placement import store
 from migcompat_filter.profile import Profile
 from migcompat_filter.traits import codec as traits_codec
 
@@ -72,6 +73,11 @@ def _iso(stamp):
     return stamp.strftime('%Y-%m-%dT%H:%M:%SZ') if stamp else None
 
 
+#: A schema-3 host's note trait: the rest of the name is its record's
+#: digest in the migcompat store.
+_NOTE_TRAIT_PREFIX = traits_codec.PREFIX + 'NOTE_'
+
+
 class Host(object):
     """One compute node: provider, traits, their reading, nova's view."""
 
@@ -100,10 +106,15 @@ class Host(object):
         self.group_updated = None
         #: Why Placement could not be read for this host, or None.
         self.error = None
+        #: A schema-3 host's note record ({} when none).
+        self.note = {}
 
-    def classify(self):
-        """Read self.traits: state, profile key, problems and profile."""
-        read = hoststate.classify(self.traits)
+    def classify(self, records=None):
+        """Read self.traits (schema 3 with records, the migcompat
+        store's): state, profile key, problems, profile and note.
+        """
+        read = hoststate.classify(self.traits, records, self.name)
+        self.note = read.note
         self.state = read.state
         self.key = read.key
         self.problems = read.problems
@@ -124,7 +135,10 @@ class Host(object):
         self.key = hp.key
         self.problems = hp.problems
         self.reason = hp.reason
+        if hp.state != hoststate.TRAITED and hp.reason:
+            self.reason = 'provider %s: %s' % (self.name, hp.reason)
         self.profile = hp.profile
+        self.note = hp.note
 
     def fail(self, error):
         """Placement failed while reading this host: it is not judged."""
@@ -196,6 +210,8 @@ class Fleet(object):
         self._known = {}
         self._hyps = None
         self._ours = None
+        #: The migcompat store's records read last (schema 3).
+        self._records = {}
 
     # -- nova -------------------------------------------------------------
 
@@ -275,7 +291,9 @@ class Fleet(object):
             raise placement.PlacementError(
                 'read the fleet\'s profile groups: %s' % e.error) from None
         self.grouping = found
-        self._known.update(found.profiles)
+        self._records = found.records
+        self._known.update((d, hp) for d, hp in found.profiles.items()
+                           if hp.state == hoststate.TRAITED)
         return found, stamps
 
     def load(self, aggregate=None, names=None, timestamps=False):
@@ -320,7 +338,35 @@ class Fleet(object):
             hosts = [Host(listed.get(u) or found.names.get(u) or u, u)
                      for u in uuids]
         self._judge(hosts, found, listed, stamps if timestamps else None)
+        self._read_notes(hosts, found)
         return sorted(hosts, key=lambda h: (h.name, h.uuid))
+
+    def _read_notes(self, hosts, found):
+        """Each grouped schema-3 host's own note (its group's profile is
+        shared; its note is not): one membership listing per distinct note
+        in use, which hosts with the same facts share.
+        """
+        grouped = {h.uuid: h for h in hosts
+                   if h.uuid in found.host_key and h.error is None}
+        notes = sorted(t for t in self._ours or ()
+                       if isinstance(t, str) and
+                       t.startswith(_NOTE_TRAIT_PREFIX))
+        if not grouped or not notes:
+            return
+
+        def get(url, version):
+            return self.placement.get_json(
+                url, 'read the hosts\' notes (GET %s)' % url[:120], version)
+        for name in notes:
+            rec = self._records.get(name[len(_NOTE_TRAIT_PREFIX):])
+            note = getattr(rec, 'value', None) if rec is not None and \
+                rec.valid else None
+            note = note.get('note') if isinstance(note, dict) else None
+            if not isinstance(note, dict):
+                continue
+            for uuid, _name in grouping.members(get, [name]):
+                if uuid in grouped:
+                    grouped[uuid].note = note
 
     def _untraited(self):
         """{uuid: name} of the providers with COMPUTE_NODE and no schema
@@ -397,12 +443,16 @@ class Fleet(object):
                     _dating_names(host.ours), label=host.name))
                 host.updated = _iso(updated or self.placement.provider_updated(
                     host.uuid, label=host.name))
+            records = self._records
+            if not store.schema3.referenced(host.traits).issubset(records):
+                records = self._records = store.read(
+                    store.client_get(self.placement)).records
         except placement.ProviderNotFound:
             host.fail('no resource provider %s in Placement' % host.uuid)
-        except placement.PlacementError as e:
+        except (placement.PlacementError, store.BadStore) as e:
             host.fail(str(e))
         else:
-            host.classify()
+            host.classify(records)
         return host
 
     def read_own(self, host):

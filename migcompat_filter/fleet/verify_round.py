@@ -35,7 +35,6 @@ from migcompat_filter.fleet import inventory
 from migcompat_filter.fleet import verify
 from migcompat_filter.host import expansion_cache
 from migcompat_filter.host import verify as lv
-from migcompat_filter.placement import verify_store
 from migcompat_filter.profile import to_jsonable
 from migcompat_filter.traits import names as traits_names
 
@@ -165,7 +164,6 @@ class Round(object):
                         '(from %s) on this host: migcompat says %s, libvirt '
                         'says %s; %s', row.case.label, row.case.source,
                         row.ours, row.answer.verdict, row.detail())
-        verify_store.publish(client, rp_uuid, counts)
         complete = self.last == 'verified'
         _save(self.path, {'key': key if complete else None,
                           'quick': quick if complete else None,

@@ -354,6 +354,37 @@ class PlacementClient(object):
                              'create trait %s' % name, ok=(201, 204))
         return resp.status_code == 201
 
+    def create_provider(self, rp_uuid, name, parent=None):
+        """Create a provider (microversion 1.20); its generation. Conflict
+        when its UUID or name exists.
+        """
+        body = {'uuid': rp_uuid, 'name': name}
+        if parent:
+            body['parent_provider_uuid'] = parent
+        what = 'create resource provider %s' % name[:60]
+        resp = self._request('POST', '/resource_providers', what, json=body,
+                             microversion='1.20')
+        return _generation(resp, what, 'generation')
+
+    def set_aggregates(self, rp_uuid, aggregates, generation):
+        """Replace a provider's aggregates (1.19); the new generation."""
+        what = 'set aggregates of resource provider %s' % rp_uuid
+        resp = self._request(
+            'PUT', '/resource_providers/%s/aggregates' % rp_uuid, what,
+            json={'aggregates': sorted(aggregates),
+                  'resource_provider_generation': generation},
+            microversion='1.19')
+        return _generation(resp, what)
+
+    def delete_provider(self, rp_uuid):
+        """Delete a provider; False when it did not exist. Conflict while
+        it has children or allocations.
+        """
+        resp = self._request('DELETE', '/resource_providers/%s' % rp_uuid,
+                             'delete resource provider %s' % rp_uuid,
+                             ok=(204, 404))
+        return resp.status_code == 204
+
     def provider_updated(self, rp_uuid, label=None):
         """When Placement last changed the provider (any writer): its
         Last-Modified as a UTC datetime, or None.

@@ -33,9 +33,24 @@ number of Placement calls: O(distinct profiles), never O(hosts).
    with :func:`hoststate.classify` (1 call per new profile). A digest
    names its content, so a decoded profile never goes stale.
 
-A cold read costs 2 + 2 x profiles calls, a later one 2 + profiles. A
-host that carries traits of ours but no digest trait (or one that does not
-match its traits) is in ``Grouping.loose``: read it on its own.
+Schema 3 (CUSTOM_MIGCOMPAT_PROFILE_<digest> on each host, the profile in
+the migcompat store: placement/store.py) adds two calls and needs no
+step 4: the hosts with a profile digest but without the schema-3 trait
+(``required=in:<profile digests>&required=!CUSTOM_MIGCOMPAT_SCHEMA_3``,
+1 call), with an older schema trait too (``&required=in:<older schema
+traits>``, 1 call, only in a mixed fleet) and, last, the store itself (1
+call), whose records are checked against their digests; a group whose
+record is invalid keeps its hosts, each UNREADABLE with the record's
+reason (its other groups unaffected).
+
+A cold read costs at most 3 + 2 x profiles calls (one more in a fleet
+mixing schema 1/2 with a single schema-3 profile), a later one at most
+5 + profiles. A host that carries traits of ours but no digest trait (or one
+that does not match its traits), that is listed in two groups, or that
+carries a profile digest without the schema-3 trait, is in
+``Grouping.loose``: read it on its own (it is then UNREADABLE, its
+reason naming it and its traits), and never changes how the rest of its
+group is read.
 
 :func:`read` takes a ``get(url, version)`` callable that returns the JSON body
 of a 200 answer, raises :class:`NoSuchTrait` for a ``required=`` query
@@ -51,12 +66,15 @@ import urllib.parse
 
 from migcompat_filter.factors import catalogue
 from migcompat_filter.placement import hoststate
+from migcompat_filter.placement import store as store_mod
 from migcompat_filter import profile as profile_mod
 from migcompat_filter.traits import codec as traits_codec
 
 PREFIX = traits_codec.PREFIX
 DIGEST_PREFIX = traits_codec.DIGEST_PREFIX
 SCHEMA_PREFIX = PREFIX + traits_codec.SCHEMA_CODE + '_'
+PROFILE_PREFIX = hoststate.PROFILE_PREFIX
+SCHEMA_3 = hoststate.SCHEMA_3
 
 #: Microversions: 1.6 for traits, 1.18 for required=, 1.39 for in: and
 #: a repeated required=.
@@ -102,19 +120,27 @@ class Grouping(object):
               or a digest trait)
     loose:    frozenset of traited UUIDs in no (valid) group: read each
     complete: every step succeeded
+    records:  the migcompat store's records (digest -> schema3.Record or
+              Invalid), for reading schema-3 hosts on their own
     """
 
     __slots__ = ('members', 'host_key', 'names', 'profiles', 'traited',
-                 'loose', 'complete', 'requests')
+                 'loose', 'complete', 'requests', 'records')
 
     def __init__(self, members, names, profiles, traited, complete=True,
-                 requests=0):
+                 requests=0, records=None, suspects=()):
         members = {d: tuple(u) for d, u in members.items()
                    if u and d in profiles}
         host_key = {}
+        doubled = set(suspects)
         for digest, uuids in members.items():
             for uuid in uuids:
+                if uuid in host_key:
+                    doubled.add(uuid)
                 host_key[uuid] = digest
+        for uuid in doubled:  # in two groups: its traits contradict
+            host_key.pop(uuid, None)
+        traited = set(traited) | doubled
         self.members = members
         self.host_key = host_key
         self.names = dict(names)
@@ -127,6 +153,7 @@ class Grouping(object):
         self.complete = complete
         #: Placement calls this reading took.
         self.requests = requests
+        self.records = dict(records or {})
 
     @classmethod
     def empty(cls):
@@ -263,15 +290,69 @@ def provider_traits(get, uuid):
     return _trait_names(get(url, TRAITS_VERSION), url)
 
 
+#: Members of a schema-2 group tried before its hosts are read one by one.
+LEARN_TRIES = 3
+
+
 def learn(get, digest, uuids):
-    """The HostProfile of a digest group, from one of its hosts, or None
-    when that host's traits do not hash to the digest (stale or hand-set:
-    its hosts are then read one by one).
+    """The HostProfile of a schema-2 digest group, from one of its hosts,
+    or None when none of the first LEARN_TRIES hosts' traits hash to the
+    digest (stale or hand-set: its hosts are then read one by one). So
+    one mismatched host listed first no longer costs its whole group.
     """
-    hp = hoststate.classify(provider_traits(get, uuids[0]))
-    if hp.state == hoststate.TRAITED and hp.key != digest:
-        return None
-    return without_per_host(hp)
+    for uuid in uuids[:LEARN_TRIES]:
+        hp = hoststate.classify(provider_traits(get, uuid))
+        if hp.state != hoststate.TRAITED or hp.key == digest:
+            return without_per_host(hp)
+    return None
+
+
+def learn3(digest, records):
+    """The HostProfile of a schema-3 profile group, from its record (no
+    host read): UNREADABLE with the record's reason when it is invalid or
+    missing.
+    """
+    hp = hoststate.classify([SCHEMA_3, digest], records)
+    if hp.state != hoststate.TRAITED:
+        hp.reason = '%s: %s' % (digest, hp.reason.split('): ', 1)[-1])
+        return hp
+    factors = dict(hp.profile.factors)  # as without_per_host blanks them
+    factors.update((n, profile_mod.Unknown(
+        'per host: read from the host\'s own traits'))
+        for n in catalogue.per_host())
+    return hoststate.HostProfile(hp.state, profile_mod.Profile(factors),
+                                 hp.key, hp.reason, hp.problems)
+
+
+def suspects3(get, digests, schemas):
+    """(uuid, name) of the providers carrying a profile digest but not the
+    schema-3 trait, or an older schema trait too (1 call, 2 in a fleet
+    with schema-1/2 hosts; none without profile digests).
+    """
+    if not digests:
+        return []
+    if SCHEMA_3 not in schemas:
+        return members(get, digests)
+    older = [t for t in schemas if t != SCHEMA_3]
+    found = _suspects(get, digests, '!' + urllib.parse.quote(SCHEMA_3))
+    if older:
+        found += _suspects(get, digests, 'in:' + ','.join(
+            urllib.parse.quote(t) for t in older))
+    return found
+
+
+def _suspects(get, digests, condition):
+    url = ('/resource_providers?required=in:%s&required=%s' % (
+        ','.join(urllib.parse.quote(t) for t in sorted(digests)),
+        condition))
+    if len(url) > MAX_URL:  # very many profiles: per batch of digests
+        half = len(digests) // 2
+        return (_suspects(get, digests[:half], condition) +
+                _suspects(get, digests[half:], condition))
+    try:
+        return _providers(get(url, REQUIRED_IN_VERSION), url)
+    except NoSuchTrait:
+        return []
 
 
 class _Counting(object):
@@ -302,15 +383,23 @@ def read(get, known=None, previous=None, progress=None, with_names=True):
     profiles = dict(previous.profiles)
     traited = previous.traited
     extra = None
+    records = dict(previous.records)
+    suspects = []
     try:
         url = ('/traits?associated=true&name=startswith:%s'
                % urllib.parse.quote(PREFIX))
         ours = _trait_names(get(url, TRAITS_VERSION), url)
-        digests = sorted(t for t in ours if t.startswith(DIGEST_PREFIX))
+        digests = sorted(t for t in ours if t.startswith(DIGEST_PREFIX) or
+                         t.startswith(PROFILE_PREFIX))
         schemas = sorted(t for t in ours if t.startswith(SCHEMA_PREFIX))
         extra = ungrouped(get, schemas, digests)
         if extra is None:
             traited = frozenset(u for u, _n in members(get, schemas))
+        threes = [d for d in digests if d.startswith(PROFILE_PREFIX)]
+        suspects = suspects3(get, threes, schemas)
+        if with_names:
+            names.update(suspects)
+        suspects = [u for u, _n in suspects]
         # Groups nobody carries any more go; the others are re-read.
         members_of = {d: m for d, m in members_of.items() if d in digests}
         for done, digest in enumerate(digests, 1):
@@ -318,7 +407,8 @@ def read(get, known=None, previous=None, progress=None, with_names=True):
             members_of[digest] = tuple(u for u, _n in found)
             if with_names:
                 names.update(found)
-            if found and digest not in profiles:
+            if found and digest not in profiles and \
+                    not digest.startswith(PROFILE_PREFIX):
                 hp = known.get(digest)
                 if hp is None:
                     hp = learn(get, digest, members_of[digest])
@@ -327,13 +417,22 @@ def read(get, known=None, previous=None, progress=None, with_names=True):
             if progress:
                 progress(done, len(digests))
         if extra is not None:
-            traited = _traited(members_of, extra)
+            traited = _traited(members_of, extra).union(suspects)
             if with_names:
                 names.update(extra)
+        if threes:  # last: every record a listed host points at is in it
+            records = store_mod.read(get).records
+            for digest in threes:
+                hp = known.get(digest)
+                if hp is None or hp.state != hoststate.TRAITED:
+                    hp = learn3(digest, records)
+                profiles[digest] = hp
     except Exception as e:
         if extra is not None:  # what this read saw, over the last one
             traited = previous.traited | _traited(members_of, extra)
         raise PartialRead(e, Grouping(members_of, names, profiles, traited,
-                                      complete=False,
-                                      requests=get.calls)) from None
-    return Grouping(members_of, names, profiles, traited, requests=get.calls)
+                                      complete=False, requests=get.calls,
+                                      records=records, suspects=suspects)
+                          ) from None
+    return Grouping(members_of, names, profiles, traited, requests=get.calls,
+                    records=records, suspects=suspects)

@@ -39,7 +39,10 @@ import yaml
 
 from migcompat_filter.exception import InputError
 from migcompat_filter.placement import client as placement
+from migcompat_filter.placement import store as store_mod
+from migcompat_filter.placement import store_writes
 from migcompat_filter.traits import codec as traits_mod
+from migcompat_filter.traits import schema3
 
 LOG = logging.getLogger(__name__)
 
@@ -53,7 +56,7 @@ class SyncResult(object):
     """What a sync found and did."""
 
     def __init__(self, provider, added, removed, created, generation,
-                 attempts, dry_run, written):
+                 attempts, dry_run, written, records=()):
         self.provider = provider
         self.added = sorted(added)
         self.removed = sorted(removed)
@@ -64,6 +67,8 @@ class SyncResult(object):
         self.attempts = attempts
         self.dry_run = dry_run
         self.written = written
+        #: Digests of the schema-3 records this sync wrote to the store.
+        self.records = sorted(records)
 
     @property
     def changed(self):
@@ -195,26 +200,71 @@ def _missing(client, deadline, names):
     return sorted(set(names) - set(known))
 
 
+def _with_note(wanted, records, note):
+    """wanted and records with the note record in place of any other."""
+    if records is None:
+        raise InputError('a note needs schema 3 (its record lives in the '
+                         'migcompat store)')
+    wanted = {t for t in wanted
+              if not t.startswith(traits_mod.PREFIX + 'NOTE_')}
+    records = dict(records)
+    if note:
+        rec = schema3.make_record(schema3.NOTE,
+                                  {'kind': schema3.NOTE, 'note': note})
+        records[rec.digest] = rec
+        wanted.add(schema3.record_trait(rec))
+    return wanted, records
+
+
+def _ensure_records(client, records, added, deadline, readable):
+    """Write the records the added traits point at that the store lacks
+    (1 listing, then 2 requests per new provider); the digests written.
+    """
+    needed = {d: records[d] for d in schema3.referenced(added)
+              if d in records}
+    if not needed:
+        return []
+    store = store_mod.read(store_mod.client_get(client, deadline))
+    written = store_writes.ensure(client, needed, store, deadline)
+    for digest in written if readable else ():
+        rec = needed[digest]
+        if rec.kind == schema3.PROFILE:
+            sync(client, schema3.root_uuid(rec.kind, digest),
+                 store_mod.readable_names(rec), deadline=deadline)
+    return written
+
+
 def sync(client, provider_uuid, wanted, dry_run=False,
-         max_retries=DEFAULT_MAX_RETRIES, deadline=None):
+         max_retries=DEFAULT_MAX_RETRIES, deadline=None, note=None,
+         records=None, readable=False):
     """Make our traits on the provider exactly ``wanted``.
 
     Traits without our prefix are never removed or altered; every trait of
-    ours not wanted goes in the same write (so an upgrade from schema 1
-    replaces the old traits with schema 2 in one PUT). Trait names that
+    ours not wanted goes in the same write (so an upgrade to schema 3
+    replaces the old schema-1/2 traits in one PUT). Schema 3: the records
+    the traits point at (``records``, by default ``wanted.records`` of
+    traits.codec.encode) are written to the migcompat store first, once
+    per distinct content (store.ensure); ``note`` (a JSON-able dict, {}
+    for none) becomes the host's note record; ``readable`` puts schema
+    2's names of a new profile on its record's root. Trait names that
     are new to Placement (found with one listing) are created before the
     one write: an unchanged host costs 1 request, a first report whose
-    names exist 3 or 4. Raises
+    names and records exist 4 (traits, store, names, write). Raises
     :class:`~migcompat_filter.placement.client.PlacementError` when Placement
     fails or the conflicts outlast ``max_retries``, and
     :class:`DeadlineExceeded` when ``deadline`` (a :class:`Deadline`)
     passes; nothing is half-written then (the provider write is a single
     request).
     """
+    if records is None:
+        records = getattr(wanted, 'records', None)
+    if note is not None:
+        wanted, records = _with_note(wanted, records, note)
     wanted = _check_wanted(wanted)
     deadline = deadline or _NoDeadline()
     created = set()
     ensured = set()
+    stored = None
     attempts = 0
     recreated = False
     while True:
@@ -228,6 +278,9 @@ def sync(client, provider_uuid, wanted, dry_run=False,
         if not added and not removed or dry_run:
             return SyncResult(provider_uuid, added, removed, created,
                               generation, attempts, dry_run, False)
+        if records and stored is None:
+            stored = _ensure_records(client, records, added, deadline,
+                                     readable)
         for name in _missing(client, deadline, added - ensured):
             if deadline.call(client, 'creating trait %s' % name,
                              client.create_trait, name):
@@ -260,7 +313,7 @@ def sync(client, provider_uuid, wanted, dry_run=False,
             _backoff(attempts)
             continue
         return SyncResult(provider_uuid, added, removed, created,
-                          generation, attempts, dry_run, True)
+                          generation, attempts, dry_run, True, stored or ())
 
 
 # -- nova provider config ---------------------------------------------------

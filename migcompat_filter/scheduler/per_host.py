@@ -133,8 +133,9 @@ class HostReads(object):
                 except queue.Empty:
                     return
                 try:
-                    hp = hoststate.classify(cache.provider_traits(
-                        uuid, deadline, request_id))
+                    names = cache.provider_traits(uuid, deadline, request_id)
+                    hp = hoststate.classify(names, cache.records_for(
+                        names, deadline, request_id), uuid)
                     self._put((uuid, serial), hp)
                 except reads.PlacementFailure as e:
                     hp = hoststate.HostProfile(hoststate.UNJUDGED,

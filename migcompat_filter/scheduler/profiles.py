@@ -12,12 +12,10 @@
 
 """Host profiles as Placement traits say them, kept fresh for the scheduler.
 
-Placement is the only place the scheduler learns a host's profile: the reporter
-(``migcompat report``) writes each compute node's profile as
-``CUSTOM_MIGCOMPAT_*`` traits on its resource provider, plus one digest trait
-``CUSTOM_MIGCOMPAT_DIGEST_<hash>`` of those traits. The fleet is read per
-*profile*, not per host, by :func:`migcompat_filter.placement.grouping.read` (2
-+ 2 x profiles Placement calls cold, 2 + profiles later).
+Placement is the only place the scheduler learns a host's profile (the
+reporter's traits; schema 3: a profile digest trait and the migcompat store).
+The fleet is read per *profile*, not per host, by :func:`grouping.read`
+(<= 3 + 2 x profiles Placement calls).
 
 **Who reads, and when.** One daemon thread per scheduler process (the
 *refresher*, started when nova builds the filter at nova-scheduler's
@@ -56,6 +54,7 @@ from oslo_log import log as logging
 
 from migcompat_filter.placement import grouping
 from migcompat_filter.placement import hoststate
+from migcompat_filter.placement import store
 from migcompat_filter.scheduler import reads
 from migcompat_filter.traits import codec as traits_codec
 
@@ -76,13 +75,13 @@ _UNTRAITED = hoststate.HostProfile(
     hoststate.UNTRAITED, reason='no %s* traits' % TRAIT_PREFIX)
 
 
-def classify(trait_names):
+def classify(trait_names, records=None, provider=None):
     """A provider's trait names -> hoststate.HostProfile (never raises).
 
     hoststate.classify decides; the problems of a host that is still
     judged are worth a DEBUG line here, where the scheduler reads them.
     """
-    hp = hoststate.classify(trait_names)
+    hp = hoststate.classify(trait_names, records, provider)
     if hp.state == hoststate.TRAITED and hp.problems:
         LOG.debug('migcompat: trait problems: %s',
                   '; '.join(str(p) for p in hp.problems))
@@ -256,6 +255,11 @@ class ProfileCache(object):
         return reads.trait_names(
             self._get(url, '1.6', deadline, request_id), url)
 
+    def records_for(self, names, deadline, request_id=None):
+        # The snapshot's schema-3 records, or the store read now (1 call).
+        return store.records_for(names, self._snapshot.grouping.records,
+                                 lambda u, v: self._get(u, v, deadline))
+
     def _grouping_get(self, url, version):
         # grouping.read's get: each call bounded on its own (nobody waits
         # for the refresher), a 400 to required= is "no such trait".
@@ -404,7 +408,7 @@ class ProfileCache(object):
                 loose.update((u, previous[u]) for u in fleet.loose
                              if u in previous and u not in loose)
                 return loose, e
-            loose[rp_uuid] = classify(names)
+            loose[rp_uuid] = classify(names, fleet.records, rp_uuid)
         return loose, None
 
     # -- the request path -------------------------------------------------
@@ -450,7 +454,7 @@ class ProfileCache(object):
         key = _all_traits_key(mine) if mine else None
         hp = self._sources.get(key) if key else None
         if hp is None:
-            hp = classify(names)
+            hp = classify(names, self.records_for(names, deadline), rp_uuid)
             if key is not None:
                 self._sources.put(key, hp)
         return hp, key

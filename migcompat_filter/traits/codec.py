@@ -82,6 +82,7 @@ from migcompat_filter.traits.names import MAX_TRAIT_LENGTH  # noqa: F401
 from migcompat_filter.traits.names import NAME_RE as _NAME_RE
 from migcompat_filter.traits.names import Parsed
 from migcompat_filter.traits.names import PREFIX
+from migcompat_filter.traits.names import SCHEMA_BROKEN
 from migcompat_filter.traits.names import SCHEMA_CODE
 from migcompat_filter.traits.names import SCHEMA_MISSING
 from migcompat_filter.traits.names import SCHEMA_MIXED
@@ -95,12 +96,21 @@ from migcompat_filter.traits.payloads import escape_text  # noqa: F401
 from migcompat_filter.traits.payloads import unescape_text  # noqa: F401
 from migcompat_filter.traits import schema1 as trait_schema1
 from migcompat_filter.traits import schema2 as trait_schema2
+from migcompat_filter.traits import schema3 as trait_schema3
 
-#: The schema this migcompat writes (it reads every one in SCHEMAS).
-SCHEMA = trait_schema2.SCHEMA
+#: The schema this migcompat writes on hosts (it reads every one in
+#: SCHEMAS): ``migcompat report`` publishes schema 3.
+SCHEMA = trait_schema3.SCHEMA
+#: What encode() gives without a schema: schema 2's readable names, which
+#: decode without the migcompat store (tools, tests, "trait list" of a
+#: profile spelled out, the readable names of a record).
+TRAIT_SCHEMA = trait_schema2.SCHEMA
 LEGACY_SCHEMA = trait_schema1.SCHEMA
 _CODECS = {1: trait_schema1, 2: trait_schema2}
-SCHEMAS = tuple(sorted(_CODECS))
+SCHEMAS = tuple(sorted(_CODECS)) + (3,)
+#: Schema 3's per-host trait codes (TSC buckets, guests and note records).
+_PER_HOST3 = trait_schema3.PER_HOST_CODES
+Encoded = trait_schema3.Encoded
 #: Schema 1's trait codes (factor name -> (code, payload kind)).
 FACTOR_CODECS = trait_schema1.FACTOR_CODECS
 #: Schema 1's limit of parts per factor.
@@ -117,8 +127,11 @@ def _codec(schema):
     return _CODECS[schema]
 
 
-def encode_factor(name, value, schema=SCHEMA):
-    """The sorted trait names of one factor's value."""
+def encode_factor(name, value, schema=TRAIT_SCHEMA):
+    """The sorted trait names of one factor's value (schema 3: as schema
+    2 spells it, what the readable names of a record say).
+    """
+    schema = min(schema, 2)
     return sorted(_codec(schema).encode_factor(name, value))
 
 
@@ -134,7 +147,8 @@ def is_per_host(trait):
     """
     m = _CODE_RE.match(trait[len(PREFIX):])
     return bool(m) and (m.group(1) in trait_schema2.per_host_codes() or
-                        m.group(1) in trait_schema1.per_host_codes())
+                        m.group(1) in trait_schema1.per_host_codes() or
+                        m.group(1) in _PER_HOST3)
 
 
 def digest_trait(trait_names):
@@ -154,12 +168,22 @@ def digest_trait(trait_names):
         '\n'.join(names).encode()).hexdigest()[:DIGEST_LENGTH].upper()
 
 
-def encode(profile, schema=SCHEMA):
+def encode(profile, schema=TRAIT_SCHEMA, note=None):
     """The sorted trait names of a profile: schema, factors and digest.
 
-    Raises InputError (naming the factor) for a value of the wrong shape.
+    Schema 3 gives an :class:`Encoded` list whose ``records`` are the
+    records its traits point at (profile, per-host factors, the optional
+    note dict); decoding it needs them (:func:`parse`'s records, which
+    default to the list's own). Raises InputError (naming the factor) for
+    a value of the wrong shape.
     """
-    codec = _codec(schema)
+    codec = _codec(schema) if schema != 3 else None
+    if schema == 3:
+        try:
+            return trait_schema3.encode(profile, note)
+        except (TypeError, ValueError) as e:
+            raise InputError('cannot encode the profile as schema 3: %s'
+                             % e)
     traits = {trait_names.schema_trait(schema)}
     traits.update(codec.encode_factors(profile))
     traits.add(digest_trait(traits))
@@ -189,10 +213,15 @@ def schema_of(trait):
     return None
 
 
-def parse(traits):
+def parse(traits, records=None):
     """Parsed (Profile, [TraitProblem]) from trait names; never raises on
     content. ``.schema`` says what the schema traits say (SCHEMA_*),
-    ``.version`` which schema was read.
+    ``.version`` which schema was read, ``.note`` a schema-3 host's note.
+
+    records (digest -> schema3.Record/Invalid: the migcompat store) is
+    what schema-3 traits are decoded with; by default the ``records`` of
+    an :class:`Encoded` list. A schema-3 host whose traits contradict
+    themselves or point at no valid record is SCHEMA_BROKEN.
 
     Traits without our prefix are ignored. Each problem names the trait
     and what is wrong; the affected factor is Unknown with that reason.
@@ -200,6 +229,8 @@ def parse(traits):
     ``migcompat traits -f value``: name, factor, value); Placement's names
     never hold whitespace.
     """
+    if records is None:
+        records = getattr(traits, 'records', None)
     problems = []
     schemas = set()
     rest = []
@@ -216,6 +247,8 @@ def parse(traits):
                 schemas.add(schema_of(trait))
             continue
         rest.append(trait)
+    if schemas == {3}:
+        return _parse3(names, problems, records)
     if len(schemas) == 1 and min(schemas) in _CODECS:
         version = min(schemas)
         factors, found = _CODECS[version].parse_factors(rest)
@@ -257,6 +290,24 @@ def _refuse_impossible(factors, traits, problems):
                                      problem))
 
 
+def _parse3(names, problems, records):
+    mine = [t for t in names if isinstance(t, str) and is_ours(t)]
+    profile, note, found, error = trait_schema3.parse(mine, records)
+    problems = problems + found
+    if error is not None:
+        problems.append(TraitProblem(PREFIX + SCHEMA_CODE, error))
+        parsed = Parsed(Profile({}), problems, SCHEMA_BROKEN, version=3)
+        parsed.reason = error
+        return parsed
+    # A record's numbers pass the same range checks as every other
+    # source's: out of range is Unknown naming the host's traits.
+    factors = dict(profile.factors)
+    _refuse_impossible(factors, mine, problems)
+    parsed = Parsed(Profile(factors), problems, version=3)
+    parsed.note = note
+    return parsed
+
+
 def _factor_names(traits):
     """The factors some trait names are about (best effort, any schema)."""
     found = set()
@@ -277,10 +328,13 @@ def decode(traits):
 def describe(names):
     """[(name, factor, value)] for each of our trait names: what one
     trait says, decoded (``migcompat traits``). Schema-1 traits are whole
-    factors: their value is the factor's, as JSON.
+    factors: their value is the factor's, as JSON. Schema-3 traits say
+    which record they point at (``readable`` spells a record out).
     """
     names = sorted(n for n in set(names) if is_ours(n))
     version = parse(names).version
+    if version == 3:
+        return [(n,) + trait_schema3.describe(n) for n in names]
     decoded = decode(names) if version == 1 else None
     rows = []
     for name in names:

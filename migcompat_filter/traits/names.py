@@ -41,6 +41,8 @@ SCHEMA_MISSING = 'missing'  # traits of ours but no (valid) schema trait
 SCHEMA_NEWER = 'newer'      # written by a newer migcompat
 SCHEMA_MIXED = 'mixed'      # several schema traits
 SCHEMA_NONE = 'none'        # no trait of ours at all
+#: schema 3: traits that contradict themselves, or point at no valid record
+SCHEMA_BROKEN = 'broken'
 
 
 class Parsed(collections.namedtuple('Parsed', 'profile problems')):
@@ -55,6 +57,8 @@ class Parsed(collections.namedtuple('Parsed', 'profile problems')):
         self = super(Parsed, cls).__new__(cls, profile, problems)
         self.schema = schema
         self.version = version
+        #: schema 3: the host's note (a dict; {} for older schemas)
+        self.note = {}
         return self
 
 

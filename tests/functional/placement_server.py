@@ -88,14 +88,24 @@ class ServerPerClass(object):
 
 
 class PlacementServer(fixtures.Fixture):
-    """A real placement API process on 127.0.0.1 with sqlite."""
+    """A real placement API process on 127.0.0.1 with sqlite (or the
+    database at ``db_url``), under gunicorn with gunicorn's own defaults
+    (its 4,094-byte request-line limit included, as deployed).
+    """
 
-    def __init__(self, start_timeout=90, workers=1):
+    def __init__(self, start_timeout=90, workers=1, db_url=None,
+                 timeout=60):
         super(PlacementServer, self).__init__()
         self.start_timeout = start_timeout
         #: gunicorn workers: more than 1 only for a server that is read,
         #: not written (sqlite, see start()).
         self.workers = workers
+        #: An SQLAlchemy URL (say, a benchmark's PostgreSQL database)
+        #: instead of the private sqlite file ``db``.
+        self.db_url = db_url
+        #: gunicorn's worker timeout, seconds (a benchmark's 10,000-host
+        #: answers on a loaded machine may need more than 60).
+        self.timeout = timeout
 
     def _setUp(self):
         self.tmp = self.useFixture(fixtures.TempDir()).path
@@ -107,7 +117,8 @@ class PlacementServer(fixtures.Fixture):
         self.addCleanup(self.stop)
 
     def start(self):
-        if self.workers > 1 and not os.path.exists(self.db):
+        if self.workers > 1 and not self.db_url and \
+                not os.path.exists(self.db):
             # Each worker syncs the schema, the resource classes and the
             # standard traits as it boots; two doing it at once on one
             # sqlite file lose a lock ("database is locked": the worker
@@ -119,7 +130,8 @@ class PlacementServer(fixtures.Fixture):
     def _serve(self, workers):
         env = dict(os.environ)
         env.update({
-            'OS_PLACEMENT_DATABASE__CONNECTION': 'sqlite:///' + self.db,
+            'OS_PLACEMENT_DATABASE__CONNECTION':
+                self.db_url or 'sqlite:///' + self.db,
             'OS_PLACEMENT_DATABASE__SYNC_ON_STARTUP': 'True',
             'OS_API__AUTH_STRATEGY': 'noauth2',
         })
@@ -130,7 +142,7 @@ class PlacementServer(fixtures.Fixture):
                  # writers ("database is locked"); clients still race
                  # between their read and their write, as with MySQL.
                  '--workers', str(workers), '--threads', '1',
-                 '--timeout', '60',
+                 '--timeout', str(self.timeout),
                  'placement.wsgi.api:application'],
                 env=env, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True, preexec_fn=_die_with_parent)

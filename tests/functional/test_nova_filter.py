@@ -440,8 +440,8 @@ class PlacementCallsTest(_Base):
     def _publish_newer_schema(self, hostname):
         from migcompat_filter.placement import reporter
         from migcompat_filter.traits import codec as traits
-        names = [t.replace('SCHEMA_%d' % traits.SCHEMA,
-                           'SCHEMA_%d' % (traits.SCHEMA + 1))
+        names = [t.replace('SCHEMA_%d' % traits.TRAIT_SCHEMA,
+                           'SCHEMA_%d' % (max(traits.SCHEMAS) + 1))
                  for t in traits.encode(self.milan)
                  if not t.startswith(traits.DIGEST_PREFIX)]
         # A newer reporter publishes the digest too (its contract does not

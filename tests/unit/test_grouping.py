@@ -21,6 +21,7 @@ import uuid
 import testtools
 
 from migcompat_filter.placement import grouping
+from migcompat_filter.placement import hoststate
 from migcompat_filter.traits import codec as traits
 from tests.fake_placement import FakePlacement
 from tests.unit import test_scheduler_profiles as cached
@@ -70,3 +71,34 @@ class UngroupedTest(testtools.TestCase):
         self.assertEqual({self.loose}, set(fleet.loose))
         self.assertEqual(set(self.fleet) - {self.bare}, set(fleet.traited))
         self.assertEqual(2 + 2 * 2, fleet.requests)
+
+
+class FirstMemberMismatchTest(testtools.TestCase):
+    """Review N2: a schema-2 group whose first-listed host does not hash
+    to its digest is learnt from the next host, not read host by host.
+    """
+
+    def test_group_keeps_its_profile(self):
+        milan = cached.published(cached.real('epyc-milan-nested-l1'))
+        intel = cached.published(cached.real(
+            'libvirt-cpuid-xeon-gold-6148-host'))
+        digest = [t for t in milan if t.startswith(traits.DIGEST_PREFIX)]
+        fleet = {'0-bad': [t for t in intel
+                           if not t.startswith(traits.DIGEST_PREFIX)] +
+                 digest}
+        for i in range(5):
+            fleet['%d-milan' % (i + 1)] = milan
+        placement = FakePlacement(dict(fleet))
+        found = grouping.read(
+            lambda url, version: placement.get(url, version).json())
+        good = set(fleet) - {'0-bad'}
+        self.assertTrue(good <= set(found.host_key))
+        self.assertFalse(good & found.loose)
+        key = hoststate_key(milan)
+        self.assertEqual(key, found.profile_of('3-milan').key)
+        # 2 listings, 1 group listing, the bad host then a good one.
+        self.assertEqual(2 + 1 + 2, found.requests)
+
+
+def hoststate_key(names):
+    return hoststate.classify(names).key

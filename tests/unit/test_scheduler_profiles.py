@@ -153,8 +153,8 @@ class ProfileCacheTest(testtools.TestCase):
 
     def test_newer_schema_is_recognised(self):
         rp = str(uuid.uuid4())
-        names = [t.replace('SCHEMA_%d' % traits.SCHEMA,
-                           'SCHEMA_%d' % (traits.SCHEMA + 1))
+        names = [t.replace('SCHEMA_%d' % traits.TRAIT_SCHEMA,
+                           'SCHEMA_%d' % (max(traits.SCHEMAS) + 1))
                  for t in traits.encode(self.milan)]
         self.placement.set(rp, names)
         hp, _key = self.cache.read_source(rp, self.clock() + 10)

@@ -378,6 +378,7 @@ class TestUnknownAndLimits(testtools.TestCase):
             self.assertEqual(value, traits.decode(names)['kernel_settings'])
         # Schema 2: one trait per parameter (p0 is not a name the kernel
         # vocabulary knows, so its name is escaped: "__V" ends it).
+        names = traits.encode(Profile({'kernel_settings': value}), 2)
         self.assertIn('CUSTOM_MIGCOMPAT_KPARAM_P0__VVALUE__D0', names)
 
     def test_over_long_value_is_published_as_unknown(self):
@@ -512,7 +513,8 @@ class TestDecodingWhatPlacementHolds(testtools.TestCase):
 
     def test_newer_schema_makes_everything_unknown(self):
         names = [n for n in self.names if 'SCHEMA' not in n]
-        newer = names + ['CUSTOM_MIGCOMPAT_SCHEMA_%d' % (traits.SCHEMA + 1)]
+        newer = names + ['CUSTOM_MIGCOMPAT_SCHEMA_%d'
+                         % (max(traits.SCHEMAS) + 1)]
         decoded, problems = traits.parse(newer)
         self.assertTrue(problems)
         for factor in self.profile.factors:
@@ -754,7 +756,8 @@ class TestSchemaUpgrade(testtools.TestCase):
         self.assertIsInstance(parsed.profile['qemu_version'], Unknown)
 
     def test_unknown_schema_cannot_be_written(self):
-        e = self.assertRaises(InputError, traits.encode, self.profile, 3)
+        e = self.assertRaises(InputError, traits.encode, self.profile,
+                              max(traits.SCHEMAS) + 1)
         self.assertIn('schema', str(e))
 
 

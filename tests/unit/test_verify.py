@@ -147,25 +147,21 @@ class TestCounting(testtools.TestCase):
                                  {'pni'}).agree)
 
 
-class TestPublishedNames(testtools.TestCase):
+class TestPublishedCounts(testtools.TestCase):
 
-    def test_round_trip(self):
-        host = '0d3a7c1e-9a5b-4f7e-8c2d-1b2a3c4d5e6f'
-        counts = {'checked': 12, 'agree': 11, 'disagree': 1, 'unchecked': 3}
-        name = verify_store.provider_name(host, counts)
-        self.assertLessEqual(len(name), 200)  # placement's limit
-        self.assertEqual((host, counts), verify_store.parse_name(name))
-        self.assertIsNone(verify_store.parse_name('migcompat-verify-x'))
-
-    def test_the_note_wins(self):
+    def test_counts_come_from_the_note(self):
         class Host(object):
-            uuid = 'u'
+            note = {'verify': {'checked': 1, 'agree': 1, 'disagree': 0,
+                               'unchecked': 0}}
+        self.assertEqual(Host.note['verify'], verify_store.counts_of(Host))
 
-            class profile(object):
-                note = {'verify': {'checked': 1, 'agree': 1, 'disagree': 0,
-                                   'unchecked': 0}}
-        got = verify_store.counts_of(Host, {'u': {'checked': 9}})
-        self.assertEqual(1, got['checked'])
+    def test_a_malformed_note_is_no_counts(self):
+        negative = {'checked': -1, 'agree': 0, 'disagree': 0,
+                    'unchecked': 0}
+        for value in ({'checked': 'x'}, negative, [1, 2], None):
+            class Host(object):
+                note = {'verify': value}
+            self.assertIsNone(verify_store.counts_of(Host), value)
 
 
 class TestCustomGuestThatDisablesFeatures(testtools.TestCase):
