@@ -27,6 +27,7 @@ from cliff import show
 
 from migcompat_filter.cmd import columns as cmd_columns
 from migcompat_filter.cmd import common
+from migcompat_filter.fleet import inventory
 from migcompat_filter.placement import hoststate
 from migcompat_filter.profile import is_unknown
 from migcompat_filter.profile import to_jsonable
@@ -153,6 +154,15 @@ class HostList(common.FleetCommand, lister.Lister):
         cols = LONG_COLUMNS if parsed_args.long else LIST_COLUMNS
         memo = {}
         summaries = [summary(host, memo) for host in hosts]
+        unjudged = inventory.unjudged_sources(hosts)
+        if unjudged:
+            states = ', '.join('%s: %d' % kv
+                               for kv in sorted(unjudged.items()))
+            self.app.stderr.write(
+                '%d of %d hosts cannot be judged as a live-migration '
+                'source (%s): the scheduler\'s untraited_source_action, '
+                'newer_schema_action and placement_error_action decide '
+                'for them\n' % (sum(unjudged.values()), len(hosts), states))
         return cols, [tuple(s[c] for c in cols) for s in summaries]
 
 

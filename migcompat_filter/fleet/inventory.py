@@ -175,6 +175,19 @@ class Host(object):
         return 'Host(%s, %s, %s)' % (self.name, self.uuid, self.state)
 
 
+def unjudged_sources(hosts):
+    """{state: count} of the hosts a live migration *from* which the
+    scheduler cannot judge (no, unreadable or newer-schema traits, or
+    Placement failed): the filter's untraited_source_action,
+    newer_schema_action or placement_error_action decide for them.
+    """
+    counts = {}
+    for host in hosts:
+        if host.state != hoststate.TRAITED:
+            counts[host.state] = counts.get(host.state, 0) + 1
+    return counts
+
+
 class Fleet(object):
     """Compute nodes from Placement (and nova, when reachable)."""
 
