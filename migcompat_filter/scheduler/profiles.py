@@ -268,6 +268,8 @@ class ProfileCache(refresher.Refresher):
 
     def _renew_locks(self):
         self._refresh_lock = threading.Lock()
+        for lru in (self._sources, self._warned):
+            lru._lock = threading.Lock()
 
     def refresh_now(self):
         """Read the fleet now, in the caller's thread, and install the new

@@ -54,6 +54,7 @@ class ConfigOnlyLiveMigrationTest(libvirt_base.LibvirtMigrationMixin,
     microversion = 'latest'
     ADMIN_API = True
     ADDITIONAL_FILTERS = [mc.FILTER]
+    REFRESH_AFTER_PUBLISH = False  # the refresh is triggered below
 
     def setUp(self):
         # Nothing of the scheduler plugin before nova's fixtures start.
