@@ -23,8 +23,10 @@ Placement is the only place the scheduler learns a host's profile: the reporter
 (the *refresher*, started when nova builds the filter at nova-scheduler's
 start, else by the first request; scheduler/refresher.py says when it
 reads, which process reads after a fork and which answers it does not
-believe at once) re-reads the fleet every ``profile_refresh_interval``
-seconds and swaps in a new immutable :class:`Snapshot` by reference. A
+believe at once) re-reads the fleet when the change marker moved (polled
+every ``profile_change_poll_interval`` seconds) or every
+``profile_refresh_interval`` seconds, and swaps in a new immutable
+:class:`Snapshot` by reference. A
 request reads ``self._snapshot`` once and never waits on a lock or on the
 network for it. Only a request that
 arrives while the process's very first read is still running may wait for
@@ -194,7 +196,7 @@ class ProfileCache(refresher.Refresher):
     background thread per process (see the module docstring).
     """
 
-    def __init__(self, client_factory, ttl=10, max_profiles=10000,
+    def __init__(self, client_factory, ttl=300, max_profiles=10000,
                  clock=time.monotonic, background=True, read_timeout=10.0,
                  initial_wait=0.0):
         self._client_factory = client_factory

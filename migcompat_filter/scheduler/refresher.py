@@ -13,13 +13,19 @@
 """When the scheduler re-reads the host profiles, which process reads,
 and which answers it does not believe at once.
 
-**When.** One daemon thread per serving process (the *refresher*) starts
-a read of the fleet every ``profile_refresh_interval`` seconds (default
-10) by the cache's clock (at least MIN_INTERVAL after the last one
-ended), so a host whose reporter wrote a new or changed profile is judged
-by it within that interval plus one read. Requests never wait for
-it. ``wake()`` asks for a read now; ``tick()`` only makes the refresher
-look at its clock again (tests drive it with a fake clock that way).
+**When.** One daemon thread per serving process (the *refresher*) polls
+the change marker (placement/change_marker.py: one small GET of one
+resource provider) every ``profile_change_poll_interval`` seconds
+(default 5) and reads the whole fleet only when the marker's generation
+moved since its last read, which every reporter does after it wrote a
+host's traits; so a new or changed profile is judged within one poll
+interval plus one read of the reporter's write. A full read also starts
+every ``profile_refresh_interval`` seconds (default 300: the safety net
+for writes that bumped nothing) by the cache's clock, at least
+MIN_INTERVAL after the last one ended. A failed poll changes nothing (the
+next tick polls again). Requests never wait for either. ``wake()`` asks
+for a read now; ``tick()`` only makes the refresher look at its clock
+again (tests drive it with a fake clock that way).
 
 **Who.** nova-scheduler builds its filters (and starts the refresher) in
 its parent process, then forks its workers. A fork alone changes nothing:
@@ -49,11 +55,18 @@ import weakref
 
 from oslo_log import log as logging
 
+from migcompat_filter.placement import change_marker
+from migcompat_filter.scheduler import reads
+
 LOG = logging.getLogger('migcompat_filter.scheduler.profiles')
 
 #: A reading that keeps fewer than this share of the hosts the previous
 #: reading grouped is suspicious.
 KEEP_AT_LEAST = 0.5
+
+#: The change marker's URL, and its generation when it does not exist.
+MARKER_URL = '/resource_providers/%s' % change_marker.UUID
+ABSENT = 'absent'
 
 
 class ServingMark(object):
@@ -116,7 +129,7 @@ class Refresher(object):
     schedule, fork handling and the waits tests use.
 
     The cache provides clock, ttl (seconds between reads), background,
-    refresh_now() and snapshot serials.
+    read_timeout, _get(), refresh_now() and snapshot serials.
     """
 
     #: Seconds between refresh attempts while Placement fails, and before
@@ -141,8 +154,14 @@ class Refresher(object):
         self._marked = False                   # ... and said so
         self._resting = False
         self._due = None                       # clock() of the next read
-        #: Reads ended in this process (wait_for_read).
+        self._poll_due = None                  # ... of the next poll
+        self._seen = None     # marker generation before the last read
+        self._poll_failing = False
+        #: Seconds between two polls of the change marker (0: none).
+        self.poll_interval = 5
+        #: Reads and polls ended in this process (wait_for_read/_poll).
         self.reads_done = 0
+        self.polls_done = 0
 
     # -- starting, forks --------------------------------------------------
 
@@ -181,7 +200,7 @@ class Refresher(object):
                                                    self.MIN_INTERVAL):
             self._first.set()
         self._served = self._marked = self._resting = False
-        self._due = None
+        self._due = self._poll_due = None
 
     def _renew_locks(self):
         """The cache's own locks, new in a forked child (ProfileCache)."""
@@ -251,27 +270,80 @@ class Refresher(object):
                 self._wake.clear()
                 continue
             now = self.clock()
-            if not self._read_now and self._due is not None and \
-                    now < self._due:
-                self._wake.wait(self._due - now)
-                self._wake.clear()
+            if self._read_now or self._due is None or now >= self._due:
+                self._read_now = False
+                polled = self.poll_interval > 0
+                self._read(self.poll() if polled else None)
+                if polled:
+                    self._polled()
                 continue
-            self._read_now = False
-            started = self.clock()
-            try:
-                ok = self.refresh_now()
-            except Exception:  # never let the thread die
-                LOG.exception('migcompat: refreshing the host profiles '
-                              'failed')
-                ok = False
-            # Reads start one interval apart (a write is then seen at
-            # most one interval plus one read later), and at least
-            # MIN_INTERVAL after the last one ended.
-            pause = max(self.ttl, self.MIN_INTERVAL)
-            if not ok:
-                pause = min(self.RETRY_AFTER, pause)
-            self._due = max(started + pause,
-                            self.clock() + self.MIN_INTERVAL)
+            until = self._due
+            if self.poll_interval > 0:
+                if self._poll_due is None or now >= self._poll_due:
+                    self._poll_due = now + self.poll_interval
+                    generation = self.poll()
+                    if generation is not None and generation != self._seen:
+                        self._read(generation)
+                    self._polled()
+                    continue
+                until = min(until, self._poll_due)
+            self._wake.wait(until - now)
+            self._wake.clear()
+
+    def _read(self, generation):
+        """A full read; generation: the marker's, polled just before."""
+        if generation is not None:
+            self._seen = generation
+        started = self.clock()
+        try:
+            ok = self.refresh_now()
+        except Exception:  # never let the thread die
+            LOG.exception('migcompat: refreshing the host profiles '
+                          'failed')
+            ok = False
+        # Reads start one interval apart (a write is then seen at
+        # most one interval plus one read later), and at least
+        # MIN_INTERVAL after the last one ended.
+        pause = max(self.ttl, self.MIN_INTERVAL)
+        if not ok:
+            pause = min(self.RETRY_AFTER, pause)
+        self._due = max(started + pause,
+                        self.clock() + self.MIN_INTERVAL)
+        self._poll_due = self.clock() + self.poll_interval
+
+    def poll(self):
+        """The change marker's generation now (ABSENT: no marker yet), or
+        None when Placement did not answer (nothing changes then).
+        """
+        try:
+            body = self._get(MARKER_URL, '1.14',
+                             self.clock() + self.read_timeout)
+            generation = body.get('generation') \
+                if isinstance(body, dict) else None
+            if not isinstance(generation, int):
+                raise reads.PlacementFailure('GET %s: %s (no "generation")'
+                                             % (MARKER_URL, reads.BAD_BODY))
+        except reads.NotFound:
+            generation = ABSENT
+        except Exception as e:  # a failed poll changes nothing
+            if not self._poll_failing:
+                LOG.warning('migcompat: polling the change marker failed '
+                            '(%s); the host profiles are read again at the '
+                            'next successful poll that sees a change, or '
+                            'after profile_refresh_interval', e)
+            self._poll_failing = True
+            generation = None
+        else:
+            if self._poll_failing:
+                LOG.info('migcompat: polling the change marker works again')
+            self._poll_failing = False
+        return generation
+
+    def _polled(self):
+        # After the poll and the read it started, if any (wait_for_poll).
+        with self._reads:
+            self.polls_done += 1
+            self._reads.notify_all()
 
     def wake(self):
         """Have the refresher read now instead of at its next interval."""
@@ -300,6 +372,15 @@ class Refresher(object):
         """
         with self._reads:
             return self._reads.wait_for(lambda: self.reads_done > after,
+                                        timeout)
+
+    def wait_for_poll(self, after, timeout):
+        """Wait until more than after polls (polls_done) have ended, each
+        with the read it started, at most timeout seconds (tests, tools).
+        True when they have.
+        """
+        with self._reads:
+            return self._reads.wait_for(lambda: self.polls_done > after,
                                         timeout)
 
 

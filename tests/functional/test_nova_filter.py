@@ -54,10 +54,11 @@ class _Base(libvirt_base.LibvirtMigrationMixin,
         # that it is judged (by default it would find its destinations
         # unjudged: FirstRequestTest).
         self.flags(initial_profile_wait=30, group='migcompat')
-        # No background read in the middle of a test (some count calls);
-        # mc.publish has the scheduler read again after each write, as
-        # the interval passing would (test_nova_freshness tests that).
+        # No background read or poll in the middle of a test (some count
+        # calls); mc.publish has the scheduler read again after each
+        # write, as the next poll would (test_nova_freshness tests that).
         self.flags(profile_refresh_interval=300, group='migcompat')
+        self.flags(profile_change_poll_interval=0, group='migcompat')
 
     def _start(self, hostname, prof=None, digest=True):
         self.start_compute(hostname)
