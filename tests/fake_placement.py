@@ -21,6 +21,8 @@ benchmark can count calls. It stands in for nova's report client, whose
 import collections
 import urllib.parse
 
+from migcompat_filter.placement import change_marker
+
 
 class Response(object):
     def __init__(self, status, body):
@@ -36,6 +38,8 @@ class FakePlacement(object):
     def __init__(self, provider_traits=None):
         self.urls = []
         self.fail = None  # an exception every get() raises, when set
+        #: The change marker's generation (None: no marker, 404).
+        self.marker = None
         self.traits = dict(provider_traits or {})
 
     @property
@@ -103,6 +107,11 @@ class FakePlacement(object):
         if parsed.path == '/resource_providers':
             return self._list(query['required'], by_trait)
         rp = parsed.path.split('/')[2]
+        if parsed.path == '/resource_providers/%s' % change_marker.UUID:
+            if self.marker is None:
+                return Response(404, {})
+            return Response(200, {'uuid': rp, 'generation': self.marker,
+                                  'name': change_marker.NAME})
         if rp not in self._traits:
             return Response(404, {})
         return Response(200, {'traits': sorted(self._traits[rp]),

@@ -27,6 +27,7 @@ from cliff import show
 
 from migcompat_filter.cmd import columns as cmd_columns
 from migcompat_filter.cmd import common
+from migcompat_filter.fleet import inventory
 from migcompat_filter.placement import hoststate
 from migcompat_filter.placement import store
 from migcompat_filter.placement import verify_store
@@ -176,6 +177,15 @@ class HostList(common.FleetCommand, lister.Lister):
         if parsed_args.long:
             for host, s in zip(hosts, summaries):
                 s['verify'] = verify_text(verify_store.counts_of(host))
+        unjudged = inventory.unjudged_sources(hosts)
+        if unjudged:
+            states = ', '.join('%s: %d' % kv
+                               for kv in sorted(unjudged.items()))
+            self.app.stderr.write(
+                '%d of %d hosts cannot be judged as a live-migration '
+                'source (%s): the scheduler\'s untraited_source_action, '
+                'newer_schema_action and placement_error_action decide '
+                'for them\n' % (sum(unjudged.values()), len(hosts), states))
         return cols, [tuple(s[c] for c in cols) for s in summaries]
 
 

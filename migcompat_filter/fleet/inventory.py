@@ -73,11 +73,6 @@ def _iso(stamp):
     return stamp.strftime('%Y-%m-%dT%H:%M:%SZ') if stamp else None
 
 
-#: A schema-3 host's note trait: the rest of the name is its record's
-#: digest in the migcompat store.
-_NOTE_TRAIT_PREFIX = traits_codec.PREFIX + 'NOTE_'
-
-
 class Host(object):
     """One compute node: provider, traits, their reading, nova's view."""
 
@@ -187,6 +182,19 @@ class Host(object):
 
     def __repr__(self):
         return 'Host(%s, %s, %s)' % (self.name, self.uuid, self.state)
+
+
+def unjudged_sources(hosts):
+    """{state: count} of the hosts a live migration *from* which the
+    scheduler cannot judge (no, unreadable or newer-schema traits, or
+    Placement failed): the filter's untraited_source_action,
+    newer_schema_action or placement_error_action decide for them.
+    """
+    counts = {}
+    for host in hosts:
+        if host.state != hoststate.TRAITED:
+            counts[host.state] = counts.get(host.state, 0) + 1
+    return counts
 
 
 class Fleet(object):
@@ -342,31 +350,21 @@ class Fleet(object):
         return sorted(hosts, key=lambda h: (h.name, h.uuid))
 
     def _read_notes(self, hosts, found):
-        """Each grouped schema-3 host's own note (its group's profile is
-        shared; its note is not): one membership listing per distinct note
-        in use, which hosts with the same facts share.
+        """Each grouped schema-3 host's own note (grouping.notes): its
+        group's profile is shared, its note is not.
         """
         grouped = {h.uuid: h for h in hosts
                    if h.uuid in found.host_key and h.error is None}
-        notes = sorted(t for t in self._ours or ()
-                       if isinstance(t, str) and
-                       t.startswith(_NOTE_TRAIT_PREFIX))
-        if not grouped or not notes:
+        if not grouped:
             return
 
         def get(url, version):
             return self.placement.get_json(
                 url, 'read the hosts\' notes (GET %s)' % url[:120], version)
-        for name in notes:
-            rec = self._records.get(name[len(_NOTE_TRAIT_PREFIX):])
-            note = getattr(rec, 'value', None) if rec is not None and \
-                rec.valid else None
-            note = note.get('note') if isinstance(note, dict) else None
-            if not isinstance(note, dict):
-                continue
-            for uuid, _name in grouping.members(get, [name]):
-                if uuid in grouped:
-                    grouped[uuid].note = note
+        for uuid, note in grouping.notes(get, self._ours,
+                                         self._records).items():
+            if uuid in grouped:
+                grouped[uuid].note = note
 
     def _untraited(self):
         """{uuid: name} of the providers with COMPUTE_NODE and no schema

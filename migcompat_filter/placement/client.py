@@ -385,6 +385,29 @@ class PlacementClient(object):
                              ok=(204, 404))
         return resp.status_code == 204
 
+    def touch_provider(self, rp_uuid, label=None):
+        """Move the provider's generation, changing nothing else: its
+        aggregates written back with the generation just read (Placement
+        moves the generation on every such write since microversion
+        1.19, unlike a trait write that changes no trait). Conflict when
+        another writer moved it in between; ProviderNotFound.
+        """
+        what = 'write aggregates of %s' % (label or 'resource provider %s'
+                                           % rp_uuid)
+        url = '/resource_providers/%s/aggregates' % rp_uuid
+        resp = self._request('GET', url, what, ok=(200, 404))
+        if resp.status_code != 404:
+            aggregates = _body(resp, what, 'aggregates', list)
+            resp = self._request(
+                'PUT', url, what, ok=(200, 404), json={
+                    'aggregates': aggregates,
+                    'resource_provider_generation': _generation(resp,
+                                                                what)})
+        if resp.status_code == 404:
+            raise ProviderNotFound('resource provider %s does not exist'
+                                   % rp_uuid)
+        return _generation(resp, what)
+
     def provider_updated(self, rp_uuid, label=None):
         """When Placement last changed the provider (any writer): its
         Last-Modified as a UTC datetime, or None.

@@ -436,3 +436,20 @@ def read(get, known=None, previous=None, progress=None, with_names=True):
                           ) from None
     return Grouping(members_of, names, profiles, traited, requests=get.calls,
                     records=records, suspects=suspects)
+
+
+def notes(get, ours, records):
+    """{uuid: note dict} of the schema-3 hosts carrying a valid note
+    record: one membership listing per distinct note in ``ours`` (the
+    trait names of ours in use), which hosts with the same facts share.
+    """
+    prefix = traits_codec.PREFIX + 'NOTE_'
+    found = {}
+    for name in sorted(t for t in ours or ()
+                       if isinstance(t, str) and t.startswith(prefix)):
+        rec = (records or {}).get(name[len(prefix):])
+        value = rec.value if rec is not None and rec.valid else None
+        note = value.get('note') if isinstance(value, dict) else None
+        if isinstance(note, dict):
+            found.update((uuid, note) for uuid, _n in members(get, [name]))
+    return found

@@ -38,6 +38,7 @@ import time
 import yaml
 
 from migcompat_filter.exception import InputError
+from migcompat_filter.placement import change_marker
 from migcompat_filter.placement import client as placement
 from migcompat_filter.placement import store as store_mod
 from migcompat_filter.placement import store_writes
@@ -312,6 +313,7 @@ def sync(client, provider_uuid, wanted, dry_run=False,
                       provider_uuid)
             _backoff(attempts)
             continue
+        change_marker.bump(client)  # the schedulers read again soon
         return SyncResult(provider_uuid, added, removed, created,
                           generation, attempts, dry_run, True, stored or ())
 

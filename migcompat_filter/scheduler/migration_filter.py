@@ -144,6 +144,9 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
 
     def filter_all(self, filter_obj_list, spec_obj):
         try:
+            # Any request: this process serves (a forked worker starts
+            # reading now, scheduler/refresher.py).
+            shared().profiles.serving()
             migration = live_migration(spec_obj)
         except Exception as e:
             LOG.warning('migcompat: could not tell whether instance %s is '

@@ -17,12 +17,16 @@ reporter's traits; schema 3: a profile digest trait and the migcompat store).
 The fleet is read per *profile*, not per host, by :func:`grouping.read`
 (<= 3 + 2 x profiles Placement calls).
 
-**Who reads, and when.** One daemon thread per scheduler process (the
-*refresher*, started when nova builds the filter at nova-scheduler's
-start, else by the first request that needs it) re-reads the
-fleet every ``profile_cache_ttl`` seconds and swaps in a new immutable
-:class:`Snapshot` by reference. A request reads ``self._snapshot`` once
-and never waits on a lock or on the network for it. Only a request that
+**Who reads, and when.** One daemon thread per serving scheduler process
+(the *refresher*, started when nova builds the filter at nova-scheduler's
+start, else by the first request; scheduler/refresher.py says when it
+reads, which process reads after a fork and which answers it does not
+believe at once) re-reads the fleet when the change marker moved (polled
+every ``profile_change_poll_interval`` seconds) or every
+``profile_refresh_interval`` seconds, and swaps in a new immutable
+:class:`Snapshot` by reference. A
+request reads ``self._snapshot`` once and never waits on a lock or on the
+network for it. Only a request that
 arrives while the process's very first read is still running may wait for
 it, at most ``initial_profile_wait`` seconds (default 0: not at all),
 never past its own deadline. A host the snapshot does not cover is
@@ -45,10 +49,8 @@ No nova import: the client is duck-typed (in nova:
 
 import collections
 import hashlib
-import os
 import threading
 import time
-import weakref
 
 from oslo_log import log as logging
 
@@ -56,6 +58,7 @@ from migcompat_filter.placement import grouping
 from migcompat_filter.placement import hoststate
 from migcompat_filter.placement import store
 from migcompat_filter.scheduler import reads
+from migcompat_filter.scheduler import refresher
 from migcompat_filter.traits import codec as traits_codec
 
 
@@ -187,15 +190,10 @@ class _LRU(object):
         return len(self._data)
 
 
-class ProfileCache(object):
+class ProfileCache(refresher.Refresher):
     """rp_uuid -> HostProfile: an immutable Snapshot kept fresh by one
     background thread per process (see the module docstring).
     """
-
-    #: Seconds between refresh attempts while Placement fails.
-    RETRY_AFTER = 30.0
-    #: The shortest pause between two reads (profile_cache_ttl = 0).
-    MIN_INTERVAL = 1.0
 
     def __init__(self, client_factory, ttl=300, max_profiles=10000,
                  clock=time.monotonic, background=True, read_timeout=10.0,
@@ -218,17 +216,15 @@ class ProfileCache(object):
         self._known = collections.OrderedDict()
         self._max_profiles = max_profiles
         self._refresh_lock = threading.Lock()  # one read at a time
-        self._start_lock = threading.Lock()
-        self._first = threading.Event()        # a first read has ended
-        self._wake = threading.Event()
-        self._stopped = threading.Event()
-        self._thread = None
-        self._pid = None
-        self._fork_hooks = False
-        #: True in a process that forked and has served no request since.
-        self._idle = False
+        self._init_refresher()
         # source traits key -> HostProfile with its per-host factors
         self._sources = _LRU(1000)
+        # url -> items its answer listed, in the last read (warnings)
+        self._answers, self._answered = {}, {}
+        # fingerprint of a suspicious reading not believed yet
+        self._suspect = None
+        # rp_uuid -> the traits key last warned about (contradictions)
+        self._warned = _LRU(10000)
 
     # -- Placement --------------------------------------------------------
 
@@ -264,91 +260,22 @@ class ProfileCache(object):
         # grouping.read's get: each call bounded on its own (nobody waits
         # for the refresher), a 400 to required= is "no such trait".
         try:
-            return self._get(url, version, self.clock() + self.read_timeout)
+            body = self._get(url, version,
+                             self.clock() + self.read_timeout)
         except PlacementFailure as e:
             if e.status == 400 and 'required=' in url:
                 raise grouping.NoSuchTrait(url) from None
             raise
+        if '?' in url:  # a listing (a decode reads one host's traits)
+            self._answered[url] = refresher.items(body)
+        return body
 
-    # -- the refresher ----------------------------------------------------
+    # -- the refresher (scheduler/refresher.py) ---------------------------
 
-    def start(self):
-        """Start the refresher thread now (nova-scheduler's start-up);
-        a request starts it too when nothing did.
-
-        nova-scheduler with several workers builds its filters in the
-        parent process and then forks the workers: each worker starts its
-        own refresher at once (a thread does not survive a fork), and the
-        parent, which serves no request, stops reading until one comes.
-        """
-        self._ensure_started()
-        if not self._fork_hooks and self.background:
-            self._fork_hooks = True
-            ref = weakref.ref(self)
-            os.register_at_fork(
-                after_in_child=lambda: _call(ref, '_after_fork_in_child'),
-                after_in_parent=lambda: _call(ref, '_after_fork_in_parent'))
-
-    def _after_fork_in_child(self):
-        # The parent's refresher may have held these at the fork; the
-        # thread that would release them does not exist here.
+    def _renew_locks(self):
         self._refresh_lock = threading.Lock()
-        self._start_lock = threading.Lock()
-        self._wake = threading.Event()
-        first, self._first = self._first, threading.Event()
-        if first.is_set():
-            self._first.set()
-        self._idle = False
-        self._ensure_started()
-
-    def _after_fork_in_parent(self):  # dormant until a request comes
-        self._idle = True
-
-    def _ensure_started(self):
-        """Start the refresher thread once per process (never blocks)."""
-        if not self.background or self._stopped.is_set():
-            return
-        pid = os.getpid()
-        if self._thread is not None and self._pid == pid:
-            return
-        # Another request starting it right now: go on without waiting.
-        if not self._start_lock.acquire(blocking=False):
-            return
-        try:
-            if self._thread is None or self._pid != pid:  # new, or forked
-                thread = threading.Thread(
-                    target=self._run, name='migcompat-profile-refresher',
-                    daemon=True)
-                thread.start()
-                self._thread, self._pid = thread, pid
-        finally:
-            self._start_lock.release()
-
-    def _run(self):
-        while not self._stopped.is_set():
-            if self._idle:
-                # A parent that forked the workers: no reads for it.
-                self._wake.wait()
-                self._wake.clear()
-                continue
-            try:
-                ok = self.refresh_now()
-            except Exception:  # never let the thread die
-                LOG.exception('migcompat: refreshing the host profiles '
-                              'failed')
-                ok = False
-            pause = self.ttl if ok else min(self.RETRY_AFTER, self.ttl)
-            self._wake.wait(max(pause, self.MIN_INTERVAL))
-            self._wake.clear()
-
-    def wake(self):
-        """Have the refresher read now instead of at its next interval."""
-        self._wake.set()
-
-    def stop(self):
-        """End the refresher thread (reset_shared, tests)."""
-        self._stopped.set()
-        self._wake.set()
+        for lru in (self._sources, self._warned):
+            lru._lock = threading.Lock()
 
     def refresh_now(self):
         """Read the fleet now, in the caller's thread, and install the new
@@ -362,12 +289,18 @@ class ProfileCache(object):
         previous = self._snapshot
         t0 = self.clock()
         failure = None
+        self._answered = {}
         try:
             fleet = grouping.read(self._grouping_get, known=self._known,
                                   previous=previous.grouping,
                                   with_names=False)
         except grouping.PartialRead as e:
             fleet, failure = e.grouping, _as_failure(e.error)
+        else:
+            if not self._believed(previous.grouping, fleet):
+                self._read_ended()
+                return False
+            self._answers = self._answered
         loose, loose_failure = self._read_loose(fleet, previous.loose)
         failure = failure or loose_failure
         for digest, hp in fleet.profiles.items():
@@ -378,7 +311,7 @@ class ProfileCache(object):
         self._snapshot = Snapshot(
             fleet, loose, self.clock() if failure is None
             else previous.read_at, failure, previous.serial + 1)
-        self._first.set()
+        self._read_ended()
         if failure is not None:
             LOG.warning('migcompat: could not read the host profiles from '
                         'Placement (%s); keeping the %s for the hosts not '
@@ -395,6 +328,28 @@ class ProfileCache(object):
                      DIGEST_PREFIX)
         return failure is None
 
+    def _believed(self, previous, fleet):
+        """False for a suspicious complete reading seen for the first time
+        (refresher.suspicious): the previous snapshot stays, a WARNING
+        names the requests, and the refresher reads again soon.
+        """
+        why = refresher.suspicious(previous, fleet)
+        if why is None:
+            self._suspect = None
+            return True
+        seen = refresher.fingerprint(fleet)
+        if seen == self._suspect:
+            LOG.warning('migcompat: Placement gave the same answer again '
+                        '(%s); believing it', why)
+            self._suspect = None
+            return True
+        self._suspect = seen
+        LOG.warning('migcompat: not believing the host profiles Placement '
+                    'just gave (%s; answers that shrank: %s); keeping the '
+                    'previous ones and reading again', why,
+                    refresher.shrunk(self._answers, self._answered))
+        return False
+
     def _read_loose(self, fleet, previous):
         """rp_uuid -> HostProfile of each host in no group, and the first
         failure (the hosts not reached keep their previous reading).
@@ -408,8 +363,25 @@ class ProfileCache(object):
                 loose.update((u, previous[u]) for u in fleet.loose
                              if u in previous and u not in loose)
                 return loose, e
-            loose[rp_uuid] = classify(names, fleet.records, rp_uuid)
+            loose[rp_uuid] = self._checked(rp_uuid, names,
+                                           records=fleet.records)
         return loose, None
+
+    def _checked(self, rp_uuid, names, key=None, records=None):
+        """classify(names) (schema 3: with the store's records), with a
+        WARNING once per provider and change when its traits contradict
+        themselves (UNREADABLE).
+        """
+        hp = classify(names, records, rp_uuid)
+        if hp.state == hoststate.UNREADABLE:
+            key = key or _all_traits_key(hoststate.ours(names))
+            if self._warned.get(rp_uuid) != key:
+                self._warned.put(rp_uuid, key)
+                LOG.warning('migcompat: resource provider %s: its traits '
+                            'contradict themselves (%s); it cannot be '
+                            'judged until its reporter publishes again',
+                            rp_uuid, hp.reason)
+        return hp
 
     # -- the request path -------------------------------------------------
 
@@ -419,10 +391,7 @@ class ProfileCache(object):
         that read, at most initial_wait seconds and not past deadline
         (not at all with wait=False).
         """
-        self._ensure_started()
-        if self._idle:  # a request after all: read again from now on
-            self._idle = False
-            self._wake.set()
+        self.serving()
         if wait and not self._first.is_set() and self.background \
                 and self.initial_wait > 0:
             left = self.initial_wait
@@ -452,22 +421,30 @@ class ProfileCache(object):
                                          reason=str(e)), None
         mine = hoststate.ours(names)
         key = _all_traits_key(mine) if mine else None
-        hp = self._sources.get(key) if key else None
+        if key is None:
+            return self._untraited_source(rp_uuid), None
+        hp = self._sources.get(key)
         if hp is None:
-            hp = classify(names, self.records_for(names, deadline), rp_uuid)
-            if key is not None:
-                self._sources.put(key, hp)
+            hp = self._checked(rp_uuid, names, key,
+                               self.records_for(names, deadline))
+            self._sources.put(key, hp)
         return hp, key
 
-
-def _call(ref, method):
-    # An at-fork hook of a cache that may have been dropped since.
-    cache = ref()
-    if cache is not None:
-        try:
-            getattr(cache, method)()
-        except Exception:  # never break a fork
-            pass
+    def _untraited_source(self, rp_uuid):
+        # No trait of ours on a source the snapshot knows traited: not
+        # believed (an empty answer, N9); the caller judges by the
+        # snapshot, and the refresher reads again now.
+        known = self._snapshot.host(rp_uuid)
+        if known is None or known.state != hoststate.TRAITED:
+            return _UNTRAITED
+        url = '/resource_providers/%s/traits' % rp_uuid
+        LOG.warning('migcompat: GET %s answered no trait of ours for a '
+                    'source the last reading knows traited; not believed, '
+                    'reading Placement again', url)
+        self.wake()
+        return hoststate.HostProfile(
+            hoststate.UNJUDGED, reason='GET %s answered no trait of ours, '
+            'not believed' % url)
 
 
 def _as_failure(error):

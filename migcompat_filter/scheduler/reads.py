@@ -17,12 +17,15 @@ Two guarantees the profile cache (scheduler/profiles.py) builds on:
 
 * **Time.** :func:`timed_get` never returns later than its deadline (plus
   the few milliseconds a thread switch costs), whatever Placement does:
-  the call's own timeout is capped at the time left (keystoneauth takes a
-  per-request ``timeout=``; nova's report client does not pass one
-  through, so its adapter is called directly), and the caller waits for
-  the call in a helper thread for at most that long. A socket timeout
-  alone is not a bound: it applies to the connect and to each read
-  separately, and openstacksdk's adapter retries a failed connect.
+  the call runs in a helper thread and the caller waits for it at most
+  that long. The call goes through the client's public ``get`` only
+  (nova's ``SchedulerReportClient.get``, whatever wraps or patches it):
+  never through a private attribute, so it does not matter when this
+  module was imported nor what a harness patched before. nova's ``get``
+  takes no timeout, so a call Placement never answers keeps its helper
+  thread until nova's ``[placement] timeout`` (if set) ends it; at most
+  :data:`MAX_IN_FLIGHT` such calls are left waiting at once, after which
+  a read fails at once instead of starting another thread.
 * **Shape.** A 200 answer is only data when it has the keys and types the
   cache reads (:func:`trait_names`, :func:`provider_uuids`). A body that
   is not JSON, or JSON of another shape (``{}``, a list, a truncated
@@ -30,17 +33,11 @@ Two guarantees the profile cache (scheduler/profiles.py) builds on:
   HTTP error: the previous mapping then stays in use.
 
 No nova import: the client is duck-typed (``get(url, version=...,
-global_request_id=...)``, optionally an ``_client`` keystoneauth adapter).
+global_request_id=...)``).
 """
 
 import threading
 import time
-
-try:  # nova-scheduler: its report client's own get, before any patching
-    from nova.scheduler.client import report as _nova_report
-    _NOVA_GET = _nova_report.SchedulerReportClient.get
-except ImportError:  # the CLI and unit tests without nova
-    _NOVA_GET = None
 
 #: Not JSON of the expected shape (the message every such answer gets).
 BAD_BODY = 'placement answered HTTP 200 with a body that is not the ' \
@@ -63,40 +60,27 @@ class NotFound(PlacementFailure):
     """Placement answered 404: no such resource provider (any more)."""
 
 
-def _adapter_of(client):
-    """nova's report client's keystoneauth adapter, or None.
+#: The most Placement calls left running past their deadline at once.
+MAX_IN_FLIGHT = 16
 
-    Only when client.get is nova's own SchedulerReportClient.get (which
-    calls the adapter with these arguments): a get replaced by a wrapper
-    or a test harness (nova's functional PlacementFixture routes get to
-    its own adapter) is called as it is; the wait in timed_get still
-    bounds it.
-    """
-    if _NOVA_GET is None or getattr(type(client), 'get', None) \
-            is not _NOVA_GET:
-        return None
-    adapter = getattr(client, '_client', None)
-    if adapter is not None and callable(getattr(adapter, 'get', None)):
-        return adapter
-    return None
+_in_flight = [0]
+_in_flight_lock = threading.Lock()
 
 
-def send(client, url, version, request_id, timeout):
-    """One GET through client, with a per-call timeout where it takes one.
-
-    nova's SchedulerReportClient.get has no timeout argument; its adapter
-    (``_client``, a keystoneauth Adapter with raise_exc=False) has.
+def send(client, url, version, request_id):
+    """One GET through the client's public get (nova's report client:
+    ``get(url, version=None, global_request_id=None)``).
     """
     inner = getattr(client, 'counted_client', None)
     if inner is not None:  # profiles.CallCounter: count, then send
         client.count(url)
-        return send(inner, url, version, request_id, timeout)
-    adapter = _adapter_of(client)
-    if adapter is not None:
-        return adapter.get(url, microversion=version,
-                           global_request_id=request_id, timeout=timeout,
-                           raise_exc=False)
+        return send(inner, url, version, request_id)
     return client.get(url, version=version, global_request_id=request_id)
+
+
+def in_flight():
+    """How many Placement calls are running now (tests, the benchmark)."""
+    return _in_flight[0]
 
 
 def timed_get(client, url, version, deadline, request_id=None,
@@ -112,21 +96,35 @@ def timed_get(client, url, version, deadline, request_id=None,
     if left <= 0:
         raise PlacementFailure('GET %s: time budget exhausted before the '
                                'request' % url)
+    with _in_flight_lock:
+        if _in_flight[0] >= MAX_IN_FLIGHT:
+            raise PlacementFailure(
+                'GET %s: not sent, %d earlier Placement calls have not '
+                'returned yet' % (url, _in_flight[0]))
+        _in_flight[0] += 1
     box = {}
     done = threading.Event()
 
     def call():
         try:
-            box['resp'] = send(client, url, version, request_id, left)
+            box['resp'] = send(client, url, version, request_id)
         except Exception as e:  # reported by the waiting caller
             box['error'] = e
         finally:
+            with _in_flight_lock:
+                _in_flight[0] -= 1
             done.set()
 
-    # A daemon thread: one Placement never answers, the request moves on
-    # and the thread ends at its own (capped) socket timeout.
-    threading.Thread(target=call, name='migcompat-placement-get',
-                     daemon=True).start()
+    # A daemon thread: when Placement never answers, the request moves on
+    # and the thread ends with nova's own call.
+    try:
+        threading.Thread(target=call, name='migcompat-placement-get',
+                         daemon=True).start()
+    except Exception as e:  # no thread left to start one
+        with _in_flight_lock:
+            _in_flight[0] -= 1
+        raise PlacementFailure('GET %s: could not start the call: %s'
+                               % (url, e)) from None
     if not done.wait(left):
         raise PlacementFailure('GET %s: placement did not answer within the '
                                'time budget (%.1f s left)' % (url, left))

@@ -76,6 +76,7 @@ def configure(cache, options):
     """Apply the [migcompat] options of the profile cache (read on every
     request, so that a changed option applies without a restart).
     """
-    cache.ttl = options.profile_cache_ttl
+    cache.ttl = options.profile_refresh_interval
+    cache.poll_interval = options.profile_change_poll_interval
     cache.read_timeout = options.request_time_budget
     cache.initial_wait = options.initial_profile_wait

@@ -323,3 +323,27 @@ class TestGetJson(GroupedFleet):
         rps, stamp = self.client.list_providers(name='rome-001', dated=True)
         self.assertEqual([self.uuids['rome-001']], [r['uuid'] for r in rps])
         self.assertIsNotNone(stamp)
+
+
+class TestUnjudgedSourceCount(GroupedFleet):
+    """host list says how many hosts a live migration from which the
+    scheduler cannot judge (issue 21: the unjudged-source default must not
+    switch the filter off unseen).
+    """
+
+    def test_host_list_counts_unjudged_sources(self):
+        app = shell.MigcompatApp()
+        app.stdout, app.stderr = io.StringIO(), io.StringIO()
+        status = app.run(['host', 'list', '-f', 'json', '--placement-url',
+                          self.server.url])
+        self.assertEqual(0, status, app.stderr.getvalue())
+        rows = json.loads(app.stdout.getvalue())
+        unjudged = [r for r in rows if r['profile'] == 'no migcompat traits'
+                    or r['profile'].startswith(('unreadable', 'error'))]
+        self.assertIn('fresh-node', [r['name'] for r in unjudged])
+        self.assertIn('%d of %d hosts cannot be judged as a live-migration '
+                      'source (untraited: %d)' % (len(unjudged), len(rows),
+                                                  len(unjudged)),
+                      app.stderr.getvalue())
+        # The JSON on stdout is unchanged: the count is on stderr.
+        self.assertNotIn('cannot be judged', app.stdout.getvalue())

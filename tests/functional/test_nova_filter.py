@@ -54,6 +54,11 @@ class _Base(libvirt_base.LibvirtMigrationMixin,
         # that it is judged (by default it would find its destinations
         # unjudged: FirstRequestTest).
         self.flags(initial_profile_wait=30, group='migcompat')
+        # No background read or poll in the middle of a test (some count
+        # calls); mc.publish has the scheduler read again after each
+        # write, as the next poll would (test_nova_freshness tests that).
+        self.flags(profile_refresh_interval=300, group='migcompat')
+        self.flags(profile_change_poll_interval=0, group='migcompat')
 
     def _start(self, hostname, prof=None, digest=True):
         self.start_compute(hostname)
@@ -226,7 +231,9 @@ class FirstRequestTest(_Base):
     def _hang_first_read(self):
         gate = threading.Event()
         self.addCleanup(gate.set)
-        cache = migration_filter.shared().profiles
+        # A fresh process state (every request starts the refresher, the
+        # boot included): its first read is the one that hangs.
+        cache = migration_filter.reset_shared().profiles
         real = cache._grouping_get
 
         def hung(url, version):
@@ -290,6 +297,9 @@ class UntraitedAndPlacementErrorTest(_Base):
             return real_get(client, url, *args, **kwargs)
         self.useFixture(fixtures.MonkeyPatch(
             'nova.scheduler.client.report.SchedulerReportClient.get', get))
+        # Nothing read before (the boot started the refresher, and a
+        # cached profile would stand in for the failed source read).
+        migration_filter.reset_shared()
 
     def test_placement_error_passes_by_default(self):
         self._break_placement_for_migcompat()
@@ -401,6 +411,9 @@ class PlacementCallsTest(_Base):
             return real_get(client, url, *args, **kwargs)
         self.useFixture(fixtures.MonkeyPatch(
             'nova.scheduler.client.report.SchedulerReportClient.get', get))
+        # The boot started the refresher; the counted read is a fresh
+        # process's first.
+        migration_filter.reset_shared()
 
     def test_warm_request_costs_one_placement_call(self):
         self._migrate_live(self.server, 'src')
@@ -423,7 +436,8 @@ class PlacementCallsTest(_Base):
         self._migrate_live(self.server, 'src')
         self.assertEqual('twin', self._host_of(self.server))
         # The intel host is re-imaged as a Milan twin; the refresher's
-        # next read (forced here instead of waiting profile_cache_ttl)
+        # next read (forced here instead of waiting
+        # profile_refresh_interval)
         # reads the mapping again, not the profiles, which are known by
         # their digest.
         mc.publish(self, 'intel', self.milan)

@@ -69,6 +69,11 @@ def with_microcode(profile, microcode):
     return Profile.from_dict(data)
 
 
+#: Requests of the change marker's bump after a write (read and write
+#: its aggregates, or look for it and create it).
+BUMP = 2
+
+
 class _Client(placement.PlacementClient):
     """A client whose writes can be preceded by another writer's."""
 
@@ -113,8 +118,8 @@ class TestSyncInProcess(testtools.TestCase):
         result = reporter.sync(self.client, self.rp, wanted)
         # one read + one listing + one create per name new to Placement +
         # one write (tests/functional/test_schema2.py counts them on the
-        # server side)
-        self.assertEqual(1 + 1 + len(result.created) + 1,
+        # server side) + the change marker's bump
+        self.assertEqual(1 + 1 + len(result.created) + 1 + BUMP,
                          self.client.requests - before)
         self.assertTrue(result.written)
         self.assertEqual(sorted(wanted), result.added)
@@ -137,8 +142,8 @@ class TestSyncInProcess(testtools.TestCase):
         self.assertEqual(sorted(['CUSTOM_MIGCOMPAT_UCODE_0X1000065',
                                  old_digest]), result.removed)
         # one read, two trait creations (the new value, the new profile
-        # digest), one write
-        self.assertEqual(4, self.client.requests - before)
+        # digest), one write, the bump
+        self.assertEqual(4 + BUMP, self.client.requests - before)
         self.assertEqual(set(FOREIGN) | set(updated), self.traits())
         decoded = traits.decode(self.traits())
         self.assertEqual('0x1000999', decoded['microcode_version'])
@@ -171,8 +176,8 @@ class TestSyncInProcess(testtools.TestCase):
         before = self.client.requests
         result = reporter.sync(self.client, self.rp, after_names)
         # one read, one listing of the new GUESTS names, a create for
-        # each one Placement lacks, one write
-        self.assertEqual(3 + len(result.created),
+        # each one Placement lacks, one write, the bump
+        self.assertEqual(3 + len(result.created) + BUMP,
                          self.client.requests - before)
         self.assertGreater(len(result.added), reporter.LIST_BEYOND)
         self.assertTrue(result.written)

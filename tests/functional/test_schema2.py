@@ -21,6 +21,7 @@ import testtools
 
 from migcompat_filter.host import reader
 from migcompat_filter.host import source as hostsource
+from migcompat_filter.placement import change_marker
 from migcompat_filter.placement import client as placement
 from migcompat_filter.placement import hoststate
 from migcompat_filter.placement import reporter
@@ -68,9 +69,14 @@ class ServerCase(placement_server.ServerPerClass, testtools.TestCase):
         return rp['uuid']
 
     def counted(self, func, *args, **kwargs):
+        """(result, the requests sent but the change marker's); those in
+        self.bumps.
+        """
         before = self.proxy.count()
         result = func(*args, **kwargs)
-        return result, self.proxy.seen[before:]
+        seen = self.proxy.seen[before:]
+        self.bumps = [r for r in seen if change_marker.UUID in r[1]]
+        return result, [r for r in seen if change_marker.UUID not in r[1]]
 
 
 class TestReporterRequests(ServerCase):
@@ -88,6 +94,8 @@ class TestReporterRequests(ServerCase):
         self.assertEqual(1 + 1 + len(result.created) + 1, len(seen))
         self.assertEqual(len(result.created),
                          len([p for m, p in seen if p.startswith('/traits/')]))
+        # and the change marker's bump (or creation): 2 requests
+        self.assertEqual(2, len(self.bumps), self.bumps)
 
         # Every later host of that profile: the names exist.
         second = self.new_provider()
@@ -106,6 +114,7 @@ class TestReporterRequests(ServerCase):
                                     wanted)
         self.assertFalse(result.changed)
         self.assertEqual(1, len(seen), seen)
+        self.assertEqual([], self.bumps)  # nothing written, no bump
 
         # A microcode update: two new names (value, digest), no listing.
         data = self.profile.to_dict()

@@ -131,6 +131,26 @@ class ProfileCacheTest(testtools.TestCase):
         self.assertEqual(as_group_says(self.milan),
                          self.host(rp).profile)
 
+    def test_most_hosts_vanishing_is_read_twice_before_believed(self):
+        self.assertTrue(self.cache.refresh_now())
+        good = self.cache.snapshot()
+        gone = list(self.hosts)[:16]  # more than half of the 30
+        for rp in gone:
+            self.placement.set(rp, ['COMPUTE_NODE'])
+        self.assertFalse(self.cache.refresh_now())
+        self.assertIs(good, self.cache.snapshot())
+        self.assertEqual(hoststate.TRAITED, self.host(gone[0]).state)
+        self.assertTrue(self.cache.refresh_now())  # the same answer again
+        self.assertEqual(hoststate.UNTRAITED, self.host(gone[0]).state)
+
+    def test_less_than_half_vanishing_is_believed(self):
+        self.assertTrue(self.cache.refresh_now())
+        gone = list(self.hosts)[:14]
+        for rp in gone:
+            self.placement.set(rp, ['COMPUTE_NODE'])
+        self.assertTrue(self.cache.refresh_now())
+        self.assertEqual(hoststate.UNTRAITED, self.host(gone[0]).state)
+
     def test_equal_profiles_share_a_key_different_ones_do_not(self):
         self.cache.refresh_now()
         keys = collections.defaultdict(set)
@@ -364,7 +384,7 @@ class EventletTest(testtools.TestCase):
 
 
 _FORK_CHILD = r"""
-import os, sys, time, uuid
+import os, sys, uuid
 from migcompat_filter.placement import hoststate
 from migcompat_filter.scheduler import profiles
 from tests.fake_placement import FakePlacement
@@ -372,44 +392,81 @@ from tests.unit import test_scheduler_profiles as t
 placement = FakePlacement()
 rp = str(uuid.uuid4())
 placement.set(rp, t.published(t.real('epyc-milan-nested-l1')))
-cache = profiles.ProfileCache(lambda: placement, ttl=0)
-cache.MIN_INTERVAL = 0.05
+clock = t.Clock()
+cache = profiles.ProfileCache(lambda: placement, ttl=10, clock=clock)
 cache.start()                      # nova builds the filter
-assert cache._first.wait(10)
+assert cache.wait_for_read(0, 30)
 r, w = os.pipe()
 pid = os.fork()                    # oslo.service forks a worker
 if pid == 0:
-    # The worker: its own refresher runs at once, without a request.
-    before = len(placement.urls)
-    time.sleep(1.0)
-    os.write(w, b'%d' % (len(placement.urls) - before))
+    before = cache.reads_done
+    cache.serving()                # its first request: it reads now
+    ok = cache.wait_for_read(before, 30)
+    os.write(w, b'1' if ok else b'0')
     os._exit(0)
 os.close(w)
-child_reads = int(os.read(r, 100) or b'0')
+child_read = os.read(r, 1) == b'1'
 os.waitpid(pid, 0)
-time.sleep(0.3)                    # the parent's read in flight ends
-before = len(placement.urls)
-time.sleep(1.0)
-parent_idle = len(placement.urls) - before
+# The parent serves nothing while a worker does: at its next turn it
+# rests instead of reading.
+done = cache.reads_done
+clock.now += 11
+cache.tick()
+for _ in range(3000):
+    if cache._resting:
+        break
+    cache._stopped.wait(0.01)
+rested = cache._resting and cache.reads_done == done
 snap = cache.snapshot()            # a request in the parent after all
 assert snap.host(rp).state == hoststate.TRAITED
-time.sleep(1.0)
-parent_after = len(placement.urls) - before
-print(child_reads, parent_idle, parent_after)
+read_again = cache.wait_for_read(done, 30)
+print(int(child_read), int(rested), int(read_again))
 """
 
 
 class ForkTest(testtools.TestCase):
-    """nova-scheduler with workers: the filter is built in the parent,
-    which then forks. Each worker reads at once; the parent stops reading
-    until it serves a request.
-    """
+    """Only a fork that becomes a scheduler worker changes who reads."""
 
-    def test_worker_reads_parent_rests(self):
-        child, idle, after = map(int, _run_child(self, _FORK_CHILD).split())
-        self.assertGreater(child, 0)       # the worker's own refresher
-        self.assertEqual(0, idle)          # the parent: no reads
-        self.assertGreater(after, 0)       # ... until a request came
+    def _started(self, clock):
+        placement = FakePlacement()
+        self.rp = str(uuid.uuid4())
+        placement.set(self.rp, published(real('epyc-milan-nested-l1')))
+        cache = profiles.ProfileCache(lambda: placement, ttl=10,
+                                      clock=clock)
+        self.addCleanup(cache.stop)
+        cache.start()
+        self.assertTrue(cache.wait_for_read(0, 30))
+        return cache
+
+    def _read_on_time(self, cache, clock):
+        """The refresher reads when its clock says the interval passed."""
+        done = cache.reads_done
+        clock.now += 10.5
+        cache.tick()
+        return cache.wait_for_read(done, 30)
+
+    def test_helper_subprocess_changes_nothing(self):
+        # nova's libvirt driver runs "uptime" through processutils, which
+        # forks with a preexec_fn (the at-fork hooks run), as any helper
+        # subprocess of a real scheduler does.
+        import subprocess
+        clock = Clock()
+        cache = self._started(clock)
+        subprocess.run(['true'], preexec_fn=lambda: None, check=True)
+        self.assertTrue(self._read_on_time(cache, clock))
+        pid = os.fork()  # a bare fork that never serves
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        self.assertTrue(self._read_on_time(cache, clock))
+        self.assertFalse(cache._resting)
+
+    def test_worker_reads_parent_rests_until_it_serves(self):
+        child_read, rested, read_again = map(
+            int, _run_child(self, _FORK_CHILD).split())
+        self.assertEqual(1, child_read)   # the worker's own refresher
+        self.assertEqual(1, rested)       # the parent: no read
+        self.assertEqual(1, read_again)   # ... until a request came
 
 
 class ConcurrentCachesTest(testtools.TestCase):
