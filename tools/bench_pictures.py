@@ -15,7 +15,7 @@ graph of a fleet of N groups.
 
 The hosts are the demo fleet's bundled real profiles, copied with a
 different microcode each so that every copy is its own group; their
-traits are encoded and read back as ``migcompat matrix`` reads them from
+traits are encoded and read back as ``migcompat fleet matrix`` reads them from
 Placement (no Placement needed). Prints the time to build the matrix (one
 rules-engine evaluation per group pair) and to draw each picture, and the
 pictures' sizes. No targets are asserted.

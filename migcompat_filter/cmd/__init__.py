@@ -14,6 +14,11 @@
 
 import os
 
+#: The OpenStackClient names before 2026.2: their entry points stay for
+#: one release, but ``openstack --help`` no longer lists them.
+DEPRECATED_OSC_NAMES = frozenset(['migcompat matrix', 'migcompat check',
+                                  'migcompat baseline'])
+
 
 class FastEpilog(object):
     """Every migcompat command mixes this in, first.
@@ -25,6 +30,11 @@ class FastEpilog(object):
 
     def get_epilog(self):
         return self._epilog or ''
+
+    @property
+    def deprecated(self):
+        """cliff's help leaves deprecated commands out of its listing."""
+        return getattr(self, 'cmd_name', None) in DEPRECATED_OSC_NAMES
 
     def run(self, parsed_args):
         """The same exit statuses under ``openstack`` as standalone.

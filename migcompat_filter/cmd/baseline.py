@@ -10,8 +10,8 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""``migcompat baseline``: the guest CPU every listed host can offer
-(also ``openstack migcompat baseline``).
+"""``migcompat fleet baseline``: the guest CPU every listed host can offer
+(also ``openstack migcompat fleet baseline``).
 """
 
 from cliff import show

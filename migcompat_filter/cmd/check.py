@@ -10,8 +10,8 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""``migcompat check SERVER``: where the scheduler would let one server
-live-migrate (also ``openstack migcompat check``).
+"""``migcompat server check SERVER``: where the scheduler would let one server
+live-migrate (also ``openstack migcompat server check``).
 """
 
 from cliff import lister
@@ -26,7 +26,9 @@ COLUMNS = ('host', 'accepted', 'reason')
 
 
 class Check(common.FleetCommand, lister.Lister):
-    """For one server: the hosts the scheduler would accept as live-migration
+    """Show where one server may live-migrate, and why not elsewhere.
+
+    For one server: the hosts the scheduler would accept as live-migration
     targets and, for each refused host, why.
 
     Needs nova's API (to find the server's host). A host is refused when

@@ -86,11 +86,11 @@ def add_profile_arguments(parser):
     group = parser.add_mutually_exclusive_group()
     group.add_argument(
         '--root', metavar='<directory>',
-        help='Read an offline snapshot directory (as written by "migcompat '
-             'snapshot") instead of this host.')
+        help='Read an offline snapshot directory (as written by '
+             '"migcompat snapshot create") instead of this host.')
     group.add_argument(
         '--profile', metavar='<file>',
-        help='Use a profile JSON file (written by "migcompat profile -f '
+        help='Use a profile JSON file (written by "migcompat profile show -f '
              'json") instead of reading a host.')
     parser.add_argument(
         '--connect', metavar='<uri>', default=hostsource.DEFAULT_URI,
@@ -115,7 +115,7 @@ def open_host(root=None, uri=None, nova_config=None):
         if not os.path.isdir(root):
             raise exception.InputError(
                 '--root %s: %s; a snapshot is a directory written by '
-                '"migcompat snapshot"'
+                '"migcompat snapshot create"'
                 % (root, 'does not exist' if not os.path.lexists(root)
                    else 'is not a directory'))
         return hostsource.SnapshotSource(root)
@@ -197,8 +197,8 @@ def load_profile(spec):
         return _trait_list(traits, text, spec), 'trait list %s' % spec
     raise exception.InputError(
         '%s: neither a snapshot directory, a profile JSON file ("migcompat '
-        'profile -f json") nor a trait list (one CUSTOM_MIGCOMPAT_* trait '
-        'a line)' % spec)
+        'profile show -f json") nor a trait list (one CUSTOM_MIGCOMPAT_* '
+        'trait a line)' % spec)
 
 
 def _trait_list(traits, text, spec):
@@ -242,7 +242,7 @@ def _read_text(path):
     except UnicodeDecodeError:
         raise exception.InputError(
             '%s: not text; expected a snapshot directory, a profile JSON '
-            'file ("migcompat profile -f json") or a trait list' % path)
+            'file ("migcompat profile show -f json") or a trait list' % path)
 
 
 def _from_snapshot(path):
@@ -250,7 +250,7 @@ def _from_snapshot(path):
                for entry in _SNAPSHOT_ENTRIES):
         raise exception.InputError(
             '%s: a directory, but not a snapshot: it has none of %s (see '
-            '"migcompat snapshot")'
+            '"migcompat snapshot create")'
             % (path, ', '.join(e + '/' for e in _SNAPSHOT_ENTRIES)))
     from migcompat_filter.host import source as hostsource
     try:

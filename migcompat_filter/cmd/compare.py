@@ -10,11 +10,12 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""``migcompat compare SRC DST``: can a guest live-migrate from SRC to DST?
+"""``migcompat profile compare SRC DST``: can a guest live-migrate from SRC
+to DST?
 
 SRC and DST may each be a snapshot directory, a profile JSON file written by
-``migcompat profile -f json``, or a trait list (one CUSTOM_MIGCOMPAT_* trait
-a line, as ``migcompat traits -f value`` prints them). ``--guest
+``migcompat profile show -f json``, or a trait list (one CUSTOM_MIGCOMPAT_*
+trait a line, as ``migcompat trait list -f value`` prints them). ``--guest
 DOMAIN.xml`` judges that one guest (``virsh dumpxml`` of a running guest)
 instead of whatever SRC's profile says of its guests. Exit status follows
 ``diff``: 0 compatible, 1 not compatible, 2 bad input or usage; 3 an
@@ -225,7 +226,7 @@ class Compare(FastEpilog, ResultStatus, show.ShowOne):
     """Judge a live migration from SRC to DST, with reasons.
 
     SRC and DST are each a snapshot directory, a profile JSON file
-    ("migcompat profile -f json") or a trait list. --guest DOMAIN.xml
+    ("migcompat profile show -f json") or a trait list. --guest DOMAIN.xml
     judges that one running guest (virsh dumpxml). The guest CPU mode is
     --mode, else the guest's, else the source's nova cpu_mode, else
     host-model. Hosts of

@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""``migcompat drain HOST``: can this host be emptied, and where to."""
+"""``migcompat host drain HOST``: can this host be emptied, and where to."""
 
 import argparse
 
@@ -44,8 +44,7 @@ def _positive(kind):
 
 
 class Drain(common.FleetCommand, cmd.ResultStatus, lister.Lister):
-    """Plan (and with --execute, carry out) emptying a host by live
-    migration.
+    """Plan emptying a host by live migration (--execute carries it out).
 
     One row per server on HOST (nova's API, all projects): the valid
     targets in order of preference (our verdict for that guest, then
@@ -56,7 +55,8 @@ class Drain(common.FleetCommand, cmd.ResultStatus, lister.Lister):
 
     nova's API does not show a server's own guest CPU: a server is judged
     as --server-mode SERVER=MODE says, else --mode, else HOST's nova
-    cpu_mode, with HOST's running-guests record (as ``migcompat check``).
+    cpu_mode, with HOST's running-guests record (as ``migcompat server
+    check``).
 
     --execute asks nova to live-migrate each planned server to its target
     (never forced: nova's scheduler still decides), --parallel at a time,

@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""``migcompat guests``: the running guests of a host and what limits
+"""``migcompat guest list``: the running guests of a host and what limits
 their moves.
 """
 
@@ -66,7 +66,7 @@ class ListGuests(FastEpilog, lister.Lister):
     and what limits its live migrations. With --hosts, also which
     features or machine type each guest would miss on those hosts (a
     hint from their host-model CPU and machine types; ``migcompat
-    compare --guest`` judges one guest fully).
+    profile compare --guest`` judges one guest fully).
     """
 
     def get_parser(self, prog_name):

@@ -10,8 +10,8 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""``migcompat matrix``: which hosts can receive live migrations from which
-(also ``openstack migcompat matrix``).
+"""``migcompat fleet matrix``: which hosts can receive live migrations from
+which (also ``openstack migcompat fleet matrix``).
 """
 
 from cliff import lister

@@ -10,7 +10,9 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""``migcompat profile``, ``migcompat snapshot`` and ``migcompat factors``."""
+"""``migcompat profile show``, ``migcompat snapshot create`` and
+``migcompat factor list``.
+"""
 
 import os
 

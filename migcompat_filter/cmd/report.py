@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""``migcompat report``: publish this host's traits in Placement."""
+"""``migcompat profile publish``: publish this host's traits in Placement."""
 
 import logging
 import os

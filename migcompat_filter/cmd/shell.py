@@ -64,7 +64,7 @@ class LazyCommandManager(commandmanager.CommandManager):
     """Finds commands by entry point and imports only the one that runs.
 
     cliff's manager loads every command through stevedore when the app
-    starts, so "migcompat profile" would import the fleet commands'
+    starts, so "migcompat profile show" would import the fleet commands'
     keystoneauth and requests too (about a third of its start-up time).
     cliff itself calls ``.load()`` on what it finds. The entry points come
     from the process's one scan (migcompat_filter.cmd.entry_points).

@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""``migcompat upgrade-plan --set ... --aggregate A``: an order in which
+"""``migcompat fleet upgrade-plan --set ... --aggregate A``: an order in which
 to upgrade an aggregate's hosts, draining each at its turn.
 """
 
@@ -28,10 +28,12 @@ EXIT_NO_ORDER = 1
 
 
 class UpgradePlan(common.FleetCommand, cmd.ResultStatus, lister.Lister):
-    """An order in which to upgrade the hosts of an aggregate so that each
+    """Plan an order of upgrades in which each host can be drained.
+
+    An order in which to upgrade the hosts of an aggregate so that each
     can be drained at its turn.
 
-    The change is --set FACTOR=VALUE (as ``migcompat what-if``). At its
+    The change is --set FACTOR=VALUE (as ``migcompat fleet what-if``). At its
     turn a host's servers (nova's API) must each go to another host of
     the aggregate that may receive it (the rules engine, with the hosts
     upgraded so far changed: a newer QEMU only receives) and has room
@@ -44,11 +46,12 @@ class UpgradePlan(common.FleetCommand, cmd.ResultStatus, lister.Lister):
     def get_parser(self, prog_name):
         parser = super(UpgradePlan, self).get_parser(prog_name)
         parser.add_argument('--set', metavar='<factor>=<value>',
-                            dest='changes',
+                            dest='changes', required=True,
                             action='append', default=[],
                             help='the upgrade; may be repeated')
         parser.add_argument('--aggregate', metavar='<aggregate>',
-                            help='the aggregate to upgrade (required)')
+                            required=True,
+                            help='the aggregate to upgrade')
         parser.add_argument('--mode', choices=cpu_modes.MODES,
                             help='guest CPU mode of every server')
         parser.add_argument('--strict', action='store_true', default=None,
@@ -67,8 +70,8 @@ class UpgradePlan(common.FleetCommand, cmd.ResultStatus, lister.Lister):
             raise exception.InputError('--aggregate <aggregate> is required')
         f = self.fleet(parsed_args)
         if f.nova is None:
-            raise exception.InputError('upgrade-plan needs nova\'s API for '
-                                       'the servers (%s)' % f.nova_error)
+            raise exception.InputError('fleet upgrade-plan needs nova\'s API '
+                                       'for the servers (%s)' % f.nova_error)
         hosts = f.load(aggregate=parsed_args.aggregate)
         if not hosts:
             raise fleet.NotFound('aggregate %r has no compute node'

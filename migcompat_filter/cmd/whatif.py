@@ -10,8 +10,8 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""``migcompat what-if --set FACTOR=VALUE (--host H... | --aggregate A)``:
-what a planned change to some hosts does to live migration.
+"""``migcompat fleet what-if --set FACTOR=VALUE (--host H... |
+--aggregate A)``: what a planned change to some hosts does to live migration.
 """
 
 from cliff import lister
@@ -47,10 +47,10 @@ class WhatIf(common.FleetCommand, cmd.ResultStatus, lister.Lister):
     def get_parser(self, prog_name):
         parser = super(WhatIf, self).get_parser(prog_name)
         parser.add_argument('--set', metavar='<factor>=<value>',
-                            dest='changes',
+                            dest='changes', required=True,
                             action='append', default=[],
                             help='a planned change; may be repeated')
-        where = parser.add_mutually_exclusive_group()
+        where = parser.add_mutually_exclusive_group(required=True)
         where.add_argument('--host', metavar='<host>', nargs='+',
                            default=[], help='the hosts the change applies '
                                             'to')

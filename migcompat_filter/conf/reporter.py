@@ -10,7 +10,8 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Options of the trait reporter (``migcompat report``), group [migcompat].
+"""Options of the trait reporter (``migcompat profile publish``), group
+[migcompat].
 
 How to reach Placement is not here: the reporter reads nova's own
 ``[placement]`` section (auth_type, auth_url, username, ..., region_name,
@@ -36,7 +37,7 @@ reporter_opts = [
         min=0,
         max=MAX_INTERVAL,
         help="""
-Seconds between two reports when "migcompat report" keeps running (its
+Seconds between two reports when "migcompat profile publish" keeps running (its
 --interval option overrides this).
 
 A host's factors change rarely (a microcode, firmware, kernel or QEMU update,

@@ -39,8 +39,8 @@ scheduler_opts = [
         choices=HOST_ACTIONS,
         help="""
 What the filter does with a destination whose resource provider has no
-migcompat traits at all, typically because "migcompat report" has not run on
-that compute host yet.
+migcompat traits at all, typically because "migcompat profile publish" has not
+run on that compute host yet.
 
 "pass" lets such hosts be chosen as before the filter was enabled, so that
 enabling the filter before the reporter reaches every host changes nothing
@@ -122,9 +122,10 @@ Each nova-scheduler process reads the profiles of all hosts in a background
 thread (about 2 + 2 x profiles Placement calls when it starts, 2 + profiles
 later) and re-reads them this often; live-migration requests use the last
 complete reading and never wait for a read. A host whose profile changed
-(e.g. after a kernel or microcode update and a new "migcompat report") is
-judged with its old profile for at most this long plus one read. After a
-failed read the thread tries again after at most 30 seconds.
+(e.g. after a kernel or microcode update and a new
+"migcompat profile publish") is judged with its old profile for at most
+this long plus one read. After a failed read the thread tries again after
+at most 30 seconds.
 
 Possible values:
 

@@ -14,9 +14,9 @@
 graph, drawn from the same traits the reporter publishes.
 
 No Placement and no nova are needed: every bundled profile is encoded as
-traits (what ``migcompat report`` would publish) and read back into a
-fleet host (what ``migcompat matrix`` reads from Placement), so the
-pictures show what ``migcompat matrix --output --graph`` would draw for
+traits (what ``migcompat profile publish`` would publish) and read back into a
+fleet host (what ``migcompat fleet matrix`` reads from Placement), so the
+pictures show what ``migcompat fleet matrix --output --graph`` would draw for
 this fleet. The docs build calls :func:`write` (doc/source/_ext).
 """
 

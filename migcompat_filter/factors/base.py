@@ -45,7 +45,7 @@ class Factor(metaclass=abc.ABCMeta):
 
     @property
     def description(self):
-        """One line for ``migcompat factors``: the catalogue row's."""
+        """One line for ``migcompat factor list``: the catalogue row's."""
         row = catalogue.get(self.name)
         return row.description if row else ''
 

@@ -685,6 +685,18 @@ class TestOpenStackClientPlugin(FleetTestBase):
                     'migcompat matrix', 'migcompat check',
                     'migcompat baseline'):
             self.assertIn(cmd, commands)
+        # openstack --help lists the current names only, whole.
+        out = subprocess.run([self.openstack, '--help'], capture_output=True,
+                             text=True, env=env, timeout=120)
+        self.assertEqual(0, out.returncode, out.stderr)
+        listed = [line.strip().split('  ')[0] for line in
+                  out.stdout.splitlines()
+                  if line.startswith('  migcompat ')]
+        self.assertIn('migcompat fleet matrix', listed)
+        for old in ('migcompat matrix', 'migcompat check',
+                    'migcompat baseline'):
+            self.assertNotIn(old, listed)
+        self.assertNotIn('--os-migcompat-api-version', out.stdout)
         out = subprocess.run([self.openstack, 'help', 'migcompat', 'matrix'],
                              capture_output=True, text=True, env=env,
                              timeout=120)
