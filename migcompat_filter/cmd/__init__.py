@@ -31,6 +31,27 @@ class FastEpilog(object):
     def get_epilog(self):
         return self._epilog or ''
 
+    #: Said on stderr when a listing's table is empty (a blank output
+    #: reads as a failure); a command names what it lists.
+    empty_message = 'nothing to list'
+
+    def produce_output(self, parsed_args, column_names, data):
+        """cliff's output, with migcompat's rules (cmd/columns.py
+        OutputAdapter): tables fitted to the terminal, or 100 columns
+        when piped, without words cut in the middle; no Python reprs in
+        ``-f value|csv|shell``; an empty listing says so.
+        """
+        from migcompat_filter.cmd import columns
+        real = self.formatter
+        self.formatter = columns.OutputAdapter(
+            real, parsed_args, self.app.stdout, self.app.stderr,
+            self.empty_message)
+        try:
+            return super(FastEpilog, self).produce_output(
+                parsed_args, column_names, data)
+        finally:
+            self.formatter = real
+
     @property
     def deprecated(self):
         """cliff's help leaves deprecated commands out of its listing."""

@@ -45,6 +45,8 @@ class Check(common.FleetCommand, lister.Lister):
     is one of them), else the source's host-model. stderr says which.
     """
 
+    empty_message = 'no other compute node to migrate to'
+
     def get_parser(self, prog_name):
         parser = super(Check, self).get_parser(prog_name)
         parser.add_argument('server', metavar='<server>',
@@ -128,7 +130,7 @@ def _cpu_used(source, mode):
     running = source.profile['running_guests']
     if not isinstance(running, dict):
         return ("%s's host CPU profile (no running-guests record: %s)"
-                % (source.name, running))
+                % (source.name, getattr(running, 'reason', running)))
     count = (running.get('modes') or {}).get(mode, 0)
     if not count:
         return ("%s's host CPU profile (its running-guests record has no "

@@ -23,12 +23,12 @@ internal error (never 1, which would read as "not compatible").
 """
 
 import os
-import textwrap
 
 from cliff import columns
 from cliff import show
 from oslo_config import cfg
 
+from migcompat_filter.cmd import columns as cmd_columns
 from migcompat_filter.cmd import common
 from migcompat_filter.cmd import FastEpilog
 from migcompat_filter.cmd import ResultStatus
@@ -36,10 +36,6 @@ from migcompat_filter import cpu_modes
 from migcompat_filter import exception
 from migcompat_filter.profile import is_unknown
 from migcompat_filter import rules
-
-#: Findings are wrapped to this width in the table, so that a table reads
-#: on a terminal and in a ticket.
-TEXT_WIDTH = 96
 
 EXIT_COMPATIBLE = 0
 EXIT_INCOMPATIBLE = 1
@@ -181,23 +177,24 @@ class VerdictColumn(columns.FormattableColumn):
         return self._value[0]
 
 
-class FindingsColumn(columns.FormattableColumn):
-    """The findings as dicts for machines; block, then warn, as text."""
+class FindingsColumn(cmd_columns.Wrappable):
+    """The findings as dicts for machines; block, then warn, as text
+    (wrapped to the table's column, hanging under the severity).
+    """
 
-    def human_readable(self):
+    def wrapped(self, width):
         if not self._value:
-            return 'none: every factor compared equal or compatible'
+            return cmd_columns.wrap_item(
+                'none: every factor compared equal or compatible', width)
         lines = []
         for f in self._value:
-            lines.extend(textwrap.wrap(
-                '%s: %s' % (f.factor, f.message), TEXT_WIDTH,
-                initial_indent='%-6s' % f.severity.upper(),
-                subsequent_indent=' ' * 6, break_on_hyphens=False))
+            lines.extend(cmd_columns.wrap_item(
+                '%s: %s' % (f.factor, ' '.join(f.message.split())), width,
+                '%-6s' % f.severity.upper()))
             if f.hint:
-                lines.extend(textwrap.wrap(
-                    f.hint, TEXT_WIDTH, initial_indent=' ' * 6 + 'hint: ',
-                    subsequent_indent=' ' * 12, break_on_hyphens=False))
-        return '\n'.join(lines)
+                lines.extend(cmd_columns.wrap_item(
+                    ' '.join(f.hint.split()), width, ' ' * 6 + 'hint: '))
+        return lines
 
     def machine_readable(self):
         return plain([f.to_dict() for f in self._value])

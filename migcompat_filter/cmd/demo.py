@@ -109,6 +109,8 @@ class Demo(FastEpilog, lister.Lister):
     reasons and hints). Progress goes to stderr.
     """
 
+    empty_message = None
+
     def get_parser(self, prog_name):
         parser = super(Demo, self).get_parser(prog_name)
         parser.add_argument(

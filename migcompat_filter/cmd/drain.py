@@ -65,6 +65,8 @@ class Drain(common.FleetCommand, cmd.ResultStatus, lister.Lister):
     when every server is (or can be) moved, 1 otherwise.
     """
 
+    empty_message = 'no servers on this host'
+
     EXIT_DEFAULT = EXIT_EMPTIED
 
     def get_parser(self, prog_name):

@@ -19,8 +19,9 @@ from cliff import lister
 from migcompat_filter.cmd import common
 from migcompat_filter.cmd import FastEpilog
 
-COLUMNS = ('UUID', 'Name', 'Mode', 'Model', 'Machine type', 'TSC',
-           'Phys bits', 'Limits')
+#: osc-placement's column names; the default fits a 100-column table.
+COLUMNS = ('name', 'mode', 'model', 'machine_type', 'limits')
+LONG_COLUMNS = ('uuid',) + COLUMNS + ('tsc', 'phys_bits')
 
 
 def _tsc(guest):
@@ -61,13 +62,15 @@ def _missing(need, guest, hosts):
 class ListGuests(FastEpilog, lister.Lister):
     """List the running guests of this host (or of a snapshot).
 
-    One row per guest: its UUID (nova's instance UUID), name, nova CPU
-    mode, model, machine type, TSC set-up, guest physical address bits
-    and what limits its live migrations. With --hosts, also which
-    features or machine type each guest would miss on those hosts (a
-    hint from their host-model CPU and machine types; ``migcompat
-    profile compare --guest`` judges one guest fully).
+    One row per guest: its name, nova CPU mode, model, machine type and
+    what limits its live migrations; with --long also its UUID (nova's
+    instance UUID), TSC set-up and guest physical address bits. With
+    --hosts, also which features or machine type each guest would miss
+    on those hosts (a hint from their host-model CPU and machine types;
+    ``migcompat profile compare --guest`` judges one guest fully).
     """
+
+    empty_message = 'no running guests'
 
     def get_parser(self, prog_name):
         parser = super(ListGuests, self).get_parser(prog_name)
@@ -76,6 +79,10 @@ class ListGuests(FastEpilog, lister.Lister):
             '--hosts', metavar='<host>', nargs='+', default=[],
             help='Snapshots, profile JSON files or trait lists of possible '
                  'destinations: show what each guest would miss there.')
+        parser.add_argument(
+            '--long', action='store_true',
+            help='Also the UUID, the TSC set-up and the guest physical '
+                 'address bits.')
         return parser
 
     def take_action(self, parsed_args):
@@ -95,10 +102,13 @@ class ListGuests(FastEpilog, lister.Lister):
                     source, guest.arch or 'x86_64')
                 need, limits = guest_requirements.one_guest(guest, expand)
                 limits += _missing(need, guest, hosts)
-                rows.append((guest.uuid, guest.name or '-', guest.nova_mode,
-                             guest.model or '-', guest.machine or '-',
-                             _tsc(guest), _phys_bits(guest),
-                             common.ListColumn(limits)))
+                rows.append({
+                    'uuid': guest.uuid, 'name': guest.name or '-',
+                    'mode': guest.nova_mode, 'model': guest.model or '-',
+                    'machine_type': guest.machine or '-',
+                    'tsc': _tsc(guest), 'phys_bits': _phys_bits(guest),
+                    'limits': common.ListColumn(limits)})
         finally:
             source.close()
-        return COLUMNS, rows
+        cols = LONG_COLUMNS if parsed_args.long else COLUMNS
+        return cols, [tuple(r[c] for c in cols) for r in rows]

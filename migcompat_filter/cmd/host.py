@@ -31,9 +31,10 @@ from migcompat_filter.placement import hoststate
 from migcompat_filter.profile import is_unknown
 from migcompat_filter.profile import to_jsonable
 
-LIST_COLUMNS = ('name', 'profile', 'cpu', 'microcode', 'kernel', 'qemu',
-                'libvirt', 'mode', 'nested', 'changed')
-LONG_COLUMNS = LIST_COLUMNS + ('uuid', 'service_host', 'nova')
+#: The default columns fit a 100-column table; --long adds the rest.
+LIST_COLUMNS = ('name', 'profile', 'cpu', 'qemu', 'libvirt', 'mode')
+LONG_COLUMNS = LIST_COLUMNS + ('kernel', 'microcode', 'nested', 'changed',
+                               'uuid', 'service_host', 'nova')
 #: summary() column -> the factor shown as is.
 _FACTOR_COLUMNS = {'microcode': 'microcode_version',
                    'kernel': 'kernel_version', 'qemu': 'qemu_version',
@@ -125,16 +126,18 @@ def _profile_columns(p):
 class HostList(common.FleetCommand, lister.Lister):
     """List every compute node with its migcompat profile summary.
 
-    One row per compute node: CPU (name [family/model/stepping]),
-    microcode, kernel, QEMU, libvirt, guest CPU mode, nested, and
-    "changed": "by T", T being the newest change in Placement of any host
-    with the same profile (the Last-Modified of its profile group's
-    listing), so the host's traits last changed at or before T. The fleet
-    is read by profile group, in 3 + 2 x profiles requests whatever the
-    number of hosts, so no per-host time is read here; "host show HOST"
-    gives the host's own window. Hosts without migcompat traits show "no
-    migcompat traits" (and no time).
+    One row per compute node: CPU (name [family/model/stepping]), QEMU,
+    libvirt and guest CPU mode; with --long also kernel, microcode,
+    nested, and "changed": "by T", T being the newest change in Placement
+    of any host with the same profile (the Last-Modified of its profile
+    group's listing), so the host's traits last changed at or before T.
+    The fleet is read by profile group, in 3 + 2 x profiles requests
+    whatever the number of hosts, so no per-host time is read here;
+    "host show HOST" gives the host's own window. Hosts without migcompat
+    traits show "no migcompat traits" (and no time).
     """
+
+    empty_message = 'no compute nodes'
 
     def get_parser(self, prog_name):
         parser = super(HostList, self).get_parser(prog_name)
@@ -142,8 +145,10 @@ class HostList(common.FleetCommand, lister.Lister):
                             help='Only the hosts of this aggregate (nova '
                                  'name or ID, or Placement aggregate UUID).')
         parser.add_argument('--long', action='store_true',
-                            help='Also the provider UUID, nova\'s service '
-                                 'host and nova\'s service state.')
+                            help='Also kernel, microcode, nested, when the '
+                                 'traits changed, the provider UUID, '
+                                 'nova\'s service host and nova\'s service '
+                                 'state.')
         return self.add_arguments(parser)
 
     def take_action(self, parsed_args):

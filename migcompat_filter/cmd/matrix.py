@@ -28,13 +28,17 @@ class MatrixCommand(common.FleetCommand, lister.Lister):
     """Show which hosts can receive live migrations from which.
 
     Hosts with identical profiles are collapsed into groups (G1 is the
-    biggest); each row is a source group, each column ("to <first host>
-    (+N)") a destination group: "yes", "yes (N warnings)", "NO:
-    <blocking factors>", or "n/a" for a one-host group against itself.
-    --pairs lists one row per group pair with the first reason instead;
-    --output FILE.svg also draws the heat map. Hosts without readable
-    traits are left out (listed on stderr).
+    biggest). One row per source group: the destination groups its
+    guests can live-migrate to, and those refused with their blocking
+    factors. --grid shows the full grid instead (each column, "to <first
+    host> (+N)", a destination group: "yes", "yes (N warnings)", "NO:
+    <blocking factors>", or "n/a" for a one-host group against itself);
+    --pairs one row per group pair with the first reason; --output
+    FILE.svg also draws the heat map. Hosts without readable traits are
+    left out (listed on stderr).
     """
+
+    empty_message = 'no compute node with migcompat traits'
 
     def get_parser(self, prog_name):
         parser = super(MatrixCommand, self).get_parser(prog_name)
@@ -45,7 +49,11 @@ class MatrixCommand(common.FleetCommand, lister.Lister):
                             help='Only the hosts of this aggregate.')
         parser.add_argument('--strict', action='store_true', default=None,
                             help='every recommendation blocks')
-        parser.add_argument('--pairs', action='store_true',
+        layout = parser.add_mutually_exclusive_group()
+        layout.add_argument('--grid', action='store_true',
+                            help='One column per destination group (wide: '
+                                 'about 16 columns per group).')
+        layout.add_argument('--pairs', action='store_true',
                             help='One row per (source, destination) group '
                                  'pair, with the reason.')
         parser.add_argument('--output', metavar='<file>',
@@ -69,7 +77,9 @@ class MatrixCommand(common.FleetCommand, lister.Lister):
             from migcompat_filter.pictures import graph as fleet_graph
             fleet_graph.write(m, parsed_args.graph)
             self.app.stderr.write('wrote %s\n' % parsed_args.graph)
-        return _pairs(m) if parsed_args.pairs else _grid(m)
+        if parsed_args.pairs:
+            return _pairs(m)
+        return _grid(m) if parsed_args.grid else _compact(m)
 
     def _report_left_out(self, m):
         for host, why in m.left_out:
@@ -80,6 +90,36 @@ class MatrixCommand(common.FleetCommand, lister.Lister):
         from migcompat_filter.pictures import heatmap
         heatmap.write(m, path)
         self.app.stderr.write('wrote %s\n' % path)
+
+
+COMPACT_COLUMNS = ('group', 'hosts', 'can_migrate_to', 'refused_by')
+
+
+def _compact(m):
+    """One row per source group: the destination groups that accept its
+    guests and those that refuse them, with the blocking factors (the
+    grid's content in a table that fits a terminal).
+    """
+    from migcompat_filter.pictures import heatmap
+    rows = []
+    for src in m.groups:
+        accepted, refused = [], []
+        for dst in m.groups:
+            cell = m.cell(src, dst)
+            state = heatmap.status(cell)
+            if state == heatmap.NOT_APPLICABLE:
+                continue
+            name = heatmap.axis_name(dst)
+            if cell.status == 'refused':
+                refused.append('%s: %s' % (name, ', '.join(cell.blocking)))
+            elif cell.status == 'warn':
+                accepted.append('%s (%s)' % (name, cell.text()[5:-1]))
+            else:
+                accepted.append(name)
+        rows.append((src.label, common.ListColumn(src.names),
+                     common.ListColumn(accepted or ['(none)']),
+                     common.ListColumn(refused or ['(none)'])))
+    return COMPACT_COLUMNS, rows
 
 
 def _grid(m):

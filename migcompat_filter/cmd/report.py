@@ -119,6 +119,8 @@ class Report(FastEpilog, lister.Lister):
     --provider-config DIR it writes nova's provider config file instead.
     """
 
+    empty_message = None
+
     formatter_default = 'text'
 
     def _load_formatter_plugins(self):

@@ -35,6 +35,8 @@ class TraitPrune(common.FleetCommand, lister.Lister):
     trait is ever touched. With --dry-run, only lists.
     """
 
+    empty_message = None
+
     def get_parser(self, prog_name):
         parser = super(TraitPrune, self).get_parser(prog_name)
         parser.add_argument(

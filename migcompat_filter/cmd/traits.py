@@ -29,6 +29,8 @@ class ShowTraits(FastEpilog, lister.Lister):
     -c name for the names alone.
     """
 
+    empty_message = 'no migcompat traits'
+
     def get_parser(self, prog_name):
         parser = super(ShowTraits, self).get_parser(prog_name)
         return common.add_profile_arguments(parser)

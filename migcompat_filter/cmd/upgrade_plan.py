@@ -43,6 +43,8 @@ class UpgradePlan(common.FleetCommand, cmd.ResultStatus, lister.Lister):
     server that make it impossible, and the exit status is 1.
     """
 
+    empty_message = None  # it says why there is no plan itself
+
     def get_parser(self, prog_name):
         parser = super(UpgradePlan, self).get_parser(prog_name)
         parser.add_argument('--set', metavar='<factor>=<value>',

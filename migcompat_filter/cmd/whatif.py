@@ -44,6 +44,8 @@ class WhatIf(common.FleetCommand, cmd.ResultStatus, lister.Lister):
     when some guest would be stranded, else 0.
     """
 
+    empty_message = 'the change alters no live migration and strands no guest'
+
     def get_parser(self, prog_name):
         parser = super(WhatIf, self).get_parser(prog_name)
         parser.add_argument('--set', metavar='<factor>=<value>',

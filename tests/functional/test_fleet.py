@@ -235,7 +235,8 @@ class FleetTestBase(testtools.TestCase):
 class TestHostCommands(FleetTestBase):
 
     def test_host_list_shows_every_compute_node(self):
-        rows = {r['name']: r for r in self.cli_json('host', 'list')}
+        rows = {r['name']: r
+                for r in self.cli_json('host', 'list', '--long')}
         self.assertEqual(set(FLEET) | {UNTRAITED}, set(rows))
         milan = self.profiles['milan-1']
         self.assertEqual(milan['microcode_version'],
@@ -352,7 +353,7 @@ class TestMatrix(FleetTestBase):
                                      row['blocking'], (s, d, mode))
 
     def test_identical_hosts_collapse_into_one_group(self):
-        rows = self.cli_json('matrix')
+        rows = self.cli_json('fleet', 'matrix', '--grid')
         groups = {r['group']: r['hosts'] for r in rows}
         self.assertIn(['milan-1', 'milan-2'], groups.values())
         self.assertEqual(len(FLEET) - 1, len(groups))
