@@ -317,3 +317,21 @@ class OutputAdapter(object):
             data = tuple(flat(v) for v in data)
         return self._formatter.emit_one(column_names, data, stdout,
                                         parsed_args)
+
+
+def progress_printer(stream):
+    """progress(done, total, what) writing one updating line to stream
+    (Fleet.progress: profile groups read, then loose hosts).
+    """
+    state = {'last': None}
+
+    def progress(done, total, what='hosts'):
+        pct = done * 100 // total
+        if state['last'] == (what, pct) and done != total:
+            return
+        state['last'] = (what, pct)
+        stream.write('\rreading %s: %d/%d (%d%%)' % (what, done, total, pct))
+        if done == total:
+            stream.write('\n')
+        stream.flush()
+    return progress

@@ -109,6 +109,17 @@ def _model_expander(path, arch):
     return expand
 
 
+def _memo(make):
+    """make(), called once at most (one cloud connection for both hosts)."""
+    made = []
+
+    def once():
+        if not made:
+            made.append(make())
+        return made[0]
+    return once
+
+
 def _arch(profile):
     value = profile['arch']
     return None if is_unknown(value) else value
@@ -242,12 +253,13 @@ class Compare(FastEpilog, ResultStatus, show.ShowOne):
         parser = super(Compare, self).get_parser(prog_name)
         parser.add_argument(
             'source', metavar='<source>',
-            help='source host: snapshot directory, profile JSON or trait '
-                 'list')
+            help='source host: snapshot directory, profile JSON, trait '
+                 'list or, with a cloud configured, a compute node\'s name')
         parser.add_argument(
             'destination', metavar='<destination>',
-            help='destination host: snapshot directory, profile JSON or '
-                 'trait list')
+            help='destination host: snapshot directory, profile JSON, '
+                 'trait list or, with a cloud configured, a compute node\'s '
+                 'name')
         parser.add_argument(
             '--mode', choices=cpu_modes.MODES,
             help='guest CPU mode to judge (default: the source\'s nova '
@@ -274,8 +286,11 @@ class Compare(FastEpilog, ResultStatus, show.ShowOne):
         policy = load_policy(
             getattr(self.app.options, 'config_file', None),
             strict=parsed_args.strict)
-        src, src_desc = common.load_profile(parsed_args.source)
-        dst, dst_desc = common.load_profile(parsed_args.destination)
+        # Host names are looked up as the fleet commands reach the cloud
+        # (global --os-cloud, --config-file, OpenStackClient's session).
+        cloud = _memo(common.app_cloud(self.app))
+        src, src_desc = common.load_profile(parsed_args.source, cloud)
+        dst, dst_desc = common.load_profile(parsed_args.destination, cloud)
         _check_arch(parsed_args.source, src, parsed_args.destination, dst)
         guest = None
         if parsed_args.guest:

@@ -89,7 +89,8 @@ class ListGuests(FastEpilog, lister.Lister):
         from migcompat_filter.cpu import guest_requirements
         from migcompat_filter.factors import guests as guests_factor
         from migcompat_filter.host import domains
-        hosts = [(spec, common.load_profile(spec)[0].factors)
+        cloud = common.app_cloud(self.app)
+        hosts = [(spec, common.load_profile(spec, cloud)[0].factors)
                  for spec in parsed_args.hosts]
         source = common.open_host(parsed_args.root, parsed_args.connect,
                                   parsed_args.nova_config)

@@ -42,7 +42,7 @@ class TraitPrune(common.FleetCommand, lister.Lister):
         parser.add_argument(
             '--dry-run', action='store_true',
             help='List the names that would be deleted; delete nothing.')
-        if not self._in_osc():
+        if common.osc_client(self.app) is None:
             common.add_placement_arguments(
                 parser.add_argument_group('cloud connection'))
         return parser
@@ -68,7 +68,7 @@ class TraitPrune(common.FleetCommand, lister.Lister):
 
     def _client(self, parsed_args):
         from migcompat_filter.placement import client as placement
-        if self._in_osc():
+        if common.osc_client(self.app) is not None:
             return placement.PlacementClient(
                 self.app.client_manager.migcompat.placement)
         return placement.PlacementClient(common.placement_adapter(

@@ -759,6 +759,48 @@ class TestOpenStackClientPlugin(FleetTestBase):
         self.assertEqual(2, bad.returncode, bad.stderr)
         self.assertIn('p.json.missing', bad.stderr)
 
+    def test_host_names_honour_the_cloud_options(self):
+        # profile compare HOST HOST looks the hosts up as every other
+        # command reaches the cloud: OSC's --os-cloud and session, and
+        # migcompat's global --os-cloud and --config-file (issue 23, D3).
+        home = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, home)
+        os.makedirs(os.path.join(home, '.config', 'openstack'))
+        with open(os.path.join(home, '.config', 'openstack',
+                               'clouds.yaml'), 'w') as f:
+            f.write('clouds:\n  local:\n    auth_type: admin_token\n'
+                    '    auth:\n      endpoint: %s\n      token: admin\n'
+                    % self.placement.url)
+        conf = os.path.join(home, 'nova.conf')
+        with open(conf, 'w') as f:
+            f.write('[placement]\nauth_type = admin_token\nendpoint = %s\n'
+                    'token = admin\n' % self.placement.url)
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(('OS_', 'MIGCOMPAT_'))}
+        env['HOME'] = home
+        migcompat = os.path.join(os.path.dirname(self.openstack),
+                                 'migcompat')
+        for argv, status in (
+                ([self.openstack, '--os-cloud', 'local', 'migcompat'], 0),
+                ([migcompat, '--os-cloud', 'local'], 0),
+                ([migcompat, '--config-file', conf], 0),
+                ([migcompat], 2)):
+            out = subprocess.run(
+                argv + ['profile', 'compare', 'milan-1', 'milan-2', '-f',
+                        'json'], capture_output=True, text=True, env=env,
+                timeout=120, cwd=home)
+            self.assertEqual(status, out.returncode, (argv, out.stderr))
+            if status == 0:
+                data = json.loads(out.stdout)
+                self.assertTrue(data['compatible'])
+                self.assertIn(self.uuids['milan-1'], data['source'])
+            else:
+                self.assertIn('no cloud configured', out.stderr)
+        # Inside openstack, its session (no --os-cloud at all).
+        out = self.osc('profile', 'compare', 'milan-1', 'rome-90')
+        self.assertIn(out.returncode, (0, 1), out.stderr)
+        self.assertIn(self.uuids['rome-90'], out.stdout)
+
 
 if __name__ == '__main__' and sys.argv[1:2] == ['fake-nova']:
     serve_fake_nova(sys.argv[2], int(sys.argv[3]))
