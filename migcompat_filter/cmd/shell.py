@@ -144,6 +144,18 @@ class MigcompatApp(app.App):
                               'the next release; use "migcompat %s"\n'
                               % renamed)
 
+    def prepare_to_run_command(self, cmd):
+        """Every command refuses a --config-file that is not there (exit
+        2), not only those that read one.
+        """
+        super(MigcompatApp, self).prepare_to_run_command(cmd)
+        for path in getattr(self.options, 'config_file', None) or ():
+            if not os.path.isfile(path):
+                raise exception.InputError(
+                    '--config-file %s: %s' % (path, 'not a regular file'
+                                              if os.path.exists(path)
+                                              else 'no such file'))
+
     def clean_up(self, cmd, result, err):
         # cliff already printed the message (no traceback unless --debug).
         self._error = err

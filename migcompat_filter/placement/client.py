@@ -86,7 +86,12 @@ def _transport_error(what, e):
     if isinstance(e, ks_exc.ConnectTimeout):
         return '%s: placement did not answer in time: %s' % (what, e)
     if isinstance(e, ks_exc.ConnectionError):
-        return '%s: cannot connect to placement: %s' % (what, e)
+        # keystoneauth connects to keystone first: name the one that is
+        # down (its token URL ends in /auth/tokens or /tokens).
+        service = ('keystone (the identity service of auth_url)'
+                   if re.search(r'/(auth/)?tokens\b', str(e)) else
+                   'placement')
+        return '%s: cannot connect to %s: %s' % (what, service, e)
     if isinstance(e, (ks_exc.Unauthorized, ks_exc.AuthorizationFailure)):
         return ('%s: authentication failed (check the credentials of '
                 '[placement] or the cloud): %s' % (what, e))
