@@ -72,7 +72,7 @@ class MatrixCommand(common.FleetCommand, lister.Lister):
                          policy=self.policy(parsed_args.strict))
         self._report_left_out(m)
         if parsed_args.output:
-            self._write_heatmap(m, parsed_args.output)
+            self._write_heatmap(m, parsed_args.output, _scope(parsed_args))
         if parsed_args.graph:
             from migcompat_filter.pictures import graph as fleet_graph
             fleet_graph.write(m, parsed_args.graph)
@@ -86,10 +86,18 @@ class MatrixCommand(common.FleetCommand, lister.Lister):
             self.app.stderr.write('not in the matrix: %s: %s\n'
                                   % (host.name, why))
 
-    def _write_heatmap(self, m, path):
+    def _write_heatmap(self, m, path, scope):
         from migcompat_filter.pictures import heatmap
-        heatmap.write(m, path)
+        heatmap.write(m, path, scope=scope)
         self.app.stderr.write('wrote %s\n' % path)
+
+
+def _scope(parsed_args):
+    """Which hosts the picture shows, for its title."""
+    where = ('aggregate %s' % parsed_args.aggregate if parsed_args.aggregate
+             else 'every compute node with migcompat traits')
+    cloud = getattr(parsed_args, 'os_cloud', None)
+    return '%s%s' % (where, ' of cloud %s' % cloud if cloud else '')
 
 
 COMPACT_COLUMNS = ('group', 'hosts', 'can_migrate_to', 'refused_by')
