@@ -152,6 +152,11 @@ class TestPicturesExtension(testtools.TestCase):
             for name in pngs:
                 with open(os.path.join(out, name), 'rb') as f:
                     self.assertEqual(b'\x89PNG', f.read(4))
+        produced = set(names)
+        # The numbers demo.rst quotes come from the build too.
+        self.assertEqual(['demo-excerpt-%s.txt' % m for m in ext.MODES],
+                         sorted(n for n in names if n.endswith('.txt')))
+        self.assertIn('pngs.rst', names)
         names = [n for n in names if n.endswith('.svg')]
         for name in names:
             with open(os.path.join(out, name), 'rb') as f:
@@ -161,9 +166,9 @@ class TestPicturesExtension(testtools.TestCase):
         with open(os.path.join(DOC, 'demo.rst')) as f:
             used = re.findall(r'/_generated/(\S+)', f.read())
         self.assertTrue(used)
-        self.assertTrue(set(used) <= set(names), used)
-        if converter:
-            with open(os.path.join(DOC, 'demo.rst')) as f:
-                downloads = re.findall(r'<_generated/(\S+?)>', f.read())
-            self.assertTrue(downloads)
-            self.assertTrue(set(downloads) <= set(pngs), downloads)
+        self.assertTrue(set(used) <= produced, used)
+        self.assertIn('demo-excerpt-host-model.txt', used)
+        with open(os.path.join(out, 'pngs.rst')) as f:
+            downloads = re.findall(r'</_generated/(\S+?)>', f.read())
+        self.assertEqual(sorted(pngs) if converter else [],
+                         sorted(downloads))

@@ -31,9 +31,22 @@ def draw(app):
     from migcompat_filter.demo import pictures
     directory = os.path.join(app.srcdir, OUTPUT)
     pictures.write(directory, modes=MODES)
+    # The numbers demo.rst quotes, from the current code and data.
+    pictures.write_excerpt(directory, modes=MODES)
+    pngs = []
     for name in sorted(os.listdir(directory)):
         if name.endswith('.svg'):
-            to_png(os.path.join(directory, name))
+            png = to_png(os.path.join(directory, name))
+            if png:
+                pngs.append(os.path.basename(png))
+    # demo.rst includes this: links to the PNGs that could be made.
+    with open(os.path.join(directory, 'pngs.rst'), 'w') as f:
+        if pngs:
+            f.write('Each picture as a PNG, to paste into a ticket: %s.\n'
+                    % ', '.join(':download:`%s </_generated/%s>`' % (n, n)
+                                for n in pngs))
+        else:
+            f.write('(The PNG versions need cairosvg or rsvg-convert.)\n')
 
 
 def to_png(path):
@@ -53,6 +66,8 @@ def to_png(path):
     elif shutil.which('rsvg-convert'):
         subprocess.run(['rsvg-convert', '-b', 'white', '-o', png, path],
                        check=True, timeout=120)
+    else:
+        return None
     return png
 
 
