@@ -66,7 +66,8 @@ def main(sizes):
         print('%d hosts, %d groups: matrix %.3f s (%d evaluations); heat '
               'map %.3f s, %d bytes; graph %.3f s, %d bytes, %d arrows'
               % (n, len(m.groups), t1 - t0, m.evaluations, t2 - t1,
-                 len(heat), t3 - t2, len(graph), len(fleet_graph.edges(m))))
+                 len(heat), t3 - t2, len(graph),
+                 len(fleet_graph.reduced_edges(m))))
 
 
 if __name__ == '__main__':

@@ -422,8 +422,10 @@ class TestMatrix(FleetTestBase):
                              rect.get('data-blocking'))
         legend = {t.get('data-group'): t.text
                   for t in root.iter(SVG_NS + 'text')
-                  if t.get('class') == 'group'}
+                  if t.get('class') in ('group', 'row')}
         for row in pairs:
+            # A group's hosts in the legend; a one-host group's on its
+            # axis.
             self.assertIn(', '.join(row['source_hosts']),
                           legend[row['source']])
 
