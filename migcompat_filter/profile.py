@@ -21,7 +21,7 @@ value. Any value, or any part of a value, may be :class:`Unknown`: a value
 that could not be read, carrying the reason. Unknown is never equal to
 anything, including another Unknown.
 
-JSON form (``migcompat profile -f json``)::
+JSON form (``migcompat profile show -f json``)::
 
     {"schema_version": 1,
      "kernel_version": "6.18.44-fc-v595",
@@ -40,7 +40,7 @@ from migcompat_filter.factors import catalogue
 SCHEMA_VERSION = 1
 
 #: factor -> the shape of its value, from the factor catalogue
-#: (documentation as data: ``migcompat factors`` prints it, and tests check
+#: (documentation as data: ``migcompat factor list`` prints it, and tests check
 #: readers against it). A plugin factor's value must be JSON data.
 FACTOR_SCHEMA = catalogue.Derived(catalogue.schema)
 

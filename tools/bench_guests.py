@@ -16,7 +16,7 @@
 Starts N real tiny KVM guests on qemu:///system
 (tests/functional/guests.py: transient, diskless, 16 MiB, host-model)
 and a real placement server, then for each N measures one reporter run
-the way ``migcompat report`` makes it on this host (the live profile
+the way ``migcompat profile publish`` makes it on this host (the live profile
 read through libvirt, encoded, synced):
 
 * the libvirt calls the running_guests factor makes (target: one

@@ -15,7 +15,7 @@ graph of a fleet of N groups.
 
 The hosts are the demo fleet's bundled real profiles, copied with a
 different microcode each so that every copy is its own group; their
-traits are encoded and read back as ``migcompat matrix`` reads them from
+traits are encoded and read back as ``migcompat fleet matrix`` reads them from
 Placement (no Placement needed). Prints the time to build the matrix (one
 rules-engine evaluation per group pair) and to draw each picture, and the
 pictures' sizes. No targets are asserted.
@@ -66,7 +66,8 @@ def main(sizes):
         print('%d hosts, %d groups: matrix %.3f s (%d evaluations); heat '
               'map %.3f s, %d bytes; graph %.3f s, %d bytes, %d arrows'
               % (n, len(m.groups), t1 - t0, m.evaluations, t2 - t1,
-                 len(heat), t3 - t2, len(graph), len(fleet_graph.edges(m))))
+                 len(heat), t3 - t2, len(graph),
+                 len(fleet_graph.reduced_edges(m))))
 
 
 if __name__ == '__main__':

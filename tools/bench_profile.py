@@ -11,7 +11,8 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Benchmark ``migcompat profile``: live (libvirt warm) and from a snapshot.
+"""Benchmark ``migcompat profile show``: live (libvirt warm) and from a
+snapshot.
 
 Prints wall times (median of N runs, in-process) and the wall time of the
 whole CLI process. Targets (README): live < 0.5 s, snapshot < 0.1 s.

@@ -22,7 +22,7 @@ the Xeon Silver 4214R fixture, Cascadelake-Server-v3):
 * warm memory: both filled (repeated profiles in one process);
 
 next to a snapshot libvirt's map expands alone, and the same for the
-whole ``migcompat profile`` process (cold and warm disk cache).
+whole ``migcompat profile show`` process (cold and warm disk cache).
 
     python tools/bench_qemu_cpu_models.py [--runs N] [--root DIR]
 """

@@ -19,7 +19,7 @@ Starts placement (gunicorn on loopback, sqlite, noauth2), then measures:
   (target: 1 request, no write) and for a changed host (a microcode
   update each run; target: at most 1 write plus the trait creations);
 * the first report of a host (every trait name new);
-* the wall time of one ``migcompat report`` process (what a systemd
+* the wall time of one ``migcompat profile publish`` process (what a systemd
   timer pays), unchanged host.
 
 Prints numbers only; no pass/fail. Usage::
@@ -137,8 +137,8 @@ def main():
                  server.url, '--provider', rp], check=True,
                 capture_output=True)
             times.append(time.perf_counter() - start)
-        print('one "migcompat report" process (snapshot, changed then '
-              'unchanged): %s s' % ', '.join('%.2f' % t for t in times))
+        print('one "migcompat profile publish" process (snapshot, changed '
+              'then unchanged): %s s' % ', '.join('%.2f' % t for t in times))
     finally:
         server.cleanUp()
 

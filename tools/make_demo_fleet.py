@@ -17,7 +17,7 @@
 package, so that it needs no snapshot directory and no cloud. This script
 writes them from the real host snapshots under tests/fixtures/hosts (see
 tests/fixtures/README.rst for where each came from), read with the same
-reader ``migcompat profile`` uses, plus a few *variants*: the same real
+reader ``migcompat profile show`` uses, plus a few *variants*: the same real
 host after one change a real fleet sees (a rolling microcode and kernel
 update, an older QEMU/libvirt, TSX switched off). Every variant names its
 base and its change in fleet.json, and the demo prints that description.
@@ -32,8 +32,8 @@ stack real distributions ship (e.g. Ubuntu 24.04: QEMU 8.2.0, libvirt
 Output (overwritten):
 
 * ``migcompat_filter/demo/data/hosts/<name>.json`` - one profile per host, as
-  ``migcompat profile -f json`` writes it (so ``migcompat compare`` reads
-  them too);
+  ``migcompat profile show -f json`` writes it (so ``migcompat profile
+  compare`` reads them too);
 * ``migcompat_filter/demo/data/fleet.json`` - the hosts in display order, each
   with its profile file and a one-line description.
 

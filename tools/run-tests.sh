@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 bash tools/setup-host.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+[ -d .tox/py3 ] || echo "run-tests: building the tox environment .tox/py3" \
+    "(nova, placement; about 2 minutes, once)..." >&2
 set +e
 tox -q -e py3 -- "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}

@@ -9,16 +9,21 @@ libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 shellcheck"
 
 log() { echo "setup-host: $*" >&2; }
 
-missing=""
+missing=()
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" \
-        || missing="$missing $p"
+        || missing+=("$p")
 done
-if [ -n "$missing" ]; then
-    log "installing$missing"
+# Another apt (unattended-upgrades at a cloud image's first boot) may hold
+# the dpkg lock: wait for it, bounded, and say so instead of failing.
+DPKG_LOCK_TIMEOUT=${DPKG_LOCK_TIMEOUT:-600}
+if [ "${#missing[@]}" -gt 0 ]; then
+    log "installing ${missing[*]} (waiting up to ${DPKG_LOCK_TIMEOUT}s for" \
+        "another apt holding the dpkg lock)"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    apt-get -o DPkg::Lock::Timeout="$DPKG_LOCK_TIMEOUT" update -qq
+    apt-get -o DPkg::Lock::Timeout="$DPKG_LOCK_TIMEOUT" install -y -qq \
+        --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 # libvirtd's QEMU driver wants these users, groups and folders (Debian's

@@ -28,7 +28,8 @@ extensions = [
     'migcompat_pictures',       # heat map and graph of the demo fleet
 ]
 master_doc = 'index'
-exclude_patterns = []
+# _generated/*.rst are included by pages, not pages themselves.
+exclude_patterns = ['_generated/*.rst']
 html_theme = 'openstackdocs'
 # openstackdocstheme: where the sources and the bugs live.
 openstackdocs_repo_name = 'openstack/migcompat'

@@ -14,6 +14,11 @@
 
 import os
 
+#: The OpenStackClient names before 2026.2: their entry points stay for
+#: one release, but ``openstack --help`` no longer lists them.
+DEPRECATED_OSC_NAMES = frozenset(['migcompat matrix', 'migcompat check',
+                                  'migcompat baseline'])
+
 
 class FastEpilog(object):
     """Every migcompat command mixes this in, first.
@@ -25,6 +30,32 @@ class FastEpilog(object):
 
     def get_epilog(self):
         return self._epilog or ''
+
+    #: Said on stderr when a listing's table is empty (a blank output
+    #: reads as a failure); a command names what it lists.
+    empty_message = 'nothing to list'
+
+    def produce_output(self, parsed_args, column_names, data):
+        """cliff's output, with migcompat's rules (cmd/columns.py
+        OutputAdapter): tables fitted to the terminal, or 100 columns
+        when piped, without words cut in the middle; no Python reprs in
+        ``-f value|csv|shell``; an empty listing says so.
+        """
+        from migcompat_filter.cmd import columns
+        real = self.formatter
+        self.formatter = columns.OutputAdapter(
+            real, parsed_args, self.app.stdout, self.app.stderr,
+            self.empty_message)
+        try:
+            return super(FastEpilog, self).produce_output(
+                parsed_args, column_names, data)
+        finally:
+            self.formatter = real
+
+    @property
+    def deprecated(self):
+        """cliff's help leaves deprecated commands out of its listing."""
+        return getattr(self, 'cmd_name', None) in DEPRECATED_OSC_NAMES
 
     def run(self, parsed_args):
         """The same exit statuses under ``openstack`` as standalone.

@@ -10,12 +10,13 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""``migcompat baseline``: the guest CPU every listed host can offer
-(also ``openstack migcompat baseline``).
+"""``migcompat fleet baseline``: the guest CPU every listed host can offer
+(also ``openstack migcompat fleet baseline``).
 """
 
 from cliff import show
 
+from migcompat_filter.cmd import columns as cmd_columns
 from migcompat_filter.cmd import common
 from migcompat_filter import exception
 from migcompat_filter import fleet
@@ -54,7 +55,7 @@ class BaselineCommand(common.FleetCommand, show.ShowOne):
         self.warn_about_nova()
         cpu_map = baseline.LibvirtCPUMap(parsed_args.libvirt_uri)
         b = baseline.compute(hosts, cpu_map)
-        fields = _fields(b) + (('explanation', common.ListColumn(_explain(
+        fields = _fields(b) + (('explanation', cmd_columns.ListColumn(_explain(
             hosts, b, lambda some: baseline.compute(some, cpu_map)))),)
         return tuple(f[0] for f in fields), tuple(f[1] for f in fields)
 
@@ -75,15 +76,15 @@ class BaselineCommand(common.FleetCommand, show.ShowOne):
 
 def _fields(b):
     return (
-        ('hosts', common.ListColumn(b.hosts)),
+        ('hosts', cmd_columns.ListColumn(b.hosts)),
         ('vendor', b.vendor),
         ('cpu_model', b.model),
-        ('extra_flags', common.ListColumn(b.extra_flags)),
-        ('common_features', common.ListColumn(b.common)),
-        ('usable_models', common.ListColumn(b.candidates)),
+        ('extra_flags', cmd_columns.ListColumn(b.extra_flags)),
+        ('common_features', cmd_columns.ListColumn(b.common)),
+        ('usable_models', cmd_columns.ListColumn(b.candidates)),
         ('nova_conf', b.nova_conf()),
         ('libvirt_check', _check_text(b.libvirt_check)),
-        ('notes', common.ListColumn(b.notes)),
+        ('notes', cmd_columns.ListColumn(b.notes)),
     )
 
 

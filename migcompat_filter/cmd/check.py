@@ -10,8 +10,8 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""``migcompat check SERVER``: where the scheduler would let one server
-live-migrate (also ``openstack migcompat check``).
+"""``migcompat server check SERVER``: where the scheduler would let one server
+live-migrate (also ``openstack migcompat server check``).
 """
 
 from cliff import lister
@@ -26,7 +26,9 @@ COLUMNS = ('host', 'accepted', 'reason')
 
 
 class Check(common.FleetCommand, lister.Lister):
-    """For one server: the hosts the scheduler would accept as live-migration
+    """Show where one server may live-migrate, and why not elsewhere.
+
+    For one server: the hosts the scheduler would accept as live-migration
     targets and, for each refused host, why.
 
     Needs nova's API (to find the server's host). A host is refused when
@@ -42,6 +44,8 @@ class Check(common.FleetCommand, lister.Lister):
     its running guests of that mode (the union of their CPUs: the server
     is one of them), else the source's host-model. stderr says which.
     """
+
+    empty_message = 'no other compute node to migrate to'
 
     def get_parser(self, prog_name):
         parser = super(Check, self).get_parser(prog_name)
@@ -126,7 +130,7 @@ def _cpu_used(source, mode):
     running = source.profile['running_guests']
     if not isinstance(running, dict):
         return ("%s's host CPU profile (no running-guests record: %s)"
-                % (source.name, running))
+                % (source.name, getattr(running, 'reason', running)))
     count = (running.get('modes') or {}).get(mode, 0)
     if not count:
         return ("%s's host CPU profile (its running-guests record has no "

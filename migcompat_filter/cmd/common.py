@@ -21,9 +21,7 @@ that needs them, so that each command pays only for what it uses.
 
 import os
 
-# The output columns, here too (they moved to cmd/columns.py).
-from migcompat_filter.cmd.columns import JSONColumn  # noqa: F401
-from migcompat_filter.cmd.columns import ListColumn  # noqa: F401
+from migcompat_filter.cmd import columns as cmd_columns
 from migcompat_filter.cmd import FastEpilog
 from migcompat_filter.cmd import positive_count
 from migcompat_filter import exception
@@ -32,21 +30,18 @@ from migcompat_filter.host import safefile
 from migcompat_filter.placement import urls
 from migcompat_filter.profile import Profile
 
-#: Read when no --config-file is given (on a compute node, nova.conf has
-#: the [placement] credentials; they are used, never printed).
+#: Read without --config-file (nova.conf's [placement] credentials are
+#: used, never printed).
 DEFAULT_CONFIG_FILES = ('/etc/nova/nova.conf', '/etc/migcompat/migcompat.conf')
 
-#: Environment variables that let a host name stand for a profile (see
-#: load_profile): OS_CLOUD / OS_AUTH_URL (clouds.yaml or OS_* credentials),
-#: or these two for a Placement without auth.
+#: A Placement (and nova) without auth, for host names (see app_cloud).
 ENV_PLACEMENT_URL = 'MIGCOMPAT_PLACEMENT_URL'
 ENV_NOVA_URL = 'MIGCOMPAT_NOVA_URL'
 
 #: The largest profile or trait list we read (a profile is a few KiB).
 MAX_INPUT_BYTES = 16 * 1024 * 1024
 
-# Top-level entries of the snapshot layout; a directory with none of them
-# is not a snapshot.
+# A directory with none of these top-level entries is not a snapshot.
 _SNAPSHOT_ENTRIES = ('libvirt', 'proc', 'sys', 'nova', 'etc')
 
 
@@ -87,11 +82,11 @@ def add_profile_arguments(parser):
     group = parser.add_mutually_exclusive_group()
     group.add_argument(
         '--root', metavar='<directory>',
-        help='Read an offline snapshot directory (as written by "migcompat '
-             'snapshot") instead of this host.')
+        help='Read an offline snapshot directory (as written by '
+             '"migcompat snapshot create") instead of this host.')
     group.add_argument(
         '--profile', metavar='<file>',
-        help='Use a profile JSON file (written by "migcompat profile -f '
+        help='Use a profile JSON file (written by "migcompat profile show -f '
              'json") instead of reading a host.')
     parser.add_argument(
         '--connect', metavar='<uri>', default=hostsource.DEFAULT_URI,
@@ -116,7 +111,7 @@ def open_host(root=None, uri=None, nova_config=None):
         if not os.path.isdir(root):
             raise exception.InputError(
                 '--root %s: %s; a snapshot is a directory written by '
-                '"migcompat snapshot"'
+                '"migcompat snapshot create"'
                 % (root, 'does not exist' if not os.path.lexists(root)
                    else 'is not a directory'))
         return hostsource.SnapshotSource(root)
@@ -182,15 +177,17 @@ def _origin(parsed_args):
     return None
 
 
-def load_profile(spec):
+def load_profile(spec, cloud=None):
     """(Profile, description) of spec: a snapshot directory, a profile
-    JSON file, a trait list file or, when a cloud is configured in the
-    environment, a compute node's name.
+    JSON file, a trait list file or, when a cloud is configured, a
+    compute node's name. cloud: a callable giving the Fleet to look host
+    names up in, or None when no cloud is configured (see app_cloud);
+    default: the environment's cloud.
 
     Raises InputError naming spec and what is wrong with it.
     """
     if not os.path.exists(spec):
-        return _from_host_name(spec)
+        return _from_host_name(spec, cloud or app_cloud(None))
     if os.path.isdir(spec):
         return _from_snapshot(spec), 'snapshot %s' % spec
     text = _read_text(spec)
@@ -201,8 +198,8 @@ def load_profile(spec):
         return _trait_list(traits, text, spec), 'trait list %s' % spec
     raise exception.InputError(
         '%s: neither a snapshot directory, a profile JSON file ("migcompat '
-        'profile -f json") nor a trait list (one CUSTOM_MIGCOMPAT_* trait '
-        'a line)' % spec)
+        'profile show -f json") nor a trait list (one CUSTOM_MIGCOMPAT_* '
+        'trait a line)' % spec)
 
 
 def _trait_list(traits, text, spec):
@@ -246,7 +243,7 @@ def _read_text(path):
     except UnicodeDecodeError:
         raise exception.InputError(
             '%s: not text; expected a snapshot directory, a profile JSON '
-            'file ("migcompat profile -f json") or a trait list' % path)
+            'file ("migcompat profile show -f json") or a trait list' % path)
 
 
 def _from_snapshot(path):
@@ -254,7 +251,7 @@ def _from_snapshot(path):
                for entry in _SNAPSHOT_ENTRIES):
         raise exception.InputError(
             '%s: a directory, but not a snapshot: it has none of %s (see '
-            '"migcompat snapshot")'
+            '"migcompat snapshot create")'
             % (path, ', '.join(e + '/' for e in _SNAPSHOT_ENTRIES)))
     from migcompat_filter.host import source as hostsource
     try:
@@ -264,19 +261,17 @@ def _from_snapshot(path):
     return read_profile(source)
 
 
-def _from_host_name(name):
-    url = os.environ.get(ENV_PLACEMENT_URL)
-    cloud = os.environ.get('OS_CLOUD')
-    if not (url or cloud or os.environ.get('OS_AUTH_URL')):
+def _from_host_name(name, cloud):
+    fleet = cloud()
+    if fleet is None:
         raise exception.InputError(
             '%s: does not exist (neither a file nor, with no cloud '
-            'configured in OS_CLOUD or OS_AUTH_URL, a host name)' % name)
+            'configured: --os-cloud, OS_CLOUD, OS_AUTH_URL or '
+            '--config-file, a host name)' % name)
     from migcompat_filter.placement import client as placement
     from migcompat_filter.placement import hoststate
     try:
-        host = connect(load_conf([]), os_cloud=cloud, placement_url=url,
-                       nova_url=os.environ.get(ENV_NOVA_URL)).host(
-                           name, timestamps=False)
+        host = fleet.host(name, timestamps=False)
     except placement.PlacementError as e:
         raise exception.InputError('%s: not a file, and looking it up as a '
                                    'host failed: %s' % (name, e))
@@ -286,26 +281,64 @@ def _from_host_name(name):
     return host.profile, 'host %s (%s)' % (host.name, host.uuid)
 
 
+def app_cloud(app):
+    """A callable: the Fleet host-name arguments are looked up in (None
+    when no cloud is configured): OpenStackClient's session, else the
+    global --os-cloud or $OS_CLOUD, $MIGCOMPAT_PLACEMENT_URL, OS_*, or
+    the [placement] options of the global --config-file.
+    """
+    def cloud():
+        client = osc_client(app)
+        if client is not None:
+            return _osc_fleet(client)
+        options = getattr(app, 'options', None)
+        name = getattr(options, 'os_cloud', None) or os.environ.get(
+            'OS_CLOUD')
+        files = getattr(options, 'config_file', None) or []
+        url = os.environ.get(ENV_PLACEMENT_URL)
+        if not (url or name or files or os.environ.get('OS_AUTH_URL') or
+                any(os.path.exists(f) for f in DEFAULT_CONFIG_FILES)):
+            return None
+        return connect(load_conf(files), os_cloud=name, placement_url=url,
+                       nova_url=os.environ.get(ENV_NOVA_URL))
+    return cloud
+
+
+def osc_client(app):
+    """OpenStackClient's ClientManager with our plugin (None outside
+    ``openstack``). OSC registers plugins as lazy attributes of its class:
+    look at the class, so that --help needs no credentials.
+    """
+    cm = getattr(app, 'client_manager', None)
+    if cm is not None and any('migcompat' in vars(k)
+                              for k in type(cm).__mro__):
+        return cm
+    return None
+
+
+def _osc_fleet(cm, workers=None, progress=None):
+    from migcompat_filter.fleet import inventory
+    from migcompat_filter.fleet import nova_api
+    from migcompat_filter.placement import client as placement
+    client = cm.migcompat
+    return inventory.Fleet(placement.PlacementClient(client.placement),
+                           nova_api.NovaClient(client.compute),
+                           workers=(inventory.DEFAULT_WORKERS
+                                    if workers is None else workers),
+                           progress=progress)
+
+
 # -- configuration ----------------------------------------------------------
 
 def check_config_files(paths):
     """InputError naming a --config-file that is missing or not a regular
     file (a FIFO, a directory: oslo.config would block or fail on it).
     """
-    import stat
     for path in paths or ():
-        try:
-            mode = os.stat(path).st_mode
-        except OSError:
-            raise exception.InputError('--config-file %s: no such file'
-                                       % path)
-        if not stat.S_ISREG(mode):
-            kind = ('a directory' if stat.S_ISDIR(mode) else
-                    'a FIFO' if stat.S_ISFIFO(mode) else
-                    'a device' if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
-                    else 'a socket')
-            raise exception.InputError('--config-file %s: is not a regular '
-                                       'file (%s)' % (path, kind))
+        problem = safefile.not_regular(path)
+        if problem:
+            raise exception.InputError('--config-file %s: %s'
+                                       % (path, problem))
 
 
 def load_conf(config_files):
@@ -425,38 +458,13 @@ def connect(conf, os_cloud=None, placement_url=None, nova_url=None,
                            progress=progress)
 
 
-def _progress_printer(stream):
-    """progress(done, total, what) writing one updating line to stream
-    (Fleet.progress: profile groups read, then loose hosts).
-    """
-    state = {'last': None}
-
-    def progress(done, total, what='hosts'):
-        pct = done * 100 // total
-        if state['last'] == (what, pct) and done != total:
-            return
-        state['last'] = (what, pct)
-        stream.write('\rreading %s: %d/%d (%d%%)' % (what, done, total, pct))
-        if done == total:
-            stream.write('\n')
-        stream.flush()
-    return progress
-
-
 class FleetCommand(FastEpilog):
     """Mixin of the fleet commands: connection options (unless inside
     openstack), the configuration, the policy and the fleet.
     """
 
-    def _in_osc(self):
-        # OSC registers plugins as lazy attributes of the ClientManager
-        # class; look at the class, so that --help needs no credentials.
-        cm = getattr(self.app, 'client_manager', None)
-        return cm is not None and any('migcompat' in vars(k)
-                                      for k in type(cm).__mro__)
-
     def add_arguments(self, parser):
-        if not self._in_osc():
+        if osc_client(self.app) is None:
             return add_connection_arguments(parser)
         from migcompat_filter.fleet import inventory
         parser.add_argument('--workers', type=positive_count,
@@ -481,10 +489,11 @@ class FleetCommand(FastEpilog):
         show_progress = parsed_args.progress
         if show_progress is None:
             show_progress = self.app.stderr.isatty()
-        progress = (_progress_printer(self.app.stderr) if show_progress
-                    else None)
-        if self._in_osc():
-            self._fleet = self._osc_fleet(parsed_args.workers, progress)
+        progress = (cmd_columns.progress_printer(self.app.stderr)
+                    if show_progress else None)
+        if osc_client(self.app) is not None:
+            self._fleet = _osc_fleet(osc_client(self.app),
+                                     parsed_args.workers, progress)
         else:
             self._fleet = connect(self.conf(), parsed_args.os_cloud,
                                   parsed_args.placement_url,
@@ -493,21 +502,9 @@ class FleetCommand(FastEpilog):
                                   progress=progress)
         return self._fleet
 
-    def _osc_fleet(self, workers, progress):
-        from migcompat_filter.fleet import inventory
-        from migcompat_filter.fleet import nova_api
-        from migcompat_filter.placement import client as placement
-        client = self.app.client_manager.migcompat
-        return inventory.Fleet(placement.PlacementClient(client.placement),
-                               nova_api.NovaClient(client.compute),
-                               workers=workers, progress=progress)
-
     def warn_about_nova(self):
         f = getattr(self, '_fleet', None)
         if f is not None and f.nova_failed:
             self.app.stderr.write(
                 'warning: nova\'s API is not usable (%s); hosts are named '
                 'by their Placement resource providers\n' % f.nova_error)
-
-
-# -- output columns ---------------------------------------------------------

@@ -10,23 +10,23 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""``migcompat compare SRC DST``: can a guest live-migrate from SRC to DST?
+"""``migcompat profile compare SRC DST``: can a guest live-migrate from SRC
+to DST?
 
 SRC and DST may each be a snapshot directory, a profile JSON file written by
-``migcompat profile -f json``, or a trait list (one CUSTOM_MIGCOMPAT_* trait
-a line, as ``migcompat traits -f value`` prints them). ``--guest
+``migcompat profile show -f json``, or a trait list (one CUSTOM_MIGCOMPAT_*
+trait a line, as ``migcompat trait list -f value`` prints them). ``--guest
 DOMAIN.xml`` judges that one guest (``virsh dumpxml`` of a running guest)
 instead of whatever SRC's profile says of its guests. Exit status follows
 ``diff``: 0 compatible, 1 not compatible, 2 bad input or usage; 3 an
 internal error (never 1, which would read as "not compatible").
 """
 
-import textwrap
-
 from cliff import columns
 from cliff import show
 from oslo_config import cfg
 
+from migcompat_filter.cmd import columns as cmd_columns
 from migcompat_filter.cmd import common
 from migcompat_filter.cmd import FastEpilog
 from migcompat_filter.cmd import ResultStatus
@@ -34,10 +34,6 @@ from migcompat_filter import cpu_modes
 from migcompat_filter import exception
 from migcompat_filter.profile import is_unknown
 from migcompat_filter import rules
-
-#: Findings are wrapped to this width in the table, so that a table reads
-#: on a terminal and in a ticket.
-TEXT_WIDTH = 96
 
 EXIT_COMPATIBLE = 0
 EXIT_INCOMPATIBLE = 1
@@ -120,6 +116,17 @@ def _model_expander(path, arch, how=None):
     return expand
 
 
+def _memo(make):
+    """make(), called once at most (one cloud connection for both hosts)."""
+    made = []
+
+    def once():
+        if not made:
+            made.append(make())
+        return made[0]
+    return once
+
+
 def _arch(profile):
     value = profile['arch']
     return None if is_unknown(value) else value
@@ -188,23 +195,24 @@ class VerdictColumn(columns.FormattableColumn):
         return self._value[0]
 
 
-class FindingsColumn(columns.FormattableColumn):
-    """The findings as dicts for machines; block, then warn, as text."""
+class FindingsColumn(cmd_columns.Wrappable):
+    """The findings as dicts for machines; block, then warn, as text
+    (wrapped to the table's column, hanging under the severity).
+    """
 
-    def human_readable(self):
+    def wrapped(self, width):
         if not self._value:
-            return 'none: every factor compared equal or compatible'
+            return cmd_columns.wrap_item(
+                'none: every factor compared equal or compatible', width)
         lines = []
         for f in self._value:
-            lines.extend(textwrap.wrap(
-                '%s: %s' % (f.factor, f.message), TEXT_WIDTH,
-                initial_indent='%-6s' % f.severity.upper(),
-                subsequent_indent=' ' * 6, break_on_hyphens=False))
+            lines.extend(cmd_columns.wrap_item(
+                '%s: %s' % (f.factor, ' '.join(f.message.split())), width,
+                '%-6s' % f.severity.upper()))
             if f.hint:
-                lines.extend(textwrap.wrap(
-                    f.hint, TEXT_WIDTH, initial_indent=' ' * 6 + 'hint: ',
-                    subsequent_indent=' ' * 12, break_on_hyphens=False))
-        return '\n'.join(lines)
+                lines.extend(cmd_columns.wrap_item(
+                    ' '.join(f.hint.split()), width, ' ' * 6 + 'hint: '))
+        return lines
 
     def machine_readable(self):
         return plain([f.to_dict() for f in self._value])
@@ -233,7 +241,7 @@ class Compare(FastEpilog, ResultStatus, show.ShowOne):
     """Judge a live migration from SRC to DST, with reasons.
 
     SRC and DST are each a snapshot directory, a profile JSON file
-    ("migcompat profile -f json") or a trait list. --guest DOMAIN.xml
+    ("migcompat profile show -f json") or a trait list. --guest DOMAIN.xml
     judges that one running guest (virsh dumpxml). The guest CPU mode is
     --mode, else the guest's, else the source's nova cpu_mode, else
     host-model. Hosts of
@@ -252,12 +260,13 @@ class Compare(FastEpilog, ResultStatus, show.ShowOne):
         parser = super(Compare, self).get_parser(prog_name)
         parser.add_argument(
             'source', metavar='<source>',
-            help='source host: snapshot directory, profile JSON or trait '
-                 'list')
+            help='source host: snapshot directory, profile JSON, trait '
+                 'list or, with a cloud configured, a compute node\'s name')
         parser.add_argument(
             'destination', metavar='<destination>',
-            help='destination host: snapshot directory, profile JSON or '
-                 'trait list')
+            help='destination host: snapshot directory, profile JSON, '
+                 'trait list or, with a cloud configured, a compute node\'s '
+                 'name')
         parser.add_argument(
             '--mode', choices=cpu_modes.MODES,
             help='guest CPU mode to judge (default: the source\'s nova '
@@ -284,8 +293,11 @@ class Compare(FastEpilog, ResultStatus, show.ShowOne):
         policy = load_policy(
             getattr(self.app.options, 'config_file', None),
             strict=parsed_args.strict)
-        src, src_desc = common.load_profile(parsed_args.source)
-        dst, dst_desc = common.load_profile(parsed_args.destination)
+        # Host names are looked up as the fleet commands reach the cloud
+        # (global --os-cloud, --config-file, OpenStackClient's session).
+        cloud = _memo(common.app_cloud(self.app))
+        src, src_desc = common.load_profile(parsed_args.source, cloud)
+        dst, dst_desc = common.load_profile(parsed_args.destination, cloud)
         _check_arch(parsed_args.source, src, parsed_args.destination, dst)
         guest = None
         if parsed_args.guest:

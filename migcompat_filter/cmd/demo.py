@@ -14,12 +14,12 @@
 
 import logging
 import sys
-import textwrap
 import warnings
 
 from cliff import columns
 from cliff import lister
 
+from migcompat_filter.cmd import columns as cmd_columns
 from migcompat_filter.cmd import FastEpilog
 from migcompat_filter import cpu_modes
 from migcompat_filter.demo import hosts as demo_hosts
@@ -32,42 +32,45 @@ from migcompat_filter.demo import runner
 #: blocking factors.
 COLUMNS = ('mode', 'source', 'chosen', 'accepted', 'refused')
 
-#: Width the reasons are wrapped to in the table.
-TEXT_WIDTH = 64
-
 
 class _Accepted(columns.FormattableColumn):
-    """Accepted hosts, best first, with their similarity to the source."""
+    """Accepted hosts, best first, with nova's final weight and their
+    similarity to the source.
+    """
 
     def human_readable(self):
         if not self._value:
             return '(none: no valid host)'
-        return '\n'.join('%s (%.2f)' % (host, sim)
-                         for host, sim, _weight in self._value)
+        # nova's final weight (all weighers) decides; our similarity is
+        # one of its terms.
+        return '\n'.join('%s (%.2f, %.2f)' % (host, weight, sim)
+                         for host, sim, weight in self._value)
 
     def machine_readable(self):
         return [{'host': h, 'similarity': round(s, 3),
                  'weight': round(w, 3)} for h, s, w in self._value]
 
 
-class _Refused(columns.FormattableColumn):
-    """Refused hosts and the factors (and, long, the reasons) why."""
+class _Refused(cmd_columns.Wrappable):
+    """Refused hosts and the factors (and, long, the reasons) why,
+    wrapped to the table's column.
+    """
 
     long = False
 
-    def human_readable(self):
+    def wrapped(self, width):
         lines = []
         for r in self._value:
             what = ', '.join(r.factors) or r.state or '?'
-            lines.append('%s: %s' % (r.host, what))
+            lines.extend(cmd_columns.wrap_item(what, width, r.host + ': ',
+                                               '  '))
             if self.long:
                 for f in r.findings:
                     text = f.message + ('; hint: %s' % f.hint
                                         if f.hint else '')
-                    lines.extend(textwrap.wrap(
-                        text, TEXT_WIDTH, initial_indent='  - ',
-                        subsequent_indent='    '))
-        return '\n'.join(lines) or '-'
+                    lines.extend(cmd_columns.wrap_item(
+                        ' '.join(text.split()), width, '  - ', '    '))
+        return lines or ['-']
 
     def machine_readable(self):
         return [r.to_dict() for r in self._value]
@@ -108,6 +111,25 @@ class Demo(FastEpilog, lister.Lister):
     each refused host with the factors that block it (--long: the
     reasons and hints). Progress goes to stderr.
     """
+
+    empty_message = None
+
+    def produce_output(self, parsed_args, column_names, data):
+        """The table, then the run's headline findings, last on stdout
+        (a table for people; -f json and the others stay pure data).
+        """
+        result = super(Demo, self).produce_output(parsed_args, column_names,
+                                                  data)
+        if parsed_args.formatter == 'table' and getattr(
+                self, '_headlines', None):
+            self.app.stdout.write(
+                '\naccepted: host (nova\'s final weight, which decides; '
+                'our similarity, one of its terms), best first\n'
+                '\nWhat this run shows:\n')
+            for line in self._headlines:
+                self.app.stdout.write('\n'.join(cmd_columns.wrap_item(
+                    line, cmd_columns.PIPED_WIDTH, '', '   ')) + '\n')
+        return result
 
     def get_parser(self, prog_name):
         parser = super(Demo, self).get_parser(prog_name)
@@ -171,6 +193,7 @@ class Demo(FastEpilog, lister.Lister):
         for mode in demo.modes:
             progress(_summary(mode, [d for d in decisions
                                      if d.mode == mode]))
+        self._headlines = headlines(decisions)
         if parsed_args.pictures:
             for path in pictures.write(parsed_args.pictures, demo.modes,
                                        fleet=demo.hosts):
@@ -183,3 +206,68 @@ class Demo(FastEpilog, lister.Lister):
             rows.append((mode, d.source, d.chosen or '(no valid host)',
                          _Accepted(d.accepted), refused_col(d.refused)))
         return (COLUMNS, rows)
+
+
+def headlines(decisions):
+    """The run's three findings an operator needs, for the end of stdout:
+    a refusal with the tsx=off hint, a version refusal that is one-way,
+    and how many guests found a target in each mode.
+    """
+    lines = []
+    tsx = _best_refusal(decisions, _tsx_text)
+    if tsx is not None:
+        src, r = tsx
+        modes = [d.mode for d in decisions if d.source == src and any(
+            x.host == r.host for x in d.refused)]
+        hints = [f.hint for f in r.findings
+                 if f.hint and 'tsx' in _tsx_text(f)]
+        lines.append('%s -> %s is refused in %s (%s)%s' % (
+            src, r.host, ', '.join(modes), ', '.join(r.factors),
+            '; hint: %s' % hints[0] if hints else ''))
+    version = _first_refusal(decisions, lambda r: set(r.factors) & {
+        'qemu_version', 'libvirt_version'})
+    if version is not None:
+        src, r = version
+        back = [d for d in decisions if d.source == r.host and any(
+            h == src for h, _s, _w in d.accepted)]
+        lines.append('%s -> %s is refused (%s)%s: guests move to a newer '
+                     'QEMU and libvirt only' % (
+                         src, r.host, ', '.join(r.factors),
+                         '; %s -> %s is accepted' % (r.host, src)
+                         if back else ''))
+    modes = []
+    for d in decisions:
+        if d.mode not in modes:
+            modes.append(d.mode)
+    lines.append('guests with a live-migration target: %s' % '; '.join(
+        '%s %d of %d' % (m, sum(1 for d in decisions
+                                if d.mode == m and d.chosen),
+                         sum(1 for d in decisions if d.mode == m))
+        for m in modes))
+    return ['%d. %s' % (i + 1, line) for i, line in enumerate(lines)]
+
+
+def _tsx_text(finding):
+    return ('%s %s' % (finding.message, finding.hint or '')).lower()
+
+
+def _best_refusal(decisions, text):
+    """The refusal whose findings speak of tsx=off (else of TSX) with the
+    fewest blocking factors: the clearest example.
+    """
+    found = [(('tsx=off' not in ' '.join(text(f) for f in r.findings)),
+              len(r.factors), n, d.source, r)
+             for n, d in enumerate(decisions) for r in d.refused
+             if any('tsx' in text(f) for f in r.findings)]
+    if not found:
+        return None
+    best = min(found, key=lambda t: t[:3])
+    return best[3], best[4]
+
+
+def _first_refusal(decisions, wanted):
+    for d in decisions:
+        for r in d.refused:
+            if wanted(r):
+                return d.source, r
+    return None

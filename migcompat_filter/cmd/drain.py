@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""``migcompat drain HOST``: can this host be emptied, and where to."""
+"""``migcompat host drain HOST``: can this host be emptied, and where to."""
 
 import argparse
 import contextlib
@@ -19,6 +19,7 @@ import signal
 from cliff import lister
 
 from migcompat_filter import cmd
+from migcompat_filter.cmd import columns as cmd_columns
 from migcompat_filter.cmd import common
 from migcompat_filter import cpu_modes
 from migcompat_filter import exception
@@ -46,8 +47,7 @@ def _positive(kind):
 
 
 class Drain(common.FleetCommand, cmd.ResultStatus, lister.Lister):
-    """Plan (and with --execute, carry out) emptying a host by live
-    migration.
+    """Plan emptying a host by live migration (--execute carries it out).
 
     One row per server on HOST (nova's API, all projects): the valid
     targets in order of preference (our verdict for that guest, then
@@ -58,7 +58,8 @@ class Drain(common.FleetCommand, cmd.ResultStatus, lister.Lister):
 
     nova's API does not show a server's own guest CPU: a server is judged
     as --server-mode SERVER=MODE says, else --mode, else HOST's nova
-    cpu_mode, with HOST's running-guests record (as ``migcompat check``).
+    cpu_mode, with HOST's running-guests record (as ``migcompat server
+    check``).
 
     --execute asks nova to live-migrate each planned server to its target
     (never forced: nova's scheduler still decides), --parallel at a time,
@@ -71,6 +72,8 @@ class Drain(common.FleetCommand, cmd.ResultStatus, lister.Lister):
     host being emptied. Progress goes to stderr. Exit 0 when every server
     is (or can be) moved, 1 otherwise.
     """
+
+    empty_message = 'no servers on this host'
 
     EXIT_DEFAULT = EXIT_EMPTIED
 
@@ -104,7 +107,7 @@ class Drain(common.FleetCommand, cmd.ResultStatus, lister.Lister):
         parser.add_argument(
             '--disable-service', action='store_true',
             help='with --execute: disable HOST\'s nova-compute service '
-                 'before the first migration (reason "migcompat drain"), '
+                 'before the first migration (reason "migcompat host drain"), '
                  'so that nova schedules no new server or migration onto '
                  'the host being emptied; it stays disabled afterwards '
                  '(for the maintenance) unless --reenable-service')
@@ -185,7 +188,7 @@ class Drain(common.FleetCommand, cmd.ResultStatus, lister.Lister):
                                 'no reason given'))
             yield
             return
-        nova.set_service_disabled(service, True, 'migcompat drain')
+        nova.set_service_disabled(service, True, 'migcompat host drain')
         err.write('compute service of %s: disabled (nova places nothing '
                   'new there)\n' % service.get('host'))
         try:
@@ -265,10 +268,10 @@ def _stop_on_sigterm(runner, progress):
 def _row(sp, status):
     return (sp.id, sp.name, sp.mode, status,
             sp.target.host.name if sp.target else sp.why_unplaced,
-            common.ListColumn([t.host.name for t in sp.targets]),
-            common.ListColumn(['%s: %s' % (t.host.name,
-                                           ', '.join(t.blocking))
-                               for t in sp.refused]))
+            cmd_columns.ListColumn([t.host.name for t in sp.targets]),
+            cmd_columns.ListColumn(['%s: %s' % (t.host.name,
+                                                ', '.join(t.blocking))
+                                    for t in sp.refused]))
 
 
 def _server_modes(pairs):

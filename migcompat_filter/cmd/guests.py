@@ -10,17 +10,19 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""``migcompat guests``: the running guests of a host and what limits
+"""``migcompat guest list``: the running guests of a host and what limits
 their moves.
 """
 
 from cliff import lister
 
+from migcompat_filter.cmd import columns as cmd_columns
 from migcompat_filter.cmd import common
 from migcompat_filter.cmd import FastEpilog
 
-COLUMNS = ('UUID', 'Name', 'Mode', 'Model', 'Machine type', 'TSC',
-           'Phys bits', 'Drift', 'Limits')
+#: osc-placement's column names; the default fits a 100-column table.
+COLUMNS = ('name', 'mode', 'model', 'machine_type', 'drift', 'limits')
+LONG_COLUMNS = ('uuid',) + COLUMNS + ('tsc', 'phys_bits')
 
 
 def _tsc(guest):
@@ -75,15 +77,17 @@ def _drift(drifted, unknown):
 class ListGuests(FastEpilog, lister.Lister):
     """List the running guests of this host (or of a snapshot).
 
-    One row per guest: its UUID (nova's instance UUID), name, nova CPU
-    mode, model, machine type, TSC set-up, guest physical address bits,
-    drift (what the host no longer offers of what the guest runs with:
+    One row per guest: its name, nova CPU mode, model, machine type, drift
+    (what the host no longer offers of what the guest runs with:
     host_model, cpu_features, machine_types, tsc; '-' when nothing) and
-    what limits its live migrations. With --hosts, also which
-    features or machine type each guest would miss on those hosts (a
-    hint from their host-model CPU and machine types; ``migcompat
-    compare --guest`` judges one guest fully).
+    what limits its live migrations; with --long also its UUID (nova's
+    instance UUID), TSC set-up and guest physical address bits. With
+    --hosts, also which features or machine type each guest would miss
+    on those hosts (a hint from their host-model CPU and machine types;
+    ``migcompat profile compare --guest`` judges one guest fully).
     """
+
+    empty_message = 'no running guests'
 
     def get_parser(self, prog_name):
         parser = super(ListGuests, self).get_parser(prog_name)
@@ -92,6 +96,10 @@ class ListGuests(FastEpilog, lister.Lister):
             '--hosts', metavar='<host>', nargs='+', default=[],
             help='Snapshots, profile JSON files or trait lists of possible '
                  'destinations: show what each guest would miss there.')
+        parser.add_argument(
+            '--long', action='store_true',
+            help='Also the UUID, the TSC set-up and the guest physical '
+                 'address bits.')
         return parser
 
     def take_action(self, parsed_args):
@@ -100,7 +108,8 @@ class ListGuests(FastEpilog, lister.Lister):
         from migcompat_filter.host import domains
         from migcompat_filter.host import reader
         from migcompat_filter.rules import drift
-        hosts = [(spec, common.load_profile(spec)[0].factors)
+        cloud = common.app_cloud(self.app)
+        hosts = [(spec, common.load_profile(spec, cloud)[0].factors)
                  for spec in parsed_args.hosts]
         source = common.open_host(parsed_args.root, parsed_args.connect,
                                   parsed_args.nova_config)
@@ -116,11 +125,14 @@ class ListGuests(FastEpilog, lister.Lister):
                 need, limits = guest_requirements.one_guest(guest, expand)
                 limits += _missing(need, guest, hosts)
                 drifted, unknown = drift.guest_drift(guest, need, now)
-                rows.append((guest.uuid, guest.name or '-', guest.nova_mode,
-                             guest.model or '-', guest.machine or '-',
-                             _tsc(guest), _phys_bits(guest),
-                             common.JSONColumn(_drift(drifted, unknown)),
-                             common.ListColumn(limits)))
+                rows.append({
+                    'uuid': guest.uuid, 'name': guest.name or '-',
+                    'mode': guest.nova_mode, 'model': guest.model or '-',
+                    'machine_type': guest.machine or '-',
+                    'drift': cmd_columns.JSONColumn(_drift(drifted, unknown)),
+                    'tsc': _tsc(guest), 'phys_bits': _phys_bits(guest),
+                    'limits': cmd_columns.ListColumn(limits)})
         finally:
             source.close()
-        return COLUMNS, rows
+        cols = LONG_COLUMNS if parsed_args.long else COLUMNS
+        return cols, [tuple(r[c] for c in cols) for r in rows]

@@ -35,9 +35,11 @@ from migcompat_filter.profile import is_unknown
 from migcompat_filter.profile import to_jsonable
 from migcompat_filter.traits import codec as traits_codec
 
-LIST_COLUMNS = ('name', 'profile', 'cpu', 'microcode', 'kernel', 'qemu',
-                'libvirt', 'mode', 'nested', 'drift', 'changed')
-LONG_COLUMNS = LIST_COLUMNS + ('uuid', 'service_host', 'nova', 'verify')
+#: The default columns fit a 100-column table; --long adds the rest.
+LIST_COLUMNS = ('name', 'profile', 'cpu', 'qemu', 'libvirt', 'mode',
+                'drift')
+LONG_COLUMNS = LIST_COLUMNS + ('kernel', 'microcode', 'nested', 'changed',
+                               'uuid', 'service_host', 'nova', 'verify')
 #: summary() column -> the factor shown as is.
 _FACTOR_COLUMNS = {'microcode': 'microcode_version',
                    'kernel': 'kernel_version', 'qemu': 'qemu_version',
@@ -144,16 +146,18 @@ def _profile_columns(p):
 class HostList(common.FleetCommand, lister.Lister):
     """List every compute node with its migcompat profile summary.
 
-    One row per compute node: CPU (name [family/model/stepping]),
-    microcode, kernel, QEMU, libvirt, guest CPU mode, nested, and
-    "changed": "by T", T being the newest change in Placement of any host
-    with the same profile (the Last-Modified of its profile group's
-    listing), so the host's traits last changed at or before T. The fleet
-    is read by profile group, in 3 + 2 x profiles requests whatever the
-    number of hosts, so no per-host time is read here; "host show HOST"
-    gives the host's own window. Hosts without migcompat traits show "no
-    migcompat traits" (and no time).
+    One row per compute node: CPU (name [family/model/stepping]), QEMU,
+    libvirt and guest CPU mode; with --long also kernel, microcode,
+    nested, and "changed": "by T", T being the newest change in Placement
+    of any host with the same profile (the Last-Modified of its profile
+    group's listing), so the host's traits last changed at or before T.
+    The fleet is read by profile group, in 3 + 2 x profiles requests
+    whatever the number of hosts, so no per-host time is read here;
+    "host show HOST" gives the host's own window. Hosts without migcompat
+    traits show "no migcompat traits" (and no time).
     """
+
+    empty_message = 'no compute nodes'
 
     def get_parser(self, prog_name):
         parser = super(HostList, self).get_parser(prog_name)
@@ -161,10 +165,12 @@ class HostList(common.FleetCommand, lister.Lister):
                             help='Only the hosts of this aggregate (nova '
                                  'name or ID, or Placement aggregate UUID).')
         parser.add_argument('--long', action='store_true',
-                            help='Also the provider UUID, nova\'s service '
-                                 'host, nova\'s service state and the '
-                                 'host\'s libvirt verification counts '
-                                 '("migcompat fleet verify").')
+                            help='Also kernel, microcode, nested, when the '
+                                 'traits changed, the provider UUID, '
+                                 'nova\'s service host, nova\'s service '
+                                 'state and the host\'s libvirt '
+                                 'verification counts ("migcompat fleet '
+                                 'verify").')
         return self.add_arguments(parser)
 
     def take_action(self, parsed_args):
@@ -234,16 +240,16 @@ def _show_fields(host):
         # Readable and wrapped as in "profile show", not one JSON line.
         fields.append(('factor:' + name, cmd_columns.FactorColumn(
             to_jsonable(host.profile.factors[name]))))
-    fields.append(('problems', common.ListColumn(
+    fields.append(('problems', cmd_columns.ListColumn(
         [str(p) for p in host.problems])))
     if getattr(host, 'note', None):
         fields.append(('note', cmd_columns.FactorColumn(host.note)))
-    fields.append(('migcompat_traits', common.ListColumn(host.ours)))
+    fields.append(('migcompat_traits', cmd_columns.ListColumn(host.ours)))
     if host.state == hoststate.TRAITED and \
             traits_codec.SCHEMA_PREFIX + '3' in host.ours:
         # Schema 3: the record's facts as schema 2 would name them.
-        fields.append(('readable_traits', common.ListColumn(
+        fields.append(('readable_traits', cmd_columns.ListColumn(
             store.readable_names_of(host.profile))))
-    fields.append(('other_traits', common.ListColumn(
+    fields.append(('other_traits', cmd_columns.ListColumn(
         sorted(set(host.traits) - set(host.ours)))))
     return fields

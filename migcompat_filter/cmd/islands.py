@@ -19,6 +19,7 @@ import concurrent.futures
 from cliff import lister
 
 from migcompat_filter import cmd
+from migcompat_filter.cmd import columns as cmd_columns
 from migcompat_filter.cmd import common
 from migcompat_filter import cpu_modes
 from migcompat_filter import fleet
@@ -73,22 +74,22 @@ class Islands(common.FleetCommand, cmd.ResultStatus, lister.Lister):
         for mode in modes:
             parts, one_way = islands.islands(traited, mode, verdicts)
             for part in parts:
-                rows.append(('island', mode, common.ListColumn(
-                    part['hosts']), common.ListColumn([]),
-                    common.ListColumn([]), '-', _island_why(part)))
+                rows.append(('island', mode, cmd_columns.ListColumn(
+                    part['hosts']), cmd_columns.ListColumn([]),
+                    cmd_columns.ListColumn([]), '-', _island_why(part)))
             for edge in one_way:
                 rows.append((
-                    'one-way', mode, common.ListColumn(edge['from']),
-                    common.ListColumn(edge['to']),
-                    common.ListColumn(edge['back_factors']), '-',
+                    'one-way', mode, cmd_columns.ListColumn(edge['from']),
+                    cmd_columns.ListColumn(edge['to']),
+                    cmd_columns.ListColumn(edge['back_factors']), '-',
                     'guests move from %s to %s, not back: %s' % (
                         ', '.join(edge['from']), ', '.join(edge['to']),
                         edge['back'])))
         for s in islands.stranded(traited, verdicts, modes):
             self._exit_status = EXIT_STRANDED
-            rows.append(('stranded', s['mode'], common.ListColumn(
-                [s['host']]), common.ListColumn([]),
-                common.ListColumn(s['factors']), s['action'], s['why']))
+            rows.append(('stranded', s['mode'], cmd_columns.ListColumn(
+                [s['host']]), cmd_columns.ListColumn([]),
+                cmd_columns.ListColumn(s['factors']), s['action'], s['why']))
         left = [h for h in hosts if h not in traited]
         if left:
             self.app.stderr.write('not judged (no readable traits): %s\n'

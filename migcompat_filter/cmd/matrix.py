@@ -10,12 +10,13 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""``migcompat matrix``: which hosts can receive live migrations from which
-(also ``openstack migcompat matrix``).
+"""``migcompat fleet matrix``: which hosts can receive live migrations from
+which (also ``openstack migcompat fleet matrix``).
 """
 
 from cliff import lister
 
+from migcompat_filter.cmd import columns as cmd_columns
 from migcompat_filter.cmd import common
 from migcompat_filter import cpu_modes
 
@@ -28,13 +29,17 @@ class MatrixCommand(common.FleetCommand, lister.Lister):
     """Show which hosts can receive live migrations from which.
 
     Hosts with identical profiles are collapsed into groups (G1 is the
-    biggest); each row is a source group, each column ("to <first host>
-    (+N)") a destination group: "yes", "yes (N warnings)", "NO:
-    <blocking factors>", or "n/a" for a one-host group against itself.
-    --pairs lists one row per group pair with the first reason instead;
-    --output FILE.svg also draws the heat map. Hosts without readable
-    traits are left out (listed on stderr).
+    biggest). One row per source group: the destination groups its
+    guests can live-migrate to, and those refused with their blocking
+    factors. --grid shows the full grid instead (each column, "to <first
+    host> (+N)", a destination group: "yes", "yes (N warnings)", "NO:
+    <blocking factors>", or "n/a" for a one-host group against itself);
+    --pairs one row per group pair with the first reason; --output
+    FILE.svg also draws the heat map. Hosts without readable traits are
+    left out (listed on stderr).
     """
+
+    empty_message = 'no compute node with migcompat traits'
 
     def get_parser(self, prog_name):
         parser = super(MatrixCommand, self).get_parser(prog_name)
@@ -45,7 +50,11 @@ class MatrixCommand(common.FleetCommand, lister.Lister):
                             help='Only the hosts of this aggregate.')
         parser.add_argument('--strict', action='store_true', default=None,
                             help='every recommendation blocks')
-        parser.add_argument('--pairs', action='store_true',
+        layout = parser.add_mutually_exclusive_group()
+        layout.add_argument('--grid', action='store_true',
+                            help='One column per destination group (wide: '
+                                 'about 16 columns per group).')
+        layout.add_argument('--pairs', action='store_true',
                             help='One row per (source, destination) group '
                                  'pair, with the reason.')
         parser.add_argument('--output', metavar='<file>',
@@ -64,22 +73,62 @@ class MatrixCommand(common.FleetCommand, lister.Lister):
                          policy=self.policy(parsed_args.strict))
         self._report_left_out(m)
         if parsed_args.output:
-            self._write_heatmap(m, parsed_args.output)
+            self._write_heatmap(m, parsed_args.output, _scope(parsed_args))
         if parsed_args.graph:
             from migcompat_filter.pictures import graph as fleet_graph
             fleet_graph.write(m, parsed_args.graph)
             self.app.stderr.write('wrote %s\n' % parsed_args.graph)
-        return _pairs(m) if parsed_args.pairs else _grid(m)
+        if parsed_args.pairs:
+            return _pairs(m)
+        return _grid(m) if parsed_args.grid else _compact(m)
 
     def _report_left_out(self, m):
         for host, why in m.left_out:
             self.app.stderr.write('not in the matrix: %s: %s\n'
                                   % (host.name, why))
 
-    def _write_heatmap(self, m, path):
+    def _write_heatmap(self, m, path, scope):
         from migcompat_filter.pictures import heatmap
-        heatmap.write(m, path)
+        heatmap.write(m, path, scope=scope)
         self.app.stderr.write('wrote %s\n' % path)
+
+
+def _scope(parsed_args):
+    """Which hosts the picture shows, for its title."""
+    where = ('aggregate %s' % parsed_args.aggregate if parsed_args.aggregate
+             else 'every compute node with migcompat traits')
+    cloud = getattr(parsed_args, 'os_cloud', None)
+    return '%s%s' % (where, ' of cloud %s' % cloud if cloud else '')
+
+
+COMPACT_COLUMNS = ('group', 'hosts', 'can_migrate_to', 'refused_by')
+
+
+def _compact(m):
+    """One row per source group: the destination groups that accept its
+    guests and those that refuse them, with the blocking factors (the
+    grid's content in a table that fits a terminal).
+    """
+    from migcompat_filter.pictures import heatmap
+    rows = []
+    for src in m.groups:
+        accepted, refused = [], []
+        for dst in m.groups:
+            cell = m.cell(src, dst)
+            state = heatmap.status(cell)
+            if state == heatmap.NOT_APPLICABLE:
+                continue
+            name = heatmap.axis_name(dst)
+            if cell.status == 'refused':
+                refused.append('%s: %s' % (name, ', '.join(cell.blocking)))
+            elif cell.status == 'warn':
+                accepted.append('%s (%s)' % (name, cell.text()[5:-1]))
+            else:
+                accepted.append(name)
+        rows.append((src.label, cmd_columns.ListColumn(src.names),
+                     cmd_columns.ListColumn(accepted or ['(none)']),
+                     cmd_columns.ListColumn(refused or ['(none)'])))
+    return COMPACT_COLUMNS, rows
 
 
 def _grid(m):
@@ -91,7 +140,7 @@ def _grid(m):
     from migcompat_filter.pictures import heatmap
     cols = ('group', 'hosts') + tuple('to ' + heatmap.axis_name(g)
                                       for g in m.groups)
-    rows = [(src.label, common.ListColumn(src.names)) + tuple(
+    rows = [(src.label, cmd_columns.ListColumn(src.names)) + tuple(
         _grid_text(m, src, dst) for dst in m.groups) for src in m.groups]
     return cols, rows
 
@@ -111,10 +160,10 @@ def _pairs(m):
         for dst in m.groups:
             c = m.cell(src, dst)
             rows.append((src.label, dst.label,
-                         common.ListColumn(src.names),
-                         common.ListColumn(dst.names),
+                         cmd_columns.ListColumn(src.names),
+                         cmd_columns.ListColumn(dst.names),
                          c.verdict.compatible, c.status,
-                         common.ListColumn(c.blocking),
-                         common.ListColumn(c.verdict.factors('warn')),
+                         cmd_columns.ListColumn(c.blocking),
+                         cmd_columns.ListColumn(c.verdict.factors('warn')),
                          c.reason()))
     return PAIR_COLUMNS, rows

@@ -16,6 +16,7 @@ factor, a likely cause and a fix.
 
 from cliff import lister
 
+from migcompat_filter.cmd import columns as cmd_columns
 from migcompat_filter.cmd import common
 from migcompat_filter import exception
 from migcompat_filter import fleet
@@ -189,4 +190,4 @@ def _is_uuid(text):
 
 def _table(rows):
     return [(r['factor'], r['cause'], r['hint'],
-             common.JSONColumn(r['evidence'])) for r in rows]
+             cmd_columns.JSONColumn(r['evidence'])) for r in rows]

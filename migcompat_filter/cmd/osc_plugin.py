@@ -60,11 +60,14 @@ def make_client(instance):
 
 
 def build_option_parser(parser):
-    """The plugin's global option (its API version)."""
+    """The plugin's global option (its API version): OpenStackClient needs
+    one per plugin, but migcompat has a single version, so it is not shown
+    in ``openstack --help``.
+    """
+    import argparse
     parser.add_argument(
         '--os-migcompat-api-version', metavar='<migcompat-api-version>',
         default=utils.env('OS_MIGCOMPAT_API_VERSION',
                           default=DEFAULT_API_VERSION),
-        help='migcompat API version, default=%s (Env: '
-             'OS_MIGCOMPAT_API_VERSION)' % DEFAULT_API_VERSION)
+        help=argparse.SUPPRESS)
     return parser

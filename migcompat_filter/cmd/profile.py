@@ -10,7 +10,9 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""``migcompat profile``, ``migcompat snapshot`` and ``migcompat factors``."""
+"""``migcompat profile show``, ``migcompat snapshot create`` and
+``migcompat factor list``.
+"""
 
 import os
 
@@ -21,20 +23,34 @@ from cliff import show
 from migcompat_filter.cmd import columns as cmd_columns
 from migcompat_filter.cmd import common
 from migcompat_filter.cmd import FastEpilog
+from migcompat_filter.cmd import ResultStatus
 from migcompat_filter import profile as profile_mod
 
 
-class ShowProfile(FastEpilog, show.ShowOne):
-    """Show the factor profile of this host or of a snapshot."""
+class ShowProfile(FastEpilog, ResultStatus, show.ShowOne):
+    """Show the factor profile of this host or of a snapshot.
+
+    On the live host, libvirt unreachable is a failure (exit status 1,
+    said on stderr); the profile is still shown, its libvirt factors
+    unknown with the reason.
+    """
 
     def get_parser(self, prog_name):
         parser = super(ShowProfile, self).get_parser(prog_name)
         return common.add_host_arguments(parser)
 
     def take_action(self, parsed_args):
-        data = common.read_profile(common.open_host(
-            parsed_args.root, parsed_args.connect,
-            parsed_args.nova_config)).to_dict()
+        from migcompat_filter.host import source as hostsource
+        source = common.open_host(parsed_args.root, parsed_args.connect,
+                                  parsed_args.nova_config)
+        if isinstance(source, hostsource.LiveSource):
+            try:
+                source.connection()
+            except hostsource.SourceError as e:
+                self.app.stderr.write('error: %s; its libvirt factors are '
+                                      'unknown\n' % e)
+                self._exit_status = 1
+        data = common.read_profile(source).to_dict()
         names = list(data)
         factor = cmd_columns.FactorColumn
         return names, [factor(data[n]) if isinstance(data[n], (

@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""``migcompat report``: publish this host's traits in Placement."""
+"""``migcompat profile publish``: publish this host's traits in Placement."""
 
 import datetime
 import logging
@@ -125,6 +125,8 @@ class Report(FastEpilog, lister.Lister):
     that would be set, with Placement also what would change. With
     --provider-config DIR it writes nova's provider config file instead.
     """
+
+    empty_message = None
 
     formatter_default = 'text'
 

@@ -64,7 +64,7 @@ class LazyCommandManager(commandmanager.CommandManager):
     """Finds commands by entry point and imports only the one that runs.
 
     cliff's manager loads every command through stevedore when the app
-    starts, so "migcompat profile" would import the fleet commands'
+    starts, so "migcompat profile show" would import the fleet commands'
     keystoneauth and requests too (about a third of its start-up time).
     cliff itself calls ``.load()`` on what it finds. The entry points come
     from the process's one scan (migcompat_filter.cmd.entry_points).
@@ -143,6 +143,18 @@ class MigcompatApp(app.App):
             self.stderr.write('migcompat: "%s" is deprecated and goes in '
                               'the next release; use "migcompat %s"\n'
                               % renamed)
+
+    def prepare_to_run_command(self, cmd):
+        """Every command refuses a --config-file that is not there (exit
+        2), not only those that read one.
+        """
+        super(MigcompatApp, self).prepare_to_run_command(cmd)
+        from migcompat_filter.host import safefile
+        for path in getattr(self.options, 'config_file', None) or ():
+            problem = safefile.not_regular(path)
+            if problem:
+                raise exception.InputError('--config-file %s: %s'
+                                           % (path, problem))
 
     def clean_up(self, cmd, result, err):
         # cliff already printed the message (no traceback unless --debug).

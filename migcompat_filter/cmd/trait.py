@@ -30,8 +30,10 @@ RECORD_GRACE = 3600
 
 
 class TraitPrune(common.FleetCommand, lister.Lister):
-    """Delete the CUSTOM_MIGCOMPAT_* trait names no resource provider has,
-    and the migcompat store's records no host points at.
+    """Delete our trait names and store records that nothing uses.
+
+    The CUSTOM_MIGCOMPAT_* trait names no resource provider has, and the
+    migcompat store's records no host points at.
 
     Every new microcode, kernel or feature combination a host reports
     creates trait names (schema 3: a profile record in the migcompat
@@ -49,6 +51,8 @@ class TraitPrune(common.FleetCommand, lister.Lister):
     traits.
     """
 
+    empty_message = None
+
     def get_parser(self, prog_name):
         parser = super(TraitPrune, self).get_parser(prog_name)
         parser.add_argument(
@@ -60,7 +64,7 @@ class TraitPrune(common.FleetCommand, lister.Lister):
             help='Keep store records changed less than SECONDS ago (default '
                  '%d): a reporter may have written one and not yet named '
                  'it in its host\'s traits.' % RECORD_GRACE)
-        if not self._in_osc():
+        if common.osc_client(self.app) is None:
             common.add_placement_arguments(
                 parser.add_argument_group('cloud connection'))
         return parser
@@ -121,7 +125,7 @@ class TraitPrune(common.FleetCommand, lister.Lister):
 
     def _client(self, parsed_args):
         from migcompat_filter.placement import client as placement
-        if self._in_osc():
+        if common.osc_client(self.app) is not None:
             return placement.PlacementClient(
                 self.app.client_manager.migcompat.placement)
         return placement.PlacementClient(common.placement_adapter(

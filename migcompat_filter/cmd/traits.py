@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""``migcompat traits``: the Placement traits that describe a host."""
+"""``migcompat trait list``: the Placement traits that describe a host."""
 
 from cliff import lister
 
@@ -21,13 +21,15 @@ from migcompat_filter.cmd import FastEpilog
 class ShowTraits(FastEpilog, lister.Lister):
     """Show the CUSTOM_MIGCOMPAT_* Placement traits of a host, decoded.
 
-    These are what "migcompat report" publishes on the compute node's
+    These are what "migcompat profile publish" publishes on the compute node's
     resource provider: one row per trait, with the factor it belongs to
     and the value it says (e.g. CUSTOM_MIGCOMPAT_HM_AVX512F: host_model,
     features=avx512f). With -f value, one trait a line (its name first):
-    such a file can be given to "migcompat compare" as SRC or DST. Give
+    such a file can be given to "migcompat profile compare" as SRC or DST. Give
     -c name for the names alone.
     """
+
+    empty_message = 'no migcompat traits'
 
     def get_parser(self, prog_name):
         parser = super(ShowTraits, self).get_parser(prog_name)

@@ -10,13 +10,14 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""``migcompat upgrade-plan --set ... --aggregate A``: an order in which
+"""``migcompat fleet upgrade-plan --set ... --aggregate A``: an order in which
 to upgrade an aggregate's hosts, draining each at its turn.
 """
 
 from cliff import lister
 
 from migcompat_filter import cmd
+from migcompat_filter.cmd import columns as cmd_columns
 from migcompat_filter.cmd import common
 from migcompat_filter import cpu_modes
 from migcompat_filter import exception
@@ -28,10 +29,12 @@ EXIT_NO_ORDER = 1
 
 
 class UpgradePlan(common.FleetCommand, cmd.ResultStatus, lister.Lister):
-    """An order in which to upgrade the hosts of an aggregate so that each
+    """Plan an order of upgrades in which each host can be drained.
+
+    An order in which to upgrade the hosts of an aggregate so that each
     can be drained at its turn.
 
-    The change is --set FACTOR=VALUE (as ``migcompat what-if``). At its
+    The change is --set FACTOR=VALUE (as ``migcompat fleet what-if``). At its
     turn a host's servers (nova's API) must each go to another host of
     the aggregate that may receive it (the rules engine, with the hosts
     upgraded so far changed: a newer QEMU only receives) and has room
@@ -41,14 +44,17 @@ class UpgradePlan(common.FleetCommand, cmd.ResultStatus, lister.Lister):
     server that make it impossible, and the exit status is 1.
     """
 
+    empty_message = None  # it says why there is no plan itself
+
     def get_parser(self, prog_name):
         parser = super(UpgradePlan, self).get_parser(prog_name)
         parser.add_argument('--set', metavar='<factor>=<value>',
-                            dest='changes',
+                            dest='changes', required=True,
                             action='append', default=[],
                             help='the upgrade; may be repeated')
         parser.add_argument('--aggregate', metavar='<aggregate>',
-                            help='the aggregate to upgrade (required)')
+                            required=True,
+                            help='the aggregate to upgrade')
         parser.add_argument('--mode', choices=cpu_modes.MODES,
                             help='guest CPU mode of every server')
         parser.add_argument('--strict', action='store_true', default=None,
@@ -67,8 +73,8 @@ class UpgradePlan(common.FleetCommand, cmd.ResultStatus, lister.Lister):
             raise exception.InputError('--aggregate <aggregate> is required')
         f = self.fleet(parsed_args)
         if f.nova is None:
-            raise exception.InputError('upgrade-plan needs nova\'s API for '
-                                       'the servers (%s)' % f.nova_error)
+            raise exception.InputError('fleet upgrade-plan needs nova\'s API '
+                                       'for the servers (%s)' % f.nova_error)
         hosts = f.load(aggregate=parsed_args.aggregate)
         if not hosts:
             raise fleet.NotFound('aggregate %r has no compute node'
@@ -104,6 +110,7 @@ class UpgradePlan(common.FleetCommand, cmd.ResultStatus, lister.Lister):
                    'the search budget ran out')
             self.app.stderr.write('no upgrade order exists: %s\n' % why)
             return COLUMNS, []
-        return COLUMNS, [(i + 1, st.host, len(st.moves), common.ListColumn(
-            ['%s -> %s' % (g.name, d) for g, d in st.moves]))
+        return COLUMNS, [
+            (i + 1, st.host, len(st.moves), cmd_columns.ListColumn(
+                ['%s -> %s' % (g.name, d) for g, d in st.moves]))
             for i, st in enumerate(steps)]

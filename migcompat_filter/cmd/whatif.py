@@ -10,13 +10,14 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""``migcompat what-if --set FACTOR=VALUE (--host H... | --aggregate A)``:
-what a planned change to some hosts does to live migration.
+"""``migcompat fleet what-if --set FACTOR=VALUE (--host H... |
+--aggregate A)``: what a planned change to some hosts does to live migration.
 """
 
 from cliff import lister
 
 from migcompat_filter import cmd
+from migcompat_filter.cmd import columns as cmd_columns
 from migcompat_filter.cmd import common
 from migcompat_filter import cpu_modes
 from migcompat_filter import exception
@@ -44,13 +45,15 @@ class WhatIf(common.FleetCommand, cmd.ResultStatus, lister.Lister):
     when some guest would be stranded, else 0.
     """
 
+    empty_message = 'the change alters no live migration and strands no guest'
+
     def get_parser(self, prog_name):
         parser = super(WhatIf, self).get_parser(prog_name)
         parser.add_argument('--set', metavar='<factor>=<value>',
-                            dest='changes',
+                            dest='changes', required=True,
                             action='append', default=[],
                             help='a planned change; may be repeated')
-        where = parser.add_mutually_exclusive_group()
+        where = parser.add_mutually_exclusive_group(required=True)
         where.add_argument('--host', metavar='<host>', nargs='+',
                            default=[], help='the hosts the change applies '
                                             'to')
@@ -80,7 +83,7 @@ class WhatIf(common.FleetCommand, cmd.ResultStatus, lister.Lister):
         touched = [a.name for a in after if a.changed]
         self.app.stderr.write('changing %d host(s): %s\n'
                               % (len(touched), ', '.join(touched)))
-        rows = [('now ' + kind, src, dst, common.ListColumn(factors),
+        rows = [('now ' + kind, src, dst, cmd_columns.ListColumn(factors),
                  'blocked by %s before' % ', '.join(factors)
                  if kind == 'possible' else
                  'blocked by %s after' % ', '.join(factors))
@@ -90,7 +93,7 @@ class WhatIf(common.FleetCommand, cmd.ResultStatus, lister.Lister):
                                                       verdicts):
             self._exit_status = EXIT_STRANDS
             rows.append(('stranded guests', host, '-',
-                         common.ListColumn([]),
+                         cmd_columns.ListColumn([]),
                          '%d %s guest(s) left with no valid target (%s '
                          'before)' % (count, mode, had or 'none')))
         self.app.stderr.write('%d evaluation(s)\n' % verdicts.evaluations)

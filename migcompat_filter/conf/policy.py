@@ -15,10 +15,11 @@
 The rules themselves (migcompat_filter.rules) are fixed by what libvirt and
 QEMU require; these options only decide how hard to treat the things that
 are *recommended* rather than required, and what to do when a factor could
-not be read. The same options serve ``migcompat compare --config-file`` and
-the nova scheduler filter (group ``[migcompat]``); they take their defaults
-from ``rules.policy.DEFAULTS``, and ``migcompat_filter.conf.
-policy_from_conf`` turns them into the engine's ``Policy``.
+not be read. The same options serve ``migcompat profile compare
+--config-file`` and the nova scheduler filter (group ``[migcompat]``); they
+take their defaults from ``rules.policy.DEFAULTS``, and
+``migcompat_filter.conf.policy_from_conf`` turns them into the engine's
+``Policy``.
 """
 
 import textwrap

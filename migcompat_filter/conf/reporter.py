@@ -10,7 +10,8 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Options of the trait reporter (``migcompat report``), group [migcompat].
+"""Options of the trait reporter (``migcompat profile publish``), group
+[migcompat].
 
 How to reach Placement is not here: the reporter reads nova's own
 ``[placement]`` section (auth_type, auth_url, username, ..., region_name,
@@ -36,7 +37,7 @@ reporter_opts = [
         min=0,
         max=MAX_INTERVAL,
         help="""
-Seconds between two reports when "migcompat report" keeps running (its
+Seconds between two reports when "migcompat profile publish" keeps running (its
 --interval option overrides this).
 
 A host's factors change rarely (a microcode, firmware, kernel or QEMU update,
@@ -177,10 +178,11 @@ Related options:
         'kept_values_file',
         default='/var/lib/migcompat/last-good.json',
         help="""
-Where "migcompat report" keeps the last good value of each factor of this
-host. When a factor cannot be read for a cause that may pass (libvirt
-unreachable or restarting, a timeout, permission denied on a file), report
-publishes the kept value instead of unknown and exits 1 naming the factor.
+Where "migcompat profile publish" keeps the last good value of each factor
+of this host. When a factor cannot be read for a cause that may pass
+(libvirt unreachable or restarting, a timeout, permission denied on a
+file), report publishes the kept value instead of unknown and exits 1
+naming the factor.
 
 Possible values:
 

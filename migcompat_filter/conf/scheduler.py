@@ -39,8 +39,8 @@ scheduler_opts = [
         choices=HOST_ACTIONS,
         help="""
 What the filter does with a destination whose resource provider has no
-migcompat traits at all, typically because "migcompat report" has not run on
-that compute host yet.
+migcompat traits at all, typically because "migcompat profile publish" has not
+run on that compute host yet.
 
 "pass" lets such hosts be chosen as before the filter was enabled, so that
 enabling the filter before the reporter reaches every host changes nothing

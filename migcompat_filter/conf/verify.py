@@ -24,10 +24,10 @@ verify_opts = [
         'verify_with_libvirt',
         default=True,
         help="""
-Whether "migcompat report" also checks migcompat's CPU verdicts against this
-host's libvirt (compareHypervisorCPU) for every distinct guest CPU of the
-fleet, and publishes the counts (checked, agree, disagree, unchecked) that
-"migcompat fleet verify" and "host list" show.
+Whether "migcompat profile publish" also checks migcompat's CPU verdicts
+against this host's libvirt (compareHypervisorCPU) for every distinct guest
+CPU of the fleet, and publishes the counts (checked, agree, disagree,
+unchecked) that "migcompat fleet verify" and "host list" show.
 
 A round is skipped when neither this host's profile nor the fleet's guest
 CPUs changed since the last one; a disagreement is logged at WARNING once per

@@ -164,7 +164,7 @@ def one_guest(guest, expand=None):
     The features are as :func:`requirements` counts them (migratable
     view; None for a host-passthrough guest, whose feature set is the
     host CPU's and not in its XML). The limits are sentences an operator
-    reads in ``migcompat guests``.
+    reads in ``migcompat guest list``.
     """
     blocked = cpu_map_migratable.non_migratable(guest.arch or 'x86_64')
     limits = []

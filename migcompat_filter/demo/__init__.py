@@ -17,7 +17,7 @@
 2. A fleet: real host profiles bundled in ``migcompat_filter/demo/data``
    (see ``tools/make_demo_fleet.py``) plus this machine's own live profile
    (whatever cannot be read, e.g. with libvirt down, is shown unknown).
-3. The reporter (``reporter.sync``, what ``migcompat report`` runs)
+3. The reporter (``reporter.sync``, what ``migcompat profile publish`` runs)
    publishing every host's traits on its resource provider.
 4. nova's own scheduler code (``HostManager.get_filtered_hosts`` and
    ``get_weighed_hosts``) with nova's default filters and weighers plus

@@ -72,6 +72,18 @@ def _host_manager(conf):
     return hm
 
 
+def heartbeat(host_state, now=None):
+    """The host's nova-compute has just reported in (what its periodic
+    service update does every report_interval): ComputeFilter sees it up
+    however long the demo took to get here, on any machine.
+    """
+    from oslo_utils import timeutils
+    now = now or timeutils.utcnow()
+    host_state.service['updated_at'] = now
+    host_state.service['last_seen_up'] = now
+    host_state.updated = now
+
+
 def make_host_state(host, node, cell_uuid, rp_uuid, hypervisor_version,
                     vcpus_used=8, free_ram_mb=65536, num_instances=4,
                     num_io_ops=0, now=None):

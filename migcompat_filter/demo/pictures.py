@@ -14,9 +14,9 @@
 graph, drawn from the same traits the reporter publishes.
 
 No Placement and no nova are needed: every bundled profile is encoded as
-traits (what ``migcompat report`` would publish) and read back into a
-fleet host (what ``migcompat matrix`` reads from Placement), so the
-pictures show what ``migcompat matrix --output --graph`` would draw for
+traits (what ``migcompat profile publish`` would publish) and read back into a
+fleet host (what ``migcompat fleet matrix`` reads from Placement), so the
+pictures show what ``migcompat fleet matrix --output --graph`` would draw for
 this fleet. The docs build calls :func:`write` (doc/source/_ext).
 """
 
@@ -86,4 +86,54 @@ def write(directory, modes=(cpu_modes.HOST_MODEL,), fleet=None):
             m, os.path.join(directory, HEATMAP % mode)))
         written.append(fleet_graph.write(
             m, os.path.join(directory, GRAPH % mode)))
+    return written
+
+
+EXCERPT = 'demo-excerpt-%s.txt'
+
+
+def excerpt(source='milan-a', mode=cpu_modes.HOST_MODEL, fleet=None):
+    """The lines of what the demo judges for a guest on source, computed
+    from the bundled fleet by the rules engine (the docs quote these, so
+    their numbers are the current ones): the accepted hosts with their
+    similarity, best first, and the refused ones with their factors.
+    """
+    from migcompat_filter import rules
+    from migcompat_filter.rules import engine
+
+    # As the scheduler sees them: read back from their traits.
+    hosts = fleet_hosts(mode, fleet)
+    src = [h for h in hosts if h.name == source][0]
+    sp = src.profile
+    accepted, refused = [], []
+    for dst in hosts:
+        if dst is src:
+            continue
+        dp = dst.profile
+        verdict = rules.evaluate(sp, dp, mode=mode)
+        if verdict.compatible:
+            accepted.append((-engine.similarity(sp, dp), dst.name))
+        else:
+            refused.append('%s (%s)' % (dst.name, ', '.join(
+                verdict.factors('block'))))
+    return ['a %s guest on %s:' % (mode, source),
+            '  accepted (similarity): %s' % ', '.join(
+                '%s %.2f' % (name, -sim) for sim, name in sorted(accepted)),
+            '  refused: %s' % ', '.join(refused)]
+
+
+def write_excerpt(directory, source='milan-a', modes=(cpu_modes.HOST_MODEL,)):
+    """Write EXCERPT % mode for each mode into directory; [paths]."""
+    import textwrap
+    prepare(directory)
+    written = []
+    for mode in modes:
+        path = os.path.join(directory, EXCERPT % mode)
+        lines = []
+        for line in excerpt(source, mode):
+            lines.extend(textwrap.wrap(line, 76, subsequent_indent='    ',
+                                       break_on_hyphens=False))
+        with open(path, 'w') as f:
+            f.write('\n'.join(lines) + '\n')
+        written.append(path)
     return written

@@ -228,6 +228,11 @@ class Demo(object):
         from migcompat_filter.scheduler import migration_filter
 
         spec = offline.request_spec(source)
+        # Every compute service reports in before each request, as nova's
+        # do every report_interval: publishing and scheduling on a loaded
+        # machine may take longer than service_down_time.
+        for host in self.hosts:
+            offline.heartbeat(host.host_state)
         with offline.migrations_known({spec.instance_uuid: source}):
             passed = hm.get_filtered_hosts(
                 [h.host_state for h in self.hosts], spec)

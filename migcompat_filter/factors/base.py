@@ -46,7 +46,7 @@ class Factor(metaclass=abc.ABCMeta):
 
     @property
     def description(self):
-        """One line for ``migcompat factors``: the catalogue row's."""
+        """One line for ``migcompat factor list``: the catalogue row's."""
         row = catalogue.get(self.name)
         return row.description if row else ''
 

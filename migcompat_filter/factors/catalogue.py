@@ -87,7 +87,7 @@ class FactorRow(collections.namedtuple('FactorRow', _FIELDS)):
     """One factor.
 
     name: the profile key (and entry-point name of its reader and rule).
-    description: one line, for ``migcompat factors`` and the docs.
+    description: one line, for ``migcompat factor list`` and the docs.
     schema: the shape of its value, in words.
     trait_code: letters, unique, never reused; None for a third-party
       factor (it then gets the plugin code, see migcompat_filter.traits.codec).
@@ -141,7 +141,7 @@ _DMI = 'sys/class/dmi/id/'
 #: The running guests' live XML, cut down (migcompat_filter.host.snapshot).
 _DOMAINS = 'libvirt/domains/'
 
-#: The built-in factors, in the order ``migcompat factors`` lists them.
+#: The built-in factors, in the order ``migcompat factor list`` lists them.
 BUILTIN = (
     row('arch',
         'CPU architecture (libvirt capabilities, else cpuinfo)',

@@ -15,7 +15,7 @@
 The host source reads them (``host.nova_cpu_mode()``,
 ``host.nova_cpu_models()``): the live host from nova's config file, a
 snapshot from the nova/cpu_mode and nova/cpu_models files that
-``migcompat snapshot`` writes (never nova.conf itself). See
+``migcompat snapshot create`` writes (never nova.conf itself). See
 migcompat_filter.host.nova_cpu_options.
 """
 

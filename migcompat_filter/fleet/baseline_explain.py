@@ -12,7 +12,7 @@
 
 """Why a baseline CPU came out surprisingly old, in plain language.
 
-``migcompat baseline`` proposes the richest named CPU model usable on
+``migcompat fleet baseline`` proposes the richest named CPU model usable on
 every host. One host with a reduced host-model CPU pulls that down for
 all: a nested (L1) KVM guest whose hypervisor hides avx, aes and more
 offers only ``486`` to ``pentium3``, so an EPYC Milan fleet gets
@@ -213,7 +213,7 @@ def _without(blamed, rest, compute):
     richer = sorted(m for m in usable or () if not is_legacy(m))
     if richer:
         return 'Without %s, models such as %s become usable on all of ' \
-            '%s (run "migcompat baseline %s" for the proposal).' % (
+            '%s (run "migcompat fleet baseline %s" for the proposal).' % (
                 names, _listing(richer, 4), kept, ' '.join(
                     h.name for h in rest))
     return 'Without %s the others (%s) share no richer named model.' % (

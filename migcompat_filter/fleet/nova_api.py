@@ -14,7 +14,7 @@
 
 nova names the compute nodes exactly (its hypervisor list), gives the
 service host and state of each, finds servers and resolves aggregates by
-name. Everything but :meth:`NovaClient.live_migrate` (``migcompat drain
+name. Everything but :meth:`NovaClient.live_migrate` (``migcompat host drain
 --execute``) is read-only.
 """
 

@@ -83,6 +83,21 @@ def _kind(mode):
     return 'not a file'
 
 
+def not_regular(path):
+    """Why ``path`` is not a regular file ('no such file', 'is not a
+    regular file (a FIFO)', ...), or None when it is one. Never opens it.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return 'no such file'
+    if stat.S_ISREG(mode):
+        return None
+    kind = ('a device' if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else _kind(mode))
+    return 'is not a regular file (%s)' % kind
+
+
 def read_regular(path, max_bytes=MAX_FILE_BYTES, name=None):
     """The bytes of the regular file at ``path``.
 

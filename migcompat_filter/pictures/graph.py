@@ -10,23 +10,33 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The fleet as a compatibility graph: a hand-written SVG.
+"""The fleet as a compatibility graph: a hand-written SVG, layered.
 
 A matrix of N groups stops being readable beyond about twenty; a graph
 shows the islands (groups nothing can leave) and the one-way paths of a
-rolling upgrade (old to new only) at a glance. Nodes are the groups of
-identical hosts (:mod:`migcompat_filter.fleet.matrix`), on a circle, their
-area growing with their host count and named by their first host
-("milan-a (+1)"). An arrow A -> B means a guest on A can live-migrate to
-B (B can receive from A). One arrow per compatible ordered pair of
-different groups: a pair compatible both ways gets two arrows curving
-apart, in grey; a pair compatible one way only gets one thick blue arrow
-(the pair that stops being two-way after an upgrade); an arrow with
-warnings is dashed. Every arrow is a ``path`` of class ``edge`` with
-``data-source``/``data-destination`` group labels and a tooltip.
-"""
+rolling upgrade (old to new only) at a glance. An arrow A -> B means a
+guest on A can live-migrate to B.
 
-import math
+It is drawn as an order, not a hairball:
+
+* groups whose guests can reach each other both ways (a strongly
+  connected set: identical twins, hosts of one QEMU) share one box, one
+  line per group, named by its hosts ("milan-a (+1)");
+* between boxes only the transitive reduction is drawn: an arrow where no
+  longer path says it already (A -> B -> C hides A -> C);
+* boxes are layered by how far their guests can still move up: the most
+  capable hosts (those that receive from the others) on top, every arrow
+  points upwards, and a layer is ordered by where its arrows go (fewer
+  crossings);
+* boxes with no arrow at all stand in a last row, "no live migration to
+  or from".
+
+Every arrow is a ``path`` of class ``edge`` with ``data-source`` and
+``data-destination`` (the boxes' first group labels) and a tooltip; every
+box a ``g`` of class ``node`` with ``data-groups`` (its group labels) and
+one ``text`` of class ``node-label`` per group, carrying ``data-group``
+and ``data-hosts``.
+"""
 
 from xml.sax.saxutils import escape
 from xml.sax.saxutils import quoteattr
@@ -39,174 +49,183 @@ MARGIN = 12
 LABEL_SIZE = 11
 TITLE_SIZE = 14
 LEGEND_SIZE = 11
-TWO_WAY = '#666666'
-#: Okabe-Ito blue: stands out from the grey without meaning "refused"
-#: (vermillion does, in the heat map).
 ONE_WAY = '#0072B2'
 NODE_FILL = '#CFE3F2'
 ARROW = 8
+PAD = 6
+LINE = LABEL_SIZE + 4
+GAP_X = 24
+GAP_Y = 56
+MAX_ROW = 8
 
 
-def node_radius(group):
-    """Node radius in px: the area grows with the host count."""
-    return 10 + 7 * math.sqrt(len(group.hosts))
-
-
-def edges(matrix):
-    """[(source group, destination group, cell, one_way)] for every
-    compatible ordered pair of different groups.
+def reach(matrix):
+    """{(a, b)}: a guest on group a reaches group b in one or more live
+    migrations (labels).
     """
-    out = []
-    for src in matrix.groups:
-        for dst in matrix.groups:
-            if src is dst:
-                continue
-            cell = matrix.cell(src, dst)
-            if cell.verdict.compatible:
-                back = matrix.cell(dst, src).verdict.compatible
-                out.append((src, dst, cell, not back))
+    labels = [g.label for g in matrix.groups]
+    can = {(a.label, b.label) for a in matrix.groups for b in matrix.groups
+           if a is not b and matrix.cell(a, b).verdict.compatible}
+    for k in labels:  # Warshall's closure
+        for i in labels:
+            if (i, k) in can:
+                for j in labels:
+                    if (k, j) in can and i != j:
+                        can.add((i, j))
+    return can
+
+
+def boxes(matrix):
+    """[[group, ...]]: the strongly connected sets of groups, in the
+    matrix's order.
+    """
+    closure = reach(matrix)
+    out, seen = [], set()
+    for g in matrix.groups:
+        if g.label in seen:
+            continue
+        box = [g] + [h for h in matrix.groups if h is not g and
+                     (g.label, h.label) in closure and
+                     (h.label, g.label) in closure]
+        seen.update(h.label for h in box)
+        out.append(box)
     return out
 
 
-def _ordered(matrix):
-    """The groups, those connected by any arrow next to each other, so
-    that an island sits together on the circle.
+def reduced_edges(matrix, box_list=None):
+    """[(source box index, destination box index)]: the transitive
+    reduction of the order between boxes.
     """
-    linked = {g.label: set() for g in matrix.groups}
-    for src, dst, _cell, _one_way in edges(matrix):
-        linked[src.label].add(dst.label)
-        linked[dst.label].add(src.label)
-    by_label = {g.label: g for g in matrix.groups}
-    seen, out = set(), []
-    for group in matrix.groups:
-        todo = [group.label]
-        while todo:
-            label = todo.pop(0)
-            if label in seen:
-                continue
-            seen.add(label)
-            out.append(by_label[label])
-            todo.extend(sorted(linked[label] - seen,
-                               key=[g.label for g in matrix.groups].index))
-    return out
+    box_list = boxes(matrix) if box_list is None else box_list
+    closure = reach(matrix)
+    first = [b[0].label for b in box_list]
+    n = len(box_list)
+    up = {(i, j) for i in range(n) for j in range(n)
+          if i != j and (first[i], first[j]) in closure}
+    return sorted((i, j) for (i, j) in up
+                  if not any((i, k) in up and (k, j) in up
+                             for k in range(n) if k not in (i, j)))
 
 
-def _layout(groups):
-    """{label: (x, y, r)} on a circle centred on (0, 0)."""
-    n = len(groups)
-    radii = [node_radius(g) for g in groups]
-    if n == 1:
-        return {groups[0].label: (0.0, 0.0, radii[0])}
-    spacing = 2 * max(radii + [0]) + 60
-    ring = max(110.0, n * spacing / (2 * math.pi))
-    out = {}
-    for i, (group, r) in enumerate(zip(groups, radii)):
-        angle = -math.pi / 2 + 2 * math.pi * i / n
-        out[group.label] = (ring * math.cos(angle), ring * math.sin(angle),
-                            r)
-    return out
-
-
-def _label(group, x, y, r):
-    """(x, y, anchor, text) of the name beside its node, pointing away
-    from the centre, and its bounding box (x0, y0, x1, y1).
+def _layers(n, edges):
+    """{box: layer}: 0 for a box nothing leaves (on top), else one more
+    than the highest layer its arrows reach... the longest way up.
     """
-    name = svgdraw.fit(heatmap.axis_name(group), heatmap.AXIS_MAX,
-                       LABEL_SIZE)
-    width = svgdraw.text_width(name, LABEL_SIZE)
-    dist = math.hypot(x, y) or 1.0
-    ux, uy = x / dist, y / dist
-    lx, ly = x + ux * (r + 6), y + uy * (r + 6) + LABEL_SIZE / 3.0
-    if ux > 0.3:
-        anchor, x0 = 'start', lx
-    elif ux < -0.3:
-        anchor, x0 = 'end', lx - width
-    else:
-        anchor, x0 = 'middle', lx - width / 2
-        ly += uy * LABEL_SIZE * 0.6 + (LABEL_SIZE if uy > 0 else 0)
-    return (lx, ly, anchor, name), (x0, ly - LABEL_SIZE, x0 + width,
-                                    ly + 3)
+    out_edges = {i: [j for a, j in edges if a == i] for i in range(n)}
+    layer = {}
+
+    def depth(i):
+        if i not in layer:
+            layer[i] = 0
+            layer[i] = 1 + max([depth(j) for j in out_edges[i]] + [-1])
+        return layer[i]
+    for i in range(n):
+        depth(i)
+    return layer
 
 
-def _curve(a, b, bend):
-    """Path data from node a to node b (x, y, r), bent sideways by bend px,
-    trimmed to the node circles (the arrow head ends on b's rim).
-    """
-    (x1, y1, r1), (x2, y2, r2) = a, b
-    dx, dy = x2 - x1, y2 - y1
-    dist = math.hypot(dx, dy) or 1.0
-    ux, uy = dx / dist, dy / dist
-    nx, ny = -uy, ux
-    mx, my = (x1 + x2) / 2 + nx * bend, (y1 + y2) / 2 + ny * bend
-    # Start and end where the line towards the control point leaves the
-    # circles.
-    sx, sy = _towards(x1, y1, mx, my, r1 + 2)
-    ex, ey = _towards(x2, y2, mx, my, r2 + 2)
-    return 'M%.1f %.1f Q%.1f %.1f %.1f %.1f' % (sx, sy, mx, my, ex, ey)
+def _box_size(box):
+    names = [heatmap.axis_name(g) for g in box]
+    width = max(svgdraw.text_width(t, LABEL_SIZE) for t in names)
+    return width + 2 * PAD, len(names) * LINE + 2 * PAD - 4
 
 
-def _towards(x, y, tx, ty, dist):
-    d = math.hypot(tx - x, ty - y) or 1.0
-    return x + (tx - x) / d * dist, y + (ty - y) / d * dist
+def _layout(box_list, edges):
+    """{box: (x, y, w, h)} (top-left corners), and the canvas size."""
+    n = len(box_list)
+    linked = {i for e in edges for i in e}
+    layer = _layers(n, edges)
+    rows, pos = {}, {}
+    for i in range(n):
+        rows.setdefault(layer[i] if i in linked else None, []).append(i)
+    order = sorted(k for k in rows if k is not None)
+    if None in rows:
+        order.append(None)
+    # A layer wider than MAX_ROW boxes goes on several lines.
+    lines = []
+    for key in order:
+        row = rows[key]
+        if key:  # order by where the arrows of the row go (barycentre)
+            def centre(i):
+                xs = [pos[j][0] + pos[j][2] / 2.0 for a, j in edges
+                      if a == i and j in pos]
+                return sum(xs) / len(xs) if xs else 0.0
+            row.sort(key=centre)
+        lines.extend(row[k:k + MAX_ROW] for k in range(0, len(row), MAX_ROW))
+        for i in row:  # placed below, but known for the next barycentres
+            pos.setdefault(i, (row.index(i) * 100.0, 0.0, 0.0, 0.0))
+    pos, y, width = {}, 0.0, 0.0
+    for row in lines:
+        x, height = 0.0, 0.0
+        for i in row:
+            w, h = _box_size(box_list[i])
+            pos[i] = (x, y, w, h)
+            x += w + GAP_X
+            height = max(height, h)
+        width = max(width, x - GAP_X)
+        y += height + GAP_Y
+    # Centre each row.
+    for row in lines:
+        right = max(pos[i][0] + pos[i][2] for i in row)
+        shift = (width - right) / 2.0
+        for i in row:
+            x, yy, w, h = pos[i]
+            pos[i] = (x + shift, yy, w, h)
+    return pos, width, y - GAP_Y, rows.get(None, [])
 
 
-def svg(matrix, title='Live migration: which groups can receive guests '
-        'from which'):
+def svg(matrix, title='Live migration: which hosts can receive guests '
+        'from which (most capable on top)'):
     """The SVG document (str) of a fleet.matrix.Matrix as a graph."""
-    groups = _ordered(matrix)
-    pos = _layout(groups)
-    labels = {}
-    box = [0.0, 0.0, 0.0, 0.0]
-    for group in groups:
-        x, y, r = pos[group.label]
-        labels[group.label], lbox = _label(group, x, y, r)
-        box = [min(box[0], x - r, lbox[0]), min(box[1], y - r, lbox[1]),
-               max(box[2], x + r, lbox[2]), max(box[3], y + r, lbox[3])]
+    box_list = boxes(matrix)
+    edges = reduced_edges(matrix, box_list)
+    pos, gw, gh, loose = _layout(box_list, edges)
     mode = matrix.mode or "each source's own cpu_mode"
     subtitle = 'guest CPU mode: %s; an arrow A -> B: a guest on A can ' \
-        'live-migrate to B' % mode
-    top = MARGIN + TITLE_SIZE + 6 + LABEL_SIZE + 14
-    ox, oy = MARGIN - box[0], top - box[1]
+        'live-migrate to B (and, following arrows, further up)' % mode
+    top = MARGIN + TITLE_SIZE + 6 + LABEL_SIZE + 16
+    ox, oy = MARGIN, top
     body = [svgdraw.text(MARGIN, MARGIN + TITLE_SIZE, title, TITLE_SIZE,
                          cls='title'),
             svgdraw.text(MARGIN, MARGIN + TITLE_SIZE + 6 + LABEL_SIZE,
                          subtitle, LABEL_SIZE, cls='subtitle'),
-            '<defs>%s%s</defs>' % (_marker('two-way', TWO_WAY),
-                                   _marker('one-way', ONE_WAY))]
-    for src, dst, cell, one_way in edges(matrix):
-        a = _shift(pos[src.label], ox, oy)
-        b = _shift(pos[dst.label], ox, oy)
-        kind = 'one-way' if one_way else 'two-way'
-        tip = '%s -> %s: %s%s' % (
-            heatmap.axis_name(src), heatmap.axis_name(dst), cell.text(),
-            '; not the other way' if one_way else '')
+            '<defs>%s</defs>' % _marker('one-way', ONE_WAY)]
+    for i, j in edges:
+        sx, sy, sw, _sh = pos[i]
+        dx, dy, dw, dh = pos[j]
+        src, dst = box_list[i][0], box_list[j][0]
+        cell = matrix.cell(src, dst)
+        tip = '%s -> %s: %s' % (_names(box_list[i]), _names(box_list[j]),
+                                cell.text() if cell.verdict.compatible
+                                else 'through the boxes between')
         body.append(
-            '<path class="edge %s" d="%s" fill="none" stroke="%s" '
-            'stroke-width="%s"%s marker-end="url(#arrow-%s)" '
-            'data-source=%s data-destination=%s data-status=%s>'
-            '<title>%s</title></path>' % (
-                kind, _curve(a, b, 0 if one_way else 14),
-                ONE_WAY if one_way else TWO_WAY,
-                '3' if one_way else '1.5',
+            '<path class="edge one-way" d="M%.1f %.1f L%.1f %.1f" '
+            'fill="none" stroke="%s" stroke-width="2"%s '
+            'marker-end="url(#arrow-one-way)" data-source=%s '
+            'data-destination=%s><title>%s</title></path>' % (
+                ox + _clamp(dx + dw / 2.0, sx, sw), oy + sy - 2,
+                ox + _clamp(sx + sw / 2.0, dx, dw), oy + dy + dh + 2,
+                ONE_WAY,
                 ' stroke-dasharray="6 3"' if cell.status == 'warn' else '',
-                kind, quoteattr(src.label), quoteattr(dst.label),
-                quoteattr(cell.status), escape(tip)))
-    for group in groups:
-        x, y, r = _shift(pos[group.label], ox, oy)
-        lx, ly, anchor, name = labels[group.label]
+                quoteattr(src.label), quoteattr(dst.label), escape(tip)))
+    for i, box in enumerate(box_list):
+        x, y, w, h = pos[i]
+        x, y = x + ox, y + oy
+        lines = ''.join(
+            svgdraw.text(x + PAD, y + PAD + (k + 1) * LINE - 4,
+                         heatmap.axis_name(g), LABEL_SIZE, cls='node-label',
+                         extra='data-group=%s data-hosts="%d"'
+                         % (quoteattr(g.label), len(g.hosts)))
+            for k, g in enumerate(box))
         body.append(
-            '<g class="node" data-group=%s data-hosts="%d"><circle cx="%.1f" '
-            'cy="%.1f" r="%.1f" fill="%s" stroke="#1F4E79" stroke-width="1.5">'
-            '<title>%s: %s</title></circle>%s%s</g>' % (
-                quoteattr(group.label), len(group.hosts), x, y, r, NODE_FILL,
-                escape(group.label), escape(', '.join(group.names)),
-                svgdraw.text(x, y + LABEL_SIZE / 3.0, str(len(group.hosts)),
-                             LABEL_SIZE, anchor='middle', cls='count'),
-                svgdraw.text(lx + ox, ly + oy, name, LABEL_SIZE,
-                             anchor=anchor, cls='node-label')))
-    y = oy + box[3] + 10
-    width = ox + box[2]
-    for line, cls in _legend(matrix):
+            '<g class="node" data-groups=%s><rect x="%.1f" y="%.1f" '
+            'width="%.1f" height="%.1f" rx="5" fill="%s" stroke="#1F4E79" '
+            'stroke-width="1.5"><title>%s</title></rect>%s</g>' % (
+                quoteattr(' '.join(g.label for g in box)), x, y, w, h,
+                NODE_FILL, escape(_names(box, full=True)), lines))
+    y = oy + gh + 14
+    width = ox + gw
+    for line, cls in _legend(matrix, box_list, edges, loose):
         y += LEGEND_SIZE + 6
         body.append(svgdraw.text(MARGIN, y, line, LEGEND_SIZE, cls=cls))
         width = max(width, MARGIN + svgdraw.text_width(line, LEGEND_SIZE))
@@ -216,8 +235,19 @@ def svg(matrix, title='Live migration: which groups can receive guests '
                             title, body)
 
 
-def _shift(p, ox, oy):
-    return p[0] + ox, p[1] + oy, p[2]
+def _clamp(x, left, width):
+    """x moved inside [left + 8, left + width - 8]: an arrow leaves and
+    reaches a box under the other end, so heads do not pile up.
+    """
+    return min(max(x, left + min(8, width / 2.0)),
+               left + width - min(8, width / 2.0))
+
+
+def _names(box, full=False):
+    if full:
+        return '; '.join('%s: %s' % (g.label, ', '.join(g.names))
+                         for g in box)
+    return ', '.join(heatmap.axis_name(g) for g in box)
 
 
 def _marker(kind, colour):
@@ -227,22 +257,29 @@ def _marker(kind, colour):
         % (kind, ARROW + 2, ARROW + 2, colour)
 
 
-def _legend(matrix):
+def _legend(matrix, box_list, edges, loose):
     """[(text, class)] under the graph."""
-    found = edges(matrix)
-    one_way = sum(1 for e in found if e[3])
     lines = [
-        ('thick blue arrow: one way only (%d); grey pair of arrows: both '
-         'ways (%d); dashed: with warnings' % (
-             one_way, (len(found) - one_way) // 2), 'legend'),
-        ('node: a group of identical hosts, its number of hosts inside; '
-         'no arrow: refused', 'legend'),
+        ('arrow: guests move up one way (%d arrows, the shortest; follow '
+         'them for the rest); dashed: with warnings' % len(edges),
+         'legend'),
+        ('box: groups whose guests can move among them both ways; one '
+         'line per group of identical hosts', 'legend'),
     ]
-    islands = [heatmap.axis_name(g) for g in matrix.groups
-               if not any(e[0] is g for e in found)]
-    if islands and len(matrix.groups) > 1:
-        lines.append(('no way out for guests on: %s'
-                      % ', '.join(islands), 'islands'))
+    if loose and len(box_list) > 1:
+        lines.append(('last row: no live migration to or from: %s'
+                      % ', '.join(_names(box_list[i]) for i in loose),
+                      'islands'))
+    sources = {i for i, _j in edges}
+    stuck = [_names(b) for i, b in enumerate(box_list)
+             if i not in sources and len(b) == 1 and len(box_list) > 1]
+    if stuck:
+        lines.append(('no way out for guests on: %s' % ', '.join(stuck),
+                      'islands'))
+    several = [g for g in matrix.groups if len(g.hosts) > 1]
+    for g in several:
+        lines.append(('%s = %s' % (heatmap.axis_name(g), ', '.join(g.names)),
+                      'group'))
     for host, why in matrix.left_out:
         lines.append(('not in the graph: %s: %s' % (host.name, why),
                       'left-out'))

@@ -70,16 +70,63 @@ def _short(names, limit=6):
     return '%s, ... (+%d)' % (', '.join(names[:limit]), len(names) - limit)
 
 
-def cell_label(cell, width=CELL - 6, size=CELL_TEXT_SIZE):
-    """The lines of words under the glyph, each cut to width px: the
-    first blocking factor and how many more, else the verdict.
+def reason_keys(matrix, groups=None):
+    """{tuple of blocking factors: key}: "R1", "R2"... for each distinct
+    set of blocking factors, in the order the cells show them; the legend
+    lists every key with its factors in full.
+    """
+    groups = matrix.groups if groups is None else groups
+    keys = {}
+    for src in groups:
+        for dst in groups:
+            cell = matrix.cell(src, dst)
+            if status(cell) == 'refused':
+                factors = tuple(cell.blocking or ['refused'])
+                keys.setdefault(factors, 'R%d' % (len(keys) + 1))
+    return keys
+
+
+def cluster(matrix):
+    """The groups in an order that puts similar ones side by side: a
+    greedy chain from the biggest group, each next the one whose row and
+    column of verdicts agree most with the last one's (ties: the
+    original order).
+    """
+    groups = list(matrix.groups)
+    if len(groups) < 3:
+        return groups
+
+    def agree(a, b):
+        same = sum((matrix.cell(a, k).status == matrix.cell(b, k).status) +
+                   (matrix.cell(k, a).status == matrix.cell(k, b).status)
+                   for k in groups)
+        return same + 2 * (matrix.cell(a, b).status != 'refused') + 2 * (
+            matrix.cell(b, a).status != 'refused')
+    order = [groups.pop(0)]
+    while groups:
+        best = max(groups, key=lambda g: (agree(order[-1], g),
+                                          -groups.index(g)))
+        groups.remove(best)
+        order.append(best)
+    return order
+
+
+def cell_label(cell, width=CELL - 6, size=CELL_TEXT_SIZE, keys=None):
+    """The lines of words under the glyph, each cut to width px: for a
+    refused cell its key in the legend (which lists every blocking
+    factor) and its one factor in full, or how many; else the verdict.
     """
     verdict = status(cell)
     if verdict == 'refused':
         blocking = cell.blocking or ['refused']
-        lines = [blocking[0]]
-        if len(blocking) > 1:
-            lines.append('+%d more' % (len(blocking) - 1))
+        key = (keys or {}).get(tuple(blocking))
+        lines = [key] if key else []
+        if len(blocking) == 1 and svgdraw.text_width(
+                blocking[0], size) <= width:
+            lines.append(blocking[0])
+        else:
+            n = len(blocking)
+            lines.append('%d factor%s' % (n, '' if n == 1 else 's'))
     elif verdict == 'warn':
         n = len(cell.verdict.warnings)
         lines = ['%d warning%s' % (n, '' if n == 1 else 's')]
@@ -102,9 +149,13 @@ def _tip(src, dst, cell):
 
 
 def svg(matrix, title='Live migration: which hosts can receive guests '
-        'from which'):
-    """The SVG document (str) of a fleet.matrix.Matrix."""
-    groups = matrix.groups
+        'from which', scope=None, when=None):
+    """The SVG document (str) of a fleet.matrix.Matrix; scope says which
+    hosts (cloud, aggregate), when the time the fleet was read (default
+    now).
+    """
+    groups = cluster(matrix)
+    keys = reason_keys(matrix, groups)
     n = len(groups)
     names = [svgdraw.fit(axis_name(g), AXIS_MAX, AXIS_SIZE) for g in groups]
     name_width = max([svgdraw.text_width(s, AXIS_SIZE) for s in names] +
@@ -112,13 +163,24 @@ def svg(matrix, title='Live migration: which hosts can receive guests '
     mode = matrix.mode or "each source's own cpu_mode"
     subtitle = ('guest CPU mode: %s; rows: from (source), columns: to '
                 '(destination)' % mode)
-    legend = _legend_lines(matrix)
+    if when is None:
+        import time
+        when = time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())
+    scope_line = '%s; %d host%s in %d group%s; read %s' % (
+        scope or 'every compute node with migcompat traits',
+        sum(len(g.hosts) for g in groups),
+        '' if sum(len(g.hosts) for g in groups) == 1 else 's', n,
+        '' if n == 1 else 's', when)
+    legend = _legend_lines(matrix, groups, keys)
     body = []
     y = MARGIN + TITLE_SIZE
     body.append(svgdraw.text(MARGIN, y, title, TITLE_SIZE, cls='title'))
     y += SUBTITLE_SIZE + 6
     body.append(svgdraw.text(MARGIN, y, subtitle, SUBTITLE_SIZE,
                              cls='subtitle'))
+    y += SUBTITLE_SIZE + 4
+    body.append(svgdraw.text(MARGIN, y, scope_line, SUBTITLE_SIZE,
+                             cls='scope'))
     x0 = MARGIN + name_width + 8
     y0 = y + 10 + name_width + 8
     for j, name in enumerate(names):
@@ -136,7 +198,8 @@ def svg(matrix, title='Live migration: which hosts can receive guests '
             anchor='end', cls='row',
             extra='data-group=%s' % quoteattr(src.label)))
         for j, dst in enumerate(groups):
-            body.append(_cell(matrix.cell(src, dst), x0 + j * CELL, y))
+            body.append(_cell(matrix.cell(src, dst), x0 + j * CELL, y,
+                              keys))
     y = y0 + n * CELL + 10
     width = x0 + n * CELL
     for size, line, cls, swatch in legend:
@@ -149,12 +212,13 @@ def svg(matrix, title='Live migration: which hosts can receive guests '
                                  extra=_legend_data(cls, line, groups)))
         width = max(width, x + svgdraw.text_width(line, size))
     width = max(width, MARGIN + svgdraw.text_width(title, TITLE_SIZE),
-                MARGIN + svgdraw.text_width(subtitle, SUBTITLE_SIZE))
+                MARGIN + svgdraw.text_width(subtitle, SUBTITLE_SIZE),
+                MARGIN + svgdraw.text_width(scope_line, SUBTITLE_SIZE))
     return svgdraw.document(int(width + MARGIN + 0.999),
                             int(y + MARGIN), title, body)
 
 
-def _cell(cell, x, y):
+def _cell(cell, x, y, keys=None):
     verdict = status(cell)
     fill = COLOURS[verdict]
     ink = svgdraw.ink(fill)
@@ -172,7 +236,8 @@ def _cell(cell, x, y):
             ''.join(svgdraw.text(x + CELL / 2.0, y + 46 + k * 12, line,
                                  CELL_TEXT_SIZE, anchor='middle',
                                  cls='cell-label', fill=ink)
-                    for k, line in enumerate(cell_label(cell)))))
+                    for k, line in enumerate(cell_label(cell,
+                                                        keys=keys)))))
 
 
 def _swatch(verdict, x, y):
@@ -183,14 +248,23 @@ def _swatch(verdict, x, y):
             svgdraw.glyph(verdict, x + 8, y + 8, 11, svgdraw.ink(fill)))
 
 
-def _legend_lines(matrix):
+def _legend_lines(matrix, groups=None, keys=None):
     """[(font size, text, class, verdict of a swatch or None)]."""
+    groups = matrix.groups if groups is None else groups
     lines = [(LEGEND_SIZE, svgdraw.MEANING[v], 'legend', v)
              for v in ('ok', 'warn', 'refused', NOT_APPLICABLE)]
-    if matrix.groups:
+    if keys:
+        lines.append((LEGEND_SIZE + 1, 'why refused (the key in a cell: '
+                      'every blocking factor):', 'heading', None))
+    for factors, key in sorted((keys or {}).items(),
+                               key=lambda kv: int(kv[1][1:])):
+        lines.append((LEGEND_SIZE, '%s: %s' % (key, ', '.join(factors)),
+                      'reason', None))
+    several = [g for g in groups if len(g.hosts) > 1]
+    if several:
         lines.append((LEGEND_SIZE + 1, 'groups of identical hosts:',
                       'heading', None))
-    for group in matrix.groups:
+    for group in several:
         lines.append((LEGEND_SIZE, '%s = %s (%d host%s): %s' % (
             axis_name(group), group.label, len(group.hosts),
             '' if len(group.hosts) == 1 else 's', _short(group.names, 12)),
@@ -213,13 +287,13 @@ def _legend_data(cls, line, groups):
     return ''
 
 
-def write(matrix, path):
+def write(matrix, path, scope=None):
     """Write the picture; the format comes from the file name."""
     lower = path.lower()
     if lower.endswith('.svg'):
-        data = svg(matrix).encode('utf-8')
+        data = svg(matrix, scope=scope).encode('utf-8')
     elif lower.endswith('.png'):
-        data = _png(svg(matrix), path)
+        data = _png(svg(matrix, scope=scope), path)
     else:
         raise InputError('--output %s: the picture is written as .svg (or '
                          '.png when cairosvg is installed); name the file '

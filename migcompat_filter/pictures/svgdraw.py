@@ -84,10 +84,13 @@ def text(x, y, content, size, anchor='start', cls=None, fill='#000000',
 #: Okabe & Ito's palette for colour-vision deficiencies (Color Universal
 #: Design, 2008), one colour per verdict; the glyphs below tell the
 #: verdicts apart without any colour at all.
+#: Okabe-Ito hues, lightened (ok) and darkened (refused) so that the two
+#: verdicts differ in luminance too (3.8:1): a greyscale print or a
+#: greyscale reader tells them apart without the glyphs.
 PALETTE = {
-    'ok': '#009E73',       # bluish green
+    'ok': '#6CD4AE',       # light bluish green
     'warn': '#F0E442',     # yellow
-    'refused': '#D55E00',  # vermillion
+    'refused': '#9E3A00',  # dark vermillion
     'n/a': '#E8E8E8',      # light grey: not a migration at all
 }
 
@@ -97,7 +100,7 @@ GLYPHS = {'ok': 'check', 'warn': 'bang', 'refused': 'cross', 'n/a': 'dash'}
 MEANING = {
     'ok': 'can migrate',
     'warn': 'can migrate, with warnings',
-    'refused': 'refused (blocking factor shown)',
+    'refused': 'refused (its key R1, R2... lists the blocking factors)',
     'n/a': 'n/a: a host does not migrate to itself',
 }
 

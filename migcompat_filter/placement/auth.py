@@ -90,6 +90,11 @@ def adapter_from_conf(conf, timeout=DEFAULT_TIMEOUT):
     except ks_exc.ClientException as e:
         raise InputError('[placement] auth options are incomplete: %s'
                          % redact(e)) from None
+    if auth is None and not getattr(conf, 'config_file', None):
+        raise InputError('no cloud configured: no nova.conf was read '
+                         '(/etc/nova/nova.conf does not exist); give one '
+                         'with --config-file, or use --os-cloud or '
+                         '--placement-url')
     if auth is None:
         raise InputError('[placement] auth_type is not set in the config '
                          'file(s); give nova.conf (or a file with nova\'s '

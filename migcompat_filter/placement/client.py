@@ -92,7 +92,12 @@ def _transport_error(what, e):
     if isinstance(e, ks_exc.ConnectTimeout):
         return '%s: placement did not answer in time: %s' % (what, e)
     if isinstance(e, ks_exc.ConnectionError):
-        return '%s: cannot connect to placement: %s' % (what, e)
+        # keystoneauth connects to keystone first: name the one that is
+        # down (its token URL ends in /auth/tokens or /tokens).
+        service = ('keystone (the identity service of auth_url)'
+                   if re.search(r'/(auth/)?tokens\b', str(e)) else
+                   'placement')
+        return '%s: cannot connect to %s: %s' % (what, service, e)
     if isinstance(e, (ks_exc.Unauthorized, ks_exc.AuthorizationFailure)):
         return ('%s: authentication failed (check the credentials of '
                 '[placement] or the cloud): %s' % (what, e))
@@ -377,20 +382,15 @@ class PlacementClient(object):
         return _generation(resp, what)
 
     def delete_provider(self, rp_uuid):
-        """Delete a provider; False when it did not exist. Conflict while
-        it has children or allocations.
-        """
+        """Delete a provider; False when it did not exist."""
         resp = self._request('DELETE', '/resource_providers/%s' % rp_uuid,
                              'delete resource provider %s' % rp_uuid,
                              ok=(204, 404))
         return resp.status_code == 204
 
     def touch_provider(self, rp_uuid, label=None):
-        """Move the provider's generation, changing nothing else: its
-        aggregates written back with the generation just read (Placement
-        moves the generation on every such write since microversion
-        1.19, unlike a trait write that changes no trait). Conflict when
-        another writer moved it in between; ProviderNotFound.
+        """Move the provider's generation and nothing else (its aggregates
+        written back, 1.19); Conflict, ProviderNotFound.
         """
         what = 'write aggregates of %s' % (label or 'resource provider %s'
                                            % rp_uuid)

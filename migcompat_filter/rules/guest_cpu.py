@@ -26,7 +26,7 @@ what is known of them, from up to three places:
   and address bits. That union is a superset of what one guest needs: a
   destination it refuses could still suit the one guest that moves
   (conservative, never unsafe);
-- one libvirt domain XML (``migcompat compare --guest``,
+- one libvirt domain XML (``migcompat profile compare --guest``,
   :func:`from_domain`): exactly this guest (``exact``: nothing is added
   from the running guests' union).
 

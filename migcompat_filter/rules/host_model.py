@@ -148,7 +148,7 @@ class HostModelFeaturesRule(Rule):
                 'the host-model CPU features cannot be fully compared '
                 '(source side: %s): %s; capture domain capabilities with '
                 'the host-model CPU expanded (virsh domcapabilities '
-                '--expand-cpu-features, or "migcompat snapshot" on the '
+                '--expand-cpu-features, or "migcompat snapshot create" on the '
                 'host)%s' % (note, detail, self._skip_note(ctx)))
             return [finding]
         return []

@@ -241,9 +241,43 @@ class DemoJsonTest(testtools.TestCase):
 
 class DemoTableTest(testtools.TestCase):
 
+    def test_busy_machine_at_nova_minimum_service_down_time(self):
+        # nova raises a service_down_time below 2.5 report intervals to
+        # 25 s, its minimum: publishing and scheduling the whole fleet on
+        # a loaded machine takes longer, and the services must still be
+        # up (the demo's heartbeat), every candidate judged by our filter.
+        # The headline findings come last on stdout, with the tsx hint.
+        tmp = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, tmp)
+        conf = os.path.join(tmp, 'nova.conf')
+        with open(conf, 'w') as f:
+            f.write('[DEFAULT]\nservice_down_time = 1\n')
+        proc = subprocess.run(
+            [sys.executable, '-m', 'migcompat_filter.cmd.shell',
+             '--config-file', conf, 'demo', '--no-live', '--source',
+             'clx-8268', '--source', 'milan-a', '--max-width', '250'],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=dict(os.environ, PYTHONWARNINGS='ignore'),
+            timeout=TIMEOUT, universal_newlines=True)
+        self.assertEqual(0, proc.returncode, proc.stderr)
+        self.assertIn('Setting service_down_time to: 25', proc.stderr)
+        self.assertNotIn('refused before', proc.stdout)
+        self.assertIn('milan-b', proc.stdout)
+        tail = proc.stdout.rstrip().split('What this run shows:')
+        self.assertEqual(2, len(tail), proc.stdout[-2000:])
+        self.assertNotIn('+---', tail[1])  # last: after the table
+        self.assertIn('tsx=off', tail[1])
+        self.assertIn('1. clx-8268 -> clx-8268-tsxoff is refused', tail[1])
+        self.assertIn('qemu_version', tail[1])
+        self.assertIn('guests with a live-migration target:', tail[1])
+        # nova's final weight beside our similarity.
+        self.assertRegex(proc.stdout, r'milan-b \(-?\d+\.\d\d, \d\.\d\d\)')
+        self.assertIn("accepted: host (nova's final weight", proc.stdout)
+
     def test_table_shows_choice_and_reasons(self):
         status, out, err = run_demo('--no-live', '--mode', 'host-model',
-                                    '--source', 'milan-a', '--long')
+                                    '--source', 'milan-a', '--long',
+                                    '--max-width', '200')
         self.assertEqual(0, status, err)
         self.assertIn('| host-model', out)
         self.assertIn('milan-b', out)

@@ -235,7 +235,8 @@ class FleetTestBase(testtools.TestCase):
 class TestHostCommands(FleetTestBase):
 
     def test_host_list_shows_every_compute_node(self):
-        rows = {r['name']: r for r in self.cli_json('host', 'list')}
+        rows = {r['name']: r
+                for r in self.cli_json('host', 'list', '--long')}
         self.assertEqual(set(FLEET) | {UNTRAITED}, set(rows))
         milan = self.profiles['milan-1']
         self.assertEqual(milan['microcode_version'],
@@ -352,7 +353,7 @@ class TestMatrix(FleetTestBase):
                                      row['blocking'], (s, d, mode))
 
     def test_identical_hosts_collapse_into_one_group(self):
-        rows = self.cli_json('matrix')
+        rows = self.cli_json('fleet', 'matrix', '--grid')
         groups = {r['group']: r['hosts'] for r in rows}
         self.assertIn(['milan-1', 'milan-2'], groups.values())
         self.assertEqual(len(FLEET) - 1, len(groups))
@@ -421,8 +422,10 @@ class TestMatrix(FleetTestBase):
                              rect.get('data-blocking'))
         legend = {t.get('data-group'): t.text
                   for t in root.iter(SVG_NS + 'text')
-                  if t.get('class') == 'group'}
+                  if t.get('class') in ('group', 'row')}
         for row in pairs:
+            # A group's hosts in the legend; a one-host group's on its
+            # axis.
             self.assertIn(', '.join(row['source_hosts']),
                           legend[row['source']])
 
@@ -685,6 +688,18 @@ class TestOpenStackClientPlugin(FleetTestBase):
                     'migcompat matrix', 'migcompat check',
                     'migcompat baseline'):
             self.assertIn(cmd, commands)
+        # openstack --help lists the current names only, whole.
+        out = subprocess.run([self.openstack, '--help'], capture_output=True,
+                             text=True, env=env, timeout=120)
+        self.assertEqual(0, out.returncode, out.stderr)
+        listed = [line.strip().split('  ')[0] for line in
+                  out.stdout.splitlines()
+                  if line.startswith('  migcompat ')]
+        self.assertIn('migcompat fleet matrix', listed)
+        for old in ('migcompat matrix', 'migcompat check',
+                    'migcompat baseline'):
+            self.assertNotIn(old, listed)
+        self.assertNotIn('--os-migcompat-api-version', out.stdout)
         out = subprocess.run([self.openstack, 'help', 'migcompat', 'matrix'],
                              capture_output=True, text=True, env=env,
                              timeout=120)
@@ -745,6 +760,48 @@ class TestOpenStackClientPlugin(FleetTestBase):
         bad = self.osc('profile', 'compare', prof, prof + '.missing')
         self.assertEqual(2, bad.returncode, bad.stderr)
         self.assertIn('p.json.missing', bad.stderr)
+
+    def test_host_names_honour_the_cloud_options(self):
+        # profile compare HOST HOST looks the hosts up as every other
+        # command reaches the cloud: OSC's --os-cloud and session, and
+        # migcompat's global --os-cloud and --config-file (issue 23, D3).
+        home = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, home)
+        os.makedirs(os.path.join(home, '.config', 'openstack'))
+        with open(os.path.join(home, '.config', 'openstack',
+                               'clouds.yaml'), 'w') as f:
+            f.write('clouds:\n  local:\n    auth_type: admin_token\n'
+                    '    auth:\n      endpoint: %s\n      token: admin\n'
+                    % self.placement.url)
+        conf = os.path.join(home, 'nova.conf')
+        with open(conf, 'w') as f:
+            f.write('[placement]\nauth_type = admin_token\nendpoint = %s\n'
+                    'token = admin\n' % self.placement.url)
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(('OS_', 'MIGCOMPAT_'))}
+        env['HOME'] = home
+        migcompat = os.path.join(os.path.dirname(self.openstack),
+                                 'migcompat')
+        for argv, status in (
+                ([self.openstack, '--os-cloud', 'local', 'migcompat'], 0),
+                ([migcompat, '--os-cloud', 'local'], 0),
+                ([migcompat, '--config-file', conf], 0),
+                ([migcompat], 2)):
+            out = subprocess.run(
+                argv + ['profile', 'compare', 'milan-1', 'milan-2', '-f',
+                        'json'], capture_output=True, text=True, env=env,
+                timeout=120, cwd=home)
+            self.assertEqual(status, out.returncode, (argv, out.stderr))
+            if status == 0:
+                data = json.loads(out.stdout)
+                self.assertTrue(data['compatible'])
+                self.assertIn(self.uuids['milan-1'], data['source'])
+            else:
+                self.assertIn('no cloud configured', out.stderr)
+        # Inside openstack, its session (no --os-cloud at all).
+        out = self.osc('profile', 'compare', 'milan-1', 'rome-90')
+        self.assertIn(out.returncode, (0, 1), out.stderr)
+        self.assertIn(self.uuids['rome-90'], out.stdout)
 
 
 if __name__ == '__main__' and sys.argv[1:2] == ['fake-nova']:

@@ -248,7 +248,7 @@ class TestSameAnswers(GroupedFleet):
     """The grouped reading gives what reading each host gives."""
 
     def test_host_list_rows(self):
-        _count, rows = self.run_cli('host', 'list')
+        _count, rows = self.run_cli('host', 'list', '--long')
         expected = self.per_host()
         self.assertEqual(set(expected), {r['name'] for r in rows})
         self.assertNotIn('shared-storage', {r['name'] for r in rows})

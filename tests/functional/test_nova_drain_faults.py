@@ -206,6 +206,6 @@ class DrainStepsTest(drain_base._DrainBase):
         self.assertEqual(0, status, err)
         service = self._service('src')
         self.assertEqual('disabled', service['status'])
-        self.assertEqual('migcompat drain', service['disabled_reason'])
+        self.assertEqual('migcompat host drain', service['disabled_reason'])
         self.assertIn('openstack compute service set --enable src '
                       'nova-compute', err)

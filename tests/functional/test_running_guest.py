@@ -220,11 +220,12 @@ class TestHostReadsItsGuests(testtools.TestCase):
 
     def test_guests_command_lists_the_guest(self):
         for args in ((), ('--connect', guests.URI)):
-            rc, out, err = cli.run('guests', '-f', 'json', *args)
+            rc, out, err = cli.run('guest', 'list', '--long', '-f', 'json',
+                                   *args)
             self.assertEqual(0, rc, err)
-            rows = {r['UUID']: r for r in json.loads(out)}
+            rows = {r['uuid']: r for r in json.loads(out)}
             row = rows[self.guest.uuid]
             self.assertEqual((self.guest.name, 'host-model'),
-                             (row['Name'], row['Mode']))
-            self.assertRegex(row['Machine type'], r'^pc-q35-\d+\.\d+$')
-            self.assertEqual('-', row['TSC'])
+                             (row['name'], row['mode']))
+            self.assertRegex(row['machine_type'], r'^pc-q35-\d+\.\d+$')
+            self.assertEqual('-', row['tsc'])

@@ -84,7 +84,7 @@ class TestExplain(testtools.TestCase):
         last = [line for line in lines if line.startswith('Without')]
         self.assertEqual(1, len(last))
         self.assertIn('EPYC', last[0])
-        self.assertIn('migcompat baseline rome-q82 genoa-q10', last[0])
+        self.assertIn('migcompat fleet baseline rome-q82 genoa-q10', last[0])
 
     def test_a_failing_compute_is_a_sentence_not_an_exception(self):
         def compute(hosts):

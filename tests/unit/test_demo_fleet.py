@@ -146,3 +146,30 @@ class BundledFleetTest(testtools.TestCase):
         self.assertIn('qemu_version', unknown)
         self.assertTrue(host.name.endswith(demo_hosts.LIVE_NAME_SUFFIX))
         self.assertIsInstance(host.profile, profile_mod.Profile)
+
+
+class HeartbeatTest(testtools.TestCase):
+    """The demo's compute services report in before each request (issue
+    23, finding 3): nova's own ComputeFilter, at nova's minimum
+    service_down_time, sees a host built long ago as up after it.
+    """
+
+    def test_compute_filter_sees_a_host_up_after_its_heartbeat(self):
+        import datetime
+
+        from nova import conf as nova_conf
+        from nova.scheduler.filters import compute_filter
+        from oslo_utils import timeutils
+
+        from migcompat_filter.demo import offline
+        conf = nova_conf.CONF
+        conf([], project='nova', default_config_files=[])
+        self.addCleanup(conf.clear_override, 'service_down_time')
+        conf.set_override('service_down_time', 1)  # nova makes it 25
+        long_ago = timeutils.utcnow() - datetime.timedelta(hours=1)
+        hs = offline.make_host_state('h', 'h', 'cell', 'rp', 8002000,
+                                     now=long_ago)
+        flt = compute_filter.ComputeFilter()
+        self.assertFalse(flt.host_passes(hs, None))
+        offline.heartbeat(hs)
+        self.assertTrue(flt.host_passes(hs, None))

@@ -18,6 +18,7 @@ pictures are drawn from the demo data at build time.
 import importlib.util
 import os
 import re
+import shutil
 
 from defusedxml import ElementTree
 import fixtures
@@ -136,9 +137,27 @@ class TestPicturesExtension(testtools.TestCase):
         ext.draw(App)
         out = os.path.join(App.srcdir, ext.OUTPUT)
         names = sorted(os.listdir(out))
-        self.assertEqual(sorted(
-            ['demo-heatmap-%s.svg' % m for m in ext.MODES] +
-            ['demo-graph-%s.svg' % m for m in ext.MODES]), names)
+        svgs = (['demo-heatmap-%s.svg' % m for m in ext.MODES] +
+                ['demo-graph-%s.svg' % m for m in ext.MODES])
+        # Each also as a PNG (to paste into a ticket) when a converter is
+        # installed (doc/requirements.txt has cairosvg).
+        pngs = [n[:-len('.svg')] + '.png' for n in svgs]
+        self.assertEqual(sorted(svgs), [n for n in names
+                                        if n.endswith('.svg')])
+        converter = shutil.which('rsvg-convert') or importlib.util.find_spec(
+            'cairosvg')
+        if converter:
+            self.assertEqual(sorted(pngs), [n for n in names
+                                            if n.endswith('.png')])
+            for name in pngs:
+                with open(os.path.join(out, name), 'rb') as f:
+                    self.assertEqual(b'\x89PNG', f.read(4))
+        produced = set(names)
+        # The numbers demo.rst quotes come from the build too.
+        self.assertEqual(['demo-excerpt-%s.txt' % m for m in ext.MODES],
+                         sorted(n for n in names if n.endswith('.txt')))
+        self.assertIn('pngs.rst', names)
+        names = [n for n in names if n.endswith('.svg')]
         for name in names:
             with open(os.path.join(out, name), 'rb') as f:
                 root = ElementTree.parse(f).getroot()
@@ -147,4 +166,9 @@ class TestPicturesExtension(testtools.TestCase):
         with open(os.path.join(DOC, 'demo.rst')) as f:
             used = re.findall(r'/_generated/(\S+)', f.read())
         self.assertTrue(used)
-        self.assertTrue(set(used) <= set(names), used)
+        self.assertTrue(set(used) <= produced, used)
+        self.assertIn('demo-excerpt-host-model.txt', used)
+        with open(os.path.join(out, 'pngs.rst')) as f:
+            downloads = re.findall(r'</_generated/(\S+?)>', f.read())
+        self.assertEqual(sorted(pngs) if converter else [],
+                         sorted(downloads))

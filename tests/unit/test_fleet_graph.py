@@ -10,9 +10,9 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The fleet compatibility graph: one arrow per compatible ordered pair of
-groups, one-way arrows highlighted, nodes sized by their host count, all
-inside the canvas.
+"""The fleet compatibility graph (issue 23, finding 6): a layered
+transitive reduction, the most capable hosts on top, host names in the
+boxes, readable at 30 groups, all inside the canvas.
 """
 
 import os
@@ -52,59 +52,87 @@ class TestGraph(testtools.TestCase):
             test_fleet.host('z', amd), test_fleet.host('bare', None)])
         self.root = test_matrix_svg.parse(fleet_graph.svg(self.m))
 
-    def expected(self):
-        """{(src, dst): one_way} from the matrix itself."""
+    def boxes(self):
+        """{group label: (box element, x, y, w, h)}."""
         out = {}
-        for src in self.m.groups:
-            for dst in self.m.groups:
-                if src is not dst and self.m.cell(src, dst).verdict.compatible:
-                    back = self.m.cell(dst, src).verdict.compatible
-                    out[(src.label, dst.label)] = not back
+        for g in self.root.iter(NS + 'g'):
+            if g.get('class') != 'node':
+                continue
+            r = g.find(NS + 'rect')
+            geo = tuple(float(r.get(k)) for k in ('x', 'y', 'width',
+                                                  'height'))
+            for label in g.get('data-groups').split():
+                out[label] = (g,) + geo
         return out
 
-    def test_an_arrow_per_directed_compatible_pair(self):
-        expected = self.expected()
-        # The sample has both kinds, so a missing kind would show.
-        self.assertIn(True, expected.values())
-        self.assertIn(False, expected.values())
-        drawn = {(p.get('data-source'), p.get('data-destination')):
-                 'one-way' in p.get('class').split()
-                 for p in paths(self.root, 'edge')}
-        self.assertEqual(len(expected), len(paths(self.root, 'edge')))
-        self.assertEqual(expected, drawn)
+    def arrows(self):
+        return {(p.get('data-source'), p.get('data-destination'))
+                for p in paths(self.root, 'edge')}
 
-    def test_one_way_arrows_are_highlighted(self):
-        one_way = paths(self.root, 'one-way')
-        two_way = paths(self.root, 'two-way')
-        self.assertTrue(one_way and two_way)
-        for p in one_way:
-            self.assertEqual(fleet_graph.ONE_WAY, p.get('stroke'))
-            self.assertEqual('url(#arrow-one-way)', p.get('marker-end'))
-            self.assertIn('not the other way', p.find(NS + 'title').text)
-        for p in two_way:
-            self.assertEqual(fleet_graph.TWO_WAY, p.get('stroke'))
-            self.assertGreater(float(one_way[0].get('stroke-width')),
-                               float(p.get('stroke-width')))
-        legend = ' '.join(t.text for t in test_matrix_svg.texts(
-            self.root, 'legend'))
-        self.assertIn('one way only (%d)' % len(one_way), legend)
+    def test_arrows_lose_no_migration_and_draw_no_shortcut(self):
+        boxes = self.boxes()
+        box_of = {label: boxes[label][0] for label in boxes}
+        arrows = {(box_of[a], box_of[b]) for a, b in self.arrows()}
+        by_box = {}
+        for a, b in arrows:
+            by_box.setdefault(a, set()).add(b)
 
-    def test_nodes_sized_by_hosts_and_named_by_them(self):
-        nodes = {g.get('data-group'): g for g in self.root.iter(NS + 'g')
-                 if g.get('class') == 'node'}
-        self.assertEqual({g.label for g in self.m.groups}, set(nodes))
-        radius = {}
+        def reachable(a):
+            seen, todo = set(), [a]
+            while todo:
+                for b in by_box.get(todo.pop(), ()):
+                    if b not in seen:
+                        seen.add(b)
+                        todo.append(b)
+            return seen
+        compatible = 0
+        for src in self.m.groups:
+            for dst in self.m.groups:
+                if src is dst or not self.m.cell(
+                        src, dst).verdict.compatible:
+                    continue
+                compatible += 1
+                a, b = box_of[src.label], box_of[dst.label]
+                # Same box (both ways), or a path of arrows up to it.
+                self.assertTrue(a is b or b in reachable(a),
+                                (src.label, dst.label))
+        self.assertGreater(compatible, len(arrows))
+        # The transitive reduction: no arrow another path implies.
+        for a, b in arrows:
+            others = by_box[a] - {b}
+            self.assertFalse(any(b in reachable(c) or b is c
+                                 for c in others))
+        # And an arrow only where guests can go.
+        for a, b in self.arrows():
+            self.assertIn((a, b), fleet_graph.reach(self.m))
+
+    def test_every_arrow_points_up_to_the_more_capable(self):
+        boxes = self.boxes()
+        self.assertTrue(self.arrows())
+        for a, b in self.arrows():
+            self.assertLess(boxes[b][2], boxes[a][2], (a, b))
+        # b (newer QEMU, more features) receives from a1's group.
+        names = {t.text: t.get('data-group') for t in
+                 test_matrix_svg.texts(self.root, 'node-label')}
+        self.assertLess(boxes[names['b (+1)'] if 'b (+1)' in names
+                              else names['b']][2],
+                        boxes[names['a1 (+1)']][2])
+
+    def test_host_names_in_the_boxes(self):
+        labels = {t.get('data-group'): t for t in
+                  test_matrix_svg.texts(self.root, 'node-label')}
+        self.assertEqual({g.label for g in self.m.groups}, set(labels))
+        boxes = self.boxes()
         for group in self.m.groups:
-            node = nodes[group.label]
-            self.assertEqual(str(len(group.hosts)), node.get('data-hosts'))
-            radius[len(group.hosts)] = float(
-                node.find(NS + 'circle').get('r'))
-            label = [t.text for t in node.iter(NS + 'text')
-                     if t.get('class') == 'node-label']
-            self.assertEqual([fleet_graph.heatmap.axis_name(group)], label)
-        self.assertGreater(radius[2], radius[1])
+            t = labels[group.label]
+            self.assertEqual(fleet_graph.heatmap.axis_name(group), t.text)
+            self.assertEqual(str(len(group.hosts)), t.get('data-hosts'))
+            _g, x, y, w, h = boxes[group.label]
+            x0, y0, x1, y1 = test_matrix_svg.text_box(t)
+            self.assertTrue(x <= x0 and x1 <= x + w and y <= y0 and
+                            y1 <= y + h, t.text)
         islands = test_matrix_svg.texts(self.root, 'islands')
-        self.assertIn('z', islands[0].text)
+        self.assertIn('z', ' '.join(t.text for t in islands))
 
     def test_everything_inside_the_canvas(self):
         width = float(self.root.get('width'))
@@ -113,10 +141,41 @@ class TestGraph(testtools.TestCase):
             x0, y0, x1, y1 = test_matrix_svg.text_box(t)
             self.assertTrue(0 <= x0 and x1 <= width and 0 <= y0 and
                             y1 <= height, t.text)
-        for c in self.root.iter(NS + 'circle'):
-            x, y, r = (float(c.get(k, 0)) for k in ('cx', 'cy', 'r'))
-            self.assertTrue(0 <= x - r and x + r <= width and
-                            0 <= y - r and y + r <= height)
+        for _g, x, y, w, h in self.boxes().values():
+            self.assertTrue(0 <= x and x + w <= width and
+                            0 <= y and y + h <= height)
+
+    def test_thirty_groups_stay_readable(self):
+        # 30 distinct profiles: ten QEMU versions x three feature sets.
+        hosts = []
+        for q in range(10):
+            for f, extra in enumerate(([], ['avx'], ['avx', 'avx2'])):
+                hosts.append(test_fleet.host(
+                    'host-%02d-%d' % (q, f),
+                    test_fleet.profile(qemu='%d.%d.0' % (7 + q // 4, q % 4),
+                                       extra=extra)))
+        m = matrix.build(hosts)
+        self.assertEqual(30, len(m.groups))
+        self.root = test_matrix_svg.parse(fleet_graph.svg(m))
+        self.m = m
+        boxes = list({id(b[0]): b for b in self.boxes().values()}.values())
+        # No two boxes overlap; no row is wider than MAX_ROW boxes.
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1:]:
+                self.assertFalse(a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+                                 and a[2] < b[2] + b[4] and
+                                 b[2] < a[2] + a[4])
+        rows = {}
+        for b in boxes:
+            rows.setdefault(b[2], []).append(b)
+        self.assertLessEqual(max(len(r) for r in rows.values()),
+                             fleet_graph.MAX_ROW)
+        # Fewer arrows than compatible pairs (the reduction), each up.
+        compatible = sum(1 for s in m.groups for d in m.groups
+                         if s is not d and m.cell(s, d).verdict.compatible)
+        self.assertLess(len(self.arrows()), compatible / 3)
+        self.test_everything_inside_the_canvas()
+        self.test_arrows_lose_no_migration_and_draw_no_shortcut()
 
     def test_write_refuses_other_formats(self):
         tmp = self.useFixture(fixtures.TempDir()).path

@@ -226,9 +226,10 @@ class TestGuestsCommand(SnapshotWithGuests):
         return proc
 
     def rows(self, *args):
-        proc = self.run_cli('--root', self.root, '-f', 'json', *args)
+        proc = self.run_cli('--root', self.root, '-f', 'json', '--long',
+                            *args)
         self.assertEqual(0, proc.returncode, proc.stderr)
-        return {r['UUID']: r for r in json.loads(proc.stdout)}
+        return {r['uuid']: r for r in json.loads(proc.stdout)}
 
     def test_lists_each_guest_with_what_limits_it(self):
         self.guests(
@@ -245,19 +246,19 @@ class TestGuestsCommand(SnapshotWithGuests):
         live = rows[UUID]
         self.assertEqual(('instance-0000002a', 'host-model', 'kvm64',
                           'pc-q35-7.2', '-', []),
-                         (live['Name'], live['Mode'], live['Model'],
-                          live['Machine type'], live['TSC'],
-                          live['Limits']))
-        self.assertEqual('invtsc, not pinned', rows[UUIDS[0]]['TSC'])
+                         (live['name'], live['mode'], live['model'],
+                          live['machine_type'], live['tsc'],
+                          live['limits']))
+        self.assertEqual('invtsc, not pinned', rows[UUIDS[0]]['tsc'])
         self.assertIn('invtsc without a pinned TSC frequency: cannot '
-                      'migrate (QEMU blocks it)', rows[UUIDS[0]]['Limits'])
+                      'migrate (QEMU blocks it)', rows[UUIDS[0]]['limits'])
         self.assertEqual('invtsc, pinned 2445426000 Hz',
-                         rows[UUIDS[1]]['TSC'])
-        self.assertIn('2445426000 Hz', rows[UUIDS[1]]['Limits'][0])
-        self.assertEqual('host-passthrough', rows[UUIDS[2]]['Mode'])
+                         rows[UUIDS[1]]['tsc'])
+        self.assertIn('2445426000 Hz', rows[UUIDS[1]]['limits'][0])
+        self.assertEqual('host-passthrough', rows[UUIDS[2]]['mode'])
         self.assertTrue(any('migratable' in t
-                            for t in rows[UUIDS[2]]['Limits']))
-        self.assertTrue(rows[UUIDS[3]]['Limits'][0].startswith(
+                            for t in rows[UUIDS[2]]['limits']))
+        self.assertTrue(rows[UUIDS[3]]['limits'][0].startswith(
             'model NoSuchModel-v9 not expanded'))
 
     def test_hosts_hint_names_what_is_missing_where(self):
@@ -269,7 +270,7 @@ class TestGuestsCommand(SnapshotWithGuests):
         path = os.path.join(other, 'dest.json')
         with open(path, 'w') as f:
             f.write(dest.to_json())
-        limits = self.rows('--hosts', path, THIS_HOST)[UUID]['Limits']
+        limits = self.rows('--hosts', path, THIS_HOST)[UUID]['limits']
         # This machine offers the guest's CPU (it started there); the
         # profile with only pc-q35-6.2 lacks its machine type.
         self.assertEqual(['missing on %s: machine type pc-q35-7.2' % path],
