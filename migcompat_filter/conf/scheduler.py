@@ -154,8 +154,10 @@ judged destinations. Every request after the first read uses the last
 reading without waiting.
 
 Only until that first read has ended (succeeded or failed) does any request
-wait, and never longer than this nor past its own request_time_budget;
-afterwards requests never wait for a read. Hosts the read has not covered
+wait, and never longer than this nor past half its own
+request_time_budget (the other half is kept for reading the source, without
+which no destination can be judged); afterwards requests never wait for a
+read. Hosts the read has not covered
 yet when the wait ends are unjudged and follow placement_error_action. A
 cold read costs 2 + 2 x profiles Placement calls (about 1 second for 10,000
 hosts of 17 profiles).

@@ -370,12 +370,8 @@ class PinnedInvtscTest(_GuestBase):
 
     HZ = _MILAN['tsc']['frequency']
 
-    def simulate(self):
-        pass
-
     def setUp(self):
         super().setUp()
-        self.simulate()
         record = running_guests('host-model', migratable_host_model(_MILAN),
                                 invtsc_frequencies=[self.HZ])
         self._start('src', mc.real_profile(MILAN, running_guests=record))
@@ -390,19 +386,8 @@ class PinnedInvtscTest(_GuestBase):
         self.assertEqual('near', self._host_of(self.server))
         line = self._filter_lines()[-1]
         self.assertEqual({'far': 'tsc'}, self._refused(line))
-
-
-class PinnedInvtscPerHostDigestTest(PinnedInvtscTest):
-    """The same once the digest leaves the TSC frequency out (simulated
-    until the codec change lands): one group, each host read on its own.
-    """
-
-    def simulate(self):
-        from tests.unit import test_scheduler_exact_tsc
-        test_scheduler_exact_tsc.per_host_tsc(self)
-
-    def test_other_frequency_refused(self):
-        super().test_other_frequency_refused()
+        # near and far differ only in their frequency: one digest group,
+        # each host read by its own traits (memoised per snapshot).
         snap = base.migration_filter.shared().profiles.snapshot()
         self.assertEqual(1, len(snap.grouping.profiles))
         reads = base.migration_filter.shared().host_reads

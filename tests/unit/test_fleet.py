@@ -24,6 +24,7 @@ from migcompat_filter.cmd import host as host_cmd
 from migcompat_filter.fleet import baseline
 from migcompat_filter.fleet import inventory
 from migcompat_filter.fleet import matrix
+from migcompat_filter.placement import acceptance
 from migcompat_filter.placement import client as placement
 from migcompat_filter.placement import hoststate
 from migcompat_filter.profile import Profile
@@ -188,7 +189,8 @@ class TestAccepts(testtools.TestCase):
                                  '(maint)'), result['off'])
         self.assertTrue(result['bare'][0])  # untraited_host_action default
         refused = matrix.accepts(
-            hosts, src, conf_actions={hoststate.UNTRAITED: 'refuse'})
+            hosts, src,
+            actions=acceptance.Actions(untraited_host_action='refuse'))
         self.assertFalse({h.name: ok for h, ok, _w, _v in refused}['bare'])
 
 
@@ -293,7 +295,7 @@ class TestHostStates(testtools.TestCase):
         hosts = self.hosts()
         result = {h.name: (ok, why) for h, ok, why, _v in matrix.accepts(
             list(hosts.values()), hosts['good'],
-            conf_actions={hoststate.UNJUDGED: 'refuse'})}
+            actions=acceptance.Actions(placement_error_action='refuse'))}
         self.assertEqual((False, 'cannot be judged (boom): the filter '
                                  'refuses it'), result['broken'])
         ok, why = result['newer']

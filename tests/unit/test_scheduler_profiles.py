@@ -25,57 +25,15 @@ import uuid
 
 import testtools
 
-from migcompat_filter.host import reader
-from migcompat_filter.host import source as hostsource
-from migcompat_filter.placement import grouping
 from migcompat_filter.placement import hoststate
-from migcompat_filter import profile as profile_mod
 from migcompat_filter.scheduler import profiles
 from migcompat_filter.traits import codec as traits
 from tests.fake_placement import FakePlacement
-
-HOSTS = os.path.join(os.path.dirname(os.path.dirname(__file__)),
-                     'fixtures', 'hosts')
-
-
-_PROFILES = {}
-
-
-def real(name, **changes):
-    if name not in _PROFILES:
-        _PROFILES[name] = reader.read_profile(
-            hostsource.SnapshotSource(os.path.join(HOSTS, name)))
-    factors = dict(_PROFILES[name].factors)
-    factors.update(changes)
-    return profile_mod.Profile(factors)
-
-
-def as_placement_says(prof):
-    # What the scheduler can know: the profile after the trait round trip
-    # (unknown reasons are shortened on the way).
-    return traits.decode(traits.encode(prof))
-
-
-def as_group_says(prof):
-    # A digest group's profile: one host's, its per-host factors blanked
-    # (grouping.without_per_host).
-    return grouping.without_per_host(hoststate.HostProfile(
-        hoststate.TRAITED, as_placement_says(prof))).profile
-
-
-def published(prof, digest=True):
-    names = traits.encode(prof)  # the digest trait included
-    if digest:
-        return names
-    return [t for t in names if not t.startswith(traits.DIGEST_PREFIX)]
-
-
-class Clock(object):
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
+from tests.unit.scheduler_helpers import as_group_says
+from tests.unit.scheduler_helpers import as_placement_says
+from tests.unit.scheduler_helpers import Clock
+from tests.unit.scheduler_helpers import published
+from tests.unit.scheduler_helpers import real
 
 
 class ProfileCacheTest(testtools.TestCase):
@@ -324,7 +282,7 @@ import sys, time, uuid
 from migcompat_filter.placement import hoststate
 from migcompat_filter.scheduler import profiles
 from tests.fake_placement import FakePlacement
-from tests.unit import test_scheduler_profiles as t
+from tests.unit import scheduler_helpers as t
 placement = FakePlacement()
 rp = str(uuid.uuid4())
 placement.set(rp, t.published(t.real('epyc-milan-nested-l1')))
@@ -368,7 +326,7 @@ import os, sys, time, uuid
 from migcompat_filter.placement import hoststate
 from migcompat_filter.scheduler import profiles
 from tests.fake_placement import FakePlacement
-from tests.unit import test_scheduler_profiles as t
+from tests.unit import scheduler_helpers as t
 placement = FakePlacement()
 rp = str(uuid.uuid4())
 placement.set(rp, t.published(t.real('epyc-milan-nested-l1')))
