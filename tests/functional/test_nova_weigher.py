@@ -107,3 +107,39 @@ class HostModelTieBreakTest(base._Base):
         self.assertEqual('updated', self._host_of(self.server))
         self.assertIn('(host-model: instance vcpu_model)',
                       self._filter_lines()[0])
+
+
+class DefaultMultiplierDecidesTest(base._Base):
+    """Between two equally loaded hosts that both pass, the weigher at its
+    default multiplier (1.0) sends a host-passthrough guest to the host
+    identical to its source.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.flags(cpu_mode='host-passthrough', group='libvirt')
+        passthrough = mc.real_profile(MILAN, cpu_mode='host-passthrough')
+        self._start('src', passthrough)
+        # Started first: where nova's order puts a tie.
+        self._start('updated', mc.real_profile(
+            MILAN, cpu_mode='host-passthrough',
+            kernel_version='6.18.45-fc-v700'))
+        self._start('twin', passthrough)
+        self.server = self._boot_on('src')
+        # RAM and CPU alike on both candidates: one server each.
+        self._boot_on('twin')
+        self._boot_on('updated')
+
+    def test_the_identical_host_wins(self):
+        self._migrate_live(self.server, 'src')
+        self.assertEqual('twin', self._host_of(self.server))
+        self.assertIn('2 candidates, 2 passed, 0 refused',
+                      self._filter_lines()[0])
+
+    def test_without_the_weigher_the_tie_goes_elsewhere(self):
+        # The control: with the weigher's share at 0 the same cloud sends
+        # the guest to the other host, so the test above shows the weigher
+        # deciding, not nova's order.
+        self.flags(similarity_weight_multiplier=0.0, group='migcompat')
+        self._migrate_live(self.server, 'src')
+        self.assertEqual('updated', self._host_of(self.server))
