@@ -14,28 +14,11 @@
 itself in json and yaml (cliff FormattableColumns).
 """
 
-import json
 import textwrap
 
 from cliff import columns
 
 from migcompat_filter import profile as profile_mod
-from migcompat_filter.profile import to_jsonable
-
-
-class JSONColumn(columns.FormattableColumn):
-    """Structured data: compact JSON in a table, the data itself in
-    json/yaml.
-    """
-
-    def human_readable(self):
-        value = to_jsonable(self._value)
-        if isinstance(value, str):
-            return value
-        return json.dumps(value, sort_keys=True)
-
-    def machine_readable(self):
-        return to_jsonable(self._value)
 
 
 class ListColumn(columns.FormattableColumn):

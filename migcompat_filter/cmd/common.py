@@ -22,7 +22,6 @@ that needs them, so that each command pays only for what it uses.
 import os
 
 # The output columns, here too (they moved to cmd/columns.py).
-from migcompat_filter.cmd.columns import JSONColumn  # noqa: F401
 from migcompat_filter.cmd.columns import ListColumn  # noqa: F401
 from migcompat_filter.cmd import FastEpilog
 from migcompat_filter import exception

@@ -346,12 +346,6 @@ def rows():
     return _LOADED
 
 
-def reload():
-    """Forget the loaded rows (tests that install a distribution)."""
-    global _LOADED
-    _LOADED = None
-
-
 _BUILTIN_BY_NAME = {r.name: r for r in BUILTIN}
 
 
@@ -426,7 +420,7 @@ class Derived(abc.Mapping):
     ``FACTOR_SCHEMA = catalogue.Derived(catalogue.schema)``.
 
     Computed on first use, not at import time (third-party rows come from
-    installed distributions), and again after :func:`reload`.
+    installed distributions).
     """
 
     def __init__(self, compute):

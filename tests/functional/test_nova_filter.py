@@ -405,9 +405,11 @@ class PlacementCallsTest(_Base):
     def test_warm_request_costs_one_placement_call(self):
         self._migrate_live(self.server, 'src')
         self.assertEqual('twin', self._host_of(self.server))
-        # Cold: digest list, schema members, then per distinct profile
-        # (src and twin share one) its members and one decode; then the
-        # source's own traits.
+        # Counted exactly: the documented cost (doc/source/scheduler.rst,
+        # "2 + 2 x profiles calls when the process starts", one call per
+        # live migration). Cold: digest list, schema members, then per
+        # distinct profile (src and twin share one) its members and one
+        # decode; then the source's own traits.
         cold = len(self.ours)
         self.assertEqual(2 + 2 * 2 + 1, cold, self.ours)
         # Warm: only the source is read again. Its running guests are per

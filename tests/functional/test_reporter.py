@@ -106,9 +106,10 @@ class TestSyncInProcess(testtools.TestCase):
         wanted = traits.encode(self.host_a)
         before = self.client.requests
         result = reporter.sync(self.client, self.rp, wanted)
-        # one read + one listing + one create per name new to Placement +
-        # one write (tests/functional/test_schema2.py counts them on the
-        # server side)
+        # Counted exactly: the documented cost of a report
+        # (doc/source/reporter.rst). One read + one listing + one create
+        # per name new to Placement + one write
+        # (tests/functional/test_schema2.py counts them on the server side)
         self.assertEqual(1 + 1 + len(result.created) + 1,
                          self.client.requests - before)
         self.assertTrue(result.written)
@@ -119,6 +120,7 @@ class TestSyncInProcess(testtools.TestCase):
         result = reporter.sync(self.client, self.rp, wanted)
         self.assertFalse(result.changed)
         self.assertFalse(result.written)
+        # Documented: an unchanged host costs one read.
         self.assertEqual(1, self.client.requests - before)
 
         # A microcode update: the stale trait goes, the new one comes.
@@ -131,8 +133,8 @@ class TestSyncInProcess(testtools.TestCase):
                                  new_digest]), result.added)
         self.assertEqual(sorted(['CUSTOM_MIGCOMPAT_UCODE_0X1000065',
                                  old_digest]), result.removed)
-        # one read, two trait creations (the new value, the new profile
-        # digest), one write
+        # Documented: one read, two trait creations (the new value, the
+        # new profile digest), one write
         self.assertEqual(4, self.client.requests - before)
         self.assertEqual(set(FOREIGN) | set(updated), self.traits())
         decoded = traits.decode(self.traits())
@@ -165,8 +167,8 @@ class TestSyncInProcess(testtools.TestCase):
         reporter.sync(self.client, self.rp, before_names)
         before = self.client.requests
         result = reporter.sync(self.client, self.rp, after_names)
-        # one read, one listing of the new GUESTS names, a create for
-        # each one Placement lacks, one write
+        # Documented: one read, one listing of the new GUESTS names, a
+        # create for each one Placement lacks, one write
         self.assertEqual(3 + len(result.created),
                          self.client.requests - before)
         self.assertGreater(len(result.added), reporter.LIST_BEYOND)

@@ -654,6 +654,22 @@ class TestSimilarity(testtools.TestCase):
                 'scaling'))))), 1.0)
 
 
+class TestNestedVirt(testtools.TestCase):
+
+    def test_a_nested_destination_warns_and_blocks_when_strict(self):
+        # A bare-metal source, the same host nested under KVM: a
+        # host-passthrough guest should not move (warns; strict blocks).
+        src = hosts.xeon_9242()
+        dst = Profile(dict(src.factors, nested_virt=dict(
+            src['nested_virt'], nested=True, hypervisor='KVM')))
+        verdict = rules.evaluate(src, dst, 'host-passthrough')
+        self.assertTrue(verdict.compatible)
+        self.assertEqual(['nested_virt'], verdict.factors('warn'))
+        strict = rules.evaluate(src, dst, 'host-passthrough',
+                                Policy(strict=True))
+        self.assertEqual(['nested_virt'], strict.factors('block'))
+
+
 class TestVendor(testtools.TestCase):
 
     def test_vendor_case_does_not_matter(self):

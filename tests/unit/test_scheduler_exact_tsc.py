@@ -119,13 +119,17 @@ class ExactTscTest(helpers.FilterBase):
                          self._judge_names(vcpu_model=vcpu))
 
     def test_a_host_read_alone_is_judged_by_its_own_frequency(self):
-        # A reporter that publishes no digest: the host is read by its own
-        # traits, so its frequency is known and exact. It is not read
-        # again, so a Placement failing on it now changes nothing.
+        # A reporter that publishes no digest: the refresher reads the
+        # host by its own traits, so its frequency is known and exact and
+        # the request reads nothing more of it (a Placement failing on
+        # it now changes nothing).
         alone = self._host('alone', traits=helpers.published(
             self._milan(FAR_HZ, kernel_version='6.19.1-alone'),
             digest=False))
-        self.assertEqual(['same'], self._judge_names([self.same, alone]))
+        migration_filter.shared().profiles.refresh_now()
+        self.assertEqual(
+            FAR_HZ, migration_filter.shared().profiles.snapshot().host(
+                alone.uuid).profile['tsc']['frequency'])
         real_get = self.placement.get
 
         def failing(url, **kw):
@@ -133,10 +137,8 @@ class ExactTscTest(helpers.FilterBase):
                 raise ConnectionError('injected failure')
             return real_get(url, **kw)
         self.placement.get = failing
-        self.useFixture(config_fixture.Config(
-            migration_filter.CONF)).config(placement_error_action='pass',
-                                           group='migcompat')
         self.assertEqual(['same'], self._judge_names([self.same, alone]))
+        self.assertIn('refused alone', self.log.output)
         self.assertNotIn('unjudged', self.log.output)
 
     def test_unread_host_follows_placement_error_action(self):
