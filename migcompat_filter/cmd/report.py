@@ -59,7 +59,7 @@ class _StopOnSigterm(object):
         signal.signal(signal.SIGTERM, self._previous)
         return False
 
-    def _handle(self, signum, frame):
+    def _handle(self, _signum, _frame):
         if not self.requested:
             LOG.warning('stopping on SIGTERM')
         self.requested = True

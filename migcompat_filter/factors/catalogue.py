@@ -319,7 +319,7 @@ def _plugin_rows():
     """
     from stevedore import extension  # deferred: only when rows are read
 
-    def failed(manager, entrypoint, exc):
+    def failed(_manager, entrypoint, exc):
         LOG.warning('catalogue row %s (%s) cannot be loaded: %s',
                     entrypoint.name, entrypoint.value, exc)
 

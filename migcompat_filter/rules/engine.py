@@ -39,7 +39,7 @@ LOG = logging.getLogger(__name__)
 _RULES = None
 
 
-def _load_failed(manager, entrypoint, exc):
+def _load_failed(_manager, entrypoint, exc):
     # One broken plugin must not take the scheduler down with it.
     LOG.warning('rule plugin %s (%s) cannot be loaded and is skipped: %s',
                 entrypoint.name, entrypoint.value, exc)

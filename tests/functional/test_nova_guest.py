@@ -155,7 +155,7 @@ class InstanceReadTest(_GuestBase):
         engine = main_db_api.get_engine(context=cctx)
         statements = []
 
-        def count(conn, cursor, statement, *args):
+        def count(_conn, _cursor, statement, *args):
             if statement.lstrip().upper().startswith('SELECT'):
                 statements.append(statement)
         event.listen(engine, 'before_cursor_execute', count)

@@ -30,7 +30,7 @@ from migcompat_filter.fleet import capacity
 from migcompat_filter.fleet import drain
 from migcompat_filter.fleet import drain_run
 from migcompat_filter.placement import acceptance
-from tests.unit import test_whatif as fleets
+from tests import fake_fleet as fleets
 
 MILAN = fleets.MILAN
 

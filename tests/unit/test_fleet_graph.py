@@ -24,10 +24,10 @@ import testtools
 from migcompat_filter.exception import InputError
 from migcompat_filter.fleet import matrix
 from migcompat_filter.pictures import graph as fleet_graph
-from tests.unit import test_fleet
-from tests.unit import test_matrix_svg
+from tests.unit import fleet_hosts
+from tests.unit import svg_helpers
 
-NS = test_matrix_svg.NS
+NS = svg_helpers.NS
 
 
 def paths(root, cls):
@@ -41,16 +41,16 @@ class TestGraph(testtools.TestCase):
         super(TestGraph, self).setUp()
         # G1 (a1, a2) old, G2 newer, G3 newest: guests move up only;
         # G4 is another vendor, an island.
-        old = test_fleet.profile(qemu='7.2.0')
-        new = test_fleet.profile(qemu='8.2.0', extra=['avx'])
-        twin = test_fleet.profile(qemu='8.2.0', extra=['avx'],
-                                  microcode='0x11')
-        amd = test_fleet.profile(vendor='AMD')
+        old = fleet_hosts.profile(qemu='7.2.0')
+        new = fleet_hosts.profile(qemu='8.2.0', extra=['avx'])
+        twin = fleet_hosts.profile(qemu='8.2.0', extra=['avx'],
+                                   microcode='0x11')
+        amd = fleet_hosts.profile(vendor='AMD')
         self.m = matrix.build([
-            test_fleet.host('a1', old), test_fleet.host('a2', old),
-            test_fleet.host('b', new), test_fleet.host('b-twin', twin),
-            test_fleet.host('z', amd), test_fleet.host('bare', None)])
-        self.root = test_matrix_svg.parse(fleet_graph.svg(self.m))
+            fleet_hosts.host('a1', old), fleet_hosts.host('a2', old),
+            fleet_hosts.host('b', new), fleet_hosts.host('b-twin', twin),
+            fleet_hosts.host('z', amd), fleet_hosts.host('bare', None)])
+        self.root = svg_helpers.parse(fleet_graph.svg(self.m))
 
     def expected(self):
         """{(src, dst): one_way} from the matrix itself."""
@@ -85,7 +85,7 @@ class TestGraph(testtools.TestCase):
             self.assertEqual(fleet_graph.TWO_WAY, p.get('stroke'))
             self.assertGreater(float(one_way[0].get('stroke-width')),
                                float(p.get('stroke-width')))
-        legend = ' '.join(t.text for t in test_matrix_svg.texts(
+        legend = ' '.join(t.text for t in svg_helpers.texts(
             self.root, 'legend'))
         self.assertIn('one way only (%d)' % len(one_way), legend)
 
@@ -103,14 +103,14 @@ class TestGraph(testtools.TestCase):
                      if t.get('class') == 'node-label']
             self.assertEqual([fleet_graph.heatmap.axis_name(group)], label)
         self.assertGreater(radius[2], radius[1])
-        islands = test_matrix_svg.texts(self.root, 'islands')
+        islands = svg_helpers.texts(self.root, 'islands')
         self.assertIn('z', islands[0].text)
 
     def test_everything_inside_the_canvas(self):
         width = float(self.root.get('width'))
         height = float(self.root.get('height'))
         for t in self.root.iter(NS + 'text'):
-            x0, y0, x1, y1 = test_matrix_svg.text_box(t)
+            x0, y0, x1, y1 = svg_helpers.text_box(t)
             self.assertTrue(0 <= x0 and x1 <= width and 0 <= y0 and
                             y1 <= height, t.text)
         for c in self.root.iter(NS + 'circle'):
@@ -129,6 +129,6 @@ class TestGraph(testtools.TestCase):
         self.assertIn('g.png', str(e))
 
     def test_empty_and_single_group_fleets_are_pictures(self):
-        for hosts in ([], [test_fleet.host('only', test_fleet.profile())]):
-            root = test_matrix_svg.parse(fleet_graph.svg(matrix.build(hosts)))
+        for hosts in ([], [fleet_hosts.host('only', fleet_hosts.profile())]):
+            root = svg_helpers.parse(fleet_graph.svg(matrix.build(hosts)))
             self.assertEqual([], paths(root, 'edge'))
