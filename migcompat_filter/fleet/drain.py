@@ -14,8 +14,14 @@
 
 For every server on the host, its valid targets in order of preference:
 
-1. our verdict for that guest (compatible before compatible-with-warnings
-   before hosts the filter cannot judge and lets through),
+1. the filter's decision (placement/acceptance.py, through
+   matrix.accepts) and verdict for a guest of that server's CPU mode
+   (compatible before compatible-with-warnings before hosts the filter
+   cannot judge and lets through). nova's API does not show an
+   instance's vcpu_model, so the plan judges each server by its mode and
+   the source's running-guests record of that mode, where the filter
+   judges the instance's own CPU: for a custom guest every model of the
+   source's cpu_models, not its one model;
 2. then similarity to the source (the weigher's measure),
 3. then free capacity (the smallest share still free, from Placement).
 

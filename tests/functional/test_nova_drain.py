@@ -41,8 +41,8 @@ from keystoneauth1 import token_endpoint
 from migcompat_filter.cmd import shell
 from migcompat_filter.fleet import capacity
 from migcompat_filter.fleet import nova_api
+from tests.functional import nova_base
 from tests.functional import nova_fixtures as mc
-from tests.functional import test_nova_guest as guest_base
 
 MILAN = 'epyc-milan-nested-l1'
 INTEL = 'libvirt-cpuid-xeon-gold-6148-host'
@@ -59,7 +59,7 @@ def _near_milan():
     return mc.real_profile(MILAN, cpu_features=cf)
 
 
-class _DrainBase(guest_base._GuestBase):
+class _DrainBase(nova_base.GuestTestBase):
 
     def setUp(self):
         super().setUp()

@@ -19,26 +19,44 @@ multiplier 1.0, so soft-anti-affinity and RAM spreading still decide
 where similarity does not (or barely) differ. Run with stestr.
 """
 
+from tests.functional import nova_base
 from tests.functional import nova_fixtures as mc
-from tests.functional import test_nova_filter as base
 
-MILAN = base.MILAN
+MILAN = nova_base.MILAN
 
 
-class SoftAntiAffinityTest(base._Base):
+class _PassthroughBase(nova_base.NovaTestBase):
+    """host-passthrough computes: src, its twin and an updated kernel."""
+
+    def _start_hosts(self, *names):
+        self.flags(cpu_mode='host-passthrough', group='libvirt')
+        passthrough = mc.real_profile(MILAN, cpu_mode='host-passthrough')
+        updated = mc.real_profile(MILAN, cpu_mode='host-passthrough',
+                                  kernel_version='6.18.45-fc-v700')
+        for name in names:
+            self._start(name, updated if name == 'updated' else passthrough)
+
+    def _moves_to(self, expected, multiplier=None):
+        """Live-migrate self.server from src (at a similarity multiplier,
+        default: the option's default); it lands on expected.
+        """
+        if multiplier is not None:
+            self.flags(similarity_weight_multiplier=multiplier,
+                       group='migcompat')
+        self._migrate_live(self.server, 'src')
+        self.assertEqual(expected, self._host_of(self.server))
+        self.assertIn('2 candidates, 2 passed, 0 refused',
+                      self._filter_lines()[0])
+
+
+class SoftAntiAffinityTest(_PassthroughBase):
     """A guest of a soft-anti-affinity group does not move onto its
     sibling's host because that host is a little more similar.
     """
 
     def setUp(self):
         super().setUp()
-        self.flags(cpu_mode='host-passthrough', group='libvirt')
-        passthrough = mc.real_profile(MILAN, cpu_mode='host-passthrough')
-        self._start('src', passthrough)
-        self._start('twin', passthrough)
-        self._start('updated', mc.real_profile(
-            MILAN, cpu_mode='host-passthrough',
-            kernel_version='6.18.45-fc-v700'))
+        self._start_hosts('src', 'twin', 'updated')
         group = self.api.post_server_groups(
             {'name': 'spread', 'policy': 'soft-anti-affinity'})
         self.server = self._boot_in_group(group['id'], 'src')
@@ -53,21 +71,16 @@ class SoftAntiAffinityTest(base._Base):
         return self._wait_for_state_change(server, 'ACTIVE')
 
     def test_spreads_away_from_the_sibling(self):
-        self._migrate_live(self.server, 'src')
-        self.assertEqual('updated', self._host_of(self.server))
-        self.assertIn('2 candidates, 2 passed, 0 refused',
-                      self._filter_lines()[0])
+        self._moves_to('updated')
 
     def test_a_high_multiplier_can_still_overrule_it(self):
         # The control: the same cloud with similarity made to count more
         # than the group goes to the twin, so the test above shows the
         # bounded weigher, not a filter or chance.
-        self.flags(similarity_weight_multiplier=100.0, group='migcompat')
-        self._migrate_live(self.server, 'src')
-        self.assertEqual('twin', self._host_of(self.server))
+        self._moves_to('twin', multiplier=100.0)
 
 
-class EquallySimilarTest(base._Base):
+class EquallySimilarTest(nova_base.NovaTestBase):
     """Between identical hosts, nova's RAM weigher spreads."""
 
     def setUp(self):
@@ -85,7 +98,7 @@ class EquallySimilarTest(base._Base):
         self.assertEqual('twin2', self._host_of(self.server))
 
 
-class HostModelTieBreakTest(base._Base):
+class HostModelTieBreakTest(nova_base.NovaTestBase):
     """A host-model guest sees the same CPU on any compatible host: the
     weigher is only a tie-break there, so RAM wins over similarity even
     with a high multiplier.
@@ -109,7 +122,7 @@ class HostModelTieBreakTest(base._Base):
                       self._filter_lines()[0])
 
 
-class DefaultMultiplierDecidesTest(base._Base):
+class DefaultMultiplierDecidesTest(_PassthroughBase):
     """Between two equally loaded hosts that both pass, the weigher at its
     default multiplier (1.0) sends a host-passthrough guest to the host
     identical to its source.
@@ -117,29 +130,18 @@ class DefaultMultiplierDecidesTest(base._Base):
 
     def setUp(self):
         super().setUp()
-        self.flags(cpu_mode='host-passthrough', group='libvirt')
-        passthrough = mc.real_profile(MILAN, cpu_mode='host-passthrough')
-        self._start('src', passthrough)
-        # Started first: where nova's order puts a tie.
-        self._start('updated', mc.real_profile(
-            MILAN, cpu_mode='host-passthrough',
-            kernel_version='6.18.45-fc-v700'))
-        self._start('twin', passthrough)
+        # updated started before twin: where nova's order puts a tie.
+        self._start_hosts('src', 'updated', 'twin')
         self.server = self._boot_on('src')
         # RAM and CPU alike on both candidates: one server each.
         self._boot_on('twin')
         self._boot_on('updated')
 
     def test_the_identical_host_wins(self):
-        self._migrate_live(self.server, 'src')
-        self.assertEqual('twin', self._host_of(self.server))
-        self.assertIn('2 candidates, 2 passed, 0 refused',
-                      self._filter_lines()[0])
+        self._moves_to('twin')
 
     def test_without_the_weigher_the_tie_goes_elsewhere(self):
         # The control: with the weigher's share at 0 the same cloud sends
         # the guest to the other host, so the test above shows the weigher
         # deciding, not nova's order.
-        self.flags(similarity_weight_multiplier=0.0, group='migcompat')
-        self._migrate_live(self.server, 'src')
-        self.assertEqual('updated', self._host_of(self.server))
+        self._moves_to('updated', multiplier=0.0)

@@ -92,7 +92,8 @@ class ExactTscTest(helpers.FilterBase):
         # The scaling host's group judges alike: read only once, by the
         # refresher, to learn its group's profile.
         self.assertEqual(1, urls.count(_own(self.scales)))
-        # Same snapshot: memoised, only the source is read again.
+        # Same snapshot: memoised, only the source is read again (the
+        # documented one Placement call per live migration).
         calls = self.placement.calls
         self.assertEqual(['near', 'same', 'scales'], self._judge_names())
         self.assertEqual([_own(self.src)], self.placement.urls[calls:])

@@ -122,8 +122,9 @@ class GuestJudgedTest(helpers.FilterBase):
             helpers.real(helpers.MILAN, host_model=lost,
                          running_guests=helpers.record([], count=0)))
             + ['COMPUTE_NODE'])
-        # Warm: one call, the source's traits; a new verdict, not the
-        # cached one of the same digests.
+        # Warm: one call, the source's traits (the documented one call
+        # per live migration); a new verdict, not the cached one of the
+        # same digests.
         self.assertEqual([dest], self._judge([dest]))
         self.assertEqual(1, self.placement.calls - calls)
 
