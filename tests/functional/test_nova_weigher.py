@@ -123,25 +123,37 @@ class HostModelTieBreakTest(nova_base.NovaTestBase):
 
 
 class DefaultMultiplierDecidesTest(_PassthroughBase):
-    """Between two equally loaded hosts that both pass, the weigher at its
-    default multiplier (1.0) sends a host-passthrough guest to the host
-    identical to its source.
+    """At its default multiplier (1.0) the weigher decides between two
+    hosts that both pass and that nova's own weighers rate almost alike:
+    a host-passthrough guest goes to the host identical to its source.
+
+    Equally loaded hosts would tie without the weigher, and nova breaks a
+    tie in no fixed order, so a test that passes without the weigher half
+    the time could not show it deciding. Here twin runs one server more
+    and nova's RAM, CPU, disk and I/O weighers count a little (0.005
+    each, at most 0.02 between two hosts), so without the weigher the
+    guest goes to the emptier updated host every time; the weigher's 1.0
+    x the similarity difference (0.87 - 0.83: one factor of 23 weight
+    points) outweighs that.
     """
 
     def setUp(self):
         super().setUp()
-        # updated started before twin: where nova's order puts a tie.
-        self._start_hosts('src', 'updated', 'twin')
+        # io_ops too: the compute's stats still count twin's new server
+        # as an I/O operation (nova's default multiplier there is -1.0).
+        for name, value in (('ram', 0.005), ('cpu', 0.005),
+                            ('disk', 0.005), ('io_ops', -0.005)):
+            self.flags(**{name + '_weight_multiplier': value,
+                          'group': 'filter_scheduler'})
+        self._start_hosts('src', 'twin', 'updated')
         self.server = self._boot_on('src')
-        # RAM and CPU alike on both candidates: one server each.
         self._boot_on('twin')
-        self._boot_on('updated')
 
     def test_the_identical_host_wins(self):
         self._moves_to('twin')
 
-    def test_without_the_weigher_the_tie_goes_elsewhere(self):
+    def test_without_the_weigher_the_emptier_host_wins(self):
         # The control: with the weigher's share at 0 the same cloud sends
-        # the guest to the other host, so the test above shows the weigher
-        # deciding, not nova's order.
+        # the guest to the emptier host, so the test above shows the
+        # weigher deciding, not nova's order.
         self._moves_to('updated', multiplier=0.0)
