@@ -207,8 +207,9 @@ Related options:
         default=100000,
         min=0,
         help="""
-How many verdicts (source profile, destination profile, CPU mode) the filter
-keeps.
+How many verdicts the filter keeps, one per (source traits, migrating guest:
+its CPU mode and the instance's own vcpu_model, destination profile,
+policy).
 
 Hosts share profiles, so a few hundred entries usually cover a whole cloud;
 the cache only bounds memory.
@@ -221,8 +222,9 @@ Possible values:
 
 Related options:
 
-* None: a verdict is kept per profile digest, CPU mode and policy, so a
-  changed profile or policy never reuses an old one.
+* None: a verdict is kept per source traits, guest, destination profile
+  digest and policy, so a changed profile, guest or policy never reuses an
+  old one.
 """),
     cfg.FloatOpt(
         'similarity_weight_multiplier',
