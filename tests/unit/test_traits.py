@@ -451,6 +451,11 @@ class TestDigest(testtools.TestCase):
 class TestDecodingWhatPlacementHolds(testtools.TestCase):
 
     schema = 1
+    #: This schema's spelling of a malformed QEMU trait (a lone "_"
+    #: escape), of a second QEMU version, of the second part of a value.
+    MALFORMED = 'CUSTOM_MIGCOMPAT_QEMU_8_'
+    CONFLICTING = 'CUSTOM_MIGCOMPAT_QEMU_9_00_00'
+    SECOND_PART = r'^CUSTOM_MIGCOMPAT_[A-Z]+2OF'
 
     def setUp(self):
         super(TestDecodingWhatPlacementHolds, self).setUp()
@@ -465,7 +470,7 @@ class TestDecodingWhatPlacementHolds(testtools.TestCase):
         self.assertEqual(traits.decode(self.names), decoded)
 
     def test_hand_set_malformed_trait_makes_only_its_factor_unknown(self):
-        bad = 'CUSTOM_MIGCOMPAT_QEMU_8_'  # a lone "_" escape
+        bad = self.MALFORMED
         names = [n for n in self.names if '_QEMU_' not in n] + [bad]
         decoded, problems = traits.parse(names)
         self.assertEqual([bad], [p.trait for p in problems])
@@ -475,7 +480,7 @@ class TestDecodingWhatPlacementHolds(testtools.TestCase):
                          decoded['kernel_version'])
 
     def test_second_value_for_a_factor_is_a_conflict(self):
-        names = self.names + ['CUSTOM_MIGCOMPAT_QEMU_9_00_00']
+        names = self.names + [self.CONFLICTING]
         decoded, problems = traits.parse(names)
         self.assertIsInstance(decoded['qemu_version'], Unknown)
         self.assertEqual(2, len(problems))
@@ -483,8 +488,7 @@ class TestDecodingWhatPlacementHolds(testtools.TestCase):
                          decoded['libvirt_version'])
 
     def test_missing_part_makes_the_factor_unknown(self):
-        part = [n for n in self.names if re.match(
-            r'^CUSTOM_MIGCOMPAT_[A-Z]+2OF', n)][0]
+        part = [n for n in self.names if re.match(self.SECOND_PART, n)][0]
         names = [n for n in self.names if n != part]
         decoded, problems = traits.parse(names)
         factor = problems[0].factor
@@ -605,39 +609,15 @@ class TestDecodingSchema2(TestDecodingWhatPlacementHolds):
     """The same promises for what a schema-2 reporter wrote."""
 
     schema = 2
+    MALFORMED = 'CUSTOM_MIGCOMPAT_QEMU_8__Z'  # no such escape
+    CONFLICTING = 'CUSTOM_MIGCOMPAT_QEMU_9_0_0'
+    SECOND_PART = r'^CUSTOM_MIGCOMPAT_(WHY|PACKED)_[A-Z]+_2OF'
 
     def test_corrupt_payloads_give_a_value_or_an_unknown_naming_it(self):
         # A sample of the ~300 names (every kind), each mutated everywhere.
         self._corrupt_each_character(
             [n for i, n in enumerate(self.names)
              if i % 15 == 0 or 'WHY' in n or 'PACKED' in n])
-
-    def test_hand_set_malformed_trait_makes_only_its_factor_unknown(self):
-        bad = 'CUSTOM_MIGCOMPAT_QEMU_8__Z'  # no such escape
-        names = [n for n in self.names if '_QEMU_' not in n] + [bad]
-        decoded, problems = traits.parse(names)
-        self.assertEqual([bad], [p.trait for p in problems])
-        self.assertIsInstance(decoded['qemu_version'], Unknown)
-        self.assertIn(bad, decoded['qemu_version'].reason)
-        self.assertEqual(self.profile['kernel_version'],
-                         decoded['kernel_version'])
-
-    def test_second_value_for_a_factor_is_a_conflict(self):
-        names = self.names + ['CUSTOM_MIGCOMPAT_QEMU_9_0_0']
-        decoded, problems = traits.parse(names)
-        self.assertIsInstance(decoded['qemu_version'], Unknown)
-        self.assertEqual(2, len(problems))
-        self.assertEqual(self.profile['libvirt_version'],
-                         decoded['libvirt_version'])
-
-    def test_missing_part_makes_the_factor_unknown(self):
-        part = [n for n in self.names if re.match(
-            r'^CUSTOM_MIGCOMPAT_(WHY|PACKED)_[A-Z]+_2OF', n)][0]
-        names = [n for n in self.names if n != part]
-        decoded, problems = traits.parse(names)
-        factor = problems[0].factor
-        self.assertIsInstance(decoded[factor], Unknown)
-        self.assertIn('do not make a whole', decoded[factor].reason)
 
     def test_newer_feature_catalogue_is_unknown_not_wrong(self):
         # Schema 2 has no bitmap: a feature this migcompat does not know
