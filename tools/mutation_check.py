@@ -197,7 +197,9 @@ def mutants():
 
 
 def run_tests(tests, timeout):
-    """(passed, seconds, the output's tail)."""
+    """(passed, seconds, what failed: the first FAIL/ERROR line, else the
+    output's tail).
+    """
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE='1')
     env.setdefault('MIGCOMPAT_CACHE_DIR', '')
     start = time.monotonic()
@@ -208,8 +210,12 @@ def run_tests(tests, timeout):
             timeout=timeout)
     except subprocess.TimeoutExpired:
         return False, time.monotonic() - start, 'timed out'
-    tail = (out.stdout + out.stderr).strip().splitlines()[-3:]
-    return out.returncode == 0, time.monotonic() - start, ' | '.join(tail)
+    lines = (out.stdout + out.stderr).strip().splitlines()
+    failed = [line for line in lines if line.startswith(('FAIL:', 'ERROR:'))]
+    told = failed[0] if failed else ' | '.join(lines[-3:])
+    if len(failed) > 1:
+        told += ' (+%d more)' % (len(failed) - 1)
+    return out.returncode == 0, time.monotonic() - start, told
 
 
 def apply(mutant, run):
@@ -267,6 +273,8 @@ def main(argv=None):
         killed += not ok
         print('%-28s %-8s %4.0f s  %s' % (
             m.ident, 'survived' if ok else 'killed', secs, m.what))
+        if not ok:
+            print('    by ' + tail)
         sys.stdout.flush()
     print('killed %d / %d' % (killed, len(chosen)))
     return 0 if killed == len(chosen) else 1
