@@ -39,3 +39,12 @@ def _run_by_a_test_runner():
 if _run_by_a_test_runner():
     from nova import monkey_patch
     monkey_patch.patch()
+    # The CI runs 8 workers on 2 cores: generating an example may be slow
+    # there, which is no failure of the code under test. Every hypothesis
+    # test inherits this profile (its own @settings override the rest).
+    from hypothesis import HealthCheck
+    from hypothesis import settings as _hypothesis_settings
+    _hypothesis_settings.register_profile(
+        'loaded', deadline=None,
+        suppress_health_check=[HealthCheck.too_slow])
+    _hypothesis_settings.load_profile('loaded')

@@ -12,9 +12,13 @@
 
 """Run the real ``migcompat`` console script, as a user would."""
 
+import json
 import os
 import subprocess
 import sys
+
+import fixtures
+import testtools
 
 
 def command():
@@ -35,3 +39,39 @@ def run(*args, env=None, cwd=None, timeout=300):
                           text=True, timeout=timeout, cwd=cwd,
                           env=dict(os.environ, **(env or {})))
     return proc.returncode, proc.stdout, proc.stderr
+
+
+class CLITestBase(testtools.TestCase):
+    """Running ``migcompat compare`` and reading what it says."""
+
+    def setUp(self):
+        super(CLITestBase, self).setUp()
+        self.tmp = self.useFixture(fixtures.TempDir()).path
+
+    def write(self, name, text):
+        path = os.path.join(self.tmp, name)
+        with open(path, 'w') as f:
+            f.write(text)
+        return path
+
+    def profile_file(self, name, profile):
+        return self.write(name + '.json', profile.to_json())
+
+    def run_cli(self, *args):
+        env = dict(os.environ, COLUMNS='120')
+        proc = subprocess.run(command() + ['compare'] + list(args),
+                              capture_output=True, text=True, env=env,
+                              cwd=self.tmp, timeout=300)
+        self.assertNotIn('Traceback', proc.stderr)
+        self.assertNotIn('Traceback', proc.stdout)
+        return proc
+
+    def compare_json(self, *args):
+        proc = self.run_cli(*(args + ('-f', 'json')))
+        return proc, (json.loads(proc.stdout) if proc.stdout else None)
+
+    def assert_bad_input(self, proc, *words):
+        self.assertEqual(2, proc.returncode, proc.stdout + proc.stderr)
+        self.assertEqual('', proc.stdout)
+        for word in words:
+            self.assertIn(word, proc.stderr)

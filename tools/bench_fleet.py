@@ -58,8 +58,8 @@ from migcompat_filter.placement import client as placement  # noqa: E402
 from migcompat_filter.placement import reporter  # noqa: E402
 from migcompat_filter.profile import Profile  # noqa: E402
 from migcompat_filter.traits import codec as traits  # noqa: E402
+from tests.functional import fleet_base  # noqa: E402
 from tests.functional import placement_server  # noqa: E402
-from tests.functional import test_fleet  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 HOSTS = os.path.join(ROOT, 'migcompat_filter', 'demo', 'data', 'hosts')
@@ -420,7 +420,7 @@ def main():
         server_rec = {'id': str(uuid.uuid4()), 'name': 'web-1',
                       'status': 'ACTIVE',
                       'OS-EXT-SRV-ATTR:hypervisor_hostname': 'node-00000'}
-        nova = test_fleet.FakeNova(hyps, [server_rec], []).start()
+        nova = fleet_base.FakeNova(hyps, [server_rec], []).start()
         budget = 2 * p + 3
         commands = [
             ('host list', ['host', 'list']),

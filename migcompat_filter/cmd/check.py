@@ -63,9 +63,13 @@ class Check(common.FleetCommand, lister.Lister):
     def take_action(self, parsed_args):
         hosts, source = self._locate(parsed_args.server,
                                      self.fleet(parsed_args))
-        if source.state != hoststate.TRAITED:
-            return COLUMNS, self._unjudged_source(hosts, source)
-        return COLUMNS, self._judged(hosts, source, parsed_args)
+        mode = None
+        if source.state == hoststate.TRAITED:
+            mode, origin = _mode(source.profile, parsed_args.mode)
+            self.app.stderr.write('judged as a %s guest (%s); CPU: %s\n' % (
+                mode, origin, _cpu_used(source, mode)))
+        return COLUMNS, rows(hosts, source, mode,
+                             self.policy(parsed_args.strict), self.actions())
 
     def _locate(self, server_name, f):
         """(every host, the Host the server runs on)."""
@@ -82,31 +86,17 @@ class Check(common.FleetCommand, lister.Lister):
         # group leaves blank.
         return hosts, f.read_own(source[0])
 
-    def _unjudged_source(self, hosts, source):
-        # The filter cannot judge any destination: it applies one action.
-        action = self.conf().migcompat.untraited_source_action
-        why = ('source %s: %s; the filter %ss every host '
-               '(untraited_source_action)' % (source.name, source.status,
-                                              action))
-        rows = []
-        for h in hosts:
-            if h.uuid == source.uuid:
-                continue
-            refusal = h.nova_refusal()
-            rows.append((h.name, not refusal and action == 'pass',
-                         'nova: ' + refusal if refusal else why))
-        return rows
 
-    def _judged(self, hosts, source, parsed_args):
-        from migcompat_filter.fleet import matrix
-        mode, origin = _mode(source.profile, parsed_args.mode)
-        self.app.stderr.write('judged as a %s guest (%s); CPU: %s\n' % (
-            mode, origin, _cpu_used(source, mode)))
-        judged = matrix.accepts(
-            hosts, source, policy=self.policy(parsed_args.strict),
-            mode=mode, conf_actions=matrix.actions_from_conf(self.conf()))
-        judged.sort(key=lambda j: (not j[1], j[0].name))
-        return [(h.name, ok, why) for h, ok, why, _v in judged]
+def rows(hosts, source, mode, policy, actions):
+    """[(host name, accepted, reason)]: every other host as the filter
+    would judge a guest of mode on source (fleet/matrix.accepts), the
+    accepted ones first.
+    """
+    from migcompat_filter.fleet import matrix
+    judged = matrix.accepts(hosts, source, policy=policy, mode=mode,
+                            actions=actions)
+    judged.sort(key=lambda j: (not j[1], j[0].name))
+    return [(h.name, ok, why) for h, ok, why, _v in judged]
 
 
 _NO_VCPU_MODEL = "nova's API does not show the guest's own"

@@ -19,22 +19,6 @@ import json
 from cliff import columns
 
 from migcompat_filter import profile as profile_mod
-from migcompat_filter.profile import to_jsonable
-
-
-class JSONColumn(columns.FormattableColumn):
-    """Structured data: compact JSON in a table, the data itself in
-    json/yaml.
-    """
-
-    def human_readable(self):
-        value = to_jsonable(self._value)
-        if isinstance(value, str):
-            return value
-        return json.dumps(value, sort_keys=True)
-
-    def machine_readable(self):
-        return to_jsonable(self._value)
 
 
 class ListColumn(columns.FormattableColumn):
@@ -234,7 +218,7 @@ def flat(value):
     """
     if isinstance(value, columns.FormattableColumn):
         value = value.machine_readable()
-    value = to_jsonable(value)
+    value = profile_mod.to_jsonable(value)
     if isinstance(value, (list, tuple)) and all(
             isinstance(v, (str, int, float)) for v in value):
         return ', '.join(str(v) for v in value)

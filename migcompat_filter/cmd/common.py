@@ -485,6 +485,13 @@ class FleetCommand(FastEpilog):
         from migcompat_filter import conf as conf_mod
         return conf_mod.policy_from_conf(self.conf(), strict=strict)
 
+    def actions(self):
+        """The filter's actions for what it cannot judge (the [migcompat]
+        *_action options), as placement/acceptance.py takes them.
+        """
+        from migcompat_filter.placement import acceptance
+        return acceptance.Actions.from_options(self.conf().migcompat)
+
     def fleet(self, parsed_args):
         show_progress = parsed_args.progress
         if show_progress is None:

@@ -124,7 +124,6 @@ class Drain(common.FleetCommand, cmd.ResultStatus, lister.Lister):
     def take_action(self, parsed_args):
         from migcompat_filter.fleet import capacity
         from migcompat_filter.fleet import drain
-        from migcompat_filter.fleet import matrix
         if parsed_args.disable_service and not parsed_args.execute:
             raise exception.InputError('--disable-service needs --execute')
         if parsed_args.reenable_service and not parsed_args.disable_service:
@@ -151,9 +150,7 @@ class Drain(common.FleetCommand, cmd.ResultStatus, lister.Lister):
         plan = drain.make_plan(
             source, hosts, servers, needs, free,
             _mode_of(source, modes, parsed_args.mode),
-            policy=self.policy(parsed_args.strict),
-            conf_actions=matrix.actions_from_conf(self.conf()),
-            source_action=self.conf().migcompat.untraited_source_action)
+            policy=self.policy(parsed_args.strict), actions=self.actions())
         status = {sp.id: 'planned' for sp in plan.placed}
         status.update({sp.id: 'unplaced' for sp in plan.unplaced})
         if plan.unplaced:

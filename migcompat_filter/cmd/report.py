@@ -66,7 +66,7 @@ class _StopOnSigterm(object):
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         return False
 
-    def _handle(self, signum, frame):
+    def _handle(self, _signum, _frame):
         if not self.requested:
             LOG.warning('stopping on SIGTERM')
         self.requested = True

@@ -195,8 +195,10 @@ judged destinations. Every request after the first read uses the last
 reading without waiting.
 
 Only until that first read has ended (succeeded or failed) does any request
-wait, and never longer than this nor past its own request_time_budget;
-afterwards requests never wait for a read. Hosts the read has not covered
+wait, and never longer than this nor past half its own
+request_time_budget (the other half is kept for reading the source, without
+which no destination can be judged); afterwards requests never wait for a
+read. Hosts the read has not covered
 yet when the wait ends are unjudged and follow placement_error_action. A
 cold read costs 2 + 2 x profiles Placement calls (about 1 second for 10,000
 hosts of 17 profiles).
@@ -246,8 +248,9 @@ Related options:
         default=100000,
         min=0,
         help="""
-How many verdicts (source profile, destination profile, CPU mode) the filter
-keeps.
+How many verdicts the filter keeps, one per (source traits, migrating guest:
+its CPU mode and the instance's own vcpu_model, destination profile,
+policy).
 
 Hosts share profiles, so a few hundred entries usually cover a whole cloud;
 the cache only bounds memory.
@@ -260,8 +263,9 @@ Possible values:
 
 Related options:
 
-* None: a verdict is kept per profile digest, CPU mode and policy, so a
-  changed profile or policy never reuses an old one.
+* None: a verdict is kept per source traits, guest, destination profile
+  digest and policy, so a changed profile, guest or policy never reuses an
+  old one.
 """),
     cfg.FloatOpt(
         'similarity_weight_multiplier',

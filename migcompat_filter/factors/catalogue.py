@@ -319,7 +319,7 @@ def _plugin_rows():
     """
     from stevedore import extension  # deferred: only when rows are read
 
-    def failed(manager, entrypoint, exc):
+    def failed(_manager, entrypoint, exc):
         LOG.warning('catalogue row %s (%s) cannot be loaded: %s',
                     entrypoint.name, entrypoint.value, exc)
 
@@ -344,12 +344,6 @@ def rows():
             sorted((r for r in _plugin_rows() if r.name not in builtin),
                    key=lambda r: r.name))
     return _LOADED
-
-
-def reload():
-    """Forget the loaded rows (tests that install a distribution)."""
-    global _LOADED
-    _LOADED = None
 
 
 _BUILTIN_BY_NAME = {r.name: r for r in BUILTIN}
@@ -426,7 +420,7 @@ class Derived(abc.Mapping):
     ``FACTOR_SCHEMA = catalogue.Derived(catalogue.schema)``.
 
     Computed on first use, not at import time (third-party rows come from
-    installed distributions), and again after :func:`reload`.
+    installed distributions).
     """
 
     def __init__(self, compute):

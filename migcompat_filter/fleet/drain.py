@@ -14,8 +14,14 @@
 
 For every server on the host, its valid targets in order of preference:
 
-1. our verdict for that guest (compatible before compatible-with-warnings
-   before hosts the filter cannot judge and lets through),
+1. the filter's decision (placement/acceptance.py, through
+   matrix.accepts) and verdict for a guest of that server's CPU mode
+   (compatible before compatible-with-warnings before hosts the filter
+   cannot judge and lets through). nova's API does not show an
+   instance's vcpu_model, so the plan judges each server by its mode and
+   the source's running-guests record of that mode, where the filter
+   judges the instance's own CPU: for a custom guest every model of the
+   source's cpu_models, not its one model;
 2. then similarity to the source (the weigher's measure),
 3. then free capacity (the smallest share still free, from Placement).
 
@@ -138,28 +144,14 @@ def server_need(server, allocation):
     return {rc: n for rc, n in need.items() if n}
 
 
-def _judged(source, hosts, mode, policy, conf_actions, source_action):
+def _judged(source, hosts, mode, policy, actions):
     """[(host, accepted, reason, verdict, similarity)] for a guest of
     mode on source (what the filter and the weigher would say).
     """
     from migcompat_filter import rules
-    if source.state != hoststate.TRAITED:
-        # The filter judges no destination: it applies one action.
-        why = ('source %s has no readable traits; the filter %ss every '
-               'host (untraited_source_action)' % (source.name,
-                                                   source_action))
-        out = []
-        for host in hosts:
-            if host.uuid == source.uuid:
-                continue
-            refusal = host.nova_refusal()
-            out.append((host, not refusal and source_action == 'pass',
-                        'nova: ' + refusal if refusal else why, None, 0.0))
-        return out
     out = []
     for host, ok, why, verdict in matrix.accepts(
-            hosts, source, policy=policy, mode=mode,
-            conf_actions=conf_actions):
+            hosts, source, policy=policy, mode=mode, actions=actions):
         sim = (rules.similarity(source.profile, host.profile)
                if host.state == hoststate.TRAITED and
                source.state == hoststate.TRAITED else 0.0)
@@ -216,14 +208,14 @@ def assign(server_plans, free):
 
 
 def make_plan(source, hosts, servers, needs, free, mode_of, policy=None,
-              conf_actions=None, source_action='pass'):
+              actions=None):
     """The :class:`Plan` to empty source.
 
     servers: nova's server dicts on source; needs: {server id: {rc: n}};
     free: {host uuid: Capacity} of every host (copied, not changed);
     mode_of(server) -> (guest CPU mode, where it came from);
-    source_action: the filter's untraited_source_action ('pass' or
-    'refuse'), applied when source has no readable traits.
+    actions: the filter's acceptance.Actions (None: all pass, the
+    options' defaults).
     """
     ledger = {u: c.copy() for u, c in free.items()}
     plans = []
@@ -231,8 +223,7 @@ def make_plan(source, hosts, servers, needs, free, mode_of, policy=None,
     for server in servers:
         mode, origin = mode_of(server)
         if mode not in by_mode:
-            by_mode[mode] = _judged(source, hosts, mode, policy,
-                                    conf_actions, source_action)
+            by_mode[mode] = _judged(source, hosts, mode, policy, actions)
         sp = ServerPlan(server, needs.get(server['id']) or {}, mode, origin)
         judge(sp, by_mode[mode], free)
         plans.append(sp)

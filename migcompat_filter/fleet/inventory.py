@@ -82,10 +82,6 @@ class Host(object):
         #: nova's hypervisor record when nova answered, else None.
         self.hypervisor = hypervisor
         self.traits = set()
-        #: True once this host's own traits were read; a host of a
-        #: profile group shares the group's profile and its trait names
-        #: are not read (see Fleet.load).
-        self.traits_read = False
         self.generation = None
         self.classify()
         #: When Placement last changed the provider (any writer); the
@@ -435,7 +431,6 @@ class Fleet(object):
             names, host.generation = self.placement.get_traits(
                 host.uuid, label=host.name)
             host.traits = set(names)
-            host.traits_read = True
             if timestamps:
                 host.traits_created = _iso(self.placement.traits_created(
                     _dating_names(host.ours), label=host.name))

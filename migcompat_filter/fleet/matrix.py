@@ -15,22 +15,13 @@
 Hosts with identical traits have identical profiles: they form one
 :class:`Group`, and the matrix evaluates the one rules engine once per
 *group* pair, not per host pair. :func:`accepts` answers for one source
-what the scheduler filter would: the same rules engine for the hosts it
-can judge, the filter's configured action for the hosts it cannot.
+what the scheduler filter would, through the filter's own decision
+(placement/acceptance.py): the same rules engine for the hosts it can
+judge, the filter's configured action for the hosts it cannot.
 """
 
+from migcompat_filter.placement import acceptance
 from migcompat_filter.placement import hoststate
-
-#: The [migcompat] option naming the filter's action for a destination
-#: it cannot judge, by host state (see scheduler/filter.py).
-ACTION_OPTIONS = {
-    hoststate.UNTRAITED: 'untraited_host_action',
-    hoststate.NEWER_SCHEMA: 'newer_schema_action',
-    hoststate.UNREADABLE: 'newer_schema_action',
-    hoststate.UNJUDGED: 'placement_error_action',
-}
-#: What the filter does with such a host when nothing is configured.
-DEFAULT_ACTION = 'pass'
 
 
 class Group(object):
@@ -41,7 +32,7 @@ class Group(object):
     def __init__(self, label, hosts):
         self.label = label
         self.hosts = hosts
-        self.profile = _without_per_host(hosts[0].profile)
+        self.profile = group_profile(hosts[0].profile)
 
     @property
     def names(self):
@@ -51,7 +42,7 @@ class Group(object):
         return 'Group(%s, %s)' % (self.label, self.names)
 
 
-def _without_per_host(profile):
+def group_profile(profile):
     # The running guests differ between the hosts of a group (they are in
     # no digest): a group's row judges a guest started there now, not the
     # guests one of its hosts happens to run (check SERVER judges those).
@@ -147,52 +138,59 @@ def build(hosts, mode=None, policy=None, cpu_models=None):
     return Matrix(groups, cells, left_out, mode)
 
 
-def actions_from_conf(conf):
-    """{host state: 'pass'|'refuse'}: the filter's [migcompat] actions for
-    the destinations it cannot judge.
-    """
-    group = conf.migcompat
-    return {state: getattr(group, option)
-            for state, option in ACTION_OPTIONS.items()}
-
-
-def accepts(hosts, source, policy=None, mode=None, conf_actions=None,
+def accepts(hosts, source, policy=None, mode=None, actions=None,
             guest=None):
     """For a guest on source: [(host, accepted, reason, verdict or None)]
-    for every other host, as the scheduler filter would judge it: one
-    rules evaluation per distinct destination profile, not per host.
+    for every other host, as the scheduler filter would judge it
+    (acceptance.decide): one rules evaluation per distinct destination
+    profile, not per host. A host nova refuses (service down or
+    disabled) is refused first.
 
     guest: what is known of the guest (a rules.guest_cpu.GuestCPU) or None;
     the engine completes it from the source's running-guests record, as
     it does for the filter.
 
-    conf_actions: {host state: 'pass'|'refuse'} for the states in
-    hoststate.NOT_JUDGED (see :func:`actions_from_conf`); unset ones pass, as
-    the filter's options do by default.
+    actions: the filter's acceptance.Actions (see
+    acceptance.Actions.from_options); None: every action passes, as the
+    options do by default.
     """
-    actions = dict.fromkeys(hoststate.NOT_JUDGED, DEFAULT_ACTION)
-    actions.update(conf_actions or {})
+    actions = actions or acceptance.Actions()
     verdicts = {}
-    return [_accepts(host, source, actions, verdicts,
-                     dict(mode=mode, policy=policy, guest=guest))
-            for host in hosts if host.uuid != source.uuid]
+    how = dict(mode=mode, policy=policy, guest=guest)
+    out = []
+    for host in hosts:
+        if host.uuid == source.uuid:
+            continue
+        refusal = host.nova_refusal()
+        if refusal:
+            out.append((host, False, 'nova: %s' % refusal, None))
+            continue
+        decision = acceptance.decide(
+            source.state, host.state, actions,
+            lambda: _verdict(source, host, verdicts, how))
+        out.append((host, decision.accepted,
+                    _reason(decision, source, host), decision.verdict))
+    return out
 
 
-def _accepts(host, source, actions, verdicts, how):
-    refusal = host.nova_refusal()
-    if refusal:
-        return host, False, 'nova: %s' % refusal, None
-    if host.state != hoststate.TRAITED:
-        action = actions[host.state]
-        return host, action == DEFAULT_ACTION, _unjudged(host, action), None
+def _verdict(source, host, verdicts, how):
     # The hosts of a profile group share one profile object, and only the
     # source's per-host factors count: one evaluation per group.
     key = id(host.profile)
     if key not in verdicts:
         from migcompat_filter import rules
         verdicts[key] = rules.evaluate(source.profile, host.profile, **how)
-    verdict = verdicts[key]
-    return host, verdict.compatible, _judged(verdict), verdict
+    return verdicts[key]
+
+
+def _reason(decision, source, host):
+    if decision.by == acceptance.BY_VERDICT:
+        return _judged(decision.verdict)
+    if decision.by == acceptance.BY_SOURCE:
+        return 'source %s cannot be judged (%s); the filter %ss every ' \
+            'host (%s)' % (source.name, source.state, decision.action,
+                           decision.option)
+    return _unjudged(host, decision.action)
 
 
 def _unjudged(host, action):

@@ -196,7 +196,7 @@ class Verdicts(object):
         key = (src.key, dst.key, mode, with_guests and src.uuid)
         if key not in self.cache:
             sp = src.profile if with_guests else \
-                matrix._without_per_host(src.profile)
+                matrix.group_profile(src.profile)
             self.evaluations += 1
             self.cache[key] = rules.evaluate(sp, dst.profile, mode=mode,
                                              policy=self.policy)

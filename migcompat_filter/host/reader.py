@@ -36,7 +36,7 @@ def load_factors(names=None):
 
     failed = []
 
-    def on_failure(manager, entrypoint, exc):
+    def on_failure(_manager, entrypoint, exc):
         LOG.warning('factor plugin %s (%s) cannot be loaded: %s',
                     entrypoint.name, entrypoint.value, exc)
         failed.append((entrypoint.name, profile_mod.Unknown(

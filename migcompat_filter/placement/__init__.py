@@ -15,9 +15,11 @@
 
 Owns the HTTP client and its keystone auth (client, auth, urls), the
 grouped read of the fleet's profiles (grouping), the per-host state that
-read yields (hoststate) and the reporter's sync of one host's traits
-(reporter).
+read yields (hoststate), what the filter does with a host in each state
+(acceptance, shared by the scheduler and the fleet commands) and the
+reporter's sync of one host's traits (reporter).
 
-May import: the top-level shared modules, cpu, factors and traits. Never
-host readers, rules, scheduler, fleet, pictures, cmd or demo.
+May import: the top-level shared modules, cpu, factors, traits and conf
+(the action options' values). Never host readers, rules, scheduler,
+fleet, pictures, cmd or demo.
 """

@@ -28,8 +28,6 @@ NEWER_SCHEMA = 'newer-schema'  # our traits, of a schema we cannot read
 UNREADABLE = 'unreadable'      # our traits, but they do not decode
 UNJUDGED = 'unjudged'          # Placement failed or the time ran out
 
-#: Every state, in the order summaries list them.
-STATES = (TRAITED, UNTRAITED, NEWER_SCHEMA, UNREADABLE, UNJUDGED)
 #: The states of a host that cannot be judged.
 NOT_JUDGED = (UNTRAITED, NEWER_SCHEMA, UNREADABLE, UNJUDGED)
 

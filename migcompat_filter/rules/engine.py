@@ -39,7 +39,7 @@ LOG = logging.getLogger(__name__)
 _RULES = None
 
 
-def _load_failed(manager, entrypoint, exc):
+def _load_failed(_manager, entrypoint, exc):
     # One broken plugin must not take the scheduler down with it.
     LOG.warning('rule plugin %s (%s) cannot be loaded and is skipped: %s',
                 entrypoint.name, entrypoint.value, exc)
@@ -66,7 +66,8 @@ def _load_rules():
 
 class NoRulesInstalled(RuntimeError):
     """No rule could be loaded: a verdict would be "compatible" for
-    anything, so none is given.
+    anything, so none is given (the scheduler's filter then refuses every
+    destination: it fails closed).
     """
 
 
@@ -141,16 +142,32 @@ SIMILARITY_WEIGHTS = catalogue.Derived(catalogue.similarity_weights)
 
 # Parts of a factor that say the same thing in another form (the rows'
 # ``identity_ignore``); comparing them would count a cosmetic difference
-# (the libvirt CPU map's name for a model) as a real one.
-_SIMILARITY_IGNORE = catalogue.Derived(catalogue.identity_ignore)
+# (the libvirt CPU map's name for a model) as a real one. The per-host
+# fields (``per_host_fields``: the calibrated TSC frequency) are left out
+# too: a digest group's profile has none, so an identical twin read
+# through its group would otherwise never score 1.0.
+_SIMILARITY_IGNORE = catalogue.Derived(
+    lambda: _merged(catalogue.identity_ignore(),
+                    catalogue.per_host_fields()))
+
+
+def _merged(*maps):
+    out = {}
+    for m in maps:
+        for name, keys in m.items():
+            out[name] = tuple(out.get(name, ())) + tuple(keys)
+    return out
 
 
 def similarity(source, dest, weights=None):
     """How alike two hosts are, from 0 (nothing known equal) to 1.
 
-    The weighted share of factors that are identical on both hosts. An
-    Unknown (or absent) factor on either side counts as different, so a
-    host that reports less never ranks above one that is known identical.
+    The weighted share of factors that are identical on both hosts,
+    leaving out the cosmetic and per-host parts of a factor, so a host
+    identical in every factor scores 1.0 whether it was read alone or
+    through its digest group. An Unknown (or absent) factor on either side
+    counts as different, so a host that reports less never ranks above
+    one that is known identical.
     """
     weights = weights or SIMILARITY_WEIGHTS
     total = sum(weights.values())

@@ -22,9 +22,9 @@ tools.
 
 from migcompat_filter import cpu_modes
 from migcompat_filter.factors import catalogue
-
-WARN = 'warn'
-BLOCK = 'block'
+# The severities are the verdict's (one definition).
+from migcompat_filter.rules.verdict import BLOCK
+from migcompat_filter.rules.verdict import WARN
 #: What an unknown factor may do.
 ACTIONS = (WARN, BLOCK)
 

@@ -39,7 +39,7 @@ WEIGHER_NAMESPACE = 'migcompat.scheduler.weighers'
 
 
 def _classes(namespace):
-    def _failed(manager, entrypoint, exc):
+    def _failed(_manager, entrypoint, exc):
         raise ImportError('cannot load %s from %s: %s'
                           % (entrypoint, namespace, exc))
 

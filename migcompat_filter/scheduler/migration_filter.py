@@ -38,7 +38,7 @@ from nova.scheduler import filters
 from oslo_log import log as logging
 
 from migcompat_filter import conf as conf_mod
-from migcompat_filter.conf.scheduler import PASS
+from migcompat_filter.placement import acceptance
 from migcompat_filter.placement import hoststate
 from migcompat_filter.rules import engine
 from migcompat_filter.rules import guest_cpu
@@ -56,18 +56,14 @@ CONF = nova.conf.CONF
 # nova loads the filter, as nova.conf registers its own at import.
 conf_mod.register_opts(CONF)
 
-#: The option that decides about a destination the filter cannot judge.
-_ACTION_OPTION = {
-    hoststate.UNTRAITED: 'untraited_host_action',
-    hoststate.NEWER_SCHEMA: 'newer_schema_action',
-    # Traits of ours that do not decode: as unreadable as a newer schema.
-    hoststate.UNREADABLE: 'newer_schema_action',
-    hoststate.UNJUDGED: 'placement_error_action',
-}
 #: The most refused destination profiles whose reasons are logged at INFO.
 _REASONS_SHOWN = 10
 #: The request attribute that hands the filter's Judgement to the weigher.
 _STASH = '_migcompat_judgement'
+#: The share of request_time_budget that waiting for the process's first
+#: read may not spend: it is kept for reading the source, which every
+#: judgement needs (without it, placement_error_action decides for all).
+SOURCE_READ_SHARE = 0.5
 
 LiveMigration = instances.LiveMigration
 
@@ -120,8 +116,6 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
     than live migrations pass untouched.
     """
 
-    RUN_ON_REBUILD = False  # a rebuild keeps the host: nothing to judge
-
     def __init__(self):
         super().__init__()
         # nova builds its filters when nova-scheduler starts: read the
@@ -152,6 +146,7 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
             LOG.warning('migcompat: could not tell whether instance %s is '
                         'live-migrating (%s); not filtering',
                         getattr(spec_obj, 'instance_uuid', None), e)
+            _stash(spec_obj, None)  # the weigher need not fail again
             return filter_obj_list
         if migration is None:
             _stash(spec_obj, None)  # tells the weigher: nothing to do
@@ -159,9 +154,18 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
         hosts = list(filter_obj_list)
         try:
             return judge(hosts, spec_obj, migration)
+        except engine.NoRulesInstalled as e:
+            # Fail closed: without rules every host would look compatible,
+            # which is what the exception exists to prevent.
+            _stash(spec_obj, None)
+            LOG.error('migcompat: %s; refusing all %d hosts for the live '
+                      'migration of %s', e, len(hosts),
+                      migration.instance_uuid)
+            return []
         except Exception:
             # Never break scheduling: an error here passes every host, as
             # if the filter were not enabled; nova's own checks still run.
+            _stash(spec_obj, None)
             LOG.exception('migcompat: filtering the live migration of %s '
                           'failed; passing all %d hosts',
                           migration.instance_uuid, len(hosts))
@@ -186,8 +190,8 @@ def judge(hosts, spec_obj, migration, conf=None):
 class _RequestFilter(object):
     """One live-migration request being filtered, in nova's host_passes
     shape: the source's profile once, then (passes, why) per destination,
-    then one summary line. Hosts share profiles, so a verdict is reached
-    once per destination profile.
+    then one summary line. Hosts share profiles, so a decision is reached
+    once per destination profile (placement/acceptance.py decides).
     """
 
     def __init__(self, migration, conf):
@@ -200,9 +204,15 @@ class _RequestFilter(object):
         self.verdicts = state.verdicts
         self.verdicts.size = self.options.verdict_cache_size
         self.host_reads = state.host_reads
-        self.deadline = self.cache.clock() + self.options.request_time_budget
+        self.actions = acceptance.Actions.from_options(self.options)
+        budget = self.options.request_time_budget
+        start = self.cache.clock()
+        self.deadline = start + budget
         # One snapshot for the whole request: never a lock, never a read.
-        self.snapshot = self.cache.snapshot(self.deadline)
+        # Before the process's first read has ended it may wait for it, but
+        # never into the share of the budget kept for reading the source.
+        self.snapshot = self.cache.snapshot(
+            start + budget * (1 - SOURCE_READ_SHARE))
         self.failure = self.snapshot.failure
         self._host_key = self.snapshot.grouping.host_key
         self._group_profiles = self.snapshot.grouping.profiles
@@ -212,8 +222,8 @@ class _RequestFilter(object):
         self.exact_tsc = False
         self.own = {}         # rp uuid -> HostProfile read from its traits
         self._not_read = None  # the HostProfile of hosts not read yet
-        self.counts = {}      # host state -> destinations in it
-        self._decided = {}    # destination profile key -> (passes, why)
+        self.counts = {}      # unjudged host state -> destinations in it
+        self._decided = {}    # (state, profile key) -> (passes, why)
         self._members = {}    # destination profile key -> host names (DEBUG)
         self._reasons = {}    # refused profile key -> blocking messages
         self._debug = LOG.isEnabledFor(logging.DEBUG)
@@ -252,20 +262,17 @@ class _RequestFilter(object):
 
     def source_unjudged(self, hosts, source):
         """Every host or none, as the options say for a source that cannot
-        be judged.
+        be judged (placement/acceptance.py).
         """
-        action = (self.options.placement_error_action
-                  if source.state == hoststate.UNJUDGED
-                  else self.options.untraited_source_action)
+        decision = acceptance.for_source(source.state, self.actions)
         LOG.info('migcompat: live migration of instance %(inst)s from '
                  '%(src)s: the source cannot be judged (%(why)s); '
-                 '%(act)s all %(n)d candidate hosts '
-                 '(untraited_source_action / placement_error_action)',
+                 '%(act)s all %(n)d candidate hosts (%(option)s)',
                  {'inst': self.migration.instance_uuid,
                   'src': self.migration.source_host, 'why': source.reason,
-                  'act': 'passing' if action == PASS else 'refusing',
-                  'n': len(hosts)})
-        return hosts if action == PASS else []
+                  'act': 'passing' if decision.accepted else 'refusing',
+                  'n': len(hosts), 'option': decision.option})
+        return hosts if decision.accepted else []
 
     def begin(self, source):
         """Judge the destinations against this source; their Judgement."""
@@ -303,66 +310,40 @@ class _RequestFilter(object):
                 self.migration.request_id)
 
     def split(self, hosts):
-        """(passed, [(refused, why)]): classify() for each host, with a
-        fast path for the common case, a host of a digest group that needs
-        nothing read of its own (10,000 of them per request).
+        """(passed, [(refused, why)]): classify() for each host. The one
+        path every destination takes, whatever the log level: DEBUG only
+        adds log lines.
         """
         passed, refused = [], []
-        if self.exact_tsc or self._debug:
-            for host_state in hosts:
-                passes, why = self.classify(host_state)
-                if passes:
-                    passed.append(host_state)
-                else:
-                    refused.append((host_state, why))
-            return passed, refused
-        host_key, profiles = self._host_key, self._group_profiles
-        seen, decided = self.judgement.hosts, self._decided
-        grouped = 0
         for host_state in hosts:
-            uuid = host_state.uuid
-            digest = host_key.get(uuid)
-            hp = profiles.get(digest) if digest is not None else None
-            if hp is None or hp.state != hoststate.TRAITED:
-                passes, why = self.classify(host_state)
-            else:
-                seen[uuid] = hp
-                grouped += 1
-                decision = decided.get(hp.key)
-                if decision is None:
-                    decision = decided[hp.key] = self._decide(hp)
-                passes, why = decision
+            passes, why = self.classify(host_state)
             if passes:
                 passed.append(host_state)
             else:
                 refused.append((host_state, why))
-        if grouped:
-            counts = self.counts
-            counts[hoststate.TRAITED] = \
-                counts.get(hoststate.TRAITED, 0) + grouped
         return passed, refused
 
     def classify(self, host_state):
-        """(passes, why) for one destination; why says what refuses it."""
+        """(passes, why) for one destination; why says what refuses it.
+        Decided once per destination profile (or unjudged state).
+        """
         uuid = host_state.uuid
         hp = self._destination(uuid)
         self.judgement.hosts[uuid] = hp
         state = hp.state
-        counts = self.counts
-        counts[state] = counts.get(state, 0) + 1
         if state != hoststate.TRAITED:
-            return self._as_configured(host_state, hp)
-        decision = self._decided.get(hp.key)
+            self.counts[state] = self.counts.get(state, 0) + 1
+        memo = (state, hp.key)
+        decision = self._decided.get(memo)
         if decision is None:
-            decision = self._decided[hp.key] = self._decide(hp)
+            decision = self._decided[memo] = self._decide(hp)
         if self._debug:
-            self._members.setdefault(hp.key, []).append(
-                log_lines.host_name(host_state))
+            self._log_host(host_state, hp)
         return decision
 
     def _destination(self, uuid):
         # The common case first: a host of a digest group (10,000 of
-        # them per request: no method call, two dict lookups).
+        # them per request: two dict lookups).
         digest = self._host_key.get(uuid)
         hp = self._group_profiles.get(digest) if digest else None
         if hp is None:
@@ -385,16 +366,20 @@ class _RequestFilter(object):
                 'read within the time budget')
         return hp
 
-    def _as_configured(self, host_state, hp):
-        # A destination that cannot be judged: its *_action option decides.
-        action = getattr(self.options, _ACTION_OPTION[hp.state])
-        if self._debug:
-            LOG.debug('migcompat: %s: %s (%s): %s',
-                      log_lines.host_name(host_state), hp.state, hp.reason,
-                      action)
-        return action == PASS, hp.state
-
     def _decide(self, hp):
+        """(passes, why) for a destination profile: placement/acceptance's
+        decision, with the verdict from the shared verdict cache.
+        """
+        decision = acceptance.decide(hoststate.TRAITED, hp.state,
+                                     self.actions, lambda: self._verdict(hp))
+        if decision.verdict is None:
+            return decision.accepted, hp.state
+        verdict = decision.verdict
+        if not verdict.compatible:
+            self._reasons[hp.key] = [f.message for f in verdict.blocking]
+        return verdict.compatible, ','.join(verdict.factors())
+
+    def _verdict(self, hp):
         judgement = self.judgement
         source, mode = judgement.source, judgement.mode
         verdict = self.verdicts.get_or_compute(
@@ -405,9 +390,17 @@ class _RequestFilter(object):
             LOG.debug('migcompat: %s -> profile %s (%s): %s',
                       self.migration.source_host, hp.key, mode,
                       [f.to_dict() for f in verdict.findings])
-        if not verdict.compatible:
-            self._reasons[hp.key] = [f.message for f in verdict.blocking]
-        return verdict.compatible, ','.join(verdict.factors())
+        return verdict
+
+    def _log_host(self, host_state, hp):
+        # DEBUG only: which hosts share a profile; why an unjudged one
+        # passes or not.
+        name = log_lines.host_name(host_state)
+        if hp.state == hoststate.TRAITED:
+            self._members.setdefault(hp.key, []).append(name)
+            return
+        LOG.debug('migcompat: %s: %s (%s): %s', name, hp.state, hp.reason,
+                  acceptance.for_state(hp.state, self.actions).action)
 
     def log_summary(self, hosts, passed, refused):
         """The DEBUG line per destination profile, then the INFO line,

@@ -23,9 +23,9 @@ the request's deadline, memoised per host and snapshot), so the TscRule
 judges its exact frequency. A host that cannot be read in time is
 "unjudged" (``placement_error_action``).
 
-While a group profile still carries a frequency (a reporter from before
-the digest left it out), that frequency is exact for the whole group and
-nothing is read.
+A host read by its own traits (a reporter that publishes no digest: the
+refresher reads it alone) keeps its frequency, which is exact: nothing
+more is read for it.
 """
 
 import queue
@@ -57,9 +57,9 @@ def needs_exact_tsc(guest, mode, source_profile):
 
 
 def group_is_exact(hp):
-    """True when a group profile judges TSC alike for all its hosts: they
-    scale the TSC, or the group still carries one frequency (its digest
-    covers it).
+    """True when a snapshot's profile judges TSC exactly for its hosts:
+    they scale the TSC, or it still carries a frequency (a host read by
+    its own traits; a digest group's profile has none).
     """
     tsc = hp.profile['tsc']
     return isinstance(tsc, dict) and (tsc.get('scaling') is True or

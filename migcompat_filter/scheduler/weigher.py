@@ -23,8 +23,9 @@ in place of ``<see below>``.
 
 The rule: for a live migration of a host-passthrough guest, a host weighs
 its similarity to the source (the rules engine's similarity(): the share
-of factors identical to the source, 1.0 = identical in every factor,
-unknown counts as different), in [0, 1] and not normalised over the
+of factors identical to the source, 1.0 = identical in every factor but
+the per-host ones such as the calibrated TSC frequency, unknown counts as
+different), in [0, 1] and not normalised over the
 candidates, times the multiplier: the aggregate metadata key
 ``migration_similarity_weight_multiplier`` of the host's aggregates, else
 ``[migcompat] similarity_weight_multiplier`` (default 1.0, as nova's own

@@ -38,8 +38,8 @@ from migcompat_filter.placement import hoststate
 from migcompat_filter.placement import reporter
 from migcompat_filter import rules
 from migcompat_filter.traits import codec as traits
+from tests.functional import fleet_base
 from tests.functional import placement_server
-from tests.functional import test_fleet
 
 #: profile -> fixture snapshot; AMD hosts join one Placement aggregate.
 PROFILES = {'milan': 'epyc-milan-nested-l1',
@@ -65,7 +65,7 @@ class GroupedFleet(testtools.TestCase):
         cls.server.setUp()
         cls.client = placement.PlacementClient(
             placement.adapter_noauth(cls.server.url))
-        cls.wanted = {p: traits.encode(test_fleet.read_host(f))
+        cls.wanted = {p: traits.encode(fleet_base.read_host(f))
                       for p, f in PROFILES.items()}
         cls.agg = str(uuid.uuid4())
         cls.uuids = {}
@@ -160,7 +160,7 @@ class GroupedFleet(testtools.TestCase):
         servers = [{'id': str(uuid.uuid4()), 'name': 'web-1',
                     'status': 'ACTIVE',
                     'OS-EXT-SRV-ATTR:hypervisor_hostname': 'milan-001'}]
-        nova = test_fleet.FakeNova(hyps, servers, []).start()
+        nova = fleet_base.FakeNova(hyps, servers, []).start()
         self.addCleanup(nova.stop)
         return nova
 

@@ -20,12 +20,12 @@ import os
 from defusedxml import ElementTree
 import fixtures
 
-from tests.functional import test_fleet
+from tests.functional import fleet_base
 
-NS = test_fleet.SVG_NS
+NS = fleet_base.SVG_NS
 
 
-class TestMatrixPictures(test_fleet.FleetTestBase):
+class TestMatrixPictures(fleet_base.FleetTestBase):
 
     def draw(self):
         tmp = self.useFixture(fixtures.TempDir()).path

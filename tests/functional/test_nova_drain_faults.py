@@ -29,7 +29,7 @@ import sys
 import fixtures
 
 from migcompat_filter.fleet import nova_api
-from tests.functional import test_nova_drain as drain_base
+from tests.functional import drain_base
 
 _MILAN = drain_base._MILAN
 

@@ -23,8 +23,8 @@ driver), which must not stop the refresher (issue 21, finding 3).
 """
 
 from migcompat_filter.scheduler import migration_filter
+from tests.functional import nova_base as base
 from tests.functional import nova_fixtures as mc
-from tests.functional import test_nova_filter as base
 
 #: profile_change_poll_interval's and profile_refresh_interval's
 #: defaults.
@@ -40,7 +40,7 @@ class Clock(object):
         return self.now
 
 
-class FreshnessTest(base._Base):
+class FreshnessTest(base.NovaTestBase):
 
     #: The reporter's write is seen when the interval has passed, not at
     #: once (tests/functional/nova_fixtures.publish).

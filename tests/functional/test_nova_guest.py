@@ -32,16 +32,14 @@ is off (``[workarounds] skip_cpu_compare_on_dest``, as many clouds run).
 Run with stestr (or python -m testtools.run), not pytest.
 """
 
-import re
-
-from nova import context as nova_context
 from nova.db.main import api as main_db_api
 from nova import objects
 from sqlalchemy import event
 
 from migcompat_filter.cpu import map_migratable as cpu_map_migratable
+from migcompat_filter.scheduler import migration_filter
+from tests.functional import nova_base
 from tests.functional import nova_fixtures as mc
-from tests.functional import test_nova_filter as base
 
 MILAN = 'epyc-milan-nested-l1'
 SKYLAKE = 'libvirt-cpuid-xeon-gold-6148-host'
@@ -98,51 +96,7 @@ def migratable_host_model(prof):
                   cpu_map_migratable.non_migratable(prof['arch']))
 
 
-class _GuestBase(base._Base):
-
-    def _refused(self, line):
-        """{host: factors} of the refused hosts named in an INFO line."""
-        m = re.search(r'refused: (.*)$', line)
-        if not m:
-            return {}
-        return dict(re.findall(r'(\S+) \(([^)]*)\)', m.group(1)))
-
-    def _expect_no_valid_host(self, host, stays_on):
-        """A live migration to host the scheduler refuses (see
-        _post_live_migration_expect_no_valid_host).
-        """
-        server = self.api.get_server(self.server['id'])
-        try:
-            self.api.post_server_action(
-                server['id'], {'os-migrateLive': {
-                    'host': host, 'block_migration': 'auto'}})
-        except base.api_client.OpenStackApiException as e:
-            self.assertIn('NoValidHost', str(e))
-        server = self._wait_for_state_change(server, 'ACTIVE')
-        self.assertEqual(stays_on, server['OS-EXT-SRV-ATTR:host'])
-
-    def _instance(self, server):
-        ctx = nova_context.get_admin_context()
-        cell = objects.InstanceMapping.get_by_instance_uuid(
-            ctx, server['id']).cell_mapping
-        nova_context.set_target_cell(ctx, cell)
-        return ctx, objects.Instance.get_by_uuid(
-            ctx, server['id'], expected_attrs=['vcpu_model'])
-
-    def _set_vcpu_model(self, server, mode, model=None, features=()):
-        """Store instance.vcpu_model as nova's libvirt driver does after
-        generating the guest CPU config (see the module docstring).
-        """
-        _cctx, instance = self._instance(server)
-        instance.vcpu_model = objects.VirtCPUModel(
-            arch='x86_64', vendor='AMD', model=model, mode=mode,
-            match='exact' if model else None, topology=None,
-            features=[objects.VirtCPUFeature(name=n, policy=p)
-                      for n, p in features])
-        instance.save()
-
-
-class InstanceReadTest(_GuestBase):
+class InstanceReadTest(nova_base.GuestTestBase):
     """The vcpu_model comes with the one instance read the filter makes."""
 
     def setUp(self):
@@ -155,7 +109,7 @@ class InstanceReadTest(_GuestBase):
         engine = main_db_api.get_engine(context=cctx)
         statements = []
 
-        def count(conn, cursor, statement, *args):
+        def count(_conn, _cursor, statement, *args):
             if statement.lstrip().upper().startswith('SELECT'):
                 statements.append(statement)
         event.listen(engine, 'before_cursor_execute', count)
@@ -173,7 +127,7 @@ class InstanceReadTest(_GuestBase):
         self.assertEqual(1, len(statements), statements)
 
 
-class CustomModeTest(_GuestBase):
+class CustomModeTest(nova_base.GuestTestBase):
     """A custom guest is judged by its one model and its extra flags, not
     by every model of the source's [libvirt] cpu_models.
     """
@@ -217,7 +171,7 @@ class CustomModeTest(_GuestBase):
         self.assertEqual({'dest': 'usable_models'}, self._refused(line))
 
 
-class HostModelBackAndForthTest(_GuestBase):
+class HostModelBackAndForthTest(nova_base.GuestTestBase):
     """A host-model guest moved Skylake -> Ice Lake can move back: it
     still runs the Skylake-level CPU it was started with.
     """
@@ -257,7 +211,7 @@ class HostModelBackAndForthTest(_GuestBase):
                       self._filter_lines()[-1])
 
 
-class PassthroughGuestOnHostModelHostTest(_GuestBase):
+class PassthroughGuestOnHostModelHostTest(nova_base.GuestTestBase):
     """A host-passthrough guest still running after the operator switched
     the host's cpu_mode to host-model is judged as host-passthrough.
     """
@@ -288,7 +242,7 @@ class PassthroughGuestOnHostModelHostTest(_GuestBase):
         self.assertEqual({'other': 'cpu_features'}, self._refused(line))
 
 
-class TsxGuestsTest(_GuestBase):
+class TsxGuestsTest(nova_base.GuestTestBase):
     """Guests booted before an update took TSX away still have hle/rtm:
     a TSX-less destination is refused although the source's own
     host-model lacks TSX now.
@@ -336,7 +290,7 @@ class TsxGuestsTest(_GuestBase):
         self._post_live_migration_expect_no_valid_host(host='tsxoff')
 
 
-class TscFrequencyTest(_GuestBase):
+class TscFrequencyTest(nova_base.GuestTestBase):
     """host-model guests have no invtsc (libvirt leaves it out of the
     CPU it gives them): hosts of another TSC frequency suit them.
     """
@@ -362,7 +316,7 @@ class TscFrequencyTest(_GuestBase):
         self.assertEqual('other', self._host_of(self.server))
 
 
-class PinnedInvtscTest(_GuestBase):
+class PinnedInvtscTest(nova_base.GuestTestBase):
     """Guests with an invariant TSC at a pinned frequency need each
     destination's own TSC frequency (per host: calibrated at boot), read
     from its own traits when the digest group does not carry it.
@@ -370,12 +324,8 @@ class PinnedInvtscTest(_GuestBase):
 
     HZ = _MILAN['tsc']['frequency']
 
-    def simulate(self):
-        pass
-
     def setUp(self):
         super().setUp()
-        self.simulate()
         record = running_guests('host-model', migratable_host_model(_MILAN),
                                 invtsc_frequencies=[self.HZ])
         self._start('src', mc.real_profile(MILAN, running_guests=record))
@@ -390,28 +340,17 @@ class PinnedInvtscTest(_GuestBase):
         self.assertEqual('near', self._host_of(self.server))
         line = self._filter_lines()[-1]
         self.assertEqual({'far': 'tsc'}, self._refused(line))
-
-
-class PinnedInvtscPerHostDigestTest(PinnedInvtscTest):
-    """The same once the digest leaves the TSC frequency out (simulated
-    until the codec change lands): one group, each host read on its own.
-    """
-
-    def simulate(self):
-        from tests.unit import test_scheduler_exact_tsc
-        test_scheduler_exact_tsc.per_host_tsc(self)
-
-    def test_other_frequency_refused(self):
-        super().test_other_frequency_refused()
-        snap = base.migration_filter.shared().profiles.snapshot()
+        # near and far differ only in their frequency: one digest group,
+        # each host read by its own traits (memoised per snapshot).
+        snap = migration_filter.shared().profiles.snapshot()
         self.assertEqual(1, len(snap.grouping.profiles))
-        reads = base.migration_filter.shared().host_reads
+        reads = migration_filter.shared().host_reads
         for name in ('near', 'far'):
             rp = self._get_provider_uuid_by_host(name)
             self.assertIsNotNone(reads.get(rp, snap.serial), name)
 
 
-class WorkaroundsTest(_GuestBase):
+class WorkaroundsTest(nova_base.GuestTestBase):
     """nova's [workarounds] skip_hypervisor_version_check_on_lm (read from
     nova's own CONF) relaxes our version rules as it relaxes nova's.
     """

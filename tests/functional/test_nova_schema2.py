@@ -25,8 +25,8 @@ from nova.tests.functional.api import client as api_client
 
 from migcompat_filter.placement import reporter
 from migcompat_filter.traits import codec as traits
+from tests.functional import nova_base
 from tests.functional import nova_fixtures as mc
-from tests.functional import test_nova_filter
 
 MILAN = 'epyc-milan-nested-l1'
 INTEL = 'libvirt-cpuid-xeon-gold-6148-host'
@@ -39,7 +39,7 @@ def publish(test, hostname, prof, schema):
                          traits.encode(prof, schema))
 
 
-class _Base(test_nova_filter._Base):
+class _Base(nova_base.NovaTestBase):
 
     def _start_schema(self, hostname, prof, schema):
         self.start_compute(hostname)

@@ -36,8 +36,8 @@ from migcompat_filter.placement import client as placement
 from migcompat_filter.placement import reporter
 from migcompat_filter.profile import Profile
 from migcompat_filter.traits import codec as traits
+from tests.functional import fleet_base
 from tests.functional import placement_server
-from tests.functional import test_fleet
 
 ROOT = os.path.join(os.path.dirname(__file__), '..', '..')
 DEMO = os.path.join(ROOT, 'migcompat_filter', 'demo', 'data', 'hosts')
@@ -117,7 +117,7 @@ class OutputWidthTest(testtools.TestCase):
         servers = [{'id': str(uuid.uuid4()), 'name': 'web-1',
                     'status': 'ACTIVE', 'OS-EXT-SRV-ATTR:host': 'milan-a',
                     'OS-EXT-SRV-ATTR:hypervisor_hostname': 'milan-a'}]
-        cls.nova = test_fleet.FakeNova(hyps, servers, []).start()
+        cls.nova = fleet_base.FakeNova(hyps, servers, []).start()
 
     @classmethod
     def tearDownClass(cls):

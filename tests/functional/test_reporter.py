@@ -116,9 +116,11 @@ class TestSyncInProcess(testtools.TestCase):
         wanted = traits.encode(self.host_a)
         before = self.client.requests
         result = reporter.sync(self.client, self.rp, wanted)
-        # one read + one listing + one create per name new to Placement +
-        # one write (tests/functional/test_schema2.py counts them on the
-        # server side) + the change marker's bump
+        # Counted exactly: the documented cost of a report
+        # (doc/source/reporter.rst). One read + one listing + one create
+        # per name new to Placement + one write
+        # (tests/functional/test_schema2.py counts them on the server side)
+        # + the change marker's bump
         self.assertEqual(1 + 1 + len(result.created) + 1 + BUMP,
                          self.client.requests - before)
         self.assertTrue(result.written)
@@ -129,6 +131,7 @@ class TestSyncInProcess(testtools.TestCase):
         result = reporter.sync(self.client, self.rp, wanted)
         self.assertFalse(result.changed)
         self.assertFalse(result.written)
+        # Documented: an unchanged host costs one read.
         self.assertEqual(1, self.client.requests - before)
 
         # A microcode update: the stale trait goes, the new one comes.
@@ -141,8 +144,8 @@ class TestSyncInProcess(testtools.TestCase):
                                  new_digest]), result.added)
         self.assertEqual(sorted(['CUSTOM_MIGCOMPAT_UCODE_0X1000065',
                                  old_digest]), result.removed)
-        # one read, two trait creations (the new value, the new profile
-        # digest), one write, the bump
+        # Documented: one read, two trait creations (the new value, the
+        # new profile digest), one write, the bump
         self.assertEqual(4 + BUMP, self.client.requests - before)
         self.assertEqual(set(FOREIGN) | set(updated), self.traits())
         decoded = traits.decode(self.traits())
@@ -175,8 +178,8 @@ class TestSyncInProcess(testtools.TestCase):
         reporter.sync(self.client, self.rp, before_names)
         before = self.client.requests
         result = reporter.sync(self.client, self.rp, after_names)
-        # one read, one listing of the new GUESTS names, a create for
-        # each one Placement lacks, one write, the bump
+        # Documented: one read, one listing of the new GUESTS names, a
+        # create for each one Placement lacks, one write, the bump
         self.assertEqual(3 + len(result.created) + BUMP,
                          self.client.requests - before)
         self.assertGreater(len(result.added), reporter.LIST_BEYOND)

@@ -121,9 +121,13 @@ class TestDerivedLists(testtools.TestCase):
                          dict(engine.SIMILARITY_WEIGHTS))
 
     def test_similarity_ignore(self):
-        self.assertEqual({r.name: r.identity_ignore for r in catalogue.rows()
-                          if r.identity_ignore},
-                         dict(engine._SIMILARITY_IGNORE))
+        # The cosmetic parts and the per-host fields of every row.
+        expected = {}
+        for r in catalogue.rows():
+            keys = tuple(r.identity_ignore) + tuple(r.per_host_fields)
+            if keys:
+                expected[r.name] = keys
+        self.assertEqual(expected, dict(engine._SIMILARITY_IGNORE))
 
     def test_cpu_signature_ignores_the_cosmetic_keys_and_vendor(self):
         self.assertEqual(

@@ -35,7 +35,6 @@ from migcompat_filter import exception
 from migcompat_filter.placement import reporter
 from migcompat_filter import redaction
 from tests import cli
-from tests.unit import test_compare_cli
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HOSTS = os.path.join(os.path.dirname(HERE), 'fixtures', 'hosts')
@@ -52,7 +51,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-class HygieneTestCase(test_compare_cli.CLITestBase):
+class HygieneTestCase(cli.CLITestBase):
     """compare's test base (a temp dir, write()) plus the hygiene checks."""
 
     def profile_json(self, **changes):

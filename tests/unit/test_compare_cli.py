@@ -21,9 +21,6 @@ import json
 import os
 import subprocess
 
-import fixtures
-import testtools
-
 from migcompat_filter import profile as profile_mod
 from tests import cli
 from tests.unit import hosts
@@ -32,43 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SNAPSHOTS = os.path.join(os.path.dirname(HERE), 'fixtures', 'hosts')
 
 
-class CLITestBase(testtools.TestCase):
-    """Running ``migcompat compare`` and reading what it says."""
-
-    def setUp(self):
-        super(CLITestBase, self).setUp()
-        self.tmp = self.useFixture(fixtures.TempDir()).path
-
-    def write(self, name, text):
-        path = os.path.join(self.tmp, name)
-        with open(path, 'w') as f:
-            f.write(text)
-        return path
-
-    def profile_file(self, name, profile):
-        return self.write(name + '.json', profile.to_json())
-
-    def run_cli(self, *args):
-        env = dict(os.environ, COLUMNS='120')
-        proc = subprocess.run(cli.command() + ['compare'] + list(args),
-                              capture_output=True, text=True, env=env,
-                              cwd=self.tmp, timeout=300)
-        self.assertNotIn('Traceback', proc.stderr)
-        self.assertNotIn('Traceback', proc.stdout)
-        return proc
-
-    def compare_json(self, *args):
-        proc = self.run_cli(*(args + ('-f', 'json')))
-        return proc, (json.loads(proc.stdout) if proc.stdout else None)
-
-    def assert_bad_input(self, proc, *words):
-        self.assertEqual(2, proc.returncode, proc.stdout + proc.stderr)
-        self.assertEqual('', proc.stdout)
-        for word in words:
-            self.assertIn(word, proc.stderr)
-
-
-class CompareCLITest(CLITestBase):
+class CompareCLITest(cli.CLITestBase):
 
     # -- verdicts ------------------------------------------------------------
 
@@ -275,7 +236,7 @@ class CompareCLITest(CLITestBase):
 GUESTS = os.path.join(os.path.dirname(HERE), 'fixtures', 'guests')
 
 
-class CompareGuestCLITest(CLITestBase):
+class CompareGuestCLITest(cli.CLITestBase):
     """``compare SRC DST --guest DOMAIN.xml``: one running guest judged.
 
     The guest XML is the real live XML of a host-model guest on this

@@ -100,7 +100,9 @@ class DevstackPluginTest(testtools.TestCase):
 
     def test_bash_syntax(self):
         for path in (PLUGIN, SETTINGS):
-            subprocess.run(['bash', '-n', path], check=True, timeout=30)
+            proc = subprocess.run(['bash', '-n', path], capture_output=True,
+                                  text=True, timeout=30)
+            self.assertEqual(0, proc.returncode, proc.stderr)
 
     def test_shellcheck_clean(self):
         if shutil.which('shellcheck') is None:

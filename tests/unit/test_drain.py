@@ -29,7 +29,8 @@ from migcompat_filter.exception import InputError
 from migcompat_filter.fleet import capacity
 from migcompat_filter.fleet import drain
 from migcompat_filter.fleet import drain_run
-from tests.unit import test_whatif as fleets
+from migcompat_filter.placement import acceptance
+from tests import fake_fleet as fleets
 
 MILAN = fleets.MILAN
 
@@ -156,7 +157,8 @@ class UntraitedSourceTest(testtools.TestCase):
             plan = drain.make_plan(src, hosts, [server('a')],
                                    {'id-a': {'VCPU': 2}}, free,
                                    lambda s: ('host-model', 'test'),
-                                   source_action=action)
+                                   actions=acceptance.Actions(
+                                       untraited_source_action=action))
             sp = plan.servers[0]
             self.assertEqual(targets, [t.host.name for t in sp.targets])
             reasons = [t.reason for t in sp.targets + sp.refused]

@@ -26,7 +26,7 @@ from migcompat_filter.demo import hosts as demo_hosts
 from migcompat_filter.factors import catalogue
 from migcompat_filter.fleet import explain
 from migcompat_filter.fleet import failure_patterns as table
-from tests.functional import test_nova_explain as real
+from tests import explain_texts as real
 
 DEMO = demo_hosts.DATA
 

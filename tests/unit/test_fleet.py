@@ -24,6 +24,7 @@ from migcompat_filter.cmd import host as host_cmd
 from migcompat_filter.fleet import baseline
 from migcompat_filter.fleet import inventory
 from migcompat_filter.fleet import matrix
+from migcompat_filter.placement import acceptance
 from migcompat_filter.placement import client as placement
 from migcompat_filter.placement import hoststate
 from migcompat_filter.profile import Profile
@@ -31,52 +32,9 @@ from migcompat_filter.profile import Unknown
 from migcompat_filter import rules
 from migcompat_filter.rules.policy import Policy
 from migcompat_filter.traits import codec as traits
-
-BASE = ['apic', 'clflush', 'cmov', 'cx8', 'de', 'fpu', 'fxsr', 'lm', 'mca',
-        'mce', 'mmx', 'msr', 'mtrr', 'nx', 'pae', 'pat', 'pge', 'pni',
-        'pse', 'pse36', 'sep', 'sse', 'sse2', 'syscall', 'tsc', 'vme']
-
-
-def profile(qemu='8.2.0', extra=(), microcode='0x10', vendor='Intel',
-            usable=('486', 'pentium', 'qemu64'), expanded=True):
-    feats = sorted(set(BASE) | set(extra))
-    return Profile({
-        'arch': 'x86_64',
-        'cpu_model': {'vendor': vendor, 'family': 6, 'model': 85,
-                      'stepping': 4, 'model_name': 'Test CPU',
-                      'libvirt_model': 'qemu64'},
-        'cpu_features': {'source': 'libvirt', 'model': None,
-                         'features': feats},
-        'host_model': {'model': 'qemu64', 'vendor': vendor,
-                       'features': feats, 'disabled': [],
-                       'expanded': expanded},
-        'usable_models': list(usable),
-        'microcode_version': microcode,
-        'kernel_version': '6.1.0',
-        'qemu_version': qemu,
-        'libvirt_version': '9.0.0',
-        'cpu_mode': 'host-model',
-        'cpu_models': [],
-        'nested_virt': {'nested': False, 'hypervisor': None,
-                        'nested_enabled': True},
-        'tsc': {'frequency': 2000000000, 'scaling': True},
-        'phys_bits': 46,
-        'machine_types': ['pc', 'pc-q35-8.2', 'q35'],
-        'firmware_version': {'vendor': 'ACME', 'version': '1.0',
-                             'date': '01/01/2026'},
-        'firmware_settings': {'smt': 'on', 'threads_per_core': 2,
-                              'virtualization': 'vmx'},
-        'kernel_settings': {'cmdline': {}, 'modprobe': {},
-                            'module_parameters': {}, 'vulnerabilities': {}},
-    })
-
-
-def host(name, prof, extra_traits=('COMPUTE_NODE',), hypervisor=None):
-    h = inventory.Host(name, 'uuid-' + name, hypervisor=hypervisor)
-    h.traits = set(extra_traits) | (set(traits.encode(prof)) if prof
-                                    else set())
-    h.classify()
-    return h
+from tests.unit.fleet_hosts import BASE
+from tests.unit.fleet_hosts import host
+from tests.unit.fleet_hosts import profile
 
 
 class TestGroupsAndMatrix(testtools.TestCase):
@@ -188,7 +146,8 @@ class TestAccepts(testtools.TestCase):
                                  '(maint)'), result['off'])
         self.assertTrue(result['bare'][0])  # untraited_host_action default
         refused = matrix.accepts(
-            hosts, src, conf_actions={hoststate.UNTRAITED: 'refuse'})
+            hosts, src,
+            actions=acceptance.Actions(untraited_host_action='refuse'))
         self.assertFalse({h.name: ok for h, ok, _w, _v in refused}['bare'])
 
 
@@ -293,7 +252,7 @@ class TestHostStates(testtools.TestCase):
         hosts = self.hosts()
         result = {h.name: (ok, why) for h, ok, why, _v in matrix.accepts(
             list(hosts.values()), hosts['good'],
-            conf_actions={hoststate.UNJUDGED: 'refuse'})}
+            actions=acceptance.Actions(placement_error_action='refuse'))}
         self.assertEqual((False, 'cannot be judged (boom): the filter '
                                  'refuses it'), result['broken'])
         ok, why = result['newer']

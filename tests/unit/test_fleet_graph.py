@@ -24,10 +24,10 @@ import testtools
 from migcompat_filter.exception import InputError
 from migcompat_filter.fleet import matrix
 from migcompat_filter.pictures import graph as fleet_graph
-from tests.unit import test_fleet
-from tests.unit import test_matrix_svg
+from tests.unit import fleet_hosts
+from tests.unit import svg_helpers
 
-NS = test_matrix_svg.NS
+NS = svg_helpers.NS
 
 
 def paths(root, cls):
@@ -41,16 +41,16 @@ class TestGraph(testtools.TestCase):
         super(TestGraph, self).setUp()
         # G1 (a1, a2) old, G2 newer, G3 newest: guests move up only;
         # G4 is another vendor, an island.
-        old = test_fleet.profile(qemu='7.2.0')
-        new = test_fleet.profile(qemu='8.2.0', extra=['avx'])
-        twin = test_fleet.profile(qemu='8.2.0', extra=['avx'],
-                                  microcode='0x11')
-        amd = test_fleet.profile(vendor='AMD')
+        old = fleet_hosts.profile(qemu='7.2.0')
+        new = fleet_hosts.profile(qemu='8.2.0', extra=['avx'])
+        twin = fleet_hosts.profile(qemu='8.2.0', extra=['avx'],
+                                   microcode='0x11')
+        amd = fleet_hosts.profile(vendor='AMD')
         self.m = matrix.build([
-            test_fleet.host('a1', old), test_fleet.host('a2', old),
-            test_fleet.host('b', new), test_fleet.host('b-twin', twin),
-            test_fleet.host('z', amd), test_fleet.host('bare', None)])
-        self.root = test_matrix_svg.parse(fleet_graph.svg(self.m))
+            fleet_hosts.host('a1', old), fleet_hosts.host('a2', old),
+            fleet_hosts.host('b', new), fleet_hosts.host('b-twin', twin),
+            fleet_hosts.host('z', amd), fleet_hosts.host('bare', None)])
+        self.root = svg_helpers.parse(fleet_graph.svg(self.m))
 
     def boxes(self):
         """{group label: (box element, x, y, w, h)}."""
@@ -113,14 +113,14 @@ class TestGraph(testtools.TestCase):
             self.assertLess(boxes[b][2], boxes[a][2], (a, b))
         # b (newer QEMU, more features) receives from a1's group.
         names = {t.text: t.get('data-group') for t in
-                 test_matrix_svg.texts(self.root, 'node-label')}
+                 svg_helpers.texts(self.root, 'node-label')}
         self.assertLess(boxes[names['b (+1)'] if 'b (+1)' in names
                               else names['b']][2],
                         boxes[names['a1 (+1)']][2])
 
     def test_host_names_in_the_boxes(self):
         labels = {t.get('data-group'): t for t in
-                  test_matrix_svg.texts(self.root, 'node-label')}
+                  svg_helpers.texts(self.root, 'node-label')}
         self.assertEqual({g.label for g in self.m.groups}, set(labels))
         boxes = self.boxes()
         for group in self.m.groups:
@@ -128,17 +128,17 @@ class TestGraph(testtools.TestCase):
             self.assertEqual(fleet_graph.heatmap.axis_name(group), t.text)
             self.assertEqual(str(len(group.hosts)), t.get('data-hosts'))
             _g, x, y, w, h = boxes[group.label]
-            x0, y0, x1, y1 = test_matrix_svg.text_box(t)
+            x0, y0, x1, y1 = svg_helpers.text_box(t)
             self.assertTrue(x <= x0 and x1 <= x + w and y <= y0 and
                             y1 <= y + h, t.text)
-        islands = test_matrix_svg.texts(self.root, 'islands')
+        islands = svg_helpers.texts(self.root, 'islands')
         self.assertIn('z', ' '.join(t.text for t in islands))
 
     def test_everything_inside_the_canvas(self):
         width = float(self.root.get('width'))
         height = float(self.root.get('height'))
         for t in self.root.iter(NS + 'text'):
-            x0, y0, x1, y1 = test_matrix_svg.text_box(t)
+            x0, y0, x1, y1 = svg_helpers.text_box(t)
             self.assertTrue(0 <= x0 and x1 <= width and 0 <= y0 and
                             y1 <= height, t.text)
         for _g, x, y, w, h in self.boxes().values():
@@ -150,13 +150,13 @@ class TestGraph(testtools.TestCase):
         hosts = []
         for q in range(10):
             for f, extra in enumerate(([], ['avx'], ['avx', 'avx2'])):
-                hosts.append(test_fleet.host(
+                hosts.append(fleet_hosts.host(
                     'host-%02d-%d' % (q, f),
-                    test_fleet.profile(qemu='%d.%d.0' % (7 + q // 4, q % 4),
-                                       extra=extra)))
+                    fleet_hosts.profile(
+                        qemu='%d.%d.0' % (7 + q // 4, q % 4), extra=extra)))
         m = matrix.build(hosts)
         self.assertEqual(30, len(m.groups))
-        self.root = test_matrix_svg.parse(fleet_graph.svg(m))
+        self.root = svg_helpers.parse(fleet_graph.svg(m))
         self.m = m
         boxes = list({id(b[0]): b for b in self.boxes().values()}.values())
         # No two boxes overlap; no row is wider than MAX_ROW boxes.
@@ -188,6 +188,6 @@ class TestGraph(testtools.TestCase):
         self.assertIn('g.png', str(e))
 
     def test_empty_and_single_group_fleets_are_pictures(self):
-        for hosts in ([], [test_fleet.host('only', test_fleet.profile())]):
-            root = test_matrix_svg.parse(fleet_graph.svg(matrix.build(hosts)))
+        for hosts in ([], [fleet_hosts.host('only', fleet_hosts.profile())]):
+            root = svg_helpers.parse(fleet_graph.svg(matrix.build(hosts)))
             self.assertEqual([], paths(root, 'edge'))

@@ -24,7 +24,7 @@ from migcompat_filter.placement import grouping
 from migcompat_filter.placement import hoststate
 from migcompat_filter.traits import codec as traits
 from tests.fake_placement import FakePlacement
-from tests.unit import test_scheduler_profiles as cached
+from tests.unit import scheduler_helpers as cached
 
 
 class UngroupedTest(testtools.TestCase):

@@ -23,11 +23,11 @@ import testtools
 from migcompat_filter.cpu import map_migratable as cpu_map_migratable
 from migcompat_filter import exception
 from migcompat_filter.host import domains
-from tests.unit.test_domains import domain
-from tests.unit.test_domains import invtsc
-from tests.unit.test_domains import LIVE
-from tests.unit.test_domains import passthrough
-from tests.unit.test_domains import UUID
+from tests.unit.guest_xml import domain
+from tests.unit.guest_xml import invtsc
+from tests.unit.guest_xml import LIVE
+from tests.unit.guest_xml import passthrough
+from tests.unit.guest_xml import UUID
 
 
 #: kvm64 in a pretend CPU map (the real one has more features).

@@ -31,41 +31,24 @@ from migcompat_filter.fleet import matrix
 from migcompat_filter.pictures import heatmap
 from migcompat_filter.pictures import svgdraw
 from tests.unit import colour_vision
-from tests.unit import test_fleet
+from tests.unit import fleet_hosts
+from tests.unit.svg_helpers import NS
+from tests.unit.svg_helpers import parse
+from tests.unit.svg_helpers import text_box
+from tests.unit.svg_helpers import texts
 from tests.unit import truetype
-
-NS = '{http://www.w3.org/2000/svg}'
 
 
 def sample_matrix(names=('a<1>', 'a&2', 'b', 'c'), mode=None):
-    old = test_fleet.profile(qemu='7.2.0')
-    new = test_fleet.profile(qemu='8.2.0', extra=['avx'])
-    newest = test_fleet.profile(qemu='9.0.0', extra=['avx', 'avx2'],
-                                microcode='0x99')
-    hosts = [test_fleet.host(names[0], old), test_fleet.host(names[1], old),
-             test_fleet.host(names[2], new),
-             test_fleet.host(names[3], newest),
-             test_fleet.host('bare"one', None)]
+    old = fleet_hosts.profile(qemu='7.2.0')
+    new = fleet_hosts.profile(qemu='8.2.0', extra=['avx'])
+    newest = fleet_hosts.profile(qemu='9.0.0', extra=['avx', 'avx2'],
+                                 microcode='0x99')
+    hosts = [fleet_hosts.host(names[0], old), fleet_hosts.host(names[1], old),
+             fleet_hosts.host(names[2], new),
+             fleet_hosts.host(names[3], newest),
+             fleet_hosts.host('bare"one', None)]
     return matrix.build(hosts, mode=mode)
-
-
-def parse(text):
-    return ElementTree.fromstring(text.encode('utf-8'))
-
-
-def texts(root, cls):
-    return [t for t in root.iter(NS + 'text') if t.get('class') == cls]
-
-
-def text_box(t):
-    """(x0, y0, x1, y1) of an unrotated text element, by its anchor."""
-    x, y = float(t.get('x')), float(t.get('y'))
-    size = float(t.get('font-size'))
-    width = svgdraw.text_width(t.text or '', size)
-    start = {'start': x, 'middle': x - width / 2, 'end': x - width}[
-        t.get('text-anchor', 'start')]
-    # Descenders reach about a quarter of the size below the baseline.
-    return start, y - size, start + width, y + size / 4.0
 
 
 class TestSvg(testtools.TestCase):

@@ -638,6 +638,57 @@ class TestSimilarity(testtools.TestCase):
         from migcompat_filter.profile import Profile
         self.assertEqual(0.0, rules.similarity(Profile(), Profile()))
 
+    def test_per_host_fields_do_not_count(self):
+        # A twin read through its digest group has no TSC frequency (per
+        # host); it scores what the host scores against itself, 1.0 here.
+        src = hosts.xeon_9242()
+        self.assertIn('frequency', src['tsc'])
+        twin = Profile(dict(src.factors, tsc={
+            k: v for k, v in src['tsc'].items() if k != 'frequency'}))
+        self.assertEqual(1.0, rules.similarity(src, twin))
+        recalibrated = Profile(dict(src.factors, tsc=dict(
+            src['tsc'], frequency=src['tsc']['frequency'] + 1000)))
+        self.assertEqual(1.0, rules.similarity(src, recalibrated))
+        self.assertLess(rules.similarity(src, Profile(dict(
+            src.factors, tsc=dict(src['tsc'], scaling=not src['tsc'].get(
+                'scaling'))))), 1.0)
+
+
+class TestNestedVirt(testtools.TestCase):
+
+    def test_a_nested_destination_warns_and_blocks_when_strict(self):
+        # A bare-metal source, the same host nested under KVM: a
+        # host-passthrough guest should not move (warns; strict blocks).
+        src = hosts.xeon_9242()
+        dst = Profile(dict(src.factors, nested_virt=dict(
+            src['nested_virt'], nested=True, hypervisor='KVM')))
+        verdict = rules.evaluate(src, dst, 'host-passthrough')
+        self.assertTrue(verdict.compatible)
+        self.assertEqual(['nested_virt'], verdict.factors('warn'))
+        strict = rules.evaluate(src, dst, 'host-passthrough',
+                                Policy(strict=True))
+        self.assertEqual(['nested_virt'], strict.factors('block'))
+
+
+class TestVendor(testtools.TestCase):
+
+    def test_vendor_case_does_not_matter(self):
+        # libvirt says "Intel", /proc/cpuinfo "GenuineIntel" is mapped to
+        # it; a hand-written or older snapshot may say "intel".
+        src = hosts.xeon_9242()
+        lower = {}
+        for factor in ('cpu_model', 'host_model'):
+            lower[factor] = dict(src[factor],
+                                 vendor=src[factor]['vendor'].lower())
+        dst = Profile(dict(src.factors, **lower))
+        verdict = rules.evaluate(src, dst, 'host-model')
+        self.assertNotIn('CPU vendor differs',
+                         ' '.join(f.message for f in verdict.findings))
+        other = hosts.epyc_7713()
+        self.assertIn('CPU vendor differs', ' '.join(
+            f.message for f in rules.evaluate(src, other,
+                                              'host-model').findings))
+
 
 class TestRealSnapshots(testtools.TestCase):
     """The engine on profiles read from the real snapshots in

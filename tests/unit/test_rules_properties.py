@@ -236,7 +236,11 @@ class TestProperties(testtools.TestCase):
         for src, dst in ((broken, host), (host, broken), (broken, broken)):
             verdict = rules.evaluate(src, dst, mode,
                                      cpu_models=['IvyBridge'])
-            self.assertIn(verdict.compatible, (True, False))
-            verdict.to_dict()
+            # What a user reads: refused exactly when a finding blocks,
+            # and every finding says what it means.
+            self.assertEqual(not verdict.blocking, verdict.compatible)
+            self.assertTrue(all(f.message for f in verdict.findings))
+            self.assertEqual(verdict.compatible,
+                             verdict.to_dict()['compatible'])
             score = rules.similarity(src, dst)
             self.assertTrue(0.0 <= score <= 1.0)

@@ -35,11 +35,11 @@ from migcompat_filter.placement import hoststate
 from migcompat_filter import profile as profile_mod
 from migcompat_filter.traits import codec as traits
 from tests import cli
-from tests.unit.test_domains import domain
-from tests.unit.test_domains import invtsc
-from tests.unit.test_domains import LIVE
-from tests.unit.test_domains import passthrough
-from tests.unit.test_domains import UUID
+from tests.unit.guest_xml import domain
+from tests.unit.guest_xml import invtsc
+from tests.unit.guest_xml import LIVE
+from tests.unit.guest_xml import passthrough
+from tests.unit.guest_xml import UUID
 
 HOSTS = os.path.join(os.path.dirname(__file__), '..', 'fixtures', 'hosts')
 THIS_HOST = os.path.join(HOSTS, 'this-host-epyc-nested-l1-20261125')

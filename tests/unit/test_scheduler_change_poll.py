@@ -24,7 +24,7 @@ from migcompat_filter.placement import change_marker
 from migcompat_filter.scheduler import profiles
 from migcompat_filter.scheduler import refresher
 from tests.fake_placement import FakePlacement
-from tests.unit import test_scheduler_profiles as base
+from tests.unit import scheduler_helpers as base
 
 POLL = 5
 INTERVAL = 300

@@ -10,29 +10,29 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""A guest with a pinned invariant TSC is judged by each destination's own
-TSC frequency, before and after the digest leaves the frequency out.
+"""A guest with an invariant TSC is judged by each destination's own TSC
+frequency.
+
+The digest leaves the calibrated frequency out (the catalogue's ``tsc``
+row: ``per_host_fields``), so hosts that differ only in it share one
+digest group whose profile has no frequency; for a guest with a pinned
+invariant TSC (or invtsc from nova and nothing saying how it runs) each
+candidate that does not scale the TSC is read by its own traits. A host
+read alone (its reporter publishes no digest) keeps its frequency, which
+is exact, so nothing more is read for it.
 
 Profiles are real snapshots with their TSC frequency set as calibrated
 hosts report it, published with the real codec; Placement is the
-in-memory stand-in (the real one runs in tests/functional). "After the
-codec change" is simulated by making the TSC trait per host for the
-digest (traits.is_per_host) and dropping the group's frequency
-(grouping.without_per_host), as the trait engineer's change does.
+in-memory stand-in (the real one runs in tests/functional).
 """
 
 import uuid
 
-import fixtures
 from oslo_config import fixture as config_fixture
 
-from migcompat_filter.factors import catalogue
-from migcompat_filter.placement import grouping
-from migcompat_filter.placement import hoststate
+from migcompat_filter import profile as profile_mod
 from migcompat_filter.scheduler import migration_filter
-from migcompat_filter.traits import codec as traits
-from tests.unit import test_scheduler_filter as base
-from tests.unit import test_scheduler_profiles as cached
+from tests.unit import scheduler_helpers as helpers
 
 SOURCE_HZ = 2095012345
 #: 1 kHz off: within the default tolerance; 30 MHz off: not.
@@ -41,66 +41,37 @@ FAR_HZ = SOURCE_HZ + 30000000
 
 
 def _pinned_record(hz):
-    record = base._record(['clwb'])
+    record = helpers.record(['clwb'])
     record['invtsc_frequencies'] = [hz]
     return record
 
 
-def per_host_tsc(test):
-    """Simulate the codec change: TSC out of the digest, and a group's
-    profile without the frequency (nothing to do where the codec already
-    publishes the frequency per host: catalogue per_host_fields).
-    """
-    if catalogue.get('tsc').per_host_fields:
-        return
-    code = traits.PREFIX + traits._codec_for('tsc')[0] + '_'
-    orig_is_per_host = traits.is_per_host
-    orig_without = grouping.without_per_host
-
-    def is_per_host(trait):
-        return orig_is_per_host(trait) or trait.startswith(code)
-
-    def without(hp):
-        hp = orig_without(hp)
-        tsc = hp.profile['tsc'] if hp.profile is not None else None
-        if not isinstance(tsc, dict) or 'frequency' not in tsc:
-            return hp
-        factors = dict(hp.profile.factors)
-        factors['tsc'] = {k: v for k, v in tsc.items() if k != 'frequency'}
-        return hoststate.HostProfile(hp.state, type(hp.profile)(factors),
-                                     hp.key, hp.reason, hp.problems)
-    test.useFixture(fixtures.MonkeyPatch(
-        'migcompat_filter.traits.codec.is_per_host', is_per_host))
-    test.useFixture(fixtures.MonkeyPatch(
-        'migcompat_filter.placement.grouping.without_per_host', without))
+def _own(host):
+    return '/resource_providers/%s/traits' % host.uuid
 
 
-class _ExactBase(base._FilterBase):
+class ExactTscTest(helpers.FilterBase):
 
     def _milan(self, hz, **changes):
         tsc = {'frequency': hz, 'scaling': False}
-        return cached.real('epyc-milan-nested-l1', tsc=tsc, **changes)
+        return helpers.real(helpers.MILAN, tsc=tsc, **changes)
 
     def setUp(self):
         super().setUp()
-        self.simulate()
         self.src = self._host('src', self._milan(
             SOURCE_HZ, running_guests=_pinned_record(SOURCE_HZ)))
         self.same = self._host('same', self._milan(SOURCE_HZ))
         self.near = self._host('near', self._milan(NEAR_HZ))
         self.far = self._host('far', self._milan(FAR_HZ))
-        # Another group (the simulation takes all of TSC out of the
-        # digest; the codec change keeps 'scaling' in it).
-        self.scales = self._host('scales', cached.real(
-            'epyc-milan-nested-l1', kernel_version='6.19.1-fc-v700',
+        # Another group, whose hosts scale the TSC: judged alike.
+        self.scales = self._host('scales', helpers.real(
+            helpers.MILAN, kernel_version='6.19.1-fc-v700',
             tsc={'frequency': FAR_HZ + 7, 'scaling': True}))
         self.hosts = [self.same, self.near, self.far, self.scales]
 
-    def simulate(self):
-        pass
-
-    def _judge_names(self):
-        return sorted(h.host for h in self._judge(self.hosts))
+    def _judge_names(self, hosts=None, vcpu_model=None):
+        return sorted(h.host for h in self._judge(hosts or self.hosts,
+                                                  vcpu_model=vcpu_model))
 
     def test_exact_frequency_decides(self):
         self.assertEqual(['near', 'same', 'scales'], self._judge_names())
@@ -109,55 +80,67 @@ class _ExactBase(base._FilterBase):
         self.assertEqual(1, len(refused), self.log.output)
         self.assertIn('%d Hz' % FAR_HZ, refused[0])
 
-
-class BeforeCodecChangeTest(_ExactBase):
-    """Today: the digest covers the frequency, so each frequency is its own
-    group and nothing is read per host.
-    """
-
-    def test_no_per_host_reads(self):
-        self._judge(self.hosts)
-        calls = self.placement.calls
-        self._judge(self.hosts)
-        # Only the source, read on every request.
-        self.assertEqual(1, self.placement.calls - calls)
-
-
-class AfterCodecChangeTest(_ExactBase):
-    """The digest leaves the frequency out: the hosts that do not scale
-    share one group and are each read once per snapshot.
-    """
-
-    def simulate(self):
-        per_host_tsc(self)
-
-    def test_one_group_and_per_host_reads_memoised(self):
+    def test_one_group_and_each_host_read_on_the_first_request(self):
         self.assertEqual(['near', 'same', 'scales'], self._judge_names())
         snap = migration_filter.shared().profiles.snapshot()
-        group = (self.same, self.near, self.far)
-        keys = {snap.host(h.uuid).key for h in group}
+        keys = {snap.host(h.uuid).key for h in (self.same, self.near,
+                                                self.far)}
         self.assertEqual(1, len(keys))
         urls = list(self.placement.urls)
-        own = {'/resource_providers/%s/traits' % h.uuid
-               for h in (self.same, self.near, self.far)}
-        self.assertEqual(own, own & set(urls))
+        for host in (self.same, self.near, self.far):
+            self.assertIn(_own(host), urls, host.host)
         # The scaling host's group judges alike: read only once, by the
         # refresher, to learn its group's profile.
-        self.assertEqual(1, urls.count(
-            '/resource_providers/%s/traits' % self.scales.uuid))
-        # Same snapshot: memoised, only the source again.
+        self.assertEqual(1, urls.count(_own(self.scales)))
+        # Same snapshot: memoised, only the source is read again (the
+        # documented one Placement call per live migration).
         calls = self.placement.calls
         self.assertEqual(['near', 'same', 'scales'], self._judge_names())
-        self.assertEqual(1, self.placement.calls - calls)
+        self.assertEqual([_own(self.src)], self.placement.urls[calls:])
 
     def test_guest_without_invtsc_reads_nothing_per_host(self):
-        self.placement.set(self.src.uuid, cached.published(self._milan(
-            SOURCE_HZ, running_guests=base._record(['clwb']))))
-        self._judge(self.hosts)
-        calls = self.placement.calls
+        self.placement.set(self.src.uuid, helpers.published(self._milan(
+            SOURCE_HZ, running_guests=helpers.record(['clwb']))))
         self.assertEqual(['far', 'near', 'same', 'scales'],
                          self._judge_names())
-        self.assertEqual(1, self.placement.calls - calls)
+        # At most the one host the refresher read to learn the group's
+        # profile; none for the request.
+        own = [self.placement.urls.count(_own(h))
+               for h in (self.same, self.near, self.far)]
+        self.assertLessEqual(sum(own), 1, own)
+
+    def test_invtsc_from_nova_with_nothing_pinned_needs_the_exact_tsc(self):
+        # The source says nothing of how its guests run (no record): nova's
+        # invtsc flag alone makes the source's frequency the guest's.
+        self.placement.set(self.src.uuid, helpers.published(self._milan(
+            SOURCE_HZ, running_guests=profile_mod.Unknown('not read'))))
+        vcpu = helpers.VCPUModel('host-model',
+                                 features=[('invtsc', 'require')])
+        self.assertEqual(['near', 'same', 'scales'],
+                         self._judge_names(vcpu_model=vcpu))
+
+    def test_a_host_read_alone_is_judged_by_its_own_frequency(self):
+        # A reporter that publishes no digest: the refresher reads the
+        # host by its own traits, so its frequency is known and exact and
+        # the request reads nothing more of it (a Placement failing on
+        # it now changes nothing).
+        alone = self._host('alone', traits=helpers.published(
+            self._milan(FAR_HZ, kernel_version='6.19.1-alone'),
+            digest=False))
+        migration_filter.shared().profiles.refresh_now()
+        self.assertEqual(
+            FAR_HZ, migration_filter.shared().profiles.snapshot().host(
+                alone.uuid).profile['tsc']['frequency'])
+        real_get = self.placement.get
+
+        def failing(url, **kw):
+            if alone.uuid in url:
+                raise ConnectionError('injected failure')
+            return real_get(url, **kw)
+        self.placement.get = failing
+        self.assertEqual(['same'], self._judge_names([self.same, alone]))
+        self.assertIn('refused alone', self.log.output)
+        self.assertNotIn('unjudged', self.log.output)
 
     def test_unread_host_follows_placement_error_action(self):
         self._judge(self.hosts)  # the first read of the fleet
@@ -177,8 +160,8 @@ class AfterCodecChangeTest(_ExactBase):
         self.assertIn('1 unjudged', self.log.output)
 
 
-class SourceReResolvedTest(base._FilterBase):
-    """F9: a compute node re-created with a new UUID is found again."""
+class SourceReResolvedTest(helpers.FilterBase):
+    """A compute node re-created with a new UUID is found again."""
 
     def test_404_on_the_source_reads_the_compute_node_again(self):
         twin = self._host('twin', self.milan)
@@ -191,7 +174,7 @@ class SourceReResolvedTest(base._FilterBase):
             return self.src.uuid
         migration = migration_filter.LiveMigration(
             'inst-1', 'src', 'src', gone, resolve_source=resolve)
-        passed = migration_filter.judge([twin, intel], base._Spec(),
+        passed = migration_filter.judge([twin, intel], helpers.Spec(),
                                         migration)
         self.assertEqual([twin], passed)
         self.assertEqual([1], resolved)

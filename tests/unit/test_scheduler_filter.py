@@ -16,64 +16,22 @@ is the in-memory stand-in, and the host states carry only what the filter
 reads (nova's own harness runs them in tests/functional/test_nova_filter).
 """
 
-import uuid
+
+import threading
 
 import fixtures
-import testtools
 
 from migcompat_filter.placement import hoststate
 from migcompat_filter.scheduler import migration_filter
-from tests.fake_placement import FakePlacement
-from tests.unit import test_scheduler_profiles as cached
+from tests.unit import scheduler_helpers as helpers
 
 
-class _HostState(object):
-    def __init__(self, name):
-        self.host = self.nodename = name
-        self.uuid = str(uuid.uuid4())
-
-
-class _Spec(object):
-    """A request object that takes attributes, as a RequestSpec does."""
-
-
-class _FilterBase(testtools.TestCase):
-
-    def setUp(self):
-        super().setUp()
-        self.placement = FakePlacement()
-        migration_filter.reset_shared(lambda: self.placement)
-        self.addCleanup(migration_filter.reset_shared)
-        # The hosts are added after the "scheduler start": the first
-        # request waits for the first read (by default it would not).
-        conf = migration_filter.CONF
-        conf.set_override('initial_profile_wait', 10, 'migcompat')
-        self.addCleanup(conf.clear_override, 'initial_profile_wait',
-                        'migcompat')
-        self.milan = cached.real('epyc-milan-nested-l1')
-        self.intel = cached.real('libvirt-cpuid-xeon-gold-6148-host')
-        self.src = self._host('src', self.milan)
-        self.log = self.useFixture(fixtures.FakeLogger(
-            name='migcompat_filter.scheduler.filter'))
-
-    def _host(self, name, prof=None):
-        hs = _HostState(name)
-        self.placement.set(hs.uuid, (cached.published(prof) if prof else [])
-                           + ['COMPUTE_NODE'])
-        return hs
-
-    def _judge(self, hosts, spec=None):
-        migration = migration_filter.LiveMigration(
-            'inst-1', self.src.host, self.src.nodename, self.src.uuid)
-        return migration_filter.judge(hosts, spec or _Spec(), migration)
-
-
-class FilterStepsTest(_FilterBase):
+class FilterStepsTest(helpers.FilterBase):
 
     def test_compatible_passes_incompatible_is_refused_with_why(self):
         twin = self._host('twin', self.milan)
         intel = self._host('intel', self.intel)
-        spec = _Spec()
+        spec = helpers.Spec()
         self.assertEqual([twin], self._judge([twin, intel], spec))
         self.assertIn('2 candidates, 1 passed, 1 refused: intel (cpu_model',
                       self.log.output)
@@ -89,7 +47,7 @@ class FilterStepsTest(_FilterBase):
     def test_untraited_source_passes_everyone_and_stashes_nothing(self):
         self.src = self._host('src2')
         twin = self._host('twin', self.milan)
-        spec = _Spec()
+        spec = helpers.Spec()
         self.assertEqual([twin], self._judge([twin], spec))
         self.assertIn('the source cannot be judged', self.log.output)
         self.assertIsNone(migration_filter.judgement_for(spec))
@@ -106,7 +64,7 @@ class FilterStepsTest(_FilterBase):
             'migcompat_filter.scheduler.migration_filter.live_migration',
             lambda spec: migration_filter.LiveMigration(
                 'inst-1', 'src', 'src', self.src.uuid)))
-        judgement = migration_filter.judgement_for(_Spec())
+        judgement = migration_filter.judgement_for(helpers.Spec())
         self.assertEqual(hoststate.TRAITED, judgement.source.state)
         # No vcpu_model: the source's cpu_mode, as the filter would judge.
         self.assertEqual('host-model', judgement.mode)
@@ -118,38 +76,10 @@ class FilterStepsTest(_FilterBase):
                          .similarity_weight_multiplier)
 
 
-class _VCPUModel(object):
-    """The fields of nova's VirtCPUModel the filter reads."""
-
-    def __init__(self, mode, model=None, features=()):
-        self.mode, self.model = mode, model
-        self.features = [_Feature(n, p) for n, p in features]
-
-
-class _Feature(object):
-    def __init__(self, name, policy):
-        self.name, self.policy = name, policy
-
-
-def _record(features, mode='host-model', count=2):
-    """A running_guests record as the reporter publishes it."""
-    return {'count': count, 'modes': {mode: count},
-            'host_model_features': sorted(features) if mode == 'host-model'
-            else [], 'custom_features': [], 'unexpanded': [],
-            'machine_types': [], 'invtsc_frequencies': [],
-            'invtsc_unpinned': 0, 'phys_bits': [], 'passthrough_extra': []}
-
-
-class GuestJudgedTest(_FilterBase):
+class GuestJudgedTest(helpers.FilterBase):
     """The instance's vcpu_model and the source's running guests decide
     (issue 10); the source is read on every request.
     """
-
-    def _judge(self, hosts, spec=None, vcpu_model=None):
-        migration = migration_filter.LiveMigration(
-            'inst-1', self.src.host, self.src.nodename, self.src.uuid,
-            vcpu_model=vcpu_model)
-        return migration_filter.judge(hosts, spec or _Spec(), migration)
 
     def _summary(self):
         return [line for line in self.log.output.splitlines()
@@ -157,7 +87,7 @@ class GuestJudgedTest(_FilterBase):
 
     def test_mode_from_vcpu_model_is_named(self):
         twin = self._host('twin', self.milan)
-        self._judge([twin], vcpu_model=_VCPUModel('host-passthrough'))
+        self._judge([twin], vcpu_model=helpers.VCPUModel('host-passthrough'))
         self.assertIn('from src (host-passthrough: instance vcpu_model)',
                       self._summary())
 
@@ -166,7 +96,7 @@ class GuestJudgedTest(_FilterBase):
         self._judge([twin])
         self.assertIn("from src (host-model: source's cpu_mode, the "
                       "instance has no vcpu_model)", self._summary())
-        self._judge([twin], vcpu_model=_VCPUModel(None))
+        self._judge([twin], vcpu_model=helpers.VCPUModel(None))
         self.assertIn("(host-model: source's cpu_mode, the instance has "
                       "vcpu_model without a mode)", self._summary())
 
@@ -175,12 +105,12 @@ class GuestJudgedTest(_FilterBase):
         # The destination lost clwb (an update); the source's guests,
         # started before, still have it; then they stop.
         lost = dict(hm, features=sorted(set(hm['features']) - {'clwb'}))
-        dest = self._host('dest', cached.real('epyc-milan-nested-l1',
-                                              host_model=lost))
-        needs = _record(set(hm['features']) - {'invtsc'})
-        self.placement.set(self.src.uuid, cached.published(
-            cached.real('epyc-milan-nested-l1', host_model=lost,
-                        running_guests=needs)) + ['COMPUTE_NODE'])
+        dest = self._host('dest', helpers.real(helpers.MILAN,
+                                               host_model=lost))
+        needs = helpers.record(set(hm['features']) - {'invtsc'})
+        self.placement.set(self.src.uuid, helpers.published(
+            helpers.real(helpers.MILAN, host_model=lost,
+                         running_guests=needs)) + ['COMPUTE_NODE'])
         self.assertEqual([], self._judge([dest]))
         # The INFO reasons line names the feature only the guests have.
         reasons = [line for line in self.log.output.splitlines()
@@ -188,26 +118,27 @@ class GuestJudgedTest(_FilterBase):
         self.assertEqual(1, len(reasons), self.log.output)
         self.assertIn('clwb', reasons[0])
         calls = self.placement.calls
-        self.placement.set(self.src.uuid, cached.published(
-            cached.real('epyc-milan-nested-l1', host_model=lost,
-                        running_guests=_record([], count=0)))
+        self.placement.set(self.src.uuid, helpers.published(
+            helpers.real(helpers.MILAN, host_model=lost,
+                         running_guests=helpers.record([], count=0)))
             + ['COMPUTE_NODE'])
-        # Warm: one call, the source's traits; a new verdict, not the
-        # cached one of the same digests.
+        # Warm: one call, the source's traits (the documented one call
+        # per live migration); a new verdict, not the cached one of the
+        # same digests.
         self.assertEqual([dest], self._judge([dest]))
         self.assertEqual(1, self.placement.calls - calls)
 
     def test_verdicts_are_cached_per_guest(self):
         models = sorted(set(self.milan['usable_models']) |
                         {'EPYC-Rome', 'EPYC-Milan'})
-        self.placement.set(self.src.uuid, cached.published(cached.real(
+        self.placement.set(self.src.uuid, helpers.published(helpers.real(
             'epyc-milan-nested-l1', cpu_mode='custom', usable_models=models,
             cpu_models=['EPYC-Milan', 'EPYC-Rome'])) + ['COMPUTE_NODE'])
-        dest = self._host('dest', cached.real(
+        dest = self._host('dest', helpers.real(
             'epyc-milan-nested-l1', cpu_mode='custom',
             usable_models=[m for m in models if m != 'EPYC-Milan']))
-        rome = _VCPUModel('custom', 'EPYC-Rome')
-        milan = _VCPUModel('custom', 'EPYC-Milan')
+        rome = helpers.VCPUModel('custom', 'EPYC-Rome')
+        milan = helpers.VCPUModel('custom', 'EPYC-Milan')
         self.assertEqual([dest], self._judge([dest], vcpu_model=rome))
         self.assertEqual([], self._judge([dest], vcpu_model=milan))
         self.assertEqual([dest], self._judge([dest], vcpu_model=rome))
@@ -229,18 +160,18 @@ class _Weighed(object):
         self.obj = host_state
 
 
-class WeigherSharesTest(_FilterBase):
+class WeigherSharesTest(helpers.FilterBase):
     """F7: similarity counts in full only for host-passthrough guests."""
 
     def _weights(self, mode):
         from migcompat_filter.scheduler import weigher
         twin = self._host('twin', self.milan)
-        updated = self._host('updated', cached.real(
+        updated = self._host('updated', helpers.real(
             'epyc-milan-nested-l1', kernel_version='6.19.1-fc-v700'))
-        spec = _Spec()
+        spec = helpers.Spec()
         migration = migration_filter.LiveMigration(
             'inst-1', self.src.host, self.src.nodename, self.src.uuid,
-            vcpu_model=_VCPUModel(mode, sorted(
+            vcpu_model=helpers.VCPUModel(mode, sorted(
                 self.milan['usable_models'])[0] if mode == 'custom'
                 else None))
         passed = migration_filter.judge([twin, updated], spec, migration)
@@ -262,3 +193,159 @@ class WeigherSharesTest(_FilterBase):
 
     def test_custom_weighs_nothing(self):
         self.assertEqual([0.0, 0.0], self._weights('custom'))
+
+
+class _Filter(helpers.FilterBase):
+    """Through nova's entry point, filter_all, with the live-migration
+    question answered by the test (no nova database here).
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.twin = self._host('twin', self.milan)
+        self.intel = self._host('intel', self.intel)
+        self.hosts = [self.twin, self.intel]
+        self.useFixture(fixtures.MonkeyPatch(
+            'migcompat_filter.scheduler.migration_filter.live_migration',
+            lambda spec: migration_filter.LiveMigration(
+                'inst-1', 'src', 'src', self.src.uuid)))
+        self.weigher_log = self.useFixture(fixtures.FakeLogger(
+            name='migcompat_filter.scheduler.weigher'))
+
+    def _filter(self, spec=None):
+        f = migration_filter.MigrationCompatibilityFilter()
+        return list(f.filter_all(self.hosts, spec or helpers.Spec()))
+
+    def _broken(self, name):
+        def broken(*args, **kwargs):
+            raise RuntimeError('injected bug')
+        self.useFixture(fixtures.MonkeyPatch(
+            'migcompat_filter.rules.engine.' + name, broken))
+
+
+class GuardsTest(_Filter):
+    """Never raise into nova: an error inside judging passes every host,
+    an error inside weighing weighs every host 0; each is logged once.
+    """
+
+    def test_an_error_in_judging_passes_every_host_and_logs_once(self):
+        self._broken('evaluate')
+        self.assertEqual(self.hosts, self._filter())
+        self.assertEqual(1, self.log.output.count(
+            'filtering the live migration of inst-1 failed; passing all '
+            '2 hosts'), self.log.output)
+        self.assertIn('injected bug', self.log.output)
+
+    def test_an_error_telling_the_request_apart_does_not_filter(self):
+        def broken(spec):
+            raise RuntimeError('database gone')
+        self.useFixture(fixtures.MonkeyPatch(
+            'migcompat_filter.scheduler.migration_filter.live_migration',
+            broken))
+        self.assertEqual(self.hosts, self._filter())
+        self.assertEqual(1, self.log.output.count(
+            'could not tell whether instance'), self.log.output)
+
+    def test_an_error_in_weighing_weighs_every_host_0_and_logs_once(self):
+        from migcompat_filter.scheduler import weigher
+        self.useFixture(fixtures.MockPatchObject(
+            migration_filter.CONF.migcompat, 'verdict_cache_size', 0))
+        spec = helpers.Spec()
+        self.assertEqual([self.twin], self._filter(spec))
+        self._broken('similarity')
+        weights = weigher.MigrationSimilarityWeigher().weigh_objects(
+            [_Weighed(self.twin)], spec)
+        self.assertEqual([0.0], weights)
+        self.assertEqual(1, self.weigher_log.output.count(
+            'weighing failed; all hosts weigh 0'), self.weigher_log.output)
+
+    def test_without_rules_every_host_is_refused(self):
+        # Fail closed: NoRulesInstalled promises no verdict without rules,
+        # and passing every host would be a verdict of "compatible".
+        self.useFixture(fixtures.MonkeyPatch(
+            'migcompat_filter.rules.engine._RULES', ()))
+        spec = helpers.Spec()
+        self.assertEqual([], self._filter(spec))
+        self.assertIn('no rule is installed', self.log.output)
+        self.assertIn('refusing all 2 hosts', self.log.output)
+        self.assertIsNone(migration_filter.judgement_for(spec))
+
+
+class OneDecisionPathTest(_Filter):
+    """DEBUG logging adds lines and changes nothing the filter decides."""
+
+    def _run(self, level):
+        log = self.useFixture(fixtures.FakeLogger(
+            name='migcompat_filter.scheduler.filter', level=level))
+        spec = helpers.Spec()
+        passed = self._filter(spec)
+        judged = migration_filter.judgement_for(spec).hosts
+        return ([h.host for h in passed],
+                [judged[h.uuid].state for h in self.hosts], log.output)
+
+    def test_debug_and_info_judge_alike(self):
+        import logging
+        conf = migration_filter.CONF
+        conf.set_override('untraited_host_action', 'refuse', 'migcompat')
+        self.addCleanup(conf.clear_override, 'untraited_host_action',
+                        'migcompat')
+        self.hosts.append(self._host('bare'))
+        self.hosts.append(self._host('kernel', helpers.real(
+            helpers.MILAN, kernel_version='6.19.1-fc-v700')))
+        info = self._run(logging.INFO)
+        debug = self._run(logging.DEBUG)
+        self.assertEqual(['twin', 'kernel'], info[0])
+        self.assertEqual(info[:2], debug[:2])
+        # The same INFO summary; DEBUG adds its own lines.
+        summary = [line for line in info[2].splitlines()
+                   if 'candidates' in line]
+        self.assertEqual(1, len(summary))
+        self.assertIn(summary[0], debug[2])
+        self.assertIn('bare: untraited', debug[2])
+        self.assertNotIn('bare: untraited', info[2])
+
+
+class FirstReadWaitTest(helpers.FilterBase):
+    """Waiting for the process's first read keeps part of the request's
+    budget for reading the source, which every judgement needs.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.twin = self._host('twin', self.milan)
+        self.intel = self._host('intel', self.intel)
+        self.release = threading.Event()
+        self.addCleanup(self.release.set)
+        real_get = self.placement.get
+        self.hang = {'fleet'}
+
+        def get(url, **kw):
+            own = url.endswith('/traits') and self.src.uuid in url
+            if ('source' if own else 'fleet') in self.hang:
+                self.release.wait(30)
+            return real_get(url, **kw)
+        self.placement.get = get
+        conf = migration_filter.CONF
+        # The first read never ends within the request: the wait option
+        # alone would spend the whole budget on it.
+        for name, value in (('initial_profile_wait', 60),
+                            ('request_time_budget', 0.5),
+                            ('placement_error_action', 'refuse')):
+            conf.set_override(name, value, 'migcompat')
+            self.addCleanup(conf.clear_override, name, 'migcompat')
+
+    def test_the_source_is_read_after_a_long_first_read(self):
+        self.assertEqual([], self._judge([self.twin, self.intel]))
+        self.assertNotIn('source cannot be judged', self.log.output)
+        # Judged against the source: the destinations are not read yet.
+        self.assertIn('2 candidates, 0 passed, 2 refused', self.log.output)
+        self.assertIn('2 unjudged', self.log.output)
+
+    def test_a_source_not_read_in_time_is_reported_as_such(self):
+        self.hang.add('source')
+        self.assertEqual([], self._judge([self.twin, self.intel]))
+        self.assertIn('the source cannot be judged', self.log.output)
+        self.assertIn('did not answer within the time budget',
+                      self.log.output)
+        self.assertIn('refusing all 2 candidate hosts '
+                      '(placement_error_action)', self.log.output)

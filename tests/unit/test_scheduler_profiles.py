@@ -25,57 +25,15 @@ import uuid
 
 import testtools
 
-from migcompat_filter.host import reader
-from migcompat_filter.host import source as hostsource
-from migcompat_filter.placement import grouping
 from migcompat_filter.placement import hoststate
-from migcompat_filter import profile as profile_mod
 from migcompat_filter.scheduler import profiles
 from migcompat_filter.traits import codec as traits
 from tests.fake_placement import FakePlacement
-
-HOSTS = os.path.join(os.path.dirname(os.path.dirname(__file__)),
-                     'fixtures', 'hosts')
-
-
-_PROFILES = {}
-
-
-def real(name, **changes):
-    if name not in _PROFILES:
-        _PROFILES[name] = reader.read_profile(
-            hostsource.SnapshotSource(os.path.join(HOSTS, name)))
-    factors = dict(_PROFILES[name].factors)
-    factors.update(changes)
-    return profile_mod.Profile(factors)
-
-
-def as_placement_says(prof):
-    # What the scheduler can know: the profile after the trait round trip
-    # (unknown reasons are shortened on the way).
-    return traits.decode(traits.encode(prof))
-
-
-def as_group_says(prof):
-    # A digest group's profile: one host's, its per-host factors blanked
-    # (grouping.without_per_host).
-    return grouping.without_per_host(hoststate.HostProfile(
-        hoststate.TRAITED, as_placement_says(prof))).profile
-
-
-def published(prof, digest=True):
-    names = traits.encode(prof)  # the digest trait included
-    if digest:
-        return names
-    return [t for t in names if not t.startswith(traits.DIGEST_PREFIX)]
-
-
-class Clock(object):
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
+from tests.unit.scheduler_helpers import as_group_says
+from tests.unit.scheduler_helpers import as_placement_says
+from tests.unit.scheduler_helpers import Clock
+from tests.unit.scheduler_helpers import published
+from tests.unit.scheduler_helpers import real
 
 
 class ProfileCacheTest(testtools.TestCase):
@@ -108,7 +66,9 @@ class ProfileCacheTest(testtools.TestCase):
 
     def test_cold_refresh_costs_calls_per_profile_not_per_host(self):
         self.assertTrue(self.cache.refresh_now())
-        # trait list + schema members + 3 profiles x (members + decode)
+        # A documented contract (doc/source/scheduler.rst: "2 + 2 x
+        # profiles calls when the process starts"), so counted exactly:
+        # trait list + schema members + 3 profiles x (members + decode).
         self.assertEqual(2 + 2 * 3, len(self.placement.urls))
         self.placement.urls[:] = []
         for rp, prof in self.hosts.items():
@@ -127,6 +87,7 @@ class ProfileCacheTest(testtools.TestCase):
         self.assertEqual(as_group_says(self.intel),
                          self.host(rp).profile)
         self.cache.refresh_now()
+        # The documented "2 + profiles every later read".
         self.assertEqual(2 + 3, len(self.placement.urls))
         self.assertEqual(as_group_says(self.milan),
                          self.host(rp).profile)
@@ -163,7 +124,8 @@ class ProfileCacheTest(testtools.TestCase):
         rp = str(uuid.uuid4())
         self.placement.set(rp, published(self.kernel, digest=False))
         self.cache.refresh_now()
-        # 2 + 2 x 3 for the groups, 1 for the host without a digest.
+        # The documented contract: 2 + 2 x 3 for the groups, and 1 for the
+        # host without a digest (read alone).
         self.assertEqual(2 + 2 * 3 + 1, len(self.placement.urls))
         self.assertIn('/resource_providers/%s/traits' % rp,
                       self.placement.urls)
@@ -197,22 +159,27 @@ class ProfileCacheTest(testtools.TestCase):
         self.assertEqual(hoststate.UNTRAITED, self.host(self.bare).state)
 
     def test_a_failed_read_installs_what_it_got(self):
-        # The first read fails after the trait list, the schema members
-        # and one group: that group is judged, the others not yet.
+        # The first read fails part way (after the first group's two
+        # answers, in whatever order the read asks): the hosts of the
+        # groups read by then are judged, the others not yet.
         real_get = self.placement.get
         answered = []
 
         def flaky(url, **kw):
-            answered.append(url)
-            if len(answered) > 4:
+            if len(answered) >= 4:
                 raise ConnectionError('placement went away')
+            answered.append(url)
             return real_get(url, **kw)
         self.placement.get = flaky
         self.assertFalse(self.cache.refresh_now())
         snap = self.cache.snapshot()
         self.assertIn('placement went away', str(snap.failure))
         judged = [rp for rp in self.hosts if snap.host(rp) is not None]
-        self.assertEqual(10, len(judged))
+        self.assertNotEqual([], judged)
+        self.assertLess(len(judged), len(self.hosts))
+        for rp in judged:
+            self.assertEqual(as_group_says(self.hosts[rp]),
+                             snap.host(rp).profile)
         self.assertIsNone(snap.read_at)
 
     def test_wrong_shaped_answer_keeps_previous_mapping(self):
@@ -289,9 +256,9 @@ class RefresherThreadTest(testtools.TestCase):
             return real_get(url, **kw)
         self.placement.get = hung
         cache = self._cache(ttl=300, initial_wait=0.2)
-        t0 = time.monotonic()
         snap = cache.snapshot(deadline=time.monotonic() + 10)
-        self.assertLess(time.monotonic() - t0, 1.0)
+        # Back while the read still hangs: nothing read yet, and says so.
+        self.assertFalse(gate.is_set())
         self.assertIsNone(snap.host(self.rp))
         self.assertIn('not been read', str(snap.failure))
 
@@ -312,20 +279,21 @@ class RefresherThreadTest(testtools.TestCase):
         self.placement.get = hung
         cache.wake()
         self.assertTrue(entered.wait(5))
-        took, seen = [], []
+        seen = []
 
         def request():
-            t0 = time.monotonic()
             snap = cache.snapshot(deadline=time.monotonic() + 10)
             seen.append(snap.host(self.rp).state)
-            took.append(time.monotonic() - t0)
         threads = [threading.Thread(target=request) for _ in range(4)]
         for t in threads:
             t.start()
         for t in threads:
-            t.join(5)
+            t.join(30)
+        # Every request has ended while the refresh still hangs (no speed
+        # threshold: a request that waited for it could not have ended).
+        self.assertFalse(gate.is_set())
+        self.assertEqual([], [t for t in threads if t.is_alive()])
         self.assertEqual([hoststate.TRAITED] * 4, seen)
-        self.assertLess(max(took), 0.5, took)
         self.assertIs(first, cache.snapshot())
         gate.set()
 
@@ -344,7 +312,7 @@ import sys, time, uuid
 from migcompat_filter.placement import hoststate
 from migcompat_filter.scheduler import profiles
 from tests.fake_placement import FakePlacement
-from tests.unit import test_scheduler_profiles as t
+from tests.unit import scheduler_helpers as t
 placement = FakePlacement()
 rp = str(uuid.uuid4())
 placement.set(rp, t.published(t.real('epyc-milan-nested-l1')))
@@ -388,7 +356,7 @@ import os, sys, uuid
 from migcompat_filter.placement import hoststate
 from migcompat_filter.scheduler import profiles
 from tests.fake_placement import FakePlacement
-from tests.unit import test_scheduler_profiles as t
+from tests.unit import scheduler_helpers as t
 placement = FakePlacement()
 rp = str(uuid.uuid4())
 placement.set(rp, t.published(t.real('epyc-milan-nested-l1')))
@@ -475,7 +443,6 @@ class ConcurrentCachesTest(testtools.TestCase):
     def test_verdict_and_source_caches_under_threads(self):
         verdicts = profiles.VerdictCache(size=50)
         placement = FakePlacement()
-        milan = real('epyc-milan-nested-l1')
         rps = [str(uuid.uuid4()) for _ in range(20)]
         for i, rp in enumerate(rps):
             placement.set(rp, published(real(
@@ -504,7 +471,6 @@ class ConcurrentCachesTest(testtools.TestCase):
         self.assertEqual([], errors)
         self.assertLessEqual(len(verdicts), 50)
         self.assertLessEqual(len(cache._sources), 5)
-        del milan
 
 
 class VerdictCacheTest(testtools.TestCase):

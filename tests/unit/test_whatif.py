@@ -19,62 +19,18 @@ libvirt CPUID dumps (Intel hosts) carry no QEMU, libvirt or kernel facts:
 those are the Milan snapshot's, so only the CPU differs.
 """
 
-import functools
-import os
-
 import testtools
 
-from migcompat_filter.cpu import map_migratable as cpu_map_migratable
 from migcompat_filter.exception import InputError
 from migcompat_filter.fleet import capacity
 from migcompat_filter.fleet import upgrade_plan
 from migcompat_filter.fleet import whatif
-from migcompat_filter.host import reader
-from migcompat_filter.host import source as hostsource
-from migcompat_filter.profile import Profile
-from tests import fake_fleet
-
-HOSTS = os.path.join(os.path.dirname(os.path.dirname(__file__)),
-                     'fixtures', 'hosts')
-MILAN = 'epyc-milan-nested-l1'
-CLX_8268 = 'libvirt-cpuid-xeon-platinum-8268-host'   # has TSX
-CLX_4214R = 'libvirt-cpuid-xeon-silver-4214r-host'   # no TSX
-STACK = ('qemu_version', 'libvirt_version', 'machine_types', 'cpu_mode',
-         'kernel_version', 'microcode_version', 'phys_bits', 'tsc')
-
-
-@functools.lru_cache(maxsize=None)
-def snapshot(name):
-    return reader.read_profile(
-        hostsource.SnapshotSource(os.path.join(HOSTS, name)))
-
-
-def real(name, **changes):
-    factors = dict(snapshot(name).factors)
-    if name != MILAN:
-        milan = snapshot(MILAN)
-        factors.update({k: milan[k] for k in STACK})
-    factors.update(changes)
-    return Profile(factors)
-
-
-def with_guests(prof, count=2, mode='host-model'):
-    """prof running count guests of mode started there (the reporter's
-    running_guests record: the host-model CPU, migratable part).
-    """
-    feats = sorted(set(prof['host_model']['features']) -
-                   cpu_map_migratable.non_migratable(prof['arch']))
-    record = {'count': count, 'modes': {mode: count},
-              'host_model_features': feats if mode == 'host-model' else [],
-              'custom_features': [], 'unexpanded': [],
-              'machine_types': [], 'invtsc_frequencies': [],
-              'invtsc_unpinned': 0, 'phys_bits': [], 'passthrough_extra': []}
-    return Profile(dict(prof.factors, running_guests=record))
-
-
-def fleet(**profiles):
-    return [fake_fleet.FleetHost(n, p, service_host='svc-' + n)
-            for n, p in sorted(profiles.items())]
+from tests.fake_fleet import CLX_4214R
+from tests.fake_fleet import CLX_8268
+from tests.fake_fleet import fleet
+from tests.fake_fleet import MILAN
+from tests.fake_fleet import real
+from tests.fake_fleet import with_guests
 
 
 class ParseChangesTest(testtools.TestCase):
