@@ -105,7 +105,6 @@ SCHEMA = trait_schema3.SCHEMA
 #: decode without the migcompat store (tools, tests, "trait list" of a
 #: profile spelled out, the readable names of a record).
 TRAIT_SCHEMA = trait_schema2.SCHEMA
-LEGACY_SCHEMA = trait_schema1.SCHEMA
 _CODECS = {1: trait_schema1, 2: trait_schema2}
 SCHEMAS = tuple(sorted(_CODECS)) + (3,)
 #: Schema 3's per-host trait codes (TSC buckets, guests and note records).

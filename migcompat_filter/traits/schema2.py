@@ -454,10 +454,6 @@ def factor_of(trait):
         return None
 
 
-def code_of(trait):
-    return _split_name(trait)[1]
-
-
 def _shown(value):
     if profile_mod.is_unknown(value):
         return 'unknown'
