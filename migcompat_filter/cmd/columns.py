@@ -21,6 +21,21 @@ from cliff import columns
 from migcompat_filter import profile as profile_mod
 
 
+class JSONColumn(columns.FormattableColumn):
+    """Structured data: compact JSON in a table, the data itself in
+    json/yaml.
+    """
+
+    def human_readable(self):
+        value = profile_mod.to_jsonable(self._value)
+        if isinstance(value, str):
+            return value
+        return json.dumps(value, sort_keys=True)
+
+    def machine_readable(self):
+        return profile_mod.to_jsonable(self._value)
+
+
 class ListColumn(columns.FormattableColumn):
     def human_readable(self):
         return '\n'.join(str(v) for v in self._value or ())

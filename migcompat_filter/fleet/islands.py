@@ -221,7 +221,7 @@ def _smallest_action(host, mode, judged, hosts, verdicts):
     the nearest host's refusing factors match.
     """
     # A guest started now on this host, without the CPU it booted with.
-    fresh = matrix._without_per_host(host.profile)
+    fresh = matrix.group_profile(host.profile)
     dests = _destinations(hosts, host)
     reachable = sorted(d.name for d in dests
                        if verdicts(fresh, d.profile, mode).compatible)

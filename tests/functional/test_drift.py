@@ -58,10 +58,10 @@ class DriftTest(testtools.TestCase):
         self.env = {'MIGCOMPAT_CACHE_DIR': os.path.join(self.tmp, 'cache')}
 
     def guest_row(self):
-        rc, out, err = cli.run('guest', 'list', '--root', self.snap, '-f',
-                               'json', env=self.env)
+        rc, out, err = cli.run('guest', 'list', '--long', '--root',
+                               self.snap, '-f', 'json', env=self.env)
         self.assertEqual(0, rc, err)
-        return {r['UUID']: r for r in json.loads(out)}[self.guest.uuid]
+        return {r['uuid']: r for r in json.loads(out)}[self.guest.uuid]
 
     def publish(self):
         """A dry run of the reporter on the snapshot: the lines of its
@@ -113,11 +113,11 @@ class DriftTest(testtools.TestCase):
 
     def test_guest_drifts_when_the_host_changes_under_it(self):
         # As started: nothing drifted, nothing warned.
-        self.assertEqual('-', self.guest_row()['Drift'])
+        self.assertEqual('-', self.guest_row()['drift'])
         self.assertEqual([], self.publish())
 
         gone = self.remove_host_model_feature()
-        drift = self.guest_row()['Drift']
+        drift = self.guest_row()['drift']
         self.assertEqual(['host_model'], sorted(drift))
         self.assertIn(gone, drift['host_model'])
         warned = self.publish()
@@ -133,7 +133,7 @@ class DriftTest(testtools.TestCase):
                       self.out)
 
         self.remove_machine_type()
-        drift = self.guest_row()['Drift']
+        drift = self.guest_row()['drift']
         self.assertEqual(['host_model', 'machine_types'], sorted(drift))
         self.assertIn(self.g.machine, drift['machine_types'])
         warned = self.publish()

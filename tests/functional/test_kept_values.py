@@ -25,18 +25,22 @@ import os
 
 import testtools
 
+from migcompat_filter.placement import client as placement
+from migcompat_filter.placement import store
+from migcompat_filter import profile as profile_mod
+from migcompat_filter.traits import codec
 from tests import cli
 from tests.functional import placement_server
 from tests.functional import private_libvirtd
 
-UNKNOWN = 'CUSTOM_MIGCOMPAT_UNKNOWN_'
+NOTE = 'CUSTOM_MIGCOMPAT_NOTE_'
 
 
-def unknowns(traits):
-    """The unknown factors' traits (this machine has some for good: no
-    nova.conf, no DMI).
+def profile_traits(traits):
+    """The traits that say the host's profile: all but its note (which
+    carries the kept values' ages, so it changes while values are kept).
     """
-    return {t for t in traits if t.startswith(UNKNOWN)}
+    return {t for t in traits if not t.startswith(NOTE)}
 
 
 class TestLibvirtdRestart(placement_server.ServerPerClass,
@@ -70,18 +74,40 @@ class TestLibvirtdRestart(placement_server.ServerPerClass,
     def traits(self):
         return self.server.traits(self.rp['uuid'])[0]
 
+    def decoded(self):
+        """(profile, note) as the scheduler reads them (schema 3: the
+        traits and the migcompat store's records).
+        """
+        client = placement.PlacementClient(
+            placement.adapter_noauth(self.server.url))
+        names = self.traits()
+        parsed = codec.parse(names, store.read(
+            store.client_get(client)).records)
+        return parsed.profile, getattr(parsed, 'note', {}) or {}
+
+    def unknowns(self):
+        """The factors published as unknown (this machine has some for
+        good: no nova.conf, no DMI).
+        """
+        prof, _note = self.decoded()
+        return {f for f, v in prof.factors.items()
+                if profile_mod.is_unknown(v)}
+
     def test_restart_between_two_reports_keeps_the_profile(self):
         rc, out, err = self.report()
         self.assertEqual(0, rc, err)
-        good = self.traits()
+        good = profile_traits(self.traits())
+        good_unknown = self.unknowns()
         self.assertTrue(any(t.startswith('CUSTOM_MIGCOMPAT_') for t in good))
 
         self.libvirtd.stop()
         rc, out, err = self.report()
         self.assertEqual(1, rc, out + err)
         self.assertNotIn('Traceback', err)
-        self.assertEqual(good, self.traits())
-        self.assertEqual(unknowns(good), unknowns(self.traits()))
+        self.assertEqual(good, profile_traits(self.traits()))
+        self.assertEqual(good_unknown, self.unknowns())
+        # The host's note says which values are kept, and since when.
+        self.assertIn('qemu_version', self.decoded()[1].get('kept', {}))
         # Each factor libvirt gives is named, with the cause.
         for factor in ('libvirt_version', 'qemu_version'):
             self.assertIn('factor %s: not read (' % factor, err)
@@ -97,7 +123,8 @@ class TestLibvirtdRestart(placement_server.ServerPerClass,
         rc, out, err = self.report()
         self.assertEqual(0, rc, err)
         self.assertNotIn('not read', err)
-        self.assertEqual(good, self.traits())
+        self.assertEqual(good, profile_traits(self.traits()))
+        self.assertNotIn('kept', self.decoded()[1])
         with open(self.kept) as f:
             self.assertEqual(0, json.load(f)['factors']['qemu_version'][
                 'misses'])
@@ -105,24 +132,23 @@ class TestLibvirtdRestart(placement_server.ServerPerClass,
     def test_really_gone_after_the_documented_number_of_runs(self):
         rc, out, err = self.report(max_runs=1)
         self.assertEqual(0, rc, err)
-        good = self.traits()
+        good = profile_traits(self.traits())
+        good_unknown = self.unknowns()
         self.libvirtd.stop()
         rc, out, err = self.report(max_runs=1)
         self.assertEqual(1, rc, err)
-        self.assertEqual(good, self.traits())
+        self.assertEqual(good, profile_traits(self.traits()))
         rc, out, err = self.report(max_runs=1)
         self.assertEqual(1, rc, err)
         self.assertIn('kept for 1 reports in a row', err)
-        self.assertIn(UNKNOWN + 'QEMU', unknowns(self.traits()) -
-                      unknowns(good))
+        self.assertIn('qemu_version', self.unknowns() - good_unknown)
 
     def test_forget_kept_publishes_what_is_read(self):
         rc, out, err = self.report()
         self.assertEqual(0, rc, err)
-        good = self.traits()
+        good_unknown = self.unknowns()
         self.libvirtd.stop()
         rc, out, err = self.report('--forget-kept')
         self.assertEqual(1, rc, err)
         self.assertIn('report --forget-kept', err)
-        self.assertIn(UNKNOWN + 'QEMU', unknowns(self.traits()) -
-                      unknowns(good))
+        self.assertIn('qemu_version', self.unknowns() - good_unknown)
