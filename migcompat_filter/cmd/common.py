@@ -305,27 +305,14 @@ def app_cloud(app):
 
 
 def osc_client(app):
-    """OpenStackClient's ClientManager with our plugin (None outside
-    ``openstack``). OSC registers plugins as lazy attributes of its class:
-    look at the class, so that --help needs no credentials.
-    """
-    cm = getattr(app, 'client_manager', None)
-    if cm is not None and any('migcompat' in vars(k)
-                              for k in type(cm).__mro__):
-        return cm
-    return None
+    """OpenStackClient's ClientManager with our plugin, or None."""
+    from migcompat_filter.cmd import osc_plugin
+    return osc_plugin.client_manager(app)
 
 
 def _osc_fleet(cm, workers=None, progress=None):
-    from migcompat_filter.fleet import inventory
-    from migcompat_filter.fleet import nova_api
-    from migcompat_filter.placement import client as placement
-    client = cm.migcompat
-    return inventory.Fleet(placement.PlacementClient(client.placement),
-                           nova_api.NovaClient(client.compute),
-                           workers=(inventory.DEFAULT_WORKERS
-                                    if workers is None else workers),
-                           progress=progress)
+    from migcompat_filter.cmd import osc_plugin
+    return osc_plugin.fleet(cm, workers, progress)
 
 
 # -- configuration ----------------------------------------------------------

@@ -71,3 +71,30 @@ def build_option_parser(parser):
                           default=DEFAULT_API_VERSION),
         help=argparse.SUPPRESS)
     return parser
+
+
+def client_manager(app):
+    """OpenStackClient's ClientManager with our plugin (None outside
+    ``openstack``). OSC registers plugins as lazy attributes of its class:
+    look at the class, so that --help needs no credentials.
+    """
+    cm = getattr(app, 'client_manager', None)
+    if cm is not None and any('migcompat' in vars(k)
+                              for k in type(cm).__mro__):
+        return cm
+    return None
+
+
+def fleet(cm, workers=None, progress=None):
+    """The Fleet over OpenStackClient's session (its placement and compute
+    clients).
+    """
+    from migcompat_filter.fleet import inventory
+    from migcompat_filter.fleet import nova_api
+    from migcompat_filter.placement import client as placement
+    client = cm.migcompat
+    return inventory.Fleet(placement.PlacementClient(client.placement),
+                           nova_api.NovaClient(client.compute),
+                           workers=(inventory.DEFAULT_WORKERS
+                                    if workers is None else workers),
+                           progress=progress)

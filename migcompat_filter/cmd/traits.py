@@ -21,12 +21,15 @@ from migcompat_filter.cmd import FastEpilog
 class ShowTraits(FastEpilog, lister.Lister):
     """Show the CUSTOM_MIGCOMPAT_* Placement traits of a host, decoded.
 
-    These are what "migcompat profile publish" publishes on the compute node's
-    resource provider: one row per trait, with the factor it belongs to
-    and the value it says (e.g. CUSTOM_MIGCOMPAT_HM_AVX512F: host_model,
-    features=avx512f). With -f value, one trait a line (its name first):
-    such a file can be given to "migcompat profile compare" as SRC or DST. Give
-    -c name for the names alone.
+    The host's facts spelled out, one trait each (schema 2's readable
+    names: what a profile record carries with readable_profile_traits, and
+    what nova's provider config file gets; the compute node itself carries
+    schema 3's few traits, which "migcompat host show" decodes): one row
+    per trait, with the factor it belongs to and the value it says (e.g.
+    CUSTOM_MIGCOMPAT_HM_AVX512F: host_model, features=avx512f). With -f
+    value, one trait a line (its name first): such a file can be given to
+    "migcompat profile compare" as SRC or DST. Give -c name for the names
+    alone.
     """
 
     empty_message = 'no migcompat traits'
