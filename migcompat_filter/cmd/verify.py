@@ -57,9 +57,9 @@ class HostVerify(common.FleetCommand, cmd_pkg.ResultStatus, lister.Lister):
                  'host\'s libvirt knows (the model part of the rules).')
         parser.add_argument(
             'inputs', metavar='<snapshot-or-guest-xml>', nargs='*',
-            help='A snapshot directory (its host-model CPU and its '
-                 'libvirt/domains/*.xml guests), a profile JSON file or a '
-                 'libvirt domain XML.')
+            help='A snapshot directory (its host-model CPU and the '
+                 'guests in its libvirt/domains folder), a profile JSON '
+                 'file or a libvirt domain XML.')
         return self.add_arguments(parser)
 
     def take_action(self, parsed_args):
