@@ -14,6 +14,7 @@
 their moves.
 """
 
+from cliff import columns
 from cliff import lister
 
 from migcompat_filter.cmd import columns as cmd_columns
@@ -63,6 +64,18 @@ def _missing(need, guest, hosts):
 #: The host's factors a running guest is compared with (drift).
 DRIFT_FACTORS = ('host_model', 'cpu_features', 'machine_types',
                  'qemu_version', 'tsc')
+
+
+class DriftColumn(columns.FormattableColumn):
+    """The drifted factors' names in a table; what drifted in json/yaml."""
+
+    def human_readable(self):
+        if isinstance(self._value, dict):
+            return ', '.join(sorted(self._value))
+        return str(self._value)
+
+    def machine_readable(self):
+        return self._value
 
 
 def _drift(drifted, unknown):
@@ -129,7 +142,7 @@ class ListGuests(FastEpilog, lister.Lister):
                     'uuid': guest.uuid, 'name': guest.name or '-',
                     'mode': guest.nova_mode, 'model': guest.model or '-',
                     'machine_type': guest.machine or '-',
-                    'drift': cmd_columns.JSONColumn(_drift(drifted, unknown)),
+                    'drift': DriftColumn(_drift(drifted, unknown)),
                     'tsc': _tsc(guest), 'phys_bits': _phys_bits(guest),
                     'limits': cmd_columns.ListColumn(limits)})
         finally:
