@@ -227,7 +227,7 @@ Off by default: every new global trait name is loaded by Placement in each
 of nova's trait requests (about 300 names per distinct profile; measured by
 tools/bench_placement_tax.py, see doc/source/traits.rst), and the first
 report of a new profile costs one request per new name. Compute nodes carry
-at most 6 traits of ours either way.
+at most 7 traits of ours either way.
 
 Possible values:
 

@@ -13,8 +13,8 @@
 """Trait schema 3: a few traits per host, the facts in content-addressed
 records (pure: no HTTP; migcompat_filter.placement.store does the I/O).
 
-A compute node's provider carries at most six traits of ours, and no name
-that is unique to it::
+A compute node's provider carries at most seven traits of ours, and no
+name that is unique to it::
 
     CUSTOM_MIGCOMPAT_SCHEMA_3
     CUSTOM_MIGCOMPAT_PROFILE_<32 hex>   the profile record (shared)
@@ -23,7 +23,8 @@ that is unique to it::
                                         running the same guest classes)
     CUSTOM_MIGCOMPAT_NOTE_<32 hex>      the host's note record (optional)
     CUSTOM_MIGCOMPAT_TSCB_<k>           calibrated TSC: coarse bucket
-    CUSTOM_MIGCOMPAT_TSCF_<j>           ... and its fine sub-bucket
+    CUSTOM_MIGCOMPAT_TSCE_<e>           ... which eighth of it (0-7)
+    CUSTOM_MIGCOMPAT_TSCS_<s>           ... which eighth of that (0-7)
 
 A *record* is canonical JSON; its digest is the first 32 hex digits of
 its sha256. In Placement it is a root resource provider named
@@ -35,9 +36,12 @@ inventory. :func:`assemble` turns a listing of those providers back into
 records and checks every one against its digest.
 
 TSC: ``k = floor(ln(Hz) / ln(1 + 250e-6))`` (buckets as wide as libvirt's
-tolerance) and ``j`` (0-63) the 1/64th within it; a reader takes the
-middle of the fine bucket, at most :data:`TSC_ERROR_PPM` (1.95 ppm) from
-the reported frequency. Global names: the coarse buckets in use + 64.
+tolerance) and ``j`` (0-63) the 1/64th within it, published as two octal
+digits ``e = j // 8`` and ``s = j % 8``; a reader takes the middle of the
+fine bucket, at most :data:`TSC_ERROR_PPM` (1.95 ppm) from the reported
+frequency. Global names: the coarse buckets in use + 8 + 8 (one trait of
+64 fine buckets would be 64 names, and every name is loaded by Placement
+in nova's every ``GET /traits``).
 """
 
 import base64
@@ -62,12 +66,14 @@ KINDS = (PROFILE, GUESTS, NOTE)
 #: Trait code -> record kind.
 RECORD_CODES = {'PROFILE': PROFILE, 'GUESTS': GUESTS, 'NOTE': NOTE}
 CODE_OF_KIND = {v: k for k, v in RECORD_CODES.items()}
-TSC_COARSE, TSC_FINE = 'TSCB', 'TSCF'
+TSC_COARSE, TSC_EIGHTH, TSC_SIXTYFOURTH = 'TSCB', 'TSCE', 'TSCS'
+TSC_CODES = (TSC_COARSE, TSC_EIGHTH, TSC_SIXTYFOURTH)
 #: Codes of traits that belong to one host (left out of group digests).
-PER_HOST_CODES = frozenset(('GUESTS', 'NOTE', TSC_COARSE, TSC_FINE))
+PER_HOST_CODES = frozenset(('GUESTS', 'NOTE') + TSC_CODES)
 DIGEST_HEX = 32
 TOLERANCE_PPM = 250
 FINE = 64
+DIGIT = 8  # FINE == DIGIT ** 2: two traits of 8 names each
 _STEP = math.log1p(TOLERANCE_PPM / 1e6)
 #: The largest distance, in ppm, of a decoded TSC frequency from the one
 #: reported (half a fine bucket).
@@ -87,7 +93,7 @@ MAX_RECORD_BYTES = 1 << 20
 
 _TRAIT_RE = re.compile(r'^%s(PROFILE|GUESTS|NOTE)_([0-9A-F]{%d})$'
                        % (PREFIX, DIGEST_HEX))
-_TSC_RE = re.compile(r'^%s(TSCB|TSCF)_(0|[1-9][0-9]{0,6})$' % PREFIX)
+_TSC_RE = re.compile(r'^%s(TSCB|TSCE|TSCS)_(0|[1-9][0-9]{0,6})$' % PREFIX)
 _ROOT_RE = re.compile(r'^migcompat-(profile|guests|note)-([0-9A-F]{%d})$'
                       % DIGEST_HEX)
 _CHUNK_RE = re.compile(r'^migcompat-([0-9A-F]{%d})-([1-9][0-9]{0,3})of'
@@ -173,6 +179,13 @@ def tsc_value(k, j):
     return int(round(math.exp((k + (j + 0.5) / FINE) * _STEP)))
 
 
+def tsc_traits(k, j):
+    """The three trait names of fine bucket j of coarse bucket k."""
+    return ['%s%s_%d' % (PREFIX, code, n) for code, n in
+            ((TSC_COARSE, k), (TSC_EIGHTH, j // DIGIT),
+             (TSC_SIXTYFOURTH, j % DIGIT))]
+
+
 def _bucketable(hz):
     return (isinstance(hz, int) and not isinstance(hz, bool) and
             1 <= hz <= 10 ** 11)
@@ -215,8 +228,7 @@ def encode(profile, note=None):
     traits.update(record_trait(r) for r in records)
     if hz is not None:
         k, j = tsc_buckets(hz)
-        traits.add('%s%s_%d' % (PREFIX, TSC_COARSE, k))
-        traits.add('%s%s_%d' % (PREFIX, TSC_FINE, j))
+        traits.update(tsc_traits(k, j))
     out = Encoded(sorted(traits))
     out.records = {r.digest: r for r in records}
     return out
@@ -366,11 +378,11 @@ def contradictions(trait_names):
         if len(ts) > 1:
             why.append('%d %s traits (%s)' % (len(ts), code,
                                               ', '.join(sorted(ts))))
-    if (TSC_COARSE in found) != (TSC_FINE in found):
-        why.append('%s without %s' % tuple(
-            PREFIX + c for c in ((TSC_COARSE, TSC_FINE)
-                                 if TSC_COARSE in found
-                                 else (TSC_FINE, TSC_COARSE))))
+    tsc = [c for c in TSC_CODES if c in found]
+    if tsc and len(tsc) < len(TSC_CODES):
+        why.append('%s without %s' % (
+            ', '.join(PREFIX + c for c in tsc),
+            ', '.join(PREFIX + c for c in TSC_CODES if c not in tsc)))
     digests = sorted(t for t in trait_names
                      if t.startswith(names.DIGEST_PREFIX))
     if digests:
@@ -423,27 +435,37 @@ def parse(traits, records):
             return None, {}, problems, '%s: no factors in record' % t
         factors.update({n: profile_mod.from_jsonable(v)
                         for n, v in got.items()})
-    coarse = [t for t in traits if t.startswith(PREFIX + TSC_COARSE + '_')]
-    fine = [t for t in traits if t.startswith(PREFIX + TSC_FINE + '_')]
-    if coarse:
-        k = int(coarse[0].rsplit('_', 1)[1])
-        j = int(fine[0].rsplit('_', 1)[1])
-        tsc = factors.get('tsc')
-        if k > _MAX_COARSE or j >= FINE:
-            problems.append(TraitProblem(coarse[0] + ' ' + fine[0],
-                                         'TSC bucket out of range', 'tsc'))
-            if isinstance(tsc, dict):
-                factors['tsc'] = profile_mod.Unknown(
-                    'TSC buckets %s, %s out of range' % (coarse[0], fine[0]))
-        elif isinstance(tsc, dict):
-            tsc = dict(tsc)
-            tsc['frequency'] = tsc_value(k, j)
-            factors['tsc'] = tsc
-        else:
-            problems.append(TraitProblem(coarse[0], 'a TSC frequency for a '
-                                         'host whose tsc is not known',
-                                         'tsc'))
+    _apply_tsc(traits, factors, problems)
     return profile_mod.Profile(factors), note, problems, None
+
+
+def _apply_tsc(traits, factors, problems):
+    """Put the frequency the TSC traits give in factors['tsc'] (their
+    presence as a whole is checked by :func:`contradictions`).
+    """
+    got = {}
+    for t in traits:
+        m = _TSC_RE.match(t)
+        if m:
+            got[m.group(1)] = (t, int(m.group(2)))
+    if not got:
+        return
+    named = ' '.join(got[c][0] for c in TSC_CODES)
+    k, e, s = (got[c][1] for c in TSC_CODES)
+    tsc = factors.get('tsc')
+    if k > _MAX_COARSE or e >= DIGIT or s >= DIGIT:
+        problems.append(TraitProblem(named, 'TSC bucket out of range', 'tsc'))
+        if isinstance(tsc, dict):
+            factors['tsc'] = profile_mod.Unknown(
+                'TSC buckets %s out of range' % named)
+    elif isinstance(tsc, dict):
+        tsc = dict(tsc)
+        tsc['frequency'] = tsc_value(k, e * DIGIT + s)
+        factors['tsc'] = tsc
+    else:
+        problems.append(TraitProblem(got[TSC_COARSE][0], 'a TSC frequency '
+                                     'for a host whose tsc is not known',
+                                     'tsc'))
 
 
 def describe(trait):
@@ -461,6 +483,9 @@ def describe(trait):
             lo, hi = tsc_bounds(n, 0)[0], tsc_bounds(n, FINE - 1)[1]
             return 'tsc', 'frequency %d-%d Hz (coarse bucket %d)' % (
                 lo, hi, n)
-        return 'tsc', 'fine bucket %d of %d within the coarse one' % (
-            n, FINE)
+        if m.group(1) == TSC_EIGHTH:
+            return 'tsc', 'eighth %d of %d within the coarse bucket' % (
+                n, DIGIT)
+        return 'tsc', 'eighth %d of %d within that eighth (to %.2f ppm)' % (
+            n, DIGIT, TSC_ERROR_PPM)
     return '', ''

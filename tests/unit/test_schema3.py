@@ -87,11 +87,13 @@ class TestEncode(testtools.TestCase):
             profiles.update(t for t in e if '_PROFILE_' in t)
         self.assertEqual(1, len(profiles))
         coarse = {t for t in names if '_TSCB_' in t}
-        fine = {t for t in names if '_TSCF_' in t}
-        self.assertLessEqual(len(fine), schema3.FINE)
+        fine = {t for t in names if '_TSCE_' in t or '_TSCS_' in t}
+        # 1,000 frequencies over 64 fine buckets: every one is used, and
+        # spelled with 8 + 8 names, not 64 (GET /traits lists them all).
+        self.assertEqual(2 * schema3.DIGIT, len(fine))
         # 1,000 kHz over 2.1 GHz is 476 ppm: at most 3 coarse buckets.
         self.assertLessEqual(len(coarse), 3)
-        self.assertLessEqual(len(names), 3 + 3 + schema3.FINE)
+        self.assertLessEqual(len(names), 3 + 3 + 2 * schema3.DIGIT)
 
     def test_note_and_guests_records_are_shared(self):
         base = bundled('milan-a')
@@ -249,8 +251,10 @@ class TestVerify(testtools.TestCase):
         self.assertUnreadable(self.classify(rps, two), '2 PROFILE traits')
         mixed = set(self.names) | {traits.DIGEST_PREFIX + 'A' * 40}
         self.assertUnreadable(self.classify(rps, mixed), 'schema-2 digest')
-        half = {t for t in self.names if '_TSCF_' not in t}
-        self.assertUnreadable(self.classify(rps, half), 'TSCB_')
+        for code in schema3.TSC_CODES:
+            part = {t for t in self.names if '_%s_' % code not in t}
+            self.assertUnreadable(self.classify(rps, part),
+                                  'without %s%s' % (traits.PREFIX, code))
         both = set(self.names) | {traits.SCHEMA_PREFIX + '2'}
         hp = hoststate.classify(both, schema3.assemble(rps))
         self.assertEqual(hoststate.UNREADABLE, hp.state)
