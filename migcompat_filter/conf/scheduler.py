@@ -117,9 +117,9 @@ Related options:
         min=0,
         help="""
 Seconds between two polls of the change marker: the resource provider
-``migcompat-changes`` (UUID b8329855-d9d6-5bc7-bb09-9225a1d1b6f3) whose
-generation every reporter bumps after it wrote a host's traits. When the
-generation moved since the last read, the host profiles are read again at
+``migcompat-changes-<token>`` (UUID b8329855-d9d6-5bc7-bb09-9225a1d1b6f3)
+that every reporter renames after it wrote a host's traits. When its name
+or generation moved since the last read, the host profiles are read again at
 once, so a new or changed profile is judged about this long plus one read
 after the reporter's write (about 6 seconds by default at 10,000 hosts).
 

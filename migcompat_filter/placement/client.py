@@ -388,25 +388,19 @@ class PlacementClient(object):
                              ok=(204, 404))
         return resp.status_code == 204
 
-    def touch_provider(self, rp_uuid, label=None):
-        """Move the provider's generation and nothing else (its aggregates
-        written back, 1.19); Conflict, ProviderNotFound.
+    def rename_provider(self, rp_uuid, name, label=None):
+        """Give the provider a new name (nothing else changes; no
+        generation needed: one request); ProviderNotFound, Conflict when
+        another provider has the name.
         """
-        what = 'write aggregates of %s' % (label or 'resource provider %s'
-                                           % rp_uuid)
-        url = '/resource_providers/%s/aggregates' % rp_uuid
-        resp = self._request('GET', url, what, ok=(200, 404))
-        if resp.status_code != 404:
-            aggregates = _body(resp, what, 'aggregates', list)
-            resp = self._request(
-                'PUT', url, what, ok=(200, 404), json={
-                    'aggregates': aggregates,
-                    'resource_provider_generation': _generation(resp,
-                                                                what)})
+        what = 'rename %s' % (label or 'resource provider %s' % rp_uuid)
+        resp = self._request('PUT', '/resource_providers/%s' % rp_uuid,
+                             what, ok=(200, 404), json={'name': name},
+                             microversion='1.14')
         if resp.status_code == 404:
             raise ProviderNotFound('resource provider %s does not exist'
                                    % rp_uuid)
-        return _generation(resp, what)
+        return _generation(resp, what, 'generation')
 
     def provider_updated(self, rp_uuid, label=None):
         """When Placement last changed the provider (any writer): its

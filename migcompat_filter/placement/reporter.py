@@ -249,8 +249,12 @@ def sync(client, provider_uuid, wanted, dry_run=False,
     for none) becomes the host's note record; ``readable`` puts schema
     2's names of a new profile on its record's root. Trait names that
     are new to Placement (found with one listing) are created before the
-    one write: an unchanged host costs 1 request, a first report whose
-    names and records exist 4 (traits, store, names, write). Raises
+    one write, except when every record the traits point at was stored
+    already: their names exist then (the profile's first report created
+    both), so the write goes first and a "no such trait" answer makes the
+    listing and the creations happen after all. An unchanged host costs 1
+    request; a first report whose records exist 4 (traits, store, write,
+    the change marker's rename). Raises
     :class:`~migcompat_filter.placement.client.PlacementError` when Placement
     fails or the conflicts outlast ``max_retries``, and
     :class:`DeadlineExceeded` when ``deadline`` (a :class:`Deadline`)
@@ -268,6 +272,7 @@ def sync(client, provider_uuid, wanted, dry_run=False,
     stored = None
     attempts = 0
     recreated = False
+    guess = records is not None  # schema 3: names may exist with records
     while True:
         attempts += 1
         current, generation = deadline.call(
@@ -282,10 +287,11 @@ def sync(client, provider_uuid, wanted, dry_run=False,
         if records and stored is None:
             stored = _ensure_records(client, records, added, deadline,
                                      readable)
-        for name in _missing(client, deadline, added - ensured):
-            if deadline.call(client, 'creating trait %s' % name,
-                             client.create_trait, name):
-                created.add(name)
+        if not (guess and not stored):
+            for name in _missing(client, deadline, added - ensured):
+                if deadline.call(client, 'creating trait %s' % name,
+                                 client.create_trait, name):
+                    created.add(name)
         ensured.update(added)
         new = (current - removed) | added
         try:
@@ -293,6 +299,12 @@ def sync(client, provider_uuid, wanted, dry_run=False,
                 client, 'writing the traits of %s' % provider_uuid,
                 client.put_traits, provider_uuid, new, generation)
         except placement.NoSuchTrait:
+            if guess and not stored:
+                # A name we took for existing is new (a TSC bucket no host
+                # had yet): list and create them, then write.
+                guess = False
+                ensured.clear()
+                continue
             # A name created above was deleted before the write (``trait
             # prune`` between the two): create the names again, once.
             if recreated:

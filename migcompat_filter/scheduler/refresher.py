@@ -16,9 +16,9 @@ and which answers it does not believe at once.
 **When.** One daemon thread per serving process (the *refresher*) polls
 the change marker (placement/change_marker.py: one small GET of one
 resource provider) every ``profile_change_poll_interval`` seconds
-(default 5) and reads the whole fleet only when the marker's generation
-moved since its last read, which every reporter does after it wrote a
-host's traits; so a new or changed profile is judged within one poll
+(default 5) and reads the whole fleet only when the marker's name or
+generation moved since its last read (every reporter renames it after it
+wrote a host's traits); so a new or changed profile is judged within one poll
 interval plus one read of the reporter's write. A full read also starts
 every ``profile_refresh_interval`` seconds (default 300: the safety net
 for writes that bumped nothing) by the cache's clock, at least
@@ -312,17 +312,22 @@ class Refresher(object):
         self._poll_due = self.clock() + self.poll_interval
 
     def poll(self):
-        """The change marker's generation now (ABSENT: no marker yet), or
-        None when Placement did not answer (nothing changes then).
+        """The change marker's state now, (generation, name) (ABSENT: no
+        marker yet), or None when Placement did not answer (nothing
+        changes then). A bump renames the marker (one request for the
+        reporter); the generation moves too when anything else writes it.
         """
         try:
             body = self._get(MARKER_URL, '1.14',
                              self.clock() + self.read_timeout)
-            generation = body.get('generation') \
-                if isinstance(body, dict) else None
-            if not isinstance(generation, int):
-                raise reads.PlacementFailure('GET %s: %s (no "generation")'
-                                             % (MARKER_URL, reads.BAD_BODY))
+            if not isinstance(body, dict):
+                body = {}
+            generation = (body.get('generation'), body.get('name'))
+            if not isinstance(generation[0], int) or \
+                    not isinstance(generation[1], str):
+                raise reads.PlacementFailure(
+                    'GET %s: %s (no "generation" or "name")'
+                    % (MARKER_URL, reads.BAD_BODY))
         except reads.NotFound:
             generation = ABSENT
         except Exception as e:  # a failed poll changes nothing

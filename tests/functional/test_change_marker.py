@@ -11,10 +11,12 @@
 # under the License.
 
 """The change marker against a real placement server (gunicorn): bump
-creates it, moves its generation and changes nothing else, counts a 409 from a
-concurrent bump as success, never fails a report; the reporter bumps only
-when it wrote.
+creates it, renames it in one request and changes nothing else, never
+conflicts with a concurrent bump, never fails a report; the reporter bumps
+only when it wrote.
 """
+
+import threading
 
 import testtools
 
@@ -26,9 +28,9 @@ from tests.functional import placement_server
 OURS = ['CUSTOM_MIGCOMPAT_S2_ARCH_X86_64']
 
 
-class _BumpedBetween(placement.PlacementClient):
-    """A client whose first read of the marker is followed, before it can
-    write, by another reporter's bump (the race, made certain).
+class _CreatedBetween(placement.PlacementClient):
+    """A client that finds no marker, and before it can create one,
+    another reporter does (the race, made certain).
     """
 
     def __init__(self, adapter, other):
@@ -38,10 +40,20 @@ class _BumpedBetween(placement.PlacementClient):
 
     def _request(self, method, url, *args, **kwargs):
         answer = super()._request(method, url, *args, **kwargs)
-        if method == 'GET' and change_marker.UUID in url and \
+        if method == 'PUT' and change_marker.UUID in url and \
                 self.other_result is None:
             self.other_result = change_marker.bump(self.other)
         return answer
+
+
+class _MarkerRefused(placement.PlacementClient):
+    """Placement answers every write of the marker with an error."""
+
+    def _request(self, method, url, *args, **kwargs):
+        if method != 'GET' and change_marker.UUID in url:
+            raise placement.PlacementError('%s %s: 503 (injected)'
+                                           % (method, url))
+        return super()._request(method, url, *args, **kwargs)
 
 
 class ChangeMarkerTest(placement_server.ServerPerClass, testtools.TestCase):
@@ -50,31 +62,35 @@ class ChangeMarkerTest(placement_server.ServerPerClass, testtools.TestCase):
         super().setUp()
         self.client = self._client()
 
-    def _client(self):
-        return placement.PlacementClient(
-            placement.adapter_noauth(self.server.url))
+    def _client(self, cls=placement.PlacementClient):
+        return cls(placement.adapter_noauth(self.server.url))
 
-    def _generation(self):
+    def _state(self):
+        """(generation, name) of the marker, None when it does not exist."""
         resp = self.server.request(
             'GET', '/resource_providers/%s' % change_marker.UUID)
         if resp.status_code == 404:
             return None
         self.assertEqual(200, resp.status_code, resp.text)
-        self.assertEqual(change_marker.NAME, resp.json()['name'])
-        return resp.json()['generation']
+        body = resp.json()
+        self.assertTrue(body['name'].startswith(change_marker.NAME + '-'),
+                        body['name'])
+        return body['generation'], body['name']
 
     def _delete_marker(self):
         self.server.request('DELETE', '/resource_providers/%s'
                             % change_marker.UUID)
 
-    def test_created_then_moved(self):
+    def test_created_then_moved_in_one_request(self):
         self._delete_marker()
-        self.assertIsNone(self._generation())
+        self.assertIsNone(self._state())
         self.assertTrue(change_marker.bump(self.client))
-        first = self._generation()
+        first = self._state()
         self.assertIsNotNone(first)
+        before = self.client.requests
         self.assertTrue(change_marker.bump(self.client))
-        self.assertEqual(first + 1, self._generation())
+        self.assertEqual(1, self.client.requests - before)
+        self.assertNotEqual(first, self._state())
         # No inventory: nothing can be scheduled on it.
         resp = self.server.request(
             'GET', '/resource_providers/%s/inventories' % change_marker.UUID)
@@ -86,53 +102,67 @@ class ChangeMarkerTest(placement_server.ServerPerClass, testtools.TestCase):
         self.client.put_traits(change_marker.UUID, {'HW_CPU_X86_AVX2'},
                                gen)
         self.assertTrue(change_marker.bump(self.client))
-        self.assertEqual(({'HW_CPU_X86_AVX2'}, gen + 2),
+        self.assertEqual(({'HW_CPU_X86_AVX2'}, gen + 1),
                          self.server.traits(change_marker.UUID))
-        self.client.put_traits(change_marker.UUID, set(), gen + 2)
+        self.client.put_traits(change_marker.UUID, set(), gen + 1)
 
-    def test_two_concurrent_bumps_both_succeed(self):
+    def test_concurrent_bumps_all_succeed(self):
         change_marker.bump(self.client)
-        before = self._generation()
-        racing = _BumpedBetween(placement.adapter_noauth(self.server.url),
-                                self._client())
-        # racing read the generation, the other bumped, racing's write
-        # gets Placement's 409: both count as a bump.
-        self.assertTrue(change_marker.bump(racing))
-        self.assertTrue(racing.other_result)
-        self.assertEqual(before + 1, self._generation())
+        before = self._state()
+        results = []
+
+        def bumps():
+            client = self._client()
+            results.extend(change_marker.bump(client) for _ in range(10))
+
+        threads = [threading.Thread(target=bumps) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual([True] * 30, results)
+        self.assertNotEqual(before, self._state())
 
     def test_two_concurrent_creations_both_succeed(self):
         self._delete_marker()
-        racing = _BumpedBetween(placement.adapter_noauth(self.server.url),
-                                self._client())
+        racing = self._client(lambda a: _CreatedBetween(a, self._client()))
         # Both found no marker; the other created it first.
         self.assertTrue(change_marker.bump(racing))
         self.assertTrue(racing.other_result)
-        self.assertIsNotNone(self._generation())
+        self.assertIsNotNone(self._state())
 
     def test_a_failed_bump_never_fails_the_report(self):
-        # The name is taken by a provider with another UUID: the marker
-        # cannot be created, the report is written all the same.
-        self._delete_marker()
-        imposter = self.server.create_provider(change_marker.NAME)
-        self.addCleanup(self.server.request, 'DELETE',
-                        '/resource_providers/%s' % imposter['uuid'])
+        refused = self._client(_MarkerRefused)
         rp = self.server.create_provider()
         with self.assertLogs('migcompat_filter.placement.change_marker',
                              'WARNING') as logs:
-            result = reporter.sync(self.client, rp['uuid'], OURS)
+            result = reporter.sync(refused, rp['uuid'], OURS)
         self.assertTrue(result.written)
         self.assertEqual(set(OURS), self.server.traits(rp['uuid'])[0])
-        self.assertIn('another UUID', logs.output[0])
-        self.assertFalse(change_marker.bump(self.client))
+        self.assertIn('profile_refresh_interval', logs.output[0])
+        self.assertFalse(change_marker.bump(refused))
+
+    def test_a_provider_named_like_the_marker_is_left_alone(self):
+        # Identity is the UUID: a provider called migcompat-changes (an
+        # older marker restored under another UUID) is neither renamed
+        # nor in the way.
+        self._delete_marker()
+        other = self.server.create_provider(change_marker.NAME)
+        self.addCleanup(self.server.request, 'DELETE',
+                        '/resource_providers/%s' % other['uuid'])
+        self.assertTrue(change_marker.bump(self.client))
+        self.assertIsNotNone(self._state())
+        resp = self.server.request('GET', '/resource_providers/%s'
+                                   % other['uuid'])
+        self.assertEqual(change_marker.NAME, resp.json()['name'])
 
     def test_the_reporter_bumps_only_when_it_wrote(self):
         change_marker.bump(self.client)
         rp = self.server.create_provider()
-        before = self._generation()
+        before = self._state()
         reporter.sync(self.client, rp['uuid'], OURS)
-        after_write = self._generation()
-        self.assertEqual(before + 1, after_write)
+        after_write = self._state()
+        self.assertNotEqual(before, after_write)
         reporter.sync(self.client, rp['uuid'], OURS)  # unchanged host
         reporter.sync(self.client, rp['uuid'], [], dry_run=True)
-        self.assertEqual(after_write, self._generation())
+        self.assertEqual(after_write, self._state())

@@ -36,6 +36,7 @@ from migcompat_filter.factors import guests as guests_factor
 from migcompat_filter.host import domains
 from migcompat_filter.host import reader
 from migcompat_filter.host import source as hostsource
+from migcompat_filter.placement import change_marker
 from migcompat_filter.placement import client as placement
 from migcompat_filter.placement import reporter
 from migcompat_filter.profile import Profile
@@ -76,9 +77,9 @@ def with_microcode(profile, microcode):
     return Profile.from_dict(data)
 
 
-#: Requests of the change marker's bump after a write (read and write
-#: its aggregates, or look for it and create it).
-BUMP = 2
+#: Requests of the change marker's bump after a write: its rename (the
+#: marker exists: setUp made it).
+BUMP = 1
 
 
 class _Client(placement.PlacementClient):
@@ -115,6 +116,7 @@ class TestSyncInProcess(testtools.TestCase):
             if name.startswith('CUSTOM_'):
                 self.client.create_trait(name)
         self.client.put_traits(self.rp, FOREIGN, 0)
+        self.assertTrue(change_marker.bump(self.client))
 
     def traits(self):
         return self.client.get_traits(self.rp)[0]
