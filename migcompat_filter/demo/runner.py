@@ -213,7 +213,7 @@ class Demo(object):
 
         results = []
         for host in self.hosts:
-            wanted = traits.encode(host.in_mode(mode, self.cpu_model))
+            wanted = traits.encode(host.in_mode(mode, self.cpu_model), 3)
             results.append(reporter.sync(client, host.rp_uuid, wanted))
         self.progress(
             'reporter: cpu_mode = %s: %d hosts, %d traits added, %d '
