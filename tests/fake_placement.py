@@ -41,6 +41,17 @@ class FakePlacement(object):
         #: The change marker's generation (None: no marker, 404).
         self.marker = None
         self.traits = dict(provider_traits or {})
+        #: The migcompat store: [(uuid, name, parent)] (add_records).
+        self.store = []
+
+    def add_records(self, records):
+        """Publish schema-3 records (schema3.Record) in the store."""
+        from migcompat_filter.traits import schema3
+        have = {u for u, _n, _p in self.store}
+        for rec in records:
+            self.store.extend(p for p in schema3.providers_of(rec)
+                              if p[0] not in have)
+            have.update(p[0] for p in self.store)
 
     @property
     def traits(self):
@@ -104,6 +115,10 @@ class FakePlacement(object):
             prefix = query['name'][0].split(':', 1)[1]
             return Response(200, {'traits': sorted(
                 t for t in by_trait if t.startswith(prefix))})
+        if parsed.path == '/resource_providers' and 'member_of' in query:
+            return Response(200, {'resource_providers': [
+                {'uuid': u, 'name': n, 'parent_provider_uuid': p}
+                for u, n, p in self.store]})
         if parsed.path == '/resource_providers':
             return self._list(query['required'], by_trait)
         rp = parsed.path.split('/')[2]

@@ -129,7 +129,8 @@ def main():
     from migcompat_filter.scheduler import state
     from tests.functional import placement_server
 
-    _hosts, provider_traits, _source, counts = bench.build(args.hosts)
+    _hosts, provider_traits, _source, counts, _r = bench.build(args.hosts,
+                                                               schema=2)
     server = placement_server.PlacementServer(workers=2)
     server.setUp()
     try:

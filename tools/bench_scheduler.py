@@ -119,8 +119,10 @@ def fleet_profiles():
     return out
 
 
-def build(n_hosts, with_digest=True):
-    """HostStates and Placement data for n_hosts; the source's uuid."""
+def build(n_hosts, with_digest=True, schema=2):
+    """HostStates and Placement data for n_hosts; the source's uuid;
+    the records schema 3's traits point at ({} for schema 2).
+    """
     from oslo_utils import timeutils
 
     from migcompat_filter.demo import offline
@@ -128,8 +130,10 @@ def build(n_hosts, with_digest=True):
 
     fleet = fleet_profiles()
     encoded = []
+    records = {}
     for name, prof, share in fleet:
-        names = traits.encode(prof)  # the digest trait included
+        names = traits.encode(prof, schema)  # the digest trait included
+        records.update(getattr(names, 'records', {}))
         if not with_digest:
             names = [t for t in names
                      if not t.startswith(traits.DIGEST_PREFIX)]
@@ -157,11 +161,13 @@ def build(n_hosts, with_digest=True):
             counts[name] += 1
     source = host_states[0]
     # The source is a host of the first profile (it keeps that digest).
-    provider_traits[source.uuid] = source_traits(fleet[0][1])
-    return host_states, provider_traits, source, counts
+    names = source_traits(fleet[0][1], schema)
+    records.update(getattr(names, 'records', {}))
+    provider_traits[source.uuid] = set(names)
+    return host_states, provider_traits, source, counts, records
 
 
-def source_traits(prof):
+def source_traits(prof, schema=2):
     """The source's traits with a running-guests record, as its reporter
     publishes it for 40 running guests (host-model and custom).
     """
@@ -176,7 +182,7 @@ def source_traits(prof):
               'machine_types': ['pc-q35-7.2'], 'invtsc_frequencies': [],
               'invtsc_unpinned': 0, 'phys_bits': [40], 'passthrough_extra': []}
     factors = dict(prof.factors, running_guests=record)
-    return set(traits.encode(profile_mod.Profile(factors)))
+    return traits.encode(profile_mod.Profile(factors), schema)
 
 
 def vcpu_model():
@@ -267,6 +273,10 @@ def main():
     parser.add_argument('--tsc-spread-khz', type=int, default=1000,
                         help='with --real: the calibrated TSC frequencies '
                         'spread over this many kHz (default 1000)')
+    parser.add_argument('--schema', type=int, choices=(2, 3), default=3,
+                        help='the trait schema the hosts publish '
+                        '(default 3; the in-memory Placement serves the '
+                        'migcompat store too)')
     parser.add_argument('--tsc-hz', action='store_true',
                         help='with --real: draw the TSC frequencies to the '
                         'Hz (no real host reports that; the worst case)')
@@ -300,8 +310,10 @@ def main():
         'hosts', 'request', 'cache', 'base ms', 'ours ms', 'ratio',
         'own ms', 'ratio own', 'us/host', 'calls', 'passed/top'))
     for n in [int(x) for x in args.hosts.split(',')]:
-        hosts, provider_traits, source, counts = build(n)
+        hosts, provider_traits, source, counts, records = build(
+            n, schema=args.schema)
         placement = FakePlacement(provider_traits)
+        placement.add_records(records.values())
         distinct = len(counts)
 
         guest_cpu = vcpu_model()

@@ -63,7 +63,7 @@ def fleet_traits(n, seed=1, spread_khz=1000, to_the_hz=False):
                           'scaling': False}
         prof = _profile(factors)
         name = 'host%05d' % i
-        names = (bench.source_traits(prof) if name == SOURCE_NAME
+        names = (set(bench.source_traits(prof)) if name == SOURCE_NAME
                  else set(traits.encode(prof)))
         out.append((str(uuid.uuid4()), name,
                     sorted(names | NOVA_TRAITS)))
