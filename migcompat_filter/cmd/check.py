@@ -126,12 +126,12 @@ def _cpu_used(source, mode):
         return ("%s's host CPU profile (its running-guests record has no "
                 "%s guest)" % (source.name, mode))
     if mode == cpu_modes.HOST_PASSTHROUGH:
-        return ("%s's host CPU, with the extra flags of its %d running "
-                "host-passthrough guest(s)" % (source.name, count))
+        return ("%s's host CPU, with the extra flags of its running "
+                "host-passthrough guests" % source.name)
     key = {cpu_modes.HOST_MODEL: 'host_model_features',
            cpu_modes.CUSTOM: 'custom_features'}[mode]
-    return ('the union of the %d running %s guest(s) on %s (its '
+    return ('the union of the running %s guests on %s (its '
             'running-guests record; the server is one of them, so a host '
             'refused for a feature only another guest has is refused '
-            'conservatively): %s' % (count, mode, source.name,
+            'conservatively): %s' % (mode, source.name,
                                      ' '.join(running.get(key) or ())))

@@ -196,8 +196,8 @@ def _stranded_row(host, mode, count, judged, hosts, verdicts):
     nearest, verdict = min(judged, key=_nearness)
     factors = verdict.factors()
     action = _smallest_action(host, mode, judged, hosts, verdicts)
-    why = '%d %s guest(s) on %s have no destination: %s' % (
-        count, mode, host.name, '; '.join(
+    why = '%s guests on %s have no destination: %s' % (
+        mode, host.name, '; '.join(
             '%s: %s' % (d.name, ', '.join(v.factors()) or 'refused')
             for d, v in sorted(judged, key=lambda dv: dv[0].name)))
     return {'host': host.name, 'mode': mode, 'guests': count,

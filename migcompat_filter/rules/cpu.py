@@ -256,9 +256,9 @@ class TscRule(Rule):
     def _unpinned(self, ctx, count):
         return Finding(
             self.factor, BLOCK, count, ctx.destination[self.factor],
-            '%d running guest(s) have an invariant TSC (invtsc) without a '
-            'pinned TSC frequency: QEMU refuses to migrate such a guest to '
-            'any destination' % count,
+            'running guests (at least %d) have an invariant TSC (invtsc) '
+            'without a pinned TSC frequency: QEMU refuses to migrate such '
+            'a guest to any destination' % count,
             "pin the TSC frequency in the guest XML (<clock><timer "
             "name='tsc' frequency=...>) or remove invtsc from the guest CPU")
 

@@ -193,6 +193,33 @@ def _bucketable(hz):
 
 # -- encode -------------------------------------------------------------------
 
+#: Counts in the running-guests value: published as presence (0 or 1).
+GUEST_COUNTS = ('count', 'invtsc_unpinned')
+
+
+def shareable(name, value):
+    """A per-host factor's value as the guests record holds it: which
+    CPU classes run, not how many guests of each. The rules only ask
+    whether a mode has guests; with the numbers, hosts running 39 and 40
+    guests of the same classes would need two records and two trait
+    names, and the names would grow with the fleet.
+    """
+    if name != 'running_guests' or not isinstance(value, dict):
+        return value
+    out = dict(value)
+    for key in GUEST_COUNTS:
+        if _count(out.get(key)):
+            out[key] = min(out[key], 1)
+    if isinstance(out.get('modes'), dict):
+        out['modes'] = {m: min(c, 1) if _count(c) else c
+                        for m, c in out['modes'].items()}
+    return out
+
+
+def _count(n):
+    return isinstance(n, int) and not isinstance(n, bool) and n >= 0
+
+
 def split(profile):
     """(shared factors, per-host factors, TSC Hz or None) as JSON values:
     what goes in the profile record, in the guests record, in the TSC
@@ -203,7 +230,7 @@ def split(profile):
     for name, value in profile.factors.items():
         value = trait_schema2.canonical(name, value)
         if name in per_host:
-            own[name] = value
+            own[name] = shareable(name, value)
             continue
         if name == 'tsc' and isinstance(value, dict) and \
                 _bucketable(value.get('frequency')):

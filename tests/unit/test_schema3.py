@@ -108,6 +108,36 @@ class TestEncode(testtools.TestCase):
         self.assertEqual({}, hoststate.classify(
             traits.encode(base, 3)).note)
 
+    def test_hosts_running_more_or_fewer_guests_share_a_record(self):
+        # The same guest CPU classes, 3 or 40 guests of them: one guests
+        # record and one trait name (names must not grow with the fleet),
+        # and the same verdict for a guest leaving either host.
+        base = bundled('milan-a')
+        src = {}
+        for n in (3, 40):
+            guests = {'count': n, 'modes': {'host-model': n - 1,
+                                            'custom': 1},
+                      'host_model_features': ['avx2', 'invtsc'],
+                      'custom_features': ['avx2'], 'unexpanded': [],
+                      'machine_types': ['pc-q35-7.2'],
+                      'invtsc_frequencies': [], 'invtsc_unpinned': n - 2,
+                      'phys_bits': [40], 'passthrough_extra': []}
+            names = traits.encode(Profile(dict(base.factors,
+                                               running_guests=guests)), 3)
+            src[n] = names
+        self.assertEqual(*[{t for t in src[n] if '_GUESTS_' in t}
+                           for n in (3, 40)])
+        dst = traits.encode(base, 3)
+        verdicts = []
+        for n in (3, 40):
+            got = engine.evaluate(hoststate.classify(src[n]).profile,
+                                  hoststate.classify(dst).profile,
+                                  'host-model')
+            verdicts.append(sorted((f.factor, f.severity)
+                                   for f in got.findings))
+        self.assertEqual(verdicts[0], verdicts[1])
+        self.assertIn(('tsc', 'block'), verdicts[0])
+
     def test_digest_groups_ignore_per_host_traits(self):
         base = bundled('milan-a')
         self.assertEqual(
