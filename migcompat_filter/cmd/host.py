@@ -104,8 +104,10 @@ def _drift_text(host):
     if not isinstance(drift, dict):
         return '-'
     factors = drift.get('factors') or {}
-    return '%s%s' % (drift.get('guests', 0), ' (%s)' % ', '.join(
-        sorted(factors)) if factors else '')
+    if not drift.get('guests'):
+        return 'none'
+    return 'yes%s' % (' (%s)' % ', '.join(sorted(factors))
+                      if factors else '')
 
 
 def summary(host, memo=None):

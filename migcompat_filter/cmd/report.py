@@ -367,7 +367,8 @@ class Report(FastEpilog, lister.Lister):
             if self._note:
                 note['kept'] = self._note
             if self._drift is not None:
-                note['drift'] = self._drift
+                from migcompat_filter.rules import drift
+                note['drift'] = drift.shareable(self._drift)
             if not parsed_args.dry_run:
                 counts = verify_store.note_value(_verify(
                     conf, parsed_args, state, client, rp_uuid, wanted))

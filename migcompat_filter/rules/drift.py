@@ -150,6 +150,15 @@ def summary(entries):
             'factors': dict(sorted(by_factor.items()))}
 
 
+def shareable(summary):
+    """The summary as the note publishes it: which factors drifted, not
+    how many guests (with the numbers, every host of a fleet-wide update
+    would have its own note record and trait name).
+    """
+    return {'guests': min(summary.get('guests') or 0, 1),
+            'factors': {f: 1 for f in summary.get('factors') or {}}}
+
+
 def read(source, factors=('host_model', 'cpu_features', 'machine_types',
                           'qemu_version', 'tsc')):
     """The drift entries of a host source's running guests (see scan),

@@ -138,6 +138,16 @@ class TestEncode(testtools.TestCase):
         self.assertEqual(verdicts[0], verdicts[1])
         self.assertIn(('tsc', 'block'), verdicts[0])
 
+    def test_hosts_with_more_or_fewer_drifted_guests_share_a_note(self):
+        from migcompat_filter.rules import drift
+        base = bundled('milan-a')
+        notes = [drift.shareable({'guests': n, 'factors': {'tsc': n}})
+                 for n in (3, 5)]
+        a, b = (traits.encode(base, 3, note={'drift': n}) for n in notes)
+        self.assertEqual(set(a), set(b))
+        self.assertEqual({'guests': 1, 'factors': {'tsc': 1}},
+                         hoststate.classify(a).note['drift'])
+
     def test_digest_groups_ignore_per_host_traits(self):
         base = bundled('milan-a')
         self.assertEqual(
