@@ -58,33 +58,31 @@ reporter's first report on a fresh placement. Targets (issue 20): ratios
 <= 1.10, request line <= 3,000 B, names independent of the host count,
 resource_provider_traits <= 1.1 x A, a known profile's host <= 4 requests.
 
-Measured (2-core machine shared, load 11-14; S3 as of 2039e9c; rounds:
-sqlite 6 / 4, PostgreSQL 15 6 / 3 at 1,000 / 10,000 hosts), X/A:
+Measured on 2026-12-07 (2-core machine shared with test runs, load 4-6;
+6-8 rounds; small requests the fastest of 15 tries per round), S3/A, the
+median (min-max) of the per-round ratios:
 
-    request    sqlite 1k   sqlite 10k   PG 1k       PG 10k
-    ac         S3 1.11     S3 1.47      S3 1.00     S3 1.39
-               S3F 1.32*   S3F 1.02     S3F 0.92    S3F 0.95
-    ac_req     S3 2.61     S3 2.81      S3 2.86     S3 2.50
-               S3F 0.91    S3F 0.94     S3F 0.99    S3F 0.80
-    rp_traits  1.30/1.10   1.09/0.99    1.05/1.19   0.85/0.75  (S3/S3F)
-    ensure     0.92/1.01   0.97/0.87    0.97/0.92   0.89/0.74
-    put        1.09/1.31*  0.97/0.85    0.91/0.89   1.11/1.17
-    traits     0.91/0.91   1.28/1.49    1.03/0.89   1.27/1.28
-    rp_req     0.81/0.73   1.21/1.07    0.95/1.06   1.39/0.98
-    (B at sqlite 1k: ac 2.09, ac_req 2.82, rp_traits 2.47, put 2.16,
-    traits 1.97, ensure refused; * min-max 0.91-2.00 / 1.02-2.83: noise;
-    sqlite 1k again, 8 rounds: ac 1.15/1.03, ac_req 2.62/1.03, the small
-    requests 0.75-1.20, which is this machine's noise for them)
+    request    sqlite 1k*        sqlite 10k        PG 1k             PG 10k
+    ac         1.04 (1.01-1.05)  1.06 (0.71-1.39)  1.03 (0.61-1.09)  1.03 (0.93-1.27)
+    ac_req     1.08 (0.99-1.40)  0.80 (0.68-1.09)  0.99 (0.94-1.76)  0.99 (0.79-1.51)
+    rp_traits  1.26 (0.60-2.72)  0.99 (0.94-1.08)  1.05 (0.74-2.06)  1.03 (0.95-1.96)
+    ensure     1.04 (0.52-1.43)  0.95 (0.67-1.02)  0.98 (0.66-1.35)  1.07 (0.85-1.12)
+    put        0.94 (0.82-1.07)  1.09 (0.81-1.23)  1.13 (0.71-1.23)  1.12 (0.97-1.25)
+    traits     0.76 (0.60-1.68)  0.98 (0.75-1.05)  0.97 (0.84-1.12)  1.20 (0.45-1.66)
+    rp_req     1.06 (0.68-1.27)  0.97 (0.90-1.06)  0.99 (0.85-1.40)  1.13 (0.91-1.33)
+    (* 4 rounds, one try per small request: before --repeat)
 
-Request line (bytes) A / S3 / B: 1,416-1,744 / 1,610-1,938 / 11,348-
-14,684. Our names: 78 at 1,000 and at 10,000 hosts (64 are TSCF_<j>;
-B: 1,660 at 1,000). resource_provider_traits S3/A 1.078 (69,500 /
-64,500; 695,000 / 645,000). First report, S3: a new profile 47 and 46
-requests (2.6-3.5 s; B 341 and 184, 19.5 s), a host whose profile exists
-4 (B 4). S3's store chunks are child providers: placement then takes its
-nested-provider path for every allocation-candidates request (ac_req
-x2.5-2.9, ac x1.4-1.5 at 10,000 hosts); with the same records as root
-providers (S3F) both are at A. GET /traits follows the name count (+78).
+rp_req never names a trait of ours (MISC_SHARES_VIA_AGGREGATE), so its
+1.13 is this machine's noise; ``traits`` lists 407 names against 377
+(+8 %). PG 1k for reference: S3R (readable names on the profile roots)
+traits 1.57, ac 1.12; B (schema 2) ac 2.17, put 1.81, traits 2.17,
+ensure refused (400, request line). Request line (bytes) A / S3 / B:
+1,416-1,744 / 1,633-1,961 / 11,348-14,684. Our names: 30 at 1,000 and at
+10,000 hosts (16 are TSCE/TSCS digits; S3R 677, B 1,660 at 1,000).
+resource_provider_traits S3/A 1.093 (705,000 / 645,000; a host with a
+note record has one row more: 1.109). First report, S3: a new profile 47
+and 50 requests (1.3-2.8 s; B 343 and 185, 10.3 s), a host whose profile
+exists 4 (B 4-5).
 """
 
 import argparse
