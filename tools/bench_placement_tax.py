@@ -60,9 +60,9 @@ resource_provider_traits <= 1.1 x A, a known profile's host <= 4 requests.
 
 Measured on 2026-12-07 (2-core machine shared with test runs, load 4-6;
 6-8 rounds; small requests the fastest of 15 tries per round), S3/A, the
-median (min-max) of the per-round ratios:
+median/min-max of the per-round ratios:
 
-    request    sqlite 1k*        sqlite 10k        PG 1k             PG 10k
+    request   sqlite 1k*      sqlite 10k      PG 1k           PG 10k
     ac        1.04/1.01-1.05  1.06/0.71-1.39  1.03/0.61-1.09  1.03/0.93-1.27
     ac_req    1.08/0.99-1.40  0.80/0.68-1.09  0.99/0.94-1.76  0.99/0.79-1.51
     rp_traits 1.26/0.60-2.72  0.99/0.94-1.08  1.05/0.74-2.06  1.03/0.95-1.96
