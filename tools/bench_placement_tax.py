@@ -51,7 +51,8 @@ trait PUT), ``put`` PUT .../traits (COMPUTE_STATUS_DISABLED toggled, ours
 kept), ``traits`` GET /traits, ``rp_req`` GET /resource_providers?
 required=MISC_SHARES_VIA_AGGREGATE (nova-compute's sharing query).
 Printed: median ms (min-max), X/A the median (min-max) of the per-round
-ratios, bytes; a refused request shows its status (B's ``ensure``: 400,
+ratios, "X min" the fastest answer of X over the run / A's, bytes; a
+refused request shows its status (B's ``ensure``: 400,
 over gunicorn's 4,094-byte request line). Then nova's trait-listing
 request line per bundled profile, our global names, the table rows, the
 reporter's first report on a fresh placement. Targets (issue 20): ratios
@@ -366,20 +367,27 @@ def med(xs):
 def report(samples, size, refused, variants):
     print('%-10s' % 'request' + ''.join('%-26s' % ('%s ms' % v)
                                         for v in variants) +
-          ''.join('%-20s' % ('%s/A' % v) for v in variants[1:]) + 'bytes')
+          ''.join('%-20s' % ('%s/A' % v) for v in variants[1:]) +
+          ''.join('%-9s' % ('%s min' % v) for v in variants[1:]) + 'bytes')
     for lb, per in samples.items():
         cells, ratios = [], []
         for v in variants:
             cells.append(refused[lb].get(v) or med(per[v]))
+        mins = []
         for v in variants[1:]:
             if v in refused[lb] or 'A' in refused[lb]:
                 ratios.append('-')
+                mins.append('-')
                 continue
             rs = [b / a for a, b in zip(per['A'], per[v])]
             ratios.append('%.2f (%.2f-%.2f)' % (
                 statistics.median(rs), min(rs), max(rs)))
+            # The fastest answer of each over the whole run: what the
+            # request costs with the machine's noise at its least.
+            mins.append('%.2f' % (min(per[v]) / min(per['A'])))
         print('%-10s' % lb + ''.join('%-26s' % c[:25] for c in cells) +
               ''.join('%-20s' % r for r in ratios) +
+              ''.join('%-9s' % m for m in mins) +
               '/'.join(str(size[lb].get(v, '-')) for v in variants))
 
 
