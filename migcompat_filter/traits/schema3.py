@@ -35,19 +35,13 @@ all are members of the aggregate :data:`STORE_AGGREGATE` and have no
 inventory. :func:`assemble` turns a listing of those providers back into
 records and checks every one against its digest.
 
-TSC: ``k = floor(ln(Hz) / ln(1 + 250e-6))`` (buckets as wide as libvirt's
-tolerance) and ``j`` (0-63) the 1/64th within it, published as two octal
-digits ``e = j // 8`` and ``s = j % 8``; a reader takes the middle of the
-fine bucket, at most :data:`TSC_ERROR_PPM` (1.95 ppm) from the reported
-frequency. Global names: the coarse buckets in use + 8 + 8 (one trait of
-64 fine buckets would be 64 names, and every name is loaded by Placement
-in nova's every ``GET /traits``).
+The calibrated TSC frequency is three shared bucket traits
+(migcompat_filter.traits.tsc), exact to 1.95 ppm.
 """
 
 import base64
 import hashlib
 import json
-import math
 import re
 import uuid
 import zlib
@@ -58,6 +52,7 @@ from migcompat_filter.traits import names
 from migcompat_filter.traits.names import PREFIX
 from migcompat_filter.traits.names import TraitProblem
 from migcompat_filter.traits import schema2 as trait_schema2
+from migcompat_filter.traits import tsc
 
 SCHEMA = 3
 SCHEMA_TRAIT = names.schema_trait(SCHEMA)
@@ -66,19 +61,9 @@ KINDS = (PROFILE, GUESTS, NOTE)
 #: Trait code -> record kind.
 RECORD_CODES = {'PROFILE': PROFILE, 'GUESTS': GUESTS, 'NOTE': NOTE}
 CODE_OF_KIND = {v: k for k, v in RECORD_CODES.items()}
-TSC_COARSE, TSC_EIGHTH, TSC_SIXTYFOURTH = 'TSCB', 'TSCE', 'TSCS'
-TSC_CODES = (TSC_COARSE, TSC_EIGHTH, TSC_SIXTYFOURTH)
 #: Codes of traits that belong to one host (left out of group digests).
-PER_HOST_CODES = frozenset(('GUESTS', 'NOTE') + TSC_CODES)
+PER_HOST_CODES = frozenset(('GUESTS', 'NOTE') + tsc.CODES)
 DIGEST_HEX = 32
-TOLERANCE_PPM = 250
-FINE = 64
-DIGIT = 8  # FINE == DIGIT ** 2: two traits of 8 names each
-_STEP = math.log1p(TOLERANCE_PPM / 1e6)
-#: The largest distance, in ppm, of a decoded TSC frequency from the one
-#: reported (half a fine bucket).
-TSC_ERROR_PPM = math.expm1(_STEP / FINE / 2) * 1e6
-_MAX_COARSE = int(math.log(1e11) / _STEP) + 1
 
 #: uuid5 namespace of every provider and aggregate the store uses.
 NAMESPACE = uuid.UUID('6d1f3c1e-6a57-5f1e-9a53-6d6967636f6d')
@@ -93,7 +78,6 @@ MAX_RECORD_BYTES = 1 << 20
 
 _TRAIT_RE = re.compile(r'^%s(PROFILE|GUESTS|NOTE)_([0-9A-F]{%d})$'
                        % (PREFIX, DIGEST_HEX))
-_TSC_RE = re.compile(r'^%s(TSCB|TSCE|TSCS)_(0|[1-9][0-9]{0,6})$' % PREFIX)
 _ROOT_RE = re.compile(r'^migcompat-(profile|guests|note)-([0-9A-F]{%d})$'
                       % DIGEST_HEX)
 _CHUNK_RE = re.compile(r'^migcompat-([0-9A-F]{%d})-([1-9][0-9]{0,3})of'
@@ -159,38 +143,6 @@ def record_trait(record):
     return '%s%s_%s' % (PREFIX, CODE_OF_KIND[record.kind], record.digest)
 
 
-# -- TSC buckets --------------------------------------------------------------
-
-def tsc_buckets(hz):
-    """(coarse, fine) bucket of a frequency in Hz."""
-    x = math.log(hz) / _STEP
-    k = math.floor(x)
-    return k, min(FINE - 1, int((x - k) * FINE))
-
-
-def tsc_bounds(k, j):
-    """[low, high) Hz of a fine bucket."""
-    return (math.exp((k + j / FINE) * _STEP),
-            math.exp((k + (j + 1) / FINE) * _STEP))
-
-
-def tsc_value(k, j):
-    """The frequency a reader takes for a bucket: its middle, in Hz."""
-    return int(round(math.exp((k + (j + 0.5) / FINE) * _STEP)))
-
-
-def tsc_traits(k, j):
-    """The three trait names of fine bucket j of coarse bucket k."""
-    return ['%s%s_%d' % (PREFIX, code, n) for code, n in
-            ((TSC_COARSE, k), (TSC_EIGHTH, j // DIGIT),
-             (TSC_SIXTYFOURTH, j % DIGIT))]
-
-
-def _bucketable(hz):
-    return (isinstance(hz, int) and not isinstance(hz, bool) and
-            1 <= hz <= 10 ** 11)
-
-
 # -- encode -------------------------------------------------------------------
 
 #: Counts in the running-guests value: published as presence (0 or 1).
@@ -233,7 +185,7 @@ def split(profile):
             own[name] = shareable(name, value)
             continue
         if name == 'tsc' and isinstance(value, dict) and \
-                _bucketable(value.get('frequency')):
+                tsc.bucketable(value.get('frequency')):
             hz = value['frequency']
             value = {k: v for k, v in value.items() if k != 'frequency'}
         shared[name] = value
@@ -254,8 +206,7 @@ def encode(profile, note=None):
     traits = {SCHEMA_TRAIT}
     traits.update(record_trait(r) for r in records)
     if hz is not None:
-        k, j = tsc_buckets(hz)
-        traits.update(tsc_traits(k, j))
+        traits.update(tsc.traits_of(hz))
     out = Encoded(sorted(traits))
     out.records = {r.digest: r for r in records}
     return out
@@ -380,7 +331,7 @@ def _one(digest, roots, chunks):
 
 def is_schema3_name(trait):
     return bool(trait == SCHEMA_TRAIT or _TRAIT_RE.match(trait) or
-                _TSC_RE.match(trait))
+                tsc.is_tsc_name(trait))
 
 
 def referenced(trait_names):
@@ -395,7 +346,7 @@ def contradictions(trait_names):
     """
     found = {}
     for t in trait_names:
-        m = _TRAIT_RE.match(t) or _TSC_RE.match(t)
+        m = _TRAIT_RE.match(t) or tsc.NAME_RE.match(t)
         if m:
             found.setdefault(m.group(1), []).append(t)
     why = []
@@ -405,11 +356,11 @@ def contradictions(trait_names):
         if len(ts) > 1:
             why.append('%d %s traits (%s)' % (len(ts), code,
                                               ', '.join(sorted(ts))))
-    tsc = [c for c in TSC_CODES if c in found]
-    if tsc and len(tsc) < len(TSC_CODES):
+    have = [c for c in tsc.CODES if c in found]
+    if have and len(have) < len(tsc.CODES):
         why.append('%s without %s' % (
-            ', '.join(PREFIX + c for c in tsc),
-            ', '.join(PREFIX + c for c in TSC_CODES if c not in tsc)))
+            ', '.join(PREFIX + c for c in have),
+            ', '.join(PREFIX + c for c in tsc.CODES if c not in have)))
     digests = sorted(t for t in trait_names
                      if t.startswith(names.DIGEST_PREFIX))
     if digests:
@@ -462,37 +413,8 @@ def parse(traits, records):
             return None, {}, problems, '%s: no factors in record' % t
         factors.update({n: profile_mod.from_jsonable(v)
                         for n, v in got.items()})
-    _apply_tsc(traits, factors, problems)
+    tsc.apply(traits, factors, problems)
     return profile_mod.Profile(factors), note, problems, None
-
-
-def _apply_tsc(traits, factors, problems):
-    """Put the frequency the TSC traits give in factors['tsc'] (their
-    presence as a whole is checked by :func:`contradictions`).
-    """
-    got = {}
-    for t in traits:
-        m = _TSC_RE.match(t)
-        if m:
-            got[m.group(1)] = (t, int(m.group(2)))
-    if not got:
-        return
-    named = ' '.join(got[c][0] for c in TSC_CODES)
-    k, e, s = (got[c][1] for c in TSC_CODES)
-    tsc = factors.get('tsc')
-    if k > _MAX_COARSE or e >= DIGIT or s >= DIGIT:
-        problems.append(TraitProblem(named, 'TSC bucket out of range', 'tsc'))
-        if isinstance(tsc, dict):
-            factors['tsc'] = profile_mod.Unknown(
-                'TSC buckets %s out of range' % named)
-    elif isinstance(tsc, dict):
-        tsc = dict(tsc)
-        tsc['frequency'] = tsc_value(k, e * DIGIT + s)
-        factors['tsc'] = tsc
-    else:
-        problems.append(TraitProblem(got[TSC_COARSE][0], 'a TSC frequency '
-                                     'for a host whose tsc is not known',
-                                     'tsc'))
 
 
 def describe(trait):
@@ -503,16 +425,6 @@ def describe(trait):
     if m:
         return '', '%s record %s (migcompat store)' % (
             RECORD_CODES[m.group(1)], m.group(2))
-    m = _TSC_RE.match(trait)
-    if m:
-        n = int(m.group(2))
-        if m.group(1) == TSC_COARSE:
-            lo, hi = tsc_bounds(n, 0)[0], tsc_bounds(n, FINE - 1)[1]
-            return 'tsc', 'frequency %d-%d Hz (coarse bucket %d)' % (
-                lo, hi, n)
-        if m.group(1) == TSC_EIGHTH:
-            return 'tsc', 'eighth %d of %d within the coarse bucket' % (
-                n, DIGIT)
-        return 'tsc', 'eighth %d of %d within that eighth (to %.2f ppm)' % (
-            n, DIGIT, TSC_ERROR_PPM)
+    if tsc.is_tsc_name(trait):
+        return 'tsc', tsc.describe(trait)
     return '', ''

@@ -28,6 +28,7 @@ from migcompat_filter.placement import store
 from migcompat_filter.profile import Profile
 from migcompat_filter.traits import codec as traits
 from migcompat_filter.traits import schema3
+from migcompat_filter.traits import tsc
 from tests import cli
 from tests.functional import placement_server
 
@@ -88,7 +89,7 @@ class StoreTest(placement_server.ServerPerClass, testtools.TestCase):
         # (its TSC names exist: another frequency in the bucket), then the
         # change marker's rename, so that the schedulers read again
         # (scheduler.rst, Freshness): issue 20's "<= 4 requests".
-        other = schema3.tsc_value(*schema3.tsc_buckets(2445426000))
+        other = tsc.value(*tsc.buckets(2445426000))
         self.assertNotEqual(2445426000, other)
         b = self.host()
         res, n = self.counted(reporter.sync, self.client, b,
@@ -109,7 +110,7 @@ class StoreTest(placement_server.ServerPerClass, testtools.TestCase):
         self.assertTrue(any('_TSCB_' in t for t in res.created), res.created)
         names, hp = self.read(c)
         self.assertEqual(hoststate.TRAITED, hp.state, hp.reason)
-        self.assertEqual(schema3.tsc_value(*schema3.tsc_buckets(far)),
+        self.assertEqual(tsc.value(*tsc.buckets(far)),
                          hp.profile.factors['tsc']['frequency'])
         # Unchanged: one read.
         _res, n = self.counted(reporter.sync, self.client, b,

@@ -26,6 +26,7 @@ from migcompat_filter.profile import Profile
 from migcompat_filter.rules import engine
 from migcompat_filter.traits import codec as traits
 from migcompat_filter.traits import schema3
+from migcompat_filter.traits import tsc
 
 HOSTS = os.path.join(os.path.dirname(__file__), '..', '..',
                      'migcompat_filter', 'demo', 'data', 'hosts')
@@ -71,7 +72,7 @@ class TestEncode(testtools.TestCase):
             got = hp.profile
             hz = prof['tsc']['frequency']
             self.assertLessEqual(abs(got['tsc']['frequency'] - hz) / hz,
-                                 schema3.TSC_ERROR_PPM / 1e6 + 1e-9)
+                                 tsc.ERROR_PPM / 1e6 + 1e-9)
             self.assertEqual(Profile(dict(want.factors, tsc=None)),
                              Profile(dict(got.factors, tsc=None)))
 
@@ -90,10 +91,10 @@ class TestEncode(testtools.TestCase):
         fine = {t for t in names if '_TSCE_' in t or '_TSCS_' in t}
         # 1,000 frequencies over 64 fine buckets: every one is used, and
         # spelled with 8 + 8 names, not 64 (GET /traits lists them all).
-        self.assertEqual(2 * schema3.DIGIT, len(fine))
+        self.assertEqual(2 * tsc.DIGIT, len(fine))
         # 1,000 kHz over 2.1 GHz is 476 ppm: at most 3 coarse buckets.
         self.assertLessEqual(len(coarse), 3)
-        self.assertLessEqual(len(names), 3 + 3 + 2 * schema3.DIGIT)
+        self.assertLessEqual(len(names), 3 + 3 + 2 * tsc.DIGIT)
 
     def test_note_and_guests_records_are_shared(self):
         base = bundled('milan-a')
@@ -178,16 +179,16 @@ class TestTscBuckets(testtools.TestCase):
 
     def test_verdicts_exact_outside_the_band(self):
         rnd = random.Random(11)
-        tol = schema3.TOLERANCE_PPM
-        band = schema3.TSC_ERROR_PPM + 0.01
+        tol = tsc.TOLERANCE_PPM
+        band = tsc.ERROR_PPM + 0.01
         checked = in_band = 0
         for _ in range(4000):
             f = rnd.randint(1000000000, 4000000000)
             ppm = rnd.uniform(tol - 10, tol + 10) * rnd.choice((1, -1))
             g = int(round(f * (1 + ppm / 1e6)))
             exact = abs(g - f) <= f * tol / 1e6
-            k, j = schema3.tsc_buckets(g)
-            read = schema3.tsc_value(k, j)
+            k, j = tsc.buckets(g)
+            read = tsc.value(k, j)
             self.assertLessEqual(abs(read - g) / g * 1e6, band)
             got = abs(read - f) <= f * tol / 1e6
             if abs(abs(g - f) / f * 1e6 - tol) <= band:
@@ -208,8 +209,8 @@ class TestTscBuckets(testtools.TestCase):
 
     def test_bounds_hold_the_value(self):
         for hz in (1, 999999, 2100000000, 2445426000, 10 ** 11):
-            k, j = schema3.tsc_buckets(hz)
-            lo, hi = schema3.tsc_bounds(k, j)
+            k, j = tsc.buckets(hz)
+            lo, hi = tsc.bounds(k, j)
             self.assertTrue(lo <= hz * (1 + 1e-12) and hz < hi * (1 + 1e-12))
 
 
@@ -291,7 +292,7 @@ class TestVerify(testtools.TestCase):
         self.assertUnreadable(self.classify(rps, two), '2 PROFILE traits')
         mixed = set(self.names) | {traits.DIGEST_PREFIX + 'A' * 40}
         self.assertUnreadable(self.classify(rps, mixed), 'schema-2 digest')
-        for code in schema3.TSC_CODES:
+        for code in tsc.CODES:
             part = {t for t in self.names if '_%s_' % code not in t}
             self.assertUnreadable(self.classify(rps, part),
                                   'without %s%s' % (traits.PREFIX, code))
