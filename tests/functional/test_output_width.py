@@ -81,6 +81,7 @@ COMMANDS = (
     ('fleet what-if', ('fleet', 'what-if', '--set', 'qemu_version=6.2.0',
                        '--host', 'milan-a', 'milan-b', '@placement'), False),
     ('server check', ('server', 'check', 'web-1', '@placement'), True),
+    ('host drain', ('host', 'drain', 'milan-a', '@placement'), True),
 )
 
 
