@@ -140,7 +140,10 @@ class Demo(FastEpilog, lister.Lister):
         parser.add_argument(
             '--cpu-model', metavar='<model>', default=None,
             help='The named CPU model of custom-mode guests (nova [libvirt] '
-                 'cpu_models) on every host. Default: by CPU vendor, %s.'
+                 'cpu_models) on every host. Default: by CPU vendor, %s; '
+                 'on a host whose libvirt does not list that model as '
+                 'usable, the richest model it does list (stderr says '
+                 'so).'
                  % ', '.join('%s on %s' % (m, v) for v, m in
                              sorted(demo_hosts.DEFAULT_CPU_MODELS.items())))
         parser.add_argument(

@@ -21,6 +21,7 @@ factor, and that an unreadable machine is shown as unknown, not a crash.
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -219,6 +220,42 @@ class DemoJsonTest(testtools.TestCase):
         row = self.row('custom', 'rome-q82')
         self.assertIn('rome-q90', self.accepted(row))
         self.assertIn(row['chosen'], self.accepted(row))
+
+    def test_custom_twins_accept_each_other_with_a_model_they_run(self):
+        # The nested L1 Milan hosts cannot run EPYC (libvirt lists 486 to
+        # pentium3 as usable): their custom guests use pentium3, so the
+        # identical twins accept each other, and stderr says why.
+        row = self.row('custom', 'milan-a')
+        self.assertEqual('custom (pentium3)', row['mode'])
+        self.assertIn('milan-b', self.accepted(row))
+        self.assertEqual('custom (EPYC)', self.row('custom', 'rome-q82')[
+            'mode'])
+        self.assertIn('custom mode: EPYC is not usable here (libvirt '
+                      'lists: 486, pentium, pentium2, pentium3', self.err)
+
+    def test_the_numbers_the_docs_quote_are_the_ones_printed(self):
+        # demo.rst includes pictures.excerpt (written at docs build
+        # time): its similarities and refusals must be what the demo
+        # prints for the same guest.
+        from migcompat_filter.demo import pictures
+        fleet = {h.name for h in demo_hosts.load_fleet()}
+        for mode in ('host-model', 'host-passthrough'):
+            lines = pictures.excerpt('milan-a', mode)
+            row = self.row(mode, 'milan-a')
+            printed = ', '.join('%s %.2f' % (a['host'], a['similarity'])
+                                for a in sorted(
+                                    row['accepted'],
+                                    key=lambda a: (-a['similarity'],
+                                                   a['host']))
+                                if a['host'] in fleet)
+            self.assertEqual('  accepted (similarity): %s' % printed,
+                             lines[1], mode)
+            refused = {r['host']: sorted(r['factors'])
+                       for r in row['refused'] if r['host'] in fleet}
+            quoted = {name: sorted(factors.split(', '))
+                      for name, factors in re.findall(
+                          r'([\w-]+) \(([^)]*)\)', lines[2])}
+            self.assertEqual(refused, quoted, mode)
 
     def test_progress_names_the_pieces(self):
         self.assertIn('placement: in process', self.err)
