@@ -82,6 +82,10 @@ COMMANDS = (
                        '--host', 'milan-a', 'milan-b', '@placement'), False),
     ('server check', ('server', 'check', 'web-1', '@placement'), True),
     ('host drain', ('host', 'drain', 'milan-a', '@placement'), True),
+    ('fleet islands', ('fleet', 'islands', '@placement'), False),
+    ('fleet upgrade-plan', ('fleet', 'upgrade-plan', '--set',
+                            'qemu_version=9.0.0', '--aggregate', 'amd',
+                            '@placement'), True),
 )
 
 
@@ -118,7 +122,11 @@ class OutputWidthTest(testtools.TestCase):
         servers = [{'id': str(uuid.uuid4()), 'name': 'web-1',
                     'status': 'ACTIVE', 'OS-EXT-SRV-ATTR:host': 'milan-a',
                     'OS-EXT-SRV-ATTR:hypervisor_hostname': 'milan-a'}]
-        cls.nova = fleet_base.FakeNova(hyps, servers, []).start()
+        aggregates = [{'id': 1, 'name': 'amd', 'uuid': str(uuid.uuid4()),
+                       'hosts': [h['hypervisor_hostname'] for h in hyps
+                                 if h['hypervisor_hostname'].startswith(
+                                     ('milan', 'rome', 'genoa'))]}]
+        cls.nova = fleet_base.FakeNova(hyps, servers, aggregates).start()
 
     @classmethod
     def tearDownClass(cls):
