@@ -83,6 +83,12 @@ COMMANDS = (
     ('server check', ('server', 'check', 'web-1', '@placement'), True),
     ('host drain', ('host', 'drain', 'milan-a', '@placement'), True),
     ('fleet islands', ('fleet', 'islands', '@placement'), False),
+    # Host names looked up in the command's own --placement-url.
+    ('migration explain', ('migration', 'explain', '--error-text',
+                           "guest CPU doesn't match specification: missing "
+                           "features: hle,rtm", '--source', 'clx-8268',
+                           '--destination', 'clx-8268-tsxoff',
+                           '@placement'), False),
     ('fleet upgrade-plan', ('fleet', 'upgrade-plan', '--set',
                             'qemu_version=9.0.0', '--aggregate', 'amd',
                             '@placement'), True),
