@@ -57,8 +57,9 @@ def _h(name):
 
 #: (label, argv, needs nova): every command's default output, on the
 #: bundled fleet. (``snapshot create`` prints no table; ``demo`` has its
-#: own test; ``profile publish`` is shown as its table, its default being
-#: "+ TRAIT" lines.)
+#: own test (test_demo, the busy-machine case); ``profile publish`` is
+#: shown as its table, its default being "+ TRAIT" lines; ``host verify``
+#: asks this machine's libvirt.)
 COMMANDS = (
     ('profile show', ('profile', 'show', '--root', SNAPSHOT), False),
     ('profile compare', ('profile', 'compare', _h('milan-a'),
@@ -83,6 +84,9 @@ COMMANDS = (
     ('server check', ('server', 'check', 'web-1', '@placement'), True),
     ('host drain', ('host', 'drain', 'milan-a', '@placement'), True),
     ('fleet islands', ('fleet', 'islands', '@placement'), False),
+    ('fleet verify', ('fleet', 'verify', '@placement'), False),
+    ('host verify', ('host', 'verify', '--from-placement', '@placement'),
+     False),
     # Host names looked up in the command's own --placement-url.
     ('migration explain', ('migration', 'explain', '--error-text',
                            "guest CPU doesn't match specification: missing "
