@@ -100,9 +100,9 @@ class WrappedColumn(columns.FormattableColumn):
 PIPED_WIDTH = 100
 
 #: Where a token longer than its column may be cut, after the character
-#: (a trait name at "_", a list at ",", a path at "/"); never elsewhere
-#: unless nothing else fits.
-_SOFT_BREAKS = '_,/:=;'
+#: (a trait name at "_", a list at ",", a path at "/", a CPU model name
+#: at "-"); never elsewhere unless nothing else fits.
+_SOFT_BREAKS = '_,/:=;-'
 
 
 class Wrappable(columns.FormattableColumn):

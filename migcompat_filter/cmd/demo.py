@@ -16,7 +16,6 @@ import logging
 import sys
 import warnings
 
-from cliff import columns
 from cliff import lister
 
 from migcompat_filter.cmd import columns as cmd_columns
@@ -33,18 +32,25 @@ from migcompat_filter.demo import runner
 COLUMNS = ('mode', 'source', 'chosen', 'accepted', 'refused')
 
 
-class _Accepted(columns.FormattableColumn):
+class _Accepted(cmd_columns.Wrappable):
     """Accepted hosts, best first, with nova's final weight and their
-    similarity to the source.
+    similarity to the source; in a narrow column the numbers go under
+    the host, not split between lines.
     """
 
-    def human_readable(self):
+    def wrapped(self, width):
         if not self._value:
-            return '(none: no valid host)'
+            return cmd_columns.wrap_item('(none: no valid host)', width)
         # nova's final weight (all weighers) decides; our similarity is
         # one of its terms.
-        return '\n'.join('%s (%.2f, %.2f)' % (host, weight, sim)
-                         for host, sim, weight in self._value)
+        lines = []
+        for host, sim, weight in self._value:
+            numbers = '(%.2f, %.2f)' % (weight, sim)
+            if width is None or len(host) + 1 + len(numbers) <= width:
+                lines.append('%s %s' % (host, numbers))
+            else:
+                lines.extend([host, '  ' + numbers])
+        return lines
 
     def machine_readable(self):
         return [{'host': h, 'similarity': round(s, 3),
@@ -62,8 +68,14 @@ class _Refused(cmd_columns.Wrappable):
         lines = []
         for r in self._value:
             what = ', '.join(r.factors) or r.state or '?'
-            lines.extend(cmd_columns.wrap_item(what, width, r.host + ': ',
-                                               '  '))
+            first = r.host + ': '
+            if width is not None and len(first) + len(
+                    what.split()[0]) > width:
+                # The host alone on its line: the first factor after it
+                # would overflow the column.
+                lines.append(first.rstrip())
+                first = '  '
+            lines.extend(cmd_columns.wrap_item(what, width, first, '  '))
             if self.long:
                 for f in r.findings:
                     text = f.message + ('; hint: %s' % f.hint
@@ -140,7 +152,10 @@ class Demo(FastEpilog, lister.Lister):
         parser.add_argument(
             '--cpu-model', metavar='<model>', default=None,
             help='The named CPU model of custom-mode guests (nova [libvirt] '
-                 'cpu_models) on every host. Default: by CPU vendor, %s.'
+                 'cpu_models) on every host. Default: by CPU vendor, %s; '
+                 'on a host whose libvirt does not list that model as '
+                 'usable, the richest model it does list (stderr says '
+                 'so).'
                  % ', '.join('%s on %s' % (m, v) for v, m in
                              sorted(demo_hosts.DEFAULT_CPU_MODELS.items())))
         parser.add_argument(

@@ -25,8 +25,10 @@ from migcompat_filter import cpu_modes
 from migcompat_filter import exception
 from migcompat_filter import fleet
 
-COLUMNS = ('server', 'name', 'mode', 'status', 'target', 'valid targets',
-           'blocked')
+#: The default columns fit a 100-column table (the server's name, not its
+#: UUID); --long adds the UUID.
+COLUMNS = ('name', 'mode', 'status', 'target', 'valid_targets', 'blocked')
+LONG_COLUMNS = ('server',) + COLUMNS
 
 EXIT_EMPTIED = 0
 #: Some server has no target, or a migration failed: the host is not
@@ -70,7 +72,7 @@ class Drain(common.FleetCommand, cmd.ResultStatus, lister.Lister):
     nova (the next run polls them). --disable-service disables HOST's
     nova-compute service first, so that nova places nothing new on the
     host being emptied. Progress goes to stderr. Exit 0 when every server
-    is (or can be) moved, 1 otherwise.
+    is (or can be) moved, 1 otherwise. --long adds each server's UUID.
     """
 
     empty_message = 'no servers on this host'
@@ -119,6 +121,8 @@ class Drain(common.FleetCommand, cmd.ResultStatus, lister.Lister):
         parser.add_argument('--state-file', metavar='<file>',
                             help='resume state (default $XDG_STATE_HOME/'
                                  'migcompat/drain-HOST.json)')
+        parser.add_argument('--long', action='store_true',
+                            help='also each server\'s UUID')
         return self.add_arguments(parser)
 
     def take_action(self, parsed_args):
@@ -157,7 +161,10 @@ class Drain(common.FleetCommand, cmd.ResultStatus, lister.Lister):
             self._exit_status = EXIT_NOT_EMPTIED
         if parsed_args.execute:
             self._execute(f, source, plan, parsed_args, status)
-        return COLUMNS, [_row(sp, status[sp.id]) for sp in plan.servers]
+        rows = [_row(sp, status[sp.id]) for sp in plan.servers]
+        if parsed_args.long:
+            return LONG_COLUMNS, rows
+        return COLUMNS, [row[1:] for row in rows]
 
     def _execute(self, f, source, plan, parsed_args, status):
         from migcompat_filter.fleet import drain_state
@@ -263,6 +270,7 @@ def _stop_on_sigterm(runner, progress):
 
 
 def _row(sp, status):
+    """One row of LONG_COLUMNS."""
     return (sp.id, sp.name, sp.mode, status,
             sp.target.host.name if sp.target else sp.why_unplaced,
             cmd_columns.ListColumn([t.host.name for t in sp.targets]),

@@ -26,6 +26,10 @@ from migcompat_filter import fleet
 from migcompat_filter.placement import hoststate
 
 COLUMNS = ('kind', 'mode', 'hosts', 'to', 'factors', 'action', 'why')
+#: A default table (no --long, no -c) fits 100 columns: a one-way edge's
+#: destinations are named in its why already, and a stranded guest's
+#: action is written there too. json, yaml, value and csv keep COLUMNS.
+TABLE_COLUMNS = ('kind', 'mode', 'hosts', 'factors', 'why')
 #: Some running guest has no destination at all.
 EXIT_STRANDED = 1
 
@@ -41,7 +45,9 @@ class Islands(common.FleetCommand, cmd.ResultStatus, lister.Lister):
     smallest action that frees it and the factor holding it.
 
     Exit 1 when a guest is stranded, else 0. Reads each host's own traits
-    (its running guests): one Placement request per host.
+    (its running guests): one Placement request per host. A table shows
+    the to and action columns with --long (or -c); without, the why
+    column names them.
     """
 
     def get_parser(self, prog_name):
@@ -56,6 +62,11 @@ class Islands(common.FleetCommand, cmd.ResultStatus, lister.Lister):
                                  'every mode)')
         parser.add_argument('--strict', action='store_true', default=None,
                             help='every recommendation blocks')
+        parser.add_argument('--long', action='store_true',
+                            help='a table with the to and action columns '
+                                 '(by default the why column names them; '
+                                 'json, yaml, value and csv always have '
+                                 'them)')
         return self.add_arguments(parser)
 
     def take_action(self, parsed_args):
@@ -97,7 +108,20 @@ class Islands(common.FleetCommand, cmd.ResultStatus, lister.Lister):
                                               for h in left))
         self.app.stderr.write('%d host(s), %d evaluation(s)\n'
                               % (len(traited), verdicts.evaluations))
+        if (parsed_args.formatter == 'table' and not parsed_args.long and
+                not parsed_args.columns):
+            return TABLE_COLUMNS, [_folded(row) for row in rows]
         return COLUMNS, rows
+
+
+def _folded(row):
+    """A COLUMNS row as TABLE_COLUMNS: a stranded guest's action in its
+    why (a one-way row's why names its destinations already).
+    """
+    kind, mode, hosts, _to, factors, action, why = row
+    if kind == 'stranded':
+        why = '%s. Smallest action: %s' % (why, action)
+    return kind, mode, hosts, factors, why
 
 
 def _island_why(part):

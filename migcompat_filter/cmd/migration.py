@@ -110,17 +110,33 @@ class Explain(common.FleetCommand, lister.Lister):
             raise exception.InputError('--error-text: %d characters; at '
                                        'most %d' % (len(text), MAX_TEXT))
         profiles = []
+        cloud = self._cloud(parsed_args)
         for option, spec in (('--source', parsed_args.source),
                              ('--destination', parsed_args.destination)):
             if spec is None:
                 profiles.append(None)
                 continue
             try:
-                profiles.append(common.load_profile(spec)[0])
+                profiles.append(common.load_profile(spec, cloud)[0])
             except exception.InputError as e:
                 raise exception.InputError('%s %s' % (option, e)) from None
         return explain.explain(text, profiles[0], profiles[1],
                                text_from='--error-text')
+
+    def _cloud(self, parsed_args):
+        """Where a host name given as --source/--destination is looked
+        up: this command's --os-cloud or --placement-url, else as
+        ``profile compare`` looks host names up (OpenStackClient's
+        session, the global --os-cloud, --config-file, the environment).
+        """
+        fallback = common.app_cloud(self.app)
+
+        def cloud():
+            if (getattr(parsed_args, 'os_cloud', None) or
+                    getattr(parsed_args, 'placement_url', None)):
+                return self.fleet(parsed_args)
+            return fallback()
+        return cloud
 
     # -- nova ------------------------------------------------------------
     def _migration(self, nova, parsed_args):

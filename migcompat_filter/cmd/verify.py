@@ -89,8 +89,7 @@ class HostVerify(common.FleetCommand, cmd_pkg.ResultStatus, lister.Lister):
 
 
 class FleetVerify(common.FleetCommand, lister.Lister):
-    """The fleet's agreement of migcompat with libvirt, per host and in
-    total.
+    """Show how often migcompat agrees with libvirt, per host and in total.
 
     Each reporter checks the fleet's guest CPUs against its own libvirt
     and publishes the counts (checked, agree, disagree, unchecked); this

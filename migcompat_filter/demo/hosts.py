@@ -47,6 +47,7 @@ class DemoHost(object):
         self.filled = list(filled)
         self.rp_uuid = None
         self.host_state = None
+        self._custom = None
 
     def unknown_factors(self):
         """[(factor, reason)] of the factors that could not be read."""
@@ -60,12 +61,25 @@ class DemoHost(object):
         return out
 
     def cpu_models(self, override=None):
-        """The guest CPU models of this host in custom mode."""
+        """The guest CPU models of this host in custom mode: override,
+        else :meth:`custom_model`.
+        """
         if override:
             return [override]
-        cpu = self.profile['cpu_model']
-        vendor = cpu.get('vendor') if isinstance(cpu, dict) else None
-        return [DEFAULT_CPU_MODELS.get(vendor, FALLBACK_CPU_MODEL)]
+        return [self.custom_model()[0]]
+
+    def custom_model(self):
+        """(model, why or None): the model an operator could set in this
+        host's ``[libvirt] cpu_models``. The vendor's DEFAULT_CPU_MODELS
+        when libvirt lists it usable here (or the usable models are not
+        known); else the richest model libvirt lists usable here, with
+        why. nova-compute does not start with a cpu_models model its host
+        cannot run, so a guest of the vendor's model cannot be on such a
+        host (a nested L1 hypervisor may offer only 486 to pentium3).
+        """
+        if self._custom is None:
+            self._custom = _custom_model(self.profile)
+        return self._custom
 
     def in_mode(self, mode, cpu_model=None):
         """This host's profile with nova's [libvirt] cpu_mode (and, for
@@ -76,6 +90,45 @@ class DemoHost(object):
         factors['cpu_models'] = (self.cpu_models(cpu_model)
                                  if mode == cpu_modes.CUSTOM else [])
         return profile_mod.Profile(factors)
+
+
+def _custom_model(profile):
+    """DemoHost.custom_model of a profile."""
+    cpu = profile['cpu_model']
+    vendor = cpu.get('vendor') if isinstance(cpu, dict) else None
+    wanted = DEFAULT_CPU_MODELS.get(vendor, FALLBACK_CPU_MODEL)
+    usable = profile['usable_models']
+    if not isinstance(usable, list) or wanted in usable:
+        return wanted, None
+    listed = ', '.join(usable) or 'none'
+    richest = _richest(usable, vendor)
+    if richest is None:
+        return wanted, ('%s is not usable here (libvirt lists: %s), and '
+                        'no libvirt CPU map is at hand to rank those: '
+                        'guests keep %s and are refused everywhere'
+                        % (wanted, listed, wanted))
+    return richest, ('%s is not usable here (libvirt lists: %s; nova-compute '
+                     'does not start with a cpu_models its host cannot '
+                     'run): guests use %s, the richest of those'
+                     % (wanted, listed, richest))
+
+
+#: (models, vendor) -> _richest's answer (hosts of a fleet share them).
+_RICHEST = {}
+
+
+def _richest(models, vendor):
+    """The model of models with the most features in libvirt's CPU map
+    (as ``fleet baseline`` ranks them), or None without libvirt.
+    """
+    key = (tuple(models), vendor)
+    if key not in _RICHEST:
+        from migcompat_filter.fleet import baseline
+        cpu_map = baseline.LibvirtCPUMap()
+        ranked = [(-len(cpu_map.expand(m, vendor) or ()), '-v' in m, m)
+                  for m in models] if cpu_map.available else []
+        _RICHEST[key] = min(ranked)[2] if ranked else None
+    return _RICHEST[key]
 
 
 def load_fleet(path=FLEET_FILE):

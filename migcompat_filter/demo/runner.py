@@ -147,6 +147,7 @@ class Demo(object):
                 self.progress('  %-16s   host-model CPU: approximated from '
                               'the host CPU (no domain capabilities in the '
                               'snapshot)' % '')
+            self._say_custom_model(host)
         if self.live:
             host = demo_hosts.live_host(self.uri or hostsource.DEFAULT_URI)
             unknown = host.unknown_factors()
@@ -155,7 +156,18 @@ class Demo(object):
                 len(host.profile.factors) - len(unknown), len(unknown)))
             for factor, reason in unknown:
                 self.progress('    unknown %s: %s' % (factor, reason))
+            self._say_custom_model(host)
             self.hosts.append(host)
+
+    def _say_custom_model(self, host):
+        """Where the custom-mode guest model is not the vendor's (the
+        host cannot run it), say which and why.
+        """
+        if cpu_modes.CUSTOM not in self.modes or self.cpu_model:
+            return
+        why = host.custom_model()[1]
+        if why:
+            self.progress('  %-16s   custom mode: %s' % ('', why))
 
     def _run(self, conf, placement):
         from migcompat_filter.placement import client as placement_mod

@@ -180,16 +180,20 @@ def svg(matrix, title='Live migration: which hosts can receive guests '
     box_list = boxes(matrix)
     edges = reduced_edges(matrix, box_list)
     pos, gw, gh, loose = _layout(box_list, edges)
-    mode = matrix.mode or "each source's own cpu_mode"
+    mode, mode_note = heatmap.mode_text(matrix)
     subtitle = 'guest CPU mode: %s; an arrow A -> B: a guest on A can ' \
         'live-migrate to B (and, following arrows, further up)' % mode
     top = MARGIN + TITLE_SIZE + 6 + LABEL_SIZE + 16
-    ox, oy = MARGIN, top
     body = [svgdraw.text(MARGIN, MARGIN + TITLE_SIZE, title, TITLE_SIZE,
                          cls='title'),
             svgdraw.text(MARGIN, MARGIN + TITLE_SIZE + 6 + LABEL_SIZE,
                          subtitle, LABEL_SIZE, cls='subtitle'),
             '<defs>%s</defs>' % _marker('one-way', ONE_WAY)]
+    if mode_note:
+        body.append(svgdraw.text(MARGIN, top - 16 + LABEL_SIZE + 4,
+                                 mode_note, LABEL_SIZE, cls='mode-note'))
+        top += LABEL_SIZE + 4
+    ox, oy = MARGIN, top
     for i, j in edges:
         sx, sy, sw, _sh = pos[i]
         dx, dy, dw, dh = pos[j]
@@ -230,7 +234,8 @@ def svg(matrix, title='Live migration: which hosts can receive guests '
         body.append(svgdraw.text(MARGIN, y, line, LEGEND_SIZE, cls=cls))
         width = max(width, MARGIN + svgdraw.text_width(line, LEGEND_SIZE))
     width = max(width, MARGIN + svgdraw.text_width(title, TITLE_SIZE),
-                MARGIN + svgdraw.text_width(subtitle, LABEL_SIZE))
+                MARGIN + svgdraw.text_width(subtitle, LABEL_SIZE),
+                MARGIN + svgdraw.text_width(mode_note or '', LABEL_SIZE))
     return svgdraw.document(int(width + MARGIN + 0.999), int(y + MARGIN),
                             title, body)
 

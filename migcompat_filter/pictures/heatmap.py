@@ -32,8 +32,10 @@ reason, so the picture can be checked (and scripted) as data.
 from xml.sax.saxutils import escape
 from xml.sax.saxutils import quoteattr
 
+from migcompat_filter import cpu_modes
 from migcompat_filter.exception import InputError
 from migcompat_filter.pictures import svgdraw
+from migcompat_filter.profile import is_unknown
 
 COLOURS = svgdraw.PALETTE
 CELL = 72
@@ -111,6 +113,39 @@ def cluster(matrix):
     return order
 
 
+def _declares_mode(profile):
+    declared = profile['cpu_mode'] if profile is not None else None
+    return not is_unknown(declared) and declared in cpu_modes.MODES
+
+
+def mode_text(matrix):
+    """(the guest CPU mode of the cells, for a subtitle; a plain note or
+    None): the mode given, else each source's own nova cpu_mode. A source
+    that reports no cpu_mode is judged in nova's default (host-model);
+    the note says so, and the subtitle does not claim "each source's own"
+    when no source has one.
+    """
+    if matrix.mode:
+        return matrix.mode, None
+    groups = matrix.groups
+    silent = [g for g in groups if not _declares_mode(g.profile)]
+    if not silent:
+        return "each source's own cpu_mode", None
+    judged = ' and '.join(sorted({matrix.cell(g, g).verdict.mode
+                                  for g in silent}))
+    if len(silent) == len(groups):
+        return ('unknown on every host, so judged as %s' % judged,
+                "no host reports nova's [libvirt] cpu_mode: every cell is "
+                "judged as a %s guest, nova's default (--mode judges "
+                "another)" % judged)
+    hosts = sum(len(g.hosts) for g in silent)
+    return ("each source's own cpu_mode",
+            "%d of %d hosts report no [libvirt] cpu_mode (%s): their rows "
+            "are judged as a %s guest, nova's default"
+            % (hosts, sum(len(g.hosts) for g in groups),
+               _short([n for g in silent for n in g.names]), judged))
+
+
 def cell_label(cell, width=CELL - 6, size=CELL_TEXT_SIZE, keys=None):
     """The lines of words under the glyph, each cut to width px: for a
     refused cell its key in the legend (which lists every blocking
@@ -160,7 +195,7 @@ def svg(matrix, title='Live migration: which hosts can receive guests '
     names = [svgdraw.fit(axis_name(g), AXIS_MAX, AXIS_SIZE) for g in groups]
     name_width = max([svgdraw.text_width(s, AXIS_SIZE) for s in names] +
                      [0])
-    mode = matrix.mode or "each source's own cpu_mode"
+    mode, mode_note = mode_text(matrix)
     subtitle = ('guest CPU mode: %s; rows: from (source), columns: to '
                 '(destination)' % mode)
     if when is None:
@@ -181,6 +216,10 @@ def svg(matrix, title='Live migration: which hosts can receive guests '
     y += SUBTITLE_SIZE + 4
     body.append(svgdraw.text(MARGIN, y, scope_line, SUBTITLE_SIZE,
                              cls='scope'))
+    if mode_note:
+        y += SUBTITLE_SIZE + 4
+        body.append(svgdraw.text(MARGIN, y, mode_note, SUBTITLE_SIZE,
+                                 cls='mode-note'))
     x0 = MARGIN + name_width + 8
     y0 = y + 10 + name_width + 8
     for j, name in enumerate(names):
@@ -213,7 +252,8 @@ def svg(matrix, title='Live migration: which hosts can receive guests '
         width = max(width, x + svgdraw.text_width(line, size))
     width = max(width, MARGIN + svgdraw.text_width(title, TITLE_SIZE),
                 MARGIN + svgdraw.text_width(subtitle, SUBTITLE_SIZE),
-                MARGIN + svgdraw.text_width(scope_line, SUBTITLE_SIZE))
+                MARGIN + svgdraw.text_width(scope_line, SUBTITLE_SIZE),
+                MARGIN + svgdraw.text_width(mode_note or '', SUBTITLE_SIZE))
     return svgdraw.document(int(width + MARGIN + 0.999),
                             int(y + MARGIN), title, body)
 

@@ -21,6 +21,7 @@ factor, and that an unreadable machine is shown as unknown, not a crash.
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -220,6 +221,42 @@ class DemoJsonTest(testtools.TestCase):
         self.assertIn('rome-q90', self.accepted(row))
         self.assertIn(row['chosen'], self.accepted(row))
 
+    def test_custom_twins_accept_each_other_with_a_model_they_run(self):
+        # The nested L1 Milan hosts cannot run EPYC (libvirt lists 486 to
+        # pentium3 as usable): their custom guests use pentium3, so the
+        # identical twins accept each other, and stderr says why.
+        row = self.row('custom', 'milan-a')
+        self.assertEqual('custom (pentium3)', row['mode'])
+        self.assertIn('milan-b', self.accepted(row))
+        self.assertEqual('custom (EPYC)', self.row('custom', 'rome-q82')[
+            'mode'])
+        self.assertIn('custom mode: EPYC is not usable here (libvirt '
+                      'lists: 486, pentium, pentium2, pentium3', self.err)
+
+    def test_the_numbers_the_docs_quote_are_the_ones_printed(self):
+        # demo.rst includes pictures.excerpt (written at docs build
+        # time): its similarities and refusals must be what the demo
+        # prints for the same guest.
+        from migcompat_filter.demo import pictures
+        fleet = {h.name for h in demo_hosts.load_fleet()}
+        for mode in ('host-model', 'host-passthrough'):
+            lines = pictures.excerpt('milan-a', mode)
+            row = self.row(mode, 'milan-a')
+            printed = ', '.join('%s %.2f' % (a['host'], a['similarity'])
+                                for a in sorted(
+                                    row['accepted'],
+                                    key=lambda a: (-a['similarity'],
+                                                   a['host']))
+                                if a['host'] in fleet)
+            self.assertEqual('  accepted (similarity): %s' % printed,
+                             lines[1], mode)
+            refused = {r['host']: sorted(r['factors'])
+                       for r in row['refused'] if r['host'] in fleet}
+            quoted = {name: sorted(factors.split(', '))
+                      for name, factors in re.findall(
+                          r'([\w-]+) \(([^)]*)\)', lines[2])}
+            self.assertEqual(refused, quoted, mode)
+
     def test_progress_names_the_pieces(self):
         self.assertIn('placement: in process', self.err)
         # Where the fleet comes from, without this machine's paths, and
@@ -255,7 +292,7 @@ class DemoTableTest(testtools.TestCase):
         proc = subprocess.run(
             [sys.executable, '-m', 'migcompat_filter.cmd.shell',
              '--config-file', conf, 'demo', '--no-live', '--source',
-             'clx-8268', '--source', 'milan-a', '--max-width', '250'],
+             'clx-8268', '--source', 'milan-a'],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env=dict(os.environ, PYTHONWARNINGS='ignore'),
             timeout=TIMEOUT, universal_newlines=True)
@@ -270,8 +307,14 @@ class DemoTableTest(testtools.TestCase):
         self.assertIn('1. clx-8268 -> clx-8268-tsxoff is refused', tail[1])
         self.assertIn('qemu_version', tail[1])
         self.assertIn('guests with a live-migration target:', tail[1])
-        # nova's final weight beside our similarity.
-        self.assertRegex(proc.stdout, r'milan-b \(-?\d+\.\d\d, \d\.\d\d\)')
+        # nova's final weight beside our similarity (under the host
+        # name in a narrow column).
+        self.assertRegex(proc.stdout,
+                         r'milan-b( | +\|[^\n]*\n[ |]*)'
+                         r'\(-?\d+\.\d\d, \d\.\d\d\)')
+        # Piped, the table and the findings fit 100 columns.
+        widths = [len(line) for line in proc.stdout.splitlines()]
+        self.assertLessEqual(max(widths), 100)
         self.assertIn("accepted: host (nova's final weight", proc.stdout)
 
     def test_table_shows_choice_and_reasons(self):

@@ -213,3 +213,26 @@ class FleetIslandsTest(testtools.TestCase):
             for word in words:
                 self.assertIn(word, err)
             self.assertNotIn('Traceback', err)
+
+    def test_default_table_fits_and_keeps_the_action(self):
+        # A table without --long folds "to" and "action" into "why", so
+        # that it fits 100 columns piped; --long shows them as columns.
+        app = shell.MigcompatApp()
+        app.stdout, app.stderr = io.StringIO(), io.StringIO()
+        status = app.run(['fleet', 'islands', '--mode', 'host-model',
+                          '--placement-url', self.server.url])
+        out = app.stdout.getvalue()
+        self.assertEqual(1, status, app.stderr.getvalue())
+        self.assertLessEqual(max(len(line) for line in out.splitlines()),
+                             100, out)
+        self.assertEqual(['kind', 'mode', 'hosts', 'factors', 'why'],
+                         [c.strip() for c in out.splitlines()[1].split('|')
+                          if c.strip()])
+        text = ' '.join(out.split())
+        self.assertIn('Smallest action: cold restart', text.replace(
+            ' | ', ' ').replace('| ', ''))
+        app = shell.MigcompatApp()
+        app.stdout, app.stderr = io.StringIO(), io.StringIO()
+        app.run(['fleet', 'islands', '--mode', 'host-model', '--long',
+                 '--placement-url', self.server.url])
+        self.assertIn('| action', app.stdout.getvalue().splitlines()[1])

@@ -65,12 +65,12 @@ class DrainModesTest(_DrainBase):
         self.assertEqual(0, status, err)
         by = {r['name']: r for r in rows}
         # Only the twin takes the passthrough guest; it has room for one.
-        self.assertEqual(['twin'], by['pt-1']['valid targets'])
+        self.assertEqual(['twin'], by['pt-1']['valid_targets'])
         self.assertEqual('twin', by['pt-1']['target'])
         self.assertIn('near: cpu_features', by['pt-1']['blocked'])
         for name in ('hm-1', 'hm-2'):
             # The twin is preferred (identical), but it is full.
-            self.assertEqual(['twin', 'near'], by[name]['valid targets'])
+            self.assertEqual(['twin', 'near'], by[name]['valid_targets'])
             self.assertEqual('near', by[name]['target'], err)
             self.assertTrue(any(b.startswith('intel: ')
                                 for b in by[name]['blocked']))
@@ -113,7 +113,7 @@ class DrainUnplaceableTest(_DrainBase):
         self.assertEqual(['pt-1', 'hm-1'], [r['name'] for r in rows])
         self.assertEqual('unplaced', rows[0]['status'])
         self.assertEqual('no valid target', rows[0]['target'])
-        self.assertEqual([], rows[0]['valid targets'])
+        self.assertEqual([], rows[0]['valid_targets'])
         blocked = dict(b.split(': ', 1) for b in rows[0]['blocked'])
         self.assertEqual({'near', 'intel'}, set(blocked))
         self.assertIn('cpu_features', blocked['near'])

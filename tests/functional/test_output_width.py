@@ -57,8 +57,9 @@ def _h(name):
 
 #: (label, argv, needs nova): every command's default output, on the
 #: bundled fleet. (``snapshot create`` prints no table; ``demo`` has its
-#: own test; ``profile publish`` is shown as its table, its default being
-#: "+ TRAIT" lines.)
+#: own test (test_demo, the busy-machine case); ``profile publish`` is
+#: shown as its table, its default being "+ TRAIT" lines; ``host verify``
+#: asks this machine's libvirt.)
 COMMANDS = (
     ('profile show', ('profile', 'show', '--root', SNAPSHOT), False),
     ('profile compare', ('profile', 'compare', _h('milan-a'),
@@ -81,6 +82,20 @@ COMMANDS = (
     ('fleet what-if', ('fleet', 'what-if', '--set', 'qemu_version=6.2.0',
                        '--host', 'milan-a', 'milan-b', '@placement'), False),
     ('server check', ('server', 'check', 'web-1', '@placement'), True),
+    ('host drain', ('host', 'drain', 'milan-a', '@placement'), True),
+    ('fleet islands', ('fleet', 'islands', '@placement'), False),
+    ('fleet verify', ('fleet', 'verify', '@placement'), False),
+    ('host verify', ('host', 'verify', '--from-placement', '@placement'),
+     False),
+    # Host names looked up in the command's own --placement-url.
+    ('migration explain', ('migration', 'explain', '--error-text',
+                           "guest CPU doesn't match specification: missing "
+                           "features: hle,rtm", '--source', 'clx-8268',
+                           '--destination', 'clx-8268-tsxoff',
+                           '@placement'), False),
+    ('fleet upgrade-plan', ('fleet', 'upgrade-plan', '--set',
+                            'qemu_version=9.0.0', '--aggregate', 'amd',
+                            '@placement'), True),
 )
 
 
@@ -117,7 +132,11 @@ class OutputWidthTest(testtools.TestCase):
         servers = [{'id': str(uuid.uuid4()), 'name': 'web-1',
                     'status': 'ACTIVE', 'OS-EXT-SRV-ATTR:host': 'milan-a',
                     'OS-EXT-SRV-ATTR:hypervisor_hostname': 'milan-a'}]
-        cls.nova = fleet_base.FakeNova(hyps, servers, []).start()
+        aggregates = [{'id': 1, 'name': 'amd', 'uuid': str(uuid.uuid4()),
+                       'hosts': [h['hypervisor_hostname'] for h in hyps
+                                 if h['hypervisor_hostname'].startswith(
+                                     ('milan', 'rome', 'genoa'))]}]
+        cls.nova = fleet_base.FakeNova(hyps, servers, aggregates).start()
 
     @classmethod
     def tearDownClass(cls):

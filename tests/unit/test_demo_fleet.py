@@ -76,7 +76,7 @@ class BundledFleetTest(testtools.TestCase):
     def test_custom_mode_models_follow_the_vendor(self):
         by_name = {h.name: h for h in demo_hosts.load_fleet()}
         self.assertEqual(['EPYC'],
-                         by_name['milan-a'].in_mode('custom')['cpu_models'])
+                         by_name['rome-q82'].in_mode('custom')['cpu_models'])
         self.assertEqual(
             [demo_hosts.DEFAULT_CPU_MODELS['Intel']],
             by_name['clx-8268'].in_mode('custom')['cpu_models'])
@@ -85,6 +85,34 @@ class BundledFleetTest(testtools.TestCase):
             by_name['clx-8268'].in_mode('custom', 'Westmere')['cpu_models'])
         self.assertEqual([], by_name['clx-8268'].in_mode(
             'host-model')['cpu_models'])
+
+    def test_custom_mode_model_is_one_the_host_can_run(self):
+        # The nested L1 Milan snapshot: libvirt lists only 486 to pentium3
+        # as usable (nova-compute would not start with cpu_models = EPYC
+        # there), so its guests get the richest of those, and says why.
+        by_name = {h.name: h for h in demo_hosts.load_fleet()}
+        for name in ('milan-a', 'milan-b', 'milan-c', 'milan-old'):
+            model, why = by_name[name].custom_model()
+            self.assertEqual('pentium3', model, name)
+            self.assertEqual(['pentium3'], by_name[name].in_mode(
+                'custom')['cpu_models'])
+            self.assertIn('EPYC is not usable here (libvirt lists: 486, '
+                          'pentium, pentium2, pentium3', why)
+        for name in ('rome-q82', 'genoa-q10', 'clx-8268'):
+            self.assertIsNone(by_name[name].custom_model()[1], name)
+        # --cpu-model still wins.
+        self.assertEqual(['EPYC'], by_name['milan-a'].in_mode(
+            'custom', 'EPYC')['cpu_models'])
+
+    def test_identical_twins_accept_each_other_in_every_mode(self):
+        from migcompat_filter.demo import pictures
+        for mode in cpu_modes.MODES:
+            m = pictures.demo_matrix(mode)
+            twins = [g for g in m.groups if 'milan-a' in g.names]
+            self.assertEqual(['milan-a', 'milan-b'], twins[0].names, mode)
+            cell = m.cell(twins[0], twins[0])
+            self.assertTrue(cell.verdict.compatible,
+                            (mode, cell.blocking))
 
     def test_variants_differ_from_their_base_only_where_described(self):
         by_name = {h.name: h.profile for h in demo_hosts.load_fleet()}

@@ -258,6 +258,68 @@ class TestSvg(testtools.TestCase):
                               if r.get('class') == 'cell'])
 
 
+def _without_cpu_mode(prof):
+    from migcompat_filter.profile import Profile
+    from migcompat_filter.profile import Unknown
+    factors = dict(prof.factors)
+    factors['cpu_mode'] = Unknown('nova.conf: no [libvirt] section')
+    return Profile(factors)
+
+
+class TestUnknownCpuMode(testtools.TestCase):
+    """A fleet whose hosts report no nova cpu_mode is judged in nova's
+    default mode, and both pictures say so plainly (not "each source's
+    own cpu_mode", a mode no source has).
+    """
+
+    def matrix(self, silent=('a', 'b', 'c')):
+        old = fleet_hosts.profile(qemu='7.2.0')
+        new = fleet_hosts.profile(qemu='8.2.0', extra=['avx'])
+        hosts = [fleet_hosts.host(n, _without_cpu_mode(p) if n in silent
+                                  else p)
+                 for n, p in (('a', old), ('b', new), ('c', new))]
+        return matrix.build(hosts)
+
+    def lines(self, text):
+        from migcompat_filter.pictures import graph as fleet_graph
+        out = []
+        for svg_text in (heatmap.svg(text), fleet_graph.svg(text)):
+            root = parse(svg_text)
+            assert_inside(self, root)
+            out.append(([t.text for t in texts(root, 'subtitle')],
+                        [t.text for t in texts(root, 'mode-note')]))
+        return out
+
+    def test_every_mode_unknown_is_said_plainly(self):
+        for subtitle, note in self.lines(self.matrix()):
+            self.assertIn('guest CPU mode: unknown on every host, so judged '
+                          'as host-model', subtitle[0])
+            self.assertNotIn("each source's own", subtitle[0])
+            self.assertEqual(["no host reports nova's [libvirt] cpu_mode: "
+                              "every cell is judged as a host-model guest, "
+                              "nova's default (--mode judges another)"],
+                             note)
+
+    def test_some_modes_unknown_names_those_hosts(self):
+        for subtitle, note in self.lines(self.matrix(silent=('a',))):
+            self.assertIn("guest CPU mode: each source's own cpu_mode",
+                          subtitle[0])
+            self.assertEqual(['1 of 3 hosts report no [libvirt] cpu_mode '
+                              '(a): their rows are judged as a host-model '
+                              "guest, nova's default"], note)
+
+    def test_known_or_given_modes_need_no_note(self):
+        for subtitle, note in self.lines(self.matrix(silent=())):
+            self.assertIn("each source's own cpu_mode", subtitle[0])
+            self.assertEqual([], note)
+        hosts = [fleet_hosts.host('a', _without_cpu_mode(
+            fleet_hosts.profile()))]
+        for subtitle, note in self.lines(matrix.build(hosts,
+                                                      mode='custom')):
+            self.assertIn('guest CPU mode: custom;', subtitle[0])
+            self.assertEqual([], note)
+
+
 def assert_inside(test, root):
     """Every unrotated text inside the canvas and every cell label inside
     its cell.

@@ -133,6 +133,20 @@ class TestNoOldCommandNames(testtools.TestCase):
                       for h in hits]
         self.assertEqual([], found)
 
+    def test_every_one_liner_is_a_whole_summary(self):
+        # cliff's one-liner in "migcompat --help" is the docstring's
+        # first line: a summary that wraps is cut mid-sentence there.
+        app = shell.MigcompatApp()
+        cut = []
+        for name, entry in sorted(app.command_manager):
+            if name in ('complete', 'help'):
+                continue
+            factory = entry.load() if hasattr(entry, 'load') else entry
+            summary = (factory.__doc__ or '').strip().split('\n\n')[0]
+            if '\n' in summary or not summary:
+                cut.append('%s: %r' % (name, summary))
+        self.assertEqual([], cut)
+
     def test_required_options_are_shown_required(self):
         for name, options in ((('fleet', 'what-if'), ('--set',)),
                               (('fleet', 'upgrade-plan'),
