@@ -303,7 +303,8 @@ BUILTIN = (
         '(count and the first reasons, each naming the guest\'s file)',
         trait_code='GUESTS', codec=FEATURES,
         feature_fields=('host_model_features', 'custom_features'),
-        snapshot_files=(_DOMAINS, _DOMAINS + '*.xml'), per_host=True),
+        snapshot_files=(_DOMAINS, _DOMAINS + '*.xml',
+                        _DOMAINS + 'unjudged-*.txt'), per_host=True),
 )
 
 _LOADED = None

@@ -33,11 +33,14 @@ still count, and the rules block a move from that host rather than judge
 it as if the guest were not there (rules.guests.UnjudgedGuestsRule).
 """
 
+import re
+
 from migcompat_filter.cpu import features as cpufeatures
 from migcompat_filter.cpu import guest_requirements
 from migcompat_filter import exception
 from migcompat_filter.factors import base
 from migcompat_filter.host import domains
+from migcompat_filter.host import source as hostsource
 
 
 def read_guests(host):
@@ -82,13 +85,28 @@ def sort_guests(host):
             by_uuid[guest.uuid] = origin
             found.append(guest)
     wrong = _wrong_arch(host, found)
-    unjudged += [why for _guest, why in wrong]
+    unjudged += [why for _guest, why in wrong] + _kept_unjudged(host)
     left_out = {id(guest) for guest, _why in wrong}
     return [g for g in found if id(g) not in left_out], unjudged
 
 
 #: Where a snapshot keeps its running guests' XML (host.source.DOMAINS_DIR).
 DOMAINS_DIR = 'libvirt/domains'
+#: A guest a snapshot could not capture: the reason, in
+#: DOMAINS_DIR/unjudged-<n>.txt (host/snapshot.py).
+_KEPT = re.compile(r'^unjudged-[0-9]+\.txt$')
+
+
+def _kept_unjudged(host):
+    """The reasons a snapshot kept for the guests it could not capture."""
+    if not isinstance(host, hostsource.SnapshotSource):
+        return []
+    return [host.read_text('%s/%s' % (DOMAINS_DIR, name),
+                           errors='backslashreplace').strip()[:500] or
+            '%s/%s: no reason recorded' % (DOMAINS_DIR, name)
+            for name in host.listdir(DOMAINS_DIR) if _KEPT.match(name)]
+
+
 #: A guest <os><type arch> -> the host architectures that run it.
 _RUNS_ON = {'i686': ('x86_64', 'i686'), 'i386': ('x86_64', 'i686')}
 

@@ -144,6 +144,18 @@ class TestSnapshotVerdict(_Snapshot):
                       '%s' % OTHER, reasons)
         self.assertIn('a aarch64 guest on a x86_64 host', reasons)
 
+    def test_a_guest_the_snapshot_could_not_capture_stays_unjudged(self):
+        # snapshot create keeps the reason, never the XML (host/snapshot.py)
+        why = ('domain %s of qemu:///system: has no <cpu> element' % UUID)
+        with open(os.path.join(self.snap, hostsource.DOMAINS_DIR,
+                               'unjudged-1.txt'), 'w') as f:
+            f.write(why + '\n')
+        value = reader.read_profile(hostsource.SnapshotSource(self.snap),
+                                    ['running_guests'])['running_guests']
+        self.assertEqual(1, value['count'])
+        self.assertEqual({'count': 1, 'reasons': [why]}, value['unjudged'])
+        self.assertEqual(1, self.compare()[0])
+
     def test_one_guest_judged_alone_does_not_depend_on_the_others(self):
         self.write(UUID, guest_xml(BITS[1]))
         path = os.path.join(self.tmp, 'good.xml')
