@@ -64,6 +64,14 @@ def sort_guests(host):
     *unjudged*, with a reason naming its file and what is wrong, and the
     others still count. FactorUnknown when the domains cannot be listed.
     """
+    found, unjudged = host.cached(('guests',), lambda: _sort_guests(host))
+    return list(found), list(unjudged)
+
+
+def _sort_guests(host):
+    """sort_guests, once per host source (the factor and the drift check
+    of one report share it: each domain XML is parsed once).
+    """
     found, unjudged, by_uuid = [], [], {}
     for origin, text in host.running_domains():
         try:
@@ -131,17 +139,32 @@ def _wrong_arch(host, guests):
 
 
 def model_expander(host, arch='x86_64'):
-    """expand(model) -> libvirt-spelt features, or None when only QEMU's
-    own definition knows the model; SourceError when nothing does.
+    """expand(model) -> libvirt-spelt features (a frozenset), or None when
+    only QEMU's own definition knows the model; SourceError when nothing
+    does. One expansion per model and host source (the guests of a cloud
+    share a few models: 5,000 guests, a handful of expansions).
     """
+    memo = host.cached(('guest model expansions', arch), dict)
 
     def expand(model):
-        cpu = '<cpu><arch>%s</arch><model>%s</model></cpu>' % (arch, model)
-        expansion = host.expand_cpu(cpu)
-        if expansion.how == 'qemu':
-            return None
-        return cpufeatures.canonical_features(expansion.features, 'libvirt')
+        if model not in memo:
+            try:
+                memo[model] = _expand(host, arch, model)
+            except exception.FactorUnknown as e:
+                memo[model] = e
+        if isinstance(memo[model], exception.FactorUnknown):
+            raise memo[model]
+        return memo[model]
     return expand
+
+
+def _expand(host, arch, model):
+    cpu = '<cpu><arch>%s</arch><model>%s</model></cpu>' % (arch, model)
+    expansion = host.expand_cpu(cpu)
+    if expansion.how == 'qemu':
+        return None
+    return frozenset(cpufeatures.canonical_features(expansion.features,
+                                                    'libvirt'))
 
 
 class RunningGuestsFactor(base.Factor):
