@@ -17,6 +17,7 @@ however many readers of one source need it, and nothing to mask costs
 the output nothing.
 """
 
+import io
 import os
 import shutil
 from unittest import mock
@@ -24,6 +25,7 @@ from unittest import mock
 import fixtures
 import testtools
 
+from migcompat_filter.cmd import shell
 from migcompat_filter.factors import guests as guests_factor
 from migcompat_filter.host import domains
 from migcompat_filter.host import reader
@@ -94,6 +96,42 @@ class TestManyGuests(testtools.TestCase):
             reader.read_profile(hostsource.SnapshotSource(self.snap),
                                 ['running_guests'])
         self.assertEqual(self.count, parse.call_count)
+
+
+    def test_a_report_reads_the_host_once(self):
+        # profile publish: the traits and the drift check share one source
+        # and one profile (cmd/report.py), so each domain is parsed once.
+        self.useFixture(fixtures.EnvironmentVariable('MIGCOMPAT_CACHE_DIR',
+                                                     ''))
+        where = os.path.join(self.snap, hostsource.DOMAINS_DIR)
+        drifted = '%08d-0000-4000-8000-000000000000' % 99
+        with open(os.path.join(where, drifted + '.xml'), 'w') as f:
+            f.write(domain(uuid=drifted, machine='pc-q35-99.0'))
+        opened = []
+        real_init = hostsource.SnapshotSource.__init__
+
+        def counting_init(source, root):
+            opened.append(root)
+            real_init(source, root)
+        out, err = io.StringIO(), io.StringIO()
+        with mock.patch.object(domains, 'parse_domain',
+                               wraps=domains.parse_domain) as parse, \
+                mock.patch.object(hostsource.SnapshotSource, '__init__',
+                                  counting_init), \
+                mock.patch('sys.stdout', out), mock.patch('sys.stderr', err):
+            rc = shell.main(['profile', 'publish', '--root', self.snap,
+                             '--dry-run'])
+        self.assertEqual(0, rc, err.getvalue())
+        self.assertEqual(self.count + 1, parse.call_count)
+        self.assertEqual(1, len(opened), opened)
+        # The drift check still ran, on that one read, and says what a
+        # read of its own says.
+        summary = drift.summary(drift.read(
+            hostsource.SnapshotSource(self.snap)))
+        self.assertIn('machine_types', summary['factors'])
+        self.assertIn('drift: %d running guest(s) drifted (%s)' % (
+            summary['guests'], ', '.join(summary['factors'])),
+            out.getvalue())
 
 
 class TestRedactionFastPath(testtools.TestCase):
