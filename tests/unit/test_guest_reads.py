@@ -97,7 +97,6 @@ class TestManyGuests(testtools.TestCase):
                                 ['running_guests'])
         self.assertEqual(self.count, parse.call_count)
 
-
     def test_a_report_reads_the_host_once(self):
         # profile publish: the traits and the drift check share one source
         # and one profile (cmd/report.py), so each domain is parsed once.
