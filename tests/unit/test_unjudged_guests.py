@@ -189,6 +189,15 @@ class TestDirectReaders(_Snapshot):
         self.assertIn('%s.xml: topology threads -2' % UUID, err)
         self.assertNotIn('Traceback', err)
 
+    def test_publish_names_it_on_stderr(self):
+        self.write(UUID, guest_xml(BITS[1]))
+        rc, out, err = cli.run('profile', 'publish', '--root', self.snap,
+                               '--dry-run')
+        self.assertEqual(0, rc, err)
+        self.assertIn('warning: running guest not judged: libvirt/domains/'
+                      '%s.xml: maxphysaddr bits 65 is out of range' % UUID,
+                      err)
+
 
 class TestRule(testtools.TestCase):
 
