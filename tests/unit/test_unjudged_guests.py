@@ -30,6 +30,7 @@ from migcompat_filter import profile as profile_mod
 from migcompat_filter import rules
 from migcompat_filter.rules.guest_cpu import GuestCPU
 from migcompat_filter.traits import codec
+from migcompat_filter.traits import schema3
 from tests import cli
 from tests.unit.guest_xml import LIVE
 from tests.unit.guest_xml import UUID
@@ -173,6 +174,15 @@ class TestSnapshotVerdict(_Snapshot):
         verdict = rules.evaluate(parsed.profile, parsed.profile,
                                  'host-model')
         self.assertEqual(['running_guests'], verdict.factors('block'))
+        # Schema 3 (what the reporter publishes and the filter reads): the
+        # guests record carries it too.
+        encoded = schema3.encode(prof)
+        decoded, _note, problems, error = schema3.parse(list(encoded),
+                                                        encoded.records)
+        self.assertIsNone(error, problems)
+        self.assertEqual(prof['running_guests'], decoded['running_guests'])
+        self.assertEqual(['running_guests'], rules.evaluate(
+            decoded, decoded, 'host-model').factors('block'))
 
 
 class TestDirectReaders(_Snapshot):
