@@ -193,8 +193,10 @@ DERIVED = {
         '-vmx-invvpid-single-context')),
     'GraniteRapids-v3': ('GraniteRapids-v2', (
         '')),
-    'GraniteRapids-v5': ('GraniteRapids-v2', (
-        '+cet-ibt +cet-ss +its-no +vmx-entry-load-cet +vmx-exit-save-cet')),
+    'GraniteRapids-v4': ('GraniteRapids-v2', (
+        '+cet-ibt +cet-ss +vmx-entry-load-cet +vmx-exit-save-cet')),
+    'GraniteRapids-v5': ('GraniteRapids-v4', (
+        '+its-no')),
     'SapphireRapids': ('GraniteRapids', (
         '-amx-fp16 -fbsdp-no -mcdt-no -pbrsb-no -prefetchiti -psdp-no '
         '-sbdr-ssdp-no -vmx-ept-wb -vmx-invvpid-single-context')),
@@ -204,6 +206,8 @@ DERIVED = {
         '+fbsdp-no +psdp-no +sbdr-ssdp-no -vmx-invvpid')),
     'SapphireRapids-v3': ('SapphireRapids-v2', (
         '+cldemote +movdir64b +movdiri +ss +tsc_adjust')),
+    'SapphireRapids-v4': ('SapphireRapids-v3', (
+        '')),
     'SierraForest': ('ClearwaterForest', (
         '+vmx-ept-wb +vmx-invvpid +vmx-invvpid-single-context '
         '-avx-vnni-int16 -bhi-ctrl -bhi-no -cldemote -ddpd-u -gds-no '
@@ -213,6 +217,10 @@ DERIVED = {
         '')),
     'SierraForest-v2': ('ClearwaterForest', (
         '-avx-vnni-int16 -bhi-no -ddpd-u -prefetchiti -sha512 -sm3 -sm4')),
+    'SierraForest-v3': ('SierraForest-v2', (
+        '')),
+    'SierraForest-v4': ('SierraForest-v2', (
+        '+cet-ibt +cet-ss +vmx-entry-load-cet +vmx-exit-save-cet')),
 }
 
 #: model -> the libvirt commit (libvirt/libvirt on GitHub) of its file.
@@ -236,14 +244,18 @@ SOURCES = {
     'GraniteRapids-v1': '073f825dabb633af54c102d57459c89f0ef85346',
     'GraniteRapids-v2': '41a6de76bc6e31a206d9d82c84c5d485b710fe01',
     'GraniteRapids-v3': 'b8d830ff54d3f671bf8524e916563520e902efcc',
+    'GraniteRapids-v4': '5e7d3b55f777fb60ddc673a20ec17e8d90c66cd6',
     'GraniteRapids-v5': '5e7d3b55f777fb60ddc673a20ec17e8d90c66cd6',
     'SapphireRapids': '93d97d8fa20fd41dbdb831d7364bce8137f37a33',
     'SapphireRapids-v1': '5faffbc5141f91e2a7d1f9ccf8195756c789d1b5',
     'SapphireRapids-v2': '5faffbc5141f91e2a7d1f9ccf8195756c789d1b5',
     'SapphireRapids-v3': '5faffbc5141f91e2a7d1f9ccf8195756c789d1b5',
+    'SapphireRapids-v4': 'cbc2f8e2b3289123229918acad371adf6b4c9ce5',
     'SierraForest': '3afbb1644c4f9d5237459bd544d0f511ff99eb80',
     'SierraForest-v1': '135a3ad2a484836c2c10935a2d24106679c94d4c',
     'SierraForest-v2': '64143828d7a1bc7f88394ac77d53b7d2bb191bcf',
+    'SierraForest-v3': 'bd43aa4cbb6d1f407f37cafa3a6b235c4197bc50',
+    'SierraForest-v4': 'dcce6b51a3492f9b365ad2deaf6af0368836ab31',
     'YongFeng': '98b4609b51309acae142670f0c406f4f3c18f4c1',
 }
 
