@@ -98,6 +98,14 @@ MODELS = {
         'sse4.1 sse4.2 sse4a ssse3 stibp-always-on svm svme-addr-chk '
         'syscall tsc umip vaes vme vnmi vpclmulqdq wbnoinvd xgetbv1 xsave '
         'xsavec xsaveerptr xsaveopt xsaves')),
+    'KnightsMill': ('Intel', (
+        '3dnowprefetch abm adx aes apic arat avx avx2 avx512-4fmaps '
+        'avx512-4vnniw avx512-vpopcntdq avx512cd avx512er avx512f avx512pf '
+        'bmi1 bmi2 clflush cmov cx16 cx8 de erms f16c fma fpu fsgsbase fxsr '
+        'lahf_lm lm mca mce mmx movbe msr mtrr nx pae pat pclmuldq pdpe1gb '
+        'pge pni popcnt pse pse36 rdrand rdseed rdtscp sep smep ss sse sse2 '
+        'sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline vme x2apic xsave '
+        'xsaveopt')),
     'YongFeng': ('Zhaoxin CentaurHauls', (
         '3dnowprefetch abm ace2 acpi adx aes apic arch-capabilities avx '
         'avx2 bmi1 bmi2 clflush cmov cx16 cx8 de f16c fma fpu fsgsbase fxsr '
@@ -197,6 +205,8 @@ DERIVED = {
         '+cet-ibt +cet-ss +vmx-entry-load-cet +vmx-exit-save-cet')),
     'GraniteRapids-v5': ('GraniteRapids-v4', (
         '+its-no')),
+    'KnightsMill-v1': ('KnightsMill', (
+        '')),
     'SapphireRapids': ('GraniteRapids', (
         '-amx-fp16 -fbsdp-no -mcdt-no -pbrsb-no -prefetchiti -psdp-no '
         '-sbdr-ssdp-no -vmx-ept-wb -vmx-invvpid-single-context')),
@@ -221,6 +231,12 @@ DERIVED = {
         '')),
     'SierraForest-v4': ('SierraForest-v2', (
         '+cet-ibt +cet-ss +vmx-entry-load-cet +vmx-exit-save-cet')),
+    'YongFeng-v1': ('YongFeng', (
+        '')),
+    'YongFeng-v2': ('YongFeng', (
+        '')),
+    'YongFeng-v3': ('YongFeng', (
+        '')),
 }
 
 #: model -> the libvirt commit (libvirt/libvirt on GitHub) of its file.
@@ -246,6 +262,8 @@ SOURCES = {
     'GraniteRapids-v3': 'b8d830ff54d3f671bf8524e916563520e902efcc',
     'GraniteRapids-v4': '5e7d3b55f777fb60ddc673a20ec17e8d90c66cd6',
     'GraniteRapids-v5': '5e7d3b55f777fb60ddc673a20ec17e8d90c66cd6',
+    'KnightsMill': '6490d6ac11370be2bd0c2621bc7d60e789d92d83',
+    'KnightsMill-v1': '8f5e36cbce655086009bc906d63adcd50ddf8925',
     'SapphireRapids': '93d97d8fa20fd41dbdb831d7364bce8137f37a33',
     'SapphireRapids-v1': '5faffbc5141f91e2a7d1f9ccf8195756c789d1b5',
     'SapphireRapids-v2': '5faffbc5141f91e2a7d1f9ccf8195756c789d1b5',
@@ -257,6 +275,9 @@ SOURCES = {
     'SierraForest-v3': 'bd43aa4cbb6d1f407f37cafa3a6b235c4197bc50',
     'SierraForest-v4': 'dcce6b51a3492f9b365ad2deaf6af0368836ab31',
     'YongFeng': '98b4609b51309acae142670f0c406f4f3c18f4c1',
+    'YongFeng-v1': '98b4609b51309acae142670f0c406f4f3c18f4c1',
+    'YongFeng-v2': 'a6000b20ba2b47fc270aff90c82eac1cd991d5e6',
+    'YongFeng-v3': 'afafb2a28bc3803c2d4c13af2da89596767c6927',
 }
 
 

@@ -90,7 +90,8 @@ class TestData(testtools.TestCase):
             os.path.join(ROOT, 'tools', 'libvirt_cpu_map'))
         for name in ('ClearwaterForest', 'Denverton-v3', 'DiamondRapids',
                      'EPYC-Genoa-v2', 'GraniteRapids-v5',
-                     'SapphireRapids-v3', 'SierraForest-v2', 'YongFeng'):
+                     'SapphireRapids-v3', 'SierraForest-v2', 'YongFeng',
+                     'KnightsMill'):
             self.assertIn(name, models)
         for name, (vendor, feats) in models.items():
             self.assertEqual((vendor, frozenset(feats)),
@@ -108,7 +109,8 @@ class TestCompareGuest(testtools.TestCase):
             text = f.read()
         tmp = self.useFixture(fixtures.TempDir()).path
         for model in ('DiamondRapids', 'ClearwaterForest-v3',
-                      'GraniteRapids-v5', 'SierraForest-v2', 'YongFeng'):
+                      'GraniteRapids-v5', 'SierraForest-v2', 'YongFeng',
+                      'KnightsMill-v1'):
             path = os.path.join(tmp, '%s.xml' % model)
             with open(path, 'w') as f:
                 f.write(re.sub(
