@@ -36,6 +36,9 @@ RANGES = {
     'phys_bits': (1, 64),
     # SMT threads per core: 1, 2, 4 or 8 on real CPUs.
     'threads_per_core': (1, 64),
+    # A guest's <cpu><topology> sockets, dies, clusters and cores: QEMU
+    # runs at most 4,096 vCPUs (q35), so no count is larger.
+    'guest_topology': (1, 4096),
     # CPUID family (base + extended: at most 15 + 255), model and stepping;
     # on ARM the implementer (8 bits), part number (12 bits) and
     # variant/revision stand in for them.

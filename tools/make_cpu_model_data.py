@@ -69,6 +69,13 @@ CPU map cannot expand a model: an expansion from here says so
 MODELS = {{
 {models}}}
 
+#: model -> (the model it is written against, its changes: "+feature"
+#: added, "-feature" removed); the vendor is that model's. (Most versions
+#: of a model differ from another in a few features: this keeps the
+#: module small.)
+DERIVED = {{
+{derived}}}
+
 #: model -> the libvirt commit (libvirt/libvirt on GitHub) of its file.
 SOURCES = {{
 {sources}}}
@@ -76,10 +83,18 @@ SOURCES = {{
 
 def features(model):
     """(vendor, frozenset of features) of a model, or None."""
-    found = MODELS.get(model)
-    if found is None and model.endswith('-v1'):
+    if model not in MODELS and model not in DERIVED and \\
+            model.endswith('-v1'):
         # In libvirt's map "X-v1" is the same CPU as "X".
-        found = MODELS.get(model[:-len('-v1')])
+        model = model[:-len('-v1')]
+    if model in DERIVED:
+        base, changes = DERIVED[model]
+        vendor, found = features(base)
+        changes = changes.split()
+        return vendor, frozenset(
+            (found | {{c[1:] for c in changes if c[0] == '+'}}) -
+            {{c[1:] for c in changes if c[0] == '-'}})
+    found = MODELS.get(model)
     if found is None:
         return None
     return found[0], frozenset(found[1].split())
@@ -143,15 +158,50 @@ def read_models(map_dir):
     return out, sources
 
 
+def encode(models):
+    """({model: (vendor, features)} written in full, {model: (base,
+    changes)} written against an earlier model of the same vendor when
+    that takes at most a third of its features); models in name order,
+    so a model is only ever written against one before it (no loop).
+    """
+    full, derived, done = {}, {}, []
+    for name in sorted(models):
+        vendor, feats = models[name]
+        best = None
+        for other in done:
+            if models[other][0] != vendor:
+                continue
+            theirs = set(models[other][1])
+            changes = (['+%s' % f for f in sorted(set(feats) - theirs)] +
+                       ['-%s' % f for f in sorted(theirs - set(feats))])
+            if best is None or len(changes) < len(best[1]):
+                best = (other, changes)
+        if best is not None and len(best[1]) * 3 <= len(feats):
+            derived[name] = (best[0], tuple(best[1]))
+        else:
+            full[name] = (vendor, feats)
+        done.append(name)
+    return full, derived
+
+
+def _spelled(words, indent=8):
+    if not words:
+        return "%s''" % (' ' * indent)
+    lines = textwrap.wrap(' '.join(words), 66, break_on_hyphens=False)
+    pad = ' ' * indent
+    return ''.join("%s'%s '\n" % (pad, line) for line in lines[:-1]) + \
+        "%s'%s'" % (pad, lines[-1])
+
+
 def render(models, sources):
-    def spelled(feats):
-        lines = textwrap.wrap(' '.join(feats), 66, break_on_hyphens=False)
-        return ''.join("        '%s '\n" % line for line in lines[:-1]) + \
-            "        '%s'" % lines[-1]
+    full, derived = encode(models)
     return TEMPLATE.format(
         models=''.join('    %r: (%r, (\n%s)),\n' % (
-            name, vendor, spelled(feats))
-            for name, (vendor, feats) in sorted(models.items())),
+            name, vendor, _spelled(feats))
+            for name, (vendor, feats) in sorted(full.items())),
+        derived=''.join('    %r: (%r, (\n%s)),\n' % (
+            name, base, _spelled(changes))
+            for name, (base, changes) in sorted(derived.items())),
         sources=''.join('    %r: %r,\n' % item
                         for item in sorted(sources.items())))
 

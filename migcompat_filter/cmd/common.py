@@ -142,10 +142,11 @@ def profile_from_args(parsed_args):
                                                parsed_args.connect))
 
 
-def traits_from_args(parsed_args, schema=None):
+def traits_from_args(parsed_args, schema=None, profile=None):
     """The trait names of the profile add_profile_arguments' options name:
     schema 2's readable ones by default, ``schema`` when given (the
-    reporter's: 3, an Encoded list with its records).
+    reporter's: 3, an Encoded list with its records); ``profile``: that
+    profile when the caller read it already.
 
     A value that cannot be encoded is bad input (InputError) whose message
     names the file or snapshot it came from (review D14: "factor phys_bits:
@@ -153,7 +154,7 @@ def traits_from_args(parsed_args, schema=None):
     """
     from migcompat_filter.traits import codec as traits
     try:
-        return traits.encode(profile_from_args(parsed_args),
+        return traits.encode(profile or profile_from_args(parsed_args),
                              schema or traits.TRAIT_SCHEMA)
     except exception.InputError as e:
         origin, text = _origin(parsed_args), str(e)

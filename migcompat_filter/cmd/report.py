@@ -30,6 +30,8 @@ from migcompat_filter.cmd import shell
 from migcompat_filter.conf import reporter as reporter_conf
 from migcompat_filter import exception
 from migcompat_filter.host import last_good
+from migcompat_filter.host import reader
+from migcompat_filter.host import source as hostsource
 from migcompat_filter.placement import client as placement
 from migcompat_filter.placement import reporter
 from migcompat_filter.placement import verify_store
@@ -262,8 +264,18 @@ class Report(FastEpilog, lister.Lister):
         # Schema 3's records live in the store, which nova's provider
         # config file cannot write: that file gets schema 2's names.
         schema = 2 if parsed_args.provider_config else traits.SCHEMA
-        wanted = self._wanted(conf, parsed_args, schema)
-        self._drift = _check_drift(parsed_args, state)
+        # One read of the host per report: the traits and the drift check
+        # share the source (its parsed guests, expansions) and the profile.
+        host = None if parsed_args.profile else hostsource.open_source(
+            parsed_args.root, parsed_args.connect)
+        try:
+            profile = None if host is None else reader.read_profile(host)
+            _warn_unjudged(self.app.stderr, profile)
+            wanted = self._wanted(conf, parsed_args, schema, profile)
+            self._drift = _check_drift(host, profile, state)
+        finally:
+            if host is not None:
+                host.close()
         if parsed_args.provider_config:
             return self._write_provider_config(conf, parsed_args, wanted)
         if parsed_args.dry_run and not _placement_configured(conf,
@@ -277,15 +289,16 @@ class Report(FastEpilog, lister.Lister):
             state.pop('rp_uuid', None)
             return self._offline(wanted, str(e))
 
-    def _wanted(self, conf, parsed_args, schema):
+    def _wanted(self, conf, parsed_args, schema, profile):
         """The traits to publish: of the live host with the kept values
         (migcompat_filter.host.last_good) standing in for factors that
         could not be read this time; of a snapshot or profile as given.
+        ``profile``: the host's, read already (None for --profile).
         """
         if parsed_args.profile or parsed_args.root:
-            return common.traits_from_args(parsed_args, schema)
+            return common.traits_from_args(parsed_args, schema,
+                                           profile=profile)
         from migcompat_filter.traits import codec
-        profile = common.profile_from_args(parsed_args)
         path = (parsed_args.kept_values_file or
                 conf.migcompat.kept_values_file)
         now = datetime.datetime.now(datetime.timezone.utc)
@@ -419,22 +432,29 @@ class Report(FastEpilog, lister.Lister):
             % ' or '.join(repr(c) for c in candidates))
 
 
-def _check_drift(parsed_args, state):
+def _warn_unjudged(stderr, profile):
+    """Name on stderr (and in the log) each running guest whose XML cannot
+    be read: the rules refuse every move judged from this host's guests
+    until it is fixed (rules/guests.py).
+    """
+    running = None if profile is None else profile['running_guests']
+    unjudged = running.get('unjudged') if isinstance(running, dict) else None
+    for why in (unjudged or {}).get('reasons') or ():
+        stderr.write('warning: running guest not judged: %s\n' % why)
+        LOG.warning('running guest not judged: %s', why)
+
+
+def _check_drift(host, profile, state):
     """The running guests' drift summary (rules/drift.py), after a WARNING
     once per guest and change; None when not checked (a --profile file
-    has no guests; a read failure is logged, never fatal).
+    has no guests; a read failure is logged, never fatal). ``host`` and
+    ``profile``: the source and the profile the report read.
     """
-    if getattr(parsed_args, 'profile', None):
+    if host is None:
         return None
-    from migcompat_filter.host import source as hostsource
     from migcompat_filter.rules import drift
     try:
-        source = hostsource.open_source(parsed_args.root,
-                                        parsed_args.connect)
-        try:
-            entries = drift.read(source)
-        finally:
-            source.close()
+        entries = drift.read(host, profile=profile)
     except Exception as e:
         LOG.warning('running guests not checked for drift: %s', e)
         return None

@@ -158,6 +158,20 @@ def published(reqs):
     }
 
 
+#: How many reasons ``unjudged`` keeps (the count says how many there are).
+MAX_UNJUDGED_REASONS = 5
+
+
+def unjudged(reasons):
+    """The ``running_guests`` factor's ``unjudged`` part: how many guests
+    could not be read and why (the first few reasons, sorted, each naming
+    the guest's file; the others are only counted).
+    """
+    reasons = sorted(reasons)
+    return {'count': len(reasons),
+            'reasons': reasons[:MAX_UNJUDGED_REASONS]}
+
+
 def one_guest(guest, expand=None):
     """(features it needs or None, [what limits its moves]) of one Guest.
 

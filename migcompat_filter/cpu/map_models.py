@@ -19,6 +19,71 @@ CPU map cannot expand a model: an expansion from here says so
 #: model -> (vendor, its sorted features separated by spaces), base models
 #: resolved.
 MODELS = {
+    'ClearwaterForest': ('Intel', (
+        '3dnowprefetch abm adx aes apic arat arch-capabilities avx avx-ifma '
+        'avx-ne-convert avx-vnni avx-vnni-int16 avx-vnni-int8 avx2 bhi-ctrl '
+        'bhi-no bmi1 bmi2 bus-lock-detect cldemote clflush clflushopt clwb '
+        'cmov cmpccxadd cx16 cx8 ddpd-u de erms f16c fbsdp-no fma fpu '
+        'fsgsbase fsrm fsrs fxsr gds-no gfni ibrs-all intel-psfd invpcid '
+        'ipred-ctrl lahf_lm lam lm mca mcdt-no mce mds-no mmx movbe '
+        'movdir64b movdiri msr mtrr nx pae pat pbrsb-no pcid pclmuldq '
+        'pdpe1gb pge pku pni popcnt prefetchiti pschange-mc-no psdp-no pse '
+        'pse36 rdctl-no rdpid rdrand rdseed rdtscp rfds-no rrsba-ctrl '
+        'sbdr-ssdp-no sep serialize sha-ni sha512 skip-l1dfl-vmentry sm3 '
+        'sm4 smap smep spec-ctrl ss ssbd sse sse2 sse4.1 sse4.2 ssse3 '
+        'syscall tsc tsc-deadline tsc_adjust umip vaes vme vmx-activity-hlt '
+        'vmx-apicv-register vmx-apicv-vid vmx-apicv-x2apic vmx-apicv-xapic '
+        'vmx-cr3-load-noexit vmx-cr3-store-noexit vmx-cr8-load-exit '
+        'vmx-cr8-store-exit vmx-desc-exit vmx-entry-ia32e-mode '
+        'vmx-entry-load-efer vmx-entry-load-pat '
+        'vmx-entry-load-perf-global-ctrl vmx-entry-noload-debugctl vmx-ept '
+        'vmx-ept-1gb vmx-ept-2mb vmx-ept-execonly vmx-eptad '
+        'vmx-eptp-switching vmx-exit-ack-intr vmx-exit-load-efer '
+        'vmx-exit-load-pat vmx-exit-load-perf-global-ctrl '
+        'vmx-exit-nosave-debugctl vmx-exit-save-efer vmx-exit-save-pat '
+        'vmx-exit-save-preemption-timer vmx-flexpriority vmx-hlt-exit '
+        'vmx-ins-outs vmx-intr-exit vmx-invept vmx-invept-all-context '
+        'vmx-invept-single-context vmx-invlpg-exit vmx-invpcid-exit '
+        'vmx-invvpid-all-context vmx-invvpid-single-addr '
+        'vmx-invvpid-single-context-noglobals vmx-io-bitmap vmx-io-exit '
+        'vmx-monitor-exit vmx-movdr-exit vmx-msr-bitmap vmx-mtf '
+        'vmx-mwait-exit vmx-nmi-exit vmx-page-walk-4 vmx-pause-exit vmx-pml '
+        'vmx-posted-intr vmx-preemption-timer vmx-rdpmc-exit '
+        'vmx-rdrand-exit vmx-rdseed-exit vmx-rdtsc-exit vmx-rdtscp-exit '
+        'vmx-secondary-ctls vmx-shadow-vmcs vmx-store-lma vmx-true-ctls '
+        'vmx-tsc-offset vmx-unrestricted-guest vmx-vintr-pending vmx-vmfunc '
+        'vmx-vmwrite-vmexit-fields vmx-vnmi vmx-vnmi-pending vmx-vpid '
+        'vmx-wbinvd-exit vmx-xsaves vpclmulqdq wbnoinvd x2apic xgetbv1 '
+        'xsave xsavec xsaveopt xsaves')),
+    'Denverton': ('Intel', (
+        '3dnowprefetch aes apic arat arch-capabilities clflush clflushopt '
+        'cmov cx16 cx8 de erms fpu fsgsbase fxsr lahf_lm lm mca mce mmx '
+        'movbe mpx msr mtrr nx pae pat pclmuldq pdpe1gb pge pni popcnt pse '
+        'pse36 rdctl-no rdrand rdseed rdtscp sep sha-ni skip-l1dfl-vmentry '
+        'smap smep spec-ctrl ssbd sse sse2 sse4.1 sse4.2 ssse3 syscall tsc '
+        'tsc-deadline vme vmx-activity-hlt vmx-apicv-register vmx-apicv-vid '
+        'vmx-apicv-x2apic vmx-apicv-xapic vmx-cr3-load-noexit '
+        'vmx-cr3-store-noexit vmx-cr8-load-exit vmx-cr8-store-exit '
+        'vmx-desc-exit vmx-entry-ia32e-mode vmx-entry-load-efer '
+        'vmx-entry-load-pat vmx-entry-load-perf-global-ctrl '
+        'vmx-entry-noload-debugctl vmx-ept vmx-ept-1gb vmx-ept-2mb '
+        'vmx-ept-execonly vmx-eptad vmx-eptp-switching vmx-exit-ack-intr '
+        'vmx-exit-load-efer vmx-exit-load-pat '
+        'vmx-exit-load-perf-global-ctrl vmx-exit-nosave-debugctl '
+        'vmx-exit-save-efer vmx-exit-save-pat '
+        'vmx-exit-save-preemption-timer vmx-flexpriority vmx-hlt-exit '
+        'vmx-ins-outs vmx-intr-exit vmx-invept vmx-invept-all-context '
+        'vmx-invept-single-context vmx-invlpg-exit vmx-invpcid-exit '
+        'vmx-invvpid-all-context vmx-invvpid-single-addr '
+        'vmx-invvpid-single-context-noglobals vmx-io-bitmap vmx-io-exit '
+        'vmx-monitor-exit vmx-movdr-exit vmx-msr-bitmap vmx-mtf '
+        'vmx-mwait-exit vmx-nmi-exit vmx-page-walk-4 vmx-pause-exit vmx-pml '
+        'vmx-posted-intr vmx-preemption-timer vmx-rdpmc-exit '
+        'vmx-rdrand-exit vmx-rdseed-exit vmx-rdtsc-exit vmx-rdtscp-exit '
+        'vmx-secondary-ctls vmx-shadow-vmcs vmx-store-lma vmx-true-ctls '
+        'vmx-tsc-offset vmx-unrestricted-guest vmx-vintr-pending vmx-vmfunc '
+        'vmx-vmwrite-vmexit-fields vmx-vnmi vmx-vnmi-pending vmx-vpid '
+        'vmx-wbinvd-exit x2apic xgetbv1 xsave xsavec xsaveopt')),
     'EPYC-Genoa': ('AMD', (
         '3dnowprefetch abm adx aes amd-psfd amd-ssbd amd-stibp apic arat '
         'auto-ibrs avx avx2 avx512-bf16 avx512-vpopcntdq avx512bitalg '
@@ -33,73 +98,22 @@ MODELS = {
         'sse4.1 sse4.2 sse4a ssse3 stibp-always-on svm svme-addr-chk '
         'syscall tsc umip vaes vme vnmi vpclmulqdq wbnoinvd xgetbv1 xsave '
         'xsavec xsaveerptr xsaveopt xsaves')),
-    'EPYC-Turin': ('AMD', (
-        '3dnowprefetch abm adx aes amd-psfd amd-ssbd amd-stibp apic arat '
-        'auto-ibrs avx avx-vnni avx2 avx512-bf16 avx512-vp2intersect '
-        'avx512-vpopcntdq avx512bitalg avx512bw avx512cd avx512dq avx512f '
-        'avx512ifma avx512vbmi avx512vbmi2 avx512vl avx512vnni bmi1 bmi2 '
-        'clflush clflushopt clwb clzero cmov cr8legacy cx16 cx8 de erms '
-        'f16c flushbyasid fma fpu fs-gs-base-ns fsgsbase fsrm fxsr fxsr_opt '
-        'gfni ibpb ibpb-brtype ibrs invpcid la57 lahf_lm lbrv '
-        'lfence-always-serializing lm mca mce misalignsse mmx mmxext movbe '
-        'movdir64b movdiri msr mtrr no-nested-data-bp npt nrip-save '
-        'null-sel-clr-base nx osvw overflow-recov pae pat pause-filter pcid '
-        'pclmuldq pdpe1gb perfctr_core perfmon-v2 pfthreshold pge pku pni '
-        'popcnt prefetchi pse pse36 rdpid rdrand rdseed rdtscp sbpb sep '
-        'sha-ni smap smep srso-user-kernel-no sse sse2 sse4.1 sse4.2 sse4a '
-        'ssse3 stibp-always-on succor svm svme-addr-chk syscall tsc '
-        'tsc-scale umip v-vmsave-vmload vaes vgif vmcb-clean vme vnmi '
-        'vpclmulqdq wbnoinvd xgetbv1 xsave xsavec xsaveerptr xsaveopt '
-        'xsaves')),
-    'GraniteRapids': ('Intel', (
-        '3dnowprefetch abm adx aes amx-bf16 amx-fp16 amx-int8 amx-tile apic '
-        'arat arch-capabilities avx avx-vnni avx2 avx512-bf16 avx512-fp16 '
-        'avx512-vpopcntdq avx512bitalg avx512bw avx512cd avx512dq avx512f '
-        'avx512ifma avx512vbmi avx512vbmi2 avx512vl avx512vnni bmi1 bmi2 '
-        'bus-lock-detect clflush clflushopt clwb cmov cx16 cx8 de erms f16c '
-        'fbsdp-no fma fpu fsgsbase fsrc fsrm fsrs fxsr fzrm gfni hle '
-        'ibrs-all invpcid la57 lahf_lm lm mca mcdt-no mce mds-no mmx movbe '
-        'msr mtrr nx pae pat pbrsb-no pcid pclmuldq pdpe1gb pge pku pni '
-        'popcnt prefetchiti pschange-mc-no psdp-no pse pse36 rdctl-no rdpid '
-        'rdrand rdseed rdtscp rtm sbdr-ssdp-no sep serialize sha-ni '
-        'skip-l1dfl-vmentry smap smep spec-ctrl ssbd sse sse2 sse4.1 sse4.2 '
-        'ssse3 syscall taa-no tsc tsc-deadline tsx-ldtrk umip vaes vme '
-        'vmx-activity-hlt vmx-apicv-register vmx-apicv-vid vmx-apicv-x2apic '
-        'vmx-apicv-xapic vmx-cr3-load-noexit vmx-cr3-store-noexit '
-        'vmx-cr8-load-exit vmx-cr8-store-exit vmx-desc-exit '
-        'vmx-entry-ia32e-mode vmx-entry-load-efer vmx-entry-load-pat '
-        'vmx-entry-load-perf-global-ctrl vmx-entry-noload-debugctl vmx-ept '
-        'vmx-ept-1gb vmx-ept-2mb vmx-ept-execonly vmx-ept-wb vmx-eptad '
-        'vmx-eptp-switching vmx-exit-ack-intr vmx-exit-load-efer '
-        'vmx-exit-load-pat vmx-exit-load-perf-global-ctrl '
-        'vmx-exit-nosave-debugctl vmx-exit-save-efer vmx-exit-save-pat '
-        'vmx-exit-save-preemption-timer vmx-flexpriority vmx-hlt-exit '
-        'vmx-ins-outs vmx-intr-exit vmx-invept vmx-invept-all-context '
-        'vmx-invept-single-context vmx-invlpg-exit vmx-invpcid-exit '
-        'vmx-invvpid vmx-invvpid-all-context vmx-invvpid-single-addr '
-        'vmx-invvpid-single-context vmx-invvpid-single-context-noglobals '
-        'vmx-io-bitmap vmx-io-exit vmx-monitor-exit vmx-movdr-exit '
-        'vmx-msr-bitmap vmx-mtf vmx-mwait-exit vmx-nmi-exit vmx-page-walk-4 '
-        'vmx-page-walk-5 vmx-pause-exit vmx-pml vmx-posted-intr '
-        'vmx-preemption-timer vmx-rdpmc-exit vmx-rdrand-exit '
-        'vmx-rdseed-exit vmx-rdtsc-exit vmx-rdtscp-exit vmx-secondary-ctls '
-        'vmx-shadow-vmcs vmx-store-lma vmx-true-ctls vmx-tsc-offset '
-        'vmx-unrestricted-guest vmx-vintr-pending vmx-vmfunc '
-        'vmx-vmwrite-vmexit-fields vmx-vnmi vmx-vnmi-pending vmx-vpid '
-        'vmx-wbinvd-exit vmx-xsaves vpclmulqdq wbnoinvd x2apic xfd xgetbv1 '
-        'xsave xsavec xsaveopt xsaves')),
-    'SapphireRapids': ('Intel', (
-        '3dnowprefetch abm adx aes amx-bf16 amx-int8 amx-tile apic arat '
-        'arch-capabilities avx avx-vnni avx2 avx512-bf16 avx512-fp16 '
-        'avx512-vpopcntdq avx512bitalg avx512bw avx512cd avx512dq avx512f '
-        'avx512ifma avx512vbmi avx512vbmi2 avx512vl avx512vnni bmi1 bmi2 '
-        'bus-lock-detect clflush clflushopt clwb cmov cx16 cx8 de erms f16c '
-        'fma fpu fsgsbase fsrc fsrm fsrs fxsr fzrm gfni hle ibrs-all '
-        'invpcid la57 lahf_lm lm mca mce mds-no mmx movbe msr mtrr nx pae '
-        'pat pcid pclmuldq pdpe1gb pge pku pni popcnt pschange-mc-no pse '
-        'pse36 rdctl-no rdpid rdrand rdseed rdtscp rtm sep serialize sha-ni '
-        'skip-l1dfl-vmentry smap smep spec-ctrl ssbd sse sse2 sse4.1 sse4.2 '
-        'ssse3 syscall taa-no tsc tsc-deadline tsx-ldtrk umip vaes vme '
+    'KnightsMill': ('Intel', (
+        '3dnowprefetch abm adx aes apic arat avx avx2 avx512-4fmaps '
+        'avx512-4vnniw avx512-vpopcntdq avx512cd avx512er avx512f avx512pf '
+        'bmi1 bmi2 clflush cmov cx16 cx8 de erms f16c fma fpu fsgsbase fxsr '
+        'lahf_lm lm mca mce mmx movbe msr mtrr nx pae pat pclmuldq pdpe1gb '
+        'pge pni popcnt pse pse36 rdrand rdseed rdtscp sep smep ss sse sse2 '
+        'sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline vme x2apic xsave '
+        'xsaveopt')),
+    'YongFeng': ('Zhaoxin CentaurHauls', (
+        '3dnowprefetch abm ace2 acpi adx aes apic arch-capabilities avx '
+        'avx2 bmi1 bmi2 clflush cmov cx16 cx8 de f16c fma fpu fsgsbase fxsr '
+        'invpcid invtsc lahf_lm lm mca mce mds-no mmx movbe msr mtrr nx pae '
+        'pat pcid pclmuldq pdpe1gb pge phe phe-en pku pmm pmm-en pni popcnt '
+        'pschange-mc-no pse pse36 rdctl-no rdpid rdrand rdseed rdtscp sep '
+        'sha-ni skip-l1dfl-vmentry smap smep spec-ctrl ss ssb-no sse sse2 '
+        'sse4.1 sse4.2 ssse3 syscall tsc tsc-deadline umip vme '
         'vmx-activity-hlt vmx-apicv-register vmx-apicv-vid vmx-apicv-x2apic '
         'vmx-apicv-xapic vmx-cr3-load-noexit vmx-cr3-store-noexit '
         'vmx-cr8-load-exit vmx-cr8-store-exit vmx-desc-exit '
@@ -112,69 +126,175 @@ MODELS = {
         'vmx-exit-save-preemption-timer vmx-flexpriority vmx-hlt-exit '
         'vmx-ins-outs vmx-intr-exit vmx-invept vmx-invept-all-context '
         'vmx-invept-single-context vmx-invlpg-exit vmx-invpcid-exit '
-        'vmx-invvpid vmx-invvpid-all-context vmx-invvpid-single-addr '
+        'vmx-invvpid-all-context vmx-invvpid-single-addr '
         'vmx-invvpid-single-context-noglobals vmx-io-bitmap vmx-io-exit '
         'vmx-monitor-exit vmx-movdr-exit vmx-msr-bitmap vmx-mtf '
-        'vmx-mwait-exit vmx-nmi-exit vmx-page-walk-4 vmx-page-walk-5 '
-        'vmx-pause-exit vmx-pml vmx-posted-intr vmx-preemption-timer '
-        'vmx-rdpmc-exit vmx-rdrand-exit vmx-rdseed-exit vmx-rdtsc-exit '
-        'vmx-rdtscp-exit vmx-secondary-ctls vmx-shadow-vmcs vmx-store-lma '
-        'vmx-true-ctls vmx-tsc-offset vmx-unrestricted-guest '
-        'vmx-vintr-pending vmx-vmfunc vmx-vmwrite-vmexit-fields vmx-vnmi '
-        'vmx-vnmi-pending vmx-vpid vmx-wbinvd-exit vmx-xsaves vpclmulqdq '
-        'wbnoinvd x2apic xfd xgetbv1 xsave xsavec xsaveopt xsaves')),
-    'SierraForest': ('Intel', (
-        '3dnowprefetch abm adx aes apic arat arch-capabilities avx avx-ifma '
-        'avx-ne-convert avx-vnni avx-vnni-int8 avx2 bmi1 bmi2 '
-        'bus-lock-detect clflush clflushopt clwb cmov cmpccxadd cx16 cx8 de '
-        'erms f16c fbsdp-no fma fpu fsgsbase fsrm fsrs fxsr gfni ibrs-all '
-        'invpcid lahf_lm lm mca mcdt-no mce mds-no mmx movbe msr mtrr nx '
-        'pae pat pbrsb-no pcid pclmuldq pdpe1gb pge pku pni popcnt '
-        'pschange-mc-no psdp-no pse pse36 rdctl-no rdpid rdrand rdseed '
-        'rdtscp sbdr-ssdp-no sep serialize sha-ni skip-l1dfl-vmentry smap '
-        'smep spec-ctrl ssbd sse sse2 sse4.1 sse4.2 ssse3 syscall tsc '
-        'tsc-deadline umip vaes vme vmx-activity-hlt vmx-apicv-register '
-        'vmx-apicv-vid vmx-apicv-x2apic vmx-apicv-xapic vmx-cr3-load-noexit '
-        'vmx-cr3-store-noexit vmx-cr8-load-exit vmx-cr8-store-exit '
-        'vmx-desc-exit vmx-entry-ia32e-mode vmx-entry-load-efer '
-        'vmx-entry-load-pat vmx-entry-load-perf-global-ctrl '
-        'vmx-entry-noload-debugctl vmx-ept vmx-ept-1gb vmx-ept-2mb '
-        'vmx-ept-execonly vmx-ept-wb vmx-eptad vmx-eptp-switching '
-        'vmx-exit-ack-intr vmx-exit-load-efer vmx-exit-load-pat '
-        'vmx-exit-load-perf-global-ctrl vmx-exit-nosave-debugctl '
-        'vmx-exit-save-efer vmx-exit-save-pat '
-        'vmx-exit-save-preemption-timer vmx-flexpriority vmx-hlt-exit '
-        'vmx-ins-outs vmx-intr-exit vmx-invept vmx-invept-all-context '
-        'vmx-invept-single-context vmx-invlpg-exit vmx-invpcid-exit '
-        'vmx-invvpid vmx-invvpid-all-context vmx-invvpid-single-addr '
-        'vmx-invvpid-single-context vmx-invvpid-single-context-noglobals '
-        'vmx-io-bitmap vmx-io-exit vmx-monitor-exit vmx-movdr-exit '
-        'vmx-msr-bitmap vmx-mtf vmx-mwait-exit vmx-nmi-exit vmx-page-walk-4 '
-        'vmx-pause-exit vmx-pml vmx-posted-intr vmx-preemption-timer '
-        'vmx-rdpmc-exit vmx-rdrand-exit vmx-rdseed-exit vmx-rdtsc-exit '
-        'vmx-rdtscp-exit vmx-secondary-ctls vmx-shadow-vmcs vmx-store-lma '
-        'vmx-true-ctls vmx-tsc-offset vmx-unrestricted-guest '
-        'vmx-vintr-pending vmx-vmfunc vmx-vmwrite-vmexit-fields vmx-vnmi '
-        'vmx-vnmi-pending vmx-vpid vmx-wbinvd-exit vmx-xsaves vpclmulqdq '
-        'wbnoinvd x2apic xgetbv1 xsave xsavec xsaveopt xsaves')),
+        'vmx-mwait-exit vmx-nmi-exit vmx-page-walk-4 vmx-pause-exit vmx-pml '
+        'vmx-posted-intr vmx-preemption-timer vmx-rdpmc-exit '
+        'vmx-rdrand-exit vmx-rdtsc-exit vmx-rdtscp-exit vmx-secondary-ctls '
+        'vmx-shadow-vmcs vmx-store-lma vmx-true-ctls vmx-tsc-offset '
+        'vmx-unrestricted-guest vmx-vintr-pending vmx-vmfunc '
+        'vmx-vmwrite-vmexit-fields vmx-vnmi vmx-vnmi-pending vmx-vpid '
+        'vmx-wbinvd-exit x2apic xcrypt xcrypt-en xsave xsaveopt xstore '
+        'xstore-en')),
+}
+
+#: model -> (the model it is written against, its changes: "+feature"
+#: added, "-feature" removed); the vendor is that model's. (Most versions
+#: of a model differ from another in a few features: this keeps the
+#: module small.)
+DERIVED = {
+    'ClearwaterForest-v1': ('ClearwaterForest', (
+        '')),
+    'ClearwaterForest-v2': ('ClearwaterForest', (
+        '+cet-ibt +cet-ss +vmx-entry-load-cet +vmx-exit-save-cet')),
+    'ClearwaterForest-v3': ('ClearwaterForest-v2', (
+        '+its-no')),
+    'Denverton-v1': ('Denverton', (
+        '')),
+    'Denverton-v2': ('Denverton', (
+        '-mpx')),
+    'Denverton-v3': ('Denverton-v2', (
+        '+vmx-xsaves +xsaves')),
+    'DiamondRapids': ('ClearwaterForest-v2', (
+        '+amx-avx512 +amx-bf16 +amx-bf16-alias +amx-complex '
+        '+amx-complex-alias +amx-fp16 +amx-fp16-alias +amx-fp8 +amx-int8 '
+        '+amx-int8-alias +amx-movrs +amx-tf32 +amx-tile +apx-nci-ndd-nf '
+        '+apxf +avx10 +avx10-vnni-int +avx512-bf16 +avx512-fp16 '
+        '+avx512-vpopcntdq +avx512bitalg +avx512bw +avx512cd +avx512dq '
+        '+avx512f +avx512ifma +avx512vbmi +avx512vbmi2 +avx512vl '
+        '+avx512vnni +fdp-excptn-only +flush-l1d +fred +fsrc +fzrm +hle '
+        '+la57 +lkgs +md-clear +movrs +rtm +stibp +taa-no +tsx-ldtrk '
+        '+vmx-activity-shutdown +vmx-activity-wait-sipi '
+        '+vmx-enable-user-wait-pause +vmx-entry-load-fred '
+        '+vmx-exit-secondary-ctls +vmx-nested-exception +vmx-page-walk-5 '
+        '+vmx-tsc-scaling +wrmsrns +xfd +zero-fcs-fds -avx-vnni-int16 '
+        '-sha512 -sm3 -sm4')),
+    'DiamondRapids-v1': ('DiamondRapids', (
+        '')),
+    'EPYC-Genoa-v1': ('EPYC-Genoa', (
+        '')),
+    'EPYC-Genoa-v2': ('EPYC-Genoa', (
+        '+flushbyasid +fs-gs-base-ns +lbrv +overflow-recov +pause-filter '
+        '+perfmon-v2 +pfthreshold +succor +tsc-scale +v-vmsave-vmload +vgif '
+        '+vmcb-clean')),
+    'EPYC-Turin': ('EPYC-Genoa-v2', (
+        '+avx-vnni +avx512-vp2intersect +ibpb-brtype +movdir64b +movdiri '
+        '+prefetchi +sbpb +srso-user-kernel-no')),
+    'EPYC-Turin-v1': ('EPYC-Turin', (
+        '')),
+    'GraniteRapids': ('ClearwaterForest', (
+        '+amx-bf16 +amx-fp16 +amx-int8 +amx-tile +avx512-bf16 +avx512-fp16 '
+        '+avx512-vpopcntdq +avx512bitalg +avx512bw +avx512cd +avx512dq '
+        '+avx512f +avx512ifma +avx512vbmi +avx512vbmi2 +avx512vl '
+        '+avx512vnni +fsrc +fzrm +hle +la57 +rtm +taa-no +tsx-ldtrk '
+        '+vmx-ept-wb +vmx-invvpid +vmx-invvpid-single-context '
+        '+vmx-page-walk-5 +xfd -avx-ifma -avx-ne-convert -avx-vnni-int16 '
+        '-avx-vnni-int8 -bhi-ctrl -bhi-no -cldemote -cmpccxadd -ddpd-u '
+        '-gds-no -intel-psfd -ipred-ctrl -lam -movdir64b -movdiri -rfds-no '
+        '-rrsba-ctrl -sha512 -sm3 -sm4 -ss -tsc_adjust')),
+    'GraniteRapids-v1': ('GraniteRapids', (
+        '')),
+    'GraniteRapids-v2': ('GraniteRapids', (
+        '+avx10 +avx10-128 +avx10-256 +avx10-512 +cldemote +movdir64b '
+        '+movdiri +ss +tsc_adjust -vmx-ept-wb -vmx-invvpid '
+        '-vmx-invvpid-single-context')),
+    'GraniteRapids-v3': ('GraniteRapids-v2', (
+        '')),
+    'GraniteRapids-v4': ('GraniteRapids-v2', (
+        '+cet-ibt +cet-ss +vmx-entry-load-cet +vmx-exit-save-cet')),
+    'GraniteRapids-v5': ('GraniteRapids-v4', (
+        '+its-no')),
+    'KnightsMill-v1': ('KnightsMill', (
+        '')),
+    'SapphireRapids': ('GraniteRapids', (
+        '-amx-fp16 -fbsdp-no -mcdt-no -pbrsb-no -prefetchiti -psdp-no '
+        '-sbdr-ssdp-no -vmx-ept-wb -vmx-invvpid-single-context')),
+    'SapphireRapids-v1': ('SapphireRapids', (
+        '')),
+    'SapphireRapids-v2': ('SapphireRapids', (
+        '+fbsdp-no +psdp-no +sbdr-ssdp-no -vmx-invvpid')),
+    'SapphireRapids-v3': ('SapphireRapids-v2', (
+        '+cldemote +movdir64b +movdiri +ss +tsc_adjust')),
+    'SapphireRapids-v4': ('SapphireRapids-v3', (
+        '')),
+    'SierraForest': ('ClearwaterForest', (
+        '+vmx-ept-wb +vmx-invvpid +vmx-invvpid-single-context '
+        '-avx-vnni-int16 -bhi-ctrl -bhi-no -cldemote -ddpd-u -gds-no '
+        '-intel-psfd -ipred-ctrl -lam -movdir64b -movdiri -prefetchiti '
+        '-rfds-no -rrsba-ctrl -sha512 -sm3 -sm4 -ss -tsc_adjust')),
+    'SierraForest-v1': ('SierraForest', (
+        '')),
+    'SierraForest-v2': ('ClearwaterForest', (
+        '-avx-vnni-int16 -bhi-no -ddpd-u -prefetchiti -sha512 -sm3 -sm4')),
+    'SierraForest-v3': ('SierraForest-v2', (
+        '')),
+    'SierraForest-v4': ('SierraForest-v2', (
+        '+cet-ibt +cet-ss +vmx-entry-load-cet +vmx-exit-save-cet')),
+    'YongFeng-v1': ('YongFeng', (
+        '')),
+    'YongFeng-v2': ('YongFeng', (
+        '')),
+    'YongFeng-v3': ('YongFeng', (
+        '')),
 }
 
 #: model -> the libvirt commit (libvirt/libvirt on GitHub) of its file.
 SOURCES = {
+    'ClearwaterForest': 'dec859cb6681a3f6d4ee4b815b8d34a5442b41e3',
+    'ClearwaterForest-v1': 'dec859cb6681a3f6d4ee4b815b8d34a5442b41e3',
+    'ClearwaterForest-v2': '6926bccb52fb4f9ca212f2ab0a76b9b35ce81302',
+    'ClearwaterForest-v3': '6926bccb52fb4f9ca212f2ab0a76b9b35ce81302',
+    'Denverton': 'b5c15cf0d074ee4216339c75134bd97fbe20a9e3',
+    'Denverton-v1': 'b5c15cf0d074ee4216339c75134bd97fbe20a9e3',
+    'Denverton-v2': 'b5c15cf0d074ee4216339c75134bd97fbe20a9e3',
+    'Denverton-v3': 'b5c15cf0d074ee4216339c75134bd97fbe20a9e3',
+    'DiamondRapids': '5d5bb2059d4fe7d16da57e2d47e88ad37687beed',
+    'DiamondRapids-v1': '5d5bb2059d4fe7d16da57e2d47e88ad37687beed',
     'EPYC-Genoa': 'bfe53e9145cd5996a791c5caff0686572b850f82',
+    'EPYC-Genoa-v1': 'da2439b746c5da1b6544d6e1cc0d6dd6b9691a1b',
+    'EPYC-Genoa-v2': '7e8f1698c75d256fee002bb169ebbe87a955e711',
     'EPYC-Turin': 'ee95c9d7d131ee56751e646ddb2c02dfd12a6ec8',
+    'EPYC-Turin-v1': 'ee95c9d7d131ee56751e646ddb2c02dfd12a6ec8',
     'GraniteRapids': '03852c85af3c531d1459573341537d1cc8e4b3c6',
+    'GraniteRapids-v1': '073f825dabb633af54c102d57459c89f0ef85346',
+    'GraniteRapids-v2': '41a6de76bc6e31a206d9d82c84c5d485b710fe01',
+    'GraniteRapids-v3': 'b8d830ff54d3f671bf8524e916563520e902efcc',
+    'GraniteRapids-v4': '5e7d3b55f777fb60ddc673a20ec17e8d90c66cd6',
+    'GraniteRapids-v5': '5e7d3b55f777fb60ddc673a20ec17e8d90c66cd6',
+    'KnightsMill': '6490d6ac11370be2bd0c2621bc7d60e789d92d83',
+    'KnightsMill-v1': '8f5e36cbce655086009bc906d63adcd50ddf8925',
     'SapphireRapids': '93d97d8fa20fd41dbdb831d7364bce8137f37a33',
+    'SapphireRapids-v1': '5faffbc5141f91e2a7d1f9ccf8195756c789d1b5',
+    'SapphireRapids-v2': '5faffbc5141f91e2a7d1f9ccf8195756c789d1b5',
+    'SapphireRapids-v3': '5faffbc5141f91e2a7d1f9ccf8195756c789d1b5',
+    'SapphireRapids-v4': 'cbc2f8e2b3289123229918acad371adf6b4c9ce5',
     'SierraForest': '3afbb1644c4f9d5237459bd544d0f511ff99eb80',
+    'SierraForest-v1': '135a3ad2a484836c2c10935a2d24106679c94d4c',
+    'SierraForest-v2': '64143828d7a1bc7f88394ac77d53b7d2bb191bcf',
+    'SierraForest-v3': 'bd43aa4cbb6d1f407f37cafa3a6b235c4197bc50',
+    'SierraForest-v4': 'dcce6b51a3492f9b365ad2deaf6af0368836ab31',
+    'YongFeng': '98b4609b51309acae142670f0c406f4f3c18f4c1',
+    'YongFeng-v1': '98b4609b51309acae142670f0c406f4f3c18f4c1',
+    'YongFeng-v2': 'a6000b20ba2b47fc270aff90c82eac1cd991d5e6',
+    'YongFeng-v3': 'afafb2a28bc3803c2d4c13af2da89596767c6927',
 }
 
 
 def features(model):
     """(vendor, frozenset of features) of a model, or None."""
-    found = MODELS.get(model)
-    if found is None and model.endswith('-v1'):
+    if model not in MODELS and model not in DERIVED and \
+            model.endswith('-v1'):
         # In libvirt's map "X-v1" is the same CPU as "X".
-        found = MODELS.get(model[:-len('-v1')])
+        model = model[:-len('-v1')]
+    if model in DERIVED:
+        base, changes = DERIVED[model]
+        vendor, found = features(base)
+        changes = changes.split()
+        return vendor, frozenset(
+            (found | {c[1:] for c in changes if c[0] == '+'}) -
+            {c[1:] for c in changes if c[0] == '-'})
+    found = MODELS.get(model)
     if found is None:
         return None
     return found[0], frozenset(found[1].split())

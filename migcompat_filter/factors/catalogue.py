@@ -299,13 +299,12 @@ BUILTIN = (
         'invtsc guests without a pinned frequency, which QEMU refuses to '
         'migrate), phys_bits (sorted guest maxphysaddr bits), '
         'passthrough_extra (sorted features added to host-passthrough '
-        'guests)',
+        'guests); only when a guest\'s XML cannot be read, unjudged '
+        '(count and the first reasons, each naming the guest\'s file)',
         trait_code='GUESTS', codec=FEATURES,
         feature_fields=('host_model_features', 'custom_features'),
-        snapshot_files=(_DOMAINS, _DOMAINS + '*.xml'), per_host=True,
-        no_rule='the engine reads it into the migrating guest '
-                '(rules.guest_cpu.with_running) that the CPU, TSC, '
-                'phys-bits and machine-type rules judge'),
+        snapshot_files=(_DOMAINS, _DOMAINS + '*.xml',
+                        _DOMAINS + 'unjudged-*.txt'), per_host=True),
 )
 
 _LOADED = None

@@ -144,22 +144,32 @@ class _Capture(object):
         """Each running guest's live XML, cut down, as <uuid>.xml.
 
         Only what the rules read survives (domains.cut_down: no devices,
-        passwords, metadata or secrets). The directory is written only
-        when every guest was read: a partial set would understate what
-        the guests need, so a failure leaves it out ("not captured").
+        passwords, metadata or secrets). A guest whose XML cannot be read
+        is kept as ``unjudged-<n>.txt`` holding the reason (never its
+        XML), so the snapshot's running guests are unjudged as the live
+        host's are (factors/guests.py). When the guests cannot be listed
+        the directory is left out ("not captured").
         """
         from migcompat_filter.host import domains  # defusedxml, only here
+        cut, unjudged = {}, []
         try:
-            cut = {}
             for origin, text in self.source.running_domains():
-                uuid = domains.parse_domain(text, origin).uuid
-                cut[uuid] = domains.cut_down(text, origin)
-        except (FactorUnknown, exception.InputError) as e:
+                try:
+                    uuid = domains.parse_domain(text, origin).uuid
+                    cut[uuid] = domains.cut_down(text, origin)
+                except exception.InputError as e:
+                    unjudged.append(str(e))
+        except FactorUnknown as e:
             self.notes.append('running guests: %s' % e)
             return
+        for why in unjudged:
+            self.notes.append('running guest %s (kept as unjudged)' % why)
         os.makedirs(os.path.join(self.tmp, _DOMAINS), exist_ok=True)
         for uuid, text in sorted(cut.items()):
             _write(self.tmp, '%s%s.xml' % (_DOMAINS, uuid), text)
+        for n, why in enumerate(unjudged, 1):
+            _write(self.tmp, '%sunjudged-%d.txt' % (_DOMAINS, n),
+                   why.encode('utf-8', 'backslashreplace') + b'\n')
 
     def copy(self, relpath):
         if not self.source.exists(relpath):

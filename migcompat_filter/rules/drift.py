@@ -160,13 +160,15 @@ def shareable(summary):
 
 
 def read(source, factors=('host_model', 'cpu_features', 'machine_types',
-                          'qemu_version', 'tsc')):
+                          'qemu_version', 'tsc'), profile=None):
     """The drift entries of a host source's running guests (see scan),
-    the host's factors read now through the same source.
+    the host's factors read now through the same source, or taken from
+    ``profile`` when the caller read it already.
     """
     from migcompat_filter.factors import guests as guests_factor
     from migcompat_filter.host import reader
-    profile = reader.read_profile(source, list(factors))
+    if profile is None:
+        profile = reader.read_profile(source, list(factors))
     found = guests_factor.read_guests(source)
     return scan(found, profile,
                 lambda arch: guests_factor.model_expander(source, arch))

@@ -123,8 +123,9 @@ class TestGuestXML(_Snapshot):
         prof = json.loads(cli.run('profile', 'show', '--root', self.snap,
                                   '-f', 'json')[1])
         guests = prof.get('running_guests')
-        self.assertTrue(guests.get('unknown'), guests)
-        self.assertIn('libvirt/domains/%s.xml' % UUID, guests['reason'])
+        self.assertEqual(0, guests['count'], guests)
+        self.assertIn('libvirt/domains/%s.xml' % UUID,
+                      guests['unjudged']['reasons'][0])
         rc, out, err = cli.run('guest', 'list', '--root', self.snap)
         self.assertIn(rc, (1, 2), err)
         self.assertNotIn('Traceback', err)

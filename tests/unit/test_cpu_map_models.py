@@ -80,8 +80,51 @@ class TestData(testtools.TestCase):
         self.assertEqual(feats, map_models.features('EPYC-Genoa-v1')[1])
         self.assertIsNone(map_models.features('EPYC-Genoa-v9'))
 
+    def test_every_model_of_the_map_files_reads_back(self):
+        # Versions are written against another model (DERIVED): each must
+        # still give exactly its file's features.
+        sys.path.insert(0, os.path.join(ROOT, 'tools'))
+        self.addCleanup(sys.path.remove, os.path.join(ROOT, 'tools'))
+        import make_cpu_model_data
+        models, sources = make_cpu_model_data.read_models(
+            os.path.join(ROOT, 'tools', 'libvirt_cpu_map'))
+        for name in ('ClearwaterForest', 'Denverton-v3', 'DiamondRapids',
+                     'EPYC-Genoa-v2', 'GraniteRapids-v5',
+                     'SapphireRapids-v3', 'SierraForest-v2', 'YongFeng',
+                     'KnightsMill'):
+            self.assertIn(name, models)
+        for name, (vendor, feats) in models.items():
+            self.assertEqual((vendor, frozenset(feats)),
+                             map_models.features(name), name)
+            self.assertIn(name, sources)
+        self.assertTrue(map_models.DERIVED)
+        self.assertEqual(map_models.features('DiamondRapids'),
+                         map_models.features('DiamondRapids-v1'))
+
 
 class TestCompareGuest(testtools.TestCase):
+
+    def test_guests_of_models_newer_than_libvirt_9_are_judged(self):
+        with open(GUEST) as f:
+            text = f.read()
+        tmp = self.useFixture(fixtures.TempDir()).path
+        for model in ('DiamondRapids', 'ClearwaterForest-v3',
+                      'GraniteRapids-v5', 'SierraForest-v2', 'YongFeng',
+                      'KnightsMill-v1'):
+            path = os.path.join(tmp, '%s.xml' % model)
+            with open(path, 'w') as f:
+                f.write(re.sub(
+                    r"<cpu mode='custom'.*?</cpu>",
+                    "<cpu mode='custom' match='exact' check='full'>"
+                    "<model fallback='forbid'>%s</model></cpu>" % model,
+                    text, flags=re.S))
+            rc, out, err = cli.run('profile', 'compare', GENOA_HOST,
+                                   GENOA_HOST, '--guest', path, '-f', 'json')
+            self.assertIn(rc, (0, 1), (model, err))
+            origin = json.loads(out)['guest']['origin']
+            self.assertIn('%s expanded by' % model, origin)
+            if not local_libvirt_knows(model):
+                self.assertIn('the CPU map of a newer libvirt', origin)
 
     def test_genoa_guest_is_judged_whatever_the_local_libvirt_knows(self):
         with open(GUEST) as f:

@@ -30,6 +30,7 @@ from migcompat_filter.profile import Unknown
 from migcompat_filter import rules
 from migcompat_filter.rules import cpu as cpu_rules
 from migcompat_filter.rules import engine
+from migcompat_filter.rules import guests as guest_rules
 from migcompat_filter.rules.policy import Policy
 from migcompat_filter.rules import values
 from migcompat_filter.rules import versions
@@ -87,9 +88,10 @@ CONSULTED = {mode: sorted({f for rule in engine.rules_for(mode)
 # only guests with invtsc, VendorRule falls back to host_model's vendor,
 # MachineTypesRule decides only by the guest's own machine types (the host
 # lists give an info finding at most), PhysBitsRule outside
-# host-passthrough only for guests with maxphysaddr bits.
+# host-passthrough only for guests with maxphysaddr bits,
+# UnjudgedGuestsRule only for a source with unreadable guest XML.
 _CONDITIONAL = (cpu_rules.TscRule, cpu_rules.VendorRule,
-                versions.MachineTypesRule)
+                versions.MachineTypesRule, guest_rules.UnjudgedGuestsRule)
 
 
 def _conditional(rule, mode):

@@ -137,15 +137,18 @@ class TestFactor(SnapshotWithGuests):
         self.assertTrue(profile_mod.is_unknown(value))
         self.assertIn('libvirt/domains/: not in the snapshot', value.reason)
 
-    def test_bad_domain_makes_it_unknown_naming_the_file(self):
+    def test_bad_domain_is_unjudged_naming_the_file(self):
+        # The readable guest still counts; the other is named, not lost.
         for text, why in (('<domain><uuid>%s</uuid>' % UUIDS[4],
                            'not well-formed'),
                           (domain(cpu='', uuid=UUIDS[4]), 'no <cpu>')):
             self.guests(LIVE, text)
             value = self.value()
-            self.assertTrue(profile_mod.is_unknown(value))
-            self.assertIn('libvirt/domains/%s.xml' % UUIDS[4], value.reason)
-            self.assertIn(why, value.reason)
+            self.assertEqual(1, value['count'])
+            self.assertEqual(1, value['unjudged']['count'])
+            [reason] = value['unjudged']['reasons']
+            self.assertIn('libvirt/domains/%s.xml' % UUIDS[4], reason)
+            self.assertIn(why, reason)
 
 
 class TestTraits(SnapshotWithGuests):
