@@ -45,6 +45,7 @@ class UnjudgedGuestsRule(Rule):
         if len(reasons) > _QUOTED or (
                 isinstance(count, int) and count > _QUOTED):
             shown += '; ...'
+
         # The destination's guests do not matter: None, not its value.
         return [Finding(
             self.factor, BLOCK, running['unjudged'], None,
@@ -69,4 +70,6 @@ def _read(unjudged):
                if isinstance(reasons, list) else [])
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         count = '?'
-    return count, reasons or ['no reason recorded']
+    # Placement's records keep no reasons (they name the guests' files).
+    return count, reasons or ['"migcompat guest list" on the source names '
+                              'them']

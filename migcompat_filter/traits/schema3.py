@@ -154,11 +154,15 @@ def shareable(name, value):
     CPU classes run, not how many guests of each. The rules only ask
     whether a mode has guests; with the numbers, hosts running 39 and 40
     guests of the same classes would need two records and two trait
-    names, and the names would grow with the fleet.
+    names, and the names would grow with the fleet. Unjudged guests are
+    kept as "some" without their reasons: those name the guests' files,
+    which stay on the host (``migcompat guest list`` shows them).
     """
     if name != 'running_guests' or not isinstance(value, dict):
         return value
     out = dict(value)
+    if 'unjudged' in out:
+        out['unjudged'] = {'count': 1, 'reasons': []}
     for key in GUEST_COUNTS:
         if _count(out.get(key)):
             out[key] = min(out[key], 1)

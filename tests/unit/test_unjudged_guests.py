@@ -175,14 +175,19 @@ class TestSnapshotVerdict(_Snapshot):
                                  'host-model')
         self.assertEqual(['running_guests'], verdict.factors('block'))
         # Schema 3 (what the reporter publishes and the filter reads): the
-        # guests record carries it too.
+        # guests record carries it too, as "some", without the reasons:
+        # they name the guest's file, which stays on the host.
         encoded = schema3.encode(prof)
         decoded, _note, problems, error = schema3.parse(list(encoded),
                                                         encoded.records)
         self.assertIsNone(error, problems)
-        self.assertEqual(prof['running_guests'], decoded['running_guests'])
-        self.assertEqual(['running_guests'], rules.evaluate(
-            decoded, decoded, 'host-model').factors('block'))
+        self.assertEqual({'count': 1, 'reasons': []},
+                         decoded['running_guests']['unjudged'])
+        self.assertNotIn(UUID, decoded.to_json())
+        verdict = rules.evaluate(decoded, decoded, 'host-model')
+        self.assertEqual(['running_guests'], verdict.factors('block'))
+        self.assertIn('guest list', ' '.join(
+            f.message for f in verdict.findings))
 
 
 class TestDirectReaders(_Snapshot):
