@@ -184,12 +184,26 @@ def encode(profile, schema=TRAIT_SCHEMA, note=None):
             raise InputError('cannot encode the profile as schema 3: %s'
                              % e)
     traits = {trait_names.schema_trait(schema)}
-    traits.update(codec.encode_factors(profile))
+    traits.update(codec.encode_factors(_without_guest_files(profile)))
     traits.add(digest_trait(traits))
     limit = MAX_NAME_LENGTH if schema >= 2 else trait_names.MAX_TRAIT_LENGTH
     for trait in traits:  # the grammar guarantees it; never publish junk
         assert _NAME_RE.match(trait) and len(trait) <= limit, trait
     return sorted(traits)
+
+
+def _without_guest_files(profile):
+    """The profile without the reasons of its unjudged running guests:
+    they name the guests' files, which stay on the host (``migcompat
+    guest list`` shows them); the count still blocks their moves.
+    """
+    running = profile.factors.get('running_guests')
+    unjudged = running.get('unjudged') if isinstance(running, dict) \
+        else None
+    if not isinstance(unjudged, dict) or not unjudged.get('reasons'):
+        return profile
+    running = dict(running, unjudged=dict(unjudged, reasons=[]))
+    return Profile(dict(profile.factors, running_guests=running))
 
 
 def canonical(profile):
