@@ -160,8 +160,15 @@ class CallCounter(object):
         return self.client.get(url, version=version, **kwargs)
 
 
-class _LRU(object):
-    """A bounded mapping behind its own lock (shared by request threads)."""
+class BoundedLRU(object):
+    """A bounded mapping that forgets the least recently used entry first,
+    shared by request threads: every access is under its own lock.
+
+    size: the most entries kept (0 or less: none); a changed size applies
+    at the next put. get_or_compute computes outside the lock (two
+    requests may compute the same value; both results are equal). None is
+    never stored (get's "not there").
+    """
 
     def __init__(self, size):
         self.size = size
@@ -169,6 +176,7 @@ class _LRU(object):
         self._lock = threading.Lock()
 
     def get(self, key):
+        """The value of key, now the most recently used; None if absent."""
         with self._lock:
             value = self._data.get(key)
             if value is not None:
@@ -182,9 +190,17 @@ class _LRU(object):
             while len(self._data) > max(self.size, 0):
                 self._data.popitem(last=False)
 
-    def snapshot(self):
-        with self._lock:
-            return dict(self._data)
+    def get_or_compute(self, key, compute):
+        """The value of key; compute() once it is absent (and kept)."""
+        value = self.get(key)
+        if value is None:
+            value = compute()
+            self.put(key, value)
+        return value
+
+    def renew_lock(self):
+        """A new lock (in a forked child: the parent's may be held)."""
+        self._lock = threading.Lock()
 
     def __len__(self):
         return len(self._data)
@@ -218,13 +234,13 @@ class ProfileCache(refresher.Refresher):
         self._refresh_lock = threading.Lock()  # one read at a time
         self._init_refresher()
         # source traits key -> HostProfile with its per-host factors
-        self._sources = _LRU(1000)
+        self._sources = BoundedLRU(1000)
         # url -> items its answer listed, in the last read (warnings)
         self._answers, self._answered = {}, {}
         # fingerprint of a suspicious reading not believed yet
         self._suspect = None
         # rp_uuid -> the traits key last warned about (contradictions)
-        self._warned = _LRU(10000)
+        self._warned = BoundedLRU(10000)
 
     # -- Placement --------------------------------------------------------
 
@@ -275,7 +291,7 @@ class ProfileCache(refresher.Refresher):
     def _renew_locks(self):
         self._refresh_lock = threading.Lock()
         for lru in (self._sources, self._warned):
-            lru._lock = threading.Lock()
+            lru.renew_lock()
 
     def refresh_now(self):
         """Read the fleet now, in the caller's thread, and install the new
@@ -453,35 +469,3 @@ def _as_failure(error):
     if isinstance(error, grouping.BadAnswer):
         return PlacementFailure('%s (%s)' % (reads.BAD_BODY, error))
     return PlacementFailure(str(error))
-
-
-class VerdictCache(object):
-    """(source key, destination key, mode) -> Verdict, bounded LRU.
-
-    Shared by concurrent requests: every access is under its lock; the
-    verdict itself is computed outside it (two requests may compute the
-    same one; both results are equal).
-    """
-
-    def __init__(self, size=100000):
-        self.size = size
-        self._data = collections.OrderedDict()
-        self._lock = threading.Lock()
-
-    def get_or_compute(self, key, compute):
-        if self.size <= 0:
-            return compute()
-        with self._lock:
-            value = self._data.get(key)
-            if value is not None:
-                self._data.move_to_end(key)
-                return value
-        value = compute()
-        with self._lock:
-            self._data[key] = value
-            while len(self._data) > self.size:
-                self._data.popitem(last=False)
-        return value
-
-    def __len__(self):
-        return len(self._data)

@@ -441,7 +441,7 @@ class ConcurrentCachesTest(testtools.TestCase):
     """F9: the caches shared by request threads hold under contention."""
 
     def test_verdict_and_source_caches_under_threads(self):
-        verdicts = profiles.VerdictCache(size=50)
+        verdicts = profiles.BoundedLRU(50)
         placement = FakePlacement()
         rps = [str(uuid.uuid4()) for _ in range(20)]
         for i, rp in enumerate(rps):
@@ -473,16 +473,53 @@ class ConcurrentCachesTest(testtools.TestCase):
         self.assertLessEqual(len(cache._sources), 5)
 
 
-class VerdictCacheTest(testtools.TestCase):
+class BoundedLRUTest(testtools.TestCase):
+    """The one bounded cache of the scheduler (verdicts, similarities, the
+    sources' decoded profiles, the contradiction warnings).
+    """
 
     def test_bounded_and_computes_once(self):
-        cache = profiles.VerdictCache(size=2)
+        cache = profiles.BoundedLRU(2)
         calls = []
 
         def compute(v):
             calls.append(v)
             return v
         for key in ('a', 'a', 'b', 'c', 'a'):
-            cache.get_or_compute(key, lambda: compute(key))
+            self.assertEqual(key, cache.get_or_compute(
+                key, lambda: compute(key)))
         self.assertEqual(['a', 'b', 'c', 'a'], calls)
         self.assertEqual(2, len(cache))
+
+    def test_the_least_recently_used_goes_first(self):
+        cache = profiles.BoundedLRU(3)
+        for key in 'abc':
+            cache.put(key, key.upper())
+        self.assertEqual('A', cache.get('a'))  # a is now the most recent
+        cache.put('d', 'D')
+        self.assertIsNone(cache.get('b'))
+        self.assertEqual(['A', 'C', 'D'],
+                         [cache.get(k) for k in 'acd'])
+        cache.put('c', 'C2')  # a put refreshes too
+        cache.put('e', 'E')
+        self.assertIsNone(cache.get('a'))
+        self.assertEqual(['C2', 'D', 'E'], [cache.get(k) for k in 'cde'])
+
+    def test_a_changed_size_applies_at_the_next_put(self):
+        cache = profiles.BoundedLRU(4)
+        for key in 'abcd':
+            cache.put(key, key)
+        cache.size = 2
+        self.assertEqual(4, len(cache))
+        cache.put('e', 'e')
+        self.assertEqual(2, len(cache))
+        self.assertEqual([None, None, None, 'd', 'e'],
+                         [cache.get(k) for k in 'abcde'])
+
+    def test_size_zero_keeps_nothing(self):
+        cache = profiles.BoundedLRU(0)
+        calls = []
+        for _ in range(2):
+            cache.get_or_compute('a', lambda: calls.append(1) or 'A')
+        self.assertEqual([1, 1], calls)
+        self.assertEqual(0, len(cache))
