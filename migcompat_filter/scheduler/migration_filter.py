@@ -65,12 +65,10 @@ _STASH = '_migcompat_judgement'
 #: judgement needs (without it, placement_error_action decides for all).
 SOURCE_READ_SHARE = 0.5
 
+# Still imported from here by tools/bench_scheduler*.py; everything else
+# imports them from scheduler/instances.py and scheduler/state.py.
 LiveMigration = instances.LiveMigration
-
-#: Start the refresher when nova builds the filter (nova-scheduler's
-#: start). Tools that build nova's HostManager before they say which
-#: Placement to read (the demo, the benchmarks: reset_shared) turn it off.
-START_WITH_FILTER = True
+reset_shared = state_mod.reset_shared
 
 
 def conf():
@@ -78,16 +76,12 @@ def conf():
     return CONF
 
 
-shared = state_mod.shared
-reset_shared = state_mod.reset_shared
-configure = state_mod.configure
-
-
 def live_migration(spec_obj):
     """LiveMigration for a live-migration request, else None
     (scheduler/instances.py).
     """
-    return instances.live_migration(spec_obj, shared().compute_nodes)
+    return instances.live_migration(spec_obj,
+                                    state_mod.shared().compute_nodes)
 
 
 class Judgement(object):
@@ -120,12 +114,11 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
         super().__init__()
         # nova builds its filters when nova-scheduler starts: read the
         # host profiles from now on, so that the first live migration
-        # finds them read instead of waiting for (or missing) them.
-        if not START_WITH_FILTER:
-            return
+        # finds them read instead of waiting for (or missing) them (a
+        # cache without a background reader starts nothing: tools).
         try:
-            cache = shared().profiles
-            configure(cache, CONF.migcompat)
+            cache = state_mod.shared().profiles
+            state_mod.configure(cache, CONF.migcompat)
             cache.start()
         except Exception:  # never break nova-scheduler's start-up
             LOG.exception('migcompat: could not start reading the host '
@@ -140,7 +133,7 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
         try:
             # Any request: this process serves (a forked worker starts
             # reading now, scheduler/refresher.py).
-            shared().profiles.serving()
+            state_mod.shared().profiles.serving()
             migration = live_migration(spec_obj)
         except Exception as e:
             LOG.warning('migcompat: could not tell whether instance %s is '
@@ -198,9 +191,9 @@ class _RequestFilter(object):
         self.migration = migration
         self.conf = conf
         self.options = conf.migcompat
-        state = shared()
+        state = state_mod.shared()
         self.cache = state.profiles
-        configure(self.cache, self.options)
+        state_mod.configure(self.cache, self.options)
         self.verdicts = state.verdicts
         self.verdicts.size = self.options.verdict_cache_size
         self.host_reads = state.host_reads
@@ -483,7 +476,7 @@ def judgement_for(spec_obj):
     migration = live_migration(spec_obj)
     if migration is None:
         return None
-    cache = shared().profiles
+    cache = state_mod.shared().profiles
     options = CONF.migcompat
     deadline = cache.clock() + options.request_time_budget
     try:

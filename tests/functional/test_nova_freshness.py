@@ -22,7 +22,7 @@ machine is. nova's harness forks for "uptime" in between (the libvirt
 driver), which must not stop the refresher (issue 21, finding 3).
 """
 
-from migcompat_filter.scheduler import migration_filter
+from migcompat_filter.scheduler import state
 from tests.functional import nova_base as base
 from tests.functional import nova_fixtures as mc
 
@@ -52,7 +52,7 @@ class FreshnessTest(base.NovaTestBase):
         self.flags(profile_refresh_interval=INTERVAL, group='migcompat')
         self.flags(profile_change_poll_interval=POLL, group='migcompat')
         self.clock = Clock()
-        self.cache = migration_filter.reset_shared(
+        self.cache = state.reset_shared(
             clock=self.clock).profiles
         self.milan = mc.real_profile(base.MILAN)
 

@@ -101,7 +101,9 @@ class FilterUnderFaultsTest(_Placement):
     def setUp(self):
         super().setUp()
         from migcompat_filter.demo import offline
+        from migcompat_filter.scheduler import instances
         from migcompat_filter.scheduler import migration_filter
+        from migcompat_filter.scheduler import state
         import nova.conf
         from nova import objects
         from nova.scheduler.client import report
@@ -123,8 +125,8 @@ class FilterUnderFaultsTest(_Placement):
         self.assertIsNone(adapter.session.timeout)
         client = report.SchedulerReportClient(adapter=adapter)
         self.client = client
-        self.shared = migration_filter.reset_shared(lambda: client)
-        self.addCleanup(migration_filter.reset_shared)
+        self.shared = state.reset_shared(lambda: client)
+        self.addCleanup(state.reset_shared)
         self.hm = offline.make_host_manager(nova.conf.CONF)
         cell = str(uuid.uuid4())
         self.hosts = [offline.make_host_state(n, n, cell, self.uuids[n],
@@ -133,7 +135,7 @@ class FilterUnderFaultsTest(_Placement):
         src = self.uuids['src']
 
         def live(spec_obj):
-            return migration_filter.LiveMigration(
+            return instances.LiveMigration(
                 spec_obj.instance_uuid, 'src', 'src', src)
         self.patch(migration_filter, 'live_migration', live)
         self.source = type('Src', (), {'name': 'src'})()
@@ -291,8 +293,8 @@ class FilterUnderFaultsTest(_Placement):
 
 
 def migration_filter_reset(client):
-    from migcompat_filter.scheduler import migration_filter
-    return migration_filter.reset_shared(lambda: client)
+    from migcompat_filter.scheduler import state
+    return state.reset_shared(lambda: client)
 
 
 class ReporterClientUnderFaultsTest(_Placement):

@@ -22,6 +22,7 @@ import threading
 import fixtures
 
 from migcompat_filter.placement import hoststate
+from migcompat_filter.scheduler import instances
 from migcompat_filter.scheduler import migration_filter
 from tests.unit import scheduler_helpers as helpers
 
@@ -62,7 +63,7 @@ class FilterStepsTest(helpers.FilterBase):
     def test_weigher_finds_the_source_when_the_filter_did_not_run(self):
         self.useFixture(fixtures.MonkeyPatch(
             'migcompat_filter.scheduler.migration_filter.live_migration',
-            lambda spec: migration_filter.LiveMigration(
+            lambda spec: instances.LiveMigration(
                 'inst-1', 'src', 'src', self.src.uuid)))
         judgement = migration_filter.judgement_for(helpers.Spec())
         self.assertEqual(hoststate.TRAITED, judgement.source.state)
@@ -168,7 +169,7 @@ class WeigherSharesTest(helpers.FilterBase):
         updated = self._host('updated', helpers.real(
             'epyc-milan-nested-l1', kernel_version='6.19.1-fc-v700'))
         spec = helpers.Spec()
-        migration = migration_filter.LiveMigration(
+        migration = instances.LiveMigration(
             'inst-1', self.src.host, self.src.nodename, self.src.uuid,
             vcpu_model=helpers.VCPUModel(mode, sorted(
                 self.milan['usable_models'])[0] if mode == 'custom'
@@ -223,7 +224,7 @@ class _Filter(helpers.FilterBase):
         self.hosts = [self.twin, self.intel]
         self.useFixture(fixtures.MonkeyPatch(
             'migcompat_filter.scheduler.migration_filter.live_migration',
-            lambda spec: migration_filter.LiveMigration(
+            lambda spec: instances.LiveMigration(
                 'inst-1', 'src', 'src', self.src.uuid)))
         self.weigher_log = self.useFixture(fixtures.FakeLogger(
             name='migcompat_filter.scheduler.weigher'))
