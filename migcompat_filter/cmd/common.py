@@ -148,7 +148,7 @@ def traits_from_args(parsed_args, schema=None):
     reporter's: 3, an Encoded list with its records).
 
     A value that cannot be encoded is bad input (InputError) whose message
-    names the file or snapshot it came from (review D14: "factor phys_bits:
+    names the file or snapshot it came from ("factor phys_bits:
     expected an integer" alone does not say which file is wrong).
     """
     from migcompat_filter.traits import codec as traits

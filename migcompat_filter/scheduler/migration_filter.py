@@ -20,7 +20,7 @@ Enable it in nova-scheduler's nova.conf::
     enabled_filters = ...,MigrationCompatibilityFilter
 
 The rule: for a live migration, a destination passes when the rules engine
-(the one ``migcompat compare`` uses) finds nothing that blocks for the
+(the one ``migcompat profile compare`` uses) finds nothing that blocks for the
 migrating guest between the source host's profile and the destination's,
 both read from the ``CUSTOM_MIGCOMPAT_*`` traits of their resource
 providers, under the ``[migcompat]`` policy options and nova's

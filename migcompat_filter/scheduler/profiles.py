@@ -340,8 +340,8 @@ class ProfileCache(refresher.Refresher):
         if fleet.loose:
             LOG.info('migcompat: %d hosts carry migcompat traits but no '
                      'valid %s* trait; they are read one by one (run a '
-                     'newer "migcompat report" on them)', len(fleet.loose),
-                     DIGEST_PREFIX)
+                     'newer "migcompat profile publish" on them)',
+                     len(fleet.loose), DIGEST_PREFIX)
         return failure is None
 
     def _believed(self, previous, fleet):
@@ -448,7 +448,7 @@ class ProfileCache(refresher.Refresher):
 
     def _untraited_source(self, rp_uuid):
         # No trait of ours on a source the snapshot knows traited: not
-        # believed (an empty answer, N9); the caller judges by the
+        # believed (an empty answer); the caller judges by the
         # snapshot, and the refresher reads again now.
         known = self._snapshot.host(rp_uuid)
         if known is None or known.state != hoststate.TRAITED:

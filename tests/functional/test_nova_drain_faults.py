@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""``drain --execute`` stopped at each step never wedges (review N5-N7),
+"""``drain --execute`` stopped at each step never wedges,
 inside nova 34's functional harness (see test_nova_drain).
 
 The command runs in this process, so "the process is killed at step X"
@@ -135,7 +135,7 @@ class DrainStepsTest(drain_base._DrainBase):
         self.assertIn('started by an earlier run', err)
 
     def test_recorded_request_nova_never_started_is_asked_again(self):
-        # N5: a request recorded in flight that nova lost (or, with the
+        # A request recorded in flight that nova lost (or, with the
         # old order, one never sent): no migration, the server idle on
         # the source. The old code polled it for --timeout and failed.
         s1 = self.servers[0]

@@ -246,7 +246,7 @@ class PassthroughWeigherTest(nova_base.NovaTestBase):
         self._boot_on('twin')
 
     def test_resource_spread_wins_at_the_default_multiplier(self):
-        # F7: similarity in [0, 1] at multiplier 1.0 counts like nova's
+        # Similarity in [0, 1] at multiplier 1.0 counts like nova's
         # own weighers; the twin is 0.04 more similar but much fuller.
         self._migrate_live(self.server, 'src')
         self.assertEqual('updated', self._host_of(self.server))
@@ -329,7 +329,7 @@ class PlacementCallsTest(nova_base.NovaTestBase):
         self.assertEqual(2 + 2 * 2 + 1, cold, self.ours)
         # Warm: only the source is read again. Its running guests are per
         # host and change as guests start and stop, so no cached profile
-        # of its digest group may stand in for them (issue 10).
+        # of its digest group may stand in for them.
         twin = self._get_provider_uuid_by_host('twin')
         self._migrate_live(self.server, 'twin')
         self.assertEqual('src', self._host_of(self.server))
@@ -383,7 +383,7 @@ class PlacementCallsTest(nova_base.NovaTestBase):
 
 
 class SourceReCreatedTest(nova_base.NovaTestBase):
-    """F9: a compute node re-created with a new UUID (reinstalled host,
+    """A compute node re-created with a new UUID (reinstalled host,
     lost compute_id file) is looked up again when Placement answers 404
     for the UUID the scheduler learnt, not unjudged until a restart.
     """

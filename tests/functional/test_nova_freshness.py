@@ -19,7 +19,7 @@ every profile_refresh_interval (default 300 s).
 The refresher runs on a fake clock: the test moves it and waits for the
 poll or read that follows (events), so nothing depends on how fast this
 machine is. nova's harness forks for "uptime" in between (the libvirt
-driver), which must not stop the refresher (issue 21, finding 3).
+driver), which must not stop the refresher.
 """
 
 from migcompat_filter.scheduler import state

@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The filter judges the migrating guest, not its host (issue 10), inside
+"""The filter judges the migrating guest, not its host, inside
 a real nova (nova 34's functional harness).
 
 Fake libvirt computes, the real nova API, conductor, scheduler and

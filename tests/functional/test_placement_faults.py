@@ -58,7 +58,7 @@ HANG_GUARD = 120
 MILAN = 'epyc-milan-nested-l1'
 INTEL = 'libvirt-cpuid-xeon-gold-6148-host'
 
-#: 200 answers of the wrong shape (D1, D9).
+#: 200 answers of the wrong shape.
 BAD_BODIES = [b'{}', b'[]', b'not json', b'{"traits": "CUSTOM_X"}',
               b'{"traits": [1, 2]}', b'{"resource_providers": [{}]}',
               b'{"resource_providers": {"uuid": "x"}}']
@@ -182,7 +182,7 @@ class FilterUnderFaultsTest(_Placement):
         return self.shared.profiles.refresh_now()
 
     def test_wrong_shape_after_a_good_refresh_keeps_the_mapping(self):
-        # D1: each wrong-shaped 200 is a failed read, so intel stays
+        # Each wrong-shaped 200 is a failed read, so intel stays
         # refused (it used to be "untraited" and passed).
         self.warm()
         cache = self.shared.profiles
@@ -305,7 +305,7 @@ class ReporterClientUnderFaultsTest(_Placement):
             placement.adapter_noauth(url or self.proxy.url), **kwargs)
 
     def test_wrong_shapes_name_the_request(self):
-        # D9: never a bare parser message.
+        # Never a bare parser message.
         client = self.client()
         rp = self.uuids['src']
         for body in BAD_BODIES + [b'{"resource_providers": [{"uuid": 1}]}']:
@@ -325,7 +325,7 @@ class ReporterClientUnderFaultsTest(_Placement):
         self.assertRaises(placement.PlacementError, client.get_traits, rp)
 
     def test_userinfo_is_stripped(self):
-        # D11: no credential of a URL in a message or a log line.
+        # No credential of a URL in a message or a log line.
         import fixtures
         logs = self.useFixture(fixtures.FakeLogger(level=10))
         port = placement_server.free_port()  # nobody listens there

@@ -13,7 +13,7 @@
 """Answers the scheduler does not believe at once, and traits that
 contradict themselves, against a real placement server (gunicorn,
 sqlite) behind tests/functional/fault_proxy.py, read with nova's own
-SchedulerReportClient (issue 21: review N9 and "Security").
+SchedulerReportClient.
 """
 
 import uuid
@@ -82,7 +82,7 @@ class _Placement(testtools.TestCase):
 
 
 class SuspiciousAnswerTest(_Placement):
-    """N9: a valid but empty answer after a good read."""
+    """A valid but empty answer after a good read."""
 
     def setUp(self):
         super().setUp()

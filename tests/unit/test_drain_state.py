@@ -10,8 +10,8 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The drain state file is input (N7) and one drain of a host runs at a
-time (N6): shapes, IDs, size, the lock against a real second process,
+"""The drain state file is input and one drain of a host runs at a
+time: shapes, IDs, size, the lock against a real second process,
 and every ID quoted in nova's URLs.
 """
 

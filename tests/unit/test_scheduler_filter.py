@@ -72,8 +72,8 @@ class FilterStepsTest(helpers.FilterBase):
 
 
 class GuestJudgedTest(helpers.FilterBase):
-    """The instance's vcpu_model and the source's running guests decide
-    (issue 10); the source is read on every request.
+    """The instance's vcpu_model and the source's running guests decide;
+    the source is read on every request.
     """
 
     def _summary(self):
@@ -156,7 +156,7 @@ class _Weighed(object):
 
 
 class WeigherSharesTest(helpers.FilterBase):
-    """F7: similarity counts in full only for host-passthrough guests."""
+    """Similarity counts in full only for host-passthrough guests."""
 
     def _weights(self, mode):
         from migcompat_filter.scheduler import weigher

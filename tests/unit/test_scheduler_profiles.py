@@ -183,7 +183,7 @@ class ProfileCacheTest(testtools.TestCase):
         self.assertIsNone(snap.read_at)
 
     def test_wrong_shaped_answer_keeps_previous_mapping(self):
-        # D1: a 200 {} used to read as "no host has traits".
+        # A 200 {} used to read as "no host has traits".
         from tests.fake_placement import Response
         self.cache.refresh_now()
         real_get = self.placement.get
@@ -263,7 +263,7 @@ class RefresherThreadTest(testtools.TestCase):
         self.assertIn('not been read', str(snap.failure))
 
     def test_requests_do_not_wait_for_a_hung_refresh(self):
-        # F9: four concurrent requests while the refresher hangs in
+        # Four concurrent requests while the refresher hangs in
         # Placement: each gets the last snapshot at once.
         cache = self._cache(ttl=300, initial_wait=5.0)
         first = cache.snapshot(deadline=time.monotonic() + 5)
@@ -438,7 +438,7 @@ class ForkTest(testtools.TestCase):
 
 
 class ConcurrentCachesTest(testtools.TestCase):
-    """F9: the caches shared by request threads hold under contention."""
+    """The caches shared by request threads hold under contention."""
 
     def test_verdict_and_source_caches_under_threads(self):
         verdicts = profiles.BoundedLRU(50)
