@@ -23,12 +23,11 @@ by a real second process, and SIGTERM is a real signal to this process.
 import json
 import os
 import signal
-import subprocess
-import sys
 
 import fixtures
 
 from migcompat_filter.fleet import nova_api
+from tests import drain_lock
 from tests.functional import drain_base
 
 _MILAN = drain_base._MILAN
@@ -172,17 +171,7 @@ class DrainStepsTest(drain_base._DrainBase):
         self.resumes_cleanly()
 
     def test_second_drain_of_the_host_is_refused(self):
-        holder = subprocess.Popen(
-            [sys.executable, '-c',
-             'import sys, time\n'
-             'from migcompat_filter.fleet import drain_state\n'
-             'drain_state.DrainLock(sys.argv[1], "src").__enter__()\n'
-             'print("locked", flush=True)\n'
-             'time.sleep(600)\n', self.path],
-            stdout=subprocess.PIPE, text=True)
-        self.addCleanup(holder.wait)
-        self.addCleanup(holder.kill)
-        self.assertEqual('locked\n', holder.stdout.readline())
+        holder = drain_lock.hold(self, self.path)
         status, rows, err = self.drain('--execute')
         self.assertEqual(2, status, err)
         self.assertIn('another drain of src is running (pid %d)'

@@ -13,11 +13,10 @@
 """Placement faults: the filter in nova's HostManager path, and the
 reporter's client, against a real placement behind a misbehaving proxy.
 
-One real placement server (gunicorn, sqlite) per class holds three
-compute providers: ``src`` and ``twin`` (the same AMD Milan profile) and
-``intel`` (an Intel Xeon: not a live-migration destination for src). nova's
-real SchedulerReportClient reaches it through tests/functional/
-fault_proxy.py with nova's default ``[placement] timeout`` (unset: no
+The three published hosts of tests/functional/three_hosts.py (``src``,
+its ``twin`` and ``intel``) in a real placement; nova's real
+SchedulerReportClient reaches it through tests/functional/fault_proxy.py
+with nova's default ``[placement] timeout`` (unset: no
 socket timeout at all), and nova's real HostManager runs the filter.
 
 Under every fault: no exception into nova, the documented action for the
@@ -37,14 +36,11 @@ import time
 import uuid
 
 import fixtures
-import testtools
 
 from migcompat_filter.placement import client as placement
-from migcompat_filter.placement import reporter
-from migcompat_filter.traits import codec as traits
 from tests.functional import fault_proxy
-from tests.functional import nova_fixtures as mc
 from tests.functional import placement_server
+from tests.functional import three_hosts
 
 BUDGET = 1.0
 #: The give-up messages of a read that hit its time bound (before it was
@@ -55,8 +51,6 @@ BOUND_HIT = ('did not answer within the time budget',
 SILENT = (('hang',), ('delay', 3.0))
 #: Not a speed limit: a thread that has not answered by then hangs.
 HANG_GUARD = 120
-MILAN = 'epyc-milan-nested-l1'
-INTEL = 'libvirt-cpuid-xeon-gold-6148-host'
 
 #: 200 answers of the wrong shape.
 BAD_BODIES = [b'{}', b'[]', b'not json', b'{"traits": "CUSTOM_X"}',
@@ -67,36 +61,7 @@ NO_ANSWER = [('hang',), ('delay', 3.0), ('drop',), ('status', 500),
              ('status', 503), ('status', 409), ('truncated',)]
 
 
-class _Placement(testtools.TestCase):
-    """One placement server per class, with the three hosts published."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.server = placement_server.PlacementServer()
-        cls.server.setUp()
-        client = placement.PlacementClient(
-            placement.adapter_noauth(cls.server.url))
-        cls.uuids = {}
-        for name, prof in (('src', MILAN), ('twin', MILAN),
-                           ('intel', INTEL)):
-            rp = cls.server.create_provider('%s-%s' % (
-                name, uuid.uuid4().hex[:6]))
-            cls.uuids[name] = rp['uuid']
-            reporter.sync(client, rp['uuid'],
-                          traits.encode(mc.real_profile(prof)))
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.cleanUp()
-        super().tearDownClass()
-
-    def setUp(self):
-        super().setUp()
-        self.proxy = self.useFixture(fault_proxy.FaultProxy(self.server.url))
-
-
-class FilterUnderFaultsTest(_Placement):
+class FilterUnderFaultsTest(three_hosts.ThreeHostsTestCase):
 
     def setUp(self):
         super().setUp()
@@ -297,7 +262,7 @@ def migration_filter_reset(client):
     return state.reset_shared(lambda: client)
 
 
-class ReporterClientUnderFaultsTest(_Placement):
+class ReporterClientUnderFaultsTest(three_hosts.ThreeHostsTestCase):
     """placement.PlacementClient (the reporter's and the fleet's)."""
 
     def client(self, url=None, **kwargs):
