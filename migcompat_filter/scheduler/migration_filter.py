@@ -45,7 +45,7 @@ from migcompat_filter.rules import guest_cpu
 from migcompat_filter.scheduler import instances
 from migcompat_filter.scheduler import log_lines
 from migcompat_filter.scheduler import per_host
-from migcompat_filter.scheduler import profiles
+from migcompat_filter.scheduler import reads
 from migcompat_filter.scheduler import state as state_mod
 
 # The logger keeps the former path's name (logging configs may name it).
@@ -234,7 +234,7 @@ class _RequestFilter(object):
         try:
             source, self.source_key = self.cache.read_source(
                 migration.source_uuid, self.deadline, migration.request_id)
-        except profiles.NotFound as e:
+        except reads.NotFound as e:
             source, self.source_key = instances.read_source_again(
                 self.cache, migration, self.deadline, e)
         if source.state == hoststate.UNJUDGED:
@@ -482,7 +482,7 @@ def judgement_for(spec_obj):
     try:
         source, _key = cache.read_source(migration.source_uuid, deadline,
                                          migration.request_id)
-    except profiles.NotFound:
+    except reads.NotFound:
         return None
     if source.state != hoststate.TRAITED:
         return None

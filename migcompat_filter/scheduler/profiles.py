@@ -64,18 +64,8 @@ from migcompat_filter.traits import codec as traits_codec
 
 LOG = logging.getLogger(__name__)
 
-#: The namespace of every trait migcompat writes, and the per-profile
-#: digest trait (both the codec's: migcompat_filter.traits.codec).
-TRAIT_PREFIX = traits_codec.PREFIX
-DIGEST_PREFIX = traits_codec.DIGEST_PREFIX
-
-PlacementFailure = reads.PlacementFailure
-NotFound = reads.NotFound
-
-digest_trait = traits_codec.digest_trait
-
 _UNTRAITED = hoststate.HostProfile(
-    hoststate.UNTRAITED, reason='no %s* traits' % TRAIT_PREFIX)
+    hoststate.UNTRAITED, reason='no %s* traits' % traits_codec.PREFIX)
 
 
 def classify(trait_names, records=None, provider=None):
@@ -134,8 +124,9 @@ class Snapshot(object):
             ', failed: %s' % self.failure if self.failure else '')
 
 
-_NOT_READ = PlacementFailure('the host profiles have not been read from '
-                             'Placement yet (the scheduler just started)')
+_NOT_READ = reads.PlacementFailure('the host profiles have not been read '
+                                   'from Placement yet (the scheduler just '
+                                   'started)')
 
 
 class CallCounter(object):
@@ -255,7 +246,7 @@ class ProfileCache(refresher.Refresher):
         try:
             client = self.client
         except Exception as e:  # nova's report client could not be made
-            raise PlacementFailure('no Placement client: %s' % e)
+            raise reads.PlacementFailure('no Placement client: %s' % e)
         return reads.timed_get(client, url, version, deadline, request_id,
                                clock=self.clock)
 
@@ -278,7 +269,7 @@ class ProfileCache(refresher.Refresher):
         try:
             body = self._get(url, version,
                              self.clock() + self.read_timeout)
-        except PlacementFailure as e:
+        except reads.PlacementFailure as e:
             if e.status == 400 and 'required=' in url:
                 raise grouping.NoSuchTrait(url) from None
             raise
@@ -341,7 +332,7 @@ class ProfileCache(refresher.Refresher):
             LOG.info('migcompat: %d hosts carry migcompat traits but no '
                      'valid %s* trait; they are read one by one (run a '
                      'newer "migcompat profile publish" on them)',
-                     len(fleet.loose), DIGEST_PREFIX)
+                     len(fleet.loose), traits_codec.DIGEST_PREFIX)
         return failure is None
 
     def _believed(self, previous, fleet):
@@ -375,7 +366,7 @@ class ProfileCache(refresher.Refresher):
             try:
                 names = self.provider_traits(
                     rp_uuid, self.clock() + self.read_timeout)
-            except PlacementFailure as e:
+            except reads.PlacementFailure as e:
                 loose.update((u, previous[u]) for u in fleet.loose
                              if u in previous and u not in loose)
                 return loose, e
@@ -430,9 +421,9 @@ class ProfileCache(refresher.Refresher):
         """
         try:
             names = self.provider_traits(rp_uuid, deadline, request_id)
-        except NotFound:
+        except reads.NotFound:
             raise
-        except PlacementFailure as e:
+        except reads.PlacementFailure as e:
             return hoststate.HostProfile(hoststate.UNJUDGED,
                                          reason=str(e)), None
         mine = hoststate.ours(names)
@@ -464,8 +455,8 @@ class ProfileCache(refresher.Refresher):
 
 
 def _as_failure(error):
-    if isinstance(error, PlacementFailure):
+    if isinstance(error, reads.PlacementFailure):
         return error
     if isinstance(error, grouping.BadAnswer):
-        return PlacementFailure('%s (%s)' % (reads.BAD_BODY, error))
-    return PlacementFailure(str(error))
+        return reads.PlacementFailure('%s (%s)' % (reads.BAD_BODY, error))
+    return reads.PlacementFailure(str(error))

@@ -27,6 +27,7 @@ import testtools
 
 from migcompat_filter.placement import hoststate
 from migcompat_filter.scheduler import profiles
+from migcompat_filter.scheduler import reads
 from migcompat_filter.traits import codec as traits
 from tests.fake_placement import FakePlacement
 from tests.unit.scheduler_helpers import as_group_says
@@ -202,8 +203,8 @@ class ProfileCacheTest(testtools.TestCase):
         # by a broken reporter) must not give the host that profile.
         rp = str(uuid.uuid4())
         wrong = [t for t in published(self.intel)
-                 if not t.startswith(profiles.DIGEST_PREFIX)]
-        wrong.append(profiles.digest_trait(traits.encode(self.kernel)))
+                 if not t.startswith(traits.DIGEST_PREFIX)]
+        wrong.append(traits.digest_trait(traits.encode(self.kernel)))
         self.placement.traits = {rp: set(wrong)}
         self.cache.refresh_now()
         self.assertEqual(as_placement_says(self.intel),
@@ -217,7 +218,7 @@ class ProfileCacheTest(testtools.TestCase):
         self.assertEqual(hoststate.TRAITED, hp.state)
         self.assertEqual(['/resource_providers/%s/traits' % rp],
                          self.placement.urls)
-        self.assertRaises(profiles.NotFound, self.cache.read_source,
+        self.assertRaises(reads.NotFound, self.cache.read_source,
                           str(uuid.uuid4()), self.clock() + 10)
 
 
