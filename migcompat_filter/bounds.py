@@ -19,7 +19,7 @@ with the bounds of its kind from :data:`RANGES`. A value out of range is
 refused by the caller in its own terms, always naming where it was read:
 an input error for a file the user gave (exit 2), an unknown factor for a
 host file. An impossible value is never judged as a number, so it can
-never turn a block into a "cannot be compared" warning (review N4).
+never turn a block into a "cannot be compared" warning.
 
 Digit strings are checked for length before ``int()``: Python refuses
 more than 4,300 digits with a ValueError, and nothing we read has more

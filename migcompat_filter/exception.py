@@ -37,7 +37,7 @@ class TransientSourceError(SourceError):
     """A read failed for a cause that may pass by itself: libvirt
     unreachable or restarting, a timeout, permission denied on a file.
 
-    ``migcompat report`` keeps the last good value of a factor that fails
-    this way (migcompat_filter.host.last_good) instead of publishing it
-    as unknown.
+    ``migcompat profile publish`` keeps the last good value of a factor
+    that fails this way (migcompat_filter.host.last_good) instead of
+    publishing it as unknown.
     """

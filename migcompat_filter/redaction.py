@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Keep credentials out of what the CLI prints and logs (review D11).
+"""Keep credentials out of what the CLI prints and logs.
 
 A URL may carry ``user:password@`` in its authority (``--placement-url``,
 ``MIGCOMPAT_PLACEMENT_URL``, a clouds.yaml ``auth_url``). keystoneauth and

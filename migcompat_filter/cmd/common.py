@@ -149,7 +149,7 @@ def traits_from_args(parsed_args, schema=None, profile=None):
     profile when the caller read it already.
 
     A value that cannot be encoded is bad input (InputError) whose message
-    names the file or snapshot it came from (review D14: "factor phys_bits:
+    names the file or snapshot it came from ("factor phys_bits:
     expected an integer" alone does not say which file is wrong).
     """
     from migcompat_filter.traits import codec as traits

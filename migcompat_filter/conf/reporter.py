@@ -24,7 +24,7 @@ from oslo_config import cfg
 from migcompat_filter.conf import group
 
 #: The longest interval (and jitter) accepted: a week. Longer is surely a
-#: typo, and far longer overflows the platform's time_t (review D14).
+#: typo, and far longer overflows the platform's time_t.
 MAX_INTERVAL = 7 * 24 * 3600
 
 #: report_deadline = 0 means this many times the per-request timeout.

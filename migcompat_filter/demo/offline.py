@@ -36,16 +36,16 @@ def make_host_manager(conf):
     nova's database, which the demo does not have; this sets up the same
     handlers and lists the way __init__ does, without that.
     """
-    from migcompat_filter.scheduler import migration_filter
+    from migcompat_filter.scheduler import state
 
-    # The caller says which Placement to read (reset_shared): no refresher
-    # on nova's own report client meanwhile.
-    start, migration_filter.START_WITH_FILTER = (
-        migration_filter.START_WITH_FILTER, False)
+    # The caller says which Placement to read (reset_shared): the filter
+    # nova builds starts no refresher meanwhile (the first request does).
+    cache = state.shared().profiles
+    background, cache.background = cache.background, False
     try:
         return _host_manager(conf)
     finally:
-        migration_filter.START_WITH_FILTER = start
+        cache.background = background
 
 
 def _host_manager(conf):

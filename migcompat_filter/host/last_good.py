@@ -15,8 +15,8 @@
 A libvirtd restart, a timeout or a permission error makes a factor
 unreadable for a moment. Publishing it as unknown would make the host
 refuse every migration until the next report, exactly during an upgrade.
-So ``migcompat report`` keeps, in a small state file, the last good value
-of every factor of this host, and when a factor is unknown *for a
+So ``migcompat profile publish`` keeps, in a small state file, the last
+good value of every factor of this host, and when a factor is unknown *for a
 transient cause* (:attr:`migcompat_filter.profile.Unknown.transient`) it
 publishes the kept value instead and exits 1 naming the factor and the
 cause.

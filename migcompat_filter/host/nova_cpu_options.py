@@ -160,7 +160,7 @@ def read_nova_cpu_options(spec=None):
             UnicodeDecodeError) as e:
         # A parse error's message may quote a line: keep only the file and
         # the kind, as the files hold passwords; "from None", or --debug's
-        # chained traceback would print the original message (review D10).
+        # chained traceback would print the original message.
         where = getattr(e, 'config_file', None) or config.describe()
         raise FactorUnknown('%s: cannot be parsed as an ini file (%s)'
                             % (where, type(e).__name__)) from None

@@ -10,11 +10,11 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Write an offline snapshot of a host (``migcompat snapshot DIR``).
+"""Write an offline snapshot of a host (``migcompat snapshot create DIR``).
 
 The snapshot mirrors the host's own paths (see doc/source/snapshot.rst), so
 the readers that serve the live host read it unchanged and
-``migcompat profile --root DIR`` gives the same profile as the live host.
+``migcompat profile show --root DIR`` gives the same profile as the live host.
 
 Only the files the factors read are copied, as their catalogue rows list
 them (``snapshot_files``): the libvirt documents (the domain capabilities

@@ -350,8 +350,8 @@ class SnapshotSource(HostSource):
     def __init__(self, root):
         if not os.path.isdir(root):
             raise SourceError('%s: is not a directory; a snapshot is a '
-                              'directory written by "migcompat snapshot"'
-                              % root)
+                              'directory written by "migcompat snapshot '
+                              'create"' % root)
         super(SnapshotSource, self).__init__(root)
         self.description = 'snapshot %s' % self.root
 

@@ -20,7 +20,7 @@ Enable it in nova-scheduler's nova.conf::
     enabled_filters = ...,MigrationCompatibilityFilter
 
 The rule: for a live migration, a destination passes when the rules engine
-(the one ``migcompat compare`` uses) finds nothing that blocks for the
+(the one ``migcompat profile compare`` uses) finds nothing that blocks for the
 migrating guest between the source host's profile and the destination's,
 both read from the ``CUSTOM_MIGCOMPAT_*`` traits of their resource
 providers, under the ``[migcompat]`` policy options and nova's
@@ -45,7 +45,7 @@ from migcompat_filter.rules import guest_cpu
 from migcompat_filter.scheduler import instances
 from migcompat_filter.scheduler import log_lines
 from migcompat_filter.scheduler import per_host
-from migcompat_filter.scheduler import profiles
+from migcompat_filter.scheduler import reads
 from migcompat_filter.scheduler import state as state_mod
 
 # The logger keeps the former path's name (logging configs may name it).
@@ -65,12 +65,10 @@ _STASH = '_migcompat_judgement'
 #: judgement needs (without it, placement_error_action decides for all).
 SOURCE_READ_SHARE = 0.5
 
+# Still imported from here by tools/bench_scheduler*.py; everything else
+# imports them from scheduler/instances.py and scheduler/state.py.
 LiveMigration = instances.LiveMigration
-
-#: Start the refresher when nova builds the filter (nova-scheduler's
-#: start). Tools that build nova's HostManager before they say which
-#: Placement to read (the demo, the benchmarks: reset_shared) turn it off.
-START_WITH_FILTER = True
+reset_shared = state_mod.reset_shared
 
 
 def conf():
@@ -78,16 +76,12 @@ def conf():
     return CONF
 
 
-shared = state_mod.shared
-reset_shared = state_mod.reset_shared
-configure = state_mod.configure
-
-
 def live_migration(spec_obj):
     """LiveMigration for a live-migration request, else None
     (scheduler/instances.py).
     """
-    return instances.live_migration(spec_obj, shared().compute_nodes)
+    return instances.live_migration(spec_obj,
+                                    state_mod.shared().compute_nodes)
 
 
 class Judgement(object):
@@ -120,12 +114,11 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
         super().__init__()
         # nova builds its filters when nova-scheduler starts: read the
         # host profiles from now on, so that the first live migration
-        # finds them read instead of waiting for (or missing) them.
-        if not START_WITH_FILTER:
-            return
+        # finds them read instead of waiting for (or missing) them (a
+        # cache without a background reader starts nothing: tools).
         try:
-            cache = shared().profiles
-            configure(cache, CONF.migcompat)
+            cache = state_mod.shared().profiles
+            state_mod.configure(cache, CONF.migcompat)
             cache.start()
         except Exception:  # never break nova-scheduler's start-up
             LOG.exception('migcompat: could not start reading the host '
@@ -140,7 +133,7 @@ class MigrationCompatibilityFilter(filters.BaseHostFilter):
         try:
             # Any request: this process serves (a forked worker starts
             # reading now, scheduler/refresher.py).
-            shared().profiles.serving()
+            state_mod.shared().profiles.serving()
             migration = live_migration(spec_obj)
         except Exception as e:
             LOG.warning('migcompat: could not tell whether instance %s is '
@@ -198,9 +191,9 @@ class _RequestFilter(object):
         self.migration = migration
         self.conf = conf
         self.options = conf.migcompat
-        state = shared()
+        state = state_mod.shared()
         self.cache = state.profiles
-        configure(self.cache, self.options)
+        state_mod.configure(self.cache, self.options)
         self.verdicts = state.verdicts
         self.verdicts.size = self.options.verdict_cache_size
         self.host_reads = state.host_reads
@@ -241,7 +234,7 @@ class _RequestFilter(object):
         try:
             source, self.source_key = self.cache.read_source(
                 migration.source_uuid, self.deadline, migration.request_id)
-        except profiles.NotFound as e:
+        except reads.NotFound as e:
             source, self.source_key = instances.read_source_again(
                 self.cache, migration, self.deadline, e)
         if source.state == hoststate.UNJUDGED:
@@ -483,13 +476,13 @@ def judgement_for(spec_obj):
     migration = live_migration(spec_obj)
     if migration is None:
         return None
-    cache = shared().profiles
+    cache = state_mod.shared().profiles
     options = CONF.migcompat
     deadline = cache.clock() + options.request_time_budget
     try:
         source, _key = cache.read_source(migration.source_uuid, deadline,
                                          migration.request_id)
-    except profiles.NotFound:
+    except reads.NotFound:
         return None
     if source.state != hoststate.TRAITED:
         return None

@@ -64,18 +64,8 @@ from migcompat_filter.traits import codec as traits_codec
 
 LOG = logging.getLogger(__name__)
 
-#: The namespace of every trait migcompat writes, and the per-profile
-#: digest trait (both the codec's: migcompat_filter.traits.codec).
-TRAIT_PREFIX = traits_codec.PREFIX
-DIGEST_PREFIX = traits_codec.DIGEST_PREFIX
-
-PlacementFailure = reads.PlacementFailure
-NotFound = reads.NotFound
-
-digest_trait = traits_codec.digest_trait
-
 _UNTRAITED = hoststate.HostProfile(
-    hoststate.UNTRAITED, reason='no %s* traits' % TRAIT_PREFIX)
+    hoststate.UNTRAITED, reason='no %s* traits' % traits_codec.PREFIX)
 
 
 def classify(trait_names, records=None, provider=None):
@@ -134,8 +124,9 @@ class Snapshot(object):
             ', failed: %s' % self.failure if self.failure else '')
 
 
-_NOT_READ = PlacementFailure('the host profiles have not been read from '
-                             'Placement yet (the scheduler just started)')
+_NOT_READ = reads.PlacementFailure('the host profiles have not been read '
+                                   'from Placement yet (the scheduler just '
+                                   'started)')
 
 
 class CallCounter(object):
@@ -160,8 +151,15 @@ class CallCounter(object):
         return self.client.get(url, version=version, **kwargs)
 
 
-class _LRU(object):
-    """A bounded mapping behind its own lock (shared by request threads)."""
+class BoundedLRU(object):
+    """A bounded mapping that forgets the least recently used entry first,
+    shared by request threads: every access is under its own lock.
+
+    size: the most entries kept (0 or less: none); a changed size applies
+    at the next put. get_or_compute computes outside the lock (two
+    requests may compute the same value; both results are equal). None is
+    never stored (get's "not there").
+    """
 
     def __init__(self, size):
         self.size = size
@@ -169,6 +167,7 @@ class _LRU(object):
         self._lock = threading.Lock()
 
     def get(self, key):
+        """The value of key, now the most recently used; None if absent."""
         with self._lock:
             value = self._data.get(key)
             if value is not None:
@@ -182,9 +181,17 @@ class _LRU(object):
             while len(self._data) > max(self.size, 0):
                 self._data.popitem(last=False)
 
-    def snapshot(self):
-        with self._lock:
-            return dict(self._data)
+    def get_or_compute(self, key, compute):
+        """The value of key; compute() once it is absent (and kept)."""
+        value = self.get(key)
+        if value is None:
+            value = compute()
+            self.put(key, value)
+        return value
+
+    def renew_lock(self):
+        """A new lock (in a forked child: the parent's may be held)."""
+        self._lock = threading.Lock()
 
     def __len__(self):
         return len(self._data)
@@ -218,13 +225,13 @@ class ProfileCache(refresher.Refresher):
         self._refresh_lock = threading.Lock()  # one read at a time
         self._init_refresher()
         # source traits key -> HostProfile with its per-host factors
-        self._sources = _LRU(1000)
+        self._sources = BoundedLRU(1000)
         # url -> items its answer listed, in the last read (warnings)
         self._answers, self._answered = {}, {}
         # fingerprint of a suspicious reading not believed yet
         self._suspect = None
         # rp_uuid -> the traits key last warned about (contradictions)
-        self._warned = _LRU(10000)
+        self._warned = BoundedLRU(10000)
 
     # -- Placement --------------------------------------------------------
 
@@ -239,7 +246,7 @@ class ProfileCache(refresher.Refresher):
         try:
             client = self.client
         except Exception as e:  # nova's report client could not be made
-            raise PlacementFailure('no Placement client: %s' % e)
+            raise reads.PlacementFailure('no Placement client: %s' % e)
         return reads.timed_get(client, url, version, deadline, request_id,
                                clock=self.clock)
 
@@ -262,7 +269,7 @@ class ProfileCache(refresher.Refresher):
         try:
             body = self._get(url, version,
                              self.clock() + self.read_timeout)
-        except PlacementFailure as e:
+        except reads.PlacementFailure as e:
             if e.status == 400 and 'required=' in url:
                 raise grouping.NoSuchTrait(url) from None
             raise
@@ -275,7 +282,7 @@ class ProfileCache(refresher.Refresher):
     def _renew_locks(self):
         self._refresh_lock = threading.Lock()
         for lru in (self._sources, self._warned):
-            lru._lock = threading.Lock()
+            lru.renew_lock()
 
     def refresh_now(self):
         """Read the fleet now, in the caller's thread, and install the new
@@ -324,8 +331,8 @@ class ProfileCache(refresher.Refresher):
         if fleet.loose:
             LOG.info('migcompat: %d hosts carry migcompat traits but no '
                      'valid %s* trait; they are read one by one (run a '
-                     'newer "migcompat report" on them)', len(fleet.loose),
-                     DIGEST_PREFIX)
+                     'newer "migcompat profile publish" on them)',
+                     len(fleet.loose), traits_codec.DIGEST_PREFIX)
         return failure is None
 
     def _believed(self, previous, fleet):
@@ -359,7 +366,7 @@ class ProfileCache(refresher.Refresher):
             try:
                 names = self.provider_traits(
                     rp_uuid, self.clock() + self.read_timeout)
-            except PlacementFailure as e:
+            except reads.PlacementFailure as e:
                 loose.update((u, previous[u]) for u in fleet.loose
                              if u in previous and u not in loose)
                 return loose, e
@@ -414,9 +421,9 @@ class ProfileCache(refresher.Refresher):
         """
         try:
             names = self.provider_traits(rp_uuid, deadline, request_id)
-        except NotFound:
+        except reads.NotFound:
             raise
-        except PlacementFailure as e:
+        except reads.PlacementFailure as e:
             return hoststate.HostProfile(hoststate.UNJUDGED,
                                          reason=str(e)), None
         mine = hoststate.ours(names)
@@ -432,7 +439,7 @@ class ProfileCache(refresher.Refresher):
 
     def _untraited_source(self, rp_uuid):
         # No trait of ours on a source the snapshot knows traited: not
-        # believed (an empty answer, N9); the caller judges by the
+        # believed (an empty answer); the caller judges by the
         # snapshot, and the refresher reads again now.
         known = self._snapshot.host(rp_uuid)
         if known is None or known.state != hoststate.TRAITED:
@@ -448,40 +455,8 @@ class ProfileCache(refresher.Refresher):
 
 
 def _as_failure(error):
-    if isinstance(error, PlacementFailure):
+    if isinstance(error, reads.PlacementFailure):
         return error
     if isinstance(error, grouping.BadAnswer):
-        return PlacementFailure('%s (%s)' % (reads.BAD_BODY, error))
-    return PlacementFailure(str(error))
-
-
-class VerdictCache(object):
-    """(source key, destination key, mode) -> Verdict, bounded LRU.
-
-    Shared by concurrent requests: every access is under its lock; the
-    verdict itself is computed outside it (two requests may compute the
-    same one; both results are equal).
-    """
-
-    def __init__(self, size=100000):
-        self.size = size
-        self._data = collections.OrderedDict()
-        self._lock = threading.Lock()
-
-    def get_or_compute(self, key, compute):
-        if self.size <= 0:
-            return compute()
-        with self._lock:
-            value = self._data.get(key)
-            if value is not None:
-                self._data.move_to_end(key)
-                return value
-        value = compute()
-        with self._lock:
-            self._data[key] = value
-            while len(self._data) > self.size:
-                self._data.popitem(last=False)
-        return value
-
-    def __len__(self):
-        return len(self._data)
+        return reads.PlacementFailure('%s (%s)' % (reads.BAD_BODY, error))
+    return reads.PlacementFailure(str(error))

@@ -24,6 +24,10 @@ from migcompat_filter.scheduler import per_host
 from migcompat_filter.scheduler import profiles
 
 
+#: The bound of the verdict and similarity caches until an option sets it.
+CACHE_SIZE = 100000
+
+
 def _report_client():
     from nova.scheduler.client import report
     return report.report_client_singleton()
@@ -36,8 +40,11 @@ class Shared(object):
 
     def __init__(self, client_factory=_report_client):
         self.profiles = profiles.ProfileCache(client_factory)
-        self.verdicts = profiles.VerdictCache()
-        self.similarities = profiles.VerdictCache()
+        # (guest key, destination profile key, policy key) -> Verdict;
+        # sized per request by [migcompat] verdict_cache_size.
+        self.verdicts = profiles.BoundedLRU(CACHE_SIZE)
+        # (source key, destination profile key) -> similarity (weigher)
+        self.similarities = profiles.BoundedLRU(CACHE_SIZE)
         self.host_reads = per_host.HostReads()
         self.compute_nodes = instances.ComputeNodes()
 

@@ -43,6 +43,7 @@ from migcompat_filter import cpu_modes
 from migcompat_filter.placement import hoststate
 from migcompat_filter.rules import engine
 from migcompat_filter.scheduler import migration_filter
+from migcompat_filter.scheduler import state
 
 LOG = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ class MigrationSimilarityWeigher(weights.BaseHostWeigher):
     def _similarities(judgement, weighed_obj_list, share):
         """share x similarity to the source of each host (0 unjudged)."""
         source = judgement.source
-        cache = migration_filter.shared()
+        cache = state.shared()
         # The filter already waited (if at all) for the first read.
         snapshot = cache.profiles.snapshot(wait=False)
         known = judgement.hosts

@@ -99,7 +99,7 @@ from migcompat_filter.traits import schema2 as trait_schema2
 from migcompat_filter.traits import schema3 as trait_schema3
 
 #: The schema this migcompat writes on hosts (it reads every one in
-#: SCHEMAS): ``migcompat report`` publishes schema 3.
+#: SCHEMAS): ``migcompat profile publish`` publishes schema 3.
 SCHEMA = trait_schema3.SCHEMA
 #: What encode() gives without a schema: schema 2's readable names, which
 #: decode without the migcompat store (tools, tests, "trait list" of a
@@ -239,7 +239,7 @@ def parse(traits, records=None):
     Traits without our prefix are ignored. Each problem names the trait
     and what is wrong; the affected factor is Unknown with that reason.
     A name may be followed by whitespace and anything (a line of
-    ``migcompat traits -f value``: name, factor, value); Placement's names
+    ``migcompat trait list -f value``: name, factor, value); Placement's names
     never hold whitespace.
     """
     if records is None:
@@ -340,7 +340,7 @@ def decode(traits):
 
 def describe(names):
     """[(name, factor, value)] for each of our trait names: what one
-    trait says, decoded (``migcompat traits``). Schema-1 traits are whole
+    trait says, decoded (``migcompat trait list``). Schema-1 traits are whole
     factors: their value is the factor's, as JSON. Schema-3 traits say
     which record they point at (``readable`` spells a record out).
     """
@@ -369,7 +369,7 @@ def describe(names):
 
 def load_trait_list(text, origin='trait list'):
     """A profile from a file of trait names, one a line (``migcompat
-    traits -f value``: the name is a line's first word, what follows is
+    trait list -f value``: the name is a line's first word, what follows is
     the decoded factor and value). Raises InputError when it holds no
     trait of ours or a line that is not a trait name; blank lines and
     ``#`` comments are skipped. Malformed traits of ours make their
@@ -388,7 +388,7 @@ def load_trait_list(text, origin='trait list'):
         names.append(line)
     if not any(is_ours(n) for n in names):
         raise InputError('%s: no %s* trait in it; expected the output of '
-                         '"migcompat traits -f value"' % (origin, PREFIX))
+                         '"migcompat trait list -f value"' % (origin, PREFIX))
     return decode(names)
 
 

@@ -434,7 +434,7 @@ def parse_factors(traits):
 def _culprits(name, codes, error):
     """The traits of the factor's codes that fail alone with the same
     error (a corrupted payload names its own trait, not the factor's
-    first one: review N10); all of the factor's traits when none does.
+    first one); all of the factor's traits when none does.
     """
     found = []
     for entry in codes.values():
@@ -468,7 +468,7 @@ def _shown(value):
 
 
 def describe(trait):
-    """(factor, what this one trait says) for ``migcompat traits``."""
+    """(factor, what this one trait says) for ``migcompat trait list``."""
     family, code, rest = _split_name(trait)
     try:
         name, part = _factor_of(code)

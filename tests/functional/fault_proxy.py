@@ -18,8 +18,8 @@ request, does what its current ``fault`` says:
 
 * ``None``: forward to the upstream placement and relay its answer;
 * ``('delay', seconds)``: wait, then forward;
-* ``('hang',)``: accept, read the request, never answer (until the proxy
-  stops: every wait is bounded by ``stop``);
+* ``('hang',)``: accept, read the request, never answer (until the
+  client hangs up, or :data:`MAX_WAIT` has passed);
 * ``('drop',)``: close the connection without an answer;
 * ``('status', code)``: answer ``code`` with a placement-style error body
   (a 5xx or 409 storm);
@@ -31,11 +31,17 @@ request, does what its current ``fault`` says:
 ``only`` (a substring of the path) limits the fault to matching requests;
 the others are forwarded.
 
+:meth:`FaultProxy.status` tells what the proxy saw: ``requests`` (how
+many it was sent), ``hanging`` (how many it holds unanswered now: a client
+that moved on without them abandoned them) and ``abandoned`` (how many
+hung requests the client gave up on by closing the connection).
+
 The proxy runs in its own process (``python -m tests.functional.fault_proxy
 UPSTREAM PORT``): a test process that imported nova runs under eventlet's
 monkey patching, where a server thread of its own would share the hub with
 the code under test. The fixture sets the fault with a ``POST /__fault__``
-(a JSON ``{"fault": [...], "only": ...}``), which the proxy answers itself.
+(a JSON ``{"fault": [...], "only": ...}``) and reads the counts with a
+``GET /__fault__``; the proxy answers both itself.
 """
 
 import base64
@@ -43,6 +49,7 @@ import http.client
 import http.server
 import json
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -71,6 +78,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         proxy = self.server.proxy
         length = int(self.headers.get('Content-Length') or 0)
         body = self.rfile.read(length) if length else None
+        if self.path == CONTROL and self.command == 'GET':
+            return self._answer(200, json.dumps(proxy.status()).encode())
         if self.path == CONTROL:
             order = json.loads(body)
             fault = order.get('fault')
@@ -78,7 +87,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 fault = ['body', base64.b64decode(fault[1])]
             proxy.fault, proxy.only = fault, order.get('only')
             return self._answer(200, b'{}')
-        proxy.requests += 1
+        proxy.count('requests', 1)
         fault = proxy.fault_for(self.path)
         if fault is None:
             return self._forward(body)
@@ -87,7 +96,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             proxy.stopped.wait(fault[1])
             return self._forward(body)
         if kind == 'hang':
-            proxy.stopped.wait(MAX_WAIT)
+            self._hang(proxy)
             self.close_connection = True
             return
         if kind == 'drop':
@@ -113,6 +122,22 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         raise ValueError('unknown fault %r' % (fault,))
 
     do_GET = do_PUT = do_POST = do_DELETE = _any
+
+    def _hang(self, proxy):
+        # Never answer; notice when the client hangs up (it gave up).
+        proxy.count('hanging', 1)
+        try:
+            end = time.monotonic() + MAX_WAIT
+            while time.monotonic() < end and not proxy.stopped.is_set():
+                readable, _, _ = select.select([self.connection], [], [],
+                                               0.05)
+                if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                    proxy.count('abandoned', 1)
+                    return
+        except OSError:  # reset by the client: it gave up too
+            proxy.count('abandoned', 1)
+        finally:
+            proxy.count('hanging', -1)
 
     def _answer(self, status, body):
         self.send_response(status)
@@ -157,7 +182,18 @@ class _State(object):
         self.fault = None
         self.only = None
         self.requests = 0
+        self.hanging = self.abandoned = 0
         self.stopped = threading.Event()
+        self._lock = threading.Lock()
+
+    def count(self, what, n):
+        with self._lock:
+            setattr(self, what, getattr(self, what) + n)
+
+    def status(self):
+        with self._lock:
+            return {'requests': self.requests, 'hanging': self.hanging,
+                    'abandoned': self.abandoned}
 
     def fault_for(self, path):
         if self.fault is None or (self.only and self.only not in path):
@@ -208,6 +244,12 @@ class FaultProxy(fixtures.Fixture):
             fault = ('body', base64.b64encode(fault[1]).decode())
         requests.post(self.url + CONTROL, timeout=5,
                       json={'fault': fault, 'only': only}).raise_for_status()
+
+    def status(self):
+        """What the proxy saw: {'requests', 'hanging', 'abandoned'}."""
+        resp = requests.get(self.url + CONTROL, timeout=5)
+        resp.raise_for_status()
+        return resp.json()
 
 
 def wait_until(predicate, timeout=10.0, step=0.02):

@@ -25,7 +25,7 @@ from nova.tests.functional.api import client as api_client
 from nova.tests.functional import integrated_helpers
 from nova.tests.functional.libvirt import base as libvirt_base
 
-from migcompat_filter.scheduler import migration_filter
+from migcompat_filter.scheduler import state
 from tests.functional import nova_fixtures as mc
 
 MILAN = 'epyc-milan-nested-l1'
@@ -47,9 +47,9 @@ class NovaTestBase(libvirt_base.LibvirtMigrationMixin,
     def setUp(self):
         mc.nova_flags(self)
         super().setUp()
-        migration_filter.reset_shared()
+        state.reset_shared()
         # The refresher thread of this test's cache ends with it.
-        self.addCleanup(migration_filter.reset_shared)
+        self.addCleanup(state.reset_shared)
         # The profiles are published after nova-scheduler started: the
         # first live migration of a test waits for the first read, so
         # that it is judged (by default it would find its destinations

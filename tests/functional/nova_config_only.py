@@ -15,8 +15,8 @@ options only, in nova's own functional harness, in a fresh process.
 
 Not a test module of its own (stestr does not discover it): in a test run
 other modules import the scheduler plugin long before nova's fixtures
-start, which hid issue 21's first finding (every read failed when nova
-loaded the filter after its harness had patched the report client).
+start, which once hid a plugin that failed every read (when nova loaded
+the filter after its harness had patched the report client).
 test_nova_config_only.py runs these tests in a child process
 (``python -m testtools.run``) and checks that they passed.
 

@@ -45,7 +45,7 @@ def _die_with_parent():
 
     The server runs in its own session (so a ^C of the test run does not
     reach it first), which is why an interrupted or killed test run used
-    to leave it running (review N10): the kernel's parent-death signal
+    to leave it running: the kernel's parent-death signal
     stops it whatever ended the parent. Linux only; elsewhere a no-op.
     """
     try:

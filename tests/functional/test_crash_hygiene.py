@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""``migcompat snapshot`` killed with SIGKILL (issue 12, review D13).
+"""``migcompat snapshot`` killed with SIGKILL.
 
 A real snapshot process is killed at chosen points of its run (through a
 wrapper that SIGKILLs itself there) and at spread-out moments (the plain

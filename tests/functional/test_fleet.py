@@ -578,7 +578,7 @@ class TestOpenStackClientPlugin(fleet_base.FleetTestBase):
     def test_host_names_honour_the_cloud_options(self):
         # profile compare HOST HOST looks the hosts up as every other
         # command reaches the cloud: OSC's --os-cloud and session, and
-        # migcompat's global --os-cloud and --config-file (issue 23, D3).
+        # migcompat's global --os-cloud and --config-file.
         home = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, home)
         os.makedirs(os.path.join(home, '.config', 'openstack'))

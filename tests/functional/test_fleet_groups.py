@@ -327,7 +327,7 @@ class TestGetJson(GroupedFleet):
 
 class TestUnjudgedSourceCount(GroupedFleet):
     """host list says how many hosts a live migration from which the
-    scheduler cannot judge (issue 21: the unjudged-source default must not
+    scheduler cannot judge (the unjudged-source default must not
     switch the filter off unseen).
     """
 

@@ -11,7 +11,7 @@
 # under the License.
 
 """tests/functional/nova_config_only.py in a fresh process, where nova's
-harness loads the plugin only from nova.conf (issue 21, finding 1).
+harness loads the plugin only from nova.conf.
 """
 
 import os

@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""``drain --execute`` stopped at each step never wedges (review N5-N7),
+"""``drain --execute`` stopped at each step never wedges,
 inside nova 34's functional harness (see test_nova_drain).
 
 The command runs in this process, so "the process is killed at step X"
@@ -23,12 +23,11 @@ by a real second process, and SIGTERM is a real signal to this process.
 import json
 import os
 import signal
-import subprocess
-import sys
 
 import fixtures
 
 from migcompat_filter.fleet import nova_api
+from tests import drain_lock
 from tests.functional import drain_base
 
 _MILAN = drain_base._MILAN
@@ -135,7 +134,7 @@ class DrainStepsTest(drain_base._DrainBase):
         self.assertIn('started by an earlier run', err)
 
     def test_recorded_request_nova_never_started_is_asked_again(self):
-        # N5: a request recorded in flight that nova lost (or, with the
+        # A request recorded in flight that nova lost (or, with the
         # old order, one never sent): no migration, the server idle on
         # the source. The old code polled it for --timeout and failed.
         s1 = self.servers[0]
@@ -172,17 +171,7 @@ class DrainStepsTest(drain_base._DrainBase):
         self.resumes_cleanly()
 
     def test_second_drain_of_the_host_is_refused(self):
-        holder = subprocess.Popen(
-            [sys.executable, '-c',
-             'import sys, time\n'
-             'from migcompat_filter.fleet import drain_state\n'
-             'drain_state.DrainLock(sys.argv[1], "src").__enter__()\n'
-             'print("locked", flush=True)\n'
-             'time.sleep(600)\n', self.path],
-            stdout=subprocess.PIPE, text=True)
-        self.addCleanup(holder.wait)
-        self.addCleanup(holder.kill)
-        self.assertEqual('locked\n', holder.stdout.readline())
+        holder = drain_lock.hold(self, self.path)
         status, rows, err = self.drain('--execute')
         self.assertEqual(2, status, err)
         self.assertIn('another drain of src is running (pid %d)'

@@ -26,7 +26,7 @@ from unittest import mock
 
 import fixtures
 
-from migcompat_filter.scheduler import migration_filter
+from migcompat_filter.scheduler import state
 from tests.functional import nova_base
 from tests.functional import nova_fixtures as mc
 
@@ -112,10 +112,10 @@ class FirstRequestTest(nova_base.NovaTestBase):
     def _restart_scheduler(self):
         # A fresh process state, then nova-scheduler's start-up, which
         # builds the filter.
-        migration_filter.reset_shared()
+        state.reset_shared()
         self.scheduler.stop()
         self.scheduler = self.start_service('scheduler')
-        return migration_filter.shared().profiles
+        return state.shared().profiles
 
     def test_scheduler_start_reads_before_any_migration(self):
         cache = self._restart_scheduler()
@@ -135,7 +135,7 @@ class FirstRequestTest(nova_base.NovaTestBase):
         self.addCleanup(gate.set)
         # A fresh process state (every request starts the refresher, the
         # boot included): its first read is the one that hangs.
-        cache = migration_filter.reset_shared().profiles
+        cache = state.reset_shared().profiles
         real = cache._grouping_get
 
         def hung(url, version):
@@ -201,7 +201,7 @@ class UntraitedAndPlacementErrorTest(nova_base.NovaTestBase):
             'nova.scheduler.client.report.SchedulerReportClient.get', get))
         # Nothing read before (the boot started the refresher, and a
         # cached profile would stand in for the failed source read).
-        migration_filter.reset_shared()
+        state.reset_shared()
 
     def test_placement_error_passes_by_default(self):
         self._break_placement_for_migcompat()
@@ -246,7 +246,7 @@ class PassthroughWeigherTest(nova_base.NovaTestBase):
         self._boot_on('twin')
 
     def test_resource_spread_wins_at_the_default_multiplier(self):
-        # F7: similarity in [0, 1] at multiplier 1.0 counts like nova's
+        # Similarity in [0, 1] at multiplier 1.0 counts like nova's
         # own weighers; the twin is 0.04 more similar but much fuller.
         self._migrate_live(self.server, 'src')
         self.assertEqual('updated', self._host_of(self.server))
@@ -315,7 +315,7 @@ class PlacementCallsTest(nova_base.NovaTestBase):
             'nova.scheduler.client.report.SchedulerReportClient.get', get))
         # The boot started the refresher; the counted read is a fresh
         # process's first.
-        migration_filter.reset_shared()
+        state.reset_shared()
 
     def test_warm_request_costs_one_placement_call(self):
         self._migrate_live(self.server, 'src')
@@ -329,7 +329,7 @@ class PlacementCallsTest(nova_base.NovaTestBase):
         self.assertEqual(2 + 2 * 2 + 1, cold, self.ours)
         # Warm: only the source is read again. Its running guests are per
         # host and change as guests start and stop, so no cached profile
-        # of its digest group may stand in for them (issue 10).
+        # of its digest group may stand in for them.
         twin = self._get_provider_uuid_by_host('twin')
         self._migrate_live(self.server, 'twin')
         self.assertEqual('src', self._host_of(self.server))
@@ -346,7 +346,7 @@ class PlacementCallsTest(nova_base.NovaTestBase):
         # their digest.
         mc.publish(self, 'intel', self.milan)
         self.ours[:] = []
-        migration_filter.shared().profiles.refresh_now()
+        state.shared().profiles.refresh_now()
         # trait list, schema members, the one profile's members.
         self.assertEqual(2 + 1, len(self.ours), self.ours)
         self._migrate_live(self.server, 'twin')
@@ -383,7 +383,7 @@ class PlacementCallsTest(nova_base.NovaTestBase):
 
 
 class SourceReCreatedTest(nova_base.NovaTestBase):
-    """F9: a compute node re-created with a new UUID (reinstalled host,
+    """A compute node re-created with a new UUID (reinstalled host,
     lost compute_id file) is looked up again when Placement answers 404
     for the UUID the scheduler learnt, not unjudged until a restart.
     """
@@ -397,7 +397,7 @@ class SourceReCreatedTest(nova_base.NovaTestBase):
         self.assertEqual('twin', self._host_of(self.server))
         self._migrate_live(self.server, 'twin')
         self.assertEqual('src', self._host_of(self.server))
-        nodes = migration_filter.shared().compute_nodes
+        nodes = state.shared().compute_nodes
         key = next(k for k in nodes._uuids if k[0] == 'src')
         real = nodes._uuids[key]
         # What the scheduler learnt before the node was re-created: a

@@ -19,10 +19,10 @@ every profile_refresh_interval (default 300 s).
 The refresher runs on a fake clock: the test moves it and waits for the
 poll or read that follows (events), so nothing depends on how fast this
 machine is. nova's harness forks for "uptime" in between (the libvirt
-driver), which must not stop the refresher (issue 21, finding 3).
+driver), which must not stop the refresher.
 """
 
-from migcompat_filter.scheduler import migration_filter
+from migcompat_filter.scheduler import state
 from tests.functional import nova_base as base
 from tests.functional import nova_fixtures as mc
 
@@ -52,7 +52,7 @@ class FreshnessTest(base.NovaTestBase):
         self.flags(profile_refresh_interval=INTERVAL, group='migcompat')
         self.flags(profile_change_poll_interval=POLL, group='migcompat')
         self.clock = Clock()
-        self.cache = migration_filter.reset_shared(
+        self.cache = state.reset_shared(
             clock=self.clock).profiles
         self.milan = mc.real_profile(base.MILAN)
 

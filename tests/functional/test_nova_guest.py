@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The filter judges the migrating guest, not its host (issue 10), inside
+"""The filter judges the migrating guest, not its host, inside
 a real nova (nova 34's functional harness).
 
 Fake libvirt computes, the real nova API, conductor, scheduler and
@@ -37,7 +37,7 @@ from nova import objects
 from sqlalchemy import event
 
 from migcompat_filter.cpu import map_migratable as cpu_map_migratable
-from migcompat_filter.scheduler import migration_filter
+from migcompat_filter.scheduler import state
 from tests.functional import nova_base
 from tests.functional import nova_fixtures as mc
 
@@ -342,9 +342,9 @@ class PinnedInvtscTest(nova_base.GuestTestBase):
         self.assertEqual({'far': 'tsc'}, self._refused(line))
         # near and far differ only in their frequency: one digest group,
         # each host read by its own traits (memoised per snapshot).
-        snap = migration_filter.shared().profiles.snapshot()
+        snap = state.shared().profiles.snapshot()
         self.assertEqual(1, len(snap.grouping.profiles))
-        reads = migration_filter.shared().host_reads
+        reads = state.shared().host_reads
         for name in ('near', 'far'):
             rp = self._get_provider_uuid_by_host(name)
             self.assertIsNotNone(reads.get(rp, snap.serial), name)

@@ -14,7 +14,7 @@
 (nova 34's functional harness: API, conductor, scheduler, fake libvirt
 computes, real placement in process).
 
-F7 of the nova-libvirt review: similarity is weighed in [0, 1] at
+Similarity is weighed in [0, 1] at
 multiplier 1.0, so soft-anti-affinity and RAM spreading still decide
 where similarity does not (or barely) differ. Run with stestr.
 """

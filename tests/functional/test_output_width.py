@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Output that fits (issue 23, finding 2), on the bundled demo fleet
+"""Output that fits, on the bundled demo fleet
 published in a real placement server (and a fake nova for the commands
 that need one, as in test_fleet).
 

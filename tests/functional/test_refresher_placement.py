@@ -11,59 +11,36 @@
 # under the License.
 
 """Answers the scheduler does not believe at once, and traits that
-contradict themselves, against a real placement server (gunicorn,
-sqlite) behind tests/functional/fault_proxy.py, read with nova's own
-SchedulerReportClient (issue 21: review N9 and "Security").
+contradict themselves, against the three published hosts of
+tests/functional/three_hosts.py (a real placement server behind
+tests/functional/fault_proxy.py), read with nova's own
+SchedulerReportClient.
 """
 
 import uuid
 
 import fixtures
-import testtools
 
 from migcompat_filter.placement import client as placement
 from migcompat_filter.placement import hoststate
 from migcompat_filter.placement import reporter
 from migcompat_filter.traits import codec as traits
-from tests.functional import fault_proxy
 from tests.functional import nova_fixtures as mc
-from tests.functional import placement_server
+from tests.functional import three_hosts
 
-MILAN = 'epyc-milan-nested-l1'
-INTEL = 'libvirt-cpuid-xeon-gold-6148-host'
+MILAN = three_hosts.MILAN
+INTEL = three_hosts.INTEL
 EMPTY_TRAITS = b'{"traits": []}'
 NO_PROVIDERS = b'{"resource_providers": []}'
 TRAIT_LISTING = '/traits?associated=true'
 
 
-class _Placement(testtools.TestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.server = placement_server.PlacementServer()
-        cls.server.setUp()
-        cls.writer = placement.PlacementClient(
-            placement.adapter_noauth(cls.server.url))
-        cls.uuids = {}
-        for name, prof in (('src', MILAN), ('twin', MILAN),
-                           ('intel', INTEL)):
-            rp = cls.server.create_provider('%s-%s' % (
-                name, uuid.uuid4().hex[:6]))
-            cls.uuids[name] = rp['uuid']
-            reporter.sync(cls.writer, rp['uuid'],
-                          traits.encode(mc.real_profile(prof)))
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.cleanUp()
-        super().tearDownClass()
+class _Placement(three_hosts.ThreeHostsTestCase):
 
     def setUp(self):
         super().setUp()
         from migcompat_filter.scheduler import profiles
         from nova.scheduler.client import report
-        self.proxy = self.useFixture(fault_proxy.FaultProxy(self.server.url))
         adapter = placement.adapter_noauth(self.proxy.url, timeout=None)
         client = report.SchedulerReportClient(adapter=adapter)
         self.cache = profiles.ProfileCache(lambda: client, background=False,
@@ -82,7 +59,7 @@ class _Placement(testtools.TestCase):
 
 
 class SuspiciousAnswerTest(_Placement):
-    """N9: a valid but empty answer after a good read."""
+    """A valid but empty answer after a good read."""
 
     def setUp(self):
         super().setUp()

@@ -640,7 +640,7 @@ class TestFailures(ServerTestCase):
         self.recover()
 
     def test_report_deadline_stops_a_slow_report(self):
-        # D16: every answer 0.5 s late, well inside request_timeout. Even
+        # Every answer 0.5 s late, well inside request_timeout. Even
         # when the trait names exist (other tests made them), the report
         # reads the provider, its traits and the names before its one
         # write (1.5 s): the 1.2 s deadline stops it before that write.

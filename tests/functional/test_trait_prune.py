@@ -158,7 +158,7 @@ class TraitPruneTest(placement_server.ServerPerClass, testtools.TestCase):
 class PruneDuringFirstReportTest(placement_server.ServerPerClass,
                                  testtools.TestCase):
     """A prune between a first report's creation of its names and its
-    provider write (review N8): the report creates the names again and
+    provider write: the report creates the names again and
     writes once more; it fails only when a second prune hits that second
     window, and then cleanly.
     """

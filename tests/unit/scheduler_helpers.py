@@ -29,7 +29,9 @@ from migcompat_filter.host import source as hostsource
 from migcompat_filter.placement import grouping
 from migcompat_filter.placement import hoststate
 from migcompat_filter import profile as profile_mod
+from migcompat_filter.scheduler import instances
 from migcompat_filter.scheduler import migration_filter
+from migcompat_filter.scheduler import state
 from migcompat_filter.traits import codec as traits
 from tests.fake_placement import FakePlacement
 
@@ -126,8 +128,8 @@ class FilterBase(testtools.TestCase):
     def setUp(self):
         super().setUp()
         self.placement = FakePlacement()
-        migration_filter.reset_shared(lambda: self.placement)
-        self.addCleanup(migration_filter.reset_shared)
+        state.reset_shared(lambda: self.placement)
+        self.addCleanup(state.reset_shared)
         # The hosts are added after the "scheduler start": the first
         # request waits for the first read (by default it would not).
         conf = migration_filter.CONF
@@ -148,7 +150,7 @@ class FilterBase(testtools.TestCase):
         return hs
 
     def _judge(self, hosts, spec=None, vcpu_model=None):
-        migration = migration_filter.LiveMigration(
+        migration = instances.LiveMigration(
             'inst-1', self.src.host, self.src.nodename, self.src.uuid,
             vcpu_model=vcpu_model)
         return migration_filter.judge(hosts, spec or Spec(), migration)

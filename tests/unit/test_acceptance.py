@@ -33,7 +33,9 @@ from migcompat_filter.fleet import inventory
 from migcompat_filter.fleet import matrix
 from migcompat_filter.placement import acceptance
 from migcompat_filter.placement import hoststate
+from migcompat_filter.scheduler import instances
 from migcompat_filter.scheduler import migration_filter
+from migcompat_filter.scheduler import state as scheduler_state
 from migcompat_filter.traits import codec as traits
 from tests.fake_placement import FakePlacement
 from tests.unit import scheduler_helpers as helpers
@@ -67,8 +69,8 @@ class AgreementTest(testtools.TestCase):
         self.useFixture(fixtures.FakeLogger(
             name='migcompat_filter.scheduler.filter'))
         self.placement = FakePlacement()
-        migration_filter.reset_shared(lambda: self.placement)
-        self.addCleanup(migration_filter.reset_shared)
+        scheduler_state.reset_shared(lambda: self.placement)
+        self.addCleanup(scheduler_state.reset_shared)
         self.conf = migration_filter.CONF
 
     def _configure(self, source_traits, actions):
@@ -92,7 +94,7 @@ class AgreementTest(testtools.TestCase):
         return others
 
     def _scheduler(self, others):
-        migration = migration_filter.LiveMigration(
+        migration = instances.LiveMigration(
             'inst-1', 'src', 'src', self.states['src'].uuid)
         passed = migration_filter.judge(others, helpers.Spec(), migration)
         return sorted(hs.host for hs in passed)

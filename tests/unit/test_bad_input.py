@@ -10,10 +10,10 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The bad-input corpus for the readers and file arguments (issue 12:
-D3 FIFOs and devices, D4 unknown/ARM architectures, D5-D7 numeric
-garbage, D8 unbounded reads, D12 DTDs and repeated elements, D15
-wrong-typed profiles), run against the real ``migcompat`` executable.
+"""The bad-input corpus for the readers and file arguments (FIFOs
+and devices, unknown/ARM architectures, numeric garbage, unbounded
+reads, DTDs and repeated elements, wrong-typed profiles), run against
+the real ``migcompat`` executable.
 
 The contract every case checks: no traceback, no hang (each run has a
 timeout far below a hang), bad input exits 2 naming the input and what is
@@ -111,7 +111,7 @@ class BadInputBase(testtools.TestCase):
 
 
 class FifoTest(BadInputBase):
-    """D3: a FIFO where a file is expected never blocks a reader."""
+    """A FIFO where a file is expected never blocks a reader."""
 
     def assert_unknown_because_fifo(self, root, factor, relpath):
         """The factor (or the part of it the file feeds) is unknown,
@@ -159,7 +159,7 @@ class FifoTest(BadInputBase):
             path, 'is not a regular file')
 
     def test_device_as_traits_profile(self):
-        """D8: /dev/zero is refused at once, not read until memory runs
+        """/dev/zero is refused at once, not read until memory runs
         out.
         """
         self.assert_bad_input(
@@ -175,7 +175,7 @@ class FifoTest(BadInputBase):
 
 
 class ArchitectureTest(BadInputBase):
-    """D4: an architecture is read from ARM cpuinfo, and an unknown one
+    """An architecture is read from ARM cpuinfo, and an unknown one
     blocks in every mode.
     """
 
@@ -217,7 +217,7 @@ class ArchitectureTest(BadInputBase):
 
 
 class NumbersTest(BadInputBase):
-    """D5-D7: numeric garbage is bad input in a profile and unknown
+    """Numeric garbage is bad input in a profile and unknown
     (naming the file) in a snapshot; it never crashes a rule.
     """
 
@@ -281,7 +281,7 @@ class NumbersTest(BadInputBase):
 
 
 class XmlTest(BadInputBase):
-    """D12: no DTD, and no second <cpu> or <host> that silently wins."""
+    """No DTD, and no second <cpu> or <host> that silently wins."""
 
     def test_doctype_refused(self):
         snap = self.snapshot()
@@ -320,7 +320,7 @@ class XmlTest(BadInputBase):
 
 
 class ProfileShapeTest(BadInputBase):
-    """D15: a profile value not of its factor's shape is bad input."""
+    """A profile value not of its factor's shape is bad input."""
 
     def test_wrong_shapes(self):
         for name, value, words in (
@@ -345,8 +345,8 @@ class ProfileShapeTest(BadInputBase):
 
 
 class ReportProfileTest(BadInputBase):
-    """D3/D8 for ``report --profile``: refused before Placement is asked
-    (the URL is a closed loopback port).
+    """FIFOs and unbounded files for ``profile publish --profile``:
+    refused before Placement is asked (the URL is a closed loopback port).
     """
 
     def test_fifo_and_device(self):

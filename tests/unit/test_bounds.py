@@ -11,7 +11,7 @@
 # under the License.
 
 """Every number read from a domain XML, a snapshot or a trait goes
-through the one range check (migcompat_filter.bounds; review N3, N4, D7):
+through the one range check (migcompat_filter.bounds):
 out of range is an input error naming the file (exit 2) or Unknown naming
 it, never a traceback and never a weaker verdict.
 """

@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""CLI hygiene (issue 12, review D10, D11, D13, D14 and the compare
+"""CLI hygiene (secrets, unusable URLs, killed runs and the compare
 frozenset crash), each through the real ``migcompat`` process.
 
 No secret in any output, bad input and unusable URLs exit 2, compare's
@@ -70,7 +70,7 @@ class HygieneTestCase(cli.CLITestBase):
 
 
 class TestNoSecretInOutput(HygieneTestCase):
-    """D10, D11: fails on main (the line and the password are printed)."""
+    """Secrets: fails on main (the line and the password are printed)."""
 
     def test_debug_does_not_print_a_bad_nova_conf_line(self):
         conf = self.write('nova.conf', '[DEFAULT]\nthis line has no '
@@ -132,7 +132,9 @@ class TestNoSecretInOutput(HygieneTestCase):
 
 
 class TestExitStatus(HygieneTestCase):
-    """D14: fails on main (unusable URLs exit 1, --interval overflows)."""
+    """Exit codes: fails on main (unusable URLs exit 1, --interval
+    overflows).
+    """
 
     def test_unusable_urls_are_bad_input(self):
         for url in ('not a url', 'ftp://127.0.0.1/', 'http://',
@@ -198,7 +200,7 @@ class TestExitStatus(HygieneTestCase):
 
 
 class TestReportSigterm(HygieneTestCase):
-    """D14: fails on main (status -15, nothing logged)."""
+    """Signals: fails on main (status -15, nothing logged)."""
 
     def start(self, jitter):
         conf = self.write('m.conf', '[migcompat]\nreport_jitter = %d\n'
@@ -261,7 +263,9 @@ class TestReportSigterm(HygieneTestCase):
 
 
 class TestProviderConfigLitter(HygieneTestCase):
-    """D13: fails on main (temp files of killed runs are never removed)."""
+    """Temp files: fails on main (temp files of killed runs are never
+    removed).
+    """
 
     def test_stale_temp_files_of_ours_are_removed(self):
         old = time.time() - 2 * reporter.STALE_SECONDS

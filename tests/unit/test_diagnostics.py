@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Diagnostics that name the failing component (issue 23, finding 5):
+"""Diagnostics that name the failing component:
 keystone, placement, libvirt or nova.conf, with consistent exit statuses.
 """
 

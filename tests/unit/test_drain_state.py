@@ -10,16 +10,14 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The drain state file is input (N7) and one drain of a host runs at a
-time (N6): shapes, IDs, size, the lock against a real second process,
+"""The drain state file is input and one drain of a host runs at a
+time: shapes, IDs, size, the lock against a real second process,
 and every ID quoted in nova's URLs.
 """
 
 import json
 import os
 import signal
-import subprocess
-import sys
 
 import fixtures
 import testtools
@@ -27,6 +25,7 @@ import testtools
 from migcompat_filter.exception import InputError
 from migcompat_filter.fleet import drain_state
 from migcompat_filter.fleet import nova_api
+from tests import drain_lock
 
 S1 = '3f0a7c1e-2b4d-4e8a-9c61-5d2f8e7a1b90'
 EVIL = 'x&migration_type=evacuation&all_tenants=1'
@@ -90,17 +89,7 @@ class LockTest(testtools.TestCase):
                                  'drain-src.json')
 
     def test_second_drain_is_refused_until_the_first_dies(self):
-        holder = subprocess.Popen(
-            [sys.executable, '-c',
-             'import sys, time\n'
-             'from migcompat_filter.fleet import drain_state\n'
-             'drain_state.DrainLock(sys.argv[1], "src").__enter__()\n'
-             'print("locked", flush=True)\n'
-             'time.sleep(600)\n', self.path],
-            stdout=subprocess.PIPE, text=True)
-        self.addCleanup(holder.wait)
-        self.addCleanup(holder.kill)
-        self.assertEqual('locked\n', holder.stdout.readline())
+        holder = drain_lock.hold(self, self.path)
         e = self.assertRaises(InputError, drain_state.DrainLock(
             self.path, 'src').__enter__)
         self.assertIn('another drain of src is running (pid %d)'

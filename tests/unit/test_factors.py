@@ -504,7 +504,7 @@ S390_CPUINFO = (
 
 
 class ArchFromCpuinfoTest(SnapshotDir):
-    """Issue 12 D4: the architecture of a snapshot without libvirt
+    """The architecture of a snapshot without libvirt
     dumps, from every cpuinfo format.
     """
 
@@ -541,7 +541,7 @@ class ArchFromCpuinfoTest(SnapshotDir):
 
 
 class NonRegularFileTest(SnapshotDir):
-    """Issue 12 D3: a FIFO or a device never blocks a reader."""
+    """A FIFO or a device never blocks a reader."""
 
     def test_fifo_is_refused_without_blocking(self):
         os.makedirs(os.path.join(self.root, 'proc'))

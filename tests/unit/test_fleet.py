@@ -167,7 +167,7 @@ def with_guests(prof, features, mode='host-model', count=2):
 
 
 class TestRunningGuests(testtools.TestCase):
-    """check and the matrix judge guests, not hosts (issue 10)."""
+    """check and the matrix judge guests, not hosts."""
 
     def setUp(self):
         super(TestRunningGuests, self).setUp()

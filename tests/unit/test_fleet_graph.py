@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The fleet compatibility graph (issue 23, finding 6): a layered
+"""The fleet compatibility graph: a layered
 transitive reduction, the most capable hosts on top, host names in the
 boxes, readable at 30 groups, all inside the canvas.
 """

@@ -74,7 +74,7 @@ class UngroupedTest(testtools.TestCase):
 
 
 class FirstMemberMismatchTest(testtools.TestCase):
-    """Review N2: a schema-2 group whose first-listed host does not hash
+    """A schema-2 group whose first-listed host does not hash
     to its digest is learnt from the next host, not read host by host.
     """
 

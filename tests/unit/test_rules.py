@@ -816,7 +816,7 @@ class NoRulesTest(testtools.TestCase):
 
 
 class TestHostileValues(testtools.TestCase):
-    """Issue 12 (D4, D5, D6): numeric garbage never raises or hides a
+    """Numeric garbage never raises or hides a
     block, and an unknown architecture or vendor blocks in every mode.
     """
 

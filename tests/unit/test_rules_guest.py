@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The rules judge the migrating guest, not its host (issue 10).
+"""The rules judge the migrating guest, not its host.
 
 Real host profiles (tests/unit/hosts.py: libvirt's own CPU test data and
 our snapshots) and real guest XML (tests/fixtures/guests); the guest side

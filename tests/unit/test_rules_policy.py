@@ -23,6 +23,8 @@ import testtools
 from migcompat_filter import conf as conf_mod
 from migcompat_filter.conf import policy
 from migcompat_filter.factors import catalogue
+from migcompat_filter.profile import Profile
+from migcompat_filter.profile import Unknown
 from migcompat_filter import rules
 from migcompat_filter.rules.guest_cpu import GuestCPU
 from migcompat_filter.rules.policy import Policy
@@ -51,12 +53,12 @@ class TestPolicyOptions(testtools.TestCase):
                          policy.list_opts())
 
     def test_register_opts_is_idempotent(self):
-        conf = cfg.ConfigOpts()
+        # Registered again (nova and our module both register): the
+        # file's value is still what is read.
+        conf = _conf(self, '[migcompat]\ntsc_tolerance_ppm = 100\n')
         conf_mod.register_opts(conf)
         conf_mod.register_opts(conf)
-        conf(args=[], default_config_files=[])
-        conf_mod.register_opts(conf)
-        self.assertEqual(250, conf.migcompat.tsc_tolerance_ppm)
+        self.assertEqual(100, conf.migcompat.tsc_tolerance_ppm)
 
     def test_every_option_has_nova_help_sections(self):
         for opt in conf_mod.list_opts()[0][1]:
@@ -71,17 +73,38 @@ class TestPolicyOptions(testtools.TestCase):
         flat = ' '.join(opt.help.split())
         self.assertIn(', '.join(catalogue.passthrough_identical()), flat)
 
-    def test_defaults(self):
-        conf = _conf(self, '')
-        p = conf_mod.policy_from_conf(conf)
-        self.assertFalse(p.strict)
-        self.assertEqual(frozenset(), p.passthrough_blocking_factors)
-        self.assertEqual('warn', p.unknown_severity('host-model'))
-        self.assertEqual('block', p.unknown_severity('host-passthrough'))
-        self.assertEqual('warn', p.unknown_severity('custom'))
-        self.assertEqual('block', p.unknown_severity('host-model',
-                                                     'version'))
-        self.assertEqual(250, p.tsc_tolerance_ppm)
+    def test_an_empty_config_decides_as_the_help_says(self):
+        # No [migcompat] option set: what an operator gets out of the box.
+        p = conf_mod.policy_from_conf(_conf(self, ''))
+        src = hosts.xeon_9242()
+        # An unknown factor warns for host-model and custom guests, and
+        # blocks a host-passthrough guest.
+        for factor, mode, ok in (('host_model', 'host-model', True),
+                                 ('usable_models', 'custom', True),
+                                 ('cpu_features', 'host-passthrough', False)):
+            dst = hosts.variant(src, **{factor: Unknown('test: not read')})
+            verdict = rules.evaluate(src, dst, mode, p)
+            self.assertEqual(ok, verdict.compatible, mode)
+            self.assertEqual([factor], verdict.factors(
+                'warn' if ok else 'block'), mode)
+        # Not strict: a nested destination only warns a passthrough guest.
+        nested = Profile(dict(src.factors, nested_virt=dict(
+            src['nested_virt'], nested=True, hypervisor='KVM')))
+        verdict = rules.evaluate(src, nested, 'host-passthrough', p)
+        self.assertTrue(verdict.compatible)
+        self.assertEqual(['nested_virt'], verdict.factors('warn'))
+        # No passthrough factor blocks: another kernel does not.
+        self.assertTrue(rules.evaluate(
+            src, hosts.variant(src, kernel_version='6.12.9-amd64'),
+            'host-passthrough', p).compatible)
+        # A pinned invariant TSC tolerates 250 ppm: ~200 passes, ~300 not.
+        guest = GuestCPU(invtsc_frequencies=[2445426000], invtsc_unpinned=0)
+        amd = hosts.epyc_7713()
+        for off_hz, ok in ((489000, True), (733000, False)):
+            dst = hosts.variant(amd, tsc={'frequency': 2445426000 + off_hz,
+                                          'scaling': False})
+            self.assertEqual(ok, rules.evaluate(
+                amd, dst, 'host-model', p, guest=guest).compatible, off_hz)
 
     def test_config_file_values(self):
         conf = _conf(self, '[migcompat]\nstrict = true\n'
@@ -140,6 +163,21 @@ class TestPolicyOptions(testtools.TestCase):
         self.assertRaises(ValueError, conf_mod.policy_from_conf, conf)
         self.assertRaises(ValueError, Policy,
                           unknown_action={'host-model': 'shrug'})
+
+    def test_out_of_range_values_are_refused_naming_the_option(self):
+        # oslo.config checks each option's bounds when it is read: a typo
+        # in nova.conf is an error that names the option, its file and
+        # the bound, never a value silently clamped or a negative budget.
+        for name, value in (('tsc_tolerance_ppm', '-1'),
+                            ('request_time_budget', '0.01'),
+                            ('initial_profile_wait', '-1'),
+                            ('verdict_cache_size', '-5'),
+                            ('profile_refresh_interval', '-1')):
+            conf = _conf(self, '[migcompat]\n%s = %s\n' % (name, value))
+            e = self.assertRaises(cfg.ConfigFileValueError, getattr,
+                                  conf.migcompat, name)
+            self.assertIn('option %s from' % name, str(e))
+            self.assertIn("m.conf') is not valid: Should be", str(e))
 
     def test_config_generator_lists_our_options(self):
         gen = os.path.join(os.path.dirname(sys.executable),

@@ -31,7 +31,9 @@ import uuid
 from oslo_config import fixture as config_fixture
 
 from migcompat_filter import profile as profile_mod
+from migcompat_filter.scheduler import instances
 from migcompat_filter.scheduler import migration_filter
+from migcompat_filter.scheduler import state
 from tests.unit import scheduler_helpers as helpers
 
 SOURCE_HZ = 2095012345
@@ -82,7 +84,7 @@ class ExactTscTest(helpers.FilterBase):
 
     def test_one_group_and_each_host_read_on_the_first_request(self):
         self.assertEqual(['near', 'same', 'scales'], self._judge_names())
-        snap = migration_filter.shared().profiles.snapshot()
+        snap = state.shared().profiles.snapshot()
         keys = {snap.host(h.uuid).key for h in (self.same, self.near,
                                                 self.far)}
         self.assertEqual(1, len(keys))
@@ -127,9 +129,9 @@ class ExactTscTest(helpers.FilterBase):
         alone = self._host('alone', traits=helpers.published(
             self._milan(FAR_HZ, kernel_version='6.19.1-alone'),
             digest=False))
-        migration_filter.shared().profiles.refresh_now()
+        state.shared().profiles.refresh_now()
         self.assertEqual(
-            FAR_HZ, migration_filter.shared().profiles.snapshot().host(
+            FAR_HZ, state.shared().profiles.snapshot().host(
                 alone.uuid).profile['tsc']['frequency'])
         real_get = self.placement.get
 
@@ -152,7 +154,7 @@ class ExactTscTest(helpers.FilterBase):
             return real_get(url, **kw)
         self.placement.get = failing
         # A new snapshot: the memo of the old one is not used.
-        migration_filter.shared().profiles.refresh_now()
+        state.shared().profiles.refresh_now()
         self.useFixture(config_fixture.Config(
             migration_filter.CONF)).config(placement_error_action='refuse',
                                            group='migcompat')
@@ -172,7 +174,7 @@ class SourceReResolvedTest(helpers.FilterBase):
         def resolve():
             resolved.append(1)
             return self.src.uuid
-        migration = migration_filter.LiveMigration(
+        migration = instances.LiveMigration(
             'inst-1', 'src', 'src', gone, resolve_source=resolve)
         passed = migration_filter.judge([twin, intel], helpers.Spec(),
                                         migration)

@@ -22,6 +22,7 @@ import threading
 import fixtures
 
 from migcompat_filter.placement import hoststate
+from migcompat_filter.scheduler import instances
 from migcompat_filter.scheduler import migration_filter
 from tests.unit import scheduler_helpers as helpers
 
@@ -62,23 +63,17 @@ class FilterStepsTest(helpers.FilterBase):
     def test_weigher_finds_the_source_when_the_filter_did_not_run(self):
         self.useFixture(fixtures.MonkeyPatch(
             'migcompat_filter.scheduler.migration_filter.live_migration',
-            lambda spec: migration_filter.LiveMigration(
+            lambda spec: instances.LiveMigration(
                 'inst-1', 'src', 'src', self.src.uuid)))
         judgement = migration_filter.judgement_for(helpers.Spec())
         self.assertEqual(hoststate.TRAITED, judgement.source.state)
         # No vcpu_model: the source's cpu_mode, as the filter would judge.
         self.assertEqual('host-model', judgement.mode)
 
-    def test_conf_is_novas_with_our_options(self):
-        import nova.conf
-        self.assertIs(nova.conf.CONF, migration_filter.conf())
-        self.assertEqual(1.0, migration_filter.conf().migcompat
-                         .similarity_weight_multiplier)
-
 
 class GuestJudgedTest(helpers.FilterBase):
-    """The instance's vcpu_model and the source's running guests decide
-    (issue 10); the source is read on every request.
+    """The instance's vcpu_model and the source's running guests decide;
+    the source is read on every request.
     """
 
     def _summary(self):
@@ -161,24 +156,46 @@ class _Weighed(object):
 
 
 class WeigherSharesTest(helpers.FilterBase):
-    """F7: similarity counts in full only for host-passthrough guests."""
+    """Similarity counts in full only for host-passthrough guests."""
 
     def _weights(self, mode):
         from migcompat_filter.scheduler import weigher
+        passed, spec = self._judged(mode)
+        w = weigher.MigrationSimilarityWeigher()
+        return w.weigh_objects([_Weighed(h) for h in passed], spec)
+
+    def _judged(self, mode):
         twin = self._host('twin', self.milan)
         updated = self._host('updated', helpers.real(
             'epyc-milan-nested-l1', kernel_version='6.19.1-fc-v700'))
         spec = helpers.Spec()
-        migration = migration_filter.LiveMigration(
+        migration = instances.LiveMigration(
             'inst-1', self.src.host, self.src.nodename, self.src.uuid,
             vcpu_model=helpers.VCPUModel(mode, sorted(
                 self.milan['usable_models'])[0] if mode == 'custom'
                 else None))
         passed = migration_filter.judge([twin, updated], spec, migration)
         self.assertEqual([twin, updated], passed)
+        return passed, spec
+
+    def test_nova_does_not_stretch_a_small_difference(self):
+        # nova rescales each weigher's weights over the candidates to
+        # [0, 1] unless the weigher fixes its bounds: stretched, the twin
+        # and the updated host (a few hundredths apart in similarity)
+        # would weigh 1 and 0 and outweigh nova's RAM and CPU weighers.
+        from migcompat_filter.scheduler import weigher
+        from nova.scheduler import weights
+        passed, spec = self._judged('host-passthrough')
         w = weigher.MigrationSimilarityWeigher()
-        self.assertEqual((0.0, 1.0), (w.minval, w.maxval))
-        return w.weigh_objects([_Weighed(h) for h in passed], spec)
+        raw = w.weigh_objects([_Weighed(h) for h in passed], spec)
+        for host_state in passed:
+            host_state.aggregates = []  # no per-aggregate multiplier
+        weighed = weights.HostWeightHandler().get_weighed_objects(
+            [w], passed, spec)
+        got = {w.obj.host: w.weight for w in weighed}
+        self.assertLess(raw[0] - raw[1], 0.1)
+        for expected, name in zip(raw, ('twin', 'updated')):
+            self.assertAlmostEqual(expected, got[name])
 
     def test_passthrough_weighs_similarity(self):
         twin, updated = self._weights('host-passthrough')
@@ -207,7 +224,7 @@ class _Filter(helpers.FilterBase):
         self.hosts = [self.twin, self.intel]
         self.useFixture(fixtures.MonkeyPatch(
             'migcompat_filter.scheduler.migration_filter.live_migration',
-            lambda spec: migration_filter.LiveMigration(
+            lambda spec: instances.LiveMigration(
                 'inst-1', 'src', 'src', self.src.uuid)))
         self.weigher_log = self.useFixture(fixtures.FakeLogger(
             name='migcompat_filter.scheduler.weigher'))

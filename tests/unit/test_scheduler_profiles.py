@@ -27,6 +27,7 @@ import testtools
 
 from migcompat_filter.placement import hoststate
 from migcompat_filter.scheduler import profiles
+from migcompat_filter.scheduler import reads
 from migcompat_filter.traits import codec as traits
 from tests.fake_placement import FakePlacement
 from tests.unit.scheduler_helpers import as_group_says
@@ -183,7 +184,7 @@ class ProfileCacheTest(testtools.TestCase):
         self.assertIsNone(snap.read_at)
 
     def test_wrong_shaped_answer_keeps_previous_mapping(self):
-        # D1: a 200 {} used to read as "no host has traits".
+        # A 200 {} used to read as "no host has traits".
         from tests.fake_placement import Response
         self.cache.refresh_now()
         real_get = self.placement.get
@@ -202,8 +203,8 @@ class ProfileCacheTest(testtools.TestCase):
         # by a broken reporter) must not give the host that profile.
         rp = str(uuid.uuid4())
         wrong = [t for t in published(self.intel)
-                 if not t.startswith(profiles.DIGEST_PREFIX)]
-        wrong.append(profiles.digest_trait(traits.encode(self.kernel)))
+                 if not t.startswith(traits.DIGEST_PREFIX)]
+        wrong.append(traits.digest_trait(traits.encode(self.kernel)))
         self.placement.traits = {rp: set(wrong)}
         self.cache.refresh_now()
         self.assertEqual(as_placement_says(self.intel),
@@ -217,7 +218,7 @@ class ProfileCacheTest(testtools.TestCase):
         self.assertEqual(hoststate.TRAITED, hp.state)
         self.assertEqual(['/resource_providers/%s/traits' % rp],
                          self.placement.urls)
-        self.assertRaises(profiles.NotFound, self.cache.read_source,
+        self.assertRaises(reads.NotFound, self.cache.read_source,
                           str(uuid.uuid4()), self.clock() + 10)
 
 
@@ -263,7 +264,7 @@ class RefresherThreadTest(testtools.TestCase):
         self.assertIn('not been read', str(snap.failure))
 
     def test_requests_do_not_wait_for_a_hung_refresh(self):
-        # F9: four concurrent requests while the refresher hangs in
+        # Four concurrent requests while the refresher hangs in
         # Placement: each gets the last snapshot at once.
         cache = self._cache(ttl=300, initial_wait=5.0)
         first = cache.snapshot(deadline=time.monotonic() + 5)
@@ -438,10 +439,10 @@ class ForkTest(testtools.TestCase):
 
 
 class ConcurrentCachesTest(testtools.TestCase):
-    """F9: the caches shared by request threads hold under contention."""
+    """The caches shared by request threads hold under contention."""
 
     def test_verdict_and_source_caches_under_threads(self):
-        verdicts = profiles.VerdictCache(size=50)
+        verdicts = profiles.BoundedLRU(50)
         placement = FakePlacement()
         rps = [str(uuid.uuid4()) for _ in range(20)]
         for i, rp in enumerate(rps):
@@ -473,16 +474,53 @@ class ConcurrentCachesTest(testtools.TestCase):
         self.assertLessEqual(len(cache._sources), 5)
 
 
-class VerdictCacheTest(testtools.TestCase):
+class BoundedLRUTest(testtools.TestCase):
+    """The one bounded cache of the scheduler (verdicts, similarities, the
+    sources' decoded profiles, the contradiction warnings).
+    """
 
     def test_bounded_and_computes_once(self):
-        cache = profiles.VerdictCache(size=2)
+        cache = profiles.BoundedLRU(2)
         calls = []
 
         def compute(v):
             calls.append(v)
             return v
         for key in ('a', 'a', 'b', 'c', 'a'):
-            cache.get_or_compute(key, lambda: compute(key))
+            self.assertEqual(key, cache.get_or_compute(
+                key, lambda: compute(key)))
         self.assertEqual(['a', 'b', 'c', 'a'], calls)
         self.assertEqual(2, len(cache))
+
+    def test_the_least_recently_used_goes_first(self):
+        cache = profiles.BoundedLRU(3)
+        for key in 'abc':
+            cache.put(key, key.upper())
+        self.assertEqual('A', cache.get('a'))  # a is now the most recent
+        cache.put('d', 'D')
+        self.assertIsNone(cache.get('b'))
+        self.assertEqual(['A', 'C', 'D'],
+                         [cache.get(k) for k in 'acd'])
+        cache.put('c', 'C2')  # a put refreshes too
+        cache.put('e', 'E')
+        self.assertIsNone(cache.get('a'))
+        self.assertEqual(['C2', 'D', 'E'], [cache.get(k) for k in 'cde'])
+
+    def test_a_changed_size_applies_at_the_next_put(self):
+        cache = profiles.BoundedLRU(4)
+        for key in 'abcd':
+            cache.put(key, key)
+        cache.size = 2
+        self.assertEqual(4, len(cache))
+        cache.put('e', 'e')
+        self.assertEqual(2, len(cache))
+        self.assertEqual([None, None, None, 'd', 'e'],
+                         [cache.get(k) for k in 'abcde'])
+
+    def test_size_zero_keeps_nothing(self):
+        cache = profiles.BoundedLRU(0)
+        calls = []
+        for _ in range(2):
+            cache.get_or_compute('a', lambda: calls.append(1) or 'A')
+        self.assertEqual([1, 1], calls)
+        self.assertEqual(0, len(cache))

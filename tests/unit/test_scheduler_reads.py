@@ -11,8 +11,8 @@
 # under the License.
 
 """scheduler/reads.py: every read goes through the client's public get,
-whatever was patched before the module was imported (issue 21, finding 1:
-imported after nova's harness patched SchedulerReportClient.get, the old
+whatever was patched before the module was imported (when it
+was imported after nova's harness patched SchedulerReportClient.get, the old
 module took the patched function for nova's own and sent the GET through
 the private ``_client`` adapter, which had no auth).
 """

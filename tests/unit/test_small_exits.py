@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The small exits and messages of review N10, each as a user meets it."""
+"""Small exits and messages, each as a user meets it."""
 
 import os
 import signal
@@ -125,7 +125,7 @@ class TestPlacementServerDiesWithItsTestRun(testtools.TestCase):
 
 class TestSnapshotDomains(testtools.TestCase):
     """A snapshot's libvirt/domains/: one file per guest, named after its
-    <uuid>, of the host's architecture (review N10).
+    <uuid>, of the host's architecture.
     """
 
     UUID = '3f0a7c1e-2b4d-4e8a-9c61-5d2f8e7a1b90'
