@@ -293,7 +293,9 @@ def main():
         import bench_scheduler_real
         return bench_scheduler_real.main(args, sys.modules[__name__])
 
+    from migcompat_filter.scheduler import instances
     from migcompat_filter.scheduler import migration_filter
+    from migcompat_filter.scheduler import state
     from tests.fake_placement import FakePlacement
 
     all_weighers = ['nova.scheduler.weights.all_weighers']
@@ -319,14 +321,14 @@ def main():
         guest_cpu = vcpu_model()
 
         def stub_live(spec, _src=source):
-            return migration_filter.LiveMigration(
+            return instances.LiveMigration(
                 spec.instance_uuid, _src.host, _src.nodename, _src.uuid,
                 vcpu_model=guest_cpu)
 
         def measure(live, cache):
             base_t, ours_t, own_t, calls = [], [], [], []
-            shared = migration_filter.reset_shared(lambda: placement,
-                                                   background=False)
+            shared = state.reset_shared(lambda: placement,
+                                        background=False)
             shared.profiles.refresh_now()
             result = None
             for i in range(args.requests + 1):
@@ -335,7 +337,7 @@ def main():
                 if cache == 'cold':
                     # A scheduler that just started: nothing cached; its
                     # first read (synchronous here) costs what it costs.
-                    shared = migration_filter.reset_shared(
+                    shared = state.reset_shared(
                         lambda: placement, background=False)
                     shared.profiles.refresh_now()
                 elif cache == 'ttl' and i > 0:

@@ -169,10 +169,13 @@ def main(args, bench):
 
 def _rows(args, bench, migration_filter, counter, hosts, source, guest_cpu,
           base_hm, ours_hm, own):
+    from migcompat_filter.scheduler import instances
+    from migcompat_filter.scheduler import state
+
     n = len(hosts)
 
     def live(spec):
-        return migration_filter.LiveMigration(
+        return instances.LiveMigration(
             spec.instance_uuid, source.host, source.nodename, source.uuid,
             request_id='req-' + spec.instance_uuid, vcpu_model=guest_cpu)
     migration_filter.live_migration = live
@@ -184,8 +187,8 @@ def _rows(args, bench, migration_filter, counter, hosts, source, guest_cpu,
         return took, passed, counter.calls('req-' + spec.instance_uuid)
 
     # The refresher's reads, timed in this thread (and their memory).
-    shared = migration_filter.reset_shared(lambda: counter,
-                                           background=False)
+    shared = state.reset_shared(lambda: counter,
+                                background=False)
     cache = shared.profiles
     gc.collect()
     tracemalloc.start()
@@ -302,12 +305,12 @@ def _rows(args, bench, migration_filter, counter, hosts, source, guest_cpu,
     # (initial_profile_wait = 0): its destinations are unjudged and pass.
     after, during = [], []
     for _ in range(min(3, args.requests)):
-        shared = migration_filter.reset_shared(lambda: counter)
+        shared = state.reset_shared(lambda: counter)
         shared.profiles.start()
         shared.profiles._first.wait(600)
         after.append(timed())
         shared.profiles.stop()
-        shared = migration_filter.reset_shared(lambda: counter)
+        shared = state.reset_shared(lambda: counter)
         shared.profiles.start()
         during.append(timed())
         shared.profiles.stop()

@@ -107,7 +107,7 @@ def _transport_error(what, e):
     return '%s: %s: %s' % (what, type(e).__name__, e)
 
 
-#: The message of a 200 answer that is not the JSON expected (D9).
+#: The message of a 200 answer that is not the JSON expected.
 BAD_BODY = 'placement answered HTTP %d with a body that is not the ' \
     'expected JSON'
 

@@ -96,8 +96,8 @@ class DeadlineExceeded(placement.PlacementError):
 
 class Deadline(object):
     """An overall bound, in seconds, on the Placement calls of one report
-    (review D16: ``request_timeout`` bounds each request, not the ~13 a
-    fresh host makes).
+    (``request_timeout`` bounds each request, not the many a fresh host
+    makes).
 
     Each call is given at most the time left: the session's per-request
     timeout is capped at it while the call runs (keystoneauth applies
@@ -373,7 +373,8 @@ def write_provider_config(directory, wanted, filename='migcompat.yaml',
         # Also when the file is unchanged: litter of a killed run goes on
         # the next run, whatever it writes.
         remove_stale_temps(directory, filename)
-    header = ('# Written by "migcompat report --provider-config"; do not '
+    header = ('# Written by "migcompat profile publish --provider-config"; '
+              'do not '
               'edit.\n# %s.\n' % RESTART_MESSAGE)
     text = header + yaml.safe_dump(provider_config_document(wanted),
                                    default_flow_style=False, sort_keys=True)

@@ -65,11 +65,6 @@ _STASH = '_migcompat_judgement'
 #: judgement needs (without it, placement_error_action decides for all).
 SOURCE_READ_SHARE = 0.5
 
-# Still imported from here by tools/bench_scheduler*.py; everything else
-# imports them from scheduler/instances.py and scheduler/state.py.
-LiveMigration = instances.LiveMigration
-reset_shared = state_mod.reset_shared
-
 
 def conf():
     """nova's CONF, with the [migcompat] options (the weigher reads it)."""
