@@ -191,13 +191,14 @@ def migrations_known(sources):
     nova's database. The demo has no nova database; its requests are all
     live migrations and it knows their sources (instance uuid -> host).
     """
+    from migcompat_filter.scheduler import instances
     from migcompat_filter.scheduler import migration_filter
 
     def live_migration(spec_obj):
         host = sources.get(spec_obj.instance_uuid)
         if host is None:
             return None
-        return migration_filter.LiveMigration(
+        return instances.LiveMigration(
             spec_obj.instance_uuid, host.name, host.name, host.rp_uuid)
 
     original = migration_filter.live_migration

@@ -171,7 +171,7 @@ class Demo(object):
 
     def _run(self, conf, placement):
         from migcompat_filter.placement import client as placement_mod
-        from migcompat_filter.scheduler import migration_filter
+        from migcompat_filter.scheduler import state
 
         client = placement_mod.PlacementClient(placement.adapter)
         self._create_compute_nodes(placement)
@@ -191,7 +191,7 @@ class Demo(object):
             sched_client = embedded.SchedulerPlacement(placement.adapter)
             # Read in the foreground: no refresher thread beside the
             # demo's in-process placement, and no first-request wait.
-            migration_filter.reset_shared(
+            state.reset_shared(
                 lambda: sched_client, background=False).profiles.refresh_now()
             for host in self.hosts:
                 if self.sources is None or host.name in self.sources:
