@@ -90,7 +90,7 @@ class ConfigOnlyLiveMigrationTest(libvirt_base.LibvirtMigrationMixin,
         mc.publish(self, 'intel', mc.real_profile(INTEL))
         # The refresher's next read, triggered now instead of waited for
         # (the module nova loaded: importing it now changes no order).
-        sys.modules[SCHEDULER_PACKAGE + '.migration_filter'] \
+        sys.modules[SCHEDULER_PACKAGE + '.state'] \
             .shared().profiles.refresh_now()
         server = self.server = self._create_server(host='src',
                                                    networks='none')
