@@ -59,31 +59,31 @@ reporter's first report on a fresh placement. Targets (issue 20): ratios
 <= 1.10, request line <= 3,000 B, names independent of the host count,
 resource_provider_traits <= 1.1 x A, a known profile's host <= 4 requests.
 
-Measured on 2026-12-07 (2-core machine shared with test runs, load 4-6;
-6-8 rounds; small requests the fastest of 15 tries per round), S3/A, the
-median/min-max of the per-round ratios:
+Measured on 2026-12-07 at commit cb76232, the 2-core machine quiet
+(load < 1.5); 8-10 rounds; small requests the fastest of 15 tries per
+round; S3/A, the median/min-max of the per-round ratios:
 
-    request   sqlite 1k*      sqlite 10k      PG 1k           PG 10k
-    ac        1.04/1.01-1.05  1.06/0.71-1.39  1.03/0.61-1.09  1.03/0.93-1.27
-    ac_req    1.08/0.99-1.40  0.80/0.68-1.09  0.99/0.94-1.76  0.99/0.79-1.51
-    rp_traits 1.26/0.60-2.72  0.99/0.94-1.08  1.05/0.74-2.06  1.03/0.95-1.96
-    ensure    1.04/0.52-1.43  0.95/0.67-1.02  0.98/0.66-1.35  1.07/0.85-1.12
-    put       0.94/0.82-1.07  1.09/0.81-1.23  1.13/0.71-1.23  1.12/0.97-1.25
-    traits    0.76/0.60-1.68  0.98/0.75-1.05  0.97/0.84-1.12  1.20/0.45-1.66
-    rp_req    1.06/0.68-1.27  0.97/0.90-1.06  0.99/0.85-1.40  1.13/0.91-1.33
-    (* 4 rounds, one try per small request: before --repeat)
+    request   sqlite 1k       sqlite 10k      PG 1k           PG 10k
+    ac        0.99/0.65-1.10  1.01/0.75-1.06  1.04/0.80-1.71  0.95/0.91-1.09
+    ac_req    1.02/1.00-1.66  1.03/0.93-1.11  1.04/0.59-1.56  1.02/0.94-1.18
+    rp_traits 1.01/0.98-1.04  0.97/0.94-1.18  1.03/0.95-1.08  1.03/0.82-1.13
+    ensure    1.03/0.98-1.04  1.01/0.94-1.06  1.03/0.97-1.10  1.03/0.74-1.10
+    put       1.03/0.98-1.07  0.99/0.91-1.06  1.03/0.97-1.15  1.02/0.71-1.05
+    traits    1.03/1.02-1.08  1.02/0.86-1.16  1.06/0.88-1.08  1.01/0.83-1.09
+    rp_req    1.03/0.99-1.07  1.05/0.87-1.29  1.00/0.92-1.09  1.02/0.91-1.09
 
-rp_req never names a trait of ours (MISC_SHARES_VIA_AGGREGATE), so its
-1.13 is this machine's noise; ``traits`` lists 407 names against 377
-(+8 %). PG 1k for reference: S3R (readable names on the profile roots)
-traits 1.57, ac 1.12; B (schema 2) ac 2.17, put 1.81, traits 2.17,
-ensure refused (400, request line). Request line (bytes) A / S3 / B:
-1,416-1,744 / 1,633-1,961 / 11,348-14,684. Our names: 30 at 1,000 and at
-10,000 hosts (16 are TSCE/TSCS digits; S3R 677, B 1,660 at 1,000).
-resource_provider_traits S3/A 1.093 (705,000 / 645,000; a host with a
-note record has one row more: 1.109). First report, S3: a new profile 47
-and 50 requests (1.3-2.8 s; B 343 and 185, 10.3 s), a host whose profile
-exists 4 (B 4-5).
+On the same machine under load 4-6 (test runs beside it) the medians
+spread to 0.80-1.20 (rp_req, which names no trait of ours, 1.13): that is
+the machine, not the request. ``traits`` lists 407 names against 377
+(+8 %). PG 1k, loaded, for reference: S3R (readable names on the
+profile roots) traits 1.57, ac 1.12; B (schema 2) ac 2.17, put 1.81,
+traits 2.17, ensure refused (400, request line). Request line (bytes)
+A / S3 / B: 1,416-1,820 / 1,633-2,037 / 11,348-14,684. Our names: 30 at
+1,000 and at 10,000 hosts (16 are TSCE/TSCS digits; S3R 677, B 1,660 at
+1,000). resource_provider_traits S3/A 1.090 (727,000 / 667,000; a host
+with a note record has one row more: 1.105). First report, S3: a new
+profile 49 and 50 requests (0.3 s quiet, 1.3-2.8 s loaded; B 343 and
+185, 10.3 s loaded), a host whose profile exists 4 (B 4-5).
 """
 
 import argparse
