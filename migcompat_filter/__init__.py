@@ -11,3 +11,10 @@
 # under the License.
 
 """migcompat: live-migration compatibility for OpenStack nova."""
+
+
+def __getattr__(name):
+    # The flat layout's module paths, deprecated (moved.py).
+    import importlib  # not 'from migcompat_filter import': recursion
+    moved = importlib.import_module('migcompat_filter.moved')
+    return moved.module(name)

@@ -23,3 +23,10 @@ May import: the top-level shared modules, cpu, factors, traits and conf
 (the action options' values). Never host readers, rules, scheduler,
 fleet, pictures, cmd or demo.
 """
+
+
+def __getattr__(name):
+    # What the flat layout's placement module held (moved.py).
+    import importlib  # not 'from migcompat_filter import': recursion
+    moved = importlib.import_module('migcompat_filter.moved')
+    return moved.attribute('placement', name)

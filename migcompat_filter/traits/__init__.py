@@ -22,3 +22,10 @@ May import: the top-level shared modules, cpu and factors (the catalogue
 says which factors exist). Never host readers, placement, rules,
 scheduler, fleet, pictures, cmd or demo: decoding must not need a libvirt.
 """
+
+
+def __getattr__(name):
+    # What the flat layout's traits module held (moved.py).
+    import importlib  # not 'from migcompat_filter import': recursion
+    moved = importlib.import_module('migcompat_filter.moved')
+    return moved.attribute('traits', name)
