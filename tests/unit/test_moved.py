@@ -72,3 +72,14 @@ class MovedPathsTest(testtools.TestCase):
         self.assertRaises(AttributeError, getattr, placement, 'no_such')
         self.assertRaises(ImportError, importlib.import_module,
                           'migcompat_filter.no_such_module')
+
+    def test_the_filter_module_reaches_the_shared_state(self):
+        # Harnesses reset the process-wide state per test and trigger a
+        # read through the module nova loads.
+        from migcompat_filter.scheduler import migration_filter
+        from migcompat_filter.scheduler import state
+        shared = migration_filter.reset_shared(lambda: None,
+                                               background=False)
+        self.addCleanup(state.reset_shared)
+        self.assertIs(shared, migration_filter.shared())
+        self.assertIs(shared, state.shared())
