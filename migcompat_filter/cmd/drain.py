@@ -254,7 +254,7 @@ class Drain(common.FleetCommand, cmd.ResultStatus, lister.Lister):
 @contextlib.contextmanager
 def _stop_on_sigterm(runner, progress):
     """While the runner runs, SIGTERM stops it cleanly (Runner.stop)."""
-    def handle(signum, frame):
+    def handle(signum, _frame):
         progress('stopping on SIGTERM: the request in progress finishes, '
                  'nothing new starts')
         runner.stop()

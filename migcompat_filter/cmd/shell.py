@@ -220,7 +220,7 @@ def hold_early_sigterm(argv):
     if not {'report', 'publish'} & set(argv):
         return
     signal.signal(signal.SIGTERM,
-                  lambda signum, frame: EARLY_SIGTERM.append(signum))
+                  lambda signum, _frame: EARLY_SIGTERM.append(signum))
 
 
 def release_early_sigterm():
