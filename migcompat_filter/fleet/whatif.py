@@ -29,6 +29,7 @@ as Documentation/admin-guide/hw-vuln/tsx_async_abort.rst says.
 import re
 
 from migcompat_filter.exception import InputError
+from migcompat_filter.fleet import islands
 from migcompat_filter.fleet import matrix
 from migcompat_filter.placement import hoststate
 from migcompat_filter.profile import Profile
@@ -228,16 +229,6 @@ def delta(before, after, mode=None, verdicts=None):
     return out
 
 
-def guest_modes(host):
-    """{mode: count} of a host's running guests (its record), or None when
-    it has no readable record.
-    """
-    running = host.profile['running_guests']
-    if not isinstance(running, dict):
-        return None
-    return {m: n for m, n in (running.get('modes') or {}).items() if n}
-
-
 def targets(hosts, source, mode, verdicts):
     """Names of the hosts a guest of mode on source may move to."""
     out = []
@@ -258,7 +249,7 @@ def stranded(before, after, verdicts=None):
     for hb, ha in zip(before, after):
         if ha.state != hoststate.TRAITED:
             continue
-        for mode, count in sorted((guest_modes(ha) or {}).items()):
+        for mode, count in sorted((islands.guest_modes(ha) or {}).items()):
             if targets(after, ha, mode, verdicts):
                 continue
             out.append((ha.name, mode, count,
