@@ -196,7 +196,8 @@ def allot_widths(names, rows, width):
     widest column gives up a character until the table fits, none
     narrower than its header or than its longest word up to 24
     characters, a column of single words (a UUID, a host name) not at
-    all. None when the table fits as it is.
+    all; only when that is not enough are words cut at their soft breaks
+    (prose columns first). None when the table fits as it is.
     """
     cols = [[n] + [_text(r[i]) for r in rows] for i, n in enumerate(names)]
     natural = [_natural(c) for c in cols]
@@ -207,15 +208,36 @@ def allot_widths(names, rows, width):
              min(nat, max(len(name), min(24, _longest_word(c[1:]))))
              for nat, name, c in zip(natural, names, cols)]
     widths = list(natural)
-    excess = sum(widths) - budget
+    excess = _shrink(widths, floor, sum(widths) - budget)
+    # Still too wide for the terminal (which would wrap every line a
+    # second time): words are cut where they may be (after "-", "_",
+    # "/" ...), the prose columns first, then the one-word ones; never
+    # below a header or _NARROWEST.
+    for atomic in (False, True):
+        if excess > 0:
+            floor = [f if _atomic(c[1:]) != atomic else
+                     min(f, max(len(name), _NARROWEST))
+                     for f, name, c in zip(floor, names, cols)]
+            excess = _shrink(widths, floor, excess)
+    return widths
+
+
+#: A column cut to fit a narrow terminal is never narrower than this.
+_NARROWEST = 12
+
+
+def _shrink(widths, floor, excess):
+    """Take excess characters from the widest columns above their floor;
+    what could not be taken.
+    """
     while excess > 0:
         room = [i for i in range(len(widths)) if widths[i] > floor[i]]
         if not room:
-            break  # cannot fit without cutting words: overflow instead
+            break
         i = max(room, key=lambda j: widths[j])
         widths[i] -= 1
         excess -= 1
-    return widths
+    return excess
 
 
 def fit_rows(names, rows, width):

@@ -220,6 +220,22 @@ class OutputWidthTest(testtools.TestCase):
                          ' profile', ' Value', ' COMP')):
                     self.assertTrue(cell.startswith('       '), cell)
 
+    def test_every_terminal_table_fits_the_terminal(self):
+        # On a TTY the default table is fitted to COLUMNS, whatever the
+        # command: nothing wider than the terminal at 80 or 100 columns.
+        wide = {}
+        for columns in (80, 100):
+            for label, argv, nova in COMMANDS:
+                status, out, err = self.run_cli(
+                    argv, nova, stdout=_Terminal(),
+                    env={'COLUMNS': str(columns)})
+                self.assertIn(status, (0, 1), (label, err))
+                width = max([len(line) for line in out.splitlines()]
+                            or [0])
+                if width > columns:
+                    wide['%s @%d' % (label, columns)] = width
+        self.assertEqual({}, wide)
+
     def test_value_and_csv_print_no_python_repr(self):
         for label, argv, nova in COMMANDS:
             if label == 'profile publish':
