@@ -96,18 +96,24 @@ def _changed_text(host):
 
 def _drift_text(host):
     """Running guests drifted under the host (its note's ``drift``, trait
-    schema 3), or '-' when its traits carry no note.
+    schema 3) and whether some cannot be judged (``unjudged``), or '-'
+    when its traits carry no note.
     """
     note = getattr(host.profile, 'note', None) or getattr(host, 'note',
                                                           None)
-    drift = note.get('drift') if isinstance(note, dict) else None
-    if not isinstance(drift, dict):
+    if not isinstance(note, dict):
         return '-'
-    factors = drift.get('factors') or {}
-    if not drift.get('guests'):
-        return 'none'
-    return 'yes%s' % (' (%s)' % ', '.join(sorted(factors))
-                      if factors else '')
+    drift = note.get('drift')
+    text = '-'
+    if isinstance(drift, dict):
+        factors = drift.get('factors') or {}
+        text = 'none' if not drift.get('guests') else 'yes%s' % (
+            ' (%s)' % ', '.join(sorted(factors)) if factors else '')
+    if note.get('unjudged'):
+        # Guests whose XML cannot be read: every move from here is refused.
+        text = 'unjudged guests' if text == '-' else (
+            text + '; unjudged guests')
+    return text
 
 
 def summary(host, memo=None):

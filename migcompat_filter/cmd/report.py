@@ -270,7 +270,7 @@ class Report(FastEpilog, lister.Lister):
             parsed_args.root, parsed_args.connect)
         try:
             profile = None if host is None else reader.read_profile(host)
-            _warn_unjudged(self.app.stderr, profile)
+            self._unjudged = _warn_unjudged(self.app.stderr, profile)
             wanted = self._wanted(conf, parsed_args, schema, profile)
             self._drift = _check_drift(host, profile, state)
         finally:
@@ -382,6 +382,9 @@ class Report(FastEpilog, lister.Lister):
             if self._drift is not None:
                 from migcompat_filter.rules import drift
                 note['drift'] = drift.shareable(self._drift)
+            if getattr(self, '_unjudged', False):
+                # Some, not which: the note stays shared (host list).
+                note['unjudged'] = 1
             if not parsed_args.dry_run:
                 counts = verify_store.note_value(_verify(
                     conf, parsed_args, state, client, rp_uuid, wanted))
@@ -442,6 +445,7 @@ def _warn_unjudged(stderr, profile):
     for why in (unjudged or {}).get('reasons') or ():
         stderr.write('warning: running guest not judged: %s\n' % why)
         LOG.warning('running guest not judged: %s', why)
+    return bool(unjudged)
 
 
 def _check_drift(host, profile, state):
