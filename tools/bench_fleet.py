@@ -41,7 +41,6 @@ fleet takes minutes; --hosts 1000 is the quick run.
 
 import argparse
 import concurrent.futures
-import glob
 import json
 import os
 import subprocess
@@ -52,17 +51,16 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 
-import os_traits  # noqa: E402
 
 from migcompat_filter.placement import client as placement  # noqa: E402
 from migcompat_filter.placement import reporter  # noqa: E402
 from migcompat_filter.profile import Profile  # noqa: E402
 from migcompat_filter.traits import codec as traits  # noqa: E402
 from tests.functional import fleet_base  # noqa: E402
+from tests.functional import nova_like  # noqa: E402
 from tests.functional import placement_server  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
-HOSTS = os.path.join(ROOT, 'migcompat_filter', 'demo', 'data', 'hosts')
 #: (base, field, value) roll-out variants: 8, for 17 distinct profiles.
 VARIANTS = [('milan-a', 'microcode_version', '0xa0011d5'),
             ('milan-a', 'kernel_version', '6.1.0-28-amd64'),
@@ -72,15 +70,6 @@ VARIANTS = [('milan-a', 'microcode_version', '0xa0011d5'),
             ('clx-8268', 'kernel_version', '6.1.0-28-amd64'),
             ('genoa-q10', 'microcode_version', '0xa101148'),
             ('clx-4214r', 'microcode_version', '0x5003707')]
-#: nova's capability traits every libvirt compute node of ours carries.
-_NOVA_COMMON = sorted(
-    t for t in os_traits.get_traits('COMPUTE_')
-    if t.startswith(('COMPUTE_IMAGE_TYPE_', 'COMPUTE_NET_VIF_MODEL_',
-                     'COMPUTE_GRAPHICS_MODEL_', 'COMPUTE_STORAGE_BUS_',
-                     'COMPUTE_VOLUME_', 'COMPUTE_NET_ATTACH_',
-                     'COMPUTE_DEVICE_TAGGING', 'COMPUTE_TRUSTED_CERTS',
-                     'COMPUTE_NODE', 'COMPUTE_ARCH_X86_64')))
-_X86 = frozenset(os_traits.get_traits('HW_CPU_X86_'))
 #: The per-host trait of the calibrated TSC frequency (trait_vocabulary).
 TSC_TRAIT = 'CUSTOM_MIGCOMPAT_TSCHZ_'
 
@@ -142,11 +131,7 @@ class LoggedPlacement(placement_server.PlacementServer):
 
 def profiles():
     """[(label, Profile, share)] of the 17 distinct profiles."""
-    bases = {}
-    for path in sorted(glob.glob(os.path.join(HOSTS, '*.json'))):
-        with open(path) as f:
-            bases[os.path.basename(path)[:-5]] = Profile.from_json(
-                f.read(), origin=path)
+    bases = dict(nova_like.demo_profiles())
     out = [(name, prof) for name, prof in sorted(bases.items())]
     for base, field, value in VARIANTS:
         data = bases[base].to_dict()
@@ -156,14 +141,6 @@ def profiles():
     # Skewed shares: 23% for milan-a down to a few percent.
     weights = {'milan-a': 23, 'milan-b': 8, 'rome-q90': 9, 'genoa-q10': 7}
     return [(label, prof, weights.get(label, 3)) for label, prof in out]
-
-
-def nova_traits(prof):
-    feats = prof['cpu_features']
-    names = feats.get('features') if isinstance(feats, dict) else None
-    cpu = {'HW_CPU_X86_' + f.upper().replace('.', '_')
-           for f in names or ()} & _X86
-    return set(_NOVA_COMMON) | cpu
 
 
 def plan(n, kinds):
@@ -195,7 +172,7 @@ def populate(server, client, n, workers):
     def one(item):
         name, kind = item
         rp = server.create_provider(name)
-        own = nova_traits(kinds[kind][1])
+        own = nova_like.nova_traits(kinds[kind][1])
         if first[kind] == name:
             client.put_traits(rp['uuid'], own, 0)
             reporter.sync(client, rp['uuid'], sorted(wanted[kind]))
@@ -241,7 +218,7 @@ def populate_fast(server, client, n, spread_khz, seed=1):
             continue
         firsts.add(kind)
         rp = server.create_provider(name)
-        client.put_traits(rp['uuid'], nova_traits(kinds[kind][1]), 0)
+        client.put_traits(rp['uuid'], nova_like.nova_traits(kinds[kind][1]), 0)
         reporter.sync(client, rp['uuid'], sorted(wanted[kind]))
         uuids[name] = rp['uuid']
         if amd[kind]:
@@ -261,7 +238,7 @@ def populate_fast(server, client, n, spread_khz, seed=1):
                 * 1000
             own.add('%s%d' % (TSC_TRAIT, hz))
         rest.append((str(uuid.uuid4()), name, kind,
-                     own | nova_traits(kinds[kind][1])))
+                     own | nova_like.nova_traits(kinds[kind][1])))
     placement_server.write_providers(
         server.db, [(u, name, names, amd[kind])
                     for u, name, kind, names in rest], aggregate=agg)

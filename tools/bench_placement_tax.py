@@ -34,7 +34,7 @@ S3F = S3). S3R: S3 with schema 2's readable names on each profile
 record's root (``[migcompat] readable_profile_traits = true``). B: +
 schema 2, for reference. Every variant has the
 same N hosts: host i has demo profile i mod 10 (migcompat_filter/demo/
-data/hosts), nova's traits as tools/bench_fleet.nova_traits gives them
+data/hosts), nova's traits as tests/functional/nova_like.nova_traits gives them
 (~65), a calibrated TSC of 2,100,000 + (i mod 1000) kHz (1,000 distinct
 values), nova-like inventories (VCPU 64 x4.0, MEMORY_MB 515,072 reserved
 512, DISK_GB 1,800) and 10 instances of 2 VCPU / 4 GB / 40 GB, written
@@ -88,7 +88,6 @@ profile 49 and 50 requests (0.3 s quiet, 1.3-2.8 s loaded; B 343 and
 
 import argparse
 import datetime
-import glob
 import os
 import statistics
 import sys
@@ -107,9 +106,9 @@ from migcompat_filter.placement import reporter  # noqa: E402
 from migcompat_filter.profile import Profile  # noqa: E402
 from migcompat_filter.traits import codec as traits  # noqa: E402
 import pg_cluster  # noqa: E402
+from tests.functional import nova_like  # noqa: E402
 from tests.functional import placement_server  # noqa: E402
 
-HOSTS = os.path.join(HERE, '..', 'migcompat_filter', 'demo', 'data', 'hosts')
 TSC_BASE_KHZ = 2100000
 TSC_VALUES = 1000
 SEED = uuid.UUID('5e1f0000-0000-4000-8000-000000000000')
@@ -120,15 +119,6 @@ SCHEMA_OF = {'S3': 3, 'S3F': 3, 'S3R': 3, 'B': 2}
 AC = ('/allocation_candidates?resources=VCPU:1,MEMORY_MB:512,DISK_GB:1'
       '&limit=1000')
 DISABLED = 'COMPUTE_STATUS_DISABLED'
-
-
-def demo_profiles():
-    out = []
-    for path in sorted(glob.glob(os.path.join(HOSTS, '*.json'))):
-        with open(path) as f:
-            out.append((os.path.basename(path)[:-5],
-                        Profile.from_json(f.read(), origin=path)))
-    return out
 
 
 def with_tsc(prof, hz):
@@ -148,8 +138,8 @@ def encode(prof, variant):
 def fleet(n, variants):
     """[(uuid, name, {variant: trait names})], {variant: {digest: record}}.
     """
-    profs = demo_profiles()
-    nova = [bench_fleet.nova_traits(p) for _l, p in profs]
+    profs = nova_like.demo_profiles()
+    nova = [nova_like.nova_traits(p) for _l, p in profs]
     memo, hosts, records = {}, [], {v: {} for v in variants}
     for i in range(n):
         k, hz = i % len(profs), (TSC_BASE_KHZ + i % TSC_VALUES) * 1000
@@ -399,9 +389,9 @@ def request_lines(variants):
           '4,094, target <= 3,000):')
     print('%-18s' % 'profile' + ''.join('%8s' % v for v in variants))
     hz = TSC_BASE_KHZ * 1000
-    for label, prof in demo_profiles():
+    for label, prof in nova_like.demo_profiles():
         prof = with_tsc(prof, hz)
-        nova = bench_fleet.nova_traits(prof) | {DISABLED}
+        nova = nova_like.nova_traits(prof) | {DISABLED}
         print('%-18s' % label + ''.join(
             '%8d' % len('GET /traits?name=in:%s HTTP/1.1' % ','.join(
                 sorted(nova | set(encode(prof, v)[0]))))
@@ -414,7 +404,7 @@ def first_reports(variants):
     """
     print('\nreporter\'s first report on a fresh placement (requests, '
           'client / server access log):')
-    profs = demo_profiles()
+    profs = nova_like.demo_profiles()
     plan = [('new profile (%s)' % profs[0][0], profs[0][1], 1),
             ('2nd new profile (%s)' % profs[3][0], profs[3][1], 2),
             ('profile exists, own TSC', profs[0][1], 3),
@@ -428,7 +418,7 @@ def first_reports(variants):
             for label, prof, khz in plan:
                 prof = with_tsc(prof, (TSC_BASE_KHZ + khz) * 1000)
                 rp = server.create_provider()
-                client.put_traits(rp['uuid'], bench_fleet.nova_traits(prof),
+                client.put_traits(rp['uuid'], nova_like.nova_traits(prof),
                                   0)
                 names = traits.encode(prof, SCHEMA_OF[v])
                 time.sleep(0.3)

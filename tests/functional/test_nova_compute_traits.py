@@ -38,60 +38,24 @@ nova's report client is given the adapter openstacksdk's Proxy is in nova:
 an HTTP error comes back as a response, not an exception.
 """
 
-import glob
-import os
 import uuid
 
 from nova.compute import manager
 from nova import context as nova_context
 from nova.scheduler.client import report
-import os_traits
 import testtools
 
 from migcompat_filter.placement import client as placement
 from migcompat_filter.placement import reporter
-from migcompat_filter.profile import Profile
 from migcompat_filter.traits import codec as traits
+from tests.functional import nova_like
 from tests.functional import placement_server
 
-HOSTS = os.path.join(os.path.dirname(__file__), '..', '..',
-                     'migcompat_filter', 'demo', 'data', 'hosts')
 #: The issue's bound on nova's trait-listing request line (nova's own
 #: traits take 1.4-1.7 KB of it; gunicorn refuses more than 4,094 bytes).
 MAX_REQUEST_LINE = 3000
-#: nova's capability traits of a libvirt compute node (as
-#: tools/bench_fleet.nova_traits publishes them).
-_NOVA_COMMON = frozenset(
-    t for t in os_traits.get_traits('COMPUTE_')
-    if t.startswith(('COMPUTE_IMAGE_TYPE_', 'COMPUTE_NET_VIF_MODEL_',
-                     'COMPUTE_GRAPHICS_MODEL_', 'COMPUTE_STORAGE_BUS_',
-                     'COMPUTE_VOLUME_', 'COMPUTE_NET_ATTACH_',
-                     'COMPUTE_DEVICE_TAGGING', 'COMPUTE_TRUSTED_CERTS',
-                     'COMPUTE_NODE', 'COMPUTE_ARCH_X86_64')))
-_X86 = frozenset(os_traits.get_traits('HW_CPU_X86_'))
 #: A driver trait nova-compute starts reporting (a vTPM enabled).
 NEW_NOVA_TRAIT = 'COMPUTE_SECURITY_TPM_2_0'
-
-
-def demo_profiles():
-    """[(label, Profile)] of the bundled demo hosts, sorted."""
-    out = []
-    for path in sorted(glob.glob(os.path.join(HOSTS, '*.json'))):
-        with open(path) as f:
-            out.append((os.path.basename(path)[:-5],
-                        Profile.from_json(f.read(), origin=path)))
-    if not out:
-        raise AssertionError('no demo host profiles in %s' % HOSTS)
-    return out
-
-
-def nova_traits(prof):
-    """nova's own traits of a libvirt host with this profile's CPU."""
-    feats = prof['cpu_features']
-    names = feats.get('features') if isinstance(feats, dict) else None
-    cpu = {'HW_CPU_X86_' + f.upper().replace('.', '_')
-           for f in names or ()} & _X86
-    return set(_NOVA_COMMON) | cpu
 
 
 class RecordingReportClient(report.SchedulerReportClient):
@@ -157,7 +121,7 @@ class NovaComputeTraitsTest(placement_server.ServerPerClass,
         client = self.nova_client()
         tree = client.get_provider_tree_and_ensure_root(
             self.ctx, rp_uuid, name=name)
-        tree.update_traits(rp_uuid, nova_traits(prof))
+        tree.update_traits(rp_uuid, nova_like.nova_traits(prof))
         client.update_from_provider_tree(self.ctx, tree)
         # What ``migcompat report`` writes: the schema of codec.SCHEMA.
         reporter.sync(self.ours_client, rp_uuid,
@@ -175,7 +139,7 @@ class NovaComputeTraitsTest(placement_server.ServerPerClass,
                                                enabled=False)
 
     def test_disable_sets_status_disabled_and_keeps_ours(self):
-        label, prof = demo_profiles()[3]
+        label, prof = nova_like.demo_profiles()[3]
         client, rp_uuid, _name, ours = self.start_host(label, prof)
         try:
             self.disable(client, rp_uuid)
@@ -186,10 +150,10 @@ class NovaComputeTraitsTest(placement_server.ServerPerClass,
         current, _gen = self.server.traits(rp_uuid)
         self.assertIn('COMPUTE_STATUS_DISABLED', current)
         self.assertEqual(ours, {t for t in current if traits.is_ours(t)})
-        self.assertTrue(nova_traits(prof) <= current)
+        self.assertTrue(nova_like.nova_traits(prof) <= current)
 
     def test_periodic_writes_changed_nova_trait_and_keeps_ours(self):
-        label, prof = demo_profiles()[3]
+        label, prof = nova_like.demo_profiles()[3]
         _client, rp_uuid, name, ours = self.start_host(label, prof)
         # nova-compute's next update_available_resource (a fresh provider
         # cache, as after its start or a cleared cache) finds a new driver
@@ -216,7 +180,7 @@ class NovaComputeTraitsTest(placement_server.ServerPerClass,
         # The request line nova really sends (recorded from its client)
         # before it disables each bundled demo host; and the disable works.
         lines = {}
-        for label, prof in demo_profiles():
+        for label, prof in nova_like.demo_profiles():
             client, rp_uuid, _name, _ours = self.start_host(label, prof)
             try:
                 self.disable(client, rp_uuid)
