@@ -49,9 +49,10 @@ class FakePlacement(object):
         from migcompat_filter.traits import schema3
         have = {u for u, _n, _p in self.store}
         for rec in records:
-            self.store.extend(p for p in schema3.providers_of(rec)
-                              if p[0] not in have)
-            have.update(p[0] for p in self.store)
+            for provider in schema3.providers_of(rec):
+                if provider[0] not in have:
+                    have.add(provider[0])
+                    self.store.append(provider)
 
     @property
     def traits(self):
